@@ -1,0 +1,68 @@
+"""`python -m bot [--config PATH] [command]`: run the bot, or one of the admin commands."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Demeu: psychological support for teachers")
+    parser.add_argument("--config", help="TOML config (default: config.toml, or $DEMEU_CONFIG)")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    database = commands.add_parser("db", help="database maintenance")
+    database.add_argument("action", choices=["upgrade"])
+    keys = commands.add_parser("keys", help="encryption keys")
+    keys.add_argument("action", choices=["generate", "rotate"])
+    invite = commands.add_parser("invite", help="print a one-time staff invite link")
+    invite.add_argument("role", choices=["psychologist", "coordinator"])
+    invite.add_argument("--region", help="ISO 3166-2 code, e.g. KZ-61")
+    return parser.parse_args(argv)
+
+
+async def run(settings: Settings) -> None:
+    from aiohttp import web
+
+    from bot.app import App
+
+    app = await App.create(settings)
+    try:
+        if settings.telegram.mode == "webhook":
+            await web._run_app(app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port)
+        else:
+            await app.run_polling()
+    finally:
+        await app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "keys" and args.action == "generate":
+            from storage.crypto import generate_encryption_key, generate_hmac_key
+
+            print(f"DEMEU_ENCRYPTION_KEYS={generate_encryption_key()}\nDEMEU_HMAC_KEY={generate_hmac_key()}")
+            return 0
+        settings = load_settings(args.config)
+        if args.command in (None, "run"):
+            asyncio.run(run(settings))
+            return 0
+        from bot import admin_cli
+
+        return asyncio.run(admin_cli.dispatch(args, settings))
+    except ConfigError as error:
+        print(f"demeu: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The app factory: settings in, a wired bot, dispatcher, database and scheduler out."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import LinkPreviewOptions
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.utils.i18n import I18n
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import ConfigError, Settings
+from bot import safety
+from bot.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
+from bot.middlewares import DatabaseMiddleware, UserMiddleware
+from bot.regions import regions
+from handlers import build_routers
+from handlers.urgent import SafetyMiddleware
+from storage import crypto, db
+from storage.fsm import BlindKeyBuilder, DatabaseStorage
+
+log = logging.getLogger("demeu")
+
+
+def build_crypto(settings: Settings) -> crypto.Crypto:
+    keys = [key.get_secret_value() for key in settings.security.encryption_keys]
+    hmac_key = settings.security.hmac_key.get_secret_value() if settings.security.hmac_key else ""
+    if not keys and not hmac_key:
+        keys, hmac_key = crypto.load_or_create_local_keys(settings.data_dir)
+    elif not keys or not hmac_key:
+        missing = "security.encryption_keys" if not keys else "security.hmac_key"
+        raise ConfigError(f"{missing}: set both encryption keys and the HMAC key, or neither (for local keys)")
+    try:
+        return crypto.Crypto.from_keys(keys, hmac_key)
+    except crypto.CryptoKeyError as error:
+        raise ConfigError(str(error)) from None
+
+
+def check_content(settings: Settings) -> None:
+    """Content is data: refuse to start on a broken catalogue rather than fail mid-conversation."""
+    catalogues = read_catalogues()
+    problems = catalogue_problems(catalogues)
+    for number in settings.support.crisis_lines:
+        if any("crisis-line-" + number not in catalogue for catalogue in catalogues.values()):
+            problems.append(f"support.crisis_lines: no text crisis-line-{number} in locales")
+    if problems:
+        raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
+    regions()
+    safety.phrases()
+
+
+def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage, BaseEventIsolation]:
+    if settings.fsm.storage == "database":
+        return DatabaseStorage(sessions), SimpleEventIsolation()
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    # Keys are blind indexes and values are encrypted: Redis sees no ids and no text.
+    storage = RedisStorage.from_url(
+        settings.fsm.storage,
+        key_builder=BlindKeyBuilder(prefix="demeu:fsm"),
+        json_dumps=crypto.json_dumps_encrypted,
+        json_loads=crypto.json_loads_encrypted,
+    )
+    return storage, storage.create_isolation()
+
+
+def build_bot(settings: Settings) -> Bot:
+    session = None
+    if settings.telegram.api_server:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+    return Bot(
+        settings.require_token(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True)),
+    )
+
+
+def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
+    storage, isolation = build_storage(settings, sessions)
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, sessions=sessions)
+    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    dispatcher.update.outer_middleware(UserMiddleware(settings))
+    dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n))
+    dispatcher.message.outer_middleware(SafetyMiddleware())
+    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    dispatcher.include_routers(*build_routers())
+    return dispatcher
+
+
+@dataclass
+class App:
+    settings: Settings
+    bot: Bot
+    dispatcher: Dispatcher
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    scheduler: AsyncIOScheduler
+    i18n: I18n
+    _closed: bool = field(default=False, init=False)
+
+    @classmethod
+    async def create(cls, settings: Settings, *, migrate: bool = True) -> App:
+        bot = build_bot(settings)  # first: a missing token is the likeliest mistake
+        crypto.install(build_crypto(settings))
+        check_content(settings)
+        engine = db.create_engine(settings.database.url, echo=settings.database.echo)
+        if migrate:
+            await db.upgrade(engine)
+        sessions = db.session_factory(engine)
+        i18n = build_i18n(settings.bot.default_language)
+        dispatcher = build_dispatcher(settings, sessions, i18n)
+        scheduler = AsyncIOScheduler(timezone=settings.tz)
+        app = cls(settings, bot, dispatcher, engine, sessions, scheduler, i18n)
+        dispatcher["app"] = app
+        dispatcher.startup.register(app._on_startup)
+        dispatcher.shutdown.register(app._on_shutdown)
+        return app
+
+    async def _on_startup(self) -> None:
+        if not self.scheduler.running:
+            self.scheduler.start()
+
+    async def _on_shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def run_polling(self, *, handle_signals: bool = True) -> None:
+        await self.bot.delete_webhook()
+        await self.dispatcher.start_polling(
+            self.bot, handle_signals=handle_signals, allowed_updates=self.dispatcher.resolve_used_update_types()
+        )
+
+    def webhook_app(self) -> web.Application:
+        from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+
+        telegram = self.settings.telegram
+        secret = telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None
+        application = web.Application()
+        SimpleRequestHandler(dispatcher=self.dispatcher, bot=self.bot, secret_token=secret).register(
+            application, path=telegram.webhook_path
+        )
+
+        async def healthz(_request: web.Request) -> web.Response:
+            healthy = await db.ping(self.engine)
+            return web.Response(status=200 if healthy else 503, text="ok" if healthy else "database unreachable")
+
+        async def register_webhook(_app: web.Application) -> None:
+            if telegram.webhook_url:
+                await self.bot.set_webhook(
+                    telegram.webhook_url.rstrip("/") + telegram.webhook_path,
+                    secret_token=secret,
+                    allowed_updates=self.dispatcher.resolve_used_update_types(),
+                )
+
+        application.router.add_get("/healthz", healthz)
+        application.on_startup.append(register_webhook)
+        setup_application(application, self.dispatcher, bot=self.bot)
+        return application
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._on_shutdown()
+        await self.dispatcher.storage.close()
+        await self.bot.session.close()
+        await self.engine.dispose()

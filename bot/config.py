@@ -1,0 +1,197 @@
+"""Settings: a TOML file read into pydantic models, then environment overrides.
+
+Every key can be overridden by `DEMEU_<SECTION>_<KEY>` (lists comma-separated); the
+few keys people set most have short names too (see ENV_ALIASES). Errors name the key.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+LANGUAGES = ("kk", "ru")
+
+ENV_ALIASES = {
+    "BOT_TOKEN": ("telegram", "token"),
+    "DEMEU_DATABASE_URL": ("database", "url"),
+    "DEMEU_ENCRYPTION_KEYS": ("security", "encryption_keys"),
+    "DEMEU_HMAC_KEY": ("security", "hmac_key"),
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem a person can fix; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = None
+    api_server: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    # Public HTTPS base URL Telegram calls, e.g. https://demeu.example.kz
+    webhook_url: str = ""
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_secret: SecretStr | None = None
+    # Used in invite links; asked from Telegram (getMe) when empty.
+    bot_username: str = ""
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///data/demeu.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class SecurityConfig(_Section):
+    # Fernet keys; the first encrypts, all decrypt (rotation).
+    encryption_keys: list[SecretStr] = []
+    hmac_key: SecretStr | None = None
+
+
+class BotConfig(_Section):
+    admins: list[int] = []
+    timezone: str = "Asia/Almaty"
+    default_language: Literal["kk", "ru"] = "kk"
+    data_dir: str = "data"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (expected an IANA name such as Asia/Almaty)") from None
+        return value
+
+
+class SupportConfig(_Section):
+    # Each number needs a description `crisis-line-<number>` in both locales.
+    crisis_lines: list[str] = ["150", "111", "112"]
+
+
+class FsmConfig(_Section):
+    # "database" keeps conversation state in the bot's database; "redis://…" uses Redis.
+    storage: str = "database"
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_kind(cls, value: str) -> str:
+        if value != "database" and not value.startswith(("redis://", "rediss://")):
+            raise ValueError('must be "database" or a redis:// URL')
+        return value
+
+
+class InviteConfig(_Section):
+    valid_hours: int = Field(72, ge=1, le=24 * 30)
+
+    @property
+    def validity(self) -> timedelta:
+        return timedelta(hours=self.valid_hours)
+
+
+class Settings(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    security: SecurityConfig = SecurityConfig()
+    bot: BotConfig = BotConfig()
+    support: SupportConfig = SupportConfig()
+    fsm: FsmConfig = FsmConfig()
+    invites: InviteConfig = InviteConfig()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.bot.timezone)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.bot.data_dir)
+
+    def require_token(self) -> str:
+        if self.telegram.token is None or not self.telegram.token.get_secret_value().strip():
+            raise MissingTokenError
+        return self.telegram.token.get_secret_value().strip()
+
+
+class MissingTokenError(ConfigError):
+    def __init__(self) -> None:
+        super().__init__(
+            "No bot token. Create a bot with @BotFather in Telegram (/newbot), then run:\n"
+            "  BOT_TOKEN=123456:ABC... python -m bot\n"
+            "or put it under [telegram] token in config.toml."
+        )
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    for section_name, section in Settings.model_fields.items():
+        for key in section.annotation.model_fields:  # type: ignore[union-attr]
+            env_name = f"DEMEU_{section_name}_{key}".upper()
+            if env_name in environ:
+                overrides.setdefault(section_name, {})[key] = environ[env_name]
+    for env_name, (section_name, key) in ENV_ALIASES.items():
+        if environ.get(env_name):
+            overrides.setdefault(section_name, {})[key] = environ[env_name]
+    return overrides
+
+
+def _coerce_env_value(section_name: str, key: str, value: str) -> Any:
+    field = Settings.model_fields[section_name].annotation.model_fields[key]  # type: ignore[union-attr]
+    if "list" in str(field.annotation):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _describe(error: dict[str, Any], secret_keys: set[str]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    shown = "(hidden)" if error["loc"][:2] and ".".join(map(str, error["loc"][:2])) in secret_keys else repr(error.get("input"))
+    return f"{key} = {shown}: {error['msg']}"
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read `path` (or $DEMEU_CONFIG, or ./config.toml if present), then apply env overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    raw: dict[str, Any] = {}
+    explicit = path or environ.get("DEMEU_CONFIG")
+    config_path = Path(explicit) if explicit else Path("config.toml")
+    if explicit and not config_path.is_file():
+        raise ConfigError(f"config file {config_path} not found")
+    if config_path.is_file():
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    for section_name, values in _env_overrides(environ).items():
+        section = raw.setdefault(section_name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{section_name}: expected a [{section_name}] table")
+        for key, value in values.items():
+            section[key] = _coerce_env_value(section_name, key, value)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        secrets = {"telegram.token", "telegram.webhook_secret", "security.encryption_keys", "security.hmac_key"}
+        lines = [_describe(error, secrets) for error in exc.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,99 @@
+"""gettext through aiogram's I18n, compiled from the .po files at start.
+
+Each feature keeps its strings in its own catalogue (`locales/<lang>/LC_MESSAGES/<feature>.po`)
+so translators review one feature at a time; at start they are merged and compiled in
+memory, so no .mo file is ever hand-edited or stale. Message ids are symbolic keys
+(`menu-book`), never user-facing text: every word a user reads lives in locales/.
+"""
+from __future__ import annotations
+
+import gettext
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from aiogram.types import TelegramObject
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import LANGUAGES
+from bot.paths import LOCALES
+
+DOMAIN = "messages"
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def read_catalogues(locales: Path = LOCALES) -> dict[str, Catalog]:
+    """All .po files of each language merged into one catalogue per language."""
+    merged: dict[str, Catalog] = {}
+    for language in LANGUAGES:
+        catalog = Catalog(locale=language, domain=DOMAIN)
+        for po_path in sorted((locales / language / "LC_MESSAGES").glob("*.po")):
+            with po_path.open("rb") as handle:
+                for message in read_po(handle, locale=language):
+                    if not message.id:
+                        continue
+                    if message.id in catalog:
+                        raise ValueError(f"{po_path}: msgid {message.id!r} is defined twice")
+                    catalog.add(message.id, message.string, locations=[(po_path.name, 0)])
+        merged[language] = catalog
+    return merged
+
+
+def compile_translations(locales: Path = LOCALES) -> dict[str, gettext.GNUTranslations]:
+    translations = {}
+    for language, catalog in read_catalogues(locales).items():
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        translations[language] = gettext.GNUTranslations(buffer)
+    return translations
+
+
+def catalogue_problems(catalogues: dict[str, Catalog]) -> list[str]:
+    """Keys missing or empty in a language, and translations whose placeholders differ."""
+    keys = set().union(*({m.id for m in c if m.id} for c in catalogues.values()))
+    problems = []
+    for key in sorted(keys):
+        texts = {}
+        for language, catalog in catalogues.items():
+            message = catalog.get(key)
+            if message is None or not message.string:
+                problems.append(f"{language}: {key} has no translation")
+            else:
+                texts[language] = message.string
+        placeholders = {language: sorted(set(PLACEHOLDER.findall(text))) for language, text in texts.items()}
+        if len({tuple(p) for p in placeholders.values()}) > 1:
+            problems.append(f"{key}: placeholders differ {placeholders}")
+    return problems
+
+
+def build_i18n(default_locale: str, locales: Path = LOCALES) -> I18n:
+    """aiogram's I18n fed from translations compiled in memory instead of .mo files.
+
+    Not a subclass: aiogram finds the current I18n through a context variable of the
+    I18n class itself, which a subclass would not share.
+    """
+    i18n = I18n(path=locales, default_locale=default_locale, domain=DOMAIN)
+    i18n.locales = compile_translations(locales)
+    return i18n
+
+
+class UserLanguageMiddleware(I18nMiddleware):
+    """The user's chosen language; before they choose, Telegram's language if we have it."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user = data.get("user")
+        if user is not None:
+            return user.language
+        return preferred_language(data, self.i18n.default_locale)
+
+
+def preferred_language(data: dict[str, Any], default: str) -> str:
+    telegram_user = data.get("event_from_user")
+    code = (telegram_user.language_code or "") if telegram_user else ""
+    code = code.split("-")[0].lower()
+    return code if code in LANGUAGES else default

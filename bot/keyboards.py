@@ -1,0 +1,43 @@
+"""Keyboards shared by all features: the main menu and the Back / Main menu row."""
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import Menu
+
+TEACHER_ITEMS = ("book", "groups", "check", "relax", "mine", "sos", "settings")
+STAFF_ITEMS = {"psychologist": ("psy",), "coordinator": ("coord",), "admin": ("psy", "coord", "admin")}
+
+
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def nav_row(back: CallbackData | None = None) -> list[InlineKeyboardButton]:
+    """Back (when there is somewhere to go back to) and Main menu: on every screen."""
+    row = [button(_("nav-back"), back)] if back is not None else []
+    row.append(button(_("nav-main"), Menu(item="main")))
+    return row
+
+
+def with_nav(builder: InlineKeyboardBuilder, back: CallbackData | None = None) -> InlineKeyboardMarkup:
+    builder.row(*nav_row(back))
+    return builder.as_markup()
+
+
+def main_menu(role: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for item in TEACHER_ITEMS:
+        builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
+    for item in STAFF_ITEMS.get(role, ()):
+        builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
+    # Two per row reads well on a phone; Urgent help stays visible in the middle.
+    builder.adjust(1, 2, 2, 1, 1, 2)
+    return builder.as_markup()
+
+
+def urgent_row() -> list[InlineKeyboardButton]:
+    return [button(_("menu-sos"), Menu(item="sos"))]

@@ -1,0 +1,31 @@
+"""One message per conversation, edited in place while the user navigates."""
+from __future__ import annotations
+
+import logging
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+log = logging.getLogger(__name__)
+
+
+async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Edit the message a button was pressed on, or send a new one.
+
+    A new message is sent for typed input, and when the old one cannot be edited
+    (too old, a document, deleted): never a dead end.
+    """
+    if isinstance(event, CallbackQuery):
+        message = event.message
+        if isinstance(message, Message) and message.text is not None:
+            if message.html_text == text and message.reply_markup == markup:
+                return message  # identical screen: Telegram would refuse the edit
+            try:
+                edited = await message.edit_text(text, reply_markup=markup)
+                return edited if isinstance(edited, Message) else message
+            except TelegramBadRequest as error:
+                if "not modified" in error.message:
+                    return message
+                log.info("could not edit a message (%s); sending a new one", error.message)
+        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup)
+    return await event.answer(text, reply_markup=markup)

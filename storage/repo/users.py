@@ -1,0 +1,71 @@
+"""Queries about users. Handlers call these; they never write SQL themselves."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from aiogram import Bot
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import crypto
+from storage.models import AuditEntry, FsmRecord, User
+from storage.models.base import utcnow
+
+AfterCommit = Callable[[Bot], Awaitable[None]]
+# Features keeping data about a user register an eraser: it runs in the same transaction
+# before the user row goes (feature rows cascade with it) and returns what to send once
+# the deletion is committed, such as telling a psychologist that a booking is gone.
+Eraser = Callable[[AsyncSession, User], Awaitable[list[AfterCommit]]]
+ERASERS: list[Eraser] = []
+
+
+async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
+    index = crypto.active().user_index(telegram_user_id)
+    return await session.scalar(select(User).where(User.tg_index == index))
+
+
+async def create(session: AsyncSession, telegram_user_id: int, language: str) -> User:
+    """A new user with a unique pseudonym; the row holds no Telegram identity in plain."""
+    index = crypto.active().user_index(telegram_user_id)
+    for attempt in range(16):
+        user = User(
+            tg_index=index,
+            chat_id=str(telegram_user_id),
+            pseudonym=crypto.pseudonym_for(index, attempt),
+            language=language,
+            last_seen_on=utcnow().date(),
+        )
+        taken = await session.scalar(select(User.id).where(User.pseudonym == user.pseudonym))
+        if taken is None:
+            session.add(user)
+            await session.flush()
+            return user
+    raise RuntimeError("could not find a free pseudonym")
+
+
+async def mark_seen(session: AsyncSession, user: User, today: date) -> None:
+    if user.last_seen_on != today:
+        user.last_seen_on = today
+
+
+async def mark_inactive(session: AsyncSession, user_id: int) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(active=False))
+
+
+async def erase(session: AsyncSession, user: User, fsm_keys: list[str]) -> list[AfterCommit]:
+    """Delete everything about a user in the caller's transaction."""
+    after_commit: list[AfterCommit] = []
+    for eraser in ERASERS:
+        after_commit += await eraser(session, user)
+    await session.execute(delete(FsmRecord).where(FsmRecord.key.in_(fsm_keys)))
+    await session.delete(user)
+    await session.flush()
+    return after_commit
+
+
+async def audit(
+    session: AsyncSession, actor: str, action: str, target_type: str | None = None, target_id: int | None = None
+) -> None:
+    session.add(AuditEntry(actor=actor, action=action, target_type=target_type, target_id=target_id))

@@ -1,0 +1,106 @@
+"""Shared fixtures: test keys, databases (SQLite always, PostgreSQL when
+DEMEU_TEST_POSTGRES_URL is set) and a running bot wired to the fake Bot API server."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings, load_settings
+from storage import crypto, db
+
+pytest_plugins = ["tests.fakeapi.pytest_plugin"]
+
+TEST_KEYS = ["x7Y5jM4qVv0w3yVd7QwCkq9m3e4pQK3n6b0bI8t8hbM="]
+TEST_HMAC = "test-hmac-key-0123456789abcdef0123456789abcdef"
+POSTGRES_URL = os.environ.get("DEMEU_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("DEMEU_TEST_REDIS_URL")
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set"))]
+
+
+@pytest.fixture(autouse=True)
+def test_crypto() -> crypto.Crypto:
+    keys = crypto.Crypto.from_keys(TEST_KEYS, TEST_HMAC)
+    crypto.install(keys)
+    return keys
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+        return
+    name = "demeu_t_" + uuid.uuid4().hex[:12]
+    admin = db.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+
+
+def make_settings(database_url: str, api_base: str, token: str, tmp_path: Path, **sections: dict) -> Settings:
+    environ = {
+        "BOT_TOKEN": token,
+        "DEMEU_DATABASE_URL": database_url,
+        "DEMEU_ENCRYPTION_KEYS": ",".join(TEST_KEYS),
+        "DEMEU_HMAC_KEY": TEST_HMAC,
+        "DEMEU_TELEGRAM_API_SERVER": api_base,
+        "DEMEU_BOT_DATA_DIR": str(tmp_path / "data"),
+    }
+    empty = tmp_path / "config.toml"
+    empty.touch()
+    settings = load_settings(empty, environ=environ)
+    return settings.model_copy(update={name: getattr(settings, name).model_copy(update=values) for name, values in sections.items()})
+
+
+class RunningBot:
+    """The real app polling the fake server in a task of this event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = None
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> RunningBot:
+        from bot.app import App
+
+        self.app = await App.create(self.settings)
+        self.task = asyncio.create_task(self.app.run_polling(handle_signals=False))
+        return self
+
+    async def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            await self.app.dispatcher.stop_polling()
+            await asyncio.wait_for(self.task, 10)
+        await self.app.close()
+
+
+@pytest.fixture
+async def start_bot(fake_api, tmp_path: Path):
+    """start_bot(database_url=..., **config sections) -> RunningBot; stopped at teardown."""
+    running: list[RunningBot] = []
+
+    async def start(database_url: str | None = None, **sections: dict) -> RunningBot:
+        url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+        bot = await RunningBot(make_settings(url, fake_api.base_url, fake_api.token, tmp_path, **sections)).start()
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        await bot.stop()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import warnings
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from matplotlib import image as mpimg
+
+from bot.charts import render_history_chart
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ALMATY = timezone(timedelta(hours=5))
+THRESHOLDS = [(5, "Жеңіл деңгей"), (10, "Орташа деңгей"), (15, "Орташадан жоғары"), (20, "Ауыр деңгей")]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def points(n: int, *, tz: timezone | None = ALMATY) -> list[tuple[datetime, float]]:
+    start = datetime(2026, 1, 10, 19, 30, tzinfo=tz)
+    return [(start + timedelta(days=14 * i), float((i * 7) % 28)) for i in range(n)]
+
+
+def render(pts: list[tuple[datetime, float]], **kwargs: object) -> bytes:
+    args: dict = {
+        "title": "Депрессия белгілерін тексеру (PHQ-9) — Ұйқы, қуат, көңіл-күй",
+        "points": pts,
+        "y_range": (0, 27),
+        "thresholds": THRESHOLDS,
+        "y_label": "Балл",
+    }
+    args.update(kwargs)
+    return render_history_chart(**args)
+
+
+@pytest.mark.parametrize("n", [1, 2, 20])
+def test_renders_a_valid_png(n: int) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = render(points(n))
+    assert png_size(data) == (800, 450)
+    pixels = mpimg.imread(io.BytesIO(data), format="png")
+    assert pixels.shape[:2] == (450, 800)
+    assert pixels.std() > 0  # something was actually drawn
+    # A missing glyph (Kazakh or Cyrillic letter) makes matplotlib warn.
+    assert not [w for w in caught if "missing from" in str(w.message)]
+
+
+def test_naive_datetimes_same_day_points_and_unsorted_input() -> None:
+    pts = points(5, tz=None)
+    same_day = [(datetime(2026, 3, 1, 9), 40.0), (datetime(2026, 3, 1, 18), 60.0)]
+    for data in (
+        render(list(reversed(pts))),
+        render(same_day, y_range=(0, 100), thresholds=[(50, "Умеренный"), (75, "Высокий"), (100, "Очень высокий")]),
+        render(points(30), y_range=(1, 5), thresholds=[], y_label="Көңіл-күй"),
+    ):
+        assert png_size(data) == (800, 450)
+
+
+def test_rejects_empty_history_and_bad_range() -> None:
+    with pytest.raises(ValueError):
+        render([])
+    with pytest.raises(ValueError):
+        render(points(2), y_range=(10, 10))
+
+
+async def test_renders_concurrently_in_threads() -> None:
+    results = await asyncio.gather(*(asyncio.to_thread(render, points(n)) for n in (1, 5, 20, 20, 3, 8)))
+    assert all(png_size(r) == (800, 450) for r in results)

@@ -1,0 +1,110 @@
+"""Config: defaults that run a fresh checkout, env overrides, errors that name the key."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, MissingTokenError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_need_nothing_but_the_token(tmp_path):
+    settings = load_settings(environ={"BOT_TOKEN": "1:abc"}, path=_empty(tmp_path))
+    assert settings.require_token() == "1:abc"
+    assert settings.database.url == "sqlite+aiosqlite:///data/demeu.db"
+    assert settings.bot.timezone == "Asia/Almaty"
+    assert settings.bot.default_language == "kk"
+    assert settings.support.crisis_lines == ["150", "111", "112"]
+    assert settings.telegram.mode == "polling"
+    assert settings.fsm.storage == "database"
+
+
+def test_env_overrides_file_and_splits_lists(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[bot]\nadmins = [1]\n[database]\nurl = "sqlite+aiosqlite:///a.db"\n')
+    settings = load_settings(
+        config,
+        environ={"DEMEU_DATABASE_URL": "postgresql+asyncpg://u@h/db", "DEMEU_ENCRYPTION_KEYS": "k1, k2", "DEMEU_BOT_ADMINS": "5,6"},
+    )
+    assert settings.database.url == "postgresql+asyncpg://u@h/db"
+    assert [k.get_secret_value() for k in settings.security.encryption_keys] == ["k1", "k2"]
+    assert settings.bot.admins == [5, 6]
+
+
+def test_config_path_from_environment(tmp_path):
+    config = tmp_path / "custom.toml"
+    config.write_text('[bot]\ndefault_language = "ru"\n')
+    assert load_settings(environ={"DEMEU_CONFIG": str(config)}).bot.default_language == "ru"
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[telegram]\nmode = "pull"', "telegram.mode = 'pull'"),
+        ('[bot]\ntimezone = "Asia/Nowhere"', "bot.timezone = 'Asia/Nowhere'"),
+        ('[bot]\ndefault_language = "en"', "bot.default_language = 'en'"),
+        ('[database]\nurl = "mysql://x"', "database.url = 'mysql://x'"),
+        ('[bot]\nadmins = ["me"]', "bot.admins.0 = 'me'"),
+        ('[bot]\ncolour = "red"', "bot.colour"),
+        ('[fsm]\nstorage = "memcached"', "fsm.storage = 'memcached'"),
+    ],
+)
+def test_invalid_values_name_key_and_value(tmp_path, toml, named):
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+    assert named in str(error.value)
+
+
+def test_secrets_are_not_echoed_in_errors(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[security]\nhmac_key = 12345\nencryption_keys = "not-a-list-secret"')
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+    assert "not-a-list-secret" not in str(error.value)
+    assert "security.encryption_keys" in str(error.value)
+
+
+def test_missing_token_says_where_to_get_one(tmp_path):
+    with pytest.raises(MissingTokenError) as error:
+        load_settings(_empty(tmp_path), environ={}).require_token()
+    assert "@BotFather" in str(error.value)
+
+
+def test_example_config_documents_every_key():
+    """config.example.toml is valid and lists every key of every section."""
+    example = ROOT / "config.example.toml"
+    settings = load_settings(example, environ={})
+    text = example.read_text()
+    for section_name, section in settings:
+        assert f"[{section_name}]" in text
+        for key in type(section).model_fields:
+            assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section_name}.{key} is not documented"
+
+
+def _run_cli(args, env, cwd):
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_missing_token_exits_2_without_traceback(tmp_path):
+    result = _run_cli([], {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, tmp_path)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_invalid_config_exits_2_naming_the_key(tmp_path):
+    (tmp_path / "config.toml").write_text('[telegram]\ntoken = "1:a"\nwebhook_port = 70000\n')
+    result = _run_cli([], {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, tmp_path)
+    assert result.returncode == 2
+    assert "telegram.webhook_port = 70000" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _empty(tmp_path):
+    path = tmp_path / "empty.toml"
+    path.touch()
+    return path
