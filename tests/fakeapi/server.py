@@ -110,6 +110,10 @@ class FakeBotAPI:
         self.updates: list[dict[str, Any]] = []  # every update ever queued
         self.users: dict[int, SimulatedUser] = {}
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        # Where pushed updates go instead of webhook_url, round robin: a load balancer before replicas.
+        self.webhook_targets: list[str] = []
+        self.webhook_statuses: list[int] = []  # HTTP status of every push, in order
         self.check_violations = True  # read by the fake_api fixture
         self._getme_flags = {f["name"]: f["name"] == "can_join_groups" for f in self.spec.types["User"]["fields"]
                              if "Returned only in getMe" in f["description"]}
@@ -131,6 +135,8 @@ class FakeBotAPI:
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._pushes: set[asyncio.Task[None]] = set()
+        self._push_count = 0
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": lambda call: {**self.bot_user, **self._getme_flags},
             "setWebhook": self._set_webhook,
@@ -168,6 +174,9 @@ class FakeBotAPI:
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing = True
         self._notify()  # ends pending long polls at once
+        for task in self._pushes:
+            task.cancel()
+        await asyncio.gather(*self._pushes, return_exceptions=True)
         if self._runner:
             await self._runner.cleanup()
 
@@ -211,9 +220,36 @@ class FakeBotAPI:
         if query := update.get("callback_query"):
             self._callbacks[query["id"]] = _CallbackQuery(query["from"]["id"])
         self.updates.append(update)
+        if self.webhook_url:
+            task = asyncio.get_running_loop().create_task(self._push(update))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+            return update_id
         self._queue.append(update)
         self._notify()
         return update_id
+
+    async def _push(self, update: dict[str, Any]) -> None:
+        """Deliver an update to the webhook as Telegram does: a JSON POST with the secret header,
+        retried while the answer is not 2xx."""
+        import aiohttp  # only webhook tests need a client
+
+        targets = self.webhook_targets or [self.webhook_url]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+        self._delivered.setdefault(update["update_id"], (len(self.calls), self._now()))
+        async with aiohttp.ClientSession() as client:
+            for attempt in range(5):
+                url = targets[self._push_count % len(targets)]
+                self._push_count += 1
+                try:
+                    async with client.post(url, json=update, headers=headers) as response:
+                        self.webhook_statuses.append(response.status)
+                        if response.status < 300:
+                            break
+                except aiohttp.ClientError:
+                    self.webhook_statuses.append(0)
+                await asyncio.sleep(0.05 * 2 ** attempt)
+        self._notify()
 
     def register_file(self, data: bytes | None, filename: str | None, mime_type: str | None,
                       kind: str = "document") -> StoredFile:
@@ -423,10 +459,12 @@ class FakeBotAPI:
 
     def _set_webhook(self, call: Call) -> bool:
         self.webhook_url = call.params["url"]
+        self.webhook_secret = call.params.get("secret_token")
         return True
 
     def _delete_webhook(self, call: Call) -> bool:
         self.webhook_url = ""
+        self.webhook_secret = None
         if call.params.get("drop_pending_updates"):
             self._dropped.update((u["update_id"], _update_kind(u)) for u in self._queue)
             self._queue.clear()

@@ -26,9 +26,13 @@ _REPLACED = {"disable_web_page_preview": "link_preview_options", "reply_to_messa
 
 
 def spec_path() -> Path:
-    """The spec beside the repository (shared/ next to the checkout), unless DEMEU_BOT_API_SPEC says otherwise."""
+    """DEMEU_BOT_API_SPEC if set; else the workplace's shared/ beside the checkout; else the copy
+    kept in the repository (MIT, see spec_data/bot-api.LICENSE), so a clone anywhere can test."""
     override = os.environ.get("DEMEU_BOT_API_SPEC")
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared/telegram/bot-api.json"
+    if override:
+        return Path(override)
+    shared = Path(__file__).resolve().parents[2].parent / "shared/telegram/bot-api.json"
+    return shared if shared.exists() else Path(__file__).with_name("spec_data") / "bot-api.json"
 
 
 def load_spec(path: Path | None = None) -> Spec:
