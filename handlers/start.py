@@ -117,8 +117,8 @@ def create_router() -> Router:
         if user.consented:
             return await show_main_menu(query, user, role)
         # Voluntary means nothing is kept from someone who said "not now".
-        await users.erase(session, user, [])
         await state.clear()
+        await users.erase(session, user, [])
         builder = InlineKeyboardBuilder()
         builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
         builder.row(*urgent_row())

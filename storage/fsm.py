@@ -6,12 +6,11 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import crypto
@@ -41,6 +40,9 @@ class UpdateSession:
     started by a handler that outlives it falls back to a session of its own."""
 
     session: AsyncSession | None
+    # State records looked up during this update (None: there is none), so navigating,
+    # which clears the state on every screen, costs one read and no writes.
+    records: dict[str, FsmRecord | None] = field(default_factory=dict)
 
 
 update_session: ContextVar[UpdateSession | None] = ContextVar("demeu_update_session", default=None)
@@ -56,48 +58,52 @@ class DatabaseStorage(BaseStorage):
         self.keys = BlindKeyBuilder()
 
     @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
+    async def _records(self) -> AsyncIterator[tuple[AsyncSession, dict[str, FsmRecord | None]]]:
         current = update_session.get()
         if current is not None and current.session is not None:
-            yield current.session
+            yield current.session, current.records
             return
         async with self.sessions.begin() as session:
-            yield session
-
-    async def _record(self, session: AsyncSession, key: StorageKey) -> FsmRecord:
-        index = self.keys.build(key)
-        record = await session.get(FsmRecord, index)
-        if record is None:
-            record = FsmRecord(key=index)
-            session.add(record)
-        return record
-
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        async with self._session() as session:
-            record = await self._record(session, key)
-            record.state = state.state if isinstance(state, State) else state
-            await self._drop_if_empty(session, record)
-
-    async def get_state(self, key: StorageKey) -> str | None:
-        async with self._session() as session:
-            return await session.scalar(select(FsmRecord.state).where(FsmRecord.key == self.keys.build(key)))
-
-    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        async with self._session() as session:
-            record = await self._record(session, key)
-            record.data = json.dumps(dict(data), ensure_ascii=False) if data else None
-            await self._drop_if_empty(session, record)
-
-    async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._session() as session:
-            record = await session.get(FsmRecord, self.keys.build(key))
-            return json.loads(record.data) if record and record.data else {}
+            yield session, {}
 
     @staticmethod
-    async def _drop_if_empty(session: AsyncSession, record: FsmRecord) -> None:
-        if record.state is None and record.data is None:
-            await session.execute(delete(FsmRecord).where(FsmRecord.key == record.key))
-            session.expunge(record)
+    async def _find(session: AsyncSession, cache: dict[str, FsmRecord | None], index: str) -> FsmRecord | None:
+        if index not in cache:
+            cache[index] = await session.get(FsmRecord, index)
+        return cache[index]
+
+    async def _write(self, key: StorageKey, field_name: str, value: str | None) -> None:
+        index = self.keys.build(key)
+        async with self._records() as (session, cache):
+            record = await self._find(session, cache, index)
+            if record is None:
+                if value is None:
+                    return  # clearing what is not there: no write at all
+                record = cache[index] = FsmRecord(key=index)
+                session.add(record)
+            setattr(record, field_name, value)
+            if record.state is None and record.data is None:
+                cache[index] = None
+                if record in session.new:
+                    session.expunge(record)
+                else:
+                    await session.delete(record)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._write(key, "state", state.state if isinstance(state, State) else state)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        async with self._records() as (session, cache):
+            record = await self._find(session, cache, self.keys.build(key))
+            return record.state if record else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._write(key, "data", json.dumps(dict(data), ensure_ascii=False) if data else None)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        async with self._records() as (session, cache):
+            record = await self._find(session, cache, self.keys.build(key))
+            return json.loads(record.data) if record and record.data else {}
 
     async def close(self) -> None:
         """Sessions come from the app's engine, which the app disposes."""
