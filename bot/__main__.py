@@ -23,6 +23,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     invite = commands.add_parser("invite", help="print a one-time staff invite link")
     invite.add_argument("role", choices=["psychologist", "coordinator"])
     invite.add_argument("--region", help="ISO 3166-2 code, e.g. KZ-61")
+    demo = commands.add_parser("seed-demo", help="add clearly marked demo psychologists and slots")
+    demo.add_argument("--remove", action="store_true", help="delete exactly the demo data instead")
     return parser.parse_args(argv)
 
 

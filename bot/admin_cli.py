@@ -28,6 +28,12 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"re-encrypted {await rotate_keys(engine)} values under the first key")
         elif args.command == "invite":
             print(await make_invite(engine, settings, args.role, args.region))
+        elif args.command == "seed-demo":
+            from bot import demo
+
+            async with db.session_factory(engine).begin() as session:
+                lines = await (demo.remove if args.remove else demo.seed)(session, settings)
+            print("\n".join(lines))
         return 0
     finally:
         await engine.dispose()

@@ -18,12 +18,16 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
 from bot import safety
 from bot.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
 from bot.middlewares import DatabaseMiddleware, UserMiddleware
+from bot.reminders import ReminderWorker
+from bot.groups import GroupSweeper
 from bot.regions import regions
 from handlers import build_routers
+from handlers import relax
 from handlers.urgent import SafetyMiddleware
 from storage import crypto, db
 from storage.fsm import BlindKeyBuilder, DatabaseStorage
@@ -56,6 +60,7 @@ def check_content(settings: Settings) -> None:
         raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
     regions()
     safety.phrases()
+    relax.check_content()
 
 
 def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -86,8 +91,14 @@ def build_bot(settings: Settings) -> Bot:
 
 def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
     storage, isolation = build_storage(settings, sessions)
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, sessions=sessions)
+    # FSM registered by hand, after the database session opens: state is then read and written in
+    # the update's own transaction (one read, no extra connection) instead of a session of its own.
+    dispatcher = Dispatcher(
+        storage=storage, events_isolation=isolation, disable_fsm=True, settings=settings, sessions=sessions
+    )
+    relax.setup(dispatcher, settings)  # guided-exercise timers, one runner per dispatcher; first: it times updates
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(UserMiddleware(settings))
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n))
     dispatcher.message.outer_middleware(SafetyMiddleware())
@@ -106,6 +117,9 @@ class App:
     scheduler: AsyncIOScheduler
     i18n: I18n
     _closed: bool = field(default=False, init=False)
+    # Background loops started with the dispatcher and stopped before the bot session closes.
+    workers: list = field(default_factory=list, init=False)
+    broadcaster: BroadcastWorker | None = field(default=None, init=False)
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> App:
@@ -121,15 +135,22 @@ class App:
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         app = cls(settings, bot, dispatcher, engine, sessions, scheduler, i18n)
         dispatcher["app"] = app
+        app.broadcaster = BroadcastWorker(app)
+        app.workers += [app.broadcaster, GroupSweeper(app)]
+        app.workers.append(ReminderWorker.for_app(app))
         dispatcher.startup.register(app._on_startup)
         dispatcher.shutdown.register(app._on_shutdown)
         return app
 
     async def _on_startup(self) -> None:
+        for worker in self.workers:
+            worker.start()
         if not self.scheduler.running:
             self.scheduler.start()
 
     async def _on_shutdown(self) -> None:
+        for worker in self.workers:
+            await worker.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -170,6 +191,7 @@ class App:
         if self._closed:
             return
         self._closed = True
+        await self.dispatcher["guided"].shutdown()  # before the bot session closes: no orphaned timers
         await self._on_shutdown()
         await self.dispatcher.storage.close()
         await self.bot.session.close()

@@ -27,3 +27,94 @@ class Admin(CallbackData, prefix="ad"):
     action: str
     role: str = ""
     region: str = ""
+
+
+class SelfCheck(CallbackData, prefix="sc"):
+    """Self-check screens. `inst` is an instrument key; `n` an item position (answers, Back)
+    or a result id; `v` an option value."""
+
+    action: str
+    inst: str = ""
+    n: int = 0
+    v: int = 0
+
+
+class Relax(CallbackData, prefix="rx"):
+    """Relaxation: action is a short verb (cat, card, go, pause, resume, stop, fav, ...);
+    value an exercise id or a category."""
+
+    action: str
+    value: str = ""
+
+
+class Mood(CallbackData, prefix="md"):
+    action: str
+    value: str = ""
+
+
+class Chat(CallbackData, prefix="ch"):
+    """Anonymous chat: action enter, end, rate (value 1/0), accept/decline an offered live chat."""
+
+    action: str
+    id: int = 0
+    value: str = ""
+
+
+class Ask(CallbackData, prefix="aq"):
+    """Anonymous questions: action new, take, queue, answer, reply, live (offer a live chat)."""
+
+    action: str
+    id: int = 0
+
+
+class Group(CallbackData, prefix="gr"):
+    """Group sessions: a = list, view, open (from an announcement), join, leave (ask), out (confirmed), acc, dec,
+    mine, led, who,
+    rate, cmt, skip; s = session id; v = filters "format.language.region" on list screens, a score on rate."""
+
+    a: str
+    s: int = 0
+    v: str = ""
+
+
+class Coord(CallbackData, prefix="co"):
+    """Coordinator: a = home, new, aud, audv, prev, send, pause, resume, stop, menu, gnew, gfmt, greg, glng,
+    gdur, gfac, gok, glist, gview, gcancel, gkill, stats, csv; i = a broadcast or session id; v = a value."""
+
+    a: str
+    i: int = 0
+    v: str = ""
+
+
+class Book(CallbackData, prefix="bk"):
+    """Booking a consultation. a: fmt, lang, reg, days, day, slot, note, ok; f format, l language
+    ("" any), g region ("" any), d day YYYYMMDD, s slot id, r the booking being rescheduled (0 = new)."""
+
+    a: str
+    f: str = ""
+    l: str = ""  # noqa: E741 - one letter keeps callback data short
+    g: str = ""
+    d: str = ""
+    s: int = 0
+    r: int = 0
+
+
+class Psy(CallbackData, prefix="ps"):
+    """Psychologist's cabinet. a: the action; v a value (profile field, day YYYYMMDD, weekday 0-6);
+    t a time HHMM; e an end time HHMM; f a format; n minutes or weeks; id a slot or booking id."""
+
+    a: str
+    v: str = ""
+    t: str = ""
+    e: str = ""
+    f: str = ""
+    n: int = 0
+    id: int = 0
+
+
+class Mine(CallbackData, prefix="mb"):
+    """My bookings. a: list, open, cancel, cancelok, move, ics, rate, comment; id a booking; v a rating."""
+
+    a: str
+    id: int = 0
+    v: int = 0

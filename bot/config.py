@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,6 +112,126 @@ class InviteConfig(_Section):
         return timedelta(hours=self.valid_hours)
 
 
+class RelaxConfig(_Section):
+    # Multiplies every guided-exercise step's duration: 1.0 is real time (tests use less).
+    speed: float = Field(1.0, gt=0, le=10)
+
+
+class ChatConfig(_Section):
+    # Minutes a booked chat stays open after its end time, so a last message is not cut off.
+    grace_minutes: int = Field(10, ge=0, le=120)
+    # Length of a live chat a psychologist offers after answering a question, in minutes.
+    live_minutes: int = Field(45, ge=5, le=240)
+    # How long a teacher may reply to the answer to an anonymous question, in hours.
+    reply_hours: int = Field(72, ge=1, le=24 * 30)
+
+
+class BookingConfig(_Section):
+    # A slot can be booked no later than this many hours before it starts.
+    min_notice_hours: float = Field(2, ge=0, le=24 * 7)
+    # How many days ahead teachers see free slots (and psychologists may publish them).
+    horizon_days: int = Field(30, ge=1, le=180)
+    # Upcoming bookings one teacher may hold at once.
+    max_active: int = Field(2, ge=1, le=10)
+    # A cancel later than this many hours before the start is allowed but marked late.
+    cancel_cutoff_hours: float = Field(2, ge=0, le=24 * 7)
+    # Defaults offered to psychologists when they add slots.
+    default_duration_min: int = Field(50, ge=10, le=240)
+    default_break_min: int = Field(10, ge=0, le=120)
+    template_weeks: int = Field(4, ge=1, le=12)
+
+    @property
+    def min_notice(self) -> timedelta:
+        return timedelta(hours=self.min_notice_hours)
+
+    @property
+    def cancel_cutoff(self) -> timedelta:
+        return timedelta(hours=self.cancel_cutoff_hours)
+
+
+class GroupsConfig(_Section):
+    # How long a freed seat is held for the next teacher on the waitlist, in minutes.
+    offer_hold_minutes: int = Field(120, ge=1, le=24 * 60)
+    # How often expired seat offers are passed on and finished sessions asked for ratings, in seconds.
+    sweep_seconds: int = Field(60, ge=1, le=3600)
+    # Hours after a session ends during which its participants are still asked for a rating.
+    rating_window_hours: int = Field(48, ge=1, le=24 * 14)
+
+    @property
+    def offer_hold(self) -> timedelta:
+        return timedelta(minutes=self.offer_hold_minutes)
+
+
+class BroadcastConfig(_Section):
+    # Messages per second over all chats; Telegram allows about 30, so stay below it.
+    rate: float = Field(25.0, gt=0, le=30)
+    # Seconds between edits of the coordinator's progress message.
+    progress_seconds: int = Field(3, ge=1, le=60)
+    # A recipient claimed by a worker that died is released after this many seconds.
+    claim_lease_seconds: int = Field(60, ge=5, le=3600)
+    # Tries per recipient before giving up when Telegram keeps failing.
+    max_attempts: int = Field(5, ge=1, le=20)
+    # Any count below this is shown as "<N" in statistics.
+    min_cell: int = Field(5, ge=2, le=100)
+
+
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: str) -> timedelta:
+    """"24h", "90m", "1.5h", "30s" or "2d"."""
+    text = str(value).strip().lower()
+    try:
+        return timedelta(seconds=float(text[:-1]) * _DURATION_UNITS[text[-1:]])
+    except (KeyError, ValueError):
+        raise ValueError(f"{value!r} is not a duration like 24h, 90m or 30s") from None
+
+
+class RemindersConfig(_Section):
+    # How long before a booked session its participants are reminded ("24h", "1h", "30m").
+    teacher_offsets: list[str] = ["24h", "1h"]
+    psychologist_offsets: list[str] = ["1h"]
+    # Seconds between looks at the table for reminders other replicas scheduled (wake-ups at
+    # the next due time come on top, so this bounds only cross-replica lateness).
+    poll_seconds: float = Field(30, ge=0.1, le=3600)
+    # A worker holds claimed reminders this long; if it dies they go to another one after it.
+    lease_seconds: int = Field(300, ge=10, le=3600)
+    # Tries per reminder when Telegram keeps failing, then it is recorded as dead.
+    max_attempts: int = Field(5, ge=1, le=20)
+    # Seconds before the first retry of a failed reminder, doubled each time.
+    retry_seconds: float = Field(60, ge=0.1, le=3600)
+    # Reminders claimed per round, and sent at once.
+    batch: int = Field(50, ge=1, le=1000)
+    concurrency: int = Field(8, ge=1, le=30)
+    # Local time (bot.timezone) of psychologists' agenda for a day with consultations; "" = none.
+    agenda_time: str = "08:00"
+    # Days finished reminders (sent, cancelled, missed, dead) are kept as a record, then deleted nightly.
+    keep_days: int = Field(30, ge=1, le=3650)
+    # Seconds between plans of group-session reminders (each plan covers the next 1.5 intervals).
+    group_plan_seconds: float = Field(600, ge=0.5, le=3600)
+
+    @field_validator("agenda_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if value:
+            try:
+                time.fromisoformat(value)
+            except ValueError:
+                raise ValueError("expected a time like 08:00, or empty for no agenda") from None
+        return value
+
+    @field_validator("teacher_offsets", "psychologist_offsets")
+    @classmethod
+    def _durations(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_duration(value)
+        return values
+
+    def offsets(self, role: str) -> list[timedelta]:
+        values = self.psychologist_offsets if role == "psychologist" else self.teacher_offsets
+        return [parse_duration(value) for value in values]
+
+
 class Settings(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -120,6 +240,12 @@ class Settings(_Section):
     support: SupportConfig = SupportConfig()
     fsm: FsmConfig = FsmConfig()
     invites: InviteConfig = InviteConfig()
+    groups: GroupsConfig = GroupsConfig()
+    broadcast: BroadcastConfig = BroadcastConfig()
+    chat: ChatConfig = ChatConfig()
+    relax: RelaxConfig = RelaxConfig()
+    booking: BookingConfig = BookingConfig()
+    reminders: RemindersConfig = RemindersConfig()
 
     @property
     def tz(self) -> ZoneInfo:

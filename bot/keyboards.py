@@ -1,14 +1,17 @@
 """Keyboards shared by all features: the main menu and the Back / Main menu row."""
 from __future__ import annotations
 
+import functools
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import Menu
 
-TEACHER_ITEMS = ("book", "groups", "check", "relax", "mine", "sos", "settings")
+TEACHER_ITEMS = ("book", "ask", "groups", "check", "relax", "mine", "sos", "settings")
 STAFF_ITEMS = {"psychologist": ("psy",), "coordinator": ("coord",), "admin": ("psy", "coord", "admin")}
 
 
@@ -29,13 +32,19 @@ def with_nav(builder: InlineKeyboardBuilder, back: CallbackData | None = None) -
 
 
 def main_menu(role: str) -> InlineKeyboardMarkup:
+    return _main_menu(role, get_i18n().current_locale)
+
+
+@functools.lru_cache(maxsize=32)
+def _main_menu(role: str, _locale: str) -> InlineKeyboardMarkup:
+    """The most shown screen, the same for every user of a role and language: built once each."""
     builder = InlineKeyboardBuilder()
     for item in TEACHER_ITEMS:
         builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
     for item in STAFF_ITEMS.get(role, ()):
         builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
     # Two per row reads well on a phone; Urgent help stays visible in the middle.
-    builder.adjust(1, 2, 2, 1, 1, 2)
+    builder.adjust(1, 1, 2, 2, 1, 1, 2)
     return builder.as_markup()
 
 

@@ -3,6 +3,11 @@ from aiogram import Router
 
 from bot.filters import ConsentGate
 from handlers import errors, fallback, settings, staff, start, urgent
+from handlers import selfcheck
+from handlers import mood, relax
+from handlers import chat, questions
+from handlers import availability, booking, mybookings, psychologist
+from handlers import coordinator, groups
 
 
 async def _lead_to_start(event, data) -> None:
@@ -12,7 +17,15 @@ async def _lead_to_start(event, data) -> None:
 def build_routers() -> list[Router]:
     """In order: what works for everyone, then consented features, then the fallback."""
     gate = ConsentGate(_lead_to_start)
-    features = [settings.create_router(), staff.create_router()]
+    # chat first: while a live chat is open, a participant's messages go to the other side whatever
+    # screen or state they were in (its filter matches only them; /start, /menu, /sos are handled
+    # above it). chat-outside last: it explains stray messages around a chat, before the fallback.
+    features = [chat.create_router(), settings.create_router(), staff.create_router(), selfcheck.create_router(),
+                relax.create_router(), mood.create_router()]
+    features += [booking.create_router(), mybookings.create_router(), psychologist.create_router(),
+                 availability.create_router()]
+    features += [groups.create_router(), coordinator.create_router()]
+    features += [questions.create_router(), chat.create_outside_router()]
     for router in features:
         router.message.middleware(gate)
         router.callback_query.middleware(gate)

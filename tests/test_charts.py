@@ -74,3 +74,23 @@ def test_rejects_empty_history_and_bad_range() -> None:
 async def test_renders_concurrently_in_threads() -> None:
     results = await asyncio.gather(*(asyncio.to_thread(render, points(n)) for n in (1, 5, 20, 20, 3, 8)))
     assert all(png_size(r) == (800, 450) for r in results)
+
+
+@pytest.mark.parametrize("n", [1, 20])
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_instrument_scale_charts_with_its_band_thresholds(n: int, lang: str) -> None:
+    """The charts the self-check history sends: each real scale, its range and band lines, fractional scores."""
+    from bot.instruments import load_instruments
+
+    for instrument in load_instruments().values():
+        for scale in instrument.scales:
+            span = scale.max - scale.min
+            pts = [(t, scale.min + span * ((i * 37) % 101) / 100) for i, (t, _v) in enumerate(points(n))]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                data = render_history_chart(
+                    title=f"{instrument.name(lang)} ({instrument.abbreviation}) — {scale.name(lang)}",
+                    points=pts, y_range=(scale.min, scale.max), thresholds=scale.thresholds(lang), y_label="Балл",
+                )
+            assert png_size(data) == (800, 450), (instrument.key, scale.key)
+            assert not [w for w in caught if "missing from" in str(w.message)]

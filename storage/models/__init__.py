@@ -1,6 +1,12 @@
 """All tables. Each feature keeps its models in its own module; importing them here
 puts every table on `Base.metadata`, which Alembic and the tests compare."""
 from storage.models.base import Base
+from storage.models.booking import Booking, PsychologistProfile, Slot
+from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
+from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
+from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
+from storage.models.reminders import Reminder
+from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
 
-__all__ = ["AuditEntry", "Base", "FsmRecord", "Invite", "User"]
+__all__ = ["Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]

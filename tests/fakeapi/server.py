@@ -312,6 +312,15 @@ class FakeBotAPI:
                 raise AssertionError(f"the bot is still busy with chat {chat_id} long after {what}: {calls}")
             await self._wait_change(min(last + quiet, deadline + timeout) - now)
 
+    async def wait_callback_answer(self, query_id: str, timeout: float) -> bool:
+        """True once the bot answered the callback query, False if it did not within `timeout`."""
+        deadline = self._now() + timeout
+        while not self.callback_answers(query_id):
+            if self._now() >= deadline:
+                return False
+            await self._wait_change(deadline - self._now())
+        return True
+
     async def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0) -> None:
         """Wait until every queued update was fetched and the bot made no request for `quiet` seconds."""
         deadline = self._now() + timeout

@@ -89,7 +89,9 @@ class SimulatedUser:
             "message": message.to_api(), "data": data,
         }})
         calls = await self.api.wait_reaction(update_id, self.id, **wait)
-        if not self.api.callback_answers(query_id):  # the user's button keeps spinning
+        # The answer may come a moment after the last message on a loaded machine; Telegram
+        # waits about 15 s before the button stops spinning, we wait a few.
+        if not await self.api.wait_callback_answer(query_id, timeout=5.0):  # the button keeps spinning
             self.api.violations.append(f"callback query not answered: {data!r} on message {message.message_id}")
         return calls
 

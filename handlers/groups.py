@@ -1,0 +1,288 @@
+"""Group sessions for teachers: browse, join or wait in line, accept a held seat, leave, rate.
+
+Teachers never see who else is there; the facilitator sees the count and pseudonyms only.
+"""
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import callbacks as cb
+from bot import groups as notify
+from bot.config import Settings
+from bot.groups import describe, when
+from bot.keyboards import button as cb_button
+from bot.keyboards import nav_row, with_nav
+from bot.ui import show
+from storage.models import GroupSession, User
+from storage.models.base import utcnow
+from storage.repo import groups
+
+FORMATS = ("", "online", "offline", "chat")
+LANGUAGES = ("", "kk", "ru")
+COMMENT_MAX = 1000
+
+
+class RatingComment(StatesGroup):
+    text = State()
+
+
+class Filters:
+    """Browse filters carried in the callback data as "format.language.region" (region m = mine, a = all)."""
+
+    def __init__(self, packed: str, user: User) -> None:
+        parts = (packed.split(".") + ["", "", ""])[:3]
+        self.fmt = parts[0] if parts[0] in FORMATS else ""
+        self.lang = parts[1] if parts[1] in LANGUAGES else ""
+        self.reg = parts[2] if parts[2] in ("m", "a") else ("m" if user.region else "a")
+        self.region = user.region if self.reg == "m" else None
+
+    def pack(self, **change: str) -> str:
+        values = {"fmt": self.fmt, "lang": self.lang, "reg": self.reg} | change
+        return f"{values['fmt']}.{values['lang']}.{values['reg']}"
+
+
+def _next(options: tuple[str, ...], current: str) -> str:
+    return options[(options.index(current) + 1) % len(options)]
+
+
+async def show_list(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings, packed: str) -> None:
+    filters = Filters(packed, user)
+    found = await groups.upcoming(session, utcnow(), region=filters.region, language=filters.lang or None,
+                                  fmt=filters.fmt or None, limit=8)
+    builder = InlineKeyboardBuilder()
+    for group, taken in found:
+        left = group.capacity - taken
+        label = _("groups-item").format(
+            when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"), title=group.title(user.language),
+            left=left if left > 0 else _("groups-item-full"),
+        )
+        builder.row(cb_button(label, cb.Group(a="view", s=group.id, v=filters.pack())))
+    fmt_label = _("groups-format-" + filters.fmt) if filters.fmt else _("groups-any")
+    lang_label = _("groups-language-" + filters.lang) if filters.lang else _("groups-any")
+    builder.row(
+        cb_button(_("groups-filter-format").format(value=fmt_label), cb.Group(a="list", v=filters.pack(fmt=_next(FORMATS, filters.fmt)))),
+        cb_button(_("groups-filter-language").format(value=lang_label), cb.Group(a="list", v=filters.pack(lang=_next(LANGUAGES, filters.lang)))),
+    )
+    region_key = "groups-filter-mine" if filters.reg == "m" else "groups-filter-all"
+    row = []
+    if user.region:
+        row.append(cb_button(_(region_key), cb.Group(a="list", v=filters.pack(reg="a" if filters.reg == "m" else "m"))))
+    row.append(cb_button(_("groups-mine"), cb.Group(a="mine")))
+    builder.row(*row)
+    if role != "teacher":
+        builder.row(cb_button(_("groups-led"), cb.Group(a="led")))
+    text = _("groups-title") + "\n\n" + (_("groups-list-hint") if found else _("groups-none"))
+    await show(query, text, with_nav(builder))
+
+
+async def render_view(session: AsyncSession, group: GroupSession, user: User, settings: Settings, back: str):
+    """A session card with this teacher's place in it and what they can do."""
+    seat = await groups.seat_of(session, group.id, user.id)
+    taken = await groups.taken(session, group.id)
+    builder = InlineKeyboardBuilder()
+    lines = [describe(group, user.language, settings.tz, group.capacity - taken)]
+    status = seat.status if seat is not None else "none"
+    if status == "enrolled":
+        lines.append(_("groups-you-enrolled"))
+        builder.button(text=_("groups-leave"), callback_data=cb.Group(a="leave", s=group.id, v=back))
+    elif status == "waitlisted":
+        lines.append(_("groups-you-waitlisted").format(place=await groups.waitlist_place(session, seat)))
+        builder.button(text=_("groups-leave-waitlist"), callback_data=cb.Group(a="leave", s=group.id, v=back))
+    elif status == "offered":
+        lines.append(_("groups-offer").format(until=when(seat.offer_expires_at, settings.tz)))
+        builder.button(text=_("groups-accept"), callback_data=cb.Group(a="acc", s=group.id))
+        builder.button(text=_("groups-decline"), callback_data=cb.Group(a="dec", s=group.id))
+    elif taken < group.capacity:
+        builder.button(text=_("groups-join"), callback_data=cb.Group(a="join", s=group.id, v=back))
+    else:
+        lines.append(_("groups-full").format(waiting=await groups.waitlist_length(session, group.id)))
+        builder.button(text=_("groups-join-waitlist"), callback_data=cb.Group(a="join", s=group.id, v=back))
+    if group.facilitator_id == user.id:
+        builder.button(text=_("groups-who"), callback_data=cb.Group(a="who", s=group.id))
+    builder.adjust(2)
+    return "\n".join(lines), with_nav(builder, cb.Group(a="list", v=back))
+
+
+async def open_group(session: AsyncSession, group_id: int, callback_answer: CallbackAnswer) -> GroupSession | None:
+    """The session if it can still be joined; otherwise say so (a stale or forged button)."""
+    group = await groups.get(session, group_id)
+    if group is None or group.status != "open" or group.starts_at <= utcnow():
+        callback_answer.text = _("groups-gone")
+        callback_answer.show_alert = True
+        return None
+    return group
+
+
+def create_router() -> Router:
+    router = Router(name="groups")
+
+    @router.callback_query(cb.Menu.filter(F.item == "groups"))
+    async def home(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings, state: FSMContext) -> None:
+        await state.clear()
+        await show_list(query, session, user, role, settings, "")
+
+    @router.callback_query(cb.Group.filter(F.a == "list"))
+    async def listing(query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+        await show_list(query, session, user, role, settings, callback_data.v)
+
+    @router.callback_query(cb.Group.filter(F.a.in_({"view", "open"})))
+    async def view(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
+        settings: Settings, callback_answer: CallbackAnswer,
+    ) -> None:
+        group = await open_group(session, callback_data.s, callback_answer)
+        if group is None:
+            return await show_list(query, session, user, role, settings, callback_data.v)
+        text, markup = await render_view(session, group, user, settings, callback_data.v)
+        if callback_data.a == "open":  # from an announcement: keep the announcement, answer below it
+            await query.message.answer(text, reply_markup=markup)
+        else:
+            await show(query, text, markup)
+
+    @router.callback_query(cb.Group.filter(F.a == "join"))
+    async def join(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
+        settings: Settings, callback_answer: CallbackAnswer,
+    ) -> None:
+        group = await open_group(session, callback_data.s, callback_answer)
+        if group is None:
+            return await show_list(query, session, user, role, settings, callback_data.v)
+        change = await groups.enroll(session, group.id, user.id, utcnow())
+        if change.status == "enrolled":
+            callback_answer.text = _("groups-joined")
+        elif change.status == "waitlisted":
+            callback_answer.text = _("groups-waitlisted").format(place=change.place)
+        text, markup = await render_view(session, group, user, settings, callback_data.v)
+        await show(query, text, markup)
+
+    @router.callback_query(cb.Group.filter(F.a.in_({"leave", "out"})))
+    async def leave(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
+        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+    ) -> None:
+        group = await open_group(session, callback_data.s, callback_answer)
+        if group is None:
+            return await show_list(query, session, user, role, settings, callback_data.v)
+        if callback_data.a == "leave":  # ask first: a seat given up may go to someone else at once
+            builder = InlineKeyboardBuilder()
+            builder.button(text=_("groups-leave-confirm"), callback_data=cb.Group(a="out", s=group.id, v=callback_data.v))
+            await show(query, _("groups-leave-ask"), with_nav(builder, cb.Group(a="view", s=group.id, v=callback_data.v)))
+            return
+        back = callback_data.v
+        change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
+        await session.commit()  # the freed seat is offered only once leaving is saved
+        await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+        callback_answer.text = _("groups-left")
+        text, markup = await render_view(session, group, user, settings, back)
+        await show(query, text, markup)
+
+    @router.callback_query(cb.Group.filter(F.a == "acc"))
+    async def accept(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
+        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+    ) -> None:
+        group = await open_group(session, callback_data.s, callback_answer)
+        if group is None:
+            return await show_list(query, session, user, role, settings, "")
+        change = await groups.accept(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
+        if change.offers:
+            await session.commit()
+            await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+        if change.status == "enrolled":
+            callback_answer.text = _("groups-joined")
+        elif change.status == "expired":
+            callback_answer.text, callback_answer.show_alert = _("groups-offer-too-late"), True
+        text, markup = await render_view(session, group, user, settings, "")
+        await show(query, text, markup)
+
+    @router.callback_query(cb.Group.filter(F.a == "dec"))
+    async def decline(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
+        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+    ) -> None:
+        group = await open_group(session, callback_data.s, callback_answer)
+        if group is None:
+            return await show_list(query, session, user, role, settings, "")
+        seat = await groups.seat_of(session, group.id, user.id)
+        if seat is not None and seat.status == "offered":
+            change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
+            await session.commit()  # the seat passes on only once the decline is saved
+            await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+            callback_answer.text = _("groups-declined")
+        await show_list(query, session, user, role, settings, "")
+
+    @router.callback_query(cb.Group.filter(F.a == "mine"))
+    async def mine(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+        builder = InlineKeyboardBuilder()
+        for group, seat in await groups.mine(session, user.id, utcnow()):
+            label = _("groups-mine-item-" + seat.status).format(
+                when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"), title=group.title(user.language)
+            )
+            builder.row(cb_button(label, cb.Group(a="view", s=group.id)))
+        text = _("groups-mine-title") if builder.export() else _("groups-mine-none")
+        await show(query, text, with_nav(builder, cb.Group(a="list")))
+
+    @router.callback_query(cb.Group.filter(F.a == "led"))
+    async def led(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+        builder = InlineKeyboardBuilder()
+        for group in await groups.led_by(session, user.id, utcnow()):
+            label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
+            builder.row(cb_button(label, cb.Group(a="who", s=group.id)))
+        text = _("groups-led-title") if builder.export() else _("groups-led-none")
+        await show(query, text, with_nav(builder, cb.Group(a="list")))
+
+    @router.callback_query(cb.Group.filter(F.a == "who"))
+    async def who(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings,
+        callback_answer: CallbackAnswer,
+    ) -> None:
+        group = await groups.get(session, callback_data.s)
+        if group is None or group.facilitator_id != user.id:  # only the facilitator sees who comes
+            callback_answer.text, callback_answer.show_alert = _("groups-not-yours"), True
+            return await led(query, session, user, settings)
+        codes = await groups.participant_codes(session, group.id)
+        text = describe(group, user.language, settings.tz) + "\n\n" + _("groups-participants").format(
+            count=len(codes), capacity=group.capacity, waiting=await groups.waitlist_length(session, group.id),
+            codes=", ".join(codes) or "—",
+        )
+        await show(query, text, with_nav(InlineKeyboardBuilder(), cb.Group(a="led")))
+
+    @router.callback_query(cb.Group.filter(F.a == "rate"))
+    async def rate(
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User,
+        callback_answer: CallbackAnswer,
+    ) -> None:
+        score = int(callback_data.v) if callback_data.v.isdigit() else 0
+        if not 1 <= score <= 5 or not await groups.can_rate(session, callback_data.s, user.id):
+            callback_answer.text = _("groups-rate-closed")
+            return await show(query, _("groups-rate-closed"), with_nav(InlineKeyboardBuilder()))
+        await groups.rate(session, callback_data.s, user.id, score)
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("groups-comment-add"), callback_data=cb.Group(a="cmt", s=callback_data.s))
+        await show(query, _("groups-rate-thanks"), with_nav(builder))
+
+    @router.callback_query(cb.Group.filter(F.a == "cmt"))
+    async def ask_comment(query: CallbackQuery, callback_data: cb.Group, state: FSMContext) -> None:
+        await state.set_state(RatingComment.text)
+        await state.update_data(group_id=callback_data.s)
+        await show(query, _("groups-comment-ask"), with_nav(InlineKeyboardBuilder()))
+
+    @router.message(StateFilter(RatingComment.text), F.text)
+    async def save_comment(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+        data = await state.get_data()
+        await state.clear()
+        saved = await groups.comment(session, int(data.get("group_id", 0)), user.id, message.text[:COMMENT_MAX])
+        builder = InlineKeyboardBuilder()
+        builder.row(*nav_row())
+        await message.answer(_("groups-comment-thanks" if saved else "groups-rate-closed"), reply_markup=builder.as_markup())
+
+    return router

@@ -1,0 +1,294 @@
+"""An anonymous question to a psychologist, outside bookings.
+
+The teacher sends one message (text, voice, photo, document); the region's psychologists are
+told; exactly one takes it (a conditional UPDATE); the bot copies the question to them and
+their answer back (copyMessage: no names, no profiles). The teacher may reply for a while,
+and the psychologist may offer a live anonymous chat. Nothing written is stored: a question
+row keeps only the id of the teacher's own message, which is copied when taken.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import callbacks as cb
+from bot.config import Settings
+from bot.filters import staff_only
+from bot.keyboards import urgent_row, with_nav
+from bot.safety import is_crisis
+from bot.ui import show
+from handlers.chat import NOT_RELAYED, ChatClock, local_time, open_chat, send_to
+from storage.models import AnonQuestion, User
+from storage.models.base import utcnow
+from storage.repo import chat as repo
+from storage.repo import users
+
+log = logging.getLogger(__name__)
+
+# Typed or sent content, not commands and not what would reveal a phone number or a place.
+CONTENT = ~F.text.startswith("/") & ~F.content_type.in_(NOT_RELAYED)
+
+
+class AskStates(StatesGroup):
+    question = State()  # a teacher writing their question
+    reply = State()  # a teacher replying to the answer; data: q
+    answer = State()  # a psychologist writing the answer; data: q
+
+
+def queue_button() -> InlineKeyboardMarkup:
+    """The psychologist's way into the queue (for the psychologist's cabinet to reuse)."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("ask-queue"), callback_data=cb.Ask(action="queue"))
+    return with_nav(builder)
+
+
+def take_keyboard(question: AnonQuestion) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("ask-take"), callback_data=cb.Ask(action="take", id=question.id))
+    builder.button(text=_("ask-queue"), callback_data=cb.Ask(action="queue"))
+    builder.adjust(1)
+    return with_nav(builder)
+
+
+def question_title(question: AnonQuestion, teacher: User) -> str:
+    title = _("ask-question-title").format(number=question.id, code=teacher.pseudonym)
+    return (_("ask-urgent-mark") + " " + title) if question.urgent else title
+
+
+async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: InlineKeyboardMarkup) -> bool:
+    """The bot's copy of a message in the other person's chat, protected from forwarding."""
+    try:
+        await bot.copy_message(to.telegram_chat_id, from_chat, message_id, reply_markup=markup, protect_content=True)
+        return True
+    except TelegramAPIError as error:
+        log.warning("could not copy a message to %s: %s", to.pseudonym, type(error).__name__)
+        return False
+
+
+def _one(action: str, question_id: int, label: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_(label), callback_data=cb.Ask(action=action, id=question_id))
+    builder.adjust(1)
+    return with_nav(builder)
+
+
+def _teacher_router() -> Router:
+    router = Router(name="questions-teacher")
+
+    @router.callback_query(cb.Menu.filter(F.item == "ask"))
+    async def ask_intro(query: CallbackQuery, user: User, state: FSMContext) -> None:
+        await state.set_state(AskStates.question)
+        builder = InlineKeyboardBuilder()
+        builder.row(*urgent_row())
+        await show(query, _("ask-intro").format(code=user.pseudonym), with_nav(builder))
+
+    @router.message(AskStates.question, CONTENT)
+    async def receive_question(
+        message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
+    ) -> None:
+        urgent = is_crisis(message.text or message.caption)
+        question = await repo.ask(session, user, message.message_id, urgent)
+        await state.clear()
+        psychologists = await repo.psychologists_for(session, user.region)
+        await session.commit()  # published before psychologists are told, so "take" finds it
+        for psychologist in psychologists:
+            await send_to(bot, i18n, psychologist, lambda: (question_title(question, user), take_keyboard(question)))
+        log.info("question %s from %s (urgent=%s) to %d psychologists", question.id, user.pseudonym, urgent, len(psychologists))
+        # A crisis phrase: SafetyMiddleware shows the safety screen right after this.
+        await message.answer(_("ask-sent"), reply_markup=with_nav(InlineKeyboardBuilder()))
+
+    @router.callback_query(cb.Ask.filter(F.action == "reply"))
+    async def reply_prompt(
+        query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, state: FSMContext,
+        callback_answer: CallbackAnswer,
+    ) -> None:
+        question = await repo.get_question(session, callback_data.id)
+        if not _can_reply(question, user):
+            callback_answer.text = _("ask-reply-closed")
+            await show(query, _("ask-reply-closed"), with_nav(InlineKeyboardBuilder()))
+            return
+        await state.set_state(AskStates.reply)
+        await state.update_data(q=question.id)
+        await show(query, _("ask-reply-prompt"), with_nav(InlineKeyboardBuilder()))
+
+    @router.message(AskStates.reply, CONTENT)
+    async def receive_reply(
+        message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
+    ) -> None:
+        question = await repo.get_question(session, (await state.get_data()).get("q", 0))
+        await state.clear()
+        if not _can_reply(question, user):
+            await message.answer(_("ask-reply-closed"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            return
+        if is_crisis(message.text or message.caption):
+            question.urgent = True
+        psychologist = await session.get(User, question.psychologist_id)
+        await session.commit()
+        await send_to(bot, i18n, psychologist, lambda: (_("ask-reply-title").format(
+            number=question.id, code=user.pseudonym, mark=_("ask-urgent-mark") if question.urgent else ""), None))
+        with i18n.use_locale(psychologist.language):
+            markup = _psychologist_actions(question.id)
+        delivered = await copy(bot, psychologist, message.chat.id, message.message_id, markup)
+        await message.answer(_("ask-reply-sent" if delivered else "ask-not-delivered"),
+                             reply_markup=with_nav(InlineKeyboardBuilder()))
+
+    @router.callback_query(cb.Chat.filter(F.action.in_({"accept", "decline"})))
+    async def live_answer(
+        query: CallbackQuery, callback_data: cb.Chat, session: AsyncSession, user: User, bot: Bot,
+        i18n: I18n, settings: Settings, callback_answer: CallbackAnswer, chat_clock: ChatClock,
+    ) -> None:
+        question = await repo.get_question(session, callback_data.id)
+        if not _can_reply(question, user):
+            callback_answer.text = _("ask-reply-closed")
+            await show(query, _("ask-reply-closed"), with_nav(InlineKeyboardBuilder()))
+            return
+        psychologist = await session.get(User, question.psychologist_id)
+        if callback_data.action == "decline":
+            await send_to(bot, i18n, psychologist, lambda: (_("ask-live-declined").format(number=question.id), None))
+            await show(query, _("ask-live-declined-teacher"), with_nav(InlineKeyboardBuilder()))
+            return
+        if await repo.active_for(session, user.id) or await repo.psychologist_busy(session, psychologist.id):
+            callback_answer.text, callback_answer.show_alert = _("ask-live-busy"), True
+            return
+        now = utcnow()
+        chat = await repo.create_session(
+            session, user.id, psychologist.id, now, now + timedelta(minutes=settings.chat.live_minutes),
+            question_id=question.id,
+        )
+        await session.commit()
+        await show(query, _("ask-live-accepted"), None)
+        await open_chat(session, bot, i18n, settings, chat.id)
+        chat_clock.schedule(chat)  # its close
+
+    return router
+
+
+def _can_reply(question: AnonQuestion | None, user: User) -> bool:
+    return (
+        question is not None and question.teacher_id == user.id and question.status == "answered"
+        and question.psychologist_id is not None and question.reply_until is not None
+        and question.reply_until > utcnow()
+    )
+
+
+def _psychologist_actions(question_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("ask-answer"), callback_data=cb.Ask(action="answer", id=question_id))
+    builder.button(text=_("ask-live"), callback_data=cb.Ask(action="live", id=question_id))
+    builder.adjust(1)
+    return with_nav(builder)
+
+
+def _psychologist_router() -> Router:
+    router = staff_only(Router(name="questions-psychologist"), "psychologist")
+
+    @router.message(Command("questions"))
+    @router.callback_query(cb.Ask.filter(F.action == "queue"))
+    async def queue(event: Message | CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+        builder = InlineKeyboardBuilder()
+        questions = await repo.open_questions(session, user.region)
+        for question in questions:
+            mark = _("ask-urgent-mark") + " " if question.urgent else ""
+            label = _("ask-queue-item").format(mark=mark, number=question.id, time=local_time(question.created_at, settings))
+            builder.button(text=label, callback_data=cb.Ask(action="take", id=question.id))
+        builder.adjust(1)
+        text = _("ask-queue-title") if questions else _("ask-queue-empty")
+        await show(event, text, with_nav(builder))
+
+    @router.callback_query(cb.Ask.filter(F.action == "take"))
+    async def take(
+        query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, bot: Bot, i18n: I18n,
+        state: FSMContext, settings: Settings, callback_answer: CallbackAnswer,
+    ) -> None:
+        if not await repo.take(session, callback_data.id, user.id):
+            callback_answer.text, callback_answer.show_alert = _("ask-taken-by-other"), True
+            return await queue(query, session, user, settings)
+        await session.commit()  # the win is published before anyone is told
+        question = await repo.get_question(session, callback_data.id)
+        teacher = await session.get(User, question.teacher_id)
+        await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)
+        await show(query, question_title(question, teacher) + "\n\n" + _("ask-write-answer"), None)
+        if not await copy(bot, user, teacher.telegram_chat_id, question.message_id, _psychologist_actions(question.id)):
+            await query.message.answer(_("ask-question-gone"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            return
+        await state.set_state(AskStates.answer)
+        await state.update_data(q=question.id)
+        await send_to(bot, i18n, teacher, lambda: (_("ask-taken-teacher"), with_nav(InlineKeyboardBuilder())))
+
+    @router.callback_query(cb.Ask.filter(F.action == "answer"))
+    async def answer_prompt(
+        query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, state: FSMContext,
+    ) -> None:
+        question = await repo.get_question(session, callback_data.id)
+        if question is None or question.psychologist_id != user.id:
+            return await show(query, _("ask-question-gone"), with_nav(InlineKeyboardBuilder()))
+        await state.set_state(AskStates.answer)
+        await state.update_data(q=question.id)
+        await query.message.answer(_("ask-write-answer"), reply_markup=with_nav(InlineKeyboardBuilder()))
+
+    @router.message(AskStates.answer, CONTENT)
+    async def receive_answer(
+        message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n, settings: Settings,
+    ) -> None:
+        question = await repo.get_question(session, (await state.get_data()).get("q", 0))
+        await state.clear()
+        teacher = await session.get(User, question.teacher_id) if question else None
+        if question is None or question.psychologist_id != user.id or teacher is None:
+            await message.answer(_("ask-question-gone"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            return
+        await repo.mark_answered(session, question, utcnow() + timedelta(hours=settings.chat.reply_hours))
+        await session.commit()
+        await send_to(bot, i18n, teacher, lambda: (_("ask-answer-title"), None))
+        with i18n.use_locale(teacher.language):
+            builder = InlineKeyboardBuilder()
+            builder.button(text=_("ask-reply"), callback_data=cb.Ask(action="reply", id=question.id))
+            markup = with_nav(builder)
+        delivered = teacher.active and await copy(bot, teacher, message.chat.id, message.message_id, markup)
+        await message.answer(_("ask-answer-sent" if delivered else "ask-not-delivered"),
+                             reply_markup=_one("live", question.id, "ask-live"))
+
+    @router.callback_query(cb.Ask.filter(F.action == "live"))
+    async def offer_live(
+        query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, bot: Bot, i18n: I18n,
+        settings: Settings, callback_answer: CallbackAnswer,
+    ) -> None:
+        question = await repo.get_question(session, callback_data.id)
+        teacher = await session.get(User, question.teacher_id) if question else None
+        if teacher is None or question.psychologist_id != user.id or question.status != "answered":
+            callback_answer.text, callback_answer.show_alert = _("ask-live-not-yet"), True
+            return
+        if await repo.psychologist_busy(session, user.id):
+            callback_answer.text, callback_answer.show_alert = _("ask-live-busy"), True
+            return
+
+        def invitation() -> tuple[str, InlineKeyboardMarkup]:
+            builder = InlineKeyboardBuilder()
+            builder.button(text=_("ask-live-accept"), callback_data=cb.Chat(action="accept", id=question.id))
+            builder.button(text=_("ask-live-decline"), callback_data=cb.Chat(action="decline", id=question.id))
+            builder.adjust(1)
+            return _("ask-live-invite").format(minutes=settings.chat.live_minutes), with_nav(builder)
+
+        sent = await send_to(bot, i18n, teacher, invitation)
+        await show(query, _("ask-live-offered" if sent else "ask-not-delivered"), with_nav(InlineKeyboardBuilder()))
+
+    return router
+
+
+def create_router() -> Router:
+    router = Router(name="questions")
+    router.include_router(_teacher_router())
+    router.include_router(_psychologist_router())
+    return router
+

@@ -1,0 +1,122 @@
+"""Individual consultations: psychologists' profiles, their slots and teachers' bookings.
+
+What is plain and why: times, durations, formats, languages and region codes (to find free
+slots with SQL), a booking's state (schedules, counts). Free text is encrypted: the
+psychologist's display name, bio, address and video link, the teacher's note, a cancel
+reason and a rating comment. A booking names the teacher only by the users row (and through
+it the pseudonym); Telegram identities never appear here.
+
+One slot holds at most one live booking: `holds` is true while a booking occupies its slot
+(booked, confirmed, attended, no-show) and a partial unique index on `slot_id` where `holds`
+makes the database refuse a second one, whatever the races between handlers or replicas.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base, utcnow
+from storage.models.core import User
+from storage.types import EncryptedText, UTCDateTime
+
+FORMATS = ("video", "chat", "office")
+LANGUAGES = ("kk", "ru")
+
+# Booking states. A booking "holds" its slot in the first four.
+BOOKED, CONFIRMED, ATTENDED, NO_SHOW = "booked", "confirmed", "attended", "no_show"
+CANCELLED, MOVED = "cancelled", "moved"
+UPCOMING_STATES = (BOOKED, CONFIRMED)
+
+
+def split_codes(value: str | None) -> list[str]:
+    return [code for code in (value or "").split(",") if code]
+
+
+class PsychologistProfile(Base):
+    __tablename__ = "psychologist_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    display_name: Mapped[str] = mapped_column(EncryptedText)
+    # Comma-separated codes: "kk,ru"; "video,chat,office"; "KZ-61,KZ-75".
+    languages: Mapped[str] = mapped_column(String(16), default="")
+    formats: Mapped[str] = mapped_column(String(32), default="")
+    regions: Mapped[str] = mapped_column(String(256), default="")
+    address: Mapped[str | None] = mapped_column(EncryptedText)
+    video_link: Mapped[str | None] = mapped_column(EncryptedText)
+    bio_kk: Mapped[str | None] = mapped_column(EncryptedText)
+    bio_ru: Mapped[str | None] = mapped_column(EncryptedText)
+    # Shown to teachers only when the profile is complete enough to be booked.
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Created by `python -m bot seed-demo`; removed by `seed-demo --remove`.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_codes(self.languages)
+
+    @property
+    def format_list(self) -> list[str]:
+        return split_codes(self.formats)
+
+    @property
+    def region_list(self) -> list[str]:
+        return split_codes(self.regions)
+
+    def bio(self, language: str) -> str:
+        own = self.bio_kk if language == "kk" else self.bio_ru
+        return own or self.bio_ru or self.bio_kk or ""
+
+
+class Slot(Base):
+    __tablename__ = "booking_slots"
+    __table_args__ = (UniqueConstraint("psychologist_id", "starts_at", name="uq_booking_slots_psychologist_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    psychologist_id: Mapped[int] = mapped_column(ForeignKey("psychologist_profiles.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_min: Mapped[int] = mapped_column(SmallInteger)
+    format: Mapped[str] = mapped_column(String(8))
+    # A removed slot keeps its past bookings' history but is never offered again.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    psychologist: Mapped[PsychologistProfile] = relationship(lazy="joined")
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_min)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("uq_bookings_slot_holds", "slot_id", unique=True, sqlite_where=text("holds"), postgresql_where=text("holds")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("booking_slots.id", ondelete="CASCADE"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(12), default=BOOKED)
+    holds: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(EncryptedText)
+    # The booking this one replaced (a reschedule); the old one is then MOVED.
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    cancelled_by: Mapped[str | None] = mapped_column(String(12))  # "teacher" or "psychologist"
+    cancel_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    late_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    slot: Mapped[Slot] = relationship(lazy="joined")
+    teacher: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def upcoming(self) -> bool:
+        return self.state in UPCOMING_STATES

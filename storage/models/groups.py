@@ -1,0 +1,126 @@
+"""Group sessions with seats and a waitlist, their ratings, and coordinators' broadcasts.
+
+Every recipient of a broadcast is a row with its own delivery state: a restart resumes
+exactly where sending stopped, and a unique (broadcast, user) pair means one copy each.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+from storage.types import EncryptedText, UTCDateTime
+
+GROUP_FORMATS = ("online", "offline", "chat")
+# enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
+# until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
+SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
+
+
+class GroupSession(Base):
+    __tablename__ = "group_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title_kk: Mapped[str] = mapped_column(String(120))
+    title_ru: Mapped[str] = mapped_column(String(120))
+    description_kk: Mapped[str] = mapped_column(Text, default="")
+    description_ru: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_min: Mapped[int] = mapped_column(Integer, default=60)
+    capacity: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str | None] = mapped_column(String(8))  # None: online, open to every region
+    language: Mapped[str] = mapped_column(String(2))
+    facilitator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | cancelled
+    # Bumped by every seat change: the UPDATE takes the row lock (PostgreSQL) or the write
+    # lock (SQLite) first, so seat decisions for one session happen one at a time.
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    ratings_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # made by `seed-demo`, removed by --remove
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def title(self, language: str) -> str:
+        return self.title_kk if language == "kk" else self.title_ru
+
+    def description(self, language: str) -> str:
+        return self.description_kk if language == "kk" else self.description_ru
+
+
+class GroupSeat(Base):
+    """One row per teacher and session; leaving and coming back reuses it."""
+
+    __tablename__ = "group_seats"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        Index("ix_group_seats_session_status", "session_id", "status", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    # Order of arrival in the session's line, never reused; waitlist place = rank among waitlisted.
+    position: Mapped[int] = mapped_column(Integer)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating_asked: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class GroupRating(Base):
+    """1-5 after a session; shown to coordinators only as averages over 5 or more ratings."""
+
+    __tablename__ = "group_ratings"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Broadcast(Base):
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Where progress is shown: the coordinator's chat (encrypted like users.chat_id) and message.
+    progress_chat: Mapped[str | None] = mapped_column(EncryptedText)
+    progress_message_id: Mapped[int | None] = mapped_column(Integer)
+    progress_language: Mapped[str] = mapped_column(String(2), default="kk")
+    text_kk: Mapped[str] = mapped_column(EncryptedText)
+    text_ru: Mapped[str] = mapped_column(EncryptedText)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("group_sessions.id", ondelete="SET NULL"))
+    # all | region-<code> | lang-<kk|ru> | participants-<id> | waitlist-<id> (no ":", the callback separator)
+    audience: Mapped[str] = mapped_column(String(32))
+    # draft -> sending <-> paused -> done | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last progress edit: a conditional UPDATE on it lets one replica edit per interval.
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BroadcastRecipient(Base):
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id"),
+        Index("ix_broadcast_recipients_state", "broadcast_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # pending -> claimed -> sent | blocked | failed | skipped
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    claim: Mapped[str | None] = mapped_column(String(32))  # the worker that holds it
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a long flood wait

@@ -1,0 +1,61 @@
+"""Self-check questionnaires: finished results and unfinished drafts.
+
+What is plain and why: `instrument` (which questionnaire: history per instrument and usage
+counts), `created_at` (ordering, counts per period) and a draft's `position` (how far the
+teacher got). Answers, scores, bands and whether the safety screen was shown are
+encrypted: a copy of the database must not say who scored "severe" or answered PHQ-9
+item 9. Statistics on scores are computed by decrypting in the application, never by SQL.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+from storage.types import EncryptedJSON, UTCDateTime
+
+
+class SelfCheckResult(Base):
+    """One finished questionnaire: `data` = {"answers": {item: value}, "result": Result.to_dict()}."""
+
+    __tablename__ = "selfcheck_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    instrument: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SelfCheckDraft(Base):
+    """A questionnaire in progress, one per teacher and instrument. Kept in its own table,
+    not in the FSM state, because every menu screen clears the FSM: an interrupted
+    questionnaire must resume after any detour and after a restart.
+    `data` = {"answers": {item: value}, "alerted": bool (safety screen already shown)}."""
+
+    __tablename__ = "selfcheck_drafts"
+    __table_args__ = (UniqueConstraint("user_id", "instrument", name="uq_selfcheck_drafts_user_instrument"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    instrument: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SelfCheckShare(Base):
+    """A result the teacher chose to share with the psychologist of one booking: sent once.
+    `booking_id` has no foreign key on purpose: bookings are another feature's table, and
+    this row only guards against sending the same result twice for the same booking."""
+
+    __tablename__ = "selfcheck_shares"
+    __table_args__ = (UniqueConstraint("result_id", "booking_id", name="uq_selfcheck_shares_result_booking"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("selfcheck_results.id", ondelete="CASCADE"))
+    booking_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

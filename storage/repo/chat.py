@@ -1,0 +1,197 @@
+"""Queries for anonymous chats and questions. Only ids, times and states: content is relayed, never stored.
+
+State changes that two people (or two replicas) may race for are conditional UPDATEs:
+the one whose UPDATE changed a row won, everyone else sees rowcount 0.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AnonQuestion, ChatSession, User
+from storage.models.base import utcnow
+
+# --- chat sessions ---------------------------------------------------------------------------------------------
+
+
+async def create_session(
+    session: AsyncSession, teacher_id: int, psychologist_id: int, starts_at: datetime, ends_at: datetime,
+    *, booking_id: int | None = None, question_id: int | None = None,
+) -> ChatSession:
+    chat = ChatSession(
+        teacher_id=teacher_id, psychologist_id=psychologist_id, starts_at=starts_at, ends_at=ends_at,
+        booking_id=booking_id, question_id=question_id, status="planned",
+    )
+    session.add(chat)
+    await session.flush()
+    return chat
+
+
+async def for_booking(session: AsyncSession, booking_id: int) -> ChatSession | None:
+    return await session.scalar(select(ChatSession).where(ChatSession.booking_id == booking_id))
+
+
+async def upsert_for_booking(
+    session: AsyncSession, booking_id: int, teacher_id: int, psychologist_id: int, starts_at: datetime, ends_at: datetime,
+) -> ChatSession:
+    """One chat per booking: a repeated call (a retry, a reschedule) updates the times of a planned chat."""
+    chat = await for_booking(session, booking_id)
+    if chat is None:
+        return await create_session(session, teacher_id, psychologist_id, starts_at, ends_at, booking_id=booking_id)
+    if chat.status == "planned":
+        chat.starts_at, chat.ends_at, chat.psychologist_id = starts_at, ends_at, psychologist_id
+        await session.flush()
+    return chat
+
+
+async def get_session(session: AsyncSession, chat_id: int) -> ChatSession | None:
+    return await session.get(ChatSession, chat_id)
+
+
+async def active_for(session: AsyncSession, user_id: int) -> ChatSession | None:
+    """The open chat this user takes part in (the newest, should two ever overlap)."""
+    return await session.scalar(
+        select(ChatSession)
+        .where(ChatSession.status == "open", or_(ChatSession.teacher_id == user_id, ChatSession.psychologist_id == user_id))
+        .order_by(ChatSession.starts_at.desc(), ChatSession.id.desc())
+        .limit(1)
+    )
+
+
+async def next_or_recent_for(session: AsyncSession, user_id: int, now: datetime, window: timedelta) -> ChatSession | None:
+    """A chat starting within `window`, or one that closed within it: worth a word when a message arrives outside."""
+    return await session.scalar(
+        select(ChatSession)
+        .where(
+            or_(ChatSession.teacher_id == user_id, ChatSession.psychologist_id == user_id),
+            or_(
+                (ChatSession.status == "planned") & (ChatSession.starts_at <= now + window),
+                (ChatSession.status == "closed") & (ChatSession.closed_at >= now - window),
+            ),
+        )
+        .order_by(ChatSession.starts_at.desc())
+        .limit(1)
+    )
+
+
+async def psychologist_busy(session: AsyncSession, psychologist_id: int) -> bool:
+    found = await session.scalar(
+        select(ChatSession.id).where(ChatSession.psychologist_id == psychologist_id, ChatSession.status == "open").limit(1)
+    )
+    return found is not None
+
+
+async def mark_open(session: AsyncSession, chat_id: int) -> bool:
+    """planned -> open, once."""
+    result = await session.execute(
+        update(ChatSession).where(ChatSession.id == chat_id, ChatSession.status == "planned").values(status="open")
+    )
+    return result.rowcount == 1
+
+
+async def mark_closed(
+    session: AsyncSession, chat_id: int, now: datetime | None = None, *, was: tuple[str, ...] = ("planned", "open"),
+) -> bool:
+    """planned or open (or only those in `was`) -> closed, once: on time, by either side, or a cancelled booking."""
+    result = await session.execute(
+        update(ChatSession)
+        .where(ChatSession.id == chat_id, ChatSession.status.in_(was))
+        .values(status="closed", closed_at=now or utcnow())
+    )
+    return result.rowcount == 1
+
+
+async def pending(session: AsyncSession) -> list[ChatSession]:
+    """Chats still to open or close: rescheduled at start so a restart loses none."""
+    return list(await session.scalars(select(ChatSession).where(ChatSession.status.in_(("planned", "open")))))
+
+
+async def rate(session: AsyncSession, chat_id: int, teacher_id: int, value: int) -> bool:
+    result = await session.execute(
+        update(ChatSession)
+        .where(ChatSession.id == chat_id, ChatSession.teacher_id == teacher_id, ChatSession.status == "closed")
+        .values(rating=value)
+    )
+    return result.rowcount == 1
+
+
+# --- anonymous questions ---------------------------------------------------------------------------------------
+
+
+async def ask(session: AsyncSession, teacher: User, message_id: int, urgent: bool) -> AnonQuestion:
+    question = AnonQuestion(teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=urgent)
+    session.add(question)
+    await session.flush()
+    return question
+
+
+async def get_question(session: AsyncSession, question_id: int) -> AnonQuestion | None:
+    return await session.get(AnonQuestion, question_id)
+
+
+async def take(session: AsyncSession, question_id: int, psychologist_id: int) -> bool:
+    """open -> taken by this psychologist. Exactly one of any number of simultaneous presses wins."""
+    result = await session.execute(
+        update(AnonQuestion)
+        .where(AnonQuestion.id == question_id, AnonQuestion.status == "open")
+        .values(status="taken", psychologist_id=psychologist_id, taken_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+async def mark_answered(session: AsyncSession, question: AnonQuestion, reply_until: datetime) -> None:
+    question.status, question.reply_until = "answered", reply_until
+    await session.flush()
+
+
+async def mark_urgent(session: AsyncSession, question_id: int) -> None:
+    await session.execute(update(AnonQuestion).where(AnonQuestion.id == question_id).values(urgent=True))
+
+
+async def open_questions(session: AsyncSession, region: str | None, limit: int = 10) -> list[AnonQuestion]:
+    """Untaken questions for a psychologist: urgent first, then oldest first; their region and unassigned ones."""
+    query = select(AnonQuestion).where(AnonQuestion.status == "open")
+    if region:
+        query = query.where(or_(AnonQuestion.region == region, AnonQuestion.region.is_(None)))
+    query = query.order_by(AnonQuestion.urgent.desc(), AnonQuestion.created_at, AnonQuestion.id).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def psychologists_for(session: AsyncSession, region: str | None) -> list[User]:
+    """Who hears about a new question: the region's psychologists and those serving every region;
+    if the region has none, every psychologist (a question is never left with nobody to see it)."""
+    base = select(User).where(User.role == "psychologist", User.active.is_(True), User.consent_at.is_not(None))
+    local = list(await session.scalars(base.where(or_(User.region == region, User.region.is_(None))))) if region else []
+    return local or list(await session.scalars(base))
+
+
+# --- erasing ---------------------------------------------------------------------------------------------------
+
+
+async def erase_user(session: AsyncSession, user: User) -> list[User]:
+    """Delete the user's chats and questions; questions they took but did not answer go back to the queue.
+    Returns the other side of each chat that was open, to be told it ended."""
+    open_chats = list(await session.scalars(select(ChatSession).where(
+        ChatSession.status == "open", or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id),
+    )))
+    others = []
+    for chat in open_chats:
+        other_id = chat.psychologist_id if chat.teacher_id == user.id else chat.teacher_id
+        other = await session.get(User, other_id)
+        if other is not None and other.active:
+            others.append(other)
+    await session.execute(delete(ChatSession).where(
+        or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id)
+    ))
+    await session.execute(delete(AnonQuestion).where(AnonQuestion.teacher_id == user.id))
+    await session.execute(
+        update(AnonQuestion)
+        .where(AnonQuestion.psychologist_id == user.id, AnonQuestion.status == "taken")
+        .values(status="open", psychologist_id=None, taken_at=None)
+    )
+    await session.execute(
+        update(AnonQuestion).where(AnonQuestion.psychologist_id == user.id).values(psychologist_id=None)
+    )
+    return others

@@ -1,0 +1,111 @@
+"""Queries for relaxation and mood: favourites, the private journal, mood check-ins."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import FavouriteExercise, JournalEntry, MoodEntry, User
+from storage.models.base import utcnow
+from storage.repo import users
+
+LOW_MOOD = 2  # scores 1-2 count as a hard day
+LOW_STREAK_DAYS = 3
+
+
+# ── favourites ──────────────────────────────────────────────────────────────
+
+async def favourites(session: AsyncSession, user_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(FavouriteExercise.exercise_id).where(FavouriteExercise.user_id == user_id)
+        .order_by(FavouriteExercise.created_at, FavouriteExercise.id)
+    )
+    return list(rows)
+
+
+async def is_favourite(session: AsyncSession, user_id: int, exercise_id: str) -> bool:
+    found = await session.scalar(select(FavouriteExercise.id).where(
+        FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id))
+    return found is not None
+
+
+async def set_favourite(session: AsyncSession, user_id: int, exercise_id: str, on: bool) -> None:
+    """Idempotent: a double tap neither duplicates nor fails."""
+    if on and not await is_favourite(session, user_id, exercise_id):
+        session.add(FavouriteExercise(user_id=user_id, exercise_id=exercise_id))
+        await session.flush()
+    elif not on:
+        await session.execute(delete(FavouriteExercise).where(
+            FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id))
+
+
+# ── journal ─────────────────────────────────────────────────────────────────
+
+async def add_journal_entry(session: AsyncSession, user_id: int, exercise_id: str, kind: str, content: str) -> None:
+    session.add(JournalEntry(user_id=user_id, exercise_id=exercise_id, kind=kind, content=content))
+    await session.flush()
+
+
+async def journal(session: AsyncSession, user_id: int, limit: int = 10) -> list[JournalEntry]:
+    rows = await session.scalars(
+        select(JournalEntry).where(JournalEntry.user_id == user_id)
+        .order_by(JournalEntry.created_at.desc(), JournalEntry.id.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+async def journal_entry(session: AsyncSession, user_id: int, entry_id: int) -> JournalEntry | None:
+    return await session.scalar(select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.user_id == user_id))
+
+
+# ── mood ────────────────────────────────────────────────────────────────────
+
+async def add_mood(session: AsyncSession, user_id: int, score: int) -> MoodEntry:
+    entry = MoodEntry(user_id=user_id, score=score)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def set_mood_note(session: AsyncSession, user_id: int, entry_id: int, note: str) -> bool:
+    entry = await session.scalar(select(MoodEntry).where(MoodEntry.id == entry_id, MoodEntry.user_id == user_id))
+    if entry is None:
+        return False
+    entry.note = note
+    return True
+
+
+async def mood_history(session: AsyncSession, user_id: int, days: int = 30) -> list[tuple[datetime, int]]:
+    since = utcnow() - timedelta(days=days)
+    rows = await session.execute(
+        select(MoodEntry.created_at, MoodEntry.score)
+        .where(MoodEntry.user_id == user_id, MoodEntry.created_at >= since).order_by(MoodEntry.created_at)
+    )
+    return [(created, score) for created, score in rows]
+
+
+async def low_streak(session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
+    """True when each of the last three calendar days (today included) ended low.
+
+    A day counts by its latest check-in, so a day that got better is not held against it.
+    """
+    history = await mood_history(session, user_id, days=LOW_STREAK_DAYS + 1)
+    latest: dict = {}
+    for created, score in history:
+        latest[created.astimezone(tz).date()] = score
+    today = utcnow().astimezone(tz).date()
+    days = [today - timedelta(days=n) for n in range(LOW_STREAK_DAYS)]
+    return all(latest.get(day, LOW_MOOD + 1) <= LOW_MOOD for day in days)
+
+
+# ── delete my data ──────────────────────────────────────────────────────────
+
+async def erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
+    for model in (FavouriteExercise, JournalEntry, MoodEntry):
+        await session.execute(delete(model).where(model.user_id == user.id))
+    return []
+
+
+if erase not in users.ERASERS:
+    users.ERASERS.append(erase)

@@ -1,0 +1,234 @@
+"""Queries about reminders. The table is the truth; these are the only statements that change it.
+
+Exactly once across processes: `claim_due` takes due rows with one conditional UPDATE (on
+PostgreSQL its subquery uses FOR UPDATE SKIP LOCKED, so concurrent replicas take disjoint rows
+without waiting); the claim is committed before anything is sent, and `finish` only succeeds for
+the worker still holding the claim. See bot/reminders.py for the whole protocol.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models.base import utcnow
+from storage.models import GroupSeat, GroupSession
+from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Reminder
+
+# Session.info key: reminders scheduled in this transaction (the worker is nudged after commit).
+CHANGED = "reminders_changed"
+
+
+def _claim_free(now: datetime) -> Any:
+    return or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now)
+
+
+def _upsert_statement(session: AsyncSession) -> Any:
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def schedule(
+    session: AsyncSession,
+    key: str,
+    user_id: int,
+    due_at: datetime,
+    kind: str,
+    params: Any = None,
+    *,
+    expires_at: datetime | None = None,
+) -> None:
+    """Create the reminder `key`, or move it to `due_at` as a fresh pending one.
+
+    Idempotent: scheduling a reminder that is pending or already sent for this same `due_at`
+    changes nothing (not even a claim in flight), so replaying an event, or two replicas planning
+    the same reminder, never sends twice; a new time re-arms it (a reschedule)."""
+    now = utcnow()
+    values = dict(
+        key=key, user_id=user_id, due_at=due_at, expires_at=expires_at, kind=kind, params=params,
+        status=PENDING, attempts=0, claimed_by=None, claimed_until=None, sent_at=None, last_error=None,
+        created_at=now, updated_at=now,
+    )
+    insert = _upsert_statement(session)(Reminder).values(**values)
+    rearm = {name: insert.excluded[name] for name in values if name not in ("key", "created_at")}
+    unchanged = and_(Reminder.status.in_((PENDING, SENT)), Reminder.due_at == insert.excluded.due_at)
+    await session.execute(
+        insert.on_conflict_do_update(index_elements=[Reminder.key], set_=rearm, where=~unchanged)
+    )
+    session.info.setdefault(CHANGED, []).append(due_at)
+
+
+async def cancel(session: AsyncSession, key: str) -> bool:
+    """Cancel a pending reminder; False if there was none (already sent, cancelled or unknown)."""
+    result = await session.execute(
+        update(Reminder)
+        .where(Reminder.key == key, Reminder.status == PENDING)
+        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow())
+    )
+    return result.rowcount > 0
+
+
+async def cancel_prefix(session: AsyncSession, prefix: str) -> int:
+    """Cancel every pending reminder whose key starts with `prefix` (e.g. "booking:42:")."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    result = await session.execute(
+        update(Reminder)
+        .where(Reminder.key.like(pattern, escape="\\"), Reminder.status == PENDING)
+        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow())
+    )
+    return result.rowcount
+
+
+async def cancel_for_user(
+    session: AsyncSession, user_id: int, kinds: Sequence[str] | None = None, *, error: str | None = None
+) -> int:
+    """Stop a user's pending reminders: cancelled (they turned these notifications off), or dead
+    with `error` (they blocked the bot, so none of them can be delivered)."""
+    condition = [Reminder.user_id == user_id, Reminder.status == PENDING]
+    if kinds is not None:
+        condition.append(Reminder.kind.in_(kinds))
+    status = CANCELLED if error is None else DEAD
+    result = await session.execute(
+        update(Reminder)
+        .where(*condition)
+        .values(status=status, last_error=error, claimed_by=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def _locked_ids(condition: Any, limit: int | None = None) -> Any:
+    """Ids of matching rows that no other transaction is touching (SKIP LOCKED is PostgreSQL
+    only; SQLAlchemy leaves it out on SQLite, whose writers are serialised anyway)."""
+    query = select(Reminder.id).where(condition).order_by(Reminder.due_at)
+    if limit is not None:
+        query = query.limit(limit)
+    return query.with_for_update(skip_locked=True)
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
+) -> list[Reminder]:
+    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
+
+    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
+    hour" message is worse than none once the session has begun."""
+    # Only due rows are looked at (the (status, due_at) index), so a start with many future
+    # reminders reads none of them.
+    expired = and_(
+        Reminder.status == PENDING, Reminder.due_at <= now, Reminder.expires_at <= now, _claim_free(now)
+    )
+    await session.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(_locked_ids(expired)), expired)
+        .values(status=MISSED, claimed_by=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    due = and_(
+        Reminder.status == PENDING,
+        Reminder.due_at <= now,
+        _claim_free(now),
+        or_(Reminder.expires_at.is_(None), Reminder.expires_at > now),
+    )
+    # The conditions are repeated outside the subquery: a row another transaction changed in the
+    # meantime is re-checked against them after its lock is released (PostgreSQL's READ COMMITTED).
+    claimed = await session.scalars(
+        update(Reminder)
+        .where(Reminder.id.in_(_locked_ids(due, limit)), due)
+        .values(claimed_by=worker, claimed_until=now + lease, attempts=Reminder.attempts + 1, updated_at=now)
+        .returning(Reminder)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return sorted(claimed.all(), key=lambda reminder: reminder.due_at)
+
+
+async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> Reminder | None:
+    """The claimed reminder, row-locked on PostgreSQL until the caller's transaction ends, or None
+    if it was cancelled, moved or taken over since the claim. Holding the lock while sending makes
+    a concurrent cancel wait and then see "sent" instead of racing the message out."""
+    return await session.scalar(
+        select(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def finish(
+    session: AsyncSession, reminder_id: int, worker: str, status: str, error: str | None = None
+) -> bool:
+    """Record how a claimed reminder ended (sent, cancelled, dead). False if the claim was lost:
+    the reminder was cancelled or moved meanwhile, or the lease ran out and another worker has it."""
+    if status not in (SENT, CANCELLED, DEAD):
+        raise ValueError(status)
+    now = utcnow()
+    result = await session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
+        .values(status=status, sent_at=now if status == SENT else None, last_error=error, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount > 0
+
+
+async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> bool:
+    return await finish(session, reminder_id, worker, SENT)
+
+
+async def release(session: AsyncSession, reminder_id: int, worker: str, retry_at: datetime, error: str) -> bool:
+    """Give a claimed reminder back after a transient failure; nobody takes it before `retry_at`."""
+    result = await session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
+        .values(claimed_by=None, claimed_until=retry_at, last_error=error, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount > 0
+
+
+async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the earliest pending reminder nobody holds becomes due (walks the (status, due_at) index)."""
+    return await session.scalar(
+        select(Reminder.due_at)
+        .where(Reminder.status == PENDING, _claim_free(now))
+        .order_by(Reminder.due_at)
+        .limit(1)
+    )
+
+
+async def by_key(session: AsyncSession, key: str) -> Reminder | None:
+    return await session.scalar(select(Reminder).where(Reminder.key == key))
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
+    return {status: count for status, count in rows.all()}
+
+
+async def purge_finished(session: AsyncSession, before: datetime) -> int:
+    """Delete finished reminders last changed before `before` (for the retention job)."""
+    result = await session.execute(
+        delete(Reminder).where(Reminder.status != PENDING, Reminder.updated_at < before)
+    )
+    return result.rowcount
+
+
+async def group_seats_starting(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[GroupSession, list[GroupSeat]]]:
+    """Open group sessions starting in [start, end) with their enrolled seats (reminders plan from these)."""
+    rows = await session.execute(
+        select(GroupSession, GroupSeat)
+        .outerjoin(GroupSeat, and_(GroupSeat.session_id == GroupSession.id, GroupSeat.status == "enrolled"))
+        .where(GroupSession.status == "open", GroupSession.starts_at >= start, GroupSession.starts_at < end)
+        .order_by(GroupSession.starts_at, GroupSession.id)
+    )
+    grouped: dict[int, tuple[GroupSession, list[GroupSeat]]] = {}
+    for group, seat in rows.all():
+        seats = grouped.setdefault(group.id, (group, []))[1]
+        if seat is not None:
+            seats.append(seat)
+    return list(grouped.values())
