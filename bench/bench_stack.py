@@ -256,6 +256,9 @@ async def main() -> None:
     baseline = rss_mb()  # aiogram and the app's modules are imported: what a bare bot also pays
     app = await App.create(bench_settings(args.database, temp_dir()))
     app.bot.session = NullSession()
+    # As in production: workers, the scheduler and the booking hooks (reminders, chats) running.
+    workflow = {"bot": app.bot, "bots": [app.bot], "dispatcher": app.dispatcher, **app.dispatcher.workflow_data}
+    await app.dispatcher.emit_startup(**workflow)
     teacher_ids = await make_teachers(app, FIRST_USER, 200)
     bare = bare_dispatcher(psychologist_chat=1)
     bare_bot = Bot(TOKEN, session=NullSession())
@@ -290,6 +293,7 @@ async def main() -> None:
                   f"(target <= 1.5) {'OK' if ratio <= 1.5 else 'MISSED'}", flush=True)
     finally:
         await bare_bot.session.close()
+        await app.dispatcher.emit_shutdown(**workflow)
         await app.close()
 
 

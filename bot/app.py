@@ -117,6 +117,7 @@ class App:
     scheduler: AsyncIOScheduler
     i18n: I18n
     _closed: bool = field(default=False, init=False)
+    _scheduler_stopping: bool = field(default=False, init=False)
     # Background loops started with the dispatcher and stopped before the bot session closes.
     workers: list = field(default_factory=list, init=False)
     broadcaster: BroadcastWorker | None = field(default=None, init=False)
@@ -151,7 +152,10 @@ class App:
     async def _on_shutdown(self) -> None:
         for worker in self.workers:
             await worker.stop()
-        if self.scheduler.running:
+        # Once only: the asyncio scheduler stops on the next loop turn, so `running` is still
+        # True if shutdown comes twice (the dispatcher's shutdown, then close()).
+        if self.scheduler.running and not self._scheduler_stopping:
+            self._scheduler_stopping = True
             self.scheduler.shutdown(wait=False)
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
