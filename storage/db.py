@@ -49,7 +49,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations on the engine's own connection (works for both async drivers)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade_sync, str(engine.url.render_as_string(hide_password=False)), revision)

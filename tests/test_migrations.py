@@ -21,3 +21,13 @@ async def test_upgrade_from_empty_matches_models(database_url):
         assert diff == []
     finally:
         await engine.dispose()
+
+
+def test_one_linear_history():
+    """Each feature's migration follows the previous one: `db upgrade` has one head to go to."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite+aiosqlite://"))
+    assert len(script.get_heads()) == 1
+    revisions = list(script.walk_revisions())
+    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]

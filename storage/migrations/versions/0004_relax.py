@@ -1,7 +1,7 @@
 """relax: favourite exercises, private journal, mood check-ins
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-24
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.types
 
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """groups: group sessions, seats and waitlist, ratings, broadcasts with per-recipient state
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-23
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.types
 
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """reminders: durable scheduled messages, claimed by one worker at a time
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-23
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.types
 
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """chat: anonymous chat sessions and anonymous questions (no message content)
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-24
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.types
 
 
 revision = '0007'
-down_revision = '0001'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
