@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.callbacks import Admin, Menu
 from bot.keyboards import TEACHER_ITEMS
 from storage.models import User
+from storage.repo import users
 
 TEACHER_ID = 987654321
 FIRST_NAME = "Айгүл"
@@ -202,3 +203,16 @@ async def test_conversation_state_survives_restart(fake_api, start_bot, tmp_path
     again = await start_bot()
     assert await again.app.dispatcher.storage.get_state(key) == "Booking:note"
     assert await again.app.dispatcher.storage.get_data(key) == {"note": SECRET_TEXT}
+
+
+async def test_a_teacher_who_unblocks_and_writes_again_gets_messages_again(fake_api, start_bot):
+    bot = await start_bot()
+    teacher = fake_api.user(user_id=5007, language_code="ru")
+    await agree(teacher, TEXTS["ru"])
+    async with bot.app.sessions() as session:
+        await users.mark_inactive(session, (await users.by_telegram_id(session, 5007)).id)
+        await session.commit()
+    await teacher.send_text("/menu")  # writing again means they unblocked the bot
+    assert TEXTS["ru"]["menu"] in teacher.last_text
+    async with bot.app.sessions() as session:
+        assert (await users.by_telegram_id(session, 5007)).active is True

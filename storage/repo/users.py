@@ -48,6 +48,8 @@ async def create(session: AsyncSession, telegram_user_id: int, language: str) ->
 async def mark_seen(session: AsyncSession, user: User, today: date) -> None:
     if user.last_seen_on != today:
         user.last_seen_on = today
+    if not user.active:
+        user.active = True  # they unblocked the bot and wrote again: reminders and news resume
 
 
 async def mark_inactive(session: AsyncSession, user_id: int) -> None:
