@@ -1,35 +1,20 @@
-"""Last in line: sections not built yet, stale buttons and unexpected input.
+"""Last in line: stale or unknown buttons and unexpected input.
 
 Never silence, never a dead end: every update that reaches here gets a short hint and a way on.
 """
 from __future__ import annotations
-
-import logging
 
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import callbacks as cb
-from bot.keyboards import with_nav
-from bot.ui import show
 from handlers.start import greet
 from storage.models import User
 
-log = logging.getLogger(__name__)
-
-
 def create_router() -> Router:
     router = Router(name="fallback")
-
-    @router.callback_query(cb.Menu.filter())
-    async def coming_soon(query: CallbackQuery, user: User | None, role: str, i18n: I18n) -> None:
-        if user is None or not user.consented:
-            return await greet(query, user, role, i18n, i18n.current_locale)
-        await show(query, _("coming-soon"), with_nav(InlineKeyboardBuilder()))
 
     @router.callback_query()
     async def stale_button(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import callbacks as cb
 from bot.config import Settings
 from bot.i18n import preferred_language
-from bot.keyboards import button, main_menu, urgent_row
+from bot.keyboards import main_menu, urgent_row
 from bot.ui import show
 from storage.models import User
 from storage.models.base import utcnow
