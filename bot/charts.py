@@ -6,6 +6,8 @@ and is not safe to use from several threads, while a standalone Figure is an
 ordinary object that is garbage-collected after use.  Callers run
 :func:`render_history_chart` in a worker thread (``asyncio.to_thread``).
 No global ``rcParams`` are changed; fonts are set per text element instead.
+matplotlib is imported on the first chart, not at start: it is 40 MB of a bot that
+mostly never draws.
 """
 
 from __future__ import annotations
@@ -13,11 +15,6 @@ from __future__ import annotations
 import io
 import textwrap
 from datetime import datetime, timedelta
-
-from matplotlib import dates as mdates
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 __all__ = ["render_history_chart"]
 
@@ -57,6 +54,11 @@ def render_history_chart(
     xs = [p[0] for p in points]
     ys = [float(p[1]) for p in points]
     tz = xs[0].tzinfo
+
+    from matplotlib import dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

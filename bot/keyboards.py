@@ -15,6 +15,17 @@ TEACHER_ITEMS = ("book", "ask", "groups", "check", "relax", "mine", "sos", "sett
 STAFF_ITEMS = {"psychologist": ("psy",), "coordinator": ("coord",), "admin": ("psy", "coord", "admin")}
 
 
+class KeyboardBuilder(InlineKeyboardBuilder):
+    """aiogram's builder without a deep copy of every button on every call.
+
+    Its `add()` and `as_markup()` deep-copy the whole markup each time (quadratic in buttons):
+    a third of a menu press went there (bench/bench_stack.py). Buttons are never changed after
+    they are made, so sharing them between the builder and its markups is safe."""
+
+    def export(self) -> list[list[InlineKeyboardButton]]:
+        return [list(row) for row in self._markup]
+
+
 def button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ TEST_KEYS = ["x7Y5jM4qVv0w3yVd7QwCkq9m3e4pQK3n6b0bI8t8hbM="]
 TEST_HMAC = "test-hmac-key-0123456789abcdef0123456789abcdef"
 POSTGRES_URL = os.environ.get("DEMEU_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("DEMEU_TEST_REDIS_URL")
+E2E_ON_POSTGRES = os.environ.get("DEMEU_TEST_E2E_DATABASE") == "postgres"
+if E2E_ON_POSTGRES and not POSTGRES_URL:
+    raise RuntimeError("DEMEU_TEST_E2E_DATABASE=postgres needs DEMEU_TEST_POSTGRES_URL")
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set"))]
 
@@ -32,20 +36,49 @@ def test_crypto() -> crypto.Crypto:
     return keys
 
 
-@pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
-        return
-    name = "demeu_t_" + uuid.uuid4().hex[:12]
+@asynccontextmanager
+async def fresh_postgres(prefix: str = "demeu_t_") -> AsyncIterator[str]:
+    """A PostgreSQL database of its own on the test server, dropped afterwards."""
+    name = prefix + uuid.uuid4().hex[:12]
     admin = db.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+        return
+    async with fresh_postgres() as url:
+        yield url
+
+
+async def stored_bytes(database_url: str) -> bytes:
+    """Everything the database holds, as bytes to search for plaintext: the SQLite files (with the
+    WAL), or on PostgreSQL every row of every table as text, under its table's name."""
+    if db.is_sqlite(database_url):
+        database = Path(make_url(database_url).database)
+        return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    from storage.models import Base
+
+    engine = db.create_engine(database_url)
+    parts = []
+    try:
+        async with engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                rows = await connection.scalars(text(f'SELECT t::text FROM "{table.name}" t'))
+                parts.append(f"table {table.name}\n" + "\n".join(rows))
+    finally:
+        await engine.dispose()
+    return "\n".join(parts).encode()
 
 
 @pytest.fixture
@@ -94,13 +127,19 @@ class RunningBot:
 async def start_bot(fake_api, tmp_path: Path):
     """start_bot(database_url=..., **config sections) -> RunningBot; stopped at teardown."""
     running: list[RunningBot] = []
+    async with AsyncExitStack() as stack:
+        # One database per test (restarts within a test find their data): SQLite, or PostgreSQL
+        # when DEMEU_TEST_E2E_DATABASE=postgres (.ci/run runs the suite both ways).
+        default_url = f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+        if E2E_ON_POSTGRES:
+            default_url = await stack.enter_async_context(fresh_postgres("demeu_e_"))
 
-    async def start(database_url: str | None = None, **sections: dict) -> RunningBot:
-        url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
-        bot = await RunningBot(make_settings(url, fake_api.base_url, fake_api.token, tmp_path, **sections)).start()
-        running.append(bot)
-        return bot
+        async def start(database_url: str | None = None, **sections: dict) -> RunningBot:
+            settings = make_settings(database_url or default_url, fake_api.base_url, fake_api.token, tmp_path, **sections)
+            bot = await RunningBot(settings).start()
+            running.append(bot)
+            return bot
 
-    yield start
-    for bot in running:
-        await bot.stop()
+        yield start
+        for bot in running:
+            await bot.stop()

@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,6 +16,7 @@ from handlers.chat import schedule_booking_chat
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import users
+from tests.conftest import stored_bytes
 
 TEACHER = {"user_id": 610001, "first_name": "Гүлназ", "username": "gulnaz_teacher_61", "language_code": "kk"}
 PSY = {"user_id": 620001, "first_name": "Марат", "username": "marat_psy_62", "language_code": "ru"}
@@ -79,9 +79,8 @@ def assert_no_identity_leaks(fake_api, teacher, *psychologists) -> None:
             assert message.from_bot
 
 
-def database_bytes(bot) -> bytes:
-    database = Path(bot.settings.database.url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+async def database_bytes(bot) -> bytes:
+    return await stored_bytes(bot.settings.database.url)
 
 
 async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fake_api, start_bot):
@@ -163,7 +162,7 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
         assert (stored.status, stored.rating, stored.booking_id) == ("closed", 1, 41)
 
     await bot.stop()
-    raw = database_bytes(bot)
+    raw = await database_bytes(bot)
     for secret in [*SECRETS.values(), *IDENTITY, "Омарова"]:
         assert secret.encode() not in raw, secret
 
@@ -262,7 +261,7 @@ async def test_anonymous_question_taken_once_urgent_answered_and_continued_live(
     assert_no_identity_leaks(fake_api, teacher, psy, psy2)
 
     await bot.stop()
-    raw = database_bytes(bot)
+    raw = await database_bytes(bot)
     for secret in [*SECRETS.values(), *IDENTITY, "Сейітов"]:
         assert secret.encode() not in raw, secret
 

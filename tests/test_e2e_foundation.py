@@ -2,7 +2,6 @@
 in Kazakh and in Russian, and what must never leak."""
 import logging
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from bot.callbacks import Admin, Menu
 from bot.keyboards import TEACHER_ITEMS
 from storage.models import User
 from storage.repo import users
+from tests.conftest import stored_bytes
 
 TEACHER_ID = 987654321
 FIRST_NAME = "Айгүл"
@@ -107,8 +107,7 @@ async def test_first_visit_every_menu_item_and_delete(fake_api, start_bot, lang,
     assert "Тілді таңдаңыз" in user.last_text, "after deletion the user is a stranger"
 
     await bot.stop()
-    database = Path(bot.settings.database.url.split("///", 1)[1])
-    raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    raw = await stored_bytes(bot.settings.database.url)
     for secret in (str(TEACHER_ID), FIRST_NAME, USERNAME, SECRET_TEXT, "Бекжанов"):
         assert secret.encode() not in raw
     for secret in (str(TEACHER_ID), FIRST_NAME, USERNAME, SECRET_TEXT):

@@ -3,7 +3,6 @@ one, teachers join, wait in line, get a held seat, let it lapse, the session is 
 buttons are answered, ratings come back encrypted and only as aggregates."""
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from bot.i18n import compile_translations
 from storage.models import GroupRating, GroupSession
 from storage.models.base import utcnow
 from storage.repo import groups, users
+from tests.conftest import stored_bytes
 
 CATALOGUES = compile_translations()
 AGREE = {"kk": ("Қазақша", "Келісемін"), "ru": ("Русский", "Согласен")}
@@ -198,6 +198,5 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
         assert (stats.ratings, stats.rating_sum) == (1, 5)
 
     await bot.stop()
-    database = Path(bot.settings.database.url.split("///", 1)[1])
-    raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    raw = await stored_bytes(bot.settings.database.url)
     assert SECRET_COMMENT.encode() not in raw

@@ -3,7 +3,6 @@ paused and stopped, left and survived across a restart in both languages, with n
 would refuse and no timer left behind; favourites, the private journal, mood check-ins."""
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from handlers.relax import catalogue
 from storage.models import MoodEntry, User
 from storage.models.base import utcnow
 from tests.test_e2e_foundation import TEXTS, agree
+from tests.conftest import stored_bytes
 
 FAST = {"speed": 0.001}  # a whole exercise in well under a second
 SLOW = {"speed": 0.5}  # the box exercise's intro holds 3 s: time to press Pause and Stop
@@ -66,9 +66,8 @@ async def open_exercise(user, lang: str, category: str, exercise_id: str) -> Non
     await user.press(catalogue()[exercise_id].title[lang])
 
 
-def raw_database(bot) -> bytes:
-    database = Path(bot.settings.database.url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+async def raw_database(bot) -> bytes:
+    return await stored_bytes(bot.settings.database.url)
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
@@ -225,7 +224,8 @@ async def test_mood_check_in_note_chart_and_low_streak(fake_api, start_bot, lang
     async with bot.app.sessions() as session:
         assert list(await session.scalars(select(MoodEntry))) == []
     await bot.stop()
-    assert NOTE.encode() not in raw_database(bot) and "Бекжанов".encode() not in raw_database(bot)
+    raw = await raw_database(bot)
+    assert NOTE.encode() not in raw and "Бекжанов".encode() not in raw
 
 
 async def test_drawing_and_reflection_go_to_the_private_journal(fake_api, start_bot):
@@ -255,4 +255,4 @@ async def test_drawing_and_reflection_go_to_the_private_journal(fake_api, start_
     assert fake_api.not_modified == []
     await bot.stop()
     assert_no_timers(bot)
-    assert REFLECTION.encode() not in raw_database(bot)
+    assert REFLECTION.encode() not in await raw_database(bot)

@@ -5,7 +5,6 @@ patterns as tests/test_instruments.py), never taken from the engine."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import selfcheck as repo
 from storage.repo import users
+from tests.conftest import stored_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n"
 INSTRUMENTS = load_instruments()
@@ -251,8 +251,7 @@ async def test_results_are_encrypted_and_deleted_with_the_data(fake_api, start_b
     await user.press(t["begin"])
     await answer(user, "who5", [5], "ru")
     await bot.stop()
-    database = Path(bot.settings.database.url.split("///", 1)[1])
-    raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    raw = await stored_bytes(bot.settings.database.url)
     assert b"selfcheck_results" in raw
     for secret in ("phq9_9", "who5_1", '"answers"', "moderate", "Умеренный", "Симптомы депрессии", "safety"):
         assert secret.encode() not in raw, secret

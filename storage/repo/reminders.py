@@ -7,6 +7,7 @@ the worker still holding the claim. See bot/reminders.py for the whole protocol.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,8 +28,15 @@ def _claim_free(now: datetime) -> Any:
     return or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now)
 
 
-def _upsert_statement(session: AsyncSession) -> Any:
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The schedule statement, built once per dialect: building it per call (and SQLAlchemy
+    compiling each new one) took most of a booking's time, three reminders per booking."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reminder)
+    columns = [c.name for c in Reminder.__table__.columns if c.name not in ("id", "key", "created_at")]
+    rearm = {name: insert.excluded[name] for name in columns}
+    unchanged = and_(Reminder.status.in_((PENDING, SENT)), Reminder.due_at == insert.excluded.due_at)
+    return insert.on_conflict_do_update(index_elements=[Reminder.key], set_=rearm, where=~unchanged)
 
 
 async def schedule(
@@ -52,12 +60,7 @@ async def schedule(
         status=PENDING, attempts=0, claimed_by=None, claimed_until=None, sent_at=None, last_error=None,
         created_at=now, updated_at=now,
     )
-    insert = _upsert_statement(session)(Reminder).values(**values)
-    rearm = {name: insert.excluded[name] for name in values if name not in ("key", "created_at")}
-    unchanged = and_(Reminder.status.in_((PENDING, SENT)), Reminder.due_at == insert.excluded.due_at)
-    await session.execute(
-        insert.on_conflict_do_update(index_elements=[Reminder.key], set_=rearm, where=~unchanged)
-    )
+    await session.execute(_upsert(session.bind.dialect.name), values)
     session.info.setdefault(CHANGED, []).append(due_at)
 
 
