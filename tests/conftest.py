@@ -143,3 +143,13 @@ async def start_bot(fake_api, tmp_path: Path):
         yield start
         for bot in running:
             await bot.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With DEMEU_TEST_E2E_DATABASE=postgres only the tests that run the bot are collected: the rest
+    already ran on both databases (through `database_url`) or need none."""
+    if not E2E_ON_POSTGRES:
+        return
+    kept = [item for item in items if "start_bot" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
