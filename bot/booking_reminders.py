@@ -10,9 +10,18 @@ already past when the booking is made are skipped (a booking 3 hours ahead gets 
 reminder). Each reminder expires at the session's start: one still pending then (the bot was
 down) is recorded as missed instead of arriving late.
 
-The text names the session by time and format only, never a note; the teacher gets the link or
-address and Cancel / Reschedule buttons, the psychologist the teacher's code. Booking reminders
-are not subject to the announcements setting: the teacher asked for this session.
+The teacher's reminder names the session by time and format, with the link or address and
+Cancel / Reschedule buttons. The psychologist's names the teacher by code and carries the
+teacher's note: it is decrypted from the booking only into that message when it is sent, never
+copied into the reminder's params. Booking reminders are not subject to the announcements
+setting: the teacher asked for this session.
+
+The feedback request: one reminder "feedback:<booking id>" per booking, `[reminders]
+feedback_after` after the session's end (booked / rescheduled schedule it, cancelled and no-show
+cancel it). It is the only rating prompt: a rating needs the psychologist's "attended" mark, so at
+its time it asks only for an attended, unrated booking; one not marked yet is dropped then, and
+the "attended" mark re-arms it (due at once if the hour has already passed). So exactly one
+prompt, whichever comes first, and none after a rating.
 
 The psychologists' agenda: at `[reminders] agenda_time` (local) every replica plans one reminder
 per psychologist with consultations that day, keyed "agenda:<user id>:<YYYYMMDD>", so however
@@ -33,16 +42,18 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
-from bot.config import RemindersConfig
+from bot.config import RemindersConfig, parse_duration
 from bot.keyboards import nav_row
 from bot.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
 from storage.models import Booking, Reminder, User
+from storage.models.booking import ATTENDED
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import reminders as repo
 
 KIND = "booking"
 AGENDA = "agenda"
+FEEDBACK = "feedback"
 ROLES = ("teacher", "psychologist")
 
 
@@ -64,16 +75,33 @@ async def schedule_for(session: AsyncSession, booking: Booking, config: Reminder
                                 expires_at=starts_at)
 
 
+def feedback_key(booking_id: int) -> str:
+    return f"feedback:{booking_id}"
+
+
+async def schedule_feedback(session: AsyncSession, booking: Booking, config: RemindersConfig,
+                            now: datetime | None = None) -> None:
+    due = max(booking.slot.ends_at + parse_duration(config.feedback_after), now or booking.slot.ends_at)
+    await repo.schedule(session, feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
+
+
 def booking_hook(config: RemindersConfig) -> Callable[[AsyncSession, Booking, str], object]:
     async def follow(session: AsyncSession, booking: Booking, event: str) -> None:
         if event == "booked":
             await schedule_for(session, booking, config)
+            await schedule_feedback(session, booking, config)
         elif event == "rescheduled":
             if booking.previous_id is not None:
                 await repo.cancel_prefix(session, prefix(booking.previous_id))
+                await repo.cancel(session, feedback_key(booking.previous_id))
             await schedule_for(session, booking, config)
+            await schedule_feedback(session, booking, config)
         elif event in ("cancelled", "attended", "no_show"):
             await repo.cancel_prefix(session, prefix(booking.id))
+            if event == "attended":  # the same time (no change) or, if already past, now
+                await schedule_feedback(session, booking, config, utcnow())
+            else:
+                await repo.cancel(session, feedback_key(booking.id))
 
     return follow
 
@@ -152,6 +180,8 @@ async def render_booking(session: AsyncSession, reminder: Reminder, user: User, 
     fmt = _("rem-format-" + booking.slot.format)
     if reminder.params["role"] == "psychologist":
         text = _("rem-booking-psy").format(code=booking.teacher.pseudonym, when=when, format=fmt)
+        if booking.note:  # decrypted from the booking into this message only
+            text += "\n\n" + _("psy-notice-note").format(note=html.escape(booking.note, quote=False))
         return Rendered(text, InlineKeyboardMarkup(inline_keyboard=[nav_row()]))
     text = _("rem-booking-teacher").format(when=when, format=fmt, place=place(booking))
     return Rendered(text, teacher_markup(booking))
@@ -176,3 +206,18 @@ async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, t
     builder.button(text=_("menu-psy"), callback_data=cb.Menu(item="psy"))
     builder.row(*nav_row())
     return Rendered(text, builder.as_markup())
+
+
+@renderer(FEEDBACK)
+async def render_feedback(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    """The rating prompt; None (dropped) unless attended and not rated yet: "attended" re-arms it."""
+    from handlers.booking_common import rating_buttons, when  # handlers own the rating flow
+
+    booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
+    if booking is None or booking.state != ATTENDED or booking.rating is not None:
+        return None
+    builder = InlineKeyboardBuilder()
+    rating_buttons(builder, booking)
+    builder.row(*nav_row())
+    return Rendered(_("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
+                    builder.as_markup())

@@ -79,7 +79,8 @@ class Group(CallbackData, prefix="gr"):
 
 class Coord(CallbackData, prefix="co"):
     """Coordinator: a = home, new, aud, audv, prev, send, pause, resume, stop, menu, gnew, gfmt, greg, glng,
-    gdur, gfac, gok, glist, gview, gcancel, gkill, stats, csv; i = a broadcast or session id; v = a value."""
+    gdur, gfac, gok, glist, gview, gcancel, gkill, stats, sreg, chart, csv; i = a broadcast or session id;
+    v = a value (statistics: days, or days.region as "30.KZ-61")."""
 
     a: str
     i: int = 0
@@ -118,3 +119,20 @@ class Mine(CallbackData, prefix="mb"):
     a: str
     id: int = 0
     v: int = 0
+
+
+class Nudge(CallbackData, prefix="nu"):
+    """Opt-in nudges (Settings → Reminders). a: list, kind, set, off; k: mood, relax, who5; t: a time "2030"."""
+
+    a: str
+    k: str = ""
+    t: str = ""
+
+
+class Staff(CallbackData, prefix="sa"):
+    """Staff administration (coordinators, admins). a: list, view, off, offok, on; id a psychologist
+    profile; p a page of the list."""
+
+    a: str
+    id: int = 0
+    p: int = 0

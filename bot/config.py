@@ -209,6 +209,27 @@ class RemindersConfig(_Section):
     keep_days: int = Field(30, ge=1, le=3650)
     # Seconds between plans of group-session reminders (each plan covers the next 1.5 intervals).
     group_plan_seconds: float = Field(600, ge=0.5, le=3600)
+    # The teacher is asked to rate a consultation this long after its end ("1h", "30m").
+    feedback_after: str = "1h"
+    # Finished bookings (with their notes) and mood-check-in notes older than this are deleted nightly.
+    retention_days: float = Field(365, gt=0, le=3650)
+    # Local time (bot.timezone) of that nightly retention job; one replica runs it per night.
+    retention_time: str = "03:45"
+
+    @field_validator("feedback_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("retention_time")
+    @classmethod
+    def _retention_clock(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected a time like 03:45") from None
+        return value
 
     @field_validator("agenda_time")
     @classmethod
@@ -232,6 +253,25 @@ class RemindersConfig(_Section):
         return [parse_duration(value) for value in values]
 
 
+class NudgesConfig(_Section):
+    # Local times (bot.timezone) teachers may pick for their opt-in nudges (mood, exercise, WHO-5).
+    times: list[str] = ["08:00", "12:30", "16:00", "19:00", "21:00"]
+    # Day of the weekly well-being check (WHO-5): 1 = Monday … 7 = Sunday.
+    weekly_day: int = Field(7, ge=1, le=7)
+
+    @field_validator("times")
+    @classmethod
+    def _clock_times(cls, values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError("offer at least one time")
+        for value in values:
+            try:
+                time.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r}: expected a time like 20:00") from None
+        return values
+
+
 class Settings(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -246,6 +286,7 @@ class Settings(_Section):
     relax: RelaxConfig = RelaxConfig()
     booking: BookingConfig = BookingConfig()
     reminders: RemindersConfig = RemindersConfig()
+    nudges: NudgesConfig = NudgesConfig()
 
     @property
     def tz(self) -> ZoneInfo:

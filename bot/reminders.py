@@ -175,7 +175,7 @@ class ReminderWorker:
 
     def start(self) -> None:
         """Called with the dispatcher's startup (App.workers), before or after the scheduler starts."""
-        from bot import booking_reminders, group_reminders  # noqa: F401 - kinds and hooks (they import this module)
+        from bot import booking_reminders, group_reminders, nudges, retention  # noqa: F401 - kinds and hooks (they import this module)
 
         _WORKERS[self.sessions.kw["bind"].sync_engine] = self
         self._hooks = [hook(self) for hook in WORKER_HOOKS]

@@ -154,9 +154,7 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
             when=when(booking.slot.starts_at, tz, language), reason=esc(booking.cancel_reason or _("reason-none"))
         )
         if event == "rate":
-            for stars in range(1, 6):
-                builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))
-            builder.adjust(1)
+            rating_buttons(builder, booking)
         elif event == "cancelled_by_psy":
             builder.button(text=_("book-again"), callback_data=cb.Menu(item="book"))
         else:
@@ -165,6 +163,13 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
         return text, builder.as_markup()
 
     return _in_language(i18n, booking.teacher, render)
+
+
+def rating_buttons(builder: InlineKeyboardBuilder, booking: Booking) -> None:
+    """1-5 stars for an attended booking (handled by handlers/mybookings.py, Mine a="rate")."""
+    for stars in range(1, 6):
+        builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))
+    builder.adjust(1)
 
 
 def only(*items: Outgoing | None) -> list[Outgoing]:

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.enums import ContentType
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReactionTypeEmoji
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
 from bot import callbacks as cb
+from bot import delivery
 from bot.config import Settings
 from bot.keyboards import urgent_row, with_nav
 from bot.safety import is_crisis
@@ -61,12 +62,23 @@ async def send_to(bot: Bot, i18n: I18n, person: User, render: Render) -> int | N
         return None
     with i18n.context(), i18n.use_locale(person.language):
         text, markup = render()
-        try:
-            sent = await bot.send_message(person.telegram_chat_id, text, reply_markup=markup)
-        except TelegramAPIError as error:
-            log.warning("could not notify %s: %s", person.pseudonym, type(error).__name__)
-            return None
-    return sent.message_id
+    # Through bot/delivery: 429 and 5xx are waited out and retried; a blocked bot marks them inactive.
+    result = await delivery.send_message(bot, person.telegram_chat_id, text, reply_markup=markup, user_id=person.id)
+    return await delivered(result, person)
+
+
+async def delivered(result: delivery.Result, person: User) -> Any:
+    """What was sent (None if not): a recipient who blocked the bot becomes inactive in the
+    transaction that loaded them, committed with the update (delivery.record_blocked: no second
+    session waiting on this one's locks)."""
+    if result.outcome is delivery.Outcome.BLOCKED:
+        session = async_object_session(person)
+        if session is not None:
+            await delivery.record_blocked(session, person.id)
+    if not result.sent:
+        log.warning("could not reach %s: %s", person.pseudonym, result.error or result.outcome)
+        return None
+    return getattr(result.result, "message_id", result.result)
 
 
 def local_time(moment: datetime, settings: Settings) -> str:

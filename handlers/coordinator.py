@@ -6,10 +6,11 @@ sees and reaches only that region.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -25,13 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import anonymity
 from bot import callbacks as cb
 from bot import groups as notify
+from bot import statistics
 from bot.broadcasts import announcement
 from bot.config import Settings
 from bot.filters import staff_only
 from bot.groups import describe
 from bot.keyboards import main_menu, with_nav
 from bot.regions import region_name, regions
+from bot.stats_chart import Labels, render_stats_chart
 from bot.ui import show
+from handlers import staff_admin
 from storage.models import User
 from storage.models.groups import GROUP_FORMATS
 from storage.models.base import utcnow
@@ -79,6 +83,7 @@ async def show_home(event: Message | CallbackQuery) -> None:
     builder = InlineKeyboardBuilder()
     for action in ("new", "gnew", "glist", "stats"):
         builder.button(text=_("co-" + action), callback_data=cb.Coord(a=action))
+    staff_admin.home_button(builder)
     builder.adjust(1)
     await show(event, _("co-title"), with_nav(builder))
 
@@ -435,54 +440,80 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "stats"))
     async def stats(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        days = int(callback_data.v) if callback_data.v in ("30", "90", "365") else 30
-        rows = await statistics_rows(session, days, region_limit(user, role), settings.broadcast.min_cell)
-        region = region_name(region_limit(user, role), user.language) or _("co-stats-all-regions")
-        lines = [_("co-stats-title").format(days=days, region=region)]
-        lines += [_("co-stat-" + key).format(value=html.escape(value)) for key, value in rows]
-        lines.append(_("co-stats-note").format(minimum=settings.broadcast.min_cell))
+        days, region = stats_scope(callback_data.v, user, role)
+        report = await statistics.build(session, days, region, settings.broadcast.min_cell, user.language)
+        title = _("co-stats-title").format(days=days, region=region_name(region, user.language) or _("co-stats-all-regions"))
+        lines = [title, *report.lines, "", _("co-stats-note").format(minimum=settings.broadcast.min_cell)]
         builder = InlineKeyboardBuilder()
-        for period in ("30", "90", "365"):
-            mark = "✓ " if period == str(days) else ""
-            builder.button(text=mark + _("co-stats-days").format(days=period), callback_data=cb.Coord(a="stats", v=period))
-        builder.button(text=_("co-stats-csv"), callback_data=cb.Coord(a="csv", v=str(days)))
-        builder.adjust(3, 1)
-        await show(query, "\n".join(lines), with_nav(builder, HOME))
+        for period in statistics.PERIODS:
+            mark = "✓ " if period == days else ""
+            builder.button(text=mark + _("co-stats-days").format(days=period), callback_data=cb.Coord(a="stats", v=statistics.pack(period, region)))
+        scope = statistics.pack(days, region)
+        builder.button(text=_("co-stats-chart"), callback_data=cb.Coord(a="chart", v=scope))
+        builder.button(text=_("co-stats-csv"), callback_data=cb.Coord(a="csv", v=scope))
+        if region_limit(user, role) is None:
+            builder.button(text=_("co-stats-region"), callback_data=cb.Coord(a="sreg", v=str(days)))
+        builder.adjust(3, 2, 1)
+        await show(query, fit("\n".join(lines)), with_nav(builder, HOME))
+
+    @router.callback_query(cb.Coord.filter(F.a == "sreg"))
+    async def stats_region(query: CallbackQuery, callback_data: cb.Coord, user: User) -> None:
+        days, _region = statistics.parse(callback_data.v)
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("co-stats-all-regions"), callback_data=cb.Coord(a="stats", v=str(days)))
+        for region in regions().values():
+            builder.button(text=region.name(user.language), callback_data=cb.Coord(a="stats", v=statistics.pack(days, region.code)))
+        builder.adjust(1, 2)
+        await show(query, _("co-stats-region"), with_nav(builder, stats_button(days, None)))
+
+    @router.callback_query(cb.Coord.filter(F.a == "chart"))
+    async def stats_chart(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+        days, region = stats_scope(callback_data.v, user, role)
+        minimum = settings.broadcast.min_cell
+        report = await statistics.build(session, days, region, minimum, user.language)
+        area = region_name(region, user.language) or _("co-stats-all-regions")
+        labels = Labels(
+            title=_("co-chart-title").format(days=days, region=area), weeks=_("co-chart-weeks"),
+            bands=_("co-chart-bands"), hidden=anonymity.hidden(minimum), empty=_("co-chart-empty"),
+        )
+        # Drawing takes a noticeable fraction of a second: off the event loop.
+        png = await asyncio.to_thread(render_stats_chart, labels, report.weeks, report.bands)
+        await query.message.answer_photo(
+            BufferedInputFile(png, filename=f"demeu-stats-{days}d.png"),
+            caption=_("co-chart-caption").format(days=days, region=html.escape(area), minimum=minimum),
+            reply_markup=with_nav(InlineKeyboardBuilder(), stats_button(days, region)),
+        )
 
     @router.callback_query(cb.Coord.filter(F.a == "csv"))
     async def stats_csv(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        days = int(callback_data.v) if callback_data.v in ("30", "90", "365") else 30
-        rows = await statistics_rows(session, days, region_limit(user, role), settings.broadcast.min_cell)
+        days, region = stats_scope(callback_data.v, user, role)
+        report = await statistics.build(session, days, region, settings.broadcast.min_cell, user.language)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["metric", "value"])
-        writer.writerows(rows)
+        writer.writerow(["period-days", str(days)])
+        writer.writerow(["region", region or "all"])
+        writer.writerows(report.rows)
         document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{days}d.csv")
         await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(days=days))
-        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(back_to("stats")))
+        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(InlineKeyboardBuilder(), stats_button(days, region)))
 
     return router
 
 
-async def statistics_rows(session: AsyncSession, days: int, region: str | None, minimum: int) -> list[tuple[str, str]]:
-    """Aggregates only, every small count hidden, also where a total would give it away."""
-    until = utcnow()
-    since = until - timedelta(days=days)
-    group = await groups.statistics(session, since, until, region)
-    delivery = await broadcasts.statistics(session, since, until, region)
-    parts = {state: delivery.get(state, 0) for state in ("sent", "blocked", "failed", "skipped")}
-    total = sum(parts.values())
-    shown = anonymity.suppress(parts, minimum, total)
-    average = f"{group.rating_sum / group.ratings:.1f}" if group.ratings >= minimum else anonymity.hidden(minimum)
-    return [
-        ("sessions", anonymity.count(group.sessions, minimum)),
-        ("cancelled", anonymity.count(group.cancelled_sessions, minimum)),
-        ("seats", anonymity.count(group.seats_taken, minimum)),
-        ("fill", anonymity.ratio(group.seats_taken, group.capacity, minimum)),
-        ("waitlist", anonymity.count(group.waitlisted, minimum)),
-        ("ratings", anonymity.count(group.ratings, minimum)),
-        ("rating", average),
-        ("active", anonymity.count(await groups.active_teachers(session, since, region), minimum)),
-        ("bc-total", anonymity.count(total, minimum)),
-        *((f"bc-{state}", shown[state]) for state in parts),
-    ]
+def stats_scope(value: str, user: User, role: str) -> tuple[int, str | None]:
+    """Period and region of a statistics button; a regional coordinator's own region whatever it says."""
+    days, region = statistics.parse(value)
+    limit = region_limit(user, role)
+    if limit is not None:
+        return days, limit
+    return days, region if region in regions() else None
+
+
+def stats_button(days: int, region: str | None) -> cb.Coord:
+    return cb.Coord(a="stats", v=statistics.pack(days, region))
+
+
+def fit(text: str, limit: int = 4096) -> str:
+    """Telegram's message limit: a long report loses its last lines, never the send."""
+    return text if len(text) <= limit else text[: text.rfind("\n", 0, limit - 2)] + "\n…"

@@ -19,6 +19,7 @@ from bot.keyboards import with_nav
 from bot.regions import regions
 from bot.ui import show
 from handlers import booking_common as common
+from handlers.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.models.booking import ATTENDED, CONFIRMED, FORMATS, LANGUAGES, NO_SHOW
@@ -52,6 +53,7 @@ async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile
     builder.button(text=_("psy-today"), callback_data=cb.Psy(a="day"))
     builder.button(text=_("psy-week"), callback_data=cb.Psy(a="week"))
     builder.adjust(1, 2, 2)
+    builder.row(*queue_button().inline_keyboard[0])  # anonymous questions waiting for a psychologist
     await show(event, text, with_nav(builder))
 
 
@@ -198,9 +200,13 @@ def create_router() -> Router:
             return
         state = {"bcf": CONFIRMED, "att": ATTENDED, "ns": NO_SHOW}[callback_data.a]
         if not await repo.set_state(session, booking, state, utcnow()):
-            callback_answer.text, callback_answer.show_alert = _("psy-mark-refused"), True
+            # A stale button on a cancelled or moved booking is not a "too early" case.
+            refusal = "psy-mark-refused" if booking.upcoming else "psy-booking-closed"
+            callback_answer.text, callback_answer.show_alert = _(refusal), True
             return await show_booking(query, booking, user, settings)
-        notice = {CONFIRMED: "confirmed", ATTENDED: "rate"}.get(state)
+        # No rating prompt here: the durable feedback reminder (bot/booking_reminders.py) asks once,
+        # 1 h after the end, or at once when the mark comes later than that.
+        notice = {CONFIRMED: "confirmed"}.get(state)
         outbox = common.only(common.to_teacher(i18n, booking, notice, settings.tz)) if notice else []
         await session.commit()  # the teacher acts on the message (rates) only once the mark is saved
         await common.send_all(bot, sessions, outbox)
@@ -209,10 +215,13 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Psy.filter(F.a == "bcx"))
     async def ask_reason(query: CallbackQuery, callback_data: cb.Psy, callback_answer: CallbackAnswer,
-                         session: AsyncSession, user: User, state: FSMContext) -> None:
+                         session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is None:
             return
+        if not booking.upcoming:  # a stale Cancel on a booking already cancelled, moved or held
+            callback_answer.text, callback_answer.show_alert = _("psy-booking-closed"), True
+            return await show_booking(query, booking, user, settings)
         await state.set_state(PsyFlow.reason)
         await state.set_data({"booking": booking.id})
         builder = InlineKeyboardBuilder()

@@ -12,8 +12,8 @@ import logging
 from datetime import timedelta
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
+from aiogram.methods import CopyMessage
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -24,12 +24,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
+from bot import delivery
 from bot.config import Settings
 from bot.filters import staff_only
 from bot.keyboards import urgent_row, with_nav
 from bot.safety import is_crisis
 from bot.ui import show
-from handlers.chat import NOT_RELAYED, ChatClock, local_time, open_chat, send_to
+from handlers.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_chat, send_to
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
@@ -69,12 +70,9 @@ def question_title(question: AnonQuestion, teacher: User) -> str:
 
 async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: InlineKeyboardMarkup) -> bool:
     """The bot's copy of a message in the other person's chat, protected from forwarding."""
-    try:
-        await bot.copy_message(to.telegram_chat_id, from_chat, message_id, reply_markup=markup, protect_content=True)
-        return True
-    except TelegramAPIError as error:
-        log.warning("could not copy a message to %s: %s", to.pseudonym, type(error).__name__)
-        return False
+    method = CopyMessage(chat_id=to.telegram_chat_id, from_chat_id=from_chat, message_id=message_id,
+                         reply_markup=markup, protect_content=True)
+    return await delivered(await delivery.deliver(bot, method, user_id=to.id), to) is not None
 
 
 def _one(action: str, question_id: int, label: str) -> InlineKeyboardMarkup:

@@ -25,7 +25,8 @@ async def show_settings(query: CallbackQuery, user: User) -> None:
     builder = InlineKeyboardBuilder()
     for action in ("lang", "region", "notify", "delete"):
         builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
-    builder.adjust(2, 1, 1)
+    builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
+    builder.adjust(2, 1, 1, 1)
     text = _("settings-title").format(
         code=user.pseudonym,
         language=LANGUAGE_NAMES[user.language],

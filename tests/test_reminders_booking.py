@@ -1,13 +1,18 @@
 """Reminders follow bookings: booked -> sent at the offsets, cancelled (also from the reminder's own
-Cancel button) -> the rest never sent, rescheduled -> sent for the new time only; never a note."""
+Cancel button) -> the rest never sent, rescheduled -> sent for the new time only; the teacher's
+note only in the psychologist's reminder; one rating prompt after the session."""
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.booking_reminders import plan_agenda
 from bot.i18n import compile_translations
+from storage.models import Reminder
 from storage.models.base import utcnow
+from storage.repo import reminders as reminders_repo
 from storage.repo import booking as booking_repo
 from storage.repo import groups as groups_repo
 from storage.repo import users
@@ -83,8 +88,9 @@ async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, sta
     assert len(reminders_to(fake_api, 8701)) == 1, "cancelled from the first reminder: no second one"
     for chat_id in (8801, 8702, 8802, 8803):
         assert reminders_to(fake_api, chat_id) == [], chat_id
-    every_text = " ".join(c.params.get("text", "") for c in fake_api.calls if c.method == "sendMessage")
-    assert NOTE not in every_text and "Бекжанов" not in every_text
+    assert NOTE in reminders_to(fake_api, 8804)[0], "the psychologist's reminder carries the note"
+    teachers_text = " ".join(" ".join(reminders_to(fake_api, chat_id)) for chat_id in (8701, 8702, 8703))
+    assert "Бекжанов" not in teachers_text
 
 
 async def test_psychologists_agenda_is_sent_once_however_often_it_is_planned(fake_api, start_bot):
@@ -147,3 +153,86 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
     assert len(facilitator_texts) == 1 and "Жазылған қатысушылар: 1" in facilitator_texts[0]
     assert len(reminders_to(fake_api, 8952)) == 1, "only the reminder sent before leaving"
     assert reminders_to(fake_api, 8953) == []
+
+
+async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at_send(fake_api, start_bot):
+    bot = await start_bot(reminders=OFFSETS, booking={"min_notice_hours": 0})
+    now = utcnow()
+    note = "<b>Бекжанов</b> & я"
+    async with bot.app.sessions() as session:
+        _psy, slot = await make_psychologist(session, 8811, now + timedelta(seconds=3))
+        teacher = await make_teacher(session, 8711, "ru")
+        assert (await booking_repo.book(session, teacher, slot.id, note, bot.settings.booking, now)).status == "ok"
+        await session.commit()
+        params = [r.params for r in await session.scalars(select(Reminder))]
+    assert params and all("Бекжанов" not in str(p) for p in params), "the note is not copied into reminders"
+    await wait_for(lambda: reminders_to(fake_api, 8811))
+    assert "&lt;b&gt;Бекжанов&lt;/b&gt; &amp; я" in reminders_to(fake_api, 8811)[0]
+    assert all("Бекжанов" not in text for text in reminders_to(fake_api, 8711))
+
+
+def rating_prompts(fake_api, chat_id: int) -> list:
+    return [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 200 and c.chat_id == chat_id
+            and "mb:rate" in str(c.params.get("reply_markup"))]
+
+
+async def test_one_feedback_request_after_the_session(fake_api, start_bot):
+    """Marked attended before the request is due -> asked once at end + feedback_after; not marked
+    by then -> asked at once when marked; rated already, cancelled, or no-show -> never asked."""
+    bot = await start_bot(reminders={**OFFSETS, "feedback_after": "2s"}, booking={"min_notice_hours": 0})
+    rules, sessions = bot.settings.booking, bot.app.sessions
+    ru = compile_translations()["ru"]
+    now = utcnow()
+    # Sessions that started 50 min ago (50-minute slots) end 1 s from now: feedback due in 3 s.
+    ended = now - timedelta(minutes=50) + timedelta(seconds=1)
+    booked_at = ended - timedelta(hours=1)  # as if booked an hour before the start
+    async with sessions() as session:
+        bookings = {}
+        for n, (psy_id, teacher_id) in enumerate([(8821, 8721), (8822, 8722), (8823, 8723), (8824, 8724)]):
+            _psy, slot = await make_psychologist(session, psy_id, ended)
+            teacher = await make_teacher(session, teacher_id, "ru")
+            bookings[teacher_id] = (await booking_repo.book(session, teacher, slot.id, NOTE, rules, booked_at)).booking
+        _psy, future = await make_psychologist(session, 8825, now + timedelta(hours=3))
+        cancelled = (await booking_repo.book(session, await make_teacher(session, 8725, "ru"), future.id, None, rules,
+                                             now)).booking
+        await session.commit()
+        assert await booking_repo.set_state(session, bookings[8721], "attended", utcnow())
+        assert await booking_repo.set_state(session, bookings[8723], "attended", utcnow())
+        assert await booking_repo.rate(session, bookings[8723], 4)
+        assert await booking_repo.set_state(session, bookings[8724], "no_show", utcnow())
+        assert await booking_repo.cancel(session, cancelled, "teacher", rules, utcnow())
+        await session.commit()
+        cancelled_key = f"feedback:{cancelled.id}"
+        late_id = bookings[8722].id
+
+    await wait_for(lambda: rating_prompts(fake_api, 8721))
+    assert ru.gettext("teacher-notice-rate").split("{when}")[0] in rating_prompts(fake_api, 8721)[0].params["text"]
+    async with sessions() as session:  # 8722's request came due unmarked: dropped, not sent
+        await wait_for_status(sessions, f"feedback:{late_id}", "cancelled")
+        assert rating_prompts(fake_api, 8722) == []
+        late = await booking_repo.booking_by_id(session, late_id)
+        assert await booking_repo.set_state(session, late, "attended", utcnow())
+        await session.commit()
+    await wait_for(lambda: rating_prompts(fake_api, 8722))
+
+    teacher = fake_api.user(8721)
+    await teacher.press("⭐⭐⭐⭐⭐")
+    assert ru.gettext("rate-thanks-comment").split("!")[0] in teacher.last_text
+    await asyncio.sleep(1)  # a second prompt would show up now
+    assert [len(rating_prompts(fake_api, n)) for n in (8721, 8722, 8723, 8724, 8725)] == [1, 1, 0, 0, 0]
+    async with sessions() as session:
+        assert (await booking_repo.booking_by_id(session, bookings[8721].id)).rating == 5
+        assert (await reminders_repo.by_key(session, cancelled_key)).status == "cancelled"
+    assert not fake_api.violations
+
+
+async def wait_for_status(sessions, key: str, status: str) -> None:
+    async def reached() -> bool:
+        async with sessions() as session:
+            reminder = await reminders_repo.by_key(session, key)
+            return reminder is not None and reminder.status == status
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while not await reached():
+        assert asyncio.get_running_loop().time() < deadline, f"{key} never became {status}"
+        await asyncio.sleep(0.1)

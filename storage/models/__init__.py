@@ -4,9 +4,10 @@ from storage.models.base import Base
 from storage.models.booking import Booking, PsychologistProfile, Slot
 from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
+from storage.models.jobs import JobRun
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
 
-__all__ = ["Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]
+__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]

@@ -1,0 +1,44 @@
+"""The nightly retention job's statements: claim the night once across replicas, then delete
+what is older than the retention (bot/retention.py)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Booking, JobRun, MoodEntry, Slot
+from storage.models.base import utcnow
+
+
+async def claim(session: AsyncSession, name: str, period: str, worker: str) -> bool:
+    """True for exactly one caller per (job, period): one upsert that only moves `period` forward.
+    A concurrent claimant on PostgreSQL waits for the winner's commit, then finds the period taken."""
+    insert = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(JobRun)
+    statement = insert.values(name=name, period=period, claimed_by=worker, claimed_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=[JobRun.name],
+        set_={"period": statement.excluded.period, "claimed_by": statement.excluded.claimed_by,
+              "claimed_at": statement.excluded.claimed_at},
+        where=JobRun.period < statement.excluded.period,
+    ).returning(JobRun.name)
+    return (await session.execute(statement)).scalar() is not None
+
+
+async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
+    """Delete consultations that took place before `cutoff` (their notes, cancel reasons and rating
+    comments go with the rows) and their slots, and clear mood check-in notes written before it
+    (the 1-5 scores, which hold no words, stay for the teacher's chart)."""
+    old_slots = select(Slot.id).where(Slot.starts_at < cutoff)
+    bookings = await session.execute(
+        delete(Booking).where(Booking.slot_id.in_(old_slots)).execution_options(synchronize_session=False)
+    )
+    slots = await session.execute(
+        delete(Slot).where(Slot.starts_at < cutoff).execution_options(synchronize_session=False)
+    )
+    notes = await session.execute(
+        update(MoodEntry).where(MoodEntry.created_at < cutoff, MoodEntry.note.is_not(None)).values(note=None)
+        .execution_options(synchronize_session=False)
+    )
+    return {"bookings": bookings.rowcount, "slots": slots.rowcount, "mood_notes": notes.rowcount}
