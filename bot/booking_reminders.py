@@ -37,13 +37,12 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.config import RemindersConfig, parse_duration
-from bot.keyboards import nav_row
+from bot.keyboards import KeyboardBuilder, nav_row
 from bot.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
 from storage.models import Booking, Reminder, User
 from storage.models.booking import ATTENDED
@@ -152,7 +151,7 @@ WORKER_HOOKS.append(subscription)
 
 
 def teacher_markup(booking: Booking) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("rem-cancel"), callback_data=cb.Mine(a="cancel", id=booking.id))
     builder.button(text=_("rem-move"), callback_data=cb.Book(a="days", f=booking.slot.format, r=booking.id))
     builder.row(*nav_row())
@@ -202,7 +201,7 @@ async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, t
         for slot, booking in upcoming
     ]
     text = _("rem-agenda").format(date=f"{day:%d.%m.%Y}", count=len(upcoming)) + "\n\n" + "\n".join(lines)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("menu-psy"), callback_data=cb.Menu(item="psy"))
     builder.row(*nav_row())
     return Rendered(text, builder.as_markup())
@@ -216,7 +215,7 @@ async def render_feedback(session: AsyncSession, reminder: Reminder, user: User,
     booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
     if booking is None or booking.state != ATTENDED or booking.rating is not None:
         return None
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     rating_buttons(builder, booking)
     builder.row(*nav_row())
     return Rendered(_("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),

@@ -22,11 +22,11 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiolimiter import AsyncLimiter
 
 from bot import callbacks as cb
 from bot import delivery
+from bot.keyboards import KeyboardBuilder
 from storage.models import Broadcast
 from storage.models.base import utcnow
 from storage.repo import broadcasts as repo
@@ -44,13 +44,13 @@ def announcement(i18n: I18n, broadcast: Broadcast, language: str) -> tuple[str, 
         text = (broadcast.text_kk if language == "kk" else broadcast.text_ru) + "\n\n" + _("bc-footer")
         if broadcast.session_id is None:
             return text, None
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("bc-enroll"), callback_data=cb.Group(a="open", s=broadcast.session_id))
         return text, builder.as_markup()
 
 
 def progress_markup(broadcast_id: int, status: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if status == "sending":
         builder.button(text=_("bc-pause"), callback_data=cb.Coord(a="pause", i=broadcast_id))
     if status == "paused":

@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
-from bot.keyboards import nav_row
+from bot.keyboards import KeyboardBuilder, nav_row
 from bot.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
 from storage.models import Reminder, User
 from storage.models.base import utcnow
@@ -85,7 +84,7 @@ async def render_group(session: AsyncSession, reminder: Reminder, user: User, tz
     local = group.starts_at.astimezone(tz)
     when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
     title = html.escape(group.title(user.language))
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("rem-group-open"), callback_data=cb.Group(a="open", s=group.id))
     builder.row(*nav_row())
     if user.id == group.facilitator_id:

@@ -15,12 +15,11 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks as cb
 from bot import delivery
-from bot.keyboards import nav_row
+from bot.keyboards import KeyboardBuilder, nav_row
 from bot.regions import region_name
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
@@ -56,7 +55,7 @@ def describe(group: GroupSession, language: str, tz: ZoneInfo, seats_left: int |
 
 
 def offer_markup(group_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("groups-accept"), callback_data=cb.Group(a="acc", s=group_id))
     builder.button(text=_("groups-decline"), callback_data=cb.Group(a="dec", s=group_id))
     builder.row(*nav_row())
@@ -64,7 +63,7 @@ def offer_markup(group_id: int) -> InlineKeyboardMarkup:
 
 
 def rating_markup(group_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for score in range(1, 6):
         builder.button(text=str(score), callback_data=cb.Group(a="rate", s=group_id, v=str(score)))
     builder.adjust(5)
@@ -73,7 +72,7 @@ def rating_markup(group_id: int) -> InlineKeyboardMarkup:
 
 
 def menu_markup() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("menu-groups"), callback_data=cb.Group(a="list"))
     builder.row(*nav_row())
     return builder.as_markup()

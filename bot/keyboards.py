@@ -49,7 +49,7 @@ def main_menu(role: str) -> InlineKeyboardMarkup:
 @functools.lru_cache(maxsize=32)
 def _main_menu(role: str, _locale: str) -> InlineKeyboardMarkup:
     """The most shown screen, the same for every user of a role and language: built once each."""
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for item in TEACHER_ITEMS:
         builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
     for item in STAFF_ITEMS.get(role, ()):

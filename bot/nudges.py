@@ -21,12 +21,11 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.config import NudgesConfig
-from bot.keyboards import button, nav_row
+from bot.keyboards import KeyboardBuilder, button, nav_row
 from bot.reminders import Rendered, renderer
 from storage.models import Reminder, User
 from storage.models.base import utcnow
@@ -72,8 +71,8 @@ async def turn_off(session: AsyncSession, user_id: int, kind: str) -> bool:
     return await repo.cancel_prefix(session, key_prefix(kind, user_id)) > 0
 
 
-def _content(kind: str, user: User, tz: ZoneInfo) -> tuple[str, InlineKeyboardBuilder]:
-    builder = InlineKeyboardBuilder()
+def _content(kind: str, user: User, tz: ZoneInfo) -> tuple[str, KeyboardBuilder]:
+    builder = KeyboardBuilder()
     if kind == "mood":
         from handlers.mood import SCORES  # one tap: the scores themselves, handled by handlers/mood.py
 

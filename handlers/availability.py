@@ -10,14 +10,13 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.calendar_kb import day_grid, weekday_names
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import with_nav
+from bot.keyboards import KeyboardBuilder, with_nav
 from bot.ui import show
 from handlers import booking_common as common
 from storage.models import PsychologistProfile, User
@@ -55,16 +54,16 @@ def today(settings: Settings) -> date:
     return utcnow().astimezone(settings.tz).date()
 
 
-def time_buttons(data: P, action: str, times: list[time], field: str = "t") -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
+def time_buttons(data: P, action: str, times: list[time], field: str = "t") -> KeyboardBuilder:
+    builder = KeyboardBuilder()
     for moment in times:
         builder.button(text=moment.strftime("%H:%M"), callback_data=data.model_copy(update={"a": action, field: moment.strftime("%H%M")}))
     builder.adjust(4)
     return builder
 
 
-def format_buttons(data: P, action: str, profile: PsychologistProfile) -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
+def format_buttons(data: P, action: str, profile: PsychologistProfile) -> KeyboardBuilder:
+    builder = KeyboardBuilder()
     for fmt in profile.format_list or FORMATS:
         builder.button(text=common.format_name(fmt), callback_data=data.model_copy(update={"a": action, "f": fmt}))
     builder.adjust(1)
@@ -75,7 +74,7 @@ async def show_day(query: CallbackQuery, session: AsyncSession, profile: Psychol
                    settings: Settings, day: date, prefix: str = "") -> None:
     start = datetime.combine(day, time(0), settings.tz)
     rows = await repo.schedule(session, profile, start, start + timedelta(days=1))
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     lines = []
     for slot, booking in rows:
         at = common.hhmm(slot.starts_at, settings.tz)
@@ -89,11 +88,11 @@ async def show_day(query: CallbackQuery, session: AsyncSession, profile: Psychol
             builder.button(text=f"{at} · {booking.teacher.pseudonym}", callback_data=P(a="bk", id=booking.id))
     builder.adjust(2)
     builder.row(
-        *InlineKeyboardBuilder().button(text="◀️", callback_data=P(a="day", v=ymd(day - timedelta(days=1))))
+        *KeyboardBuilder().button(text="◀️", callback_data=P(a="day", v=ymd(day - timedelta(days=1))))
         .button(text=_("psy-add-here"), callback_data=P(a="dt", v=ymd(day)))
         .button(text="▶️", callback_data=P(a="day", v=ymd(day + timedelta(days=1)))).buttons
     )
-    builder.row(*InlineKeyboardBuilder().button(text=_("psy-week"), callback_data=P(a="week", v=ymd(day))).buttons)
+    builder.row(*KeyboardBuilder().button(text=_("psy-week"), callback_data=P(a="week", v=ymd(day))).buttons)
     body = "\n".join(lines) or _("psy-day-empty")
     text = prefix + _("psy-day-title").format(day=common.day_title(day, user.language)) + "\n\n" + body
     await show(query, text, with_nav(builder, HOME))
@@ -108,7 +107,7 @@ async def show_week(query: CallbackQuery, session: AsyncSession, profile: Psycho
         counts = per_day.setdefault(slot.starts_at.astimezone(settings.tz).date(), [0, 0])
         counts[0] += 1
         counts[1] += booking is not None
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     lines = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
@@ -117,7 +116,7 @@ async def show_week(query: CallbackQuery, session: AsyncSession, profile: Psycho
         builder.button(text=common.day_label(day, user.language), callback_data=P(a="day", v=ymd(day)))
     builder.adjust(4)
     builder.row(
-        *InlineKeyboardBuilder().button(text="◀️", callback_data=P(a="week", v=ymd(monday - timedelta(days=7))))
+        *KeyboardBuilder().button(text="◀️", callback_data=P(a="week", v=ymd(monday - timedelta(days=7))))
         .button(text="▶️", callback_data=P(a="week", v=ymd(monday + timedelta(days=7)))).buttons
     )
     text = _("psy-week-title").format(day=common.day_title(monday, user.language)) + "\n\n" + "\n".join(lines)
@@ -137,7 +136,7 @@ def create_router() -> Router:
     async def calendar(query: CallbackQuery, settings: Settings) -> None:
         first = today(settings)
         last = first + timedelta(days=settings.booking.horizon_days)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for row in day_grid(first, last, lambda day: P(a="dt", v=ymd(day)), NOOP):
             builder.row(*row)
         await show(query, _("psy-pick-day"), with_nav(builder, HOME))
@@ -155,7 +154,7 @@ def create_router() -> Router:
 
     @router.callback_query(P.filter(F.a == "dur"))
     async def pick_duration(query: CallbackQuery, callback_data: P, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         default = settings.booking.default_duration_min
         for minutes in sorted({*DURATIONS, default}):
             mark = "✓ " if minutes == default else ""
@@ -190,7 +189,7 @@ def create_router() -> Router:
 
     @router.callback_query(P.filter(F.a == "tw"))
     async def template_weekday(query: CallbackQuery, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for number, name in enumerate(weekday_names()):
             builder.button(text=name, callback_data=P(a="tws", v=str(number)))
         builder.adjust(7)
@@ -218,7 +217,7 @@ def create_router() -> Router:
 
     @router.callback_query(P.filter(F.a == "twk"))
     async def template_weeks(query: CallbackQuery, callback_data: P, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for weeks in sorted({*WEEK_CHOICES, settings.booking.template_weeks}):
             mark = "✓ " if weeks == settings.booking.template_weeks else ""
             builder.button(text=mark + _("psy-weeks").format(n=weeks), callback_data=callback_data.model_copy(update={"a": "twgo", "n": weeks}))
@@ -238,7 +237,7 @@ def create_router() -> Router:
                                                  callback_data.n, settings.tz, utcnow()) if s < horizon]
         profile = await repo.ensure_profile(session, user)
         added, skipped = await repo.add_template(session, profile, starts, rules.default_duration_min, callback_data.f)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("psy-week"), callback_data=P(a="week"))
         text = _("psy-template-done").format(added=added, skipped=skipped)
         await show(query, text, with_nav(builder, HOME))

@@ -17,12 +17,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks as cb
 from bot.config import Settings
-from bot.keyboards import button, urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.regions import region_name
 from bot.ui import show
 from handlers import booking_common as common
@@ -62,7 +61,7 @@ def back_from_days(data: Bk) -> Bk | cb.Mine:
 
 
 async def show_formats(query: CallbackQuery) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for fmt in FORMATS:
         builder.button(text=common.format_name(fmt), callback_data=Bk(a="fmt", f=fmt))
     builder.adjust(1)
@@ -71,14 +70,14 @@ async def show_formats(query: CallbackQuery) -> None:
 
 
 async def show_limit(query: CallbackQuery, settings: Settings) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
     await show(query, _("book-limit").format(count=settings.booking.max_active), with_nav(builder))
 
 
 async def show_days(query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings) -> None:
     days = await repo.free_days(session, filters_of(data), settings.booking, utcnow(), settings.tz)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if not days:
         builder.button(text=_("book-change-filters"), callback_data=Bk(a="fmt", f=data.f) if not data.r else Bk(a="start"))
         builder.row(*urgent_row())
@@ -97,7 +96,7 @@ async def show_times(query: CallbackQuery, session: AsyncSession, data: Bk, user
     )
     if not slots:
         return await show_days(query, session, data, user, settings)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for slot in slots:
         text = f"{common.hhmm(slot.starts_at, settings.tz)} · {slot.psychologist.display_name}"
         builder.button(text=text, callback_data=step(data, "slot", s=slot.id))
@@ -119,7 +118,7 @@ async def show_confirm(event: Message | CallbackQuery, session: AsyncSession, da
     bio = profile.bio(user.language)
     if bio:
         parts.append(_("book-bio").format(bio=common.esc(bio)))
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if data.r:
         builder.button(text=_("book-move-ok"), callback_data=step(data, "ok"))
     else:
@@ -145,7 +144,7 @@ async def booked(query: CallbackQuery, bot: Bot, session: AsyncSession, sessions
     # Committed before anyone is told: a psychologist must never hear of a booking that is not there.
     await session.commit()
     await common.send_all(bot, sessions, outbox)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
     text = _("book-done" if previous_slot is None else "book-moved").format(
         lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
@@ -177,7 +176,7 @@ def create_router() -> Router:
     async def choose_language(query: CallbackQuery, callback_data: Bk) -> None:
         if callback_data.f not in FORMATS:
             return await show_formats(query)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("book-any-language"), callback_data=step(callback_data, "lang", l=""))
         for code in LANGUAGES:
             builder.button(text=_("bk-lang-" + code), callback_data=step(callback_data, "lang", l=code))
@@ -191,7 +190,7 @@ def create_router() -> Router:
             return await show_days(query, session, step(callback_data, "days"), user, settings)
         codes = await repo.office_regions(session)
         codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for code in codes:
             builder.button(text=region_name(code, user.language) or code, callback_data=step(callback_data, "days", g=code))
         builder.button(text=_("book-any-region"), callback_data=step(callback_data, "days", g=""))
@@ -220,7 +219,7 @@ def create_router() -> Router:
     async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
         await state.set_state(BookingFlow.note)
         await state.set_data({"slot": callback_data.s, "back": step(callback_data, "slot").pack()})
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("book-note-skip"), callback_data=step(callback_data, "slot"))
         await show(query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, step(callback_data, "slot")))
 
@@ -232,7 +231,7 @@ def create_router() -> Router:
         await state.set_data({"slot": data.get("slot"), "note": note})
         slot_data = Bk.unpack(data["back"])
         if not await show_confirm(message, session, slot_data, user, settings, note):
-            builder = InlineKeyboardBuilder()
+            builder = KeyboardBuilder()
             builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, "day"))
             await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
 
@@ -261,7 +260,7 @@ def create_router() -> Router:
             return await show_limit(query, settings)
         if result.status == "stale":
             callback_answer.text, callback_answer.show_alert = _("book-stale"), True
-            return await show(query, _("book-stale"), with_nav(InlineKeyboardBuilder()))
+            return await show(query, _("book-stale"), with_nav(KeyboardBuilder()))
         if result.status == "gone":
             callback_answer.text, callback_answer.show_alert = _("book-gone"), True
             return await show_times(query, session, callback_data, user, settings)

@@ -12,7 +12,6 @@ from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,7 +19,7 @@ from bot import callbacks as cb
 from bot import delivery
 from bot.config import BookingConfig, BotConfig
 from bot.ics import event_file
-from bot.keyboards import button
+from bot.keyboards import KeyboardBuilder, button
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.repo import booking as repo
@@ -116,7 +115,7 @@ def _in_language(i18n: I18n, user: User, render) -> Outgoing | None:
 
 
 def psychologist_actions(booking: Booking) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if booking.state == "booked":
         builder.button(text=_("psy-confirm"), callback_data=cb.Psy(a="bcf", id=booking.id))
     if booking.upcoming:
@@ -149,7 +148,7 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
     """event: cancelled_by_psy (with the reason), confirmed, rate (after an attended session)."""
 
     def render(language: str):
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         text = _("teacher-notice-" + event).format(
             when=when(booking.slot.starts_at, tz, language), reason=esc(booking.cancel_reason or _("reason-none"))
         )
@@ -165,7 +164,7 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
     return _in_language(i18n, booking.teacher, render)
 
 
-def rating_buttons(builder: InlineKeyboardBuilder, booking: Booking) -> None:
+def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
     """1-5 stars for an attended booking (handled by handlers/mybookings.py, Mine a="rate")."""
     for stars in range(1, 6):
         builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))

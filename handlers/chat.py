@@ -22,13 +22,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Reaction
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
 from bot import callbacks as cb
 from bot import delivery
 from bot.config import Settings
-from bot.keyboards import urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.safety import is_crisis
 from bot.ui import show
 from storage.models import ChatSession, User
@@ -93,7 +92,7 @@ def closes_at(chat: ChatSession, settings: Settings) -> datetime:
 
 
 def chat_keyboard(chat_id: int, *, enter: bool) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if enter:
         builder.button(text=_("chat-enter"), callback_data=cb.Chat(action="enter", id=chat_id))
     builder.button(text=_("chat-end"), callback_data=cb.Chat(action="end", id=chat_id))
@@ -117,7 +116,7 @@ def opened_text(chat: ChatSession, me: User, teacher: User, settings: Settings, 
 
 
 def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, InlineKeyboardMarkup]:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if me.id != chat.teacher_id:
         return _("chat-ended-psy").format(code=teacher.pseudonym), with_nav(builder)
     for value in ("1", "0"):
@@ -362,7 +361,7 @@ def create_router() -> Router:
         chat = await repo.get_session(session, callback_data.id)
         if chat is None or user.id not in (chat.teacher_id, chat.psychologist_id) or chat.status != "open":
             callback_answer.text = _("chat-not-open")
-            await show(query, _("chat-not-open"), with_nav(InlineKeyboardBuilder()))
+            await show(query, _("chat-not-open"), with_nav(KeyboardBuilder()))
             return
         if callback_data.action == "end":
             await close_chat(session, bot, i18n, settings, chat.id, user, query)
@@ -375,7 +374,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Chat.filter(F.action == "rate"))
     async def rate(query: CallbackQuery, callback_data: cb.Chat, session: AsyncSession, user: User) -> None:
         await repo.rate(session, callback_data.id, user.id, 1 if callback_data.value == "1" else 0)
-        await show(query, _("chat-thanks"), with_nav(InlineKeyboardBuilder()))
+        await show(query, _("chat-thanks"), with_nav(KeyboardBuilder()))
 
     return router
 
@@ -392,7 +391,7 @@ def create_outside_router() -> Router:
             text = _("chat-not-yet").format(time=local_time(chat.starts_at, settings))
         else:
             text = _("chat-already-ended")
-        await message.answer(text, reply_markup=with_nav(InlineKeyboardBuilder()))
+        await message.answer(text, reply_markup=with_nav(KeyboardBuilder()))
 
     return router
 
@@ -407,7 +406,7 @@ async def _erase(session: AsyncSession, user: User) -> list[Callable[[Bot], Any]
     def tell(person: User) -> Callable[[Bot], Any]:
         async def notify(bot: Bot) -> None:
             if i18n is not None:
-                await send_to(bot, i18n, person, lambda: (_("chat-other-left"), with_nav(InlineKeyboardBuilder())))
+                await send_to(bot, i18n, person, lambda: (_("chat-other-left"), with_nav(KeyboardBuilder())))
         return notify
 
     return [tell(person) for person in others]

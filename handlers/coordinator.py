@@ -20,7 +20,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import anonymity
@@ -31,7 +30,7 @@ from bot.broadcasts import announcement
 from bot.config import Settings
 from bot.filters import staff_only
 from bot.groups import describe
-from bot.keyboards import main_menu, with_nav
+from bot.keyboards import KeyboardBuilder, main_menu, with_nav
 from bot.regions import region_name, regions
 from bot.stats_chart import Labels, render_stats_chart
 from bot.ui import show
@@ -73,14 +72,14 @@ def valid_audience(audience: str, limit: str | None) -> bool:
     )
 
 
-def back_to(action: str) -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
+def back_to(action: str) -> KeyboardBuilder:
+    builder = KeyboardBuilder()
     builder.button(text=_("nav-back"), callback_data=cb.Coord(a=action))
     return builder
 
 
 async def show_home(event: Message | CallbackQuery) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for action in ("new", "gnew", "glist", "stats"):
         builder.button(text=_("co-" + action), callback_data=cb.Coord(a=action))
     staff_admin.home_button(builder)
@@ -89,7 +88,7 @@ async def show_home(event: Message | CallbackQuery) -> None:
 
 
 async def prompt(event: Message | CallbackQuery, text: str, back=HOME) -> None:
-    await show(event, text, with_nav(InlineKeyboardBuilder(), back))
+    await show(event, text, with_nav(KeyboardBuilder(), back))
 
 
 def _title_and_description(text: str) -> tuple[str, str]:
@@ -124,7 +123,7 @@ def create_router() -> Router:
             return await prompt(message, _("co-too-long").format(limit=TEXT_MAX))
         await state.update_data(text_kk=message.html_text)
         await state.set_state(Compose.ru)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-same-text"), callback_data=cb.Coord(a="same"))
         await show(message, _("co-compose-ru"), with_nav(builder, HOME))
 
@@ -146,7 +145,7 @@ def create_router() -> Router:
         await choose_audience(query, user)
 
     async def choose_audience(event: Message | CallbackQuery, user: User) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-aud-all"), callback_data=cb.Coord(a="audv", v="all"))
         builder.button(text=_("co-aud-region"), callback_data=cb.Coord(a="audr"))
         for language in ("kk", "ru"):
@@ -157,7 +156,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "audr"))
     async def audience_region(query: CallbackQuery, user: User, role: str) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         limit = region_limit(user, role)
         for region in regions().values():
             if limit in (None, region.code):
@@ -171,7 +170,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "auds"))
     async def audience_session(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=10):
             label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
             builder.button(text=_("co-aud-participants").format(title=label), callback_data=cb.Coord(a="audv", v=f"participants-{group.id}"))
@@ -185,7 +184,7 @@ def create_router() -> Router:
         if not valid_audience(callback_data.v, region_limit(user, role)):
             return await choose_audience(query, user)
         await state.update_data(audience=callback_data.v)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-btn-none"), callback_data=cb.Coord(a="btn", i=0))
         for group, _taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=8):
             label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
@@ -215,7 +214,7 @@ def create_router() -> Router:
             await query.message.answer(_("co-preview-" + language))
             await query.message.answer(text, reply_markup=markup)
         count = await broadcasts.audience_size(session, draft.audience, region_limit(user, role))
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-send").format(count=count), callback_data=cb.Coord(a="send", i=draft.id))
         builder.button(text=_("co-discard"), callback_data=HOME)
         builder.adjust(1)
@@ -291,7 +290,7 @@ def create_router() -> Router:
         if moment <= utcnow():
             return await prompt(message, _("co-g-when-past"))
         await state.update_data(starts_at=moment.isoformat())
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for minutes in DURATIONS:
             builder.button(text=_("co-g-minutes").format(minutes=minutes), callback_data=cb.Coord(a="gdur", v=str(minutes)))
         builder.adjust(4)
@@ -311,7 +310,7 @@ def create_router() -> Router:
             return await prompt(message, _("co-g-capacity-bad"))
         await state.update_data(capacity=int(text))
         await state.set_state(None)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for fmt in GROUP_FORMATS:
             builder.button(text=_("groups-format-" + fmt), callback_data=cb.Coord(a="gfmt", v=fmt))
         builder.adjust(1)
@@ -326,7 +325,7 @@ def create_router() -> Router:
         if callback_data.v != "offline" or limit:
             # Online sessions are open to every region, unless a regional coordinator runs them.
             return await group_language(query, cb.Coord(a="greg", v=limit or ""), state)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for region in regions().values():
             builder.button(text=region.name(user.language), callback_data=cb.Coord(a="greg", v=region.code))
         builder.adjust(2)
@@ -335,7 +334,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Coord.filter(F.a == "greg"))
     async def group_language(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
         await state.update_data(region=callback_data.v if callback_data.v in regions() else None)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for language in ("kk", "ru"):
             builder.button(text=_("groups-language-" + language), callback_data=cb.Coord(a="glng", v=language))
         await show(query, _("co-g-language"), with_nav(builder, HOME))
@@ -344,7 +343,7 @@ def create_router() -> Router:
     async def group_facilitator(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession) -> None:
         await state.update_data(language=callback_data.v if callback_data.v in ("kk", "ru") else "kk")
         data = await state.get_data()
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-g-fac-none"), callback_data=cb.Coord(a="gfac", i=0))
         for psychologist in await groups.facilitators(session, data.get("region")):
             builder.button(text=psychologist.pseudonym, callback_data=cb.Coord(a="gfac", i=psychologist.id))
@@ -371,7 +370,7 @@ def create_router() -> Router:
         )
         await users.audit(session, user.pseudonym, "group_created", "group_session", group.id)
         await state.clear()
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-new"), callback_data=cb.Coord(a="new"))
         builder.button(text=_("co-glist"), callback_data=cb.Coord(a="glist"))
         builder.adjust(1)
@@ -380,7 +379,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "glist"))
     async def group_list(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=15):
             label = _("co-g-item").format(
                 when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"), title=group.title(user.language),
@@ -412,13 +411,13 @@ def create_router() -> Router:
         text = describe(group, user.language, settings.tz, group.capacity - taken) + "\n\n" + _("co-g-counts").format(
             taken=taken, capacity=group.capacity, waiting=await groups.waitlist_length(session, group.id),
         )
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-g-cancel"), callback_data=cb.Coord(a="gcancel", i=group.id))
         await show(query, text, with_nav(builder, cb.Coord(a="glist")))
 
     @router.callback_query(cb.Coord.filter(F.a == "gcancel"))
     async def group_cancel_ask(query: CallbackQuery, callback_data: cb.Coord) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-g-cancel-confirm"), callback_data=cb.Coord(a="gkill", i=callback_data.i))
         await show(query, _("co-g-cancel-ask"), with_nav(builder, cb.Coord(a="gview", i=callback_data.i)))
 
@@ -444,7 +443,7 @@ def create_router() -> Router:
         report = await statistics.build(session, days, region, settings.broadcast.min_cell, user.language)
         title = _("co-stats-title").format(days=days, region=region_name(region, user.language) or _("co-stats-all-regions"))
         lines = [title, *report.lines, "", _("co-stats-note").format(minimum=settings.broadcast.min_cell)]
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for period in statistics.PERIODS:
             mark = "✓ " if period == days else ""
             builder.button(text=mark + _("co-stats-days").format(days=period), callback_data=cb.Coord(a="stats", v=statistics.pack(period, region)))
@@ -459,7 +458,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Coord.filter(F.a == "sreg"))
     async def stats_region(query: CallbackQuery, callback_data: cb.Coord, user: User) -> None:
         days, _region = statistics.parse(callback_data.v)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("co-stats-all-regions"), callback_data=cb.Coord(a="stats", v=str(days)))
         for region in regions().values():
             builder.button(text=region.name(user.language), callback_data=cb.Coord(a="stats", v=statistics.pack(days, region.code)))
@@ -481,7 +480,7 @@ def create_router() -> Router:
         await query.message.answer_photo(
             BufferedInputFile(png, filename=f"demeu-stats-{days}d.png"),
             caption=_("co-chart-caption").format(days=days, region=html.escape(area), minimum=minimum),
-            reply_markup=with_nav(InlineKeyboardBuilder(), stats_button(days, region)),
+            reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)),
         )
 
     @router.callback_query(cb.Coord.filter(F.a == "csv"))
@@ -496,7 +495,7 @@ def create_router() -> Router:
         writer.writerows(report.rows)
         document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{days}d.csv")
         await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(days=days))
-        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(InlineKeyboardBuilder(), stats_button(days, region)))
+        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)))
 
     return router
 

@@ -9,9 +9,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards import with_nav
+from bot.keyboards import KeyboardBuilder, with_nav
 
 log = logging.getLogger("demeu.errors")
 
@@ -34,7 +33,7 @@ def create_router() -> Router:
             return
         with i18n.context(), i18n.use_locale(language or i18n.default_locale):
             try:
-                await bot.send_message(chat_id, _("error-generic"), reply_markup=with_nav(InlineKeyboardBuilder()))
+                await bot.send_message(chat_id, _("error-generic"), reply_markup=with_nav(KeyboardBuilder()))
             except TelegramAPIError:
                 log.warning("could not tell %s about the failure", pseudonym)
 

@@ -12,14 +12,13 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot import groups as notify
 from bot.config import Settings
 from bot.groups import describe, when
-from bot.keyboards import button as cb_button
+from bot.keyboards import KeyboardBuilder, button as cb_button
 from bot.keyboards import nav_row, with_nav
 from bot.ui import show
 from storage.models import GroupSession, User
@@ -58,7 +57,7 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, rol
     filters = Filters(packed, user)
     found = await groups.upcoming(session, utcnow(), region=filters.region, language=filters.lang or None,
                                   fmt=filters.fmt or None, limit=8)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for group, taken in found:
         left = group.capacity - taken
         label = _("groups-item").format(
@@ -88,7 +87,7 @@ async def render_view(session: AsyncSession, group: GroupSession, user: User, se
     """A session card with this teacher's place in it and what they can do."""
     seat = await groups.seat_of(session, group.id, user.id)
     taken = await groups.taken(session, group.id)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     lines = [describe(group, user.language, settings.tz, group.capacity - taken)]
     status = seat.status if seat is not None else "none"
     if status == "enrolled":
@@ -173,7 +172,7 @@ def create_router() -> Router:
         if group is None:
             return await show_list(query, session, user, role, settings, callback_data.v)
         if callback_data.a == "leave":  # ask first: a seat given up may go to someone else at once
-            builder = InlineKeyboardBuilder()
+            builder = KeyboardBuilder()
             builder.button(text=_("groups-leave-confirm"), callback_data=cb.Group(a="out", s=group.id, v=callback_data.v))
             await show(query, _("groups-leave-ask"), with_nav(builder, cb.Group(a="view", s=group.id, v=callback_data.v)))
             return
@@ -222,7 +221,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Group.filter(F.a == "mine"))
     async def mine(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for group, seat in await groups.mine(session, user.id, utcnow()):
             label = _("groups-mine-item-" + seat.status).format(
                 when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"), title=group.title(user.language)
@@ -233,7 +232,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Group.filter(F.a == "led"))
     async def led(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for group in await groups.led_by(session, user.id, utcnow()):
             label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
             builder.row(cb_button(label, cb.Group(a="who", s=group.id)))
@@ -254,7 +253,7 @@ def create_router() -> Router:
             count=len(codes), capacity=group.capacity, waiting=await groups.waitlist_length(session, group.id),
             codes=", ".join(codes) or "—",
         )
-        await show(query, text, with_nav(InlineKeyboardBuilder(), cb.Group(a="led")))
+        await show(query, text, with_nav(KeyboardBuilder(), cb.Group(a="led")))
 
     @router.callback_query(cb.Group.filter(F.a == "rate"))
     async def rate(
@@ -264,9 +263,9 @@ def create_router() -> Router:
         score = int(callback_data.v) if callback_data.v.isdigit() else 0
         if not 1 <= score <= 5 or not await groups.can_rate(session, callback_data.s, user.id):
             callback_answer.text = _("groups-rate-closed")
-            return await show(query, _("groups-rate-closed"), with_nav(InlineKeyboardBuilder()))
+            return await show(query, _("groups-rate-closed"), with_nav(KeyboardBuilder()))
         await groups.rate(session, callback_data.s, user.id, score)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("groups-comment-add"), callback_data=cb.Group(a="cmt", s=callback_data.s))
         await show(query, _("groups-rate-thanks"), with_nav(builder))
 
@@ -274,14 +273,14 @@ def create_router() -> Router:
     async def ask_comment(query: CallbackQuery, callback_data: cb.Group, state: FSMContext) -> None:
         await state.set_state(RatingComment.text)
         await state.update_data(group_id=callback_data.s)
-        await show(query, _("groups-comment-ask"), with_nav(InlineKeyboardBuilder()))
+        await show(query, _("groups-comment-ask"), with_nav(KeyboardBuilder()))
 
     @router.message(StateFilter(RatingComment.text), F.text)
     async def save_comment(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         data = await state.get_data()
         await state.clear()
         saved = await groups.comment(session, int(data.get("group_id", 0)), user.id, message.text[:COMMENT_MAX])
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.row(*nav_row())
         await message.answer(_("groups-comment-thanks" if saved else "groups-rate-closed"), reply_markup=builder.as_markup())
 

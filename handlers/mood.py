@@ -9,13 +9,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.charts import render_history_chart
 from bot.config import Settings
-from bot.keyboards import button, urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.ui import show
 from storage.models import User
 from storage.repo import relax as repo
@@ -31,7 +30,7 @@ class MoodStates(StatesGroup):
 
 
 def ask_screen() -> tuple[str, InlineKeyboardMarkup]:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for score in reversed(SCORES):  # the good end on top, as people read a scale
         builder.button(text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score)))
     builder.button(text=_("mood-chart"), callback_data=cb.Mood(action="chart"))
@@ -40,7 +39,7 @@ def ask_screen() -> tuple[str, InlineKeyboardMarkup]:
 
 
 def after_keyboard(*, skip: bool = False, low: bool = False) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if skip:
         builder.button(text=_("mood-skip-note"), callback_data=cb.Mood(action="skip"))
     builder.button(text=_("mood-chart"), callback_data=cb.Mood(action="chart"))
@@ -95,7 +94,7 @@ def create_router() -> Router:
                     settings: Settings) -> None:
         await state.clear()
         history = await repo.mood_history(session, user.id, HISTORY_DAYS)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("mood-open"), callback_data=cb.Mood(action="ask"))
         markup = with_nav(builder, BACK)
         if not history:

@@ -9,12 +9,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks as cb
 from bot.config import Settings
-from bot.keyboards import with_nav
+from bot.keyboards import KeyboardBuilder, with_nav
 from bot.ui import show
 from handlers import booking_common as common
 from storage.models import User
@@ -33,7 +32,7 @@ async def show_list(event: CallbackQuery | Message, session: AsyncSession, user:
                     prefix: str = "") -> None:
     now = utcnow()
     bookings = [b for b in await repo.upcoming_for_teacher(session, user.id, now) if b.slot.starts_at > now]
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if not bookings:
         builder.button(text=_("menu-book"), callback_data=cb.Menu(item="book"))
         return await show(event, prefix + _("mine-empty"), with_nav(builder))
@@ -75,7 +74,7 @@ def create_router() -> Router:
             lines=common.slot_lines(slot, settings.tz, user.language, booked=True),
             state=_("mine-state-" + booking.state),
         )
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("mine-ics"), callback_data=cb.Mine(a="ics", id=booking.id))
         builder.button(text=_("mine-move"), callback_data=cb.Book(a="days", f=slot.format, r=booking.id))
         builder.button(text=_("mine-cancel"), callback_data=cb.Mine(a="cancel", id=booking.id))
@@ -101,7 +100,7 @@ def create_router() -> Router:
         text = _("mine-cancel-ask").format(when=common.when(booking.slot.starts_at, settings.tz, user.language))
         if late:
             text += "\n\n" + _("mine-cancel-late").format(hours=f"{settings.booking.cancel_cutoff_hours:g}")
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("mine-cancel-yes"), callback_data=cb.Mine(a="cancelok", id=booking.id))
         await show(query, text, with_nav(builder, cb.Mine(a="open", id=booking.id)))
 
@@ -123,10 +122,10 @@ def create_router() -> Router:
         booking = await repo.teacher_booking(session, user.id, callback_data.id)
         if booking is None or not await repo.rate(session, booking, callback_data.v):
             callback_answer.text = _("stale-button")
-            return await show(query, _("rate-gone"), with_nav(InlineKeyboardBuilder()))
+            return await show(query, _("rate-gone"), with_nav(KeyboardBuilder()))
         await state.set_state(RatingFlow.comment)
         await state.set_data({"booking": booking.id})
-        await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(InlineKeyboardBuilder()))
+        await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(KeyboardBuilder()))
 
     @router.message(RatingFlow.comment, F.text)
     async def rating_comment(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
@@ -135,6 +134,6 @@ def create_router() -> Router:
         booking = await repo.teacher_booking(session, user.id, data.get("booking", 0))
         if booking is not None and booking.rating:
             await repo.rate(session, booking, booking.rating, message.text.strip()[:COMMENT_LIMIT])
-        await message.answer(_("rate-comment-saved"), reply_markup=with_nav(InlineKeyboardBuilder()))
+        await message.answer(_("rate-comment-saved"), reply_markup=with_nav(KeyboardBuilder()))
 
     return router

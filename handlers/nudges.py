@@ -6,14 +6,13 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot import nudges
 from bot.config import Settings
-from bot.keyboards import button, with_nav
+from bot.keyboards import KeyboardBuilder, button, with_nav
 from bot.ui import show
 from storage.models import User
 from storage.models.base import utcnow
@@ -41,7 +40,7 @@ def schedule_text(kind: str, at: str, settings: Settings, language: str) -> str:
 
 async def show_list(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
     on = await chosen_times(session, user)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     lines = []
     for kind in nudges.KINDS:
         state = schedule_text(kind, on[kind], settings, user.language) if kind in on else _("nudges-off")
@@ -53,7 +52,7 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, set
 
 async def show_kind(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, kind: str) -> None:
     current = (await chosen_times(session, user)).get(kind)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for at in settings.nudges.times:
         builder.button(text=("✓ " if at == current else "") + at, callback_data=cb.Nudge(a="set", k=kind, t=_clock(at)))
     builder.adjust(3)
@@ -93,7 +92,7 @@ def create_router() -> Router:
                        session: AsyncSession, user: User) -> None:
         await nudges.turn_off(session, user.id, callback_data.k)
         callback_answer.text = _("nudges-turned-off")
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("settings-nudges"), callback_data=LIST)
         await show(query, _("nudges-off-done").format(name=_("nudge-name-" + callback_data.k)), with_nav(builder))
 

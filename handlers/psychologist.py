@@ -9,13 +9,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks as cb
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import with_nav
+from bot.keyboards import KeyboardBuilder, with_nav
 from bot.regions import regions
 from bot.ui import show
 from handlers import booking_common as common
@@ -46,7 +45,7 @@ def toggle(codes: list[str], code: str, allowed) -> str:
 async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile, user: User) -> None:
     status = _("psy-visible") if profile.published else _("psy-hidden")
     text = _("psy-home").format(status=status, profile=common.profile_summary(profile, user.language))
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("psy-profile"), callback_data=PROFILE)
     builder.button(text=_("psy-add-slot"), callback_data=cb.Psy(a="cal"))
     builder.button(text=_("psy-template"), callback_data=cb.Psy(a="tw"))
@@ -58,7 +57,7 @@ async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile
 
 
 async def show_profile(event: CallbackQuery | Message, profile: PsychologistProfile, user: User) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for field in ("name", "langs", "fmts", "regs", "address", "link", "bio_kk", "bio_ru"):
         action = "edit" if field in TEXT_FIELDS else field
         builder.button(text=_("psy-field-" + field), callback_data=cb.Psy(a=action, v=field))
@@ -67,8 +66,8 @@ async def show_profile(event: CallbackQuery | Message, profile: PsychologistProf
     await show(event, text, with_nav(builder, HOME))
 
 
-def choice_screen(codes: list[str], chosen: list[str], action: str, name) -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
+def choice_screen(codes: list[str], chosen: list[str], action: str, name) -> KeyboardBuilder:
+    builder = KeyboardBuilder()
     for code in codes:
         mark = "✓ " if code in chosen else ""
         builder.button(text=mark + name(code), callback_data=cb.Psy(a=action, v=code))
@@ -87,8 +86,8 @@ def booking_text(booking: Booking, settings: Settings, language: str) -> str:
     return text
 
 
-def booking_buttons(booking: Booking) -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
+def booking_buttons(booking: Booking) -> KeyboardBuilder:
+    builder = KeyboardBuilder()
     if booking.state == "booked":
         builder.button(text=_("psy-confirm"), callback_data=cb.Psy(a="bcf", id=booking.id))
     if booking.upcoming:
@@ -127,7 +126,7 @@ def create_router() -> Router:
         await state.set_state(PsyFlow.text)
         await state.set_data({"field": callback_data.v})
         text = _("psy-ask-" + callback_data.v).format(limit=TEXT_FIELDS[callback_data.v])
-        await show(query, text, with_nav(InlineKeyboardBuilder(), PROFILE))
+        await show(query, text, with_nav(KeyboardBuilder(), PROFILE))
 
     @router.message(PsyFlow.text, F.text)
     async def got_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
@@ -224,7 +223,7 @@ def create_router() -> Router:
             return await show_booking(query, booking, user, settings)
         await state.set_state(PsyFlow.reason)
         await state.set_data({"booking": booking.id})
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("psy-cancel-no-reason"), callback_data=cb.Psy(a="bcxn", id=booking.id))
         await show(query, _("psy-cancel-ask").format(limit=REASON_LIMIT), with_nav(builder, cb.Psy(a="bk", id=booking.id)))
 

@@ -20,14 +20,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot import delivery
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.safety import is_crisis
 from bot.ui import show
 from handlers.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_chat, send_to
@@ -50,13 +49,13 @@ class AskStates(StatesGroup):
 
 def queue_button() -> InlineKeyboardMarkup:
     """The psychologist's way into the queue (for the psychologist's cabinet to reuse)."""
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("ask-queue"), callback_data=cb.Ask(action="queue"))
     return with_nav(builder)
 
 
 def take_keyboard(question: AnonQuestion) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("ask-take"), callback_data=cb.Ask(action="take", id=question.id))
     builder.button(text=_("ask-queue"), callback_data=cb.Ask(action="queue"))
     builder.adjust(1)
@@ -76,7 +75,7 @@ async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: Inli
 
 
 def _one(action: str, question_id: int, label: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_(label), callback_data=cb.Ask(action=action, id=question_id))
     builder.adjust(1)
     return with_nav(builder)
@@ -88,7 +87,7 @@ def _teacher_router() -> Router:
     @router.callback_query(cb.Menu.filter(F.item == "ask"))
     async def ask_intro(query: CallbackQuery, user: User, state: FSMContext) -> None:
         await state.set_state(AskStates.question)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.row(*urgent_row())
         await show(query, _("ask-intro").format(code=user.pseudonym), with_nav(builder))
 
@@ -105,7 +104,7 @@ def _teacher_router() -> Router:
             await send_to(bot, i18n, psychologist, lambda: (question_title(question, user), take_keyboard(question)))
         log.info("question %s from %s (urgent=%s) to %d psychologists", question.id, user.pseudonym, urgent, len(psychologists))
         # A crisis phrase: SafetyMiddleware shows the safety screen right after this.
-        await message.answer(_("ask-sent"), reply_markup=with_nav(InlineKeyboardBuilder()))
+        await message.answer(_("ask-sent"), reply_markup=with_nav(KeyboardBuilder()))
 
     @router.callback_query(cb.Ask.filter(F.action == "reply"))
     async def reply_prompt(
@@ -115,11 +114,11 @@ def _teacher_router() -> Router:
         question = await repo.get_question(session, callback_data.id)
         if not _can_reply(question, user):
             callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(InlineKeyboardBuilder()))
+            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
             return
         await state.set_state(AskStates.reply)
         await state.update_data(q=question.id)
-        await show(query, _("ask-reply-prompt"), with_nav(InlineKeyboardBuilder()))
+        await show(query, _("ask-reply-prompt"), with_nav(KeyboardBuilder()))
 
     @router.message(AskStates.reply, CONTENT)
     async def receive_reply(
@@ -128,7 +127,7 @@ def _teacher_router() -> Router:
         question = await repo.get_question(session, (await state.get_data()).get("q", 0))
         await state.clear()
         if not _can_reply(question, user):
-            await message.answer(_("ask-reply-closed"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            await message.answer(_("ask-reply-closed"), reply_markup=with_nav(KeyboardBuilder()))
             return
         if is_crisis(message.text or message.caption):
             question.urgent = True
@@ -140,7 +139,7 @@ def _teacher_router() -> Router:
             markup = _psychologist_actions(question.id)
         delivered = await copy(bot, psychologist, message.chat.id, message.message_id, markup)
         await message.answer(_("ask-reply-sent" if delivered else "ask-not-delivered"),
-                             reply_markup=with_nav(InlineKeyboardBuilder()))
+                             reply_markup=with_nav(KeyboardBuilder()))
 
     @router.callback_query(cb.Chat.filter(F.action.in_({"accept", "decline"})))
     async def live_answer(
@@ -150,12 +149,12 @@ def _teacher_router() -> Router:
         question = await repo.get_question(session, callback_data.id)
         if not _can_reply(question, user):
             callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(InlineKeyboardBuilder()))
+            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
             return
         psychologist = await session.get(User, question.psychologist_id)
         if callback_data.action == "decline":
             await send_to(bot, i18n, psychologist, lambda: (_("ask-live-declined").format(number=question.id), None))
-            await show(query, _("ask-live-declined-teacher"), with_nav(InlineKeyboardBuilder()))
+            await show(query, _("ask-live-declined-teacher"), with_nav(KeyboardBuilder()))
             return
         if await repo.active_for(session, user.id) or await repo.psychologist_busy(session, psychologist.id):
             callback_answer.text, callback_answer.show_alert = _("ask-live-busy"), True
@@ -182,7 +181,7 @@ def _can_reply(question: AnonQuestion | None, user: User) -> bool:
 
 
 def _psychologist_actions(question_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("ask-answer"), callback_data=cb.Ask(action="answer", id=question_id))
     builder.button(text=_("ask-live"), callback_data=cb.Ask(action="live", id=question_id))
     builder.adjust(1)
@@ -195,7 +194,7 @@ def _psychologist_router() -> Router:
     @router.message(Command("questions"))
     @router.callback_query(cb.Ask.filter(F.action == "queue"))
     async def queue(event: Message | CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         questions = await repo.open_questions(session, user.region)
         for question in questions:
             mark = _("ask-urgent-mark") + " " if question.urgent else ""
@@ -219,11 +218,11 @@ def _psychologist_router() -> Router:
         await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)
         await show(query, question_title(question, teacher) + "\n\n" + _("ask-write-answer"), None)
         if not await copy(bot, user, teacher.telegram_chat_id, question.message_id, _psychologist_actions(question.id)):
-            await query.message.answer(_("ask-question-gone"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            await query.message.answer(_("ask-question-gone"), reply_markup=with_nav(KeyboardBuilder()))
             return
         await state.set_state(AskStates.answer)
         await state.update_data(q=question.id)
-        await send_to(bot, i18n, teacher, lambda: (_("ask-taken-teacher"), with_nav(InlineKeyboardBuilder())))
+        await send_to(bot, i18n, teacher, lambda: (_("ask-taken-teacher"), with_nav(KeyboardBuilder())))
 
     @router.callback_query(cb.Ask.filter(F.action == "answer"))
     async def answer_prompt(
@@ -231,10 +230,10 @@ def _psychologist_router() -> Router:
     ) -> None:
         question = await repo.get_question(session, callback_data.id)
         if question is None or question.psychologist_id != user.id:
-            return await show(query, _("ask-question-gone"), with_nav(InlineKeyboardBuilder()))
+            return await show(query, _("ask-question-gone"), with_nav(KeyboardBuilder()))
         await state.set_state(AskStates.answer)
         await state.update_data(q=question.id)
-        await query.message.answer(_("ask-write-answer"), reply_markup=with_nav(InlineKeyboardBuilder()))
+        await query.message.answer(_("ask-write-answer"), reply_markup=with_nav(KeyboardBuilder()))
 
     @router.message(AskStates.answer, CONTENT)
     async def receive_answer(
@@ -244,13 +243,13 @@ def _psychologist_router() -> Router:
         await state.clear()
         teacher = await session.get(User, question.teacher_id) if question else None
         if question is None or question.psychologist_id != user.id or teacher is None:
-            await message.answer(_("ask-question-gone"), reply_markup=with_nav(InlineKeyboardBuilder()))
+            await message.answer(_("ask-question-gone"), reply_markup=with_nav(KeyboardBuilder()))
             return
         await repo.mark_answered(session, question, utcnow() + timedelta(hours=settings.chat.reply_hours))
         await session.commit()
         await send_to(bot, i18n, teacher, lambda: (_("ask-answer-title"), None))
         with i18n.use_locale(teacher.language):
-            builder = InlineKeyboardBuilder()
+            builder = KeyboardBuilder()
             builder.button(text=_("ask-reply"), callback_data=cb.Ask(action="reply", id=question.id))
             markup = with_nav(builder)
         delivered = teacher.active and await copy(bot, teacher, message.chat.id, message.message_id, markup)
@@ -272,14 +271,14 @@ def _psychologist_router() -> Router:
             return
 
         def invitation() -> tuple[str, InlineKeyboardMarkup]:
-            builder = InlineKeyboardBuilder()
+            builder = KeyboardBuilder()
             builder.button(text=_("ask-live-accept"), callback_data=cb.Chat(action="accept", id=question.id))
             builder.button(text=_("ask-live-decline"), callback_data=cb.Chat(action="decline", id=question.id))
             builder.adjust(1)
             return _("ask-live-invite").format(minutes=settings.chat.live_minutes), with_nav(builder)
 
         sent = await send_to(bot, i18n, teacher, invitation)
-        await show(query, _("ask-live-offered" if sent else "ask-not-delivered"), with_nav(InlineKeyboardBuilder()))
+        await show(query, _("ask-live-offered" if sent else "ask-not-delivered"), with_nav(KeyboardBuilder()))
 
     return router
 

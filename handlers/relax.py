@@ -11,13 +11,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.config import ConfigError, Settings
 from bot.exercises import CATEGORIES, Catalogue, ContentError, Exercise, Frame, Reason, load_exercises
-from bot.keyboards import urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.ui import show
 from handlers.guided import GuidedSessions, GuidedView, Screen, setup_guided
 from storage.models import User
@@ -60,7 +59,7 @@ def is_control(query: CallbackQuery) -> bool:
 # ── screens ─────────────────────────────────────────────────────────────────
 
 def relax_menu(lang: str, today: Exercise) -> Screen:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("relax-today").format(title=today.title[lang]), callback_data=cb.Relax(action="card", value=today.id))
     for category in CATEGORIES:
         builder.button(text=_("relax-cat-" + category), callback_data=cb.Relax(action="cat", value=category))
@@ -72,7 +71,7 @@ def relax_menu(lang: str, today: Exercise) -> Screen:
 
 
 def exercise_list(lang: str, exercises: list[Exercise], title: str, back: cb.CallbackData | None) -> Screen:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for exercise in exercises:
         label = _("relax-item").format(title=exercise.title[lang], minutes=exercise.minutes)
         builder.button(text=label, callback_data=cb.Relax(action="card", value=exercise.id))
@@ -89,7 +88,7 @@ def card_text(exercise: Exercise, lang: str) -> str:
 
 
 def card_keyboard(exercise: Exercise, favourite: bool, *, again: bool = False, keep: bool = False) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("relax-again" if again else "relax-start"), callback_data=cb.Relax(action="go", value=exercise.id))
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
@@ -108,7 +107,7 @@ def card(exercise: Exercise, lang: str, favourite: bool, status: str = "") -> Sc
 @functools.lru_cache(maxsize=256)
 def guided_keyboard(exercise_id: str, lang: str, paused: bool) -> InlineKeyboardMarkup:
     """The same on every frame, so built once: at hundreds of sessions a markup per tick costs."""
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     toggle = "resume" if paused else "pause"
     builder.button(text=_("relax-" + toggle), callback_data=cb.Relax(action=toggle, value=exercise_id))
     builder.button(text=_("relax-stop"), callback_data=cb.Relax(action="stop", value=exercise_id))
@@ -151,7 +150,7 @@ async def show_card(query: CallbackQuery, session: AsyncSession, user: User, i18
 
 
 def relax_menu_button() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("menu-relax"), callback_data=MENU)
     return with_nav(builder)
 
@@ -232,7 +231,7 @@ def create_router() -> Router:
         await state.set_state(RelaxStates.journal)
         await state.update_data(ex=exercise.id)
         prompt = _("relax-journal-ask-photo" if exercise.accepts_photo else "relax-journal-ask-text")
-        await show(query, prompt, with_nav(InlineKeyboardBuilder(), cb.Relax(action="card", value=exercise.id)))
+        await show(query, prompt, with_nav(KeyboardBuilder(), cb.Relax(action="card", value=exercise.id)))
 
     @router.message(RelaxStates.journal)
     async def journal_input(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
@@ -247,9 +246,9 @@ def create_router() -> Router:
         else:
             hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
             back = cb.Relax(action="card", value=exercise.id)
-            return await message.answer(hint, reply_markup=with_nav(InlineKeyboardBuilder(), back))
+            return await message.answer(hint, reply_markup=with_nav(KeyboardBuilder(), back))
         await state.clear()
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("relax-journal"), callback_data=cb.Relax(action="journal"))
         await message.answer(_("relax-journal-saved"), reply_markup=with_nav(builder, MENU))
 
@@ -257,7 +256,7 @@ def create_router() -> Router:
     async def journal(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings) -> None:
         lang = i18n.current_locale
         entries = await repo.journal(session, user.id, JOURNAL_SHOWN)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         lines = [_("relax-journal-title") if entries else _("relax-journal-empty")]
         for entry in entries:
             exercise = catalogue().get(entry.exercise_id)
@@ -277,7 +276,7 @@ def create_router() -> Router:
                             i18n: I18n, bot: Bot, settings: Settings) -> None:
         entry = await repo.journal_entry(session, user.id, int(callback_data.value)) \
             if callback_data.value.isdigit() else None
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         if entry is None or entry.kind != "photo":
             return await show(query, _("relax-journal-empty"), with_nav(builder, MENU))
         exercise = catalogue().get(entry.exercise_id)

@@ -22,7 +22,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
@@ -30,7 +29,7 @@ from bot.charts import render_history_chart
 from bot.config import Settings
 from bot.exercises import load_exercises
 from bot.instruments import Instrument, Result, load_instruments
-from bot.keyboards import button, nav_row, urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.ui import show
 from handlers.urgent import SAFETY_ACTIONS, crisis_lines_text
 from storage.models import SelfCheckDraft, SelfCheckResult, User
@@ -97,7 +96,7 @@ def stem(instrument: Instrument, lang: str) -> str:
 
 async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lang: str) -> None:
     drafts = await repo.drafts(session, user.id)
-    lines, builder = [_("selfcheck-list")], InlineKeyboardBuilder()
+    lines, builder = [_("selfcheck-list")], KeyboardBuilder()
     for key, instrument in instruments().items():
         line = _("selfcheck-list-line").format(
             title=title(instrument, lang), count=len(instrument.items), minutes=minutes(instrument)
@@ -117,7 +116,7 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lan
 async def show_instrument(query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: str) -> None:
     draft = await repo.draft(session, user.id, instrument.key)
     done = (await repo.counts(session, user.id)).get(instrument.key, 0)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if draft is not None and draft.position > 0:
         total = len(instrument.items)
         builder.button(text=_("selfcheck-continue").format(n=draft.position + 1, total=total),
@@ -139,7 +138,7 @@ async def show_question(query: CallbackQuery, instrument: Instrument, draft: Sel
     position = draft.position
     item = instrument.items[position]
     given = repo.answers(draft).get(item.key)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for option in instrument.options_for(item):
         mark = "✓ " if option.value == given else ""
         builder.button(text=mark + option.label(lang),
@@ -196,7 +195,7 @@ async def show_result(
 ) -> None:
     instrument = instruments()[row.instrument]
     result = Result.from_dict(row.data["result"])
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for step in next_steps(result, lang):
         builder.row(step)
     if await bookings.upcoming_for_teacher(session, user.id, utcnow()):
@@ -207,7 +206,7 @@ async def show_result(
 
 
 def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for make_button in SAFETY_ACTIONS:  # the earliest free consultation, when booking offers one
         builder.row(make_button())
     if not SAFETY_ACTIONS:
@@ -228,7 +227,7 @@ async def show_history(
     query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, settings: Settings, lang: str
 ) -> None:
     rows = await repo.history(session, user.id, instrument.key)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     if not rows:
         builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
         await show(query, _("selfcheck-history-empty").format(title=title(instrument, lang)),
@@ -279,7 +278,7 @@ async def send_chart(
         render_history_chart, title=chart_title, points=points, y_range=(scale.min, scale.max),
         thresholds=scale.thresholds(lang), y_label=_("selfcheck-chart-axis"),
     )
-    markup = with_nav(InlineKeyboardBuilder(), Sc(action="hist", inst=instrument.key))
+    markup = with_nav(KeyboardBuilder(), Sc(action="hist", inst=instrument.key))
     await bot.send_photo(
         query.from_user.id, BufferedInputFile(png, filename=f"{instrument.key}.png"),
         caption=_("selfcheck-chart-caption").format(title=esc(chart_title), count=len(points)), reply_markup=markup,
@@ -356,7 +355,7 @@ async def show_share(
 ) -> None:
     upcoming = await bookings.upcoming_for_teacher(session, user.id, utcnow())
     done = await repo.shared_with(session, row.id)
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
         when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
@@ -371,7 +370,7 @@ async def share_result(
     settings: Settings, i18n: I18n,
 ) -> None:
     booking = await bookings.teacher_booking(session, user.id, booking_id)
-    back = with_nav(InlineKeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
+    back = with_nav(KeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
     if booking is None or not booking.upcoming:
         return await show_share(query, session, user, row, settings, i18n.current_locale)
     psychologist = booking.slot.psychologist
@@ -490,7 +489,7 @@ def create_router() -> Router:
     @router.callback_query(Sc.filter(F.action == "del"))
     async def confirm_delete(query: CallbackQuery, session: AsyncSession, user: User) -> None:
         count = sum((await repo.counts(session, user.id)).values())
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("selfcheck-delete-confirm"), callback_data=Sc(action="erase"))
         await show(query, _("selfcheck-delete-warning").format(count=count), with_nav(builder, LIST))
 
@@ -498,7 +497,7 @@ def create_router() -> Router:
     async def erase(query: CallbackQuery, session: AsyncSession, user: User) -> None:
         await repo.delete_all(session, user.id)
         log.info("%s deleted their self-check results", user.pseudonym)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("selfcheck-back-to-list"), callback_data=LIST)
         await show(query, _("selfcheck-deleted"), with_nav(builder))
 

@@ -6,11 +6,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
-from bot.keyboards import urgent_row, with_nav
+from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.regions import region_name, regions
 from bot.ui import show
 from handlers.start import LANGUAGE_NAMES, language_keyboard
@@ -22,7 +21,7 @@ BACK = cb.Menu(item="settings")
 
 
 async def show_settings(query: CallbackQuery, user: User) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for action in ("lang", "region", "notify", "delete"):
         builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
     builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
@@ -36,7 +35,7 @@ async def show_settings(query: CallbackQuery, user: User) -> None:
 
 
 async def show_notifications(query: CallbackQuery, user: User) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     toggle = "off" if user.announcements else "on"
     builder.button(text=_("settings-announcements-" + toggle), callback_data=cb.Settings(action="ann", value=toggle))
     state = _("settings-on") if user.announcements else _("settings-off")
@@ -54,7 +53,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Settings.filter(F.action == "lang"))
     async def choose_language(query: CallbackQuery, user: User) -> None:
         markup = language_keyboard("st", user.language)
-        markup.inline_keyboard[-1:] = [with_nav(InlineKeyboardBuilder(), BACK).inline_keyboard[0]]
+        markup.inline_keyboard[-1:] = [with_nav(KeyboardBuilder(), BACK).inline_keyboard[0]]
         await show(query, _("settings-language-title"), markup)
 
     @router.callback_query(cb.Lang.filter(F.origin == "st"))
@@ -66,7 +65,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Settings.filter(F.action == "region"))
     async def choose_region(query: CallbackQuery, user: User) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for region in regions().values():
             mark = "✓ " if region.code == user.region else ""
             builder.button(text=mark + region.name(user.language), callback_data=cb.Settings(action="setreg", value=region.code))
@@ -90,7 +89,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Settings.filter(F.action == "delete"))
     async def confirm_delete(query: CallbackQuery) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("settings-delete-confirm"), callback_data=cb.Settings(action="erase"))
         await show(query, _("settings-delete-warning"), with_nav(builder, BACK))
 
@@ -101,7 +100,7 @@ def create_router() -> Router:
         await session.commit()
         for notify in after_commit:
             await notify(bot)
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
         builder.row(*urgent_row())
         await show(query, _("settings-deleted"), builder.as_markup())

@@ -5,13 +5,12 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import with_nav
+from bot.keyboards import KeyboardBuilder, with_nav
 from bot.regions import regions
 from bot.ui import show
 from storage.models import User
@@ -26,7 +25,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Menu.filter(F.item == "admin"))
     @router.callback_query(cb.Admin.filter(F.action == "home"))
     async def admin_menu(query: CallbackQuery) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for role in STAFF_ROLES:
             builder.button(text=_("admin-invite-" + role), callback_data=cb.Admin(action="region", role=role))
         builder.adjust(1)
@@ -34,7 +33,7 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Admin.filter(F.action == "region"))
     async def invite_region(query: CallbackQuery, callback_data: cb.Admin, user: User) -> None:
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("admin-region-any"), callback_data=cb.Admin(action="make", role=callback_data.role))
         for region in regions().values():
             builder.button(
@@ -54,6 +53,6 @@ def create_router() -> Router:
         await users.audit(session, user.pseudonym, "invite_created:" + callback_data.role, "invite")
         link = await create_start_link(bot, payload)
         text = _("admin-invite-ready").format(link=link, hours=settings.invites.valid_hours)
-        await show(query, text, with_nav(InlineKeyboardBuilder(), cb.Admin(action="home")))
+        await show(query, text, with_nav(KeyboardBuilder(), cb.Admin(action="home")))
 
     return router

@@ -15,14 +15,13 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks as cb
 from bot import delivery
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import button, main_menu, with_nav
+from bot.keyboards import KeyboardBuilder, button, main_menu, with_nav
 from bot.regions import region_name
 from bot.ui import show
 from handlers import booking_common as common
@@ -52,7 +51,7 @@ def status_of(profile: PsychologistProfile) -> str:
     return _("sa-status-on") if profile.published else _("sa-status-hidden")
 
 
-def home_button(builder: InlineKeyboardBuilder) -> None:
+def home_button(builder: KeyboardBuilder) -> None:
     """The coordinator's home screen reuses this to open the list."""
     builder.button(text=_("sa-open"), callback_data=LIST)
 
@@ -77,7 +76,7 @@ def create_router() -> Router:
         page = min(max(callback_data.p, 0), pages - 1)
         shown = profiles[page * PAGE:(page + 1) * PAGE]
         load = await staff.loads(session, [p.id for p in shown], utcnow())
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         for profile in shown:
             label = _("sa-item").format(
                 name=profile.display_name or profile.user.pseudonym, status=status_of(profile), upcoming=load[profile.id].upcoming,
@@ -107,7 +106,7 @@ def create_router() -> Router:
             formats=", ".join(common.format_name(f) for f in profile.format_list) or "—",
             upcoming=load.upcoming, free=load.free, held=load.held, days=staff.LOAD_DAYS,
         )
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         if staff.is_active(profile):
             builder.button(text=_("sa-off"), callback_data=cb.Staff(a="off", id=profile.id, p=page))
         else:
@@ -130,7 +129,7 @@ def create_router() -> Router:
         if not staff.is_active(profile):
             return await show_profile(query, session, profile, callback_data.p, user)
         ahead = len(await staff.future_bookings(session, profile, utcnow()))
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("sa-off-confirm"), callback_data=cb.Staff(a="offok", id=profile.id, p=callback_data.p))
         text = _("sa-off-ask").format(name=name_of(profile), count=ahead)
         await show(query, text, with_nav(builder, cb.Staff(a="view", id=profile.id, p=callback_data.p)))

@@ -7,13 +7,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
 from bot.config import Settings
 from bot.i18n import preferred_language
-from bot.keyboards import main_menu, urgent_row
+from bot.keyboards import KeyboardBuilder, main_menu, urgent_row
 from bot.ui import show
 from storage.models import User
 from storage.models.base import utcnow
@@ -23,7 +22,7 @@ LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский"}
 
 
 def language_keyboard(origin: str, current: str):
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for code, name in LANGUAGE_NAMES.items():
         mark = "✓ " if code == current else ""
         builder.button(text=mark + name, callback_data=cb.Lang(code=code, origin=origin))
@@ -42,7 +41,7 @@ async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n
 
 
 async def ask_consent(event: Message | CallbackQuery) -> None:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     builder.button(text=_("consent-agree"), callback_data=cb.Consent(agree=True))
     builder.button(text=_("consent-decline"), callback_data=cb.Consent(agree=False))
     builder.row(*urgent_row())
@@ -119,7 +118,7 @@ def create_router() -> Router:
         # Voluntary means nothing is kept from someone who said "not now".
         await state.clear()
         await users.erase(session, user, [])
-        builder = InlineKeyboardBuilder()
+        builder = KeyboardBuilder()
         builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
         builder.row(*urgent_row())
         await show(query, _("consent-declined"), builder.as_markup())

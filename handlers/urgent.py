@@ -9,11 +9,10 @@ from aiogram import BaseMiddleware, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import callbacks as cb
 from bot.config import Settings
-from bot.keyboards import nav_row
+from bot.keyboards import KeyboardBuilder, nav_row
 from bot.safety import is_crisis
 from bot.ui import show
 
@@ -34,7 +33,7 @@ def urgent_text(settings: Settings, *, alarm: bool = False) -> str:
 
 
 def urgent_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = KeyboardBuilder()
     for make_button in SAFETY_ACTIONS:
         builder.row(make_button())
     builder.row(*nav_row())
