@@ -50,6 +50,7 @@ async def run(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is noise at every start
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "keys" and args.action == "generate":
