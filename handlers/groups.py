@@ -121,6 +121,16 @@ async def open_group(session: AsyncSession, group_id: int, callback_answer: Call
     return group
 
 
+async def give_up_seat(
+    session: AsyncSession, sessions, bot: Bot, i18n: I18n, settings: Settings, group_id: int, user_id: int
+) -> None:
+    """Leaving or declining an offer: the freed seat is offered to the next in line, only once
+    giving it up is saved (a crash in between must not leave two people holding it)."""
+    change = await groups.leave(session, group_id, user_id, utcnow(), settings.groups.offer_hold)
+    await session.commit()
+    await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+
+
 def create_router() -> Router:
     router = Router(name="groups")
 
@@ -177,9 +187,7 @@ def create_router() -> Router:
             await show(query, _("groups-leave-ask"), with_nav(builder, cb.Group(a="view", s=group.id, v=callback_data.v)))
             return
         back = callback_data.v
-        change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
-        await session.commit()  # the freed seat is offered only once leaving is saved
-        await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+        await give_up_seat(session, sessions, bot, i18n, settings, group.id, user.id)
         callback_answer.text = _("groups-left")
         text, markup = await render_view(session, group, user, settings, back)
         await show(query, text, markup)
@@ -213,9 +221,7 @@ def create_router() -> Router:
             return await show_list(query, session, user, role, settings, "")
         seat = await groups.seat_of(session, group.id, user.id)
         if seat is not None and seat.status == "offered":
-            change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
-            await session.commit()  # the seat passes on only once the decline is saved
-            await notify.notify_offers(bot, session, sessions, i18n, settings.tz, change.offers)
+            await give_up_seat(session, sessions, bot, i18n, settings, group.id, user.id)
             callback_answer.text = _("groups-declined")
         await show_list(query, session, user, role, settings, "")
 
