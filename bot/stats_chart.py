@@ -11,10 +11,6 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from bot.charts import DPI, FONT, LINE_COLOR
 
 __all__ = ["Labels", "render_stats_chart"]
@@ -50,6 +46,10 @@ def render_stats_chart(
     labels: Labels, weeks: list[tuple[date, int | None]], bands: list[tuple[str, int, list[tuple[str, int | None]]]],
 ) -> bytes:
     """`weeks`: (Monday, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/charts.py
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, height_ratios=(1, 1.2))
