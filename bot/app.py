@@ -30,6 +30,7 @@ from handlers import build_routers
 from handlers import relax
 from handlers.urgent import SafetyMiddleware
 from storage import crypto, db
+from storage.cache import RowCaches
 from storage.fsm import BlindKeyBuilder, DatabaseStorage
 
 log = logging.getLogger("demeu")
@@ -130,7 +131,7 @@ class App:
         engine = db.create_engine(settings.database.url, echo=settings.database.echo)
         if migrate:
             await db.upgrade(engine)
-        sessions = db.session_factory(engine)
+        sessions = db.session_factory(engine, RowCaches.for_database(settings.database.url))
         i18n = build_i18n(settings.bot.default_language)
         dispatcher = build_dispatcher(settings, sessions, i18n)
         scheduler = AsyncIOScheduler(timezone=settings.tz)

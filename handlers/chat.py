@@ -22,6 +22,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Reaction
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
 from bot import callbacks as cb
@@ -195,6 +196,17 @@ class ChatClock:
             self._at(f"chat-open-{chat.id}", chat.starts_at, self.open, chat.id)
         self._at(f"chat-close-{chat.id}", closes_at(chat, self.app.settings), self.close, chat.id)
 
+    def schedule_once_committed(self, session: AsyncSession, chat: ChatSession) -> None:
+        """Its jobs start when the caller's transaction commits: a chat starting now must not be
+        looked for before it exists (it would wait for the sweep), nor one rolled back ever opened."""
+
+        def committed(_session: Any) -> None:
+            state = inspect(chat)
+            if state.persistent and not state.expired_attributes:  # a rollback expires it
+                self.schedule(chat)
+
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+
     def _at(self, job_id: str, when: datetime, action: Callable[..., Any], *args: Any) -> None:
         # misfire_grace_time=None: a job late for any reason still runs rather than being dropped.
         self.app.scheduler.add_job(
@@ -236,7 +248,7 @@ async def schedule_booking_chat(
     """For a booking in the "chat" format: the chat that opens at its start and closes at its end.
     Idempotent per booking (a retry or a reschedule updates the same planned chat)."""
     chat = await repo.upsert_for_booking(session, booking_id, teacher_id, psychologist_id, starts_at, ends_at)
-    clock.schedule(chat)
+    clock.schedule_once_committed(session, chat)
     return chat
 
 

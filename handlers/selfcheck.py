@@ -135,9 +135,15 @@ async def show_instrument(query: CallbackQuery, session: AsyncSession, user: Use
 
 
 async def show_question(query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: str) -> None:
-    position = draft.position
+    given = repo.answers(draft).get(instrument.items[draft.position].key)
+    await show(query, *question_screen(instrument.key, draft.position, given, lang))
+
+
+@lru_cache(maxsize=1024)
+def question_screen(key: str, position: int, given: int | None, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The same for everyone at this question with this answer ticked: built once per language."""
+    instrument = instruments()[key]
     item = instrument.items[position]
-    given = repo.answers(draft).get(item.key)
     builder = KeyboardBuilder()
     for option in instrument.options_for(item):
         mark = "✓ " if option.value == given else ""
@@ -148,7 +154,7 @@ async def show_question(query: CallbackQuery, instrument: Instrument, draft: Sel
     if stem(instrument, lang):
         parts.append(f"<i>{esc(stem(instrument, lang))}</i>")
     parts.append(f"<b>{esc(item.text(lang))}</b>")
-    await show(query, "\n\n".join(parts), with_nav(builder, Sc(action="back", inst=instrument.key, n=position)))
+    return "\n\n".join(parts), with_nav(builder, Sc(action="back", inst=instrument.key, n=position))
 
 
 def next_steps(result: Result, lang: str) -> list[InlineKeyboardButton]:

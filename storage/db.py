@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import sqlite_driver
+
+if TYPE_CHECKING:
+    from storage.cache import RowCaches
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,8 +45,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, caches: RowCaches | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the app; with `caches`, every change they make drops the cached rows it touches."""
+    if caches is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=caches.session_class())
 
 
 def alembic_config(url: str) -> Config:

@@ -14,6 +14,7 @@ from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, Storage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import crypto
+from storage.cache import MISSING, caches_of
 from storage.models import FsmRecord
 
 
@@ -51,7 +52,7 @@ update_session: ContextVar[UpdateSession | None] = ContextVar("demeu_update_sess
 class DatabaseStorage(BaseStorage):
     """State changes join the update's own transaction: they commit together with what the
     handler wrote (nothing half-done after a crash) and, on SQLite, never wait for a write
-    lock held by that same update."""
+    lock held by that same update. Reads come from the app's cache when it holds the key."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -66,24 +67,47 @@ class DatabaseStorage(BaseStorage):
         async with self.sessions.begin() as session:
             yield session, {}
 
+    async def _find(self, session: AsyncSession, records: dict[str, FsmRecord | None], index: str) -> FsmRecord | None:
+        """The stored record, to change it."""
+        if index not in records:
+            if caches_of(session).fsm.get(index) is None:
+                records[index] = None  # known to be absent: no read
+            else:
+                records[index] = await self._load(session, index)
+        return records[index]
+
     @staticmethod
-    async def _find(session: AsyncSession, cache: dict[str, FsmRecord | None], index: str) -> FsmRecord | None:
-        if index not in cache:
-            cache[index] = await session.get(FsmRecord, index)
-        return cache[index]
+    async def _load(session: AsyncSession, index: str) -> FsmRecord | None:
+        cache = caches_of(session).fsm
+        generation = cache.generation
+        record = await session.get(FsmRecord, index)
+        cache.put(index, (record.state, record.data) if record else None, generation)
+        return record
+
+    async def _read(self, index: str) -> tuple[str | None, str | None] | None:
+        """(state, data) as stored, or None when nothing is."""
+        async with self._records() as (session, records):
+            if index in records:
+                record = records[index]
+            else:
+                cached = caches_of(session).fsm.get(index)
+                if cached is not MISSING:
+                    return cached
+                record = records[index] = await self._load(session, index)
+            return (record.state, record.data) if record else None
 
     async def _write(self, key: StorageKey, field_name: str, value: str | None) -> None:
         index = self.keys.build(key)
-        async with self._records() as (session, cache):
-            record = await self._find(session, cache, index)
+        async with self._records() as (session, records):
+            record = await self._find(session, records, index)
             if record is None:
                 if value is None:
                     return  # clearing what is not there: no write at all
-                record = cache[index] = FsmRecord(key=index)
+                record = records[index] = FsmRecord(key=index)
                 session.add(record)
             setattr(record, field_name, value)
             if record.state is None and record.data is None:
-                cache[index] = None
+                records[index] = None
                 if record in session.new:
                     session.expunge(record)
                 else:
@@ -93,17 +117,15 @@ class DatabaseStorage(BaseStorage):
         await self._write(key, "state", state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._records() as (session, cache):
-            record = await self._find(session, cache, self.keys.build(key))
-            return record.state if record else None
+        stored = await self._read(self.keys.build(key))
+        return stored[0] if stored else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, "data", json.dumps(dict(data), ensure_ascii=False) if data else None)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._records() as (session, cache):
-            record = await self._find(session, cache, self.keys.build(key))
-            return json.loads(record.data) if record and record.data else {}
+        stored = await self._read(self.keys.build(key))
+        return json.loads(stored[1]) if stored and stored[1] else {}
 
     async def close(self) -> None:
         """Sessions come from the app's engine, which the app disposes."""

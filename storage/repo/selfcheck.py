@@ -7,14 +7,15 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.cache import cached_row, caches_of
 from storage.models import SelfCheckDraft, SelfCheckResult, SelfCheckShare, User
 from storage.repo import users
 
 
 async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfCheckDraft | None:
-    return await session.scalar(
-        select(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument)
-    )
+    """The unfinished questionnaire; each answer reads it, so it comes from the app's cache when it can."""
+    query = select(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument)
+    return await cached_row(session, caches_of(session).drafts, (user_id, instrument), SelfCheckDraft, query)
 
 
 async def drafts(session: AsyncSession, user_id: int) -> dict[str, SelfCheckDraft]:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import crypto
+from storage.cache import cached_row, caches_of
 from storage.models import AuditEntry, FsmRecord, User
 from storage.models.base import utcnow
 
@@ -24,6 +25,12 @@ ERASERS: list[Eraser] = []
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
     index = crypto.active().user_index(telegram_user_id)
     return await session.scalar(select(User).where(User.tg_index == index))
+
+
+async def current(session: AsyncSession, telegram_user_id: int) -> User | None:
+    """The user behind an update; from the app's cache when it holds them (no round trip)."""
+    index = crypto.active().user_index(telegram_user_id)
+    return await cached_row(session, caches_of(session).users, index, User, select(User).where(User.tg_index == index))
 
 
 async def create(session: AsyncSession, telegram_user_id: int, language: str) -> User:
