@@ -73,11 +73,13 @@ async def test_nudges_set_sent_rearmed_turned_off_and_erased(fake_api, start_bot
     assert local["who5"].isoweekday() == 7 and local["mood"] - utcnow() <= timedelta(days=1)
     assert "20:00" not in str([r.params for r in first.values()]).replace("'t': '20:00'", "")  # mood moved
 
-    # Make them today's occurrences, due now (a day or a week in a test's seconds).
+    # Make them occurrences due now (a day or a week in a test's seconds). Keyed by yesterday: the
+    # occurrence re-armed at send (today's or a later one) must not share its key at any hour
+    # of the day, as real occurrences never do.
     async with sessions() as session:
         for kind, reminder in first.items():
-            today = f"{nudges.key_prefix(kind, user_id)}{utcnow().astimezone(tz):%Y%m%d}"
-            await session.execute(update(Reminder).where(Reminder.id == reminder.id).values(due_at=utcnow(), key=today))
+            past = f"{nudges.key_prefix(kind, user_id)}{utcnow().astimezone(tz) - timedelta(days=1):%Y%m%d}"
+            await session.execute(update(Reminder).where(Reminder.id == reminder.id).values(due_at=utcnow(), key=past))
         await session.commit()
     texts = {kind: t(f"nudge-{kind}-text").split("<")[0][:30] for kind in nudges.KINDS}
 

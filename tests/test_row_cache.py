@@ -1,0 +1,136 @@
+"""The per-process row caches (storage.cache) never serve a row that differs from the committed
+one: what one update commits, the next update sees, whether it changed one row, many rows at
+once, or rolled back; and on PostgreSQL, where replicas share the database, nothing is cached."""
+from __future__ import annotations
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import func, select
+
+from storage import db
+from storage.cache import MISSING, RowCache, RowCaches
+from storage.fsm import DatabaseStorage, UpdateSession, update_session
+from storage.models import FsmRecord, User
+from storage.repo import selfcheck, users
+from tests.conftest import POSTGRES_URL
+
+TEACHER = 7101
+
+
+@pytest.fixture
+async def app_sessions(sqlite_url):
+    """Sessions as the app makes them on SQLite: with caches."""
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    caches = RowCaches.for_database(sqlite_url)
+    yield db.session_factory(engine, caches), caches
+    await engine.dispose()
+
+
+async def current(sessions, telegram_id: int = TEACHER) -> User | None:
+    async with sessions() as session:
+        return await users.current(session, telegram_id)
+
+
+async def test_committed_changes_are_seen_by_the_next_update(app_sessions):
+    sessions, caches = app_sessions
+    async with sessions.begin() as session:
+        await users.create(session, TEACHER, "kk")
+    assert (await current(sessions)).language == "kk"
+    assert len(caches.users) == 1  # the next press needs no read
+
+    async with sessions.begin() as session:  # the user switches language
+        (await users.current(session, TEACHER)).language = "ru"
+    assert (await current(sessions)).language == "ru"
+
+    async with sessions.begin() as session:  # an admin's update changes this user's role
+        other = await session.scalar(select(User).where(User.tg_index == (await current(sessions)).tg_index))
+        other.role = "psychologist"
+    assert (await current(sessions)).role == "psychologist"
+
+    async with sessions.begin() as session:  # Telegram says they blocked the bot: a bulk UPDATE
+        await users.mark_inactive(session, (await current(sessions)).id)
+    assert (await current(sessions)).active is False
+
+
+async def test_rolled_back_changes_are_never_served(app_sessions):
+    sessions, _caches = app_sessions
+    async with sessions.begin() as session:
+        await users.create(session, TEACHER, "kk")
+    await current(sessions)
+    async with sessions() as session:
+        user = await users.current(session, TEACHER)
+        user.language = "ru"
+        await session.flush()
+        await session.rollback()
+    assert (await current(sessions)).language == "kk"
+
+
+async def test_deleted_users_and_their_state_are_gone_at_once(app_sessions):
+    sessions, caches = app_sessions
+    storage = DatabaseStorage(sessions)
+    key = StorageKey(bot_id=1, chat_id=TEACHER, user_id=TEACHER)
+    async with sessions.begin() as session:
+        await users.create(session, TEACHER, "kk")
+    await storage.set_state(key, "BookingFlow:note")
+    assert await storage.get_state(key) == "BookingFlow:note"
+    assert len(caches.fsm) == 1
+
+    async with sessions() as session:  # Delete my data, inside one update
+        token = update_session.set(UpdateSession(session))
+        try:
+            user = await users.current(session, TEACHER)
+            await users.erase(session, user, [storage.keys.build(key)])
+            await session.commit()
+        finally:
+            update_session.reset(token)
+    assert await current(sessions) is None
+    assert await storage.get_state(key) is None
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+async def test_each_answer_reads_the_draft_it_committed(app_sessions):
+    sessions, caches = app_sessions
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    for position in range(3):
+        async with sessions.begin() as session:
+            draft = await selfcheck.draft(session, teacher.id, "who5")
+            assert draft.position == position
+            selfcheck.record_answer(draft, f"q{position + 1}", 3, position + 1)
+    assert len(caches.drafts) == 1
+    async with sessions() as session:
+        stored = await session.get(type(draft), draft.id)
+        assert stored.position == 3 and selfcheck.answers(stored) == {"q1": 3, "q2": 3, "q3": 3}
+
+
+def test_a_read_that_raced_a_change_is_not_cached():
+    cache = RowCache(10)
+    began = cache.generation
+    cache.drop("user")  # another update committed a change meanwhile
+    cache.put("user", "old row", began)
+    assert cache.get("user") is MISSING
+    cache.put("user", "new row", cache.generation)
+    assert cache.get("user") == "new row"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set")
+async def test_replicas_on_postgres_see_each_others_changes():
+    from tests.conftest import fresh_postgres
+
+    async with fresh_postgres() as url:
+        engines = [db.create_engine(url), db.create_engine(url)]
+        await db.upgrade(engines[0])
+        first, second = (db.session_factory(engine, RowCaches.for_database(url)) for engine in engines)
+        try:
+            async with first.begin() as session:
+                await users.create(session, TEACHER, "kk")
+            assert (await current(first)).role == "teacher"
+            async with second.begin() as session:  # an admin's press lands on the other replica
+                (await users.current(session, TEACHER)).role = "psychologist"
+            assert (await current(first)).role == "psychologist"
+        finally:
+            for engine in engines:
+                await engine.dispose()
