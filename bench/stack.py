@@ -60,8 +60,9 @@ class NullSession(BaseSession):
         pass
 
 
-def bench_settings(database_url: str | None, data_dir: Path) -> Settings:
+def bench_settings(database_url: str | None, data_dir: Path, fsm: str | None = None) -> Settings:
     environ = {
+        "DEMEU_FSM_STORAGE": fsm or "database",
         "BOT_TOKEN": TOKEN,
         "DEMEU_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{data_dir / 'bench.db'}",
         "DEMEU_ENCRYPTION_KEYS": BENCH_KEYS,

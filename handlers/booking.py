@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -223,7 +224,7 @@ def create_router() -> Router:
         builder.button(text=_("book-note-skip"), callback_data=step(callback_data, "slot"))
         await show(query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, step(callback_data, "slot")))
 
-    @router.message(BookingFlow.note, F.text)
+    @router.message(StateFilter(BookingFlow.note), F.text)
     async def got_note(message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
         data = await state.get_data()
         note = message.text.strip()[:NOTE_LIMIT]
@@ -235,7 +236,7 @@ def create_router() -> Router:
             builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, "day"))
             await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
 
-    @router.message(BookingFlow.note)
+    @router.message(StateFilter(BookingFlow.note))
     async def note_not_text(message: Message) -> None:
         await message.answer(_("book-note-text-only"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -73,14 +74,14 @@ def create_router() -> Router:
             text += "\n\n" + _("mood-low-streak")
         await show(query, text, after_keyboard(skip=True, low=low))
 
-    @router.message(MoodStates.note, F.text)
+    @router.message(StateFilter(MoodStates.note), F.text)
     async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         entry_id = (await state.get_data()).get("entry")
         await state.clear()
         saved = isinstance(entry_id, int) and await repo.set_mood_note(session, user.id, entry_id, message.text[:NOTE_KEPT])
         await message.answer(_("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard())
 
-    @router.message(MoodStates.note)
+    @router.message(StateFilter(MoodStates.note))
     async def not_a_note(message: Message) -> None:
         await message.answer(_("mood-note-text-only"), reply_markup=after_keyboard(skip=True))
 

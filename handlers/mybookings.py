@@ -3,6 +3,7 @@ and the rating asked after an attended session."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -127,7 +128,7 @@ def create_router() -> Router:
         await state.set_data({"booking": booking.id})
         await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(KeyboardBuilder()))
 
-    @router.message(RatingFlow.comment, F.text)
+    @router.message(StateFilter(RatingFlow.comment), F.text)
     async def rating_comment(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         data = await state.get_data()
         await state.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -128,7 +129,7 @@ def create_router() -> Router:
         text = _("psy-ask-" + callback_data.v).format(limit=TEXT_FIELDS[callback_data.v])
         await show(query, text, with_nav(KeyboardBuilder(), PROFILE))
 
-    @router.message(PsyFlow.text, F.text)
+    @router.message(StateFilter(PsyFlow.text), F.text)
     async def got_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         field = (await state.get_data()).get("field", "")
         value = message.text.strip()[: TEXT_FIELDS.get(field, 0)]
@@ -244,7 +245,7 @@ def create_router() -> Router:
         if booking is not None:
             await cancel_booking(query, booking, None, bot, session, sessions, user, settings, i18n)
 
-    @router.message(PsyFlow.reason, F.text)
+    @router.message(StateFilter(PsyFlow.reason), F.text)
     async def cancel_with_reason(message: Message, bot: Bot, session: AsyncSession,
                                  sessions: async_sessionmaker[AsyncSession], user: User, settings: Settings,
                                  i18n: I18n, state: FSMContext) -> None:

@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.methods import CopyMessage
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -91,7 +91,7 @@ def _teacher_router() -> Router:
         builder.row(*urgent_row())
         await show(query, _("ask-intro").format(code=user.pseudonym), with_nav(builder))
 
-    @router.message(AskStates.question, CONTENT)
+    @router.message(StateFilter(AskStates.question), CONTENT)
     async def receive_question(
         message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
     ) -> None:
@@ -120,7 +120,7 @@ def _teacher_router() -> Router:
         await state.update_data(q=question.id)
         await show(query, _("ask-reply-prompt"), with_nav(KeyboardBuilder()))
 
-    @router.message(AskStates.reply, CONTENT)
+    @router.message(StateFilter(AskStates.reply), CONTENT)
     async def receive_reply(
         message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
     ) -> None:
@@ -235,7 +235,7 @@ def _psychologist_router() -> Router:
         await state.update_data(q=question.id)
         await query.message.answer(_("ask-write-answer"), reply_markup=with_nav(KeyboardBuilder()))
 
-    @router.message(AskStates.answer, CONTENT)
+    @router.message(StateFilter(AskStates.answer), CONTENT)
     async def receive_answer(
         message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n, settings: Settings,
     ) -> None:

@@ -6,6 +6,7 @@ import functools
 import html
 
 from aiogram import Bot, Dispatcher, F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -233,7 +234,7 @@ def create_router() -> Router:
         prompt = _("relax-journal-ask-photo" if exercise.accepts_photo else "relax-journal-ask-text")
         await show(query, prompt, with_nav(KeyboardBuilder(), cb.Relax(action="card", value=exercise.id)))
 
-    @router.message(RelaxStates.journal)
+    @router.message(StateFilter(RelaxStates.journal))
     async def journal_input(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         exercise = catalogue().get((await state.get_data()).get("ex", ""))
         if exercise is None:

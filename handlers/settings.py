@@ -1,10 +1,12 @@
 """Settings: language, region, notifications, and deleting all of one's data."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
-from aiogram.utils.i18n import I18n
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +23,23 @@ BACK = cb.Menu(item="settings")
 
 
 async def show_settings(query: CallbackQuery, user: User) -> None:
-    builder = KeyboardBuilder()
-    for action in ("lang", "region", "notify", "delete"):
-        builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
-    builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
-    builder.adjust(2, 1, 1, 1)
     text = _("settings-title").format(
         code=user.pseudonym,
         language=LANGUAGE_NAMES[user.language],
         region=region_name(user.region, user.language) or _("settings-region-none"),
     )
-    await show(query, text, with_nav(builder))
+    await show(query, text, settings_keyboard(get_i18n().current_locale))
+
+
+@lru_cache(maxsize=4)
+def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
+    """The same for everyone with this language: built once."""
+    builder = KeyboardBuilder()
+    for action in ("lang", "region", "notify", "delete"):
+        builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
+    builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
+    builder.adjust(2, 1, 1, 1)
+    return with_nav(builder)
 
 
 async def show_notifications(query: CallbackQuery, user: User) -> None:

@@ -89,8 +89,8 @@ def caches_of(session: AsyncSession | Session) -> RowCaches:
 
 
 async def cached_row(session: AsyncSession, cache: RowCache, key: Hashable, entity: type[Row],
-                     query: Select[tuple[Row]]) -> Row | None:
-    """The row of `entity` with cache key `key`, read by `query` when the cache lacks it.
+                     query: Callable[[], Select[tuple[Row]]]) -> Row | None:
+    """The row of `entity` with cache key `key`, read by `query()` when the cache lacks it.
     A cached row joins the session as loaded: changing it flushes only what changed."""
     values = cache.get(key)
     if values is not MISSING:
@@ -101,7 +101,7 @@ async def cached_row(session: AsyncSession, cache: RowCache, key: Hashable, enti
         session.sync_session.add(instance)
         return instance
     generation = cache.generation
-    instance = await session.scalar(query)
+    instance = await session.scalar(query())
     if instance is not None and (values := column_values(instance)) is not None:
         cache.put(key, values, generation)
     return instance

@@ -14,8 +14,8 @@ from storage.repo import users
 
 async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfCheckDraft | None:
     """The unfinished questionnaire; each answer reads it, so it comes from the app's cache when it can."""
-    query = select(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument)
-    return await cached_row(session, caches_of(session).drafts, (user_id, instrument), SelfCheckDraft, query)
+    return await cached_row(session, caches_of(session).drafts, (user_id, instrument), SelfCheckDraft, lambda: select(
+        SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument))
 
 
 async def drafts(session: AsyncSession, user_id: int) -> dict[str, SelfCheckDraft]:

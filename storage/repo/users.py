@@ -30,7 +30,8 @@ async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User |
 async def current(session: AsyncSession, telegram_user_id: int) -> User | None:
     """The user behind an update; from the app's cache when it holds them (no round trip)."""
     index = crypto.active().user_index(telegram_user_id)
-    return await cached_row(session, caches_of(session).users, index, User, select(User).where(User.tg_index == index))
+    return await cached_row(session, caches_of(session).users, index, User,
+                            lambda: select(User).where(User.tg_index == index))
 
 
 async def create(session: AsyncSession, telegram_user_id: int, language: str) -> User:
