@@ -4,7 +4,10 @@ Teachers never see who else is there; the facilitator sees the count and pseudon
 """
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -111,14 +114,21 @@ async def render_view(session: AsyncSession, group: GroupSession, user: User, se
     return "\n".join(lines), with_nav(builder, cb.Group(a="list", v=back))
 
 
-async def open_group(session: AsyncSession, group_id: int, callback_answer: CallbackAnswer) -> GroupSession | None:
-    """The session if it can still be joined; otherwise say so (a stale or forged button)."""
-    group = await groups.get(session, group_id)
-    if group is None or group.status != "open" or group.starts_at <= utcnow():
-        callback_answer.text = _("groups-gone")
-        callback_answer.show_alert = True
-        return None
-    return group
+class OpenGroupOnly(BaseMiddleware):
+    """Presses on one group session (view, join, leave, accept, decline) get it as `group` while it
+    can still be joined; a stale or forged button is told so and shows the list instead."""
+
+    async def __call__(self, handler: Callable[[CallbackQuery, dict[str, Any]], Awaitable[Any]],
+                       query: CallbackQuery, data: dict[str, Any]) -> Any:
+        callback_data: cb.Group = data["callback_data"]
+        session: AsyncSession = data["session"]
+        group = await groups.get(session, callback_data.s)
+        if group is None or group.status != "open" or group.starts_at <= utcnow():
+            data["callback_answer"].text = _("groups-gone")
+            data["callback_answer"].show_alert = True
+            return await show_list(query, session, data["user"], data["role"], data["settings"], callback_data.v)
+        data["group"] = group
+        return await handler(query, data)
 
 
 async def give_up_seat(
@@ -133,6 +143,9 @@ async def give_up_seat(
 
 def create_router() -> Router:
     router = Router(name="groups")
+    one_group = Router(name="groups-one")
+    one_group.callback_query.middleware(OpenGroupOnly())
+    router.include_router(one_group)
 
     @router.callback_query(cb.Menu.filter(F.item == "groups"))
     async def home(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings, state: FSMContext) -> None:
@@ -143,28 +156,22 @@ def create_router() -> Router:
     async def listing(query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
         await show_list(query, session, user, role, settings, callback_data.v)
 
-    @router.callback_query(cb.Group.filter(F.a.in_({"view", "open"})))
+    @one_group.callback_query(cb.Group.filter(F.a.in_({"view", "open"})))
     async def view(
-        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer,
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings,
+        group: GroupSession,
     ) -> None:
-        group = await open_group(session, callback_data.s, callback_answer)
-        if group is None:
-            return await show_list(query, session, user, role, settings, callback_data.v)
         text, markup = await render_view(session, group, user, settings, callback_data.v)
         if callback_data.a == "open":  # from an announcement: keep the announcement, answer below it
             await query.message.answer(text, reply_markup=markup)
         else:
             await show(query, text, markup)
 
-    @router.callback_query(cb.Group.filter(F.a == "join"))
+    @one_group.callback_query(cb.Group.filter(F.a == "join"))
     async def join(
-        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer,
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings,
+        callback_answer: CallbackAnswer, group: GroupSession,
     ) -> None:
-        group = await open_group(session, callback_data.s, callback_answer)
-        if group is None:
-            return await show_list(query, session, user, role, settings, callback_data.v)
         change = await groups.enroll(session, group.id, user.id, utcnow())
         if change.status == "enrolled":
             callback_answer.text = _("groups-joined")
@@ -173,14 +180,11 @@ def create_router() -> Router:
         text, markup = await render_view(session, group, user, settings, callback_data.v)
         await show(query, text, markup)
 
-    @router.callback_query(cb.Group.filter(F.a.in_({"leave", "out"})))
+    @one_group.callback_query(cb.Group.filter(F.a.in_({"leave", "out"})))
     async def leave(
-        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings,
+        callback_answer: CallbackAnswer, group: GroupSession, bot: Bot, i18n: I18n, sessions,
     ) -> None:
-        group = await open_group(session, callback_data.s, callback_answer)
-        if group is None:
-            return await show_list(query, session, user, role, settings, callback_data.v)
         if callback_data.a == "leave":  # ask first: a seat given up may go to someone else at once
             builder = KeyboardBuilder()
             builder.button(text=_("groups-leave-confirm"), callback_data=cb.Group(a="out", s=group.id, v=callback_data.v))
@@ -192,14 +196,11 @@ def create_router() -> Router:
         text, markup = await render_view(session, group, user, settings, back)
         await show(query, text, markup)
 
-    @router.callback_query(cb.Group.filter(F.a == "acc"))
+    @one_group.callback_query(cb.Group.filter(F.a == "acc"))
     async def accept(
-        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings,
+        callback_answer: CallbackAnswer, group: GroupSession, bot: Bot, i18n: I18n, sessions,
     ) -> None:
-        group = await open_group(session, callback_data.s, callback_answer)
-        if group is None:
-            return await show_list(query, session, user, role, settings, "")
         change = await groups.accept(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
         if change.offers:
             await session.commit()
@@ -211,14 +212,11 @@ def create_router() -> Router:
         text, markup = await render_view(session, group, user, settings, "")
         await show(query, text, markup)
 
-    @router.callback_query(cb.Group.filter(F.a == "dec"))
+    @one_group.callback_query(cb.Group.filter(F.a == "dec"))
     async def decline(
-        query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+        query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings,
+        callback_answer: CallbackAnswer, group: GroupSession, bot: Bot, i18n: I18n, sessions,
     ) -> None:
-        group = await open_group(session, callback_data.s, callback_answer)
-        if group is None:
-            return await show_list(query, session, user, role, settings, "")
         seat = await groups.seat_of(session, group.id, user.id)
         if seat is not None and seat.status == "offered":
             await give_up_seat(session, sessions, bot, i18n, settings, group.id, user.id)
