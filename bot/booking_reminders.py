@@ -60,45 +60,40 @@ def prefix(booking_id: int) -> str:
     return f"booking:{booking_id}:"
 
 
-async def schedule_for(session: AsyncSession, booking: Booking, config: RemindersConfig) -> None:
+def planned_for(booking: Booking, config: RemindersConfig) -> list[repo.Planned]:
+    """The reminders before the booking, to teacher and psychologist, that are still ahead."""
     starts_at = booking.slot.starts_at
     now = utcnow()
     recipients = {"teacher": booking.teacher_id, "psychologist": booking.slot.psychologist.user_id}
-    for role, user_id in recipients.items():
-        for offset in config.offsets(role):
-            due = starts_at - offset
-            if due <= now:
-                continue
-            key = f"{prefix(booking.id)}{role}:{int(offset.total_seconds())}"
-            await repo.schedule(session, key, user_id, due, KIND, {"booking": booking.id, "role": role},
-                                expires_at=starts_at)
+    return [
+        repo.Planned(f"{prefix(booking.id)}{role}:{int(offset.total_seconds())}", user_id, starts_at - offset, KIND,
+                     {"booking": booking.id, "role": role}, expires_at=starts_at)
+        for role, user_id in recipients.items()
+        for offset in config.offsets(role)
+        if starts_at - offset > now
+    ]
 
 
 def feedback_key(booking_id: int) -> str:
     return f"feedback:{booking_id}"
 
 
-async def schedule_feedback(session: AsyncSession, booking: Booking, config: RemindersConfig,
-                            now: datetime | None = None) -> None:
+def planned_feedback(booking: Booking, config: RemindersConfig, now: datetime | None = None) -> repo.Planned:
     due = max(booking.slot.ends_at + parse_duration(config.feedback_after), now or booking.slot.ends_at)
-    await repo.schedule(session, feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
+    return repo.Planned(feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
 
 
 def booking_hook(config: RemindersConfig) -> Callable[[AsyncSession, Booking, str], object]:
     async def follow(session: AsyncSession, booking: Booking, event: str) -> None:
-        if event == "booked":
-            await schedule_for(session, booking, config)
-            await schedule_feedback(session, booking, config)
-        elif event == "rescheduled":
-            if booking.previous_id is not None:
-                await repo.cancel_prefix(session, prefix(booking.previous_id))
-                await repo.cancel(session, feedback_key(booking.previous_id))
-            await schedule_for(session, booking, config)
-            await schedule_feedback(session, booking, config)
+        if event == "rescheduled" and booking.previous_id is not None:
+            await repo.cancel_prefix(session, prefix(booking.previous_id))
+            await repo.cancel(session, feedback_key(booking.previous_id))
+        if event in ("booked", "rescheduled"):  # one statement for all of them
+            await repo.schedule_all(session, [*planned_for(booking, config), planned_feedback(booking, config)])
         elif event in ("cancelled", "attended", "no_show"):
             await repo.cancel_prefix(session, prefix(booking.id))
             if event == "attended":  # the same time (no change) or, if already past, now
-                await schedule_feedback(session, booking, config, utcnow())
+                await repo.schedule_all(session, [planned_feedback(booking, config, utcnow())])
             else:
                 await repo.cancel(session, feedback_key(booking.id))
 

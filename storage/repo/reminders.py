@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,8 +36,21 @@ def _upsert(dialect: str) -> Any:
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reminder)
     columns = [c.name for c in Reminder.__table__.columns if c.name not in ("id", "key", "created_at")]
     rearm = {name: insert.excluded[name] for name in columns}
-    unchanged = and_(Reminder.status.in_((PENDING, SENT)), Reminder.due_at == insert.excluded.due_at)
+    # Not IN (...): an expanding parameter cannot run as executemany (schedule_all).
+    unchanged = and_(or_(Reminder.status == PENDING, Reminder.status == SENT), Reminder.due_at == insert.excluded.due_at)
     return insert.on_conflict_do_update(index_elements=[Reminder.key], set_=rearm, where=~unchanged)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A reminder to create, or to move to `due_at` if its key exists (see `schedule_all`)."""
+
+    key: str
+    user_id: int
+    due_at: datetime
+    kind: str
+    params: Any = None
+    expires_at: datetime | None = None
 
 
 async def schedule(
@@ -49,19 +63,25 @@ async def schedule(
     *,
     expires_at: datetime | None = None,
 ) -> None:
-    """Create the reminder `key`, or move it to `due_at` as a fresh pending one.
+    await schedule_all(session, [Planned(key, user_id, due_at, kind, params, expires_at)])
+
+
+async def schedule_all(session: AsyncSession, planned: Sequence[Planned]) -> None:
+    """Create each reminder, or move it to its `due_at` as a fresh pending one; one statement for all.
 
     Idempotent: scheduling a reminder that is pending or already sent for this same `due_at`
     changes nothing (not even a claim in flight), so replaying an event, or two replicas planning
     the same reminder, never sends twice; a new time re-arms it (a reschedule)."""
+    if not planned:
+        return
     now = utcnow()
-    values = dict(
-        key=key, user_id=user_id, due_at=due_at, expires_at=expires_at, kind=kind, params=params,
+    values = [dict(
+        key=p.key, user_id=p.user_id, due_at=p.due_at, expires_at=p.expires_at, kind=p.kind, params=p.params,
         status=PENDING, attempts=0, claimed_by=None, claimed_until=None, sent_at=None, last_error=None,
         created_at=now, updated_at=now,
-    )
+    ) for p in planned]
     await session.execute(_upsert(session.bind.dialect.name), values)
-    session.info.setdefault(CHANGED, []).append(due_at)
+    session.info.setdefault(CHANGED, []).extend(p.due_at for p in planned)
 
 
 async def cancel(session: AsyncSession, key: str) -> bool:
