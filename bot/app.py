@@ -22,7 +22,7 @@ from bot.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
 from bot import safety
 from bot.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
-from bot.middlewares import DatabaseMiddleware, UserMiddleware
+from bot.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.reminders import ReminderWorker
 from bot.groups import GroupSweeper
 from bot.regions import regions
@@ -93,13 +93,15 @@ def build_bot(settings: Settings) -> Bot:
 def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
     storage, isolation = build_storage(settings, sessions)
     # FSM registered by hand, after the database session opens: state is then read and written in
-    # the update's own transaction (one read, no extra connection) instead of a session of its own.
+    # the update's own transaction (one read, no extra connection) instead of a session of its own;
+    # the commit comes inside its per-user lock, so a user's next update sees this one's changes.
     dispatcher = Dispatcher(
         storage=storage, events_isolation=isolation, disable_fsm=True, settings=settings, sessions=sessions
     )
     relax.setup(dispatcher, settings)  # guided-exercise timers, one runner per dispatcher; first: it times updates
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
     dispatcher.update.outer_middleware(dispatcher.fsm)
+    dispatcher.update.outer_middleware(CommitMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware(settings))
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n))
     dispatcher.message.outer_middleware(SafetyMiddleware())

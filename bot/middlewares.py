@@ -1,4 +1,4 @@
-"""Outer middlewares: one database session per update, then the user behind it.
+"""Outer middlewares: one database session per update, its commit, then the user behind it.
 
 Handlers receive `session`, `user` (None for a stranger), `role` and `settings`
 through aiogram's dependency injection.
@@ -22,7 +22,8 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DatabaseMiddleware(BaseMiddleware):
-    """Commits when the handler returns, rolls back when it raises."""
+    """Opens the update's session (the transaction begins with its first statement); whatever
+    was not committed is rolled back when the update ends."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -33,12 +34,21 @@ class DatabaseMiddleware(BaseMiddleware):
             current = UpdateSession(session)
             token = update_session.set(current)
             try:
-                result = await handler(event, data)
-                await session.commit()
-                return result
+                return await handler(event, data)
             finally:
                 current.session = None
                 update_session.reset(token)
+
+
+class CommitMiddleware(BaseMiddleware):
+    """Commits when the handler returns. Placed inside the FSM middleware, so within the user's
+    event-isolation lock: their next update starts only once this one's changes are committed
+    (and cached), never reading the user or the state as they were before it."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        await data["session"].commit()
+        return result
 
 
 class UserMiddleware(BaseMiddleware):

@@ -1,5 +1,6 @@
 """End to end through the fake Bot API server: a teacher's first minutes with Demeu,
 in Kazakh and in Russian, and what must never leak."""
+import asyncio
 import logging
 import re
 
@@ -215,3 +216,18 @@ async def test_a_teacher_who_unblocks_and_writes_again_gets_messages_again(fake_
     assert TEXTS["ru"]["menu"] in teacher.last_text
     async with bot.app.sessions() as session:
         assert (await users.by_telegram_id(session, 5007)).active is True
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_quick_second_tap_sees_what_the_first_changed(fake_api, start_bot, lang):
+    """Tapping before the screen settles: the next update of the same user starts only once the
+    one before it is committed, so consent given a moment ago lets the next tap into Settings."""
+    t = TEXTS[lang]
+    await start_bot()
+    user = fake_api.user(user_id=TEACHER_ID, language_code=lang)
+    await user.send_text("/start")
+    await user.press(t["lang"])
+    await asyncio.gather(user.press(t["agree"]), user.press_data(Menu(item="settings").pack()))
+    assert t["consent"] not in user.last_text
+    assert any(t["delete"] in button for button in user.last.buttons), user.last_text
+    assert not fake_api.violations
