@@ -256,7 +256,11 @@ async def test_replica_killed_mid_round_leaves_its_reminders_to_the_other(fake_a
         replicas[0].kill()
         await replicas[0].wait()
         await wait_for(lambda: len(markers(fake_api)) == 300, timeout=90)
-        await asyncio.sleep(1)
+
+        async def all_sent() -> bool:  # a reminder the killed replica sent but never marked: after its lease
+            return set((await statuses(sessions)).values()) == {"sent"}
+
+        await wait_for(all_sent, timeout=60)
     finally:
         for replica in replicas:
             if replica.returncode is None:
