@@ -1,12 +1,13 @@
 """Engine, sessions and migrations for SQLite (one region) and PostgreSQL (the country)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -32,7 +33,29 @@ def create_engine(url: str, *, echo: bool = False, **options: Any) -> AsyncEngin
         engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True, **options)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, **options)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "checkin", _mark_checkin)
+    return engine
+
+
+# A connection back in use within this many seconds is trusted without a ping. SQLAlchemy's
+# pool_pre_ping pings on every checkout, which on asyncpg is three round trips (BEGIN, ping,
+# ROLLBACK): more than the queries of a menu press. A connection broken meanwhile (a failover)
+# fails one update, and SQLAlchemy then drops the whole pool.
+IDLE_PING_SECONDS = 30
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("checked_in", float("-inf")) > IDLE_PING_SECONDS:
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # noqa: BLE001 - any failure: the pool retries with a new connection
+            raise exc.DisconnectionError(str(error)) from error
+
+
+def _mark_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
