@@ -27,7 +27,7 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import BufferedInputFile, CallbackQuery, Update
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from bench.stack import (
     TOKEN, NullSession, Stopwatch, bench_settings, callback_update, percentile, rss_mb, temp_dir,
@@ -239,6 +239,11 @@ async def grow(app: App, teachers: int, per_teacher: int) -> None:
             await session.execute(insert(SelfCheckResult), [
                 {"user_id": first_user + n % teachers, "instrument": "who5", "created_at": past,
                  "data": {"scales": {"total": {"score": 52}}}} for n in batch])
+            await session.commit()
+        if session.bind.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+            for table in (User.__tablename__, Slot.__tablename__):
+                await session.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
             await session.commit()
 
 
