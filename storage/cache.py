@@ -6,15 +6,20 @@ Only where one process owns the database (SQLite: one bot per region). With Post
 replicas share the rows and another replica's change would not be seen, so there the caches
 hold nothing and every update reads the database.
 
-A cache never serves a row that differs from the committed one: the app's session class is
-watched, and every flush drops the rows it touches; once the transaction commits, the rows it
-wrote are cached as committed (the next step of a conversation needs no read), and a bulk
-UPDATE/DELETE empties the cache of that table. A read that began before a drop does not fill
-the cache (the generation check), so a read racing another update's commit cannot leave a
-stale row behind.
+A cache never serves a row that differs from the committed one:
+- the app's session class is watched: every flush drops the rows it touches, a bulk
+  UPDATE/DELETE empties the cache of that table, a transaction that ends without committing
+  drops what it had flushed;
+- a read that began before a drop does not fill the cache (the generation check), nor does a
+  read of a row the reading transaction itself has changed and not yet committed;
+- once a transaction commits, a row it wrote is cached as committed (the next step of a
+  conversation needs no read) only if nobody else changed that row since this transaction read
+  it; otherwise its unchanged columns might be stale and the row is just dropped;
+- values are copied in and out, so no instance shares a mutable value (a JSON dict) with it.
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import is_sqlite
@@ -31,6 +36,7 @@ from storage.models import FsmRecord, SelfCheckDraft, User
 
 MISSING = object()
 DEFAULT_SIZE = 20_000  # users active within minutes of each other in one region; bounded memory
+READ_AT = "demeu_cache_read_at"  # InstanceState.info: the generation at which the row was read
 Row = TypeVar("Row")
 
 
@@ -41,6 +47,10 @@ class RowCache:
         self.size = size
         self.generation = 0
         self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        # When each key was last dropped (bounded; what is forgotten counts as changed).
+        self._dropped_at: OrderedDict[Hashable, int] = OrderedDict()
+        self._forgotten_until = 0
+        self._cleared_at = 0
 
     def get(self, key: Hashable) -> Any:
         value = self._values.get(key, MISSING)
@@ -58,24 +68,42 @@ class RowCache:
             self._values.popitem(last=False)
 
     def drop(self, key: Hashable) -> None:
+        if not self.size:
+            return
         self.generation += 1
         self._values.pop(key, None)
+        self._dropped_at[key] = self.generation
+        self._dropped_at.move_to_end(key)
+        if len(self._dropped_at) > 2 * self.size:
+            _, self._forgotten_until = self._dropped_at.popitem(last=False)
 
     def clear(self) -> None:
+        if not self.size:
+            return
         self.generation += 1
         self._values.clear()
+        self._cleared_at = self.generation
+
+    def changed_since(self, key: Hashable, generation: int) -> bool:
+        dropped = self._dropped_at.get(key, self._forgotten_until)
+        return dropped > generation or self._cleared_at > generation
 
     def __len__(self) -> int:
         return len(self._values)
 
 
 def column_values(instance: Any) -> tuple | None:
-    """The row as plain values, or None when some column is not loaded."""
+    """The row as plain values (mutable ones copied), or None when some column is not loaded."""
     loaded = inspect(instance).dict
     keys = _column_keys(type(instance))
     if any(key not in loaded for key in keys):
         return None
-    return tuple(loaded[key] for key in keys)
+    return tuple(_copied(loaded[key]) for key in keys)
+
+
+def _copied(value: Any) -> Any:
+    """JSON columns are dicts and lists; every other column value is immutable."""
+    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
 
 def _column_keys(entity: type) -> tuple[str, ...]:
@@ -88,22 +116,37 @@ def caches_of(session: AsyncSession | Session) -> RowCaches:
     return getattr(sync_session, "row_caches", NO_CACHES)
 
 
+def read_through(session: Session, cache: RowCache, key: Hashable, value: Any, generation: int,
+                 instance: Any = None) -> None:
+    """Cache what was just read at `generation`, unless this transaction has changed that row
+    itself (it would read its own uncommitted write)."""
+    if instance is not None:
+        inspect(instance).info[READ_AT] = generation
+    if not RowCaches.pending_key(session, cache, key):
+        cache.put(key, value, generation)
+
+
 async def cached_row(session: AsyncSession, cache: RowCache, key: Hashable, entity: type[Row],
                      query: Callable[[], Select[tuple[Row]]]) -> Row | None:
     """The row of `entity` with cache key `key`, read by `query()` when the cache lacks it.
     A cached row joins the session as loaded: changing it flushes only what changed."""
     values = cache.get(key)
+    sync_session = session.sync_session
     if values is not MISSING:
         instance = inspect(entity).class_manager.new_instance()
         for column, value in zip(_column_keys(entity), values):
-            set_committed_value(instance, column, value)
+            set_committed_value(instance, column, _copied(value))
         make_transient_to_detached(instance)
-        session.sync_session.add(instance)
+        present = sync_session.identity_map.get(inspect(instance).key)
+        if present is not None:  # already in this session (read twice in one update): that one
+            return present
+        inspect(instance).info[READ_AT] = cache.generation
+        sync_session.add(instance)
         return instance
     generation = cache.generation
     instance = await session.scalar(query())
     if instance is not None and (values := column_values(instance)) is not None:
-        cache.put(key, values, generation)
+        read_through(sync_session, cache, key, values, generation, instance)
     return instance
 
 
@@ -113,6 +156,9 @@ class Watched:
     entity: type
     key_of: Callable[[Any], Hashable]
     value_of: Callable[[Any], Any]
+
+
+PENDING = "demeu_cache_pending"
 
 
 class RowCaches:
@@ -136,63 +182,80 @@ class RowCaches:
         event.listen(watched, "after_flush", self._after_flush)
         event.listen(watched, "do_orm_execute", self._bulk_statement)
         event.listen(watched, "after_commit", self._committed)
-        event.listen(watched, "after_rollback", self._rolled_back)
+        event.listen(watched, "after_transaction_end", self._ended)
         return watched
+
+    @staticmethod
+    def _pending(session: Session) -> dict[RowCache, dict[Hashable, Any] | None]:
+        """Per cache: rows written in this transaction by key (the instance, or None when it is
+        not to be cached again: deleted, or changed by someone else since read), or None for
+        the whole table (after a bulk statement)."""
+        return session.info.setdefault(PENDING, {})
+
+    @classmethod
+    def pending_key(cls, session: Session, cache: RowCache, key: Hashable) -> bool:
+        rows = session.info.get(PENDING, {}).get(cache, {})
+        return rows is None or key in rows
 
     def _watching(self, instance: Any) -> Watched | None:
         return next((watched for watched in self._watched if isinstance(instance, watched.entity)), None)
 
-    @staticmethod
-    def _pending(session: Session) -> dict[Watched, dict[Hashable, Any] | None]:
-        """Per watched table: rows written in this transaction by key (None: deleted), or
-        None for the whole table (after a bulk statement)."""
-        return session.info.setdefault("demeu_cache_pending", {})
-
     def _after_flush(self, session: Session, _flush: UOWTransaction) -> None:
         pending = self._pending(session)
-        deleted = set(session.deleted)
-        for instance in chain(session.new, session.dirty, deleted):
+        inserted, deleted = set(session.new), set(session.deleted)
+        for instance in chain(inserted, session.dirty, deleted):
             watched = self._watching(instance)
             if watched is None:
                 continue
-            key = watched.key_of(instance)
-            watched.cache.drop(key)
-            rows = pending.setdefault(watched, {})
-            if rows is not None:
-                rows[key] = None if instance in deleted else instance
+            key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
+            untouched_by_others = instance in inserted or (
+                READ_AT in info and not cache.changed_since(key, info[READ_AT]))
+            cache.drop(key)
+            rows = pending.setdefault(cache, {})
+            if rows is None:
+                continue
+            if instance in deleted or not untouched_by_others:
+                rows[key] = None
+                info.pop(READ_AT, None)
+            else:
+                rows[key] = instance
+                info[READ_AT] = cache.generation  # our own drop is not someone else's change
 
     def _bulk_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert) or state.bind_mapper is None:
             return
-        watched = self._watching_entity(state.bind_mapper.class_)
-        if watched is not None:
-            watched.cache.clear()
-            self._pending(state.session)[watched] = None
-
-    def _watching_entity(self, entity: type) -> Watched | None:
-        return next((watched for watched in self._watched if watched.entity is entity), None)
+        for watched in self._watched:
+            if state.bind_mapper.class_ is watched.entity:
+                watched.cache.clear()
+                self._pending(state.session)[watched.cache] = None
 
     def _committed(self, session: Session) -> None:
         """Now the rows are what others read: drop them again (a read of the old row may have
-        run between the flush and the commit), then cache what was written."""
-        for watched, rows in session.info.pop("demeu_cache_pending", {}).items():
+        run between the flush and the commit), then cache what was written, if still ours."""
+        watched_by_cache = {watched.cache: watched for watched in self._watched}
+        for cache, rows in session.info.pop(PENDING, {}).items():
             if rows is None:
-                watched.cache.clear()
+                cache.clear()
                 continue
             for key, instance in rows.items():
-                watched.cache.drop(key)
-                if instance is not None and inspect(instance).persistent:
-                    value = watched.value_of(instance)
-                    if value is not None:
-                        watched.cache.put(key, value, watched.cache.generation)
+                state = inspect(instance) if instance is not None else None
+                ours = state is not None and state.persistent and not cache.changed_since(key, state.info[READ_AT])
+                cache.drop(key)
+                if ours and (value := watched_by_cache[cache].value_of(instance)) is not None:
+                    cache.put(key, value, cache.generation)
+                    state.info[READ_AT] = cache.generation
 
-    def _rolled_back(self, session: Session) -> None:
-        for watched, rows in session.info.pop("demeu_cache_pending", {}).items():
+    def _ended(self, session: Session, transaction: SessionTransaction) -> None:
+        """A transaction that ends without a commit (rolled back, or the session closed):
+        what it flushed never happened; drop it."""
+        if transaction.parent is not None:
+            return
+        for cache, rows in session.info.pop(PENDING, {}).items():
             if rows is None:
-                watched.cache.clear()
+                cache.clear()
             else:
                 for key in rows:
-                    watched.cache.drop(key)
+                    cache.drop(key)
 
 
 NO_CACHES = RowCaches(0)

@@ -14,7 +14,7 @@ from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, Storage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import crypto
-from storage.cache import MISSING, caches_of
+from storage.cache import MISSING, caches_of, read_through
 from storage.models import FsmRecord
 
 
@@ -81,7 +81,8 @@ class DatabaseStorage(BaseStorage):
         cache = caches_of(session).fsm
         generation = cache.generation
         record = await session.get(FsmRecord, index)
-        cache.put(index, (record.state, record.data) if record else None, generation)
+        read_through(session.sync_session, cache, index, (record.state, record.data) if record else None,
+                     generation, record)
         return record
 
     async def _read(self, index: str) -> tuple[str | None, str | None] | None:

@@ -40,12 +40,13 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
 
     def _make_new_cursor(self, connection: Any) -> None:
         self._description = None
         self._rowcount = -1
         self._lastrowid = None
+        self._arraysize = 1
 
     def _aenter_cursor(self, cursor: Any) -> None:
         return None  # the sqlite3 cursor lives only inside `_run`
@@ -61,6 +62,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def lastrowid(self) -> Any:
         return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     async def _async_soft_close(self) -> None:
         """Nothing to close: the rows are already read."""

@@ -134,3 +134,50 @@ async def test_replicas_on_postgres_see_each_others_changes():
         finally:
             for engine in engines:
                 await engine.dispose()
+
+
+async def test_a_change_by_another_update_meanwhile_is_not_overwritten_in_the_cache(app_sessions):
+    """A psychologist's own update is in flight while a coordinator deactivates them: when the
+    psychologist's update commits another column, the cache must not keep the old role."""
+    sessions, _caches = app_sessions
+    async with sessions.begin() as session:
+        (await users.create(session, TEACHER, "kk")).role = "psychologist"
+    await current(sessions)
+    async with sessions() as own:
+        me = await users.current(own, TEACHER)
+        async with sessions.begin() as coordinator:
+            (await coordinator.scalar(select(User).where(User.id == me.id))).role = "psychologist_off"
+        me.language = "ru"
+        await own.commit()
+    user = await current(sessions)
+    assert (user.role, user.language) == ("psychologist_off", "ru")
+
+
+async def test_a_failed_update_leaves_nothing_of_its_own_in_the_cache(app_sessions):
+    sessions, caches = app_sessions
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    async with sessions() as session:  # an answer flushed, read again, then the handler fails
+        draft = await selfcheck.draft(session, teacher.id, "who5")
+        selfcheck.record_answer(draft, "q1", 5, 1)
+        await session.flush()
+        caches.drafts.clear()
+        assert (await selfcheck.draft(session, teacher.id, "who5")).position == 1
+    async with sessions() as session:
+        assert (await selfcheck.draft(session, teacher.id, "who5")).position == 0
+
+
+async def test_the_cache_shares_no_mutable_value_and_one_row_is_one_instance(app_sessions):
+    sessions, _caches = app_sessions
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    async with sessions() as session:
+        await selfcheck.draft(session, teacher.id, "who5")  # now cached
+    async with sessions() as session:  # changed in place, never committed
+        draft = await selfcheck.draft(session, teacher.id, "who5")
+        draft.data["alerted"] = True
+        assert await selfcheck.draft(session, teacher.id, "who5") is draft  # the same row twice: one instance
+    async with sessions() as session:
+        assert (await selfcheck.draft(session, teacher.id, "who5")).data["alerted"] is False

@@ -39,6 +39,8 @@ async def test_rows_rowcount_and_many(engine) -> None:
         assert inserted.scalar_one() == 6
         assert (await connection.scalars(select(seats.c.holder).order_by(seats.c.id))).all() == \
             ["a", None, None, None, None, "c"]
+        in_pages = (await connection.execute(select(seats.c.id).order_by(seats.c.id))).partitions(4)
+        assert [[row.id for row in page] for page in in_pages] == [[1, 2, 3, 4], [5, 6]]
 
 
 async def test_errors_are_sqlalchemy_errors_and_roll_back(engine) -> None:
