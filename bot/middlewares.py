@@ -61,7 +61,7 @@ class UserMiddleware(BaseMiddleware):
         if telegram_user is None or telegram_user.is_bot or (chat is not None and chat.type != "private"):
             return None  # Demeu talks to people in private chats only
         session: AsyncSession = data["session"]
-        user = await users.current(session, telegram_user.id)
+        user = await users.by_telegram_id(session, telegram_user.id)
         if user is not None:
             await users.mark_seen(session, user, utcnow().date())
         data["user"] = user

@@ -29,7 +29,7 @@ async def app_sessions(sqlite_url):
 
 async def current(sessions, telegram_id: int = TEACHER) -> User | None:
     async with sessions() as session:
-        return await users.current(session, telegram_id)
+        return await users.by_telegram_id(session, telegram_id)
 
 
 async def test_committed_changes_are_seen_by_the_next_update(app_sessions):
@@ -40,7 +40,7 @@ async def test_committed_changes_are_seen_by_the_next_update(app_sessions):
     assert len(caches.users) == 1  # the next press needs no read
 
     async with sessions.begin() as session:  # the user switches language
-        (await users.current(session, TEACHER)).language = "ru"
+        (await users.by_telegram_id(session, TEACHER)).language = "ru"
     assert (await current(sessions)).language == "ru"
 
     async with sessions.begin() as session:  # an admin's update changes this user's role
@@ -59,7 +59,7 @@ async def test_rolled_back_changes_are_never_served(app_sessions):
         await users.create(session, TEACHER, "kk")
     await current(sessions)
     async with sessions() as session:
-        user = await users.current(session, TEACHER)
+        user = await users.by_telegram_id(session, TEACHER)
         user.language = "ru"
         await session.flush()
         await session.rollback()
@@ -79,7 +79,7 @@ async def test_deleted_users_and_their_state_are_gone_at_once(app_sessions):
     async with sessions() as session:  # Delete my data, inside one update
         token = update_session.set(UpdateSession(session))
         try:
-            user = await users.current(session, TEACHER)
+            user = await users.by_telegram_id(session, TEACHER)
             await users.erase(session, user, [storage.keys.build(key)])
             await session.commit()
         finally:
@@ -129,7 +129,7 @@ async def test_replicas_on_postgres_see_each_others_changes():
                 await users.create(session, TEACHER, "kk")
             assert (await current(first)).role == "teacher"
             async with second.begin() as session:  # an admin's press lands on the other replica
-                (await users.current(session, TEACHER)).role = "psychologist"
+                (await users.by_telegram_id(session, TEACHER)).role = "psychologist"
             assert (await current(first)).role == "psychologist"
         finally:
             for engine in engines:
@@ -144,7 +144,7 @@ async def test_a_change_by_another_update_meanwhile_is_not_overwritten_in_the_ca
         (await users.create(session, TEACHER, "kk")).role = "psychologist"
     await current(sessions)
     async with sessions() as own:
-        me = await users.current(own, TEACHER)
+        me = await users.by_telegram_id(own, TEACHER)
         async with sessions.begin() as coordinator:
             (await coordinator.scalar(select(User).where(User.id == me.id))).role = "psychologist_off"
         me.language = "ru"

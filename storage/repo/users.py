@@ -23,12 +23,7 @@ ERASERS: list[Eraser] = []
 
 
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
-    index = crypto.active().user_index(telegram_user_id)
-    return await session.scalar(select(User).where(User.tg_index == index))
-
-
-async def current(session: AsyncSession, telegram_user_id: int) -> User | None:
-    """The user behind an update; from the app's cache when it holds them (no round trip)."""
+    """From the app's cache when it holds them (no round trip): read for every update."""
     index = crypto.active().user_index(telegram_user_id)
     return await cached_row(session, caches_of(session).users, index, User,
                             lambda: select(User).where(User.tg_index == index))
