@@ -31,7 +31,7 @@ from handlers import relax
 from handlers.urgent import SafetyMiddleware
 from storage import crypto, db
 from storage.cache import RowCaches
-from storage.fsm import BlindKeyBuilder, DatabaseStorage
+from storage.fsm import DatabaseStorage, SealedRedisStorage
 
 log = logging.getLogger("demeu")
 
@@ -67,15 +67,8 @@ def check_content(settings: Settings) -> None:
 def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage, BaseEventIsolation]:
     if settings.fsm.storage == "database":
         return DatabaseStorage(sessions), SimpleEventIsolation()
-    from aiogram.fsm.storage.redis import RedisStorage
-
-    # Keys are blind indexes and values are encrypted: Redis sees no ids and no text.
-    storage = RedisStorage.from_url(
-        settings.fsm.storage,
-        key_builder=BlindKeyBuilder(prefix="demeu:fsm"),
-        json_dumps=crypto.json_dumps_encrypted,
-        json_loads=crypto.json_loads_encrypted,
-    )
+    # Keys are blind indexes and values (state and data) encrypted and padded: Redis sees no ids, no text.
+    storage = SealedRedisStorage.for_url(settings.fsm.storage)
     return storage, storage.create_isolation()
 
 

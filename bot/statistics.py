@@ -38,6 +38,14 @@ class Report:
     bands: list[tuple[str, int, list[tuple[str, int | None]]]] = field(default_factory=list)  # chart rows
 
 
+def bands(instrument: str, answers: dict[str, int]) -> list[tuple[str, str]]:
+    """(scale, band) of one stored result, scored by its instrument."""
+    known = instruments().get(instrument)
+    if known is None:
+        return []
+    return [(scale.key, scale.band) for scale in known.score(answers).scales.values()]
+
+
 def number(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
@@ -122,7 +130,7 @@ async def _consultations(report: Report, session, since: datetime, until: dateti
 
 
 async def _selfchecks(report: Report, session, since: datetime, until: datetime, region, minimum: int, language: str) -> None:
-    data = await stats.selfchecks(session, since, until, region)
+    data = await stats.selfchecks(session, since, until, region, bands)
     known = instruments()
     total = sum(data.taken.values())
     report.lines.append("")

@@ -25,14 +25,15 @@ from bot.config import Settings
 from bot.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.regions import region_name
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from handlers import booking_common as common
 from handlers.urgent import SAFETY_ACTIONS
 from storage.models import Booking, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS, LANGUAGES
 from storage.repo import booking as repo
+from storage.models.booking import NOTE_LIMIT
 
-NOTE_LIMIT = 500
 Bk = cb.Book
 
 
@@ -227,7 +228,7 @@ def create_router() -> Router:
     @router.message(StateFilter(BookingFlow.note), F.text)
     async def got_note(message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
         data = await state.get_data()
-        note = message.text.strip()[:NOTE_LIMIT]
+        note = truncate_utf16(message.text.strip(), NOTE_LIMIT)
         await state.set_state(None)
         await state.set_data({"slot": data.get("slot"), "note": note})
         slot_data = Bk.unpack(data["back"])

@@ -24,13 +24,14 @@ from bot.groups import describe, when
 from bot.keyboards import KeyboardBuilder, button as cb_button
 from bot.keyboards import nav_row, with_nav
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
 from storage.repo import groups
+from storage.models.groups import COMMENT_LIMIT
 
 FORMATS = ("", "online", "offline", "chat")
 LANGUAGES = ("", "kk", "ru")
-COMMENT_MAX = 1000
 
 
 class RatingComment(StatesGroup):
@@ -283,7 +284,7 @@ def create_router() -> Router:
     async def save_comment(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         data = await state.get_data()
         await state.clear()
-        saved = await groups.comment(session, int(data.get("group_id", 0)), user.id, message.text[:COMMENT_MAX])
+        saved = await groups.comment(session, int(data.get("group_id", 0)), user.id, truncate_utf16(message.text, COMMENT_LIMIT))
         builder = KeyboardBuilder()
         builder.row(*nav_row())
         await message.answer(_("groups-comment-thanks" if saved else "groups-rate-closed"), reply_markup=builder.as_markup())

@@ -17,12 +17,13 @@ from bot.charts import render_history_chart
 from bot.config import Settings
 from bot.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from storage.models import User
 from storage.repo import relax as repo
+from storage.models.relax import MOOD_NOTE_LIMIT
 
 SCORES = range(1, 6)
 HISTORY_DAYS = 30
-NOTE_KEPT = 2000  # characters
 BACK = cb.Menu(item="relax")
 
 
@@ -78,7 +79,7 @@ def create_router() -> Router:
     async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         entry_id = (await state.get_data()).get("entry")
         await state.clear()
-        saved = isinstance(entry_id, int) and await repo.set_mood_note(session, user.id, entry_id, message.text[:NOTE_KEPT])
+        saved = isinstance(entry_id, int) and await repo.set_mood_note(session, user.id, entry_id, truncate_utf16(message.text, MOOD_NOTE_LIMIT))
         await message.answer(_("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard())
 
     @router.message(StateFilter(MoodStates.note))

@@ -16,12 +16,13 @@ from bot import callbacks as cb
 from bot.config import Settings
 from bot.keyboards import KeyboardBuilder, with_nav
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from handlers import booking_common as common
 from storage.models import User
 from storage.models.base import utcnow
 from storage.repo import booking as repo
+from storage.models.booking import COMMENT_LIMIT
 
-COMMENT_LIMIT = 500
 LIST = cb.Menu(item="mine")
 
 
@@ -134,7 +135,7 @@ def create_router() -> Router:
         await state.clear()
         booking = await repo.teacher_booking(session, user.id, data.get("booking", 0))
         if booking is not None and booking.rating:
-            await repo.rate(session, booking, booking.rating, message.text.strip()[:COMMENT_LIMIT])
+            await repo.rate(session, booking, booking.rating, truncate_utf16(message.text.strip(), COMMENT_LIMIT))
         await message.answer(_("rate-comment-saved"), reply_markup=with_nav(KeyboardBuilder()))
 
     return router

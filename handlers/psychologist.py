@@ -18,19 +18,20 @@ from bot.filters import staff_only
 from bot.keyboards import KeyboardBuilder, with_nav
 from bot.regions import regions
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from handlers import booking_common as common
 from handlers.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.models.booking import ATTENDED, CONFIRMED, FORMATS, LANGUAGES, NO_SHOW
 from storage.repo import booking as repo
+from storage.models.booking import REASON_LIMIT
 
 HOME = cb.Menu(item="psy")
 PROFILE = cb.Psy(a="prof")
 # Free-text profile fields and their length limits.
 TEXT_FIELDS = {"name": 64, "address": 200, "link": 200, "bio_kk": 600, "bio_ru": 600}
 COLUMNS = {"name": "display_name", "address": "address", "link": "video_link", "bio_kk": "bio_kk", "bio_ru": "bio_ru"}
-REASON_LIMIT = 300
 
 
 class PsyFlow(StatesGroup):
@@ -255,7 +256,7 @@ def create_router() -> Router:
         booking = await repo.psychologist_booking(session, profile, booking_id)
         if booking is None:
             return await show_home(message, profile, user)
-        reason = message.text.strip()[:REASON_LIMIT]
+        reason = truncate_utf16(message.text.strip(), REASON_LIMIT)
         await cancel_booking(message, booking, reason, bot, session, sessions, user, settings, i18n)
 
     return router

@@ -19,16 +19,17 @@ from bot.config import ConfigError, Settings
 from bot.exercises import CATEGORIES, Catalogue, ContentError, Exercise, Frame, Reason, load_exercises
 from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.ui import show
+from bot.utf16 import truncate_utf16
 from handlers.guided import GuidedSessions, GuidedView, Screen, setup_guided
 from storage.models import User
 from storage.models.base import utcnow
 from storage.repo import relax as repo
+from storage.models.relax import JOURNAL_TEXT_LIMIT
 
 MENU = cb.Menu(item="relax")
 CONTROLS = ("pause", "resume", "stop")
 JOURNAL_SHOWN = 10
 JOURNAL_TEXT_SHOWN = 300  # characters of each reflection on the journal screen
-JOURNAL_TEXT_KEPT = 3000
 
 
 class RelaxStates(StatesGroup):
@@ -243,7 +244,7 @@ def create_router() -> Router:
         if exercise.accepts_photo and message.photo:
             await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
         elif exercise.accepts_text and message.text and not message.text.startswith("/"):
-            await repo.add_journal_entry(session, user.id, exercise.id, "text", message.text[:JOURNAL_TEXT_KEPT])
+            await repo.add_journal_entry(session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT))
         else:
             hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
             back = cb.Relax(action="card", value=exercise.id)

@@ -56,6 +56,11 @@ def exercises():
     return load_exercises()
 
 
+def stored_result(row: SelfCheckResult) -> Result:
+    """Scores and bands from the stored answers: the database keeps data, the instrument its meaning."""
+    return instruments()[row.instrument].score(row.data["answers"])
+
+
 def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -200,7 +205,7 @@ async def show_result(
     back: CallbackData = LIST,
 ) -> None:
     instrument = instruments()[row.instrument]
-    result = Result.from_dict(row.data["result"])
+    result = stored_result(row)
     builder = KeyboardBuilder()
     for step in next_steps(result, lang):
         builder.row(step)
@@ -222,9 +227,8 @@ def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def show_safety(query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton, user: User) -> None:
+async def show_safety(query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton) -> None:
     # Shown in place of the next question or the result, so nothing continues before it.
-    log.warning("self-check safety screen shown to %s", user.pseudonym)
     text = f"{intro}\n\n{crisis_lines_text(settings)}\n\n{_('urgent-outro')}"
     await show(query, text, safety_markup(go_on))
 
@@ -239,7 +243,7 @@ async def show_history(
         await show(query, _("selfcheck-history-empty").format(title=title(instrument, lang)),
                    with_nav(builder, Sc(action="open", inst=instrument.key)))
         return
-    results = [Result.from_dict(row.data["result"]) for row in rows]
+    results = [stored_result(row) for row in rows]
     lines = []
     for index, (row, result) in enumerate(zip(rows, results)):
         scores = []
@@ -271,7 +275,7 @@ async def send_chart(
     rows = await repo.history(session, user.id, instrument.key)
     points = []
     for row in rows:
-        scored = Result.from_dict(row.data["result"]).scales.get(scale.key)
+        scored = stored_result(row).scales.get(scale.key)
         if scored is not None:
             points.append((row.created_at.astimezone(settings.tz), float(scored.score)))
     if not points:
@@ -306,7 +310,7 @@ async def show_finished(
     if row.data.get("safety_screen"):
         instrument = instruments()[row.instrument]
         go_on = button(_("selfcheck-safety-result"), Sc(action="res", inst=row.instrument, n=row.id))
-        return await show_safety(query, settings, safety_intro(instrument, Result.from_dict(row.data["result"])), go_on, user)
+        return await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
     await show_result(query, session, user, row, settings, lang)
 
 
@@ -332,14 +336,13 @@ async def answer(
     if draft.position < len(instrument.items):
         if alarm:
             go_on = button(_("selfcheck-safety-continue"), Sc(action="go", inst=instrument.key))
-            return await show_safety(query, settings, _("selfcheck-safety-answer"), go_on, user)
+            return await show_safety(query, settings, _("selfcheck-safety-answer"), go_on)
         return await show_question(query, instrument, draft, lang)
 
     result = instrument.score(repo.answers(draft))
     # Not twice: a safety screen already shown mid-questionnaire is not repeated for the same rule.
     safety_screen = alarm or (result.safety and not alerted_before)
-    row = await repo.finish(session, draft, result.to_dict(), safety_screen=safety_screen)
-    log.info("%s finished self-check %s", user.pseudonym, instrument.key)
+    row = await repo.finish(session, draft, safety_screen=safety_screen)
     await show_finished(query, session, row, user, settings, lang)
 
 
@@ -386,7 +389,7 @@ async def share_result(
     # Published before the message goes out: a crash after sending must not let a retry send it twice.
     await session.commit()
     instrument = instruments()[row.instrument]
-    result = Result.from_dict(row.data["result"])
+    result = stored_result(row)
     staff = psychologist.user
     with i18n.use_locale(staff.language):
         text = _("selfcheck-shared-psy").format(
@@ -399,7 +402,6 @@ async def share_result(
         log.warning("self-check share to a psychologist failed (%s)", type(error).__name__)
         await repo.unshare(session, shared)
         return await show(query, _("selfcheck-share-failed"), back)
-    log.info("%s shared a self-check result for booking %s", user.pseudonym, booking.id)
     await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)
 
 

@@ -1,12 +1,19 @@
 """Encryption at rest, blind indexes and pseudonyms.
 
 Telegram ids never reach the database: look-ups go through an HMAC-SHA256 blind index,
-and what must be read back (the chat id to send to, free text, answers) is encrypted
-with MultiFernet (AES-128-CBC + HMAC-SHA256): the first key encrypts, every key
-decrypts, which is what key rotation needs.
+and what must be read back (the chat id to send to, free text, answers) is encrypted.
+
+Token format (v2): ``0x02 | key id (4) | nonce (12) | AES-256-GCM(padded plaintext) + tag (16)``,
+url-safe base64. Unlike Fernet it carries no clear write time, and the plaintext is padded
+before encryption (a marker byte, then 0x80 0x00…, ISO/IEC 7816-4) to a size fixed per column,
+so a token's length says nothing about the value (a PHQ-9 total of 0 and of 27 look the same).
+Rotation as with MultiFernet: the first key encrypts, every key decrypts (found by its id);
+Fernet tokens written before v2 are still read, and `keys rotate` rewrites them.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -17,7 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 
@@ -25,42 +36,131 @@ log = logging.getLogger(__name__)
 _PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PSEUDONYM_LENGTH = 6
 
+VERSION = 2
+_KEY_ID, _NONCE, _TAG = 4, 12, 16
+_HEADER = 1 + _KEY_ID + _NONCE
+# The first plaintext byte says whether the value is None, so "no note" and "a note" are the same size.
+_NONE, _VALUE = b"\x00", b"\x01"
+OVERHEAD = _HEADER + _TAG
+
 
 class CryptoKeyError(ValueError):
     """A configured key is not usable."""
 
 
+class UnreadableToken(ValueError):
+    """A stored value that none of the configured keys can read (or that was tampered with)."""
+
+
+def padded_size(length: int, size: int) -> int:
+    """The plaintext size for `length` bytes of content: `size`, or a multiple of it when longer."""
+    needed = length + 2  # the None marker and the padding's 0x80
+    return size * max(1, -(-needed // size))
+
+
+def token_length(size: int) -> int:
+    """The stored length of a token for a value that fits `size`: the same for every such value."""
+    return len(base64.urlsafe_b64encode(bytes(size + OVERHEAD)).rstrip(b"="))
+
+
+def _pad(content: bytes | None, size: int) -> bytes:
+    body = _NONE if content is None else _VALUE + content
+    total = padded_size(len(body) - 1, size)
+    return body + b"\x80" + bytes(total - len(body) - 1)
+
+
+def _unpad(padded: bytes) -> bytes | None:
+    end = padded.rstrip(b"\x00")
+    if not end.endswith(b"\x80") or end[:1] not in (_NONE, _VALUE):
+        raise UnreadableToken("bad padding")
+    return None if end[:1] == _NONE else end[1:-1]
+
+
+def _b64decode(token: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise UnreadableToken("not base64") from None
+
+
+@dataclass(frozen=True)
+class _Key:
+    id: bytes
+    aead: AESGCM
+    fernet: Fernet  # reads tokens written before v2
+
+    @classmethod
+    def from_config(cls, key: str) -> _Key:
+        fernet = Fernet(key.strip().encode())
+        raw = base64.urlsafe_b64decode(key.strip().encode())
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"demeu aes-256-gcm v2").derive(raw)
+        key_id = hmac.new(raw, b"demeu key id", hashlib.sha256).digest()[:_KEY_ID]
+        return cls(key_id, AESGCM(derived), fernet)
+
+
 @dataclass(frozen=True)
 class Crypto:
-    fernet: MultiFernet
+    keys: tuple[_Key, ...]
     hmac_key: bytes
 
     @classmethod
     def from_keys(cls, encryption_keys: list[str], hmac_key: str) -> Crypto:
         if not encryption_keys:
             raise CryptoKeyError("security.encryption_keys: at least one key is needed")
-        fernets = []
+        keys = []
         for position, key in enumerate(encryption_keys):
             try:
-                fernets.append(Fernet(key.strip().encode()))
-            except (ValueError, TypeError):
+                keys.append(_Key.from_config(key))
+            except (ValueError, TypeError, binascii.Error):
                 raise CryptoKeyError(
-                    f"security.encryption_keys[{position}]: not a Fernet key "
+                    f"security.encryption_keys[{position}]: not a key "
                     "(32 url-safe base64-encoded bytes; make one with `python -m bot keys generate`)"
                 ) from None
         if len(hmac_key.strip()) < 32:
             raise CryptoKeyError("security.hmac_key: must be at least 32 characters")
-        return cls(MultiFernet(fernets), hmac_key.strip().encode())
+        return cls(tuple(keys), hmac_key.strip().encode())
 
-    def encrypt(self, plaintext: str) -> str:
-        return self.fernet.encrypt(plaintext.encode()).decode("ascii")
+    def seal(self, content: bytes | None, size: int) -> str:
+        """Encrypt `content` (None included) padded to `size` bytes under the first key."""
+        key, nonce = self.keys[0], os.urandom(_NONCE)
+        header = bytes([VERSION]) + key.id + nonce
+        sealed = key.aead.encrypt(nonce, _pad(content, size), header)
+        return base64.urlsafe_b64encode(header + sealed).rstrip(b"=").decode("ascii")
+
+    def open(self, token: str) -> bytes | None:
+        """The content of a token written by `seal` (or a Fernet token written before v2)."""
+        raw = _b64decode(token)
+        if raw[:1] == bytes([VERSION]) and len(raw) >= OVERHEAD:
+            key_id, nonce = raw[1:1 + _KEY_ID], raw[1 + _KEY_ID:_HEADER]
+            for key in self.keys:
+                if key.id == key_id:
+                    try:
+                        return _unpad(key.aead.decrypt(nonce, raw[_HEADER:], raw[:_HEADER]))
+                    except InvalidTag:
+                        raise UnreadableToken("tampered or wrong key") from None
+            raise UnreadableToken("written under a key that is not configured")
+        try:
+            return MultiFernet([key.fernet for key in self.keys]).decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            raise UnreadableToken("no configured key reads it") from None
+
+    def is_current(self, token: str) -> bool:
+        """True when the token is v2 under the first key (nothing for `keys rotate` to do)."""
+        raw = _b64decode(token)
+        return raw[:1] == bytes([VERSION]) and raw[1:1 + _KEY_ID] == self.keys[0].id
+
+    def rotate(self, token: str, size: int) -> str:
+        """Re-encrypt under the first key, padded to `size` (raises UnreadableToken)."""
+        return self.seal(self.open(token), size)
+
+    def encrypt(self, plaintext: str, size: int = 256) -> str:
+        return self.seal(plaintext.encode(), size)
 
     def decrypt(self, token: str) -> str:
-        return self.fernet.decrypt(token.encode("ascii")).decode()
-
-    def rotate(self, token: str) -> str:
-        """Re-encrypt under the first key (MultiFernet decrypts with any)."""
-        return self.fernet.rotate(token.encode("ascii")).decode("ascii")
+        content = self.open(token)
+        if content is None:
+            raise UnreadableToken("the token holds no value")
+        return content.decode()
 
     def blind_index(self, namespace: str, value: str | int) -> str:
         message = f"{namespace}:{value}".encode()
@@ -128,8 +228,12 @@ def active() -> Crypto:
     return _active
 
 
+# Conversation state and data in Redis: padded like the database's FSM columns (storage/fsm.py).
+FSM_DATA_SIZE = 4096
+
+
 def json_dumps_encrypted(value: Any) -> str:
-    return active().encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return active().encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")), FSM_DATA_SIZE)
 
 
 def json_loads_encrypted(token: str) -> Any:

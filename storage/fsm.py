@@ -11,11 +11,13 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import crypto
 from storage.cache import MISSING, caches_of, read_through
 from storage.models import FsmRecord
+from storage.models.core import FSM_STATE_SIZE
 
 
 class BlindKeyBuilder(KeyBuilder):
@@ -130,3 +132,27 @@ class DatabaseStorage(BaseStorage):
 
     async def close(self) -> None:
         """Sessions come from the app's engine, which the app disposes."""
+
+
+class SealedRedisStorage(RedisStorage):
+    """aiogram's RedisStorage with the state encrypted and padded like its data: a state's name
+    ("SafetyPlan:step") would otherwise say in clear what someone is doing."""
+
+    @classmethod
+    def for_url(cls, url: str, prefix: str = "demeu:fsm") -> SealedRedisStorage:
+        return cls.from_url(url, key_builder=BlindKeyBuilder(prefix=prefix),
+                            json_dumps=crypto.json_dumps_encrypted, json_loads=crypto.json_loads_encrypted)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        name = state.state if isinstance(state, State) else state
+        redis_key = self.key_builder.build(key, "state")
+        if name is None:
+            await self.redis.delete(redis_key)
+        else:
+            await self.redis.set(redis_key, crypto.active().encrypt(name, FSM_STATE_SIZE), ex=self.state_ttl)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        value = await self.redis.get(self.key_builder.build(key, "state"))
+        if value is None:
+            return None
+        return crypto.active().decrypt(value.decode() if isinstance(value, bytes) else value)

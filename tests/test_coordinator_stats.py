@@ -197,10 +197,10 @@ async def test_aggregates_on_both_databases(start_bot, fake_api, database_url):
         assert stats.attendance(data) == (9, 12) and data.ratings == 5
         everywhere = await stats.bookings(session, since, until, None)
         assert everywhere.total == 20 and sum(everywhere.by_week.values()) == 20
-        checks = await stats.selfchecks(session, since, until, REGION)
+        checks = await stats.selfchecks(session, since, until, REGION, statistics.bands)
         assert checks.taken == {"phq9": 7, "gad7": 6}
         assert checks.bands[("phq9", "total", "mild")] == 2 and checks.bands[("phq9", "total", "minimal")] == 5
-        assert (await stats.selfchecks(session, since, until, OTHER)).taken == {"phq9": 1}
+        assert (await stats.selfchecks(session, since, until, OTHER, statistics.bands)).taken == {"phq9": 1}
         raw = await session.execute(select(func.count()).select_from(SelfCheckResult))
         assert raw.scalar() == 14
         stored = (await session.connection()).exec_driver_sql("SELECT data FROM selfcheck_results")

@@ -1,8 +1,10 @@
 """Encryption at rest, blind index, pseudonyms, local key generation, rotation."""
+import base64
 import stat
 
 import pytest
-from cryptography.fernet import InvalidToken
+
+from cryptography.fernet import Fernet
 
 from storage import crypto
 from tests.conftest import TEST_HMAC, TEST_KEYS
@@ -21,11 +23,40 @@ def test_first_key_encrypts_all_decrypt():
     new_key = crypto.generate_encryption_key()
     rotated = crypto.Crypto.from_keys([new_key, *TEST_KEYS], TEST_HMAC)
     assert rotated.decrypt(token) == "note"
-    fresh = rotated.rotate(token)
+    assert not rotated.is_current(token)
+    fresh = rotated.rotate(token, 64)
+    assert rotated.is_current(fresh)
     only_new = crypto.Crypto.from_keys([new_key], TEST_HMAC)
     assert only_new.decrypt(fresh) == "note"
-    with pytest.raises(InvalidToken):
+    with pytest.raises(crypto.UnreadableToken):
         only_new.decrypt(token)
+
+
+def test_length_tells_nothing_within_the_size(test_crypto):
+    """A short and a long value, and no value at all, give tokens of one length."""
+    tokens = [test_crypto.seal(content, 100) for content in (None, b"", b"1", "ә".encode() * 49)]
+    assert {len(token) for token in tokens} == {crypto.token_length(100)}
+    assert [test_crypto.open(token) for token in tokens] == [None, b"", b"1", "ә".encode() * 49]
+    longer = test_crypto.seal(b"x" * 99, 100)  # over the size: the next multiple, still readable
+    assert len(longer) == crypto.token_length(200) and test_crypto.open(longer) == b"x" * 99
+
+
+def test_no_clear_write_time_and_tampering_is_refused(test_crypto):
+    first, second = test_crypto.seal(b"same", 32), test_crypto.seal(b"same", 32)
+    raw = [crypto._b64decode(t) for t in (first, second)]
+    # Fernet puts an 8-byte timestamp after its version byte; a v2 token has the key id there:
+    # the same for every token of one key, and nothing else in clear.
+    assert raw[0][:5] == raw[1][:5] and raw[0][5:] != raw[1][5:]
+    flipped = bytearray(raw[0])
+    flipped[-1] ^= 1
+    with pytest.raises(crypto.UnreadableToken):
+        test_crypto.open(base64.urlsafe_b64encode(bytes(flipped)).decode())
+
+
+def test_fernet_tokens_written_before_v2_are_read(test_crypto):
+    legacy = Fernet(TEST_KEYS[0].encode()).encrypt("старая заметка".encode()).decode()
+    assert test_crypto.decrypt(legacy) == "старая заметка"
+    assert not test_crypto.is_current(legacy)
 
 
 def test_blind_index_is_keyed_and_stable():

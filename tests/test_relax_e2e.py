@@ -213,7 +213,7 @@ async def test_mood_check_in_note_chart_and_low_streak(fake_api, start_bot, lang
     await user.press(t["no_note"])
 
     async with bot.app.sessions() as session:
-        notes = list(await session.scalars(select(MoodEntry.note).where(MoodEntry.note.is_not(None))))
+        notes = [note for note in await session.scalars(select(MoodEntry.note)) if note is not None]
     assert notes == [NOTE]
 
     # "Delete my data" takes the check-ins along.

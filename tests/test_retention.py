@@ -47,7 +47,7 @@ async def test_retention_deletes_old_data_once_per_night_across_replicas(fake_ap
 
         # Both replicas' cron jobs fire at once: one does the work, the other finds the night taken.
         results = await asyncio.gather(run_retention(worker_of(first)), run_retention(worker_of(second)))
-        assert sorted(results, key=str) == sorted([None, {"bookings": 1, "slots": 1, "mood_notes": 1}], key=str)
+        assert sorted(results, key=str) == sorted([None, {"bookings": 1, "slots": 1, "mood_entries_aged": 1}], key=str)
         assert await run_retention(worker_of(first)) is None, "once per night, also on the same replica"
 
         async with first.sessions() as session:
@@ -58,7 +58,7 @@ async def test_retention_deletes_old_data_once_per_night_across_replicas(fake_ap
 
         # The next night the other replica may win; what is now older than a day goes then.
         tomorrow = now + timedelta(days=1, minutes=1)
-        assert await run_retention(worker_of(second), tomorrow) == {"bookings": 1, "slots": 1, "mood_notes": 1}
+        assert await run_retention(worker_of(second), tomorrow) == {"bookings": 1, "slots": 1, "mood_entries_aged": 1}
         assert await run_retention(worker_of(first), tomorrow) is None
     finally:
         await first.close()

@@ -30,7 +30,7 @@ async def finished(session, user_id: int, value: int, days_ago: int) -> SelfChec
     draft = await repo.start(session, user_id, "gad7")
     for position, item in enumerate(GAD.items):
         repo.record_answer(draft, item.key, value, position + 1)
-    row = await repo.finish(session, draft, GAD.score(repo.answers(draft)).to_dict())
+    row = await repo.finish(session, draft)
     row.created_at = utcnow() - timedelta(days=days_ago)
     return row
 
@@ -52,8 +52,11 @@ async def test_draft_answers_finish_and_history(sessions):
         await finished(session, teacher.id, 1, days_ago=10)
     async with sessions() as session:
         history = await repo.history(session, teacher.id, "gad7")
-        assert [row.data["result"]["scales"]["total"]["score"] for row in history] == [0, 7, 21]  # oldest first
-        assert [row.data["result"]["scales"]["total"]["score"] for row in await repo.history(session, teacher.id, "gad7", 2)] == [7, 21]
+        def totals(rows):
+            return [GAD.score(row.data["answers"]).scales["total"].score for row in rows]
+
+        assert totals(history) == [0, 7, 21]  # oldest first
+        assert totals(await repo.history(session, teacher.id, "gad7", 2)) == [7, 21]
         assert await repo.counts(session, teacher.id) == {"gad7": 3}
         assert await repo.drafts(session, teacher.id) == {}  # finishing removed the draft
         assert await repo.result(session, teacher.id + 1, history[0].id) is None  # never another teacher's

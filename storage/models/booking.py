@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, utcnow
 from storage.models.core import User
-from storage.types import EncryptedText, UTCDateTime
+from storage.types import EncryptedText, UTCDateTime, text_size
 
 FORMATS = ("video", "chat", "office")
 LANGUAGES = ("kk", "ru")
@@ -28,6 +28,12 @@ LANGUAGES = ("kk", "ru")
 BOOKED, CONFIRMED, ATTENDED, NO_SHOW = "booked", "confirmed", "attended", "no_show"
 CANCELLED, MOVED = "cancelled", "moved"
 UPCOMING_STATES = (BOOKED, CONFIRMED)
+
+# What may be typed, in UTF-16 code units (Telegram's measure); the encrypted columns are padded to it.
+NOTE_LIMIT = 500  # the teacher's note to the psychologist
+REASON_LIMIT = 300  # why a consultation was cancelled
+COMMENT_LIMIT = 500  # a rating's comment
+STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
 
 
 def split_codes(value: str | None) -> list[str]:
@@ -39,15 +45,15 @@ class PsychologistProfile(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    display_name: Mapped[str] = mapped_column(EncryptedText)
+    display_name: Mapped[str] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
     # Comma-separated codes: "kk,ru"; "video,chat,office"; "KZ-61,KZ-75".
     languages: Mapped[str] = mapped_column(String(16), default="")
     formats: Mapped[str] = mapped_column(String(32), default="")
     regions: Mapped[str] = mapped_column(String(256), default="")
-    address: Mapped[str | None] = mapped_column(EncryptedText)
-    video_link: Mapped[str | None] = mapped_column(EncryptedText)
-    bio_kk: Mapped[str | None] = mapped_column(EncryptedText)
-    bio_ru: Mapped[str | None] = mapped_column(EncryptedText)
+    address: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
+    video_link: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
+    bio_kk: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
+    bio_ru: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
     # Shown to teachers only when the profile is complete enough to be booked.
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     # Created by `python -m bot seed-demo`; removed by `seed-demo --remove`.
@@ -103,14 +109,14 @@ class Booking(Base):
     teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(12), default=BOOKED)
     holds: Mapped[bool] = mapped_column(Boolean, default=True)
-    note: Mapped[str | None] = mapped_column(EncryptedText)
+    note: Mapped[str | None] = mapped_column(EncryptedText(text_size(NOTE_LIMIT)))
     # The booking this one replaced (a reschedule); the old one is then MOVED.
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
     cancelled_by: Mapped[str | None] = mapped_column(String(12))  # "teacher" or "psychologist"
-    cancel_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    cancel_reason: Mapped[str | None] = mapped_column(EncryptedText(text_size(REASON_LIMIT)))
     late_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
-    rating_comment: Mapped[str | None] = mapped_column(EncryptedText)
+    rating_comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
-from storage.types import UTCDateTime
+from storage.types import EncryptedJSON, UTCDateTime
 
 CHAT_STATUSES = ("planned", "open", "closed")
 QUESTION_STATUSES = ("open", "taken", "answered")
+FLAG_SIZE = 16
 
 
 class ChatSession(Base):
@@ -52,7 +53,8 @@ class AnonQuestion(Base):
     region: Mapped[str | None] = mapped_column(String(8))
     # The teacher's message in their own chat with the bot: copied on take, never read into the database.
     message_id: Mapped[int] = mapped_column(Integer)
-    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A crisis phrase was typed: a health signal, so encrypted and padded; ordering by it is done in Python.
+    urgent: Mapped[bool] = mapped_column(EncryptedJSON(FLAG_SIZE), default=False)
     status: Mapped[str] = mapped_column(String(8), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

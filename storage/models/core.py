@@ -10,8 +10,14 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import crypto
 from storage.models.base import Base, utcnow
 from storage.types import EncryptedText, UTCDateTime
+
+CHAT_ID_SIZE = 24  # a Telegram chat id has at most 20 characters
+FSM_STATE_SIZE = 64  # "Group:Name" of the longest state
+# What a teacher types into a form (a booking note) fits; staff drafts (a broadcast) may grow.
+FSM_DATA_SIZE = crypto.FSM_DATA_SIZE
 
 ROLES = ("teacher", "psychologist", "coordinator")
 
@@ -21,7 +27,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tg_index: Mapped[str] = mapped_column(String(64), unique=True)
-    chat_id: Mapped[str] = mapped_column(EncryptedText)
+    chat_id: Mapped[str] = mapped_column(EncryptedText(CHAT_ID_SIZE))
     pseudonym: Mapped[str] = mapped_column(String(16), unique=True)
     language: Mapped[str] = mapped_column(String(2))
     role: Mapped[str] = mapped_column(String(16), default="teacher")
@@ -59,13 +65,14 @@ class Invite(Base):
 
 
 class FsmRecord(Base):
-    """aiogram conversation state; the key is a blind index, the data encrypted."""
+    """aiogram conversation state; the key is a blind index, state and data encrypted and padded
+    (a state's name would say what someone is doing, e.g. writing a safety plan)."""
 
     __tablename__ = "fsm_state"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state: Mapped[str | None] = mapped_column(String(128))
-    data: Mapped[str | None] = mapped_column(EncryptedText)
+    state: Mapped[str | None] = mapped_column(EncryptedText(FSM_STATE_SIZE))
+    data: Mapped[str | None] = mapped_column(EncryptedText(FSM_DATA_SIZE, grows=True))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

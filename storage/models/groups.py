@@ -11,12 +11,15 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
-from storage.types import EncryptedText, UTCDateTime
+from storage.models.core import CHAT_ID_SIZE
+from storage.types import EncryptedText, UTCDateTime, text_size
 
 GROUP_FORMATS = ("online", "offline", "chat")
 # enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
 SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
+COMMENT_LIMIT = 1000  # a rating's comment, in UTF-16 code units
+BROADCAST_TEXT_SIZE = 1024  # staff texts grow in steps of this
 
 
 class GroupSession(Base):
@@ -80,7 +83,7 @@ class GroupRating(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     score: Mapped[int] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(EncryptedText)
+    comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -90,11 +93,11 @@ class Broadcast(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Where progress is shown: the coordinator's chat (encrypted like users.chat_id) and message.
-    progress_chat: Mapped[str | None] = mapped_column(EncryptedText)
+    progress_chat: Mapped[str | None] = mapped_column(EncryptedText(CHAT_ID_SIZE))
     progress_message_id: Mapped[int | None] = mapped_column(Integer)
     progress_language: Mapped[str] = mapped_column(String(2), default="kk")
-    text_kk: Mapped[str] = mapped_column(EncryptedText)
-    text_ru: Mapped[str] = mapped_column(EncryptedText)
+    text_kk: Mapped[str] = mapped_column(EncryptedText(BROADCAST_TEXT_SIZE, grows=True))
+    text_ru: Mapped[str] = mapped_column(EncryptedText(BROADCAST_TEXT_SIZE, grows=True))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("group_sessions.id", ondelete="SET NULL"))
     # all | region-<code> | lang-<kk|ru> | participants-<id> | waitlist-<id> (no ":", the callback separator)
     audience: Mapped[str] = mapped_column(String(32))

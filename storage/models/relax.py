@@ -1,17 +1,23 @@
 """Relaxation and mood: favourite exercises, the private journal, mood check-ins.
 
-Everything a teacher writes or sends (notes, reflections, the id of a drawing's photo)
-is encrypted; scores and exercise ids are not free text and stay plain for the chart.
+Everything a teacher writes, sends or scores (notes, reflections, the reference to a drawing's
+photo, mood scores) is encrypted and padded; favourite exercise ids stay plain.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
-from storage.types import EncryptedText, UTCDateTime
+from storage.types import EncryptedJSON, EncryptedText, UTCDateTime, text_size
+
+MOOD_NOTE_LIMIT = 1000  # UTF-16 code units
+JOURNAL_TEXT_LIMIT = 2000
+JOURNAL_META_SIZE = 96  # {"kind", "exercise", "at"}
+SCORE_SIZE = 16
 
 
 class FavouriteExercise(Base):
@@ -25,25 +31,34 @@ class FavouriteExercise(Base):
 
 
 class JournalEntry(Base):
-    """A drawing (Telegram file id) or a few lines kept after an exercise; both encrypted."""
+    """A drawing (its Telegram file reference) or a few lines kept after an exercise.
+
+    Nothing here links an entry to a teacher: `owner` is a keyed blind index of the user (see
+    storage.repo.relax.journal_owner), and what kind of entry it is, for which exercise and when
+    are inside the padded `meta` ({"kind", "exercise", "at"}); `content` is the text or the photo's
+    file reference, padded to the longest text. A copy of the database shows how many entries
+    exist, not who wrote one or what kind.
+    """
 
     __tablename__ = "relax_journal"
-    __table_args__ = (Index("ix_relax_journal_user_created", "user_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    exercise_id: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(8))  # "photo" or "text"
-    content: Mapped[str] = mapped_column(EncryptedText)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(JOURNAL_META_SIZE))
+    content: Mapped[str] = mapped_column(EncryptedText(text_size(JOURNAL_TEXT_LIMIT)))
 
 
 class MoodEntry(Base):
+    """A check-in: the 1-5 score and the optional note are encrypted and padded alike, so a 1 and
+    a 5, a note and none, look the same. `note_purged` says retention passed (by age, for every
+    entry), so the nightly job touches each row once."""
+
     __tablename__ = "mood_entries"
     __table_args__ = (Index("ix_mood_entries_user_created", "user_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    score: Mapped[int] = mapped_column(SmallInteger)  # 1..5
-    note: Mapped[str | None] = mapped_column(EncryptedText)
+    score: Mapped[int] = mapped_column(EncryptedJSON(SCORE_SIZE))  # 1..5
+    note: Mapped[str | None] = mapped_column(EncryptedText(text_size(MOOD_NOTE_LIMIT)))
+    note_purged: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ from storage.types import EncryptedJSON, UTCDateTime
 
 PENDING, SENT, CANCELLED, MISSED, DEAD = "pending", "sent", "cancelled", "missed", "dead"
 STATUSES = (PENDING, SENT, CANCELLED, MISSED, DEAD)
+PARAMS_SIZE = 256  # ids, a day, a time: no free text
 
 
 class Reminder(Base):
@@ -36,7 +37,7 @@ class Reminder(Base):
     # Not sent after this moment (e.g. the session's start): recorded as missed instead.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))
-    params: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
+    params: Mapped[Any] = mapped_column(EncryptedJSON(PARAMS_SIZE), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default=PENDING)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -2,9 +2,11 @@
 
 What is plain and why: `instrument` (which questionnaire: history per instrument and usage
 counts), `created_at` (ordering, counts per period) and a draft's `position` (how far the
-teacher got). Answers, scores, bands and whether the safety screen was shown are
-encrypted: a copy of the database must not say who scored "severe" or answered PHQ-9
-item 9. Statistics on scores are computed by decrypting in the application, never by SQL.
+teacher got). The answers and whether the safety screen was shown are encrypted and padded
+to one size: a copy of the database must not say who scored "severe" or answered PHQ-9 item
+9, not even by a token's length. Only data is stored, never rendered text: scores and bands are
+computed from the answers by the instrument (content validated at start), labels come from it
+at display time. Statistics decrypt in the application, never in SQL.
 """
 from __future__ import annotations
 
@@ -17,16 +19,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base, utcnow
 from storage.types import EncryptedJSON, UTCDateTime
 
+# The longest instrument's answers with its flags take 600 bytes (CBI, 19 items).
+DATA_SIZE = 1024
+
 
 class SelfCheckResult(Base):
-    """One finished questionnaire: `data` = {"answers": {item: value}, "result": Result.to_dict()}."""
+    """One finished questionnaire: `data` = {"answers": {item: value}, "safety_screen": bool}."""
 
     __tablename__ = "selfcheck_results"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     instrument: Mapped[str] = mapped_column(String(16))
-    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(DATA_SIZE))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -43,7 +48,7 @@ class SelfCheckDraft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     instrument: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(DATA_SIZE))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -155,8 +155,9 @@ async def open_questions(session: AsyncSession, region: str | None, limit: int =
     query = select(AnonQuestion).where(AnonQuestion.status == "open")
     if region:
         query = query.where(or_(AnonQuestion.region == region, AnonQuestion.region.is_(None)))
-    query = query.order_by(AnonQuestion.urgent.desc(), AnonQuestion.created_at, AnonQuestion.id).limit(limit)
-    return list(await session.scalars(query))
+    # Urgency is encrypted: the queue is ordered here, after decryption (an open queue is short).
+    waiting = list(await session.scalars(query.order_by(AnonQuestion.created_at, AnonQuestion.id)))
+    return sorted(waiting, key=lambda question: not question.urgent)[:limit]
 
 
 async def psychologists_for(session: AsyncSession, region: str | None) -> list[User]:

@@ -1,11 +1,13 @@
 """Queries for relaxation and mood: favourites, the private journal, mood check-ins."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import crypto
 from storage.models import FavouriteExercise, JournalEntry, MoodEntry, User
 from storage.models.base import utcnow
 from storage.repo import users
@@ -42,21 +44,44 @@ async def set_favourite(session: AsyncSession, user_id: int, exercise_id: str, o
 
 # ── journal ─────────────────────────────────────────────────────────────────
 
+def journal_owner(user_id: int) -> str:
+    """Who owns journal entries, as only the keys can tell: no column links an entry to a user."""
+    return crypto.active().blind_index("journal", user_id)
+
+
+@dataclass(frozen=True)
+class Journal:
+    id: int
+    kind: str  # "photo" or "text"
+    exercise_id: str
+    created_at: datetime
+    content: str
+
+
+def _journal(row: JournalEntry) -> Journal:
+    meta = row.meta
+    return Journal(row.id, meta["kind"], meta["exercise"], datetime.fromisoformat(meta["at"]), row.content)
+
+
 async def add_journal_entry(session: AsyncSession, user_id: int, exercise_id: str, kind: str, content: str) -> None:
-    session.add(JournalEntry(user_id=user_id, exercise_id=exercise_id, kind=kind, content=content))
+    meta = {"kind": kind, "exercise": exercise_id, "at": utcnow().isoformat(timespec="seconds")}
+    session.add(JournalEntry(owner=journal_owner(user_id), meta=meta, content=content))
     await session.flush()
 
 
-async def journal(session: AsyncSession, user_id: int, limit: int = 10) -> list[JournalEntry]:
+async def journal(session: AsyncSession, user_id: int, limit: int = 10) -> list[Journal]:
+    """The newest entries first (ids grow with time: there is no clear time column to sort by)."""
     rows = await session.scalars(
-        select(JournalEntry).where(JournalEntry.user_id == user_id)
-        .order_by(JournalEntry.created_at.desc(), JournalEntry.id.desc()).limit(limit)
+        select(JournalEntry).where(JournalEntry.owner == journal_owner(user_id))
+        .order_by(JournalEntry.id.desc()).limit(limit)
     )
-    return list(rows)
+    return [_journal(row) for row in rows]
 
 
-async def journal_entry(session: AsyncSession, user_id: int, entry_id: int) -> JournalEntry | None:
-    return await session.scalar(select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.user_id == user_id))
+async def journal_entry(session: AsyncSession, user_id: int, entry_id: int) -> Journal | None:
+    row = await session.scalar(
+        select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.owner == journal_owner(user_id)))
+    return _journal(row) if row is not None else None
 
 
 # ── mood ────────────────────────────────────────────────────────────────────
@@ -79,7 +104,7 @@ async def set_mood_note(session: AsyncSession, user_id: int, entry_id: int, note
 async def mood_history(session: AsyncSession, user_id: int, days: int = 30) -> list[tuple[datetime, int]]:
     since = utcnow() - timedelta(days=days)
     rows = await session.execute(
-        select(MoodEntry.created_at, MoodEntry.score)
+        select(MoodEntry.created_at, MoodEntry.score)  # the score is decrypted here, never compared in SQL
         .where(MoodEntry.user_id == user_id, MoodEntry.created_at >= since).order_by(MoodEntry.created_at)
     )
     return [(created, score) for created, score in rows]
@@ -102,8 +127,9 @@ async def low_streak(session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
 # ── delete my data ──────────────────────────────────────────────────────────
 
 async def erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
-    for model in (FavouriteExercise, JournalEntry, MoodEntry):
+    for model in (FavouriteExercise, MoodEntry):
         await session.execute(delete(model).where(model.user_id == user.id))
+    await session.execute(delete(JournalEntry).where(JournalEntry.owner == journal_owner(user.id)))
     return []
 
 

@@ -37,8 +37,9 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
     slots = await session.execute(
         delete(Slot).where(Slot.starts_at < cutoff).execution_options(synchronize_session=False)
     )
+    # Every entry that aged past the cutoff, note or not: which ones had a note is not visible in SQL.
     notes = await session.execute(
-        update(MoodEntry).where(MoodEntry.created_at < cutoff, MoodEntry.note.is_not(None)).values(note=None)
-        .execution_options(synchronize_session=False)
+        update(MoodEntry).where(MoodEntry.created_at < cutoff, MoodEntry.note_purged.is_(False))
+        .values(note=None, note_purged=True).execution_options(synchronize_session=False)
     )
-    return {"bookings": bookings.rowcount, "slots": slots.rowcount, "mood_notes": notes.rowcount}
+    return {"bookings": bookings.rowcount, "slots": slots.rowcount, "mood_entries_aged": notes.rowcount}

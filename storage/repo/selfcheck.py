@@ -2,8 +2,6 @@
 encrypted `data` column; SQL filters on user, instrument and time alone."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,12 +46,10 @@ def record_answer(row: SelfCheckDraft, item_key: str, value: int, position: int,
     row.position = position
 
 
-async def finish(
-    session: AsyncSession, row: SelfCheckDraft, result: dict[str, Any], *, safety_screen: bool = False
-) -> SelfCheckResult:
-    """Store the result and drop the draft in one transaction: a result is saved exactly once.
+async def finish(session: AsyncSession, row: SelfCheckDraft, *, safety_screen: bool = False) -> SelfCheckResult:
+    """Store the answers and drop the draft in one transaction: a result is saved exactly once.
     `safety_screen` records that the safety screen came before the result (shown again on a repeated tap)."""
-    data = {"answers": answers(row), "result": result, "safety_screen": safety_screen}
+    data = {"answers": answers(row), "safety_screen": safety_screen}
     saved = SelfCheckResult(user_id=row.user_id, instrument=row.instrument, data=data)
     session.add(saved)
     await session.delete(row)

@@ -1,12 +1,13 @@
 """Aggregates for coordinators' statistics: consultations and self-checks in a period and region.
 
 Only counts leave this module, never a row about one person. Self-check bands are encrypted, so
-they are decrypted here in Python, one result at a time, and only the tally is kept.
+they are decrypted here in Python, one result at a time, classified by the caller's scoring, and
+only the tally is kept.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -84,11 +85,17 @@ async def _results(session: AsyncSession, since: datetime, until: datetime, regi
         yield row
 
 
-async def selfchecks(session: AsyncSession, since: datetime, until: datetime, region: str | None) -> SelfCheckStats:
+# (instrument, answers) -> (scale, band) pairs: the instrument's scoring, which lives with the content.
+Classify = Callable[[str, dict[str, int]], Iterable[tuple[str, str]]]
+
+
+async def selfchecks(
+    session: AsyncSession, since: datetime, until: datetime, region: str | None, classify: Classify
+) -> SelfCheckStats:
     stats = SelfCheckStats()
     async for row in _results(session, since, until, region):
         stats.taken[row.instrument] += 1
-        for scale in (row.data.get("result") or {}).get("scales", {}).values():
-            stats.bands[(row.instrument, scale.get("key"), scale.get("band"))] += 1
+        for scale, band in classify(row.instrument, row.data["answers"]):
+            stats.bands[(row.instrument, scale, band)] += 1
         session.expunge(row)  # the decrypted answers go as soon as they are counted
     return stats

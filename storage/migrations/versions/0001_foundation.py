@@ -31,14 +31,14 @@ def upgrade() -> None:
     op.create_table('fsm_state',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=128), nullable=True),
-    sa.Column('data', storage.types.EncryptedText(), nullable=True),
+    sa.Column('data', sa.Text(), nullable=True),
     sa.Column('updated_at', storage.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_fsm_state'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tg_index', sa.String(length=64), nullable=False),
-    sa.Column('chat_id', storage.types.EncryptedText(), nullable=False),
+    sa.Column('chat_id', sa.Text(), nullable=False),
     sa.Column('pseudonym', sa.String(length=16), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),

@@ -20,7 +20,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('instrument', sa.String(length=16), nullable=False),
-    sa.Column('data', storage.types.EncryptedJSON(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
     sa.Column('created_at', storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_selfcheck_results_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_selfcheck_results'))
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('instrument', sa.String(length=16), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('data', storage.types.EncryptedJSON(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
     sa.Column('updated_at', storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_selfcheck_drafts_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_selfcheck_drafts')),

@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('exercise_id', sa.String(length=16), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
-    sa.Column('content', storage.types.EncryptedText(), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
     sa.Column('created_at', storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_relax_journal_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_relax_journal'))
@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('score', sa.SmallInteger(), nullable=False),
-    sa.Column('note', storage.types.EncryptedText(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_at', storage.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mood_entries_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mood_entries'))

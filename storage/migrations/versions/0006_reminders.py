@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('due_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('expires_at', storage.types.UTCDateTime(), nullable=True),
     sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('params', storage.types.EncryptedJSON(), nullable=True),
+    sa.Column('params', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.SmallInteger(), nullable=False),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
