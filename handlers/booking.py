@@ -151,9 +151,7 @@ async def booked(query: CallbackQuery, bot: Bot, session: AsyncSession, sessions
         lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
     )
     await show(query, text, with_nav(builder))
-    await bot.send_document(
-        user.telegram_chat_id, common.ics_document(booking, settings.tz, user.language), caption=_("book-ics-caption")
-    )
+    await common.send_ics(bot, booking, user, settings.tz)
 
 
 def earliest_button():

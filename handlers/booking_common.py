@@ -84,6 +84,12 @@ def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInput
     return BufferedInputFile(data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics")
 
 
+async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None:
+    """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
+    await bot.send_document(user.telegram_chat_id, ics_document(booking, tz, user.language),
+                            caption=_("book-ics-caption"), protect_content=False)
+
+
 # --- telling the other side ------------------------------------------------------------------------------
 
 
