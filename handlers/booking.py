@@ -115,7 +115,8 @@ async def show_confirm(event: Message | CallbackQuery, session: AsyncSession, da
     slot = free[0]
     profile = slot.psychologist
     parts = [_("book-confirm-title") if not data.r else _("book-move-title"),
-             common.slot_lines(slot, settings.tz, user.language, booked=False)]
+             common.slot_lines(slot, settings.tz, user.language, booked=False),
+             common.privacy_text(slot.format)]
     bio = profile.bio(user.language)
     if bio:
         parts.append(_("book-bio").format(bio=common.esc(bio)))

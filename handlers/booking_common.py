@@ -52,6 +52,11 @@ def format_name(fmt: str) -> str:
     return _("bk-format-" + fmt)
 
 
+def privacy_text(fmt: str) -> str:
+    """What the psychologist sees and hears in this format, and how to stay private in it."""
+    return _("bk-privacy-" + fmt)
+
+
 def place_text(slot: Slot, *, booked: bool) -> str:
     """Where the session happens. The video link is given only once the time is booked."""
     profile = slot.psychologist
