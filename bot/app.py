@@ -76,10 +76,16 @@ def build_bot(settings: Settings) -> Bot:
     session = None
     if settings.telegram.api_server:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+    # Every message is protected from forwarding and saving: in this chat even "you are booked" says
+    # that someone sought help, and an edit keeps the protection of the message it edits, so only
+    # a default makes every screen reached by editing safe. Messages made to leave the chat (an .ics
+    # file, a staff invite, coordinators' aggregate reports) say protect_content=False.
     return Bot(
         settings.require_token(),
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True)),
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True), protect_content=True,
+        ),
     )
 
 

@@ -9,15 +9,21 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 log = logging.getLogger(__name__)
 
 
-async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None, *,
+               protect: bool = True) -> Message:
     """Edit the message a button was pressed on, or send a new one.
 
     A new message is sent for typed input, and when the old one cannot be edited
-    (too old, a document, deleted): never a dead end.
+    (too old, a document, deleted): never a dead end. `protect` (forwarding and saving
+    blocked, as every message of the bot is by default) is kept by an edit from the message
+    edited, so a screen whose protection differs from that message's is sent anew: nothing
+    reached from an unprotected announcement or invite is left forwardable, and a screen meant
+    to be passed on is not left locked.
     """
     if isinstance(event, CallbackQuery):
         message = event.message
-        if isinstance(message, Message) and message.text is not None:
+        if isinstance(message, Message) and message.text is not None \
+                and bool(message.has_protected_content) == protect:
             if message.html_text == text and message.reply_markup == markup:
                 return message  # identical screen: Telegram would refuse the edit
             try:
@@ -27,5 +33,5 @@ async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboard
                 if "not modified" in error.message:
                     return message
                 log.info("could not edit a message (%s); sending a new one", error.message)
-        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup)
-    return await event.answer(text, reply_markup=markup)
+        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup, protect_content=protect)
+    return await event.answer(text, reply_markup=markup, protect_content=protect)

@@ -116,7 +116,8 @@ async def show_confirm(event: Message | CallbackQuery, session: AsyncSession, da
     slot = free[0]
     profile = slot.psychologist
     parts = [_("book-confirm-title") if not data.r else _("book-move-title"),
-             common.slot_lines(slot, settings.tz, user.language, booked=False)]
+             common.slot_lines(slot, settings.tz, user.language, booked=False),
+             common.privacy_text(slot.format)]
     bio = profile.bio(user.language)
     if bio:
         parts.append(_("book-bio").format(bio=common.esc(bio)))
@@ -152,9 +153,7 @@ async def booked(query: CallbackQuery, bot: Bot, session: AsyncSession, sessions
         lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
     )
     await show(query, text, with_nav(builder))
-    await bot.send_document(
-        user.telegram_chat_id, common.ics_document(booking, settings.tz, user.language), caption=_("book-ics-caption")
-    )
+    await common.send_ics(bot, booking, user, settings.tz)
 
 
 def earliest_button():

@@ -52,6 +52,11 @@ def format_name(fmt: str) -> str:
     return _("bk-format-" + fmt)
 
 
+def privacy_text(fmt: str) -> str:
+    """What the psychologist sees and hears in this format, and how to stay private in it."""
+    return _("bk-privacy-" + fmt)
+
+
 def place_text(slot: Slot, *, booked: bool) -> str:
     """Where the session happens. The video link is given only once the time is booked."""
     profile = slot.psychologist
@@ -82,6 +87,12 @@ def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInput
         description, location or "", url,
     )
     return BufferedInputFile(data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics")
+
+
+async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None:
+    """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
+    await bot.send_document(user.telegram_chat_id, ics_document(booking, tz, user.language),
+                            caption=_("book-ics-caption"), protect_content=False)
 
 
 # --- telling the other side ------------------------------------------------------------------------------

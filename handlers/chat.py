@@ -2,7 +2,8 @@
 
 While a chat session is open, whatever either side sends reaches the other as a copy made by
 the bot (copyMessage, protected from forwarding): no "forwarded from", no name, no username,
-no profile. Nothing of it is stored; the sender's message gets a 👌 reaction once delivered.
+no profile. The bot stores nothing of it, but the copies stay in both Telegram chats until each
+side deletes them there (the teacher is told so); the sender's message gets a 👌 reaction once delivered.
 A session opens at its start time and closes at its end plus a grace period (ChatClock), or
 earlier when either side ends it; the teacher is then asked whether it helped.
 """
@@ -31,6 +32,7 @@ from bot.config import Settings
 from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.safety import is_crisis
 from bot.ui import show
+from handlers.booking_common import privacy_text
 from storage.models import ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
@@ -110,9 +112,10 @@ async def psychologist_name(session: AsyncSession, chat: ChatSession) -> str | N
 def opened_text(chat: ChatSession, me: User, teacher: User, settings: Settings, name: str | None = None) -> str:
     until = local_time(closes_at(chat, settings), settings)
     if me.id == chat.teacher_id:
+        privacy = privacy_text("chat")  # the same promise the booking made
         if name:
-            return _("chat-open-teacher-named").format(name=name, until=until)
-        return _("chat-open-teacher").format(until=until)
+            return _("chat-open-teacher-named").format(name=name, until=until, privacy=privacy)
+        return _("chat-open-teacher").format(until=until, privacy=privacy)
     return _("chat-open-psy").format(code=teacher.pseudonym, until=until)
 
 

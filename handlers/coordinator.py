@@ -481,6 +481,7 @@ def create_router() -> Router:
             BufferedInputFile(png, filename=f"demeu-stats-{days}d.png"),
             caption=_("co-chart-caption").format(days=days, region=html.escape(area), minimum=minimum),
             reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)),
+            protect_content=False,  # aggregates with small cells hidden, made for reports
         )
 
     @router.callback_query(cb.Coord.filter(F.a == "csv"))
@@ -494,7 +495,8 @@ def create_router() -> Router:
         writer.writerow(["region", region or "all"])
         writer.writerows(report.rows)
         document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{days}d.csv")
-        await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(days=days))
+        await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(days=days),
+                                            protect_content=False)  # to be saved and used in reports
         await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)))
 
     return router

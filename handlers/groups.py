@@ -1,6 +1,8 @@
 """Group sessions for teachers: browse, join or wait in line, accept a held seat, leave, rate.
 
-Teachers never see who else is there; the facilitator sees the count and pseudonyms only.
+In the bot teachers never see who else signed up; the facilitator sees the count and pseudonyms
+only. What participants see of each other at the session itself depends on its format, and the
+card says so (groups-privacy-<format>).
 """
 from __future__ import annotations
 
@@ -92,7 +94,8 @@ async def render_view(session: AsyncSession, group: GroupSession, user: User, se
     seat = await groups.seat_of(session, group.id, user.id)
     taken = await groups.taken(session, group.id)
     builder = KeyboardBuilder()
-    lines = [describe(group, user.language, settings.tz, group.capacity - taken)]
+    lines = [describe(group, user.language, settings.tz, group.capacity - taken),
+             "\n" + _("groups-privacy-" + group.format)]
     status = seat.status if seat is not None else "none"
     if status == "enrolled":
         lines.append(_("groups-you-enrolled"))

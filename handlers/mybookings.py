@@ -89,8 +89,7 @@ def create_router() -> Router:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is not None:
             callback_answer.text = _("mine-ics-sent")
-            await bot.send_document(user.telegram_chat_id, common.ics_document(booking, settings.tz, user.language),
-                                    caption=_("book-ics-caption"))
+            await common.send_ics(bot, booking, user, settings.tz)
 
     @router.callback_query(cb.Mine.filter(F.a == "cancel"))
     async def ask_cancel(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer,

@@ -3,8 +3,9 @@
 The teacher sends one message (text, voice, photo, document); the region's psychologists are
 told; exactly one takes it (a conditional UPDATE); the bot copies the question to them and
 their answer back (copyMessage: no names, no profiles). The teacher may reply for a while,
-and the psychologist may offer a live anonymous chat. Nothing written is stored: a question
-row keeps only the id of the teacher's own message, which is copied when taken.
+and the psychologist may offer a live anonymous chat. The bot stores nothing written: a question
+row keeps only the id of the teacher's own message, which is copied when taken; the copies stay
+in the Telegram chats until deleted there (the teacher is told so).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from bot.filters import staff_only
 from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.safety import is_crisis
 from bot.ui import show
+from handlers.booking_common import privacy_text
 from handlers.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_chat, send_to
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
@@ -89,7 +91,8 @@ def _teacher_router() -> Router:
         await state.set_state(AskStates.question)
         builder = KeyboardBuilder()
         builder.row(*urgent_row())
-        await show(query, _("ask-intro").format(code=user.pseudonym), with_nav(builder))
+        # A question travels as the chat's messages do: copies, so the same promise.
+        await show(query, _("ask-intro").format(code=user.pseudonym, privacy=privacy_text("chat")), with_nav(builder))
 
     @router.message(StateFilter(AskStates.question), CONTENT)
     async def receive_question(

@@ -53,6 +53,7 @@ def create_router() -> Router:
         await users.audit(session, user.pseudonym, "invite_created:" + callback_data.role, "invite")
         link = await create_start_link(bot, payload)
         text = _("admin-invite-ready").format(link=link, hours=settings.invites.valid_hours)
-        await show(query, text, with_nav(KeyboardBuilder(), cb.Admin(action="home")))
+        # Not protected: the link is there to be copied or forwarded to the colleague invited.
+        await show(query, text, with_nav(KeyboardBuilder(), cb.Admin(action="home")), protect=False)
 
     return router

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.callbacks import Menu
+from bot.i18n import compile_translations
 from handlers.chat import schedule_booking_chat
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
@@ -109,6 +110,8 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
     assert not copies_to(fake_api, psy.id)
 
     await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "the teacher is told the chat opened")
+    opened = next(t for t in texts(teacher) if "чат ашық" in t)
+    assert compile_translations()["kk"].gettext("bk-privacy-chat") in opened, "where the copies stay, as booked"
     await eventually(lambda: any("открыт" in t for t in texts(psy)), "the psychologist is told the chat opened")
     assert utcnow() >= start
     code = next(u.pseudonym for u in await _users(bot) if u.role == "teacher")

@@ -111,6 +111,7 @@ class StoredMessage:
     reply_markup: dict[str, Any] | None = None
     file: StoredFile | None = None
     edit_date: int | None = None
+    protected: bool = False  # sent with protect_content; an edit keeps it, as in Telegram
 
     @property
     def chat_id(self) -> int:
@@ -160,4 +161,6 @@ class StoredMessage:
             msg["reply_markup"] = self.reply_markup
         if self.edit_date:
             msg["edit_date"] = self.edit_date
+        if self.protected:
+            msg["has_protected_content"] = True
         return msg

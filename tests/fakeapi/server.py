@@ -505,7 +505,8 @@ class FakeBotAPI:
         if reply and not reply.get("allow_sending_without_reply") and \
                 reply["message_id"] not in self._messages[reply.get("chat_id", chat_id)]:
             raise ApiError("Bad Request: message to be replied not found")
-        return self.store_message(chat_id, self.bot_user, reply_markup=_markup(params.get("reply_markup")), **content)
+        return self.store_message(chat_id, self.bot_user, reply_markup=_markup(params.get("reply_markup")),
+                                  protected=bool(params.get("protect_content")), **content)
 
     def _without_behaviour(self, call: Call) -> Any:
         return self.spec.result_for(call.method)
