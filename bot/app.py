@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
-from bot import safety
+from bot import lines, safety
 from bot.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
 from bot.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.reminders import ReminderWorker
@@ -54,9 +54,8 @@ def check_content(settings: Settings) -> None:
     """Content is data: refuse to start on a broken catalogue rather than fail mid-conversation."""
     catalogues = read_catalogues()
     problems = catalogue_problems(catalogues)
-    for number in settings.support.crisis_lines:
-        if any("crisis-line-" + number not in catalogue for catalogue in catalogues.values()):
-            problems.append(f"support.crisis_lines: no text crisis-line-{number} in locales")
+    numbers = list(dict.fromkeys(settings.support.crisis_lines + settings.support.concern_lines))
+    problems += [f"support lines: {problem}" for problem in lines.problems(numbers, catalogues)]
     if problems:
         raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
     regions()

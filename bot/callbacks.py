@@ -1,4 +1,6 @@
 """Callback-data factories. Short prefixes and ids only: Telegram allows 64 bytes."""
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 
 
@@ -136,3 +138,50 @@ class Staff(CallbackData, prefix="sa"):
     a: str
     id: int = 0
     p: int = 0
+
+
+class SafeAction(StrEnum):
+    SAFE = "ok"  # "Are you safe right now?" yes
+    UNSURE = "un"  # not sure
+    DANGER = "no"  # no
+    PLAN = "pl"  # my safety plan
+    STEP = "st"  # write step n of the plan
+    CLEAR = "cl"  # ask before clearing the plan
+    CLEARED = "cx"  # clear it
+    HANDOFF = "ho"  # ask a psychologist on duty to write to me
+    HANDOFF_YES = "hy"  # yes, send the request
+    CHECKIN_YES = "cy"  # write to me tomorrow
+    CHECKIN_NO = "cn"  # no check-in
+    CONCERN = "cc"  # I am worried about a student or someone close
+
+
+class Safe(CallbackData, prefix="sf"):
+    """The safety screen and what follows it; n: a plan step (1-6)."""
+
+    a: SafeAction
+    n: int = 0
+
+
+class Handoff(CallbackData, prefix="hf"):
+    """A psychologist takes a crisis hand-off (the question id): the live chat opens."""
+
+    id: int
+
+
+class DutyAction(StrEnum):
+    HOME = "h"
+    START = "on"  # on duty now
+    STOP = "off"
+    ADD = "add"  # pick a weekday
+    DAY = "d"  # pick the start (d: weekday)
+    START_AT = "s"  # pick the end (d, t: start minute)
+    END_AT = "e"  # save (d, t, e: end minute)
+    REMOVE = "rm"  # id: a duty window
+
+
+class Duty(CallbackData, prefix="du"):
+    a: DutyAction
+    d: int = 0
+    t: int = 0
+    e: int = 0
+    id: int = 0

@@ -88,8 +88,15 @@ class BotConfig(_Section):
 
 
 class SupportConfig(_Section):
-    # Each number needs a description `crisis-line-<number>` in both locales.
-    crisis_lines: list[str] = ["150", "111", "112"]
+    # Lines on Urgent help and the safety screen, in this order; each needs a cited source in
+    # bot/content/lines.toml and a text `line-<number>` in both locales.
+    crisis_lines: list[str] = ["112", "103", "111", "150"]
+    # Lines on the screen for a teacher worried about a student or another person.
+    concern_lines: list[str] = ["150", "111", "112", "103"]
+    # "On duty now" lasts this many hours unless the psychologist ends it earlier.
+    duty_hours: float = Field(4, gt=0, le=24)
+    # The gentle check-in a teacher may ask for after a safety screen, this many hours later.
+    checkin_hours: float = Field(24, gt=0, le=24 * 7)
 
 
 class FsmConfig(_Section):
@@ -133,6 +140,9 @@ class BookingConfig(_Section):
     horizon_days: int = Field(30, ge=1, le=180)
     # Upcoming bookings one teacher may hold at once.
     max_active: int = Field(2, ge=1, le=10)
+    # Psychologists who accept short notice can be booked up to this many minutes before the start
+    # (the earliest consultation offered on the safety screen).
+    urgent_notice_minutes: int = Field(15, ge=0, le=24 * 60)
     # A cancel later than this many hours before the start is allowed but marked late.
     cancel_cutoff_hours: float = Field(2, ge=0, le=24 * 7)
     # Defaults offered to psychologists when they add slots.
@@ -143,6 +153,10 @@ class BookingConfig(_Section):
     @property
     def min_notice(self) -> timedelta:
         return timedelta(hours=self.min_notice_hours)
+
+    @property
+    def urgent_notice(self) -> timedelta:
+        return timedelta(minutes=self.urgent_notice_minutes)
 
     @property
     def cancel_cutoff(self) -> timedelta:

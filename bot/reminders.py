@@ -274,9 +274,9 @@ class ReminderWorker:
             async with self.sessions() as session:
                 claimed = await repo.claim_due(session, utcnow(), self.name, self.config.batch, self.lease)
                 await session.commit()
-            by_user: dict[int, list[Reminder]] = {}
+            by_user: dict[int | None, list[Reminder]] = {}
             for reminder in claimed:
-                by_user.setdefault(reminder.user_id, []).append(reminder)
+                by_user.setdefault(repo.recipient(reminder), []).append(reminder)
             # One user's reminders in order (Telegram allows about one message a second per chat,
             # and after a "blocked" the rest are skipped, not tried); users side by side.
             await asyncio.gather(*(self._process_user(group) for group in by_user.values()))
@@ -307,7 +307,8 @@ class ReminderWorker:
             reminder = await repo.lock_claimed(session, reminder_id, self.name)
             if reminder is None:
                 return  # cancelled or moved since the claim
-            user = await session.get(User, reminder.user_id)
+            recipient = repo.recipient(reminder)
+            user = await session.get(User, recipient) if recipient is not None else None
             rendered = await self._render(session, reminder, user)
             if rendered is None:
                 await session.commit()
@@ -318,7 +319,10 @@ class ReminderWorker:
                     self.bot, user.telegram_chat_id, rendered.text, reply_markup=rendered.markup,
                     user_id=user.id, policy=self.policy,
                 )
-            log.info("reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome)
+            if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
+                log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
+            else:
+                log.info("reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome)
             if result.outcome is Outcome.SENT:
                 await repo.mark_sent(session, reminder.id, self.name)
             elif result.outcome is Outcome.BLOCKED:
@@ -338,9 +342,9 @@ class ReminderWorker:
         if user is None or not user.active:
             await repo.finish(session, reminder.id, self.name, DEAD, "inactive")
             return None
-        render = RENDERERS.get(reminder.kind)
+        render = RENDERERS.get(repo.kind_of(reminder))
         if render is None:
-            log.error("reminder #%s: no renderer for kind %r", reminder.id, reminder.kind)
+            log.error("reminder #%s: no renderer for kind %r", reminder.id, repo.kind_of(reminder))
             await repo.finish(session, reminder.id, self.name, DEAD, "unknown-kind")
             return None
         with self.i18n.context(), self.i18n.use_locale(user.language):

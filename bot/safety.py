@@ -84,7 +84,8 @@ _FOLD = str.maketrans({
 })
 _REPEATS = re.compile(r"(.)\1+")
 # Words, commas (they weaken how close two words are) and sentence ends.
-_TOKENS = re.compile(r"[\w'’]+|[,;:—–-]|[.!?\n]+|[«»\"“”„]")
+_TOKENS = re.compile(r"[\w'’]+|[,;:—–-]|[.!?\n]+|[«»\"“”„]|[😂🤣😅😆😄😁😹]|\){3,}")
+LAUGHTER = "lol"  # a laughing emoji or ")))" becomes this word: rules may use "=lol" (a joke)
 _QUOTES = set('«»"“”„')
 _MORPH = pymorphy3.MorphAnalyzer()
 
@@ -121,6 +122,8 @@ class Word:
     surface: str  # lower case, Cyrillic
     forms: tuple[str, ...]  # skeletons of the word and of its lemmas
     persons: frozenset[str]  # "1per", "3per" when a parse is a verb in that person
+    cases: frozenset[str] = frozenset()  # "datv" when the first parse is a dative ("детям", "маме")
+    known: bool = False  # in the Russian dictionary (else, most likely, Kazakh)
 
 
 @lru_cache(maxsize=65536)
@@ -128,12 +131,18 @@ def analyse(raw: str) -> Word:
     surface = transliterate(raw.replace("’", "'").strip("'"))
     forms = [skeleton(surface)]
     persons: set[str] = set()
+    cases: set[str] = set()
+    known = False
     if re.fullmatch(r"[а-яё-]+", surface):  # Russian letters only: worth asking the dictionary
-        for parse in _MORPH.parse(surface)[:3]:
+        known = _MORPH.word_is_known(surface)
+        parses = _MORPH.parse(surface)[:3]
+        for parse in parses:
             forms.append(skeleton(parse.normal_form))
-            if parse.tag.person:
+            if parse.tag.person and parse.tag.POS == "VERB":  # a verb's person, not a pronoun's ("мне")
                 persons.add(str(parse.tag.person))
-    return Word(surface, tuple(dict.fromkeys(forms)), frozenset(persons))
+        if parses and parses[0].tag.case:
+            cases.add(str(parses[0].tag.case))
+    return Word(surface, tuple(dict.fromkeys(forms)), frozenset(persons), frozenset(cases), known)
 
 
 @dataclass(frozen=True)
@@ -153,8 +162,9 @@ class _Rule(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     slots: tuple[str, ...] = Field(min_length=1)
-    window: int = Field(DEFAULT_WINDOW, ge=0, le=12)
+    window: int = Field(DEFAULT_WINDOW, ge=0, le=16)
     ordered: bool = False
+    across: bool = False  # the slots may be in different sentences ("Письма написала. Кошку отдала.")
     examples: tuple[str, ...] = Field(min_length=1)
 
 
@@ -167,6 +177,9 @@ class _Lexicon(BaseModel):
     third: tuple[str, ...] = ()  # exact words: someone else as the subject ("он", "ол", "өзін")
     third_endings: tuple[str, ...] = ()  # word endings of another person's wish (kk "-ғысы", "-гісі")
     self_endings: tuple[str, ...] = ()  # word endings of the writer's own verb or wish (kk "-мын", "-гім")
+    dative_endings: tuple[str, ...] = ()  # kk "балаларыма", "анама": to someone, not about them
+    role_endings: tuple[str, ...] = ()  # kk "завучпын", "мұғаліммін": the writer's own role, not someone else
+    witness: tuple[str, ...] = ()  # stems: the writer saw or found it ("көрдім", "таптым"): not their own act
     student: tuple[str, ...] = ()  # stems: a student, a child of the class
     other: tuple[str, ...] = ()  # stems: another adult
     reported: tuple[str, ...] = ()  # stems: someone else said or wrote it
@@ -210,6 +223,7 @@ class _Compiled:
     slots: tuple[_Slot, ...]
     window: int
     ordered: bool
+    across: bool
 
 
 class RulesError(ValueError):
@@ -247,14 +261,15 @@ class Detector:
         self.fillers = frozenset(w for f in files for w in f.lexicon.fillers)
         self.negations = frozenset(skeleton(w) for f in files for w in f.lexicon.negations)
         self.markers = {name: tuple(skeleton(transliterate(s)) for f in files for s in getattr(f.lexicon, name))
-                        for name in ("self", "third", "third_endings", "self_endings", "student", "other", "reported")}
+                        for name in ("self", "third", "third_endings", "self_endings", "dative_endings", "role_endings",
+                                 "student", "other", "reported", "witness")}
         self.rules: dict[str, list[_Compiled]] = {"idiom": [], "crisis": [], "distress": []}
         for number, rule_file in enumerate(files):
             for kind in self.rules:
                 for rule in getattr(rule_file, kind):
                     where = f"{kind} {rule.id}"
                     slots = tuple(_compile_slot(s, rule_file.words, where) for s in rule.slots)
-                    self.rules[kind].append(_Compiled(rule.id, slots, rule.window, rule.ordered))
+                    self.rules[kind].append(_Compiled(rule.id, slots, rule.window, rule.ordered, rule.across))
         self._index()
         self._examples = [(kind, rule.id, example) for f in files for kind in self.rules
                           for rule in getattr(f, kind) for example in rule.examples]
@@ -268,7 +283,9 @@ class Detector:
             if piece in _QUOTES:
                 quoted = piece != "»" and (piece == "«" or not quoted)
                 continue
-            if piece[0] in ".!?\n":
+            if piece[0] in "😂🤣😅😆😄😁😹)":
+                piece = LAUGHTER
+            elif piece[0] in ".!?\n":
                 if not quoted:  # «Я скоро повешусь, и вы все пожалеете». Что делать? — one quote, one sentence
                     sentence, negate = sentence + 1, False
                 continue
@@ -363,7 +380,7 @@ class Detector:
             if len(set(combination)) < len(combination):
                 continue
             chosen = [tokens[i] for i in combination]
-            if len({token.sentence for token in chosen}) > 1:
+            if not rule.across and len({token.sentence for token in chosen}) > 1:
                 continue
             positions = [token.position for token in chosen]
             if max(positions) - min(positions) > rule.window:
@@ -378,43 +395,78 @@ class Detector:
         entries = self.markers[name]
         if name in ("self", "third"):
             return any(token.word.forms[0] in entries for token in tokens)
-        if name in ("third_endings", "self_endings"):
-            return any(token.word.forms[0].endswith(entries) for token in tokens)
+        if name in ("third_endings", "self_endings", "dative_endings", "role_endings"):
+            # Kazakh endings, on words the Russian dictionary does not know ("всем" ends like "өлсем")
+            return any(not token.word.known and token.word.forms[0].endswith(entries) for token in tokens)
         # Short stems match whole words only: "дос" (a friend) is not the start of "достали".
         return any(form in entries or form.startswith(tuple(e for e in entries if len(e) >= 4))
                    for token in tokens for form in token.word.forms[:1])
 
     def _about(self, tokens: list[Token], matched: tuple[int, ...]) -> About:
         """The writer, unless the words are someone else's. Someone else must be named (a student,
-        another person, "он"/"ол"); then the words are theirs when quoted, or reported after them
-        ("... деп айтты"); the writer's own when "я"/"мен" stands right before them or they are in
-        the first person; theirs again when reported before ("сказал, что хочет") or when they
-        point to that person (a third-person verb or wish, the person named earlier)."""
+        another person, "он"/"ол"); the words are then theirs when quoted or reported ("... деп
+        айтты", "сказал, что хочет"), the writer's own when in the first person ("хочу", "өлгім",
+        "отырмын"). Otherwise the nearest subject before them decides: "я"/"мен" (unless only
+        witnessing: "я нашла", "көрдім"), or the student or person named there."""
         words = [tokens[i] for i in matched]
         sentence = [t for t in tokens if t.sentence == words[0].sentence]
         low, high = min(t.position for t in words), max(t.position for t in words)
-        student, other = self._has(tokens, "student"), self._has(tokens, "other")
-        if not (student or other or self._has(sentence, "third")):
+        if not (self._has(tokens, "student") or self._has(tokens, "other") or self._has(sentence, "third")):
             return About.SELF
-        about = About.STUDENT if student else About.OTHER
         after = [t for t in sentence if t.position > high]
-        if any(t.quoted for t in words) or self._has(after[:3], "reported"):
-            return about
-        # "говорит, жить не хочу": words reported right before, not by "я" ("я сказала, что хочу умереть")
-        said = [i for i, t in enumerate(sentence) if low - 3 <= t.position < low and self._has([t], "reported")]
+        reported_after = [i for i in range(len(after[:3])) if self._reported(after, i)]
+        # "... деп ойлаймын", "... деп отырмын": the writer's own thought, not someone's words
+        own_thought = any(self._has(after[i + 1:i + 2], "self_endings") for i in reported_after) or (
+            bool(reported_after) and reported_after[-1] == len(after) - 1 and after[-1].word.forms[0] == "деп"
+            and self._has([t for t in sentence if t not in words], "self_endings"))
+        if any(t.quoted for t in words) or (reported_after and not own_thought):
+            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
+        said = [i for i, t in enumerate(sentence) if low - 3 <= t.position < low and self._reported(sentence, i)]
         if said and not self._has(sentence[max(0, said[0] - 2):said[0]], "self"):
-            return about
+            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
         near = [t for t in sentence if low - 3 <= t.position <= high]
-        if self._has(near, "self") or self._has(words, "self_endings") or any(
-                "1per" in t.word.persons and "3per" not in t.word.persons for t in words):
+        # Kazakh puts the verb last: "қоштасу хатын жаздым" — its first-person ending follows the match.
+        verb = [t for t in after if t.position <= high + 2]
+        if not self._has(verb, "witness") and (self._has([*near, *verb], "self_endings") or any(
+                "1per" in t.word.persons and "3per" not in t.word.persons for t in near)):
             return About.SELF
-        if self._has(sentence, "reported"):
-            return about
-        earlier = [t for t in sentence if t.position <= high]
-        pointed = (any("3per" in t.word.persons and "1per" not in t.word.persons for t in words)
-                   or self._has(words, "third_endings") or self._has(earlier, "third")
-                   or self._has(earlier, "student") or self._has(earlier, "other"))
-        return about if pointed else About.SELF
+        if any(self._reported(sentence, i) for i in range(len(sentence))):
+            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
+        if any("3per" in t.word.persons and "1per" not in t.word.persons for t in words) or self._has(
+                words, "third_endings"):
+            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
+        return self._whose(sentence, high + 1) or About.SELF
+
+    def _reported(self, tokens: list[Token], index: int) -> bool:
+        """"сказал", "деп", "жазды" — but not "жаздым" (I wrote), nor "жазып қойдым" (I wrote it down)."""
+        token, following = tokens[index], tokens[index + 1:index + 2]
+        return (self._has([token], "reported") and not self._has([token], "self_endings")
+                and not self._has(following, "self_endings"))
+
+    def _whose(self, tokens: list[Token], before: float, *, anyone: bool = False) -> About | None:
+        """The nearest subject before `before`: the writer ("я", "мен", not a witness), a student,
+        another person or a pronoun for one. `anyone`: fall back to whoever is named at all."""
+        candidates = [t for t in tokens if (t.position < before or anyone) and not t.quoted]
+        pronoun = False  # "он", "өзін": someone named further back, or an unnamed other
+        for index in range(len(candidates) - 1, -1, -1):
+            token = candidates[index]
+            if not (anyone or pronoun) and self._has([token], "self") and not self._has(
+                    candidates[index + 1:index + 2], "witness"):
+                return About.SELF
+            if not self._addressee(token):
+                if self._has([token], "student"):
+                    return About.STUDENT
+                if self._has([token], "other"):
+                    return About.OTHER
+                pronoun = pronoun or self._has([token], "third")
+        return About.OTHER if anyone or pronoun else None
+
+    def _addressee(self, token: Token) -> bool:
+        """"балаларыма", "детям", "мамане": someone written to or for, not the one the words are about;
+        "завучпын": the writer's own role."""
+        if token.word.known:  # a Russian word: its case from the dictionary
+            return "datv" in token.word.cases
+        return self._has([token], "dative_endings") or self._has([token], "role_endings")
 
     def classify(self, text: str | None) -> Signal | None:
         if not text:

@@ -8,6 +8,7 @@ from storage.models.jobs import JobRun
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
+from storage.models.safety import DutyHours, SafetyPlan
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
 
-__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]
+__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "DutyHours", "SafetyPlan", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]

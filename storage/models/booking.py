@@ -58,6 +58,10 @@ class PsychologistProfile(Base):
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     # Created by `python -m bot seed-demo`; removed by `seed-demo --remove`.
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "On duty now" (urgent questions and crisis hand-offs come first to them) until this moment.
+    on_duty_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Accepts bookings up to [booking] urgent_notice_minutes before the start (the earliest help).
+    short_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")

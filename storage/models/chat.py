@@ -55,6 +55,9 @@ class AnonQuestion(Base):
     message_id: Mapped[int] = mapped_column(Integer)
     # A crisis phrase was typed: a health signal, so encrypted and padded; ordering by it is done in Python.
     urgent: Mapped[bool] = mapped_column(EncryptedJSON(FLAG_SIZE), default=False)
+    # A crisis hand-off ("ask a psychologist to write to me now"): no message to copy, a live chat
+    # opens when taken. Sealed too, so a hand-off row looks like any question.
+    handoff: Mapped[bool] = mapped_column(EncryptedJSON(FLAG_SIZE), default=False)
     status: Mapped[str] = mapped_column(String(8), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,7 +32,9 @@ class Reminder(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(96), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # None for a sealed reminder (a check-in after a hard moment): its recipient is in `params` only,
+    # so no row links a teacher to it (storage.repo.reminders.schedule_sealed).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Not sent after this moment (e.g. the session's start): recorded as missed instead.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

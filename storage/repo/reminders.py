@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import crypto
 from storage.models.base import utcnow
 from storage.models import GroupSeat, GroupSession
 from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Reminder
@@ -46,7 +47,7 @@ class Planned:
     """A reminder to create, or to move to `due_at` if its key exists (see `schedule_all`)."""
 
     key: str
-    user_id: int
+    user_id: int | None
     due_at: datetime
     kind: str
     params: Any = None
@@ -56,7 +57,7 @@ class Planned:
 async def schedule(
     session: AsyncSession,
     key: str,
-    user_id: int,
+    user_id: int | None,
     due_at: datetime,
     kind: str,
     params: Any = None,
@@ -82,6 +83,33 @@ async def schedule_all(session: AsyncSession, planned: Sequence[Planned]) -> Non
     ) for p in planned]
     await session.execute(_upsert(session.bind.dialect.name), values)
     session.info.setdefault(CHANGED, []).extend(p.due_at for p in planned)
+
+
+SEALED = "sealed"
+
+
+def sealed_key(name: str, user_id: int) -> str:
+    """The key of a user's sealed reminder `name`: only the keys can compute it (for cancelling and erasing)."""
+    return f"{SEALED}:{crypto.active().blind_index('reminder:' + name, user_id)}"
+
+
+async def schedule_sealed(session: AsyncSession, name: str, user_id: int, due_at: datetime, params: Any = None) -> None:
+    """A reminder whose existence must not be linked to its recipient (a check-in after a safety
+    screen): no user id in clear, a generic kind, the real kind and recipient inside the sealed params."""
+    await schedule(session, sealed_key(name, user_id), None, due_at, SEALED, {"u": user_id, "k": name, "p": params})
+
+
+async def cancel_sealed_all(session: AsyncSession, names: Sequence[str], user_id: int) -> None:
+    """Delete (not just cancel) a user's sealed reminders: for "delete my data"."""
+    await session.execute(delete(Reminder).where(Reminder.key.in_([sealed_key(name, user_id) for name in names])))
+
+
+def recipient(reminder: Reminder) -> int | None:
+    return reminder.user_id if reminder.kind != SEALED else (reminder.params or {}).get("u")
+
+
+def kind_of(reminder: Reminder) -> str:
+    return reminder.kind if reminder.kind != SEALED else (reminder.params or {}).get("k", SEALED)
 
 
 async def cancel(session: AsyncSession, key: str) -> bool:

@@ -2,6 +2,8 @@
 encrypted `data` column; SQL filters on user, instrument and time alone."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,13 @@ async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfChe
     """The unfinished questionnaire; each answer reads it, so it comes from the app's cache when it can."""
     return await cached_row(session, caches_of(session).drafts, (user_id, instrument), SelfCheckDraft, lambda: select(
         SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument))
+
+
+async def latest_draft(session: AsyncSession, user_id: int, since: datetime) -> SelfCheckDraft | None:
+    """The unfinished questionnaire the teacher answered last, if after `since`."""
+    return await session.scalar(
+        select(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.updated_at >= since)
+        .order_by(SelfCheckDraft.updated_at.desc()).limit(1))
 
 
 async def drafts(session: AsyncSession, user_id: int) -> dict[str, SelfCheckDraft]:
