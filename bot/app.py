@@ -28,7 +28,7 @@ from bot.groups import GroupSweeper
 from bot.regions import regions
 from handlers import build_routers
 from handlers import relax
-from handlers.urgent import SafetyMiddleware
+from handlers.safety import HelpFirstMiddleware, SafetyTally
 from storage import crypto, db
 from storage.cache import RowCaches
 from storage.fsm import DatabaseStorage, SealedRedisStorage
@@ -102,7 +102,9 @@ def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     dispatcher.update.outer_middleware(CommitMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware(settings))
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n))
-    dispatcher.message.outer_middleware(SafetyMiddleware())
+    # Help first: a crisis message gets the safety screen before any handler answers it.
+    tally = dispatcher["safety_tally"] = SafetyTally()
+    dispatcher.message.outer_middleware(HelpFirstMiddleware(tally))
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*build_routers())
     return dispatcher
@@ -135,6 +137,9 @@ class App:
         i18n = build_i18n(settings.bot.default_language)
         dispatcher = build_dispatcher(settings, sessions, i18n)
         scheduler = AsyncIOScheduler(timezone=settings.tz)
+        # Safety screens are counted, never named: their tally reaches the log once a day.
+        scheduler.add_job(dispatcher["safety_tally"].flush, "cron", hour=23, minute=55, id="safety-tally",
+                          replace_existing=True)
         app = cls(settings, bot, dispatcher, engine, sessions, scheduler, i18n)
         dispatcher["app"] = app
         app.broadcaster = BroadcastWorker(app)

@@ -7,8 +7,8 @@ from aiogram.types import CallbackQuery
 
 from bot.filters import ConsentGate
 from handlers import (
-    availability, booking, chat, coordinator, errors, fallback, groups, mood, mybookings, nudges, psychologist,
-    questions, relax, selfcheck, settings, staff, staff_admin, start, urgent,
+    availability, booking, chat, coordinator, duty, errors, fallback, groups, mood, mybookings, nudges, psychologist,
+    questions, relax, safety, selfcheck, settings, staff, staff_admin, start,
 )
 
 
@@ -24,9 +24,10 @@ def build_routers() -> list[Router]:
     # above it). chat-outside last: it explains stray messages around a chat, before the fallback.
     features = [
         chat.create_router(),
+        safety.create_consented_router(),  # its plan-writing state before any other feature's text handler
         settings.create_router(), staff.create_router(),
         selfcheck.create_router(), relax.create_router(), mood.create_router(),
-        booking.create_router(), mybookings.create_router(), psychologist.create_router(), availability.create_router(),
+        booking.create_router(), mybookings.create_router(), psychologist.create_router(), availability.create_router(), duty.create_router(),
         groups.create_router(), coordinator.create_router(), staff_admin.create_router(),
         nudges.create_router(), questions.create_router(),
         chat.create_outside_router(),
@@ -35,7 +36,7 @@ def build_routers() -> list[Router]:
         router.message.middleware(gate)
         router.callback_query.middleware(gate)
         skip_foreign_presses(router)
-    return [errors.create_router(), urgent.create_router(), start.create_router(), *features, fallback.create_router()]
+    return [errors.create_router(), safety.create_router(), start.create_router(), *features, fallback.create_router()]
 
 
 def skip_foreign_presses(router: Router) -> None:

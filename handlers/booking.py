@@ -27,7 +27,6 @@ from bot.regions import region_name
 from bot.ui import show
 from bot.utf16 import truncate_utf16
 from handlers import booking_common as common
-from handlers.urgent import SAFETY_ACTIONS
 from storage.models import Booking, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS, LANGUAGES
@@ -69,6 +68,27 @@ async def show_formats(query: CallbackQuery) -> None:
     builder.adjust(1)
     builder.row(*urgent_row())
     await show(query, _("book-intro"), with_nav(builder))
+
+
+EARLIEST_SHOWN = 6
+
+
+async def show_earliest(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+    """The earliest free times of every format, soonest first: one tap to the confirm screen."""
+    if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
+        return await show_limit(query, settings)
+    slots = await repo.earliest_slots(session, settings.booking, utcnow(), EARLIEST_SHOWN)
+    builder = KeyboardBuilder()
+    for slot in slots:
+        label = _("book-earliest-slot").format(
+            format=common.format_name(slot.format), when=common.when(slot.starts_at, settings.tz, user.language),
+            name=slot.psychologist.display_name)
+        builder.button(text=label, callback_data=Bk(a="slot", f=slot.format, s=slot.id,
+                                                     d=slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d")))
+    builder.adjust(1)
+    builder.row(*urgent_row())
+    text = _("book-earliest-title") if slots else _("book-earliest-none")
+    await show(query, text, with_nav(builder, cb.Menu(item="sos")))
 
 
 async def show_limit(query: CallbackQuery, settings: Settings) -> None:
@@ -156,14 +176,8 @@ async def booked(query: CallbackQuery, bot: Bot, session: AsyncSession, sessions
     await common.send_ics(bot, booking, user, settings.tz)
 
 
-def earliest_button():
-    return button(_("book-earliest"), cb.Menu(item="book"))
-
-
 def create_router() -> Router:
     router = Router(name="booking")
-    if earliest_button not in SAFETY_ACTIONS:
-        SAFETY_ACTIONS.append(earliest_button)
 
     @router.callback_query(cb.Menu.filter(F.item == "book"))
     @router.callback_query(Bk.filter(F.a == "start"))
@@ -172,6 +186,11 @@ def create_router() -> Router:
         if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
             return await show_limit(query, settings)
         await show_formats(query)
+
+    @router.callback_query(Bk.filter(F.a == "soon"))
+    async def soon(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+        await state.clear()
+        await show_earliest(query, session, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "fmt"))
     async def choose_language(query: CallbackQuery, callback_data: Bk) -> None:

@@ -30,7 +30,7 @@ from bot import callbacks as cb
 from bot import delivery
 from bot.config import Settings
 from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.safety import is_crisis
+from bot.safety import Kind, Signal
 from bot.ui import show
 from handlers.booking_common import privacy_text
 from storage.models import ChatSession, User
@@ -309,7 +309,8 @@ class NearChat(Filter):
         return {"chat_session": chat} if chat is not None else False
 
 
-async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat: ChatSession, i18n: I18n) -> None:
+async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat: ChatSession, i18n: I18n,
+                 signal: Signal | None = None) -> None:
     other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
     if message.content_type in NOT_RELAYED:
         await message.answer(_("chat-not-relayed-private"), reply_markup=chat_keyboard(chat.id, enter=False))
@@ -327,9 +328,10 @@ async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, 
         await message.answer(_("chat-not-relayed"), reply_markup=chat_keyboard(chat.id, enter=False))
         return
     await message.react(DELIVERED)
-    if user.id == chat.teacher_id and is_crisis(message.text or message.caption):
-        # The teacher sees the safety screen (SafetyMiddleware); the psychologist is alerted too.
-        await send_to(bot, i18n, other, lambda: (_("chat-crisis-alert").format(code=user.pseudonym), None))
+    if user.id == chat.teacher_id and signal is not None and signal.kind is Kind.CRISIS:
+        # The teacher saw the safety screen first (HelpFirstMiddleware); the psychologist gets the protocol.
+        await send_to(bot, i18n, other, lambda: (
+            _("chat-crisis-alert").format(code=user.pseudonym) + "\n\n" + _("crisis-protocol"), None))
 
 
 def create_router() -> Router:
@@ -365,8 +367,9 @@ def create_router() -> Router:
 
     # Commands go on to their own handlers (/start, /menu, /sos are handled even earlier).
     @router.message(InOpenChat(), ~F.text.startswith("/"))
-    async def relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat_session: ChatSession, i18n: I18n) -> None:
-        await _relay(message, bot, session, user, chat_session, i18n)
+    async def relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat_session: ChatSession, i18n: I18n,
+                    safety_signal: Signal | None = None) -> None:
+        await _relay(message, bot, session, user, chat_session, i18n, safety_signal)
 
     @router.callback_query(cb.Chat.filter(F.action.in_({"enter", "end"})))
     async def enter_or_end(

@@ -10,6 +10,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot import safety_screens as screens
+from bot.safety import Kind, Signal
 from handlers.start import greet
 from storage.models import User
 
@@ -24,7 +26,16 @@ def create_router() -> Router:
         await greet(query, user, role, i18n, i18n.current_locale)
 
     @router.message()
-    async def unexpected_input(message: Message, user: User | None, role: str, i18n: I18n) -> None:
+    async def unexpected_input(
+        message: Message, user: User | None, role: str, i18n: I18n, safety_signal: Signal | None = None,
+    ) -> None:
+        if safety_signal is not None:
+            # A crisis or a worry for someone got its screen first (HelpFirstMiddleware): nothing more.
+            # Distress gets a warm reply instead of "did not understand".
+            if safety_signal.kind is Kind.DISTRESS:
+                text, markup = screens.distress()
+                await message.answer(text, reply_markup=markup)
+            return
         await message.answer(_("unexpected-input"))
         await greet(message, user, role, i18n, i18n.current_locale)
 

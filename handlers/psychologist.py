@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import callbacks as cb
 from bot.config import Settings
 from bot.filters import staff_only
-from bot.keyboards import KeyboardBuilder, with_nav
+from bot.keyboards import KeyboardBuilder, button, with_nav
 from bot.regions import regions
 from bot.ui import show
 from bot.utf16 import truncate_utf16
@@ -53,7 +53,8 @@ async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile
     builder.button(text=_("psy-template"), callback_data=cb.Psy(a="tw"))
     builder.button(text=_("psy-today"), callback_data=cb.Psy(a="day"))
     builder.button(text=_("psy-week"), callback_data=cb.Psy(a="week"))
-    builder.adjust(1, 2, 2)
+    builder.button(text=_("duty-button"), callback_data=cb.Duty(a=cb.DutyAction.HOME))
+    builder.adjust(1, 2, 2, 1)
     builder.row(*queue_button().inline_keyboard[0])  # anonymous questions waiting for a psychologist
     await show(event, text, with_nav(builder))
 
@@ -64,6 +65,8 @@ async def show_profile(event: CallbackQuery | Message, profile: PsychologistProf
         action = "edit" if field in TEXT_FIELDS else field
         builder.button(text=_("psy-field-" + field), callback_data=cb.Psy(a=action, v=field))
     builder.adjust(2)
+    notice = _("short-notice-on" if profile.short_notice else "short-notice-off")
+    builder.row(button(notice, cb.Psy(a="sn")))
     text = _("psy-profile-title").format(profile=common.profile_summary(profile, user.language))
     await show(event, text, with_nav(builder, HOME))
 
@@ -120,6 +123,13 @@ def create_router() -> Router:
     async def profile(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext) -> None:
         await state.clear()
         await show_profile(query, await own_profile(session, user), user)
+
+    @router.callback_query(cb.Psy.filter(F.a == "sn"))
+    async def short_notice(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+        """Accept bookings up to [booking] urgent_notice_minutes before the start (the earliest help)."""
+        profile = await own_profile(session, user)
+        profile.short_notice = not profile.short_notice
+        await show_profile(query, profile, user)
 
     @router.callback_query(cb.Psy.filter(F.a == "edit"))
     async def ask_text(query: CallbackQuery, callback_data: cb.Psy, state: FSMContext) -> None:

@@ -28,13 +28,14 @@ from bot import delivery
 from bot.config import Settings
 from bot.filters import staff_only
 from bot.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.safety import is_crisis
+from bot.safety import Kind, Signal
 from bot.ui import show
 from handlers.booking_common import privacy_text
 from handlers.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_chat, send_to
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
+from storage.repo import safety as safety_repo
 from storage.repo import users
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,17 @@ def take_keyboard(question: AnonQuestion) -> InlineKeyboardMarkup:
     return with_nav(builder)
 
 
+def is_urgent(signal: Signal | None) -> bool:
+    """A crisis, or a worry for a student or someone else: psychologists see it first."""
+    return signal is not None and signal.kind is not Kind.DISTRESS
+
+
 def question_title(question: AnonQuestion, teacher: User) -> str:
+    """The notice of a question; an urgent one carries the crisis protocol card."""
     title = _("ask-question-title").format(number=question.id, code=teacher.pseudonym)
-    return (_("ask-urgent-mark") + " " + title) if question.urgent else title
+    if not question.urgent:
+        return title
+    return f"{_('ask-urgent-mark')} {title}\n\n{_('crisis-protocol')}"
 
 
 async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: InlineKeyboardMarkup) -> bool:
@@ -97,16 +106,20 @@ def _teacher_router() -> Router:
     @router.message(StateFilter(AskStates.question), CONTENT)
     async def receive_question(
         message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
+        settings: Settings, safety_signal: Signal | None = None,
     ) -> None:
-        urgent = is_crisis(message.text or message.caption)
+        urgent = is_urgent(safety_signal)
         question = await repo.ask(session, user, message.message_id, urgent)
         await state.clear()
-        psychologists = await repo.psychologists_for(session, user.region)
+        # Urgent ones reach the psychologists on duty first; everyone of the region when nobody is.
+        on_duty = await safety_repo.on_duty_for(session, user.region, utcnow(), settings.tz) if urgent else []
+        psychologists = on_duty or await repo.psychologists_for(session, user.region)
         await session.commit()  # published before psychologists are told, so "take" finds it
         for psychologist in psychologists:
             await send_to(bot, i18n, psychologist, lambda: (question_title(question, user), take_keyboard(question)))
-        log.info("question %s from %s (urgent=%s) to %d psychologists", question.id, user.pseudonym, urgent, len(psychologists))
-        # A crisis phrase: SafetyMiddleware shows the safety screen right after this.
+        # The same line for every question: nothing in the log says which one was urgent or who asked.
+        log.info("question %s asked", question.id)
+        # A crisis message already got the safety screen first (HelpFirstMiddleware).
         await message.answer(_("ask-sent"), reply_markup=with_nav(KeyboardBuilder()))
 
     @router.callback_query(cb.Ask.filter(F.action == "reply"))
@@ -126,13 +139,14 @@ def _teacher_router() -> Router:
     @router.message(StateFilter(AskStates.reply), CONTENT)
     async def receive_reply(
         message: Message, bot: Bot, session: AsyncSession, user: User, state: FSMContext, i18n: I18n,
+        safety_signal: Signal | None = None,
     ) -> None:
         question = await repo.get_question(session, (await state.get_data()).get("q", 0))
         await state.clear()
         if not _can_reply(question, user):
             await message.answer(_("ask-reply-closed"), reply_markup=with_nav(KeyboardBuilder()))
             return
-        if is_crisis(message.text or message.caption):
+        if is_urgent(safety_signal):
             question.urgent = True
         psychologist = await session.get(User, question.psychologist_id)
         await session.commit()

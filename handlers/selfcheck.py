@@ -25,13 +25,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks as cb
+from bot import lines, safety_screens
 from bot.charts import render_history_chart
 from bot.config import Settings
 from bot.exercises import load_exercises
 from bot.instruments import Instrument, Result, load_instruments
 from bot.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.ui import show
-from handlers.urgent import SAFETY_ACTIONS, crisis_lines_text
 from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
@@ -218,10 +218,9 @@ async def show_result(
 
 def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
-    for make_button in SAFETY_ACTIONS:  # the earliest free consultation, when booking offers one
-        builder.row(make_button())
-    if not SAFETY_ACTIONS:
-        builder.row(button(_("menu-book"), cb.Menu(item="book")))
+    builder.row(safety_screens.earliest_button())
+    builder.row(button(_("safety-handoff-button"), cb.Safe(a=cb.SafeAction.HANDOFF)))
+    builder.row(button(_("safety-plan-button"), cb.Safe(a=cb.SafeAction.PLAN)))
     builder.row(go_on)
     builder.row(*nav_row())
     return builder.as_markup()
@@ -229,7 +228,7 @@ def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
 
 async def show_safety(query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton) -> None:
     # Shown in place of the next question or the result, so nothing continues before it.
-    text = f"{intro}\n\n{crisis_lines_text(settings)}\n\n{_('urgent-outro')}"
+    text = f"{intro}\n\n{lines.text(settings.support.crisis_lines)}\n\n{_('urgent-outro')}"
     await show(query, text, safety_markup(go_on))
 
 

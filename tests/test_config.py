@@ -16,7 +16,7 @@ def test_defaults_need_nothing_but_the_token(tmp_path):
     assert settings.database.url == "sqlite+aiosqlite:///data/demeu.db"
     assert settings.bot.timezone == "Asia/Almaty"
     assert settings.bot.default_language == "kk"
-    assert settings.support.crisis_lines == ["150", "111", "112"]
+    assert settings.support.crisis_lines == ["112", "103", "111", "150"]
     assert settings.telegram.mode == "polling"
     assert settings.fsm.storage == "database"
 

@@ -23,13 +23,15 @@ TEXTS = {
            "soon": "жақында", "sos": "Шұғыл көмек", "settings": "Баптаулар", "region": "Өңір",
            "turkestan": "Түркістан облысы", "delete": "Деректерімді өшіру", "confirm": "бәрін өшіру",
            "deleted": "өшірілді", "stale": "ескірген", "unexpected": "түсінбедім", "refused": "қызметкерлерге",
-           "notify": "Хабарламалар", "off": "Өшіру", "on": "Қосу", "safety": "алаңдатты", "back": "Артқа",
+           "notify": "Хабарламалар", "off": "Өшіру", "on": "Қосу", "safety": "маңызды", "back": "Артқа",
+           "distress": "ауыр сияқты",
            "error": "дұрыс болмады"},
     "ru": {"lang": "Русский", "agree": "Согласен", "consent": "конфиденциальная поддержка", "menu": "Главное меню",
            "soon": "скоро", "sos": "Срочная помощь", "settings": "Настройки", "region": "Регион",
            "turkestan": "Туркестанская область", "delete": "Удалить мои данные", "confirm": "удалить всё",
            "deleted": "удалены", "stale": "устарела", "unexpected": "не понял", "refused": "сотрудников",
-           "notify": "Уведомления", "off": "Выключить", "on": "Включить", "safety": "встревожили", "back": "Назад",
+           "notify": "Уведомления", "off": "Выключить", "on": "Включить", "safety": "важно", "back": "Назад",
+           "distress": "очень тяжело",
            "error": "что-то пошло не так"},
 }
 # Every teacher section of the main menu, except the two this test walks through by hand.
@@ -88,8 +90,11 @@ async def test_first_visit_every_menu_item_and_delete(fake_api, start_bot, lang,
     await user.press(t["back"])
     assert t["settings"] in user.last_text
 
-    # Typed text anywhere is stored nowhere; a sticker or stray text gets a hint and a way on.
+    # Typed text anywhere is stored nowhere; distress gets a warm reply instead of "did not understand",
+    # a sticker or stray text a hint and a way on.
     await user.send_text(SECRET_TEXT)
+    assert t["distress"] in user.last_text
+    await user.send_text("Бекжанов перенёс педсовет на пятницу")
     assert t["unexpected"] in user.messages[-2].text
     await user.send_sticker()
     assert t["menu"] in user.last_text

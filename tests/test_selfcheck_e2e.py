@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import Menu, SelfCheck
+from bot.callbacks import Book, Menu, SelfCheck
 from bot.instruments import Instrument, load_instruments
 from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
@@ -128,7 +128,7 @@ async def test_phq9_item9_opens_the_safety_screen_before_anything_else(fake_api,
     assert t["safety_answer"] in user.last_text
     assert all(number in user.last_text for number in ("150", "111", "112"))
     assert "1 / 27" not in user.last_text, "the safety screen comes before the result"
-    assert Menu(item="book").pack() in user.last.callback_data, "a consultation one tap away"
+    assert Book(a="soon").pack() in user.last.callback_data, "the earliest consultation one tap away"
 
     # A second tap on the same answer neither stores a second result nor skips the safety screen.
     await user.press_data(SelfCheck(action="ans", inst="phq9", n=8, v=1).pack())
@@ -253,7 +253,7 @@ async def test_results_are_encrypted_and_deleted_with_the_data(fake_api, start_b
     await bot.stop()
     raw = await stored_bytes(bot.settings.database.url)
     assert b"selfcheck_results" in raw
-    for secret in ("phq9_9", "who5_1", '"answers"', "moderate", "Умеренный", "Симптомы депрессии", "safety"):
+    for secret in ("phq9_9", "who5_1", '"answers"', "moderate", "Умеренный", "Симптомы депрессии", "safety_screen"):
         assert secret.encode() not in raw, secret
 
     # "Delete my data" in the settings removes results and drafts too.

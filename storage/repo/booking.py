@@ -188,7 +188,13 @@ class Filters:
 
 
 def _bookable_window(rules: BookingConfig, now: datetime) -> tuple[datetime, datetime]:
-    return now + rules.min_notice, now + timedelta(days=rules.horizon_days)
+    """The widest window: psychologists who accept short notice may be booked sooner (_in_notice)."""
+    return now + min(rules.min_notice, rules.urgent_notice), now + timedelta(days=rules.horizon_days)
+
+
+def _in_notice(slot: Slot, rules: BookingConfig, now: datetime) -> bool:
+    notice = rules.urgent_notice if slot.psychologist.short_notice else rules.min_notice
+    return slot.starts_at >= now + notice
 
 
 def _matches(profile: PsychologistProfile, filters: Filters) -> bool:
@@ -217,7 +223,22 @@ async def free_slots(
         )
         .order_by(Slot.starts_at, Slot.id)
     )
-    return [slot for slot in slots.unique() if _matches(slot.psychologist, filters)]
+    return [slot for slot in slots.unique() if _matches(slot.psychologist, filters) and _in_notice(slot, rules, now)]
+
+
+async def earliest_slots(session: AsyncSession, rules: BookingConfig, now: datetime, limit: int) -> list[Slot]:
+    """The earliest free slots of every format, language and region (the safety screen's offer)."""
+    first, last = _bookable_window(rules, now)
+    slots = await session.scalars(
+        select(Slot)
+        .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
+        .where(Slot.removed.is_(False), Slot.starts_at >= first, Slot.starts_at < last,
+               PsychologistProfile.published.is_(True), ~_holds(Slot.id))
+        .order_by(Slot.starts_at, Slot.id)
+        .limit(limit * 4)
+    )
+    found = [slot for slot in slots.unique() if slot.format in slot.psychologist.format_list and _in_notice(slot, rules, now)]
+    return found[:limit]
 
 
 async def free_days(session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime, tz: ZoneInfo) -> list[date]:
@@ -275,7 +296,7 @@ async def _bookable_slot(session: AsyncSession, slot_id: int, rules: BookingConf
     first, last = _bookable_window(rules, now)
     if slot is None or slot.removed or not slot.psychologist.published or not first <= slot.starts_at < last:
         return None
-    return slot
+    return slot if _in_notice(slot, rules, now) else None
 
 
 async def book(
