@@ -66,7 +66,6 @@ class UserMiddleware(BaseMiddleware):
             await users.mark_seen(session, user, utcnow().date())
         data["user"] = user
         # Plain copies for the error handler, which runs after the session is gone.
-        data["pseudonym"] = user.pseudonym if user else "stranger"
         data["language"] = user.language if user else None
         data["role"] = "admin" if telegram_user.id in self.admins else (user.role if user else "teacher")
         return await handler(event, data)

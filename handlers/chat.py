@@ -176,7 +176,7 @@ async def close_chat(
             await show(event, *ended_screen(chat, person, teacher))
         else:
             await send_to(bot, i18n, person, lambda p=person: ended_screen(chat, p, teacher))
-    log.info("chat %s closed by %s", chat_id, ender.pseudonym if ender else "the clock")
+    log.info("chat %s closed by %s", chat_id, "a participant" if ender else "the clock")
     return True
 
 

@@ -19,11 +19,12 @@ def create_router() -> Router:
     router = Router(name="errors")
 
     @router.errors()
-    async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, pseudonym: str = "stranger", language: str | None = None) -> None:
+    async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, language: str | None = None) -> None:
         update, error = event.update, event.exception
         # The exception's type and where it happened, never its message: it may quote user text.
         frames = "".join(traceback.format_tb(error.__traceback__))
-        log.error("update %s (%s) from %s failed: %s\n%s", update.update_id, update.event_type, pseudonym, type(error).__name__, frames)
+        # No code beside it: the failing handler's frames could tell what the person was doing (a safety screen).
+        log.error("update %s (%s) failed: %s\n%s", update.update_id, update.event_type, type(error).__name__, frames)
         # A failed button press was already answered by CallbackAnswerMiddleware on the way out.
         if update.callback_query is not None:
             chat_id = update.callback_query.from_user.id
@@ -35,6 +36,6 @@ def create_router() -> Router:
             try:
                 await bot.send_message(chat_id, _("error-generic"), reply_markup=with_nav(KeyboardBuilder()))
             except TelegramAPIError:
-                log.warning("could not tell %s about the failure", pseudonym)
+                log.warning("could not tell the sender of update %s about the failure", update.update_id)
 
     return router

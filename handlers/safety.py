@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
@@ -268,9 +268,17 @@ async def take_handoff(
 # -- the check-in tomorrow ---------------------------------------------------------------------
 
 
-async def checkin_yes(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+def checkin_time(settings: Settings) -> datetime:
+    """The next full hour after the check-in period: a due time to the second would point, in a copy
+    of the database, to the teacher's other rows of the moment the safety screen was shown."""
     due = utcnow() + timedelta(hours=settings.support.checkin_hours)
-    await reminder_repo.schedule_sealed(session, CHECKIN, user.id, due)
+    if settings.support.checkin_hours < 2:  # short periods are for trying it out and for tests
+        return due
+    return due.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+async def checkin_yes(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+    await reminder_repo.schedule_sealed(session, CHECKIN, user.id, checkin_time(settings))
     await show(query, _("safety-checkin-set"), with_nav(KeyboardBuilder()))
 
 

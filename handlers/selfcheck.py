@@ -503,7 +503,7 @@ def create_router() -> Router:
     @router.callback_query(Sc.filter(F.action == "erase"))
     async def erase(query: CallbackQuery, session: AsyncSession, user: User) -> None:
         await repo.delete_all(session, user.id)
-        log.info("%s deleted their self-check results", user.pseudonym)
+        log.info("self-check results deleted on request")
         builder = KeyboardBuilder()
         builder.button(text=_("selfcheck-back-to-list"), callback_data=LIST)
         await show(query, _("selfcheck-deleted"), with_nav(builder))

@@ -3,7 +3,9 @@ DEMEU_TEST_POSTGRES_URL is set) and a running bot wired to the fake Bot API serv
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,6 +29,40 @@ if E2E_ON_POSTGRES and not POSTGRES_URL:
     raise RuntimeError("DEMEU_TEST_E2E_DATABASE=postgres needs DEMEU_TEST_POSTGRES_URL")
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set"))]
+
+
+PSEUDONYM = re.compile(r"\bT-[0-9A-Z]{6}\b")
+# Events that are sensitive in themselves: a log line naming a teacher must never speak of them.
+SENSITIVE = re.compile(r"safety|crisis|urgent|self-check|selfcheck|mood|check-in|checkin|hand-off|handoff|"
+                       r"distress|suicid|question|plan|sealed", re.IGNORECASE)
+
+
+class _SensitiveLogWatch(logging.Handler):
+    """Every log line of the run at the level a deployment logs (INFO), checked as it is written."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.offences: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if PSEUDONYM.search(message) and SENSITIVE.search(message):
+            self.offences.append(f"{record.name}: {message}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_pseudonym_beside_a_sensitive_event():
+    """Over the whole run (every end-to-end test included): no log line puts a teacher's code next to
+    a safety screen, a crisis signal, an urgent question, a self-check outcome or a check-in."""
+    watch = _SensitiveLogWatch()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(watch)
+    root.setLevel(min(level, logging.INFO))
+    yield
+    root.setLevel(level)
+    root.removeHandler(watch)
+    assert not watch.offences, "log lines name a teacher beside a sensitive event:\n" + "\n".join(watch.offences)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,159 @@
+"""The attacker with a copy of the database (or Redis) but not the keys: four teachers make the
+private choices A, B, B, A — a mood of 1 or 5, a self-check with no symptoms or every item at its
+worst (the self-harm item answered or not), a question with or without a crisis phrase, a safety
+screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
+not — and for every table and column, nothing they left behind follows the choice: not a value,
+not a stored length, not the presence or number of rows linked to them."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from bot.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
+from bot.instruments import load_instruments
+from storage.models import Base, User
+from storage.models.base import utcnow
+from storage.repo import booking as booking_repo
+from storage.repo import users
+from storage.types import Sealed
+from tests.conftest import REDIS_URL
+from tests.test_e2e_foundation import TEXTS, agree
+
+CHOICES = ["A", "B", "B", "A"]
+IDS = [7301, 7302, 7303, 7304]
+PHQ9 = load_instruments()["phq9"]
+# Columns that differ between any two people whatever they chose: keys, links, moments, identities.
+NATURALLY_DIFFERENT = {"id", "tg_index", "pseudonym", "chat_id", "created_at", "updated_at", "taken_at", "last_seen_on",
+                       "consent_at", "slot_id", "teacher_id", "user_id", "key", "claimed_at", "due_at", "expires_at"}
+
+
+async def make_slots(bot, count: int) -> list[int]:
+    async with bot.app.sessions() as session:
+        psychologist = await users.create(session, 7399, "ru")
+        psychologist.role = "psychologist"
+        profile = await booking_repo.ensure_profile(session, psychologist)
+        profile.display_name, profile.languages, profile.formats = "Ольга", "kk,ru", "video"
+        profile.video_link, profile.published = "https://meet.example/room", True
+        slots = [await booking_repo.add_slot(session, profile, utcnow() + timedelta(days=2, hours=n), 50, "video")
+                 for n in range(count)]
+        await session.commit()
+        return [slot.id for slot in slots]
+
+
+async def live_through(user, choice: str, slot_id: int, lang: str) -> None:
+    """The same steps for everyone; what is typed or chosen differs with `choice`."""
+    a = choice == "A"
+    await agree(user, TEXTS[lang])
+    # A question, with or without a crisis phrase (the safety screen shown or not).
+    await user.press_data(Menu(item="ask").pack())
+    await user.send_text("иногда не хочу жить" if a else "как записаться на групповую встречу?")
+    # A check-in asked for, or the same number of presses elsewhere.
+    await user.press_data(Safe(a=SafeAction.SAFE).pack())
+    await user.press_data(Safe(a=SafeAction.CHECKIN_YES if a else SafeAction.CHECKIN_NO).pack())
+    # A self-check at its best or at its worst (item 9 answered).
+    await user.press_data(SelfCheck(action="begin", inst="phq9").pack())
+    for position, item in enumerate(PHQ9.items):
+        value = max(o.value for o in PHQ9.options_for(item)) if not a else 0
+        await user.press_data(SelfCheck(action="ans", inst="phq9", n=position, v=value).pack())
+    # A mood of 1 or 5, with a note or without one.
+    await user.press_data(Mood(action="score", value="1" if a else "5").pack())
+    if a:
+        await user.send_text("сегодня было тяжело")
+    else:
+        await user.press_data(Mood(action="skip").pack())
+    # A safety plan and a journal entry, or not.
+    if a:
+        await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())
+        await user.send_text("когда не сплю и молчу")
+        await user.press_data(Relax(action="keep", value="evening").pack())
+        await user.send_text("вечером стало легче")
+    # A booking with a note for the psychologist, or without.
+    if a:
+        await user.press_data(Book(a="note", f="video", s=slot_id).pack())
+        await user.send_text("хочу поговорить о выгорании")
+    await user.press_data(Book(a="ok", f="video", s=slot_id).pack())
+
+
+async def footprints(bot) -> dict[int, dict[str, list[tuple]]]:
+    """Per teacher, per table: the rows linked to them, each as its clear values and sealed lengths."""
+    found: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    async with bot.app.sessions() as session:
+        people = {user.id: user for user in await session.scalars(select(User))}
+        connection = await session.connection()
+        for table in Base.metadata.sorted_tables:
+            links = [c.name for c in table.columns
+                     if any(fk.column.table.name == "users" for fk in c.foreign_keys) or (table.name == "users" and c.name == "id")]
+            bookings = "slot_id" in table.columns and table.name == "bookings"
+            for row in (await connection.execute(text(f'SELECT * FROM "{table.name}"'))).mappings():
+                owners = {row[name] for name in links if row[name] in people}
+                shape = tuple(
+                    (name, len(value) if isinstance(table.columns[name].type, Sealed) and value is not None else
+                     ("·" if name in NATURALLY_DIFFERENT or (bookings and name == "slot_id") else value))
+                    for name, value in sorted(row.items()))
+                for owner in owners:
+                    found[owner][table.name].append(shape)
+    return found
+
+
+async def assert_indistinguishable(bot, teachers: list[int]) -> None:
+    prints = await footprints(bot)
+    async with bot.app.sessions() as session:
+        ids = [(await users.by_telegram_id(session, telegram_id)).id for telegram_id in teachers]
+    tables = {name for teacher in ids for name in prints[teacher]}
+    for name in sorted(tables):
+        shapes = [sorted(prints[teacher].get(name, [])) for teacher in ids]
+        assert all(shape == shapes[0] for shape in shapes), (
+            f"{name}: what teachers left behind follows their choice {CHOICES}:\n"
+            + "\n".join(f"  {choice}: {shape}" for choice, shape in zip(CHOICES, shapes)))
+
+
+@pytest.mark.parametrize("lang", ["ru"])
+async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_bot, lang):
+    bot = await start_bot()
+    slots = await make_slots(bot, len(IDS))
+    for telegram_id, choice, slot_id in zip(IDS, CHOICES, slots):
+        await live_through(fake_api.user(user_id=telegram_id, language_code=lang), choice, slot_id, lang)
+    await assert_indistinguishable(bot, IDS)
+    # Every sealed value of a column has one length, whoever wrote it and whatever it says.
+    async with bot.app.sessions() as session:
+        connection = await session.connection()
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, Sealed) and not column.type.grows:
+                    lengths = set((await connection.execute(text(
+                        f'SELECT DISTINCT length("{column.name}") FROM "{table.name}"'))).scalars())
+                    assert len(lengths - {None}) <= 1, f"{table.name}.{column.name}: lengths {lengths}"
+                    assert None not in lengths or not lengths - {None}, f"{table.name}.{column.name}: NULL beside values"
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="DEMEU_TEST_REDIS_URL not set")
+async def test_in_redis_keys_and_values_follow_no_choice(fake_api, start_bot):
+    from redis.asyncio import Redis
+
+    bot = await start_bot(fsm={"storage": REDIS_URL})
+    prefix = "demeu:fsm:"
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.delete(*[key async for key in redis.scan_iter(match=prefix + "*")] or ["none"])
+        users_ = [fake_api.user(user_id=telegram_id, language_code="ru") for telegram_id in IDS]
+        for user, choice in zip(users_, CHOICES):
+            await agree(user, TEXTS["ru"])
+            # In the middle of a form: a safety plan step (A) or a booking note (B) being written.
+            step = Safe(a=SafeAction.STEP, n=1) if choice == "A" else Menu(item="ask")
+            await user.press_data(step.pack())
+        values = {}
+        async for key in redis.scan_iter(match=prefix + "*"):
+            name = key.decode()
+            if name.endswith((":state", ":data")):
+                values[name] = await redis.get(key)
+        kinds = defaultdict(set)
+        for name, value in values.items():
+            kinds[name.rsplit(":", 1)[1]].add(len(value))
+            assert b"Safe" not in value and b"Plan" not in value and b"Ask" not in value
+        assert kinds["state"] and all(len(lengths) == 1 for lengths in kinds.values()), kinds
+        assert len([n for n in values if n.endswith(":state")]) == len(IDS), "every teacher has the same keys"
+    finally:
+        await redis.aclose()
