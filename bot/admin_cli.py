@@ -63,7 +63,7 @@ async def rotate_keys(engine: AsyncEngine, redis_url: str | None = None) -> rota
                 if after is None:
                     break
     if redis_url:
-        total.add(await _rotate_redis(redis_url))
+        total.add(await rotate_redis(redis_url))
     return total
 
 
@@ -76,7 +76,7 @@ return 0
 """
 
 
-async def _rotate_redis(url: str, prefix: str = "demeu:fsm:") -> rotation.Tally:
+async def rotate_redis(url: str, prefix: str = "demeu:fsm:") -> rotation.Tally:
     from redis.asyncio import Redis
 
     cipher, tally = crypto.active(), rotation.Tally()
