@@ -9,5 +9,6 @@ from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, Gr
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
+from storage.models.stats import StatRelease
 
-__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "User"]
+__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "StatRelease", "User"]
