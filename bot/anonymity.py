@@ -330,3 +330,9 @@ def _subtract(row: dict, other: Mapping, factor: int) -> None:
             row[key] = result
         else:
             row.pop(key, None)
+
+
+def at_least(value: int, minimum: int, fewer: str) -> str:
+    """An exact count to show alone (a broadcast's audience): `fewer` ("fewer than 5") below the
+    minimum, except 0, which reveals nobody."""
+    return fewer if 0 < value < minimum else str(value)

@@ -197,7 +197,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Coord.filter(F.a == "btn"))
     async def preview(
         query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession, user: User,
-        role: str, i18n: I18n,
+        role: str, i18n: I18n, settings: Settings,
     ) -> None:
         data = await state.get_data()
         if not {"text_kk", "text_ru", "audience"} <= data.keys():
@@ -215,7 +215,10 @@ def create_router() -> Router:
             text, markup = announcement(i18n, draft, language)
             await query.message.answer(_("co-preview-" + language))
             await query.message.answer(text, reply_markup=markup)
-        count = await broadcasts.audience_size(session, draft.audience, region_limit(user, role))
+        # Below the minimum cell only "fewer than 5": an exact small audience would tell who is in it.
+        minimum = settings.broadcast.min_cell
+        count = anonymity.at_least(await broadcasts.audience_size(session, draft.audience, region_limit(user, role)),
+                                   minimum, _("co-fewer").format(minimum=minimum))
         builder = KeyboardBuilder()
         builder.button(text=_("co-send").format(count=count), callback_data=cb.Coord(a="send", i=draft.id))
         builder.button(text=_("co-discard"), callback_data=HOME)

@@ -1,6 +1,7 @@
 """A coordinator's broadcast to 1,000 teachers through the fake Bot API enforcing Telegram's flood
 limits: one copy each, almost no 429s, a kill halfway and a restart, opted-out and blocked teachers
-skipped, a forged callback refused, statistics that hide small cells."""
+skipped, a forged callback refused, statistics that hide small cells; an audience below the
+minimum cell shown as "fewer than 5", in the preview and in the progress."""
 import asyncio
 from collections import Counter
 from datetime import timedelta
@@ -161,6 +162,49 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     await coordinator.press(T("co-stats-csv"))
     document = coordinator.documents[-1]
     assert f"seats,{HIDDEN}".encode() in document.file.data and b"sessions,1" in document.file.data
+
+
+async def test_an_audience_below_the_minimum_is_fewer_than_five(fake_api, start_bot):
+    """The waitlist of a session with 2 teachers: the preview, the Send button and the progress say
+    "fewer than 5", never 2; who of them got it or blocked the bot is not shown either."""
+    bot = await start_bot()
+    async with bot.app.sessions() as session:
+        waiting = []
+        for n in range(2):
+            user = await users.create(session, 620_000 + n, "ru")
+            user.consent_at = utcnow()
+            waiting.append(user.id)
+        group = await groups.create_session(session, title_kk="Топ", title_ru="Группа поддержки", capacity=2,
+                                            starts_at=utcnow() + timedelta(days=2), format="online", language="ru")
+        for n in range(2):
+            seat_holder = await users.create(session, 621_000 + n, "ru")
+            seat_holder.consent_at, seat_holder.announcements = utcnow(), False
+            await groups.enroll(session, group.id, seat_holder.id, utcnow())
+        for user_id in waiting:
+            await groups.enroll(session, group.id, user_id, utcnow())
+        await session.commit()
+    fake_api.block(620_001)
+    coordinator = fake_api.user(user_id=COORDINATOR, language_code="ru")
+    await agree(coordinator)
+    async with bot.app.sessions() as session:
+        (await users.by_telegram_id(session, COORDINATOR)).role = "coordinator"
+        await session.commit()
+    await coordinator.send_text("/menu")
+    await coordinator.press(T("menu-coord"))
+    await coordinator.press(T("co-new"))
+    await coordinator.send_text(TEXT)
+    await coordinator.press(T("co-same-text"))
+    await coordinator.press(T("co-aud-session"))
+    waitlist = T("co-aud-waitlist").split("{")[0]
+    await coordinator.press(next(b for b in coordinator.last.buttons if b.startswith(waitlist) and "Группа поддержки" in b))
+    await coordinator.press(T("co-btn-none"))
+    fewer = T("co-fewer").format(minimum=5)
+    assert T("co-confirm").format(count=fewer) in coordinator.last_text
+    assert T("co-send").format(count=fewer) in coordinator.last.buttons
+    await coordinator.press(T("co-send").split("(")[0].strip())
+    await wait_until(lambda: T("bc-progress-done").split(":")[0] in (coordinator.last_text or ""), timeout=30)
+    report = coordinator.last_text
+    assert fewer in report and not any(f": {n}" in report for n in (1, 2)), report
 
 
 async def test_pause_resume_region_limit_and_enroll_button(fake_api, start_bot, database_url):
