@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import statistics
 from bot.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
 from bot import lines, safety
@@ -31,6 +33,7 @@ from handlers import relax
 from handlers.safety import HelpFirstMiddleware, SafetyTally
 from storage import crypto, db
 from storage.cache import RowCaches
+from storage.models.base import utcnow
 from storage.fsm import DatabaseStorage, SealedRedisStorage
 
 log = logging.getLogger("demeu")
@@ -152,8 +155,20 @@ class App:
     async def _on_startup(self) -> None:
         for worker in self.workers:
             worker.start()
+        # Statistics of a closed period are published once; doing it here (at start and nightly)
+        # spares the coordinator who looks first a wait of seconds.
+        self.scheduler.add_job(self.publish_statistics, "cron", hour=4, minute=10, id="stats-publish",
+                               replace_existing=True, next_run_time=utcnow() + timedelta(seconds=5))
         if not self.scheduler.running:
             self.scheduler.start()
+
+    async def publish_statistics(self) -> None:
+        try:
+            async with self.sessions() as session:
+                await statistics.publish_due(session, utcnow(), self.settings.tz, self.settings.broadcast.min_cell)
+                await session.commit()
+        except Exception:  # the next night, or the first look, tries again
+            log.exception("publishing statistics failed")
 
     async def _on_shutdown(self) -> None:
         for worker in self.workers:

@@ -64,7 +64,7 @@ def progress_markup(broadcast_id: int, status: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float) -> str:
+def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float, minimum: int) -> str:
     sent = counts.get("sent", 0)
     failed = counts.get("failed", 0) + counts.get("blocked", 0)
     skipped = counts.get("skipped", 0)
@@ -72,9 +72,11 @@ def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float) -> 
     key = {"done": "bc-progress-done", "cancelled": "bc-progress-cancelled", "paused": "bc-progress-paused"}.get(
         broadcast.status, "bc-progress"
     )
-    return _(key).format(
-        total=broadcast.total, sent=sent, failed=failed, skipped=skipped, left=left, seconds=int(left / rate) + 1
-    )
+    numbers = {"total": broadcast.total, "sent": sent, "failed": failed, "skipped": skipped, "left": left}
+    if 0 < broadcast.total < minimum:
+        # As in the preview: a small audience's count, or who of it blocked the bot, is not shown.
+        numbers = dict.fromkeys(numbers, _("co-fewer").format(minimum=minimum))
+    return _(key).format(**numbers, seconds=int(left / rate) + 1)
 
 
 class BroadcastWorker:
@@ -227,7 +229,7 @@ class BroadcastWorker:
         if broadcast is None or broadcast.progress_chat is None or broadcast.progress_message_id is None:
             return
         with app.i18n.context(), app.i18n.use_locale(broadcast.progress_language):
-            text = progress_text(broadcast, counts, self.rate)
+            text = progress_text(broadcast, counts, self.rate, app.settings.broadcast.min_cell)
             markup = progress_markup(broadcast.id, broadcast.status)
         try:
             await app.bot.edit_message_text(

@@ -81,12 +81,20 @@ class Group(CallbackData, prefix="gr"):
 
 class Coord(CallbackData, prefix="co"):
     """Coordinator: a = home, new, aud, audv, prev, send, pause, resume, stop, menu, gnew, gfmt, greg, glng,
-    gdur, gfac, gok, glist, gview, gcancel, gkill, stats, sreg, chart, csv; i = a broadcast or session id;
-    v = a value (statistics: days, or days.region as "30.KZ-61")."""
+    gdur, gfac, gok, glist, gview, gcancel, gkill; i = a broadcast or session id; v = a value."""
 
     a: str
     i: int = 0
     v: str = ""
+
+
+class Stat(CallbackData, prefix="cst"):
+    """Coordinators' statistics: a = show, chart, csv, reg (pick a region); p = a period code from
+    bot/periods.py ("m202610", "q20263", "y2025"; "" the latest month); r = a region code, "" the country."""
+
+    a: str
+    p: str = ""
+    r: str = ""
 
 
 class Book(CallbackData, prefix="bk"):

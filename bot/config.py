@@ -185,7 +185,8 @@ class BroadcastConfig(_Section):
     claim_lease_seconds: int = Field(60, ge=5, le=3600)
     # Tries per recipient before giving up when Telegram keeps failing.
     max_attempts: int = Field(5, ge=1, le=20)
-    # Any count below this is shown as "<N" in statistics.
+    # The minimum cell: statistics hide any count below it (and whatever would give one away);
+    # a broadcast audience below it is shown as "fewer than N".
     min_cell: int = Field(5, ge=2, le=100)
 
 

@@ -1,15 +1,15 @@
-"""PNG chart of coordinators' statistics: consultations per week, and self-check bands.
+"""PNG chart of coordinators' statistics: consultations by part of the period (days of a month,
+months of a quarter or year), and self-check bands.
 
 Same rules as bot/charts.py: a standalone Figure on the Agg canvas (no pyplot, no global state),
 rendered by the caller in a worker thread. It draws only numbers that already went through
-small-cell suppression: a hidden value (None) gets no bar, only its "<5" mark, and hidden bands
+small-cell suppression: a hidden value (None) gets no bar, only its "×" mark, and hidden bands
 are drawn together as one grey "hidden" part, so no single small count can be read off.
 """
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
 
 from bot.charts import DPI, FONT, LINE_COLOR
 
@@ -23,9 +23,9 @@ BAND_COLORS = ("#4caf7d", "#9ccc65", "#ffca28", "#ff8a50", "#e53935")
 @dataclass(frozen=True)
 class Labels:
     title: str
-    weeks: str  # the upper panel's title
+    bars: str  # the upper panel's title
     bands: str  # the lower panel's title
-    hidden: str  # "<5": the mark of a hidden count, and the legend of hidden bands
+    hidden: str  # "×": the mark of a hidden count, and the legend of hidden bands
     empty: str  # "no data" in a panel with nothing to draw
 
 
@@ -43,9 +43,9 @@ def _empty(ax, text: str) -> None:
 
 
 def render_stats_chart(
-    labels: Labels, weeks: list[tuple[date, int | None]], bands: list[tuple[str, int, list[tuple[str, int | None]]]],
+    labels: Labels, bars: list[tuple[str, int | None]], bands: list[tuple[str, int, list[tuple[str, int | None]]]],
 ) -> bytes:
-    """`weeks`: (Monday, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
+    """`bars`: (label, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/charts.py
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -58,16 +58,15 @@ def render_stats_chart(
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
 
-    top.set_title(labels.weeks, fontsize=12, fontfamily=FONT, loc="left")
-    if any(value for _day, value in weeks) or any(value is None for _day, value in weeks):
-        xs = list(range(len(weeks)))
-        heights = [value or 0 for _day, value in weeks]
+    top.set_title(labels.bars, fontsize=12, fontfamily=FONT, loc="left")
+    if any(value for _label, value in bars) or any(value is None for _label, value in bars):
+        xs = list(range(len(bars)))
+        heights = [value or 0 for _label, value in bars]
         top.bar(xs, heights, color=LINE_COLOR, width=0.7)
-        for x, (_day, value) in zip(xs, weeks):
+        for x, (_label, value) in zip(xs, bars):
             if value is None:
                 top.text(x, 0, labels.hidden, ha="center", va="bottom", fontsize=8, fontfamily=FONT, color="#777777")
-        step = max(1, len(weeks) // 12)
-        top.set_xticks(xs[::step], [day.strftime("%d.%m") for day, _value in weeks][::step])
+        top.set_xticks(xs, [label for label, _value in bars], rotation=30 if len(bars) > 6 else 0)
         top.yaxis.set_major_locator(MaxNLocator(integer=True))
         top.grid(axis="y", color="#e6e6e6", linewidth=0.8)
         top.set_axisbelow(True)

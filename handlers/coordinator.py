@@ -25,12 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import anonymity
 from bot import callbacks as cb
 from bot import groups as notify
-from bot import statistics
+from bot import periods, statistics
 from bot.broadcasts import announcement
 from bot.config import Settings
 from bot.filters import staff_only
 from bot.groups import describe
 from bot.keyboards import KeyboardBuilder, main_menu, with_nav
+from bot.periods import SETTLE
 from bot.regions import region_name, regions
 from bot.stats_chart import Labels, render_stats_chart
 from bot.ui import show
@@ -80,8 +81,9 @@ def back_to(action: str) -> KeyboardBuilder:
 
 async def show_home(event: Message | CallbackQuery) -> None:
     builder = KeyboardBuilder()
-    for action in ("new", "gnew", "glist", "stats"):
+    for action in ("new", "gnew", "glist"):
         builder.button(text=_("co-" + action), callback_data=cb.Coord(a=action))
+    builder.button(text=_("co-stats"), callback_data=cb.Stat(a="show"))
     staff_admin.home_button(builder)
     builder.adjust(1)
     await show(event, _("co-title"), with_nav(builder))
@@ -195,7 +197,7 @@ def create_router() -> Router:
     @router.callback_query(cb.Coord.filter(F.a == "btn"))
     async def preview(
         query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession, user: User,
-        role: str, i18n: I18n,
+        role: str, i18n: I18n, settings: Settings,
     ) -> None:
         data = await state.get_data()
         if not {"text_kk", "text_ru", "audience"} <= data.keys():
@@ -213,7 +215,10 @@ def create_router() -> Router:
             text, markup = announcement(i18n, draft, language)
             await query.message.answer(_("co-preview-" + language))
             await query.message.answer(text, reply_markup=markup)
-        count = await broadcasts.audience_size(session, draft.audience, region_limit(user, role))
+        # Below the minimum cell only "fewer than 5": an exact small audience would tell who is in it.
+        minimum = settings.broadcast.min_cell
+        count = anonymity.at_least(await broadcasts.audience_size(session, draft.audience, region_limit(user, role)),
+                                   minimum, _("co-fewer").format(minimum=minimum))
         builder = KeyboardBuilder()
         builder.button(text=_("co-send").format(count=count), callback_data=cb.Coord(a="send", i=draft.id))
         builder.button(text=_("co-discard"), callback_data=HOME)
@@ -437,82 +442,87 @@ def create_router() -> Router:
 
     # --- statistics -----------------------------------------------------------------------------------------
 
-    @router.callback_query(cb.Coord.filter(F.a == "stats"))
-    async def stats(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        days, region = stats_scope(callback_data.v, user, role)
-        report = await statistics.build(session, days, region, settings.broadcast.min_cell, user.language)
-        title = _("co-stats-title").format(days=days, region=region_name(region, user.language) or _("co-stats-all-regions"))
-        lines = [title, *report.lines, "", _("co-stats-note").format(minimum=settings.broadcast.min_cell)]
+    @router.callback_query(cb.Stat.filter(F.a == "show"))
+    async def stats(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+        now = utcnow()
+        period, region = stats_scope(callback_data, user, role, settings, now)
+        report = await statistics.build(session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now)
+        title = _("co-stats-title").format(period=statistics.period_name(period, user.language), region=html.escape(area_name(region, user)))
+        note = _("co-stats-note").format(mark=anonymity.HIDDEN, minimum=settings.broadcast.min_cell, days=SETTLE.days)
         builder = KeyboardBuilder()
-        for period in statistics.PERIODS:
-            mark = "✓ " if period == days else ""
-            builder.button(text=mark + _("co-stats-days").format(days=period), callback_data=cb.Coord(a="stats", v=statistics.pack(period, region)))
-        scope = statistics.pack(days, region)
-        builder.button(text=_("co-stats-chart"), callback_data=cb.Coord(a="chart", v=scope))
-        builder.button(text=_("co-stats-csv"), callback_data=cb.Coord(a="csv", v=scope))
+        for offered in periods.offered(now, settings.tz):
+            mark = "✓ " if offered == period else ""
+            builder.button(text=mark + statistics.period_name(offered, user.language), callback_data=cb.Stat(a="show", p=offered.code, r=region or ""))
+        builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a="chart", p=period.code, r=region or ""))
+        builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a="csv", p=period.code, r=region or ""))
         if region_limit(user, role) is None:
-            builder.button(text=_("co-stats-region"), callback_data=cb.Coord(a="sreg", v=str(days)))
-        builder.adjust(3, 2, 1)
-        await show(query, fit("\n".join(lines)), with_nav(builder, HOME))
+            builder.button(text=_("co-stats-region"), callback_data=cb.Stat(a="reg", p=period.code))
+        builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 2, 1)
+        await show(query, fit("\n".join([title, *report.lines, "", note])), with_nav(builder, HOME))
 
-    @router.callback_query(cb.Coord.filter(F.a == "sreg"))
-    async def stats_region(query: CallbackQuery, callback_data: cb.Coord, user: User) -> None:
-        days, _region = statistics.parse(callback_data.v)
+    @router.callback_query(cb.Stat.filter(F.a == "reg"))
+    async def stats_region(query: CallbackQuery, callback_data: cb.Stat, user: User, role: str, settings: Settings) -> None:
+        period, _region = stats_scope(callback_data, user, role, settings, utcnow())
         builder = KeyboardBuilder()
-        builder.button(text=_("co-stats-all-regions"), callback_data=cb.Coord(a="stats", v=str(days)))
+        builder.button(text=_("co-stats-all-regions"), callback_data=cb.Stat(a="show", p=period.code))
         for region in regions().values():
-            builder.button(text=region.name(user.language), callback_data=cb.Coord(a="stats", v=statistics.pack(days, region.code)))
+            builder.button(text=region.name(user.language), callback_data=cb.Stat(a="show", p=period.code, r=region.code))
         builder.adjust(1, 2)
-        await show(query, _("co-stats-region"), with_nav(builder, stats_button(days, None)))
+        await show(query, _("co-stats-region"), with_nav(builder, cb.Stat(a="show", p=period.code)))
 
-    @router.callback_query(cb.Coord.filter(F.a == "chart"))
-    async def stats_chart(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        days, region = stats_scope(callback_data.v, user, role)
+    @router.callback_query(cb.Stat.filter(F.a == "chart"))
+    async def stats_chart(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+        now = utcnow()
+        period, region = stats_scope(callback_data, user, role, settings, now)
         minimum = settings.broadcast.min_cell
-        report = await statistics.build(session, days, region, minimum, user.language)
-        area = region_name(region, user.language) or _("co-stats-all-regions")
+        report = await statistics.build(session, period, region, minimum, user.language, settings.tz, now)
+        name, area = statistics.period_name(period, user.language), area_name(region, user)
         labels = Labels(
-            title=_("co-chart-title").format(days=days, region=area), weeks=_("co-chart-weeks"),
-            bands=_("co-chart-bands"), hidden=anonymity.hidden(minimum), empty=_("co-chart-empty"),
+            title=_("co-chart-title").format(period=name, region=area),
+            bars=_("co-chart-days") if period.kind == "m" else _("co-chart-months"),
+            bands=_("co-chart-bands"), hidden=anonymity.HIDDEN, empty=_("co-chart-empty"),
         )
         # Drawing takes a noticeable fraction of a second: off the event loop.
-        png = await asyncio.to_thread(render_stats_chart, labels, report.weeks, report.bands)
+        png = await asyncio.to_thread(render_stats_chart, labels, report.bars, report.bands)
         await query.message.answer_photo(
-            BufferedInputFile(png, filename=f"demeu-stats-{days}d.png"),
-            caption=_("co-chart-caption").format(days=days, region=html.escape(area), minimum=minimum),
-            reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)),
+            BufferedInputFile(png, filename=f"demeu-stats-{period.code}.png"),
+            caption=_("co-chart-caption").format(period=name, region=html.escape(area), mark=anonymity.HIDDEN, minimum=minimum),
+            reply_markup=with_nav(KeyboardBuilder(), cb.Stat(a="show", p=period.code, r=region or "")),
             protect_content=False,  # aggregates with small cells hidden, made for reports
         )
 
-    @router.callback_query(cb.Coord.filter(F.a == "csv"))
-    async def stats_csv(query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
-        days, region = stats_scope(callback_data.v, user, role)
-        report = await statistics.build(session, days, region, settings.broadcast.min_cell, user.language)
+    @router.callback_query(cb.Stat.filter(F.a == "csv"))
+    async def stats_csv(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+        now = utcnow()
+        period, region = stats_scope(callback_data, user, role, settings, now)
+        report = await statistics.build(session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["metric", "value"])
-        writer.writerow(["period-days", str(days)])
+        writer.writerow(["period", period.code])
         writer.writerow(["region", region or "all"])
         writer.writerows(report.rows)
-        document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{days}d.csv")
-        await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(days=days),
+        document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{period.code}.csv")
+        name = statistics.period_name(period, user.language)
+        await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(period=name),
                                             protect_content=False)  # to be saved and used in reports
-        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(KeyboardBuilder(), stats_button(days, region)))
+        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(KeyboardBuilder(), cb.Stat(a="show", p=period.code, r=region or "")))
 
     return router
 
 
-def stats_scope(value: str, user: User, role: str) -> tuple[int, str | None]:
-    """Period and region of a statistics button; a regional coordinator's own region whatever it says."""
-    days, region = statistics.parse(value)
+def stats_scope(data: cb.Stat, user: User, role: str, settings: Settings, now: datetime) -> tuple[periods.Period, str | None]:
+    """Period and region of a statistics button: an offered period only (else the latest month),
+    and a regional coordinator's own region whatever the button says."""
+    offered = periods.offered(now, settings.tz)
+    period = periods.Period.parse(data.p)
     limit = region_limit(user, role)
-    if limit is not None:
-        return days, limit
-    return days, region if region in regions() else None
+    region = limit if limit is not None else (data.r if data.r in regions() else None)
+    return (period if period in offered else offered[0]), region
 
 
-def stats_button(days: int, region: str | None) -> cb.Coord:
-    return cb.Coord(a="stats", v=statistics.pack(days, region))
+def area_name(region: str | None, user: User) -> str:
+    return region_name(region, user.language) or _("co-stats-all-regions")
 
 
 def fit(text: str, limit: int = 4096) -> str:

@@ -219,14 +219,17 @@ async def set_status(session: AsyncSession, broadcast_id: int, old: tuple[str, .
     return result.rowcount == 1
 
 
-async def statistics(session: AsyncSession, since: datetime, until: datetime, created_by_region: str | None) -> dict[str, int]:
-    """Delivery totals of broadcasts started in the period (no per-recipient rows leave here)."""
+async def statistics(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, dict[str, int]]:
+    """Delivery totals of broadcasts started in the period, by the recipient's region (no
+    per-recipient rows leave here)."""
     query = (
-        select(BroadcastRecipient.state, func.count())
+        select(User.region, BroadcastRecipient.state, func.count())
         .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+        .join(User, User.id == BroadcastRecipient.user_id)
         .where(Broadcast.started_at >= since, Broadcast.started_at < until)
-        .group_by(BroadcastRecipient.state)
+        .group_by(User.region, BroadcastRecipient.state)
     )
-    if created_by_region:
-        query = query.join(User, User.id == BroadcastRecipient.user_id).where(User.region == created_by_region)
-    return dict((await session.execute(query)).all())
+    result: dict[str | None, dict[str, int]] = {}
+    for region, state, count in (await session.execute(query)).all():
+        result.setdefault(region, {})[state] = count
+    return result

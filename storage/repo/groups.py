@@ -353,38 +353,40 @@ class GroupStats:
     rating_sum: int
 
 
-async def statistics(session: AsyncSession, since: datetime, until: datetime, region: str | None) -> GroupStats:
-    """Totals only: no row here can be traced back to one teacher."""
+async def statistics(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, GroupStats]:
+    """Totals by the sessions' region (None: online, open to all): no row here can be traced back
+    to one teacher."""
     in_period = and_(GroupSession.starts_at >= since, GroupSession.starts_at < until)
-    if region:
-        in_period = and_(in_period, GroupSession.region == region)
-    groups = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(GroupSession.capacity), 0)).where(in_period, GroupSession.status == "open")
-    )).one()
-    cancelled = await session.scalar(select(func.count()).where(in_period, GroupSession.status == "cancelled"))
-    seats = dict((await session.execute(
-        select(GroupSeat.status, func.count())
+    region = GroupSession.region
+    groups = {r: (n, int(c)) for r, n, c in (await session.execute(
+        select(region, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
+        .where(in_period, GroupSession.status == "open").group_by(region)
+    )).all()}
+    cancelled = dict((await session.execute(
+        select(region, func.count()).where(in_period, GroupSession.status == "cancelled").group_by(region)
+    )).all())
+    seats: dict[str | None, dict[str, int]] = {}
+    for r, status, n in (await session.execute(
+        select(region, GroupSeat.status, func.count())
         .join(GroupSession, GroupSession.id == GroupSeat.session_id)
         .where(in_period, GroupSession.status == "open")
-        .group_by(GroupSeat.status)
-    )).all())
-    ratings = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(GroupRating.score), 0))
+        .group_by(region, GroupSeat.status)
+    )).all():
+        seats.setdefault(r, {})[status] = n
+    ratings = {r: (n, int(total)) for r, n, total in (await session.execute(
+        select(region, func.count(), func.coalesce(func.sum(GroupRating.score), 0))
         .join(GroupSession, GroupSession.id == GroupRating.session_id)
-        .where(in_period)
-    )).one()
-    return GroupStats(
-        sessions=groups[0], capacity=int(groups[1]), seats_taken=seats.get("enrolled", 0) + seats.get("offered", 0),
-        waitlisted=seats.get("waitlisted", 0), cancelled_sessions=cancelled or 0,
-        ratings=ratings[0], rating_sum=int(ratings[1]),
-    )
-
-
-async def active_teachers(session: AsyncSession, since: datetime, region: str | None) -> int:
-    query = select(func.count()).where(User.role == "teacher", User.last_seen_on >= since.date())
-    if region:
-        query = query.where(User.region == region)
-    return await session.scalar(query) or 0
+        .where(in_period).group_by(region)
+    )).all()}
+    result = {}
+    for r in set(groups) | set(cancelled) | set(seats) | set(ratings):
+        taken = seats.get(r, {})
+        result[r] = GroupStats(
+            sessions=groups.get(r, (0, 0))[0], capacity=groups.get(r, (0, 0))[1],
+            seats_taken=taken.get("enrolled", 0) + taken.get("offered", 0), waitlisted=taken.get("waitlisted", 0),
+            cancelled_sessions=cancelled.get(r, 0), ratings=ratings.get(r, (0, 0))[0], rating_sum=ratings.get(r, (0, 0))[1],
+        )
+    return result
 
 
 async def demo_sessions(session: AsyncSession) -> list[GroupSession]:

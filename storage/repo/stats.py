@@ -1,4 +1,5 @@
-"""Aggregates for coordinators' statistics: consultations and self-checks in a period and region.
+"""Aggregates for coordinators' statistics: consultations, self-checks and teachers who used
+Demeu in a period, by region; and the published periods (bot/statistics.py).
 
 Only counts leave this module, never a row about one person. Self-check bands are encrypted, so
 they are decrypted here in Python, one result at a time, classified by the caller's scoring, and
@@ -6,15 +7,18 @@ only the tally is kept.
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select, union
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Booking, SelfCheckResult, Slot, User
+from storage.models import Booking, GroupSeat, GroupSession, SelfCheckResult, Slot, StatRelease, User
 from storage.models.booking import ATTENDED, CANCELLED, MOVED, NO_SHOW
 
 # How many results are decrypted per round trip: bounded memory for a year of a whole country.
@@ -24,7 +28,7 @@ BATCH = 500
 @dataclass
 class BookingStats:
     by_format: Counter = field(default_factory=Counter)  # format -> bookings (moved ones excluded)
-    by_week: Counter = field(default_factory=Counter)  # Monday of the week -> bookings
+    by_day: Counter = field(default_factory=Counter)  # local date -> bookings
     by_state: Counter = field(default_factory=Counter)  # state -> bookings
     late_cancels: int = 0
     ratings: int = 0
@@ -35,33 +39,43 @@ class BookingStats:
         return sum(self.by_format.values())
 
 
-def _in_region(query, region: str | None):
-    return query.join(User, User.id == Booking.teacher_id).where(User.region == region) if region else query
-
-
-async def bookings(session: AsyncSession, since: datetime, until: datetime, region: str | None) -> BookingStats:
-    """Consultations whose time falls in [since, until), by the teacher's region. A rescheduled
-    booking (MOVED) is counted once, as its replacement."""
-    base = (
-        select(Slot.format, Slot.starts_at, Booking.state, Booking.late_cancel, Booking.rating)
+async def bookings(session: AsyncSession, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str | None, BookingStats]:
+    """Consultations whose time falls in [since, until), by the teacher's region (None: none
+    given), days in local time. A rescheduled booking (MOVED) is counted once, as its replacement."""
+    query = (
+        select(User.region, Slot.format, Slot.starts_at, Booking.state, Booking.late_cancel, Booking.rating)
         .join(Slot, Slot.id == Booking.slot_id)
+        .join(User, User.id == Booking.teacher_id)
         .where(Slot.starts_at >= since, Slot.starts_at < until, Booking.state != MOVED)
     )
-    stats = BookingStats()
-    for fmt, starts_at, state, late, rating in (await session.execute(_in_region(base, region))).all():
+    regions: dict[str | None, BookingStats] = defaultdict(BookingStats)
+    for region, fmt, starts_at, state, late, rating in (await session.execute(query)).all():
+        stats = regions[region]
         stats.by_format[fmt] += 1
-        stats.by_week[week_of(starts_at)] += 1
+        stats.by_day[starts_at.astimezone(tz).date()] += 1
         stats.by_state[state] += 1
         stats.late_cancels += bool(late and state == CANCELLED)
         if rating is not None and state == ATTENDED:
             stats.ratings += 1
             stats.rating_sum += rating
-    return stats
+    return dict(regions)
 
 
-def week_of(moment: datetime) -> date:
-    day = moment.date()
-    return day - timedelta(days=day.weekday())
+async def active(session: AsyncSession, since: datetime, until: datetime) -> Counter:
+    """Teachers who used Demeu in the period, by region: a consultation, a self-check or a group
+    session seat in it. (`last_seen_on` keeps only the latest day, so it cannot say this about a
+    period that has ended.)"""
+    ids = union(
+        select(Booking.teacher_id).join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.starts_at >= since, Slot.starts_at < until, Booking.state != MOVED),
+        select(SelfCheckResult.user_id).where(SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until),
+        select(GroupSeat.user_id).join(GroupSession, GroupSession.id == GroupSeat.session_id)
+        .where(GroupSession.starts_at >= since, GroupSession.starts_at < until),
+    ).subquery()
+    query = (
+        select(User.region, func.count()).where(User.id.in_(select(ids.c[0])), User.role == "teacher").group_by(User.region)
+    )
+    return Counter(dict((await session.execute(query)).all()))
 
 
 def attendance(stats: BookingStats) -> tuple[int, int]:
@@ -99,3 +113,31 @@ async def selfchecks(
             stats.bands[(row.instrument, scale, band)] += 1
         session.expunge(row)  # the decrypted answers go as soon as they are counted
     return stats
+
+
+async def selfcheck_regions(session: AsyncSession, since: datetime, until: datetime) -> list[str]:
+    """The regions with a self-check result in the period (each is counted with `selfchecks`)."""
+    query = (
+        select(User.region).distinct().join(SelfCheckResult, SelfCheckResult.user_id == User.id)
+        .where(SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until, User.region.is_not(None))
+    )
+    return sorted(await session.scalars(query))
+
+
+async def published(session: AsyncSession, periods: list[str]) -> set[str]:
+    return set(await session.scalars(select(StatRelease.period).where(StatRelease.period.in_(periods))))
+
+
+async def releases(session: AsyncSession, periods: list[str]) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(select(StatRelease.period, StatRelease.data).where(StatRelease.period.in_(periods)))
+    return dict(rows.all())
+
+
+async def publish(session: AsyncSession, period: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Store a period's figures unless another replica just did; what is stored is what counts."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(StatRelease).values(period=period, published_at=now, data=data)
+        .on_conflict_do_nothing(index_elements=[StatRelease.period])
+    )
+    return (await releases(session, [period]))[period]
