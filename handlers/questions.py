@@ -212,8 +212,11 @@ def _psychologist_router() -> Router:
         query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, bot: Bot, i18n: I18n,
         state: FSMContext, settings: Settings, callback_answer: CallbackAnswer,
     ) -> None:
-        if not await repo.take(session, callback_data.id, user.id):
-            callback_answer.text, callback_answer.show_alert = _("ask-taken-by-other"), True
+        if not await repo.take(session, callback_data.id, user):
+            # Taken first by a colleague, or not one this psychologist may see (a forged press): nothing is copied.
+            question = await repo.get_question(session, callback_data.id)
+            taken = question is not None and question.status != "open"
+            callback_answer.text, callback_answer.show_alert = _("ask-taken-by-other" if taken else "ask-not-available"), True
             return await queue(query, session, user, settings)
         await session.commit()  # the win is published before anyone is told
         question = await repo.get_question(session, callback_data.id)
