@@ -35,7 +35,7 @@ from handlers.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_ch
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
-from storage.repo import users
+from storage.repo import staff, users
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,15 @@ async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: Inli
     return await delivered(await delivery.deliver(bot, method, user_id=to.id), to) is not None
 
 
+async def announce(session: AsyncSession, bot: Bot, i18n: I18n, question: AnonQuestion) -> int:
+    """The psychologists who may take a question are told of it (new, or back in the queue); how many."""
+    teacher = await session.get(User, question.teacher_id)
+    psychologists = await repo.psychologists_for(session, question.region)
+    for psychologist in psychologists:
+        await send_to(bot, i18n, psychologist, lambda: (question_title(question, teacher), take_keyboard(question)))
+    return len(psychologists)
+
+
 def _one(action: str, question_id: int, label: str) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     builder.button(text=_(label), callback_data=cb.Ask(action=action, id=question_id))
@@ -101,11 +110,9 @@ def _teacher_router() -> Router:
         urgent = is_crisis(message.text or message.caption)
         question = await repo.ask(session, user, message.message_id, urgent)
         await state.clear()
-        psychologists = await repo.psychologists_for(session, user.region)
         await session.commit()  # published before psychologists are told, so "take" finds it
-        for psychologist in psychologists:
-            await send_to(bot, i18n, psychologist, lambda: (question_title(question, user), take_keyboard(question)))
-        log.info("question %s from %s (urgent=%s) to %d psychologists", question.id, user.pseudonym, urgent, len(psychologists))
+        told = await announce(session, bot, i18n, question)
+        log.info("question %s from %s (urgent=%s) to %d psychologists", question.id, user.pseudonym, urgent, told)
         # A crisis phrase: SafetyMiddleware shows the safety screen right after this.
         await message.answer(_("ask-sent"), reply_markup=with_nav(KeyboardBuilder()))
 
@@ -115,9 +122,7 @@ def _teacher_router() -> Router:
         callback_answer: CallbackAnswer,
     ) -> None:
         question = await repo.get_question(session, callback_data.id)
-        if not _can_reply(question, user):
-            callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, query, callback_answer):
             return
         await state.set_state(AskStates.reply)
         await state.update_data(q=question.id)
@@ -129,8 +134,7 @@ def _teacher_router() -> Router:
     ) -> None:
         question = await repo.get_question(session, (await state.get_data()).get("q", 0))
         await state.clear()
-        if not _can_reply(question, user):
-            await message.answer(_("ask-reply-closed"), reply_markup=with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, message):
             return
         if is_crisis(message.text or message.caption):
             question.urgent = True
@@ -150,9 +154,7 @@ def _teacher_router() -> Router:
         i18n: I18n, settings: Settings, callback_answer: CallbackAnswer, chat_clock: ChatClock,
     ) -> None:
         question = await repo.get_question(session, callback_data.id)
-        if not _can_reply(question, user):
-            callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, query, callback_answer):
             return
         psychologist = await session.get(User, question.psychologist_id)
         if callback_data.action == "decline":
@@ -181,6 +183,24 @@ def _can_reply(question: AnonQuestion | None, user: User) -> bool:
         and question.psychologist_id is not None and question.reply_until is not None
         and question.reply_until > utcnow()
     )
+
+
+async def _closed(
+    session: AsyncSession, question: AnonQuestion | None, user: User, event: Message | CallbackQuery,
+    callback_answer: CallbackAnswer | None = None,
+) -> bool:
+    """Whether the teacher can no longer write to whoever answered (told why if so): the reply
+    time is over, or that psychologist was deactivated and nothing may reach them any more."""
+    if not _can_reply(question, user):
+        key = "ask-reply-closed"
+    elif staff.deactivated(await session.get(User, question.psychologist_id)):
+        key = "ask-reply-psy-gone"
+    else:
+        return False
+    if callback_answer is not None:
+        callback_answer.text = _(key)
+    await show(event, _(key), with_nav(KeyboardBuilder()))
+    return True
 
 
 def _psychologist_actions(question_id: int) -> InlineKeyboardMarkup:

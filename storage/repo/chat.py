@@ -103,6 +103,18 @@ async def mark_closed(
     return result.rowcount == 1
 
 
+async def end_all_of(session: AsyncSession, psychologist_id: int, now: datetime | None = None) -> list[tuple[ChatSession, str]]:
+    """Close every planned or open chat of this psychologist; returns each with the state it was in."""
+    ended = []
+    for chat in list(await session.scalars(select(ChatSession).where(
+        ChatSession.psychologist_id == psychologist_id, ChatSession.status.in_(("planned", "open")),
+    ))):
+        was = chat.status
+        if await mark_closed(session, chat.id, now, was=(was,)):
+            ended.append((chat, was))
+    return ended
+
+
 async def pending(session: AsyncSession) -> list[ChatSession]:
     """Chats still to open or close: rescheduled at start so a restart loses none."""
     return list(await session.scalars(select(ChatSession).where(ChatSession.status.in_(("planned", "open")))))
@@ -181,6 +193,17 @@ async def psychologists_for(session: AsyncSession, region: str | None) -> list[U
     return local or list(await session.scalars(base))
 
 
+async def release_taken(session: AsyncSession, psychologist_id: int) -> list[AnonQuestion]:
+    """Questions this psychologist took but did not answer go back to the queue; returns them."""
+    taken = list(await session.scalars(select(AnonQuestion).where(
+        AnonQuestion.psychologist_id == psychologist_id, AnonQuestion.status == "taken",
+    )))
+    for question in taken:
+        question.status, question.psychologist_id, question.taken_at = "open", None, None
+    await session.flush()
+    return taken
+
+
 # --- erasing ---------------------------------------------------------------------------------------------------
 
 
@@ -200,11 +223,7 @@ async def erase_user(session: AsyncSession, user: User) -> list[User]:
         or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id)
     ))
     await session.execute(delete(AnonQuestion).where(AnonQuestion.teacher_id == user.id))
-    await session.execute(
-        update(AnonQuestion)
-        .where(AnonQuestion.psychologist_id == user.id, AnonQuestion.status == "taken")
-        .values(status="open", psychologist_id=None, taken_at=None)
-    )
+    await release_taken(session, user.id)
     await session.execute(
         update(AnonQuestion).where(AnonQuestion.psychologist_id == user.id).values(psychologist_id=None)
     )
