@@ -7,7 +7,7 @@ import gc
 import logging
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, generate_webhook_secret, load_settings
 
 EXIT_CONFIG = 2
 
@@ -19,7 +19,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands.add_parser("run", help="run the bot (the default)")
     database = commands.add_parser("db", help="database maintenance")
     database.add_argument("action", choices=["upgrade"])
-    keys = commands.add_parser("keys", help="encryption keys")
+    keys = commands.add_parser("keys", help="encryption keys (generate also prints a webhook secret)")
     keys.add_argument("action", choices=["generate", "rotate"])
     invite = commands.add_parser("invite", help="print a one-time staff invite link")
     invite.add_argument("role", choices=["psychologist", "coordinator"])
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "keys" and args.action == "generate":
             from storage.crypto import generate_encryption_key, generate_hmac_key
 
-            print(f"DEMEU_ENCRYPTION_KEYS={generate_encryption_key()}\nDEMEU_HMAC_KEY={generate_hmac_key()}")
+            print(f"DEMEU_ENCRYPTION_KEYS={generate_encryption_key()}\nDEMEU_HMAC_KEY={generate_hmac_key()}\n"
+                  f"DEMEU_TELEGRAM_WEBHOOK_SECRET={generate_webhook_secret()}")
             return 0
         settings = load_settings(args.config)
         if args.command in (None, "run"):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -155,10 +154,10 @@ class App:
     async def _on_startup(self) -> None:
         for worker in self.workers:
             worker.start()
-        # Statistics of a closed period are published once; doing it here (at start and nightly)
-        # spares the coordinator who looks first a wait of seconds.
+        # Statistics of a closed period are published once; doing it nightly spares the coordinator
+        # who looks first a wait of seconds (the first look still publishes what is missing).
         self.scheduler.add_job(self.publish_statistics, "cron", hour=4, minute=10, id="stats-publish",
-                               replace_existing=True, next_run_time=utcnow() + timedelta(seconds=5))
+                               replace_existing=True)
         if not self.scheduler.running:
             self.scheduler.start()
 

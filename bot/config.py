@@ -6,13 +6,15 @@ few keys people set most have short names too (see ENV_ALIASES). Errors name the
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 LANGUAGES = ("kk", "ru")
 
@@ -28,6 +30,20 @@ class ConfigError(Exception):
     """A configuration problem a person can fix; the message names the key."""
 
 
+# Telegram allows 1-256 of these in a webhook's secret_token; Demeu wants at least 32 random ones,
+# so the webhook cannot be guessed.
+WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]*")
+WEBHOOK_SECRET_LENGTH = (32, 256)
+WEBHOOK_SECRET_RULE = (
+    "expected 32 to 256 random characters A-Z, a-z, 0-9, _ and - "
+    "(make one with `python -m bot keys generate`)"
+)
+
+
+def generate_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)  # 43 characters of A-Z, a-z, 0-9, _ and -
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +57,8 @@ class TelegramConfig(_Section):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(8080, ge=1, le=65535)
     webhook_path: str = "/telegram"
-    webhook_secret: SecretStr | None = None
+    # Checked even when not set (validate_default): webhook mode does not start without it.
+    webhook_secret: SecretStr | None = Field(None, validate_default=True)
     # Used in invite links; asked from Telegram (getMe) when empty.
     bot_username: str = ""
 
@@ -50,6 +67,22 @@ class TelegramConfig(_Section):
     def _path_starts_with_slash(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if info.data.get("mode") != "webhook":
+            return value if secret else None  # unused when polling
+        shortest, longest = WEBHOOK_SECRET_LENGTH
+        if not secret:
+            raise ValueError(f"required in webhook mode: {WEBHOOK_SECRET_RULE}")
+        if not WEBHOOK_SECRET_CHARS.fullmatch(secret):
+            raise ValueError(f"has characters Telegram does not allow: {WEBHOOK_SECRET_RULE}")
+        if not shortest <= len(secret) <= longest:
+            size = "too short" if len(secret) < shortest else "too long"
+            raise ValueError(f"{size} ({len(secret)} characters): {WEBHOOK_SECRET_RULE}")
         return value
 
 

@@ -27,6 +27,7 @@ from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.repo import groups as groups_repo
 from storage.repo import reminders as repo
+from storage.repo import staff
 
 KIND = "group"
 
@@ -88,6 +89,8 @@ async def render_group(session: AsyncSession, reminder: Reminder, user: User, tz
     builder.button(text=_("rem-group-open"), callback_data=cb.Group(a="open", s=group.id))
     builder.row(*nav_row())
     if user.id == group.facilitator_id:
+        if staff.deactivated(user):  # no longer leads anything: not even the count reaches them
+            return None
         count = await groups_repo.taken(session, group.id)
         return Rendered(_("rem-group-facilitator").format(title=title, when=when, count=count), builder.as_markup())
     seat = await groups_repo.seat_of(session, group.id, user.id)

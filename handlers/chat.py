@@ -169,6 +169,15 @@ async def close_chat(
     chat = await repo.get_session(session, chat_id)
     teacher, psychologist = await _people(session, chat)
     await session.commit()
+    await _tell_ended(bot, i18n, chat, teacher, psychologist, ender, event)
+    log.info("chat %s closed by %s", chat_id, "a participant" if ender else "the clock")
+    return True
+
+
+async def _tell_ended(
+    bot: Bot, i18n: I18n, chat: ChatSession, teacher: User | None, psychologist: User | None,
+    ender: User | None = None, event: Message | CallbackQuery | None = None,
+) -> None:
     for person in (teacher, psychologist):
         if person is None:
             continue
@@ -176,8 +185,22 @@ async def close_chat(
             await show(event, *ended_screen(chat, person, teacher))
         else:
             await send_to(bot, i18n, person, lambda p=person: ended_screen(chat, p, teacher))
-    log.info("chat %s closed by %s", chat_id, "a participant" if ender else "the clock")
-    return True
+
+
+async def tell_chats_ended(
+    session: AsyncSession, bot: Bot, i18n: I18n, settings: Settings, ended: list[tuple[ChatSession, str]],
+) -> None:
+    """After a deactivation committed (storage.repo.staff.deactivate ended the chats): both sides of
+    an open chat are told as when any chat ends; the teacher of one still to open, that it will not
+    (the psychologist hears of the deactivation itself)."""
+    for chat, was in ended:
+        teacher, psychologist = await _people(session, chat)
+        if was == "open":
+            await _tell_ended(bot, i18n, chat, teacher, psychologist)
+        elif teacher is not None:
+            await send_to(bot, i18n, teacher, lambda: (
+                _("chat-called-off").format(time=local_time(chat.starts_at, settings)), with_nav(KeyboardBuilder())))
+        log.info("chat %s closed: its psychologist was deactivated", chat.id)
 
 
 class ChatClock:

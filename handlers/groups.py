@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import callbacks as cb
 from bot import groups as notify
 from bot.config import Settings
+from bot.filters import staff_only
 from bot.groups import describe, when
 from bot.keyboards import KeyboardBuilder, button as cb_button
 from bot.keyboards import nav_row, with_nav
@@ -29,10 +30,12 @@ from bot.ui import show
 from bot.utf16 import truncate_utf16
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
-from storage.repo import groups
+from storage.repo import groups, staff
 from storage.models.groups import COMMENT_LIMIT
 
 FORMATS = ("", "online", "offline", "chat")
+# Staff who see the sessions they lead; a deactivated psychologist ("psychologist_off") is not staff any more.
+LEADERS = ("psychologist", "coordinator")
 LANGUAGES = ("", "kk", "ru")
 
 
@@ -83,7 +86,7 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, rol
         row.append(cb_button(_(region_key), cb.Group(a="list", v=filters.pack(reg="a" if filters.reg == "m" else "m"))))
     row.append(cb_button(_("groups-mine"), cb.Group(a="mine")))
     builder.row(*row)
-    if role != "teacher":
+    if role in (*LEADERS, "admin"):
         builder.row(cb_button(_("groups-led"), cb.Group(a="led")))
     text = _("groups-title") + "\n\n" + (_("groups-list-hint") if found else _("groups-none"))
     await show(query, text, with_nav(builder))
@@ -112,7 +115,7 @@ async def render_view(session: AsyncSession, group: GroupSession, user: User, se
     else:
         lines.append(_("groups-full").format(waiting=await groups.waitlist_length(session, group.id)))
         builder.button(text=_("groups-join-waitlist"), callback_data=cb.Group(a="join", s=group.id, v=back))
-    if group.facilitator_id == user.id:
+    if group.facilitator_id == user.id and not staff.deactivated(user):
         builder.button(text=_("groups-who"), callback_data=cb.Group(a="who", s=group.id))
     builder.adjust(2)
     return "\n".join(lines), with_nav(builder, cb.Group(a="list", v=back))
@@ -150,6 +153,9 @@ def create_router() -> Router:
     one_group = Router(name="groups-one")
     one_group.callback_query.middleware(OpenGroupOnly())
     router.include_router(one_group)
+    # The sessions one leads and who comes: a deactivated facilitator is refused like any non-staff.
+    leading = staff_only(Router(name="groups-led"), *LEADERS)
+    router.include_router(leading)
 
     @router.callback_query(cb.Menu.filter(F.item == "groups"))
     async def home(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings, state: FSMContext) -> None:
@@ -238,7 +244,7 @@ def create_router() -> Router:
         text = _("groups-mine-title") if builder.export() else _("groups-mine-none")
         await show(query, text, with_nav(builder, cb.Group(a="list")))
 
-    @router.callback_query(cb.Group.filter(F.a == "led"))
+    @leading.callback_query(cb.Group.filter(F.a == "led"))
     async def led(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
         builder = KeyboardBuilder()
         for group in await groups.led_by(session, user.id, utcnow()):
@@ -247,7 +253,7 @@ def create_router() -> Router:
         text = _("groups-led-title") if builder.export() else _("groups-led-none")
         await show(query, text, with_nav(builder, cb.Group(a="list")))
 
-    @router.callback_query(cb.Group.filter(F.a == "who"))
+    @leading.callback_query(cb.Group.filter(F.a == "who"))
     async def who(
         query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings,
         callback_answer: CallbackAnswer,

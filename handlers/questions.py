@@ -36,7 +36,7 @@ from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
 from storage.repo import safety as safety_repo
-from storage.repo import users
+from storage.repo import staff, users
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,17 @@ async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: Inli
     return await delivered(await delivery.deliver(bot, method, user_id=to.id), to) is not None
 
 
+async def announce(session: AsyncSession, bot: Bot, i18n: I18n, question: AnonQuestion, settings: Settings) -> int:
+    """The psychologists who may take a question are told of it (new, or back in the queue); how many.
+    An urgent one reaches the psychologists on duty first; everyone who may take it when nobody is."""
+    teacher = await session.get(User, question.teacher_id)
+    on_duty = await safety_repo.on_duty_for(session, question.region, utcnow(), settings.tz) if question.urgent else []
+    psychologists = on_duty or await repo.psychologists_for(session, question.region)
+    for psychologist in psychologists:
+        await send_to(bot, i18n, psychologist, lambda: (question_title(question, teacher), take_keyboard(question)))
+    return len(psychologists)
+
+
 def _one(action: str, question_id: int, label: str) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     builder.button(text=_(label), callback_data=cb.Ask(action=action, id=question_id))
@@ -111,12 +122,8 @@ def _teacher_router() -> Router:
         urgent = is_urgent(safety_signal)
         question = await repo.ask(session, user, message.message_id, urgent)
         await state.clear()
-        # Urgent ones reach the psychologists on duty first; everyone of the region when nobody is.
-        on_duty = await safety_repo.on_duty_for(session, user.region, utcnow(), settings.tz) if urgent else []
-        psychologists = on_duty or await repo.psychologists_for(session, user.region)
         await session.commit()  # published before psychologists are told, so "take" finds it
-        for psychologist in psychologists:
-            await send_to(bot, i18n, psychologist, lambda: (question_title(question, user), take_keyboard(question)))
+        await announce(session, bot, i18n, question, settings)
         # The same line for every question: nothing in the log says which one was urgent or who asked.
         log.info("question %s asked", question.id)
         # A crisis message already got the safety screen first (HelpFirstMiddleware).
@@ -128,9 +135,7 @@ def _teacher_router() -> Router:
         callback_answer: CallbackAnswer,
     ) -> None:
         question = await repo.get_question(session, callback_data.id)
-        if not _can_reply(question, user):
-            callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, query, callback_answer):
             return
         await state.set_state(AskStates.reply)
         await state.update_data(q=question.id)
@@ -143,8 +148,7 @@ def _teacher_router() -> Router:
     ) -> None:
         question = await repo.get_question(session, (await state.get_data()).get("q", 0))
         await state.clear()
-        if not _can_reply(question, user):
-            await message.answer(_("ask-reply-closed"), reply_markup=with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, message):
             return
         if is_urgent(safety_signal):
             question.urgent = True
@@ -164,9 +168,7 @@ def _teacher_router() -> Router:
         i18n: I18n, settings: Settings, callback_answer: CallbackAnswer, chat_clock: ChatClock,
     ) -> None:
         question = await repo.get_question(session, callback_data.id)
-        if not _can_reply(question, user):
-            callback_answer.text = _("ask-reply-closed")
-            await show(query, _("ask-reply-closed"), with_nav(KeyboardBuilder()))
+        if await _closed(session, question, user, query, callback_answer):
             return
         psychologist = await session.get(User, question.psychologist_id)
         if callback_data.action == "decline":
@@ -195,6 +197,24 @@ def _can_reply(question: AnonQuestion | None, user: User) -> bool:
         and question.psychologist_id is not None and question.reply_until is not None
         and question.reply_until > utcnow()
     )
+
+
+async def _closed(
+    session: AsyncSession, question: AnonQuestion | None, user: User, event: Message | CallbackQuery,
+    callback_answer: CallbackAnswer | None = None,
+) -> bool:
+    """Whether the teacher can no longer write to whoever answered (told why if so): the reply
+    time is over, or that psychologist was deactivated and nothing may reach them any more."""
+    if not _can_reply(question, user):
+        key = "ask-reply-closed"
+    elif staff.deactivated(await session.get(User, question.psychologist_id)):
+        key = "ask-reply-psy-gone"
+    else:
+        return False
+    if callback_answer is not None:
+        callback_answer.text = _(key)
+    await show(event, _(key), with_nav(KeyboardBuilder()))
+    return True
 
 
 def _psychologist_actions(question_id: int) -> InlineKeyboardMarkup:
@@ -226,8 +246,11 @@ def _psychologist_router() -> Router:
         query: CallbackQuery, callback_data: cb.Ask, session: AsyncSession, user: User, bot: Bot, i18n: I18n,
         state: FSMContext, settings: Settings, callback_answer: CallbackAnswer,
     ) -> None:
-        if not await repo.take(session, callback_data.id, user.id):
-            callback_answer.text, callback_answer.show_alert = _("ask-taken-by-other"), True
+        if not await repo.take(session, callback_data.id, user):
+            # Taken first by a colleague, or not one this psychologist may see (a forged press): nothing is copied.
+            question = await repo.get_question(session, callback_data.id)
+            taken = question is not None and question.status != "open"
+            callback_answer.text, callback_answer.show_alert = _("ask-taken-by-other" if taken else "ask-not-available"), True
             return await queue(query, session, user, settings)
         await session.commit()  # the win is published before anyone is told
         question = await repo.get_question(session, callback_data.id)

@@ -250,7 +250,7 @@ async def take_handoff(
     if question.status == "open" and await chat_repo.psychologist_busy(session, user.id):
         callback_answer.text, callback_answer.show_alert = _("ask-live-busy"), True
         return
-    if not await chat_repo.take(session, question.id, user.id):
+    if not await chat_repo.take(session, question.id, user):
         callback_answer.text, callback_answer.show_alert = _("handoff-taken-other"), True
         return
     now = utcnow()

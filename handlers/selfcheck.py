@@ -36,6 +36,7 @@ from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
 from storage.repo import selfcheck as repo
+from storage.repo.staff import deactivated
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +362,9 @@ async def go_back(query: CallbackQuery, data: cb.SelfCheck, session: AsyncSessio
 async def show_share(
     query: CallbackQuery, session: AsyncSession, user: User, row: SelfCheckResult, settings: Settings, lang: str
 ) -> None:
-    upcoming = await bookings.upcoming_for_teacher(session, user.id, utcnow())
+    # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
+    upcoming = [b for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
+                if not deactivated(b.slot.psychologist.user)]
     done = await repo.shared_with(session, row.id)
     builder = KeyboardBuilder()
     for booking in upcoming:
@@ -379,7 +382,7 @@ async def share_result(
 ) -> None:
     booking = await bookings.teacher_booking(session, user.id, booking_id)
     back = with_nav(KeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
-    if booking is None or not booking.upcoming:
+    if booking is None or not booking.upcoming or deactivated(booking.slot.psychologist.user):
         return await show_share(query, session, user, row, settings, i18n.current_locale)
     psychologist = booking.slot.psychologist
     shared = await repo.share(session, row.id, booking.id)

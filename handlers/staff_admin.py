@@ -1,5 +1,7 @@
 """Staff administration for coordinators and admins: psychologists of the region, their load,
 deactivate / reactivate. Every action goes to the audit log (who, what, which profile; nothing else).
+Deactivating tells everyone what it released: teachers of cancelled bookings, both sides of ended
+chats, the psychologists who may now take the questions put back in the queue.
 
 Gated with staff_only: a forged "sa" button from a teacher or a psychologist is refused before any
 handler runs. A regional coordinator sees and changes only psychologists of their region; an id
@@ -25,6 +27,7 @@ from bot.keyboards import KeyboardBuilder, button, main_menu, with_nav
 from bot.regions import region_name
 from bot.ui import show
 from handlers import booking_common as common
+from handlers import chat, questions
 from storage.models import PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.repo import staff, users
@@ -143,18 +146,22 @@ def create_router() -> Router:
         profile = await found(query, callback_data, session, user, role, callback_answer)
         if profile is None:
             return
-        cancelled = await staff.deactivate(session, profile, settings.booking, utcnow())
-        if cancelled is None:  # pressed twice, or by two coordinators at once
+        released = await staff.deactivate(session, profile, settings.booking, utcnow())
+        if released is None:  # pressed twice, or by two coordinators at once
             return await show_profile(query, session, profile, callback_data.p, user)
         await users.audit(session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id)
         # Teachers are offered a new time, the psychologist is told: each in their own language.
-        outbox = common.only(*(common.to_teacher(i18n, booking, "cancelled_by_psy", settings.tz) for booking in cancelled))
+        outbox = common.only(*(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled))
         colleague = profile.user
-        await session.commit()  # deactivated for good (slots hidden, bookings released) before anyone is told
+        await session.commit()  # deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told
         await common.send_all(bot, sessions, outbox)
+        await chat.tell_chats_ended(session, bot, i18n, settings, released.ended)
+        for question in released.requeued:
+            await questions.announce(session, bot, i18n, question, settings)
         await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
-        log.info("%s deactivated psychologist profile %s; %d bookings released", user.pseudonym, profile.id, len(cancelled))
-        callback_answer.text = _("sa-off-done").format(count=len(cancelled))
+        log.info("%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released", user.pseudonym,
+                 profile.id, len(released.cancelled), len(released.requeued), len(released.ended))
+        callback_answer.text = _("sa-off-done").format(count=len(released.cancelled))
         await show_profile(query, session, profile, callback_data.p, user)
 
     @router.callback_query(cb.Staff.filter(F.a == "on"))

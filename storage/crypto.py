@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from storage import files
+
 log = logging.getLogger(__name__)
 
 # Crockford's base32 without I, L, O, U: nothing a teacher could misread or read as a word.
@@ -193,12 +195,12 @@ def generate_hmac_key() -> str:
 
 
 def load_or_create_local_keys(data_dir: Path) -> tuple[list[str], str]:
-    """Keys for a fresh checkout: generated once into data/ (mode 0600) and reused."""
+    """Keys for a fresh checkout: generated once into data/ (mode 0600, the folder 0700) and reused."""
     path = data_dir / "keys.json"
     if path.exists():
         stored = json.loads(path.read_text())
         return stored["encryption_keys"], stored["hmac_key"]
-    data_dir.mkdir(parents=True, exist_ok=True)
+    files.private_dir(data_dir)
     stored = {"encryption_keys": [generate_encryption_key()], "hmac_key": generate_hmac_key()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -11,7 +11,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from storage import sqlite_driver
+from storage import files, sqlite_driver
 
 if TYPE_CHECKING:
     from storage.cache import RowCaches
@@ -27,7 +27,9 @@ def create_engine(url: str, *, echo: bool = False, **options: Any) -> AsyncEngin
     if is_sqlite(url):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Made owner-only before SQLite opens it: SQLite would create it (and its WAL) with the umask's mode.
+            files.private_dir(Path(parsed.database).parent)
+            files.private_file(Path(parsed.database))
         if parsed.get_driver_name() == "aiosqlite":
             parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 30}, **options)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.callbacks import Menu
+from bot.callbacks import Ask, Menu
 from bot.i18n import compile_translations
 from handlers.chat import schedule_booking_chat
 from storage.models import AnonQuestion, ChatSession, User
@@ -23,6 +23,7 @@ TEACHER = {"user_id": 610001, "first_name": "Гүлназ", "username": "gulnaz_
 PSY = {"user_id": 620001, "first_name": "Марат", "username": "marat_psy_62", "language_code": "ru"}
 PSY2 = {"user_id": 620002, "first_name": "Әсел", "username": "asel_psy_62", "language_code": "kk"}
 IDENTITY = [str(p[k]) for p in (TEACHER, PSY, PSY2) for k in ("user_id", "first_name", "username")]
+TRANSLATIONS = compile_translations()
 
 SECRETS = {
     "teacher_text": "Завуч Омарова снова унизила меня при всех",
@@ -268,6 +269,39 @@ async def test_anonymous_question_taken_once_urgent_answered_and_continued_live(
     raw = await database_bytes(bot)
     for secret in [*SECRETS.values(), *IDENTITY, "Сейітов"]:
         assert secret.encode() not in raw, secret
+
+
+async def test_a_question_from_another_region_cannot_be_taken_by_its_id(fake_api, start_bot):
+    bot = await start_bot()
+    teacher = await add_user(bot, fake_api, TEACHER)
+    psy = await add_user(bot, fake_api, PSY, role="psychologist")
+    far = await add_user(bot, fake_api, PSY2, role="psychologist", region="KZ-75")
+    kk = TRANSLATIONS["kk"].gettext
+
+    await teacher.send_text("/menu")
+    await teacher.press_data(Menu(item="ask").pack())
+    await teacher.send_text(SECRETS["reply"])
+    await eventually(lambda: psy.messages, "the region's psychologist is told")
+    async with bot.app.sessions() as session:
+        question = await session.scalar(select(AnonQuestion))
+    assert not far.messages, "a psychologist of another region is not told"
+
+    # The other region's psychologist forges "take" with the question's id: refused, nothing copied.
+    await far.send_text("/questions")
+    assert far.last_text == kk("ask-queue-empty")
+    await far.press_data(Ask(action="take", id=question.id).pack())
+    assert kk("ask-not-available") in far.alerts
+    assert not copies_to(fake_api, far.id)
+    assert not any(SECRETS["reply"] in t for t in texts(far))
+    assert far.last_text == kk("ask-queue-empty"), "back to their own queue"
+    async with bot.app.sessions() as session:
+        stored = await session.get(AnonQuestion, question.id)
+        assert (stored.status, stored.psychologist_id) == ("open", None)
+    assert not any("алды" in t for t in texts(teacher)), "the teacher is not told it was taken"
+
+    # The region's psychologist still takes it.
+    await psy.press("Взять вопрос")
+    assert any(m.text == SECRETS["reply"] for m in psy.messages)
 
 
 async def test_deleting_data_ends_an_open_chat_and_tells_the_other_side(fake_api, start_bot):

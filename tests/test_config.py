@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, MissingTokenError, load_settings
+from bot.config import ConfigError, MissingTokenError, generate_webhook_secret, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +68,37 @@ def test_secrets_are_not_echoed_in_errors(tmp_path):
     assert "security.encryption_keys" in str(error.value)
 
 
+WEBHOOK = {"BOT_TOKEN": "1:abc", "DEMEU_TELEGRAM_MODE": "webhook"}
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        (None, "required in webhook mode"),
+        ("", "required in webhook mode"),
+        ("s3cret-token", "too short (12 characters)"),
+        ("x" * 257, "too long (257 characters)"),
+        ("a-long-enough-secret-but with spaces!", "characters Telegram does not allow"),
+        ("дұрыс-емес-құпия-сөз-0123456789abcdef", "characters Telegram does not allow"),
+    ],
+)
+def test_webhook_mode_needs_a_strong_secret(tmp_path, secret, why):
+    environ = WEBHOOK if secret is None else {**WEBHOOK, "DEMEU_TELEGRAM_WEBHOOK_SECRET": secret}
+    with pytest.raises(ConfigError) as error:
+        load_settings(_empty(tmp_path), environ=environ)
+    message = str(error.value)
+    assert "telegram.webhook_secret = (hidden)" in message and why in message
+    assert "32 to 256 random characters A-Z, a-z, 0-9, _ and -" in message and "keys generate" in message
+    assert not secret or secret not in message
+
+
+def test_webhook_secret_accepted_and_not_needed_for_polling(tmp_path):
+    secret = generate_webhook_secret()
+    settings = load_settings(_empty(tmp_path), environ={**WEBHOOK, "DEMEU_TELEGRAM_WEBHOOK_SECRET": secret})
+    assert settings.telegram.webhook_secret.get_secret_value() == secret
+    assert load_settings(_empty(tmp_path), environ={"BOT_TOKEN": "1:abc"}).telegram.webhook_secret is None
+
+
 def test_missing_token_says_where_to_get_one(tmp_path):
     with pytest.raises(MissingTokenError) as error:
         load_settings(_empty(tmp_path), environ={}).require_token()
@@ -102,6 +133,23 @@ def test_cli_invalid_config_exits_2_naming_the_key(tmp_path):
     assert result.returncode == 2
     assert "telegram.webhook_port = 70000" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_webhook_mode_without_a_secret_exits_2_naming_the_key(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **WEBHOOK}
+    result = _run_cli([], env, tmp_path)
+    assert result.returncode == 2
+    assert "telegram.webhook_secret" in result.stderr and "required in webhook mode" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_keys_generate_prints_a_webhook_secret_webhook_mode_accepts(tmp_path):
+    result = _run_cli(["keys", "generate"], {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, tmp_path)
+    assert result.returncode == 0
+    printed = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert set(printed) == {"DEMEU_ENCRYPTION_KEYS", "DEMEU_HMAC_KEY", "DEMEU_TELEGRAM_WEBHOOK_SECRET"}
+    settings = load_settings(_empty(tmp_path), environ={**WEBHOOK, **printed})
+    assert settings.telegram.webhook_secret.get_secret_value() == printed["DEMEU_TELEGRAM_WEBHOOK_SECRET"]
 
 
 def _empty(tmp_path):

@@ -6,9 +6,11 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
+from bot.config import generate_webhook_secret
 from tests.conftest import REDIS_URL, make_settings
 
 SECRET_TEXT = "Мен шаршадым, директор ұрсады"
+SECRET = generate_webhook_secret()
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="DEMEU_TEST_REDIS_URL not set")
@@ -54,7 +56,7 @@ async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_p
     port = free_port()
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}", fake_api.base_url, fake_api.token, tmp_path,
-        telegram={"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_secret": SecretStr("s3cret-token")},
+        telegram={"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_secret": SecretStr(SECRET)},
     )
     app = await App.create(settings)
     runner = web.AppRunner(app.webhook_app())
@@ -62,7 +64,7 @@ async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_p
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()
         assert fake_api.webhook_url == f"http://127.0.0.1:{port}/telegram"
-        assert fake_api.webhook_secret == "s3cret-token"
+        assert fake_api.webhook_secret == SECRET
 
         teacher = fake_api.user(user_id=880_001, language_code="ru")
         await teacher.send_text("/start")

@@ -104,11 +104,11 @@ async def test_group_session_lifecycle(fake_api, start_bot, lang):
     await psychologist.press(title)
     assert a.code in psychologist.last_text and b.code in psychologist.last_text
     assert c.code not in psychologist.last_text
-    # A teacher forging the facilitator's button learns nothing.
+    # A teacher forging the facilitator's button learns nothing: it is for staff only.
     async with bot.app.sessions() as session:
         group = await session.scalar(select(GroupSession))
     await a.press_data(Group(a="who", s=group.id).pack())
-    assert t("groups-not-yours") in a.alerts
+    assert t("role-refused") in a.alerts
     assert b.code not in a.last_text
 
     # A leaves: C is offered the seat at once, with Accept / Decline, and accepts.

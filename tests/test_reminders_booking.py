@@ -126,7 +126,9 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
     async with sessions() as session:
         facilitator = await users.create(session, 8950, "kk")
         facilitator.role = "psychologist"
-        seated, left, other = [await make_teacher(session, n, "ru") for n in (8951, 8952, 8953)]
+        deactivated = await users.create(session, 8954, "kk")
+        deactivated.role = "psychologist_off"  # as storage.repo.staff.deactivate leaves them
+        seated, left, other, theirs = [await make_teacher(session, n, "ru") for n in (8951, 8952, 8953, 8955)]
         fields = dict(title_kk="Күйзеліспен күрес", title_ru="Стресс <и> выгорание", duration_min=60, capacity=10,
                       format="online", region=None, language="ru", facilitator_id=facilitator.id, status="open",
                       lock_version=0, ratings_requested=False, demo=False)
@@ -135,6 +137,9 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         for teacher in (seated, left):
             assert (await groups_repo.enroll(session, group.id, teacher.id, now)).status == "enrolled"
         assert (await groups_repo.enroll(session, cancelled.id, other.id, now)).status == "enrolled"
+        unled = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6),
+                                                 **{**fields, "facilitator_id": deactivated.id})
+        assert (await groups_repo.enroll(session, unled.id, theirs.id, now)).status == "enrolled"
         await session.commit()
     await asyncio.sleep(1)  # planned by now (every 0.5 s); the session is cancelled before anything is due
     async with sessions() as session:
@@ -145,7 +150,8 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         assert (await groups_repo.leave(session, group.id, left.id, utcnow(), timedelta(hours=1))).status == "cancelled"
         await session.commit()
 
-    await wait_for(lambda: len(reminders_to(fake_api, 8951)) == 2 and reminders_to(fake_api, 8950))
+    await wait_for(lambda: len(reminders_to(fake_api, 8951)) == 2 and reminders_to(fake_api, 8950)
+                   and len(reminders_to(fake_api, 8955)) == 2)
     await asyncio.sleep(1)
     assert all("«Стресс &lt;и&gt; выгорание»" in text for text in reminders_to(fake_api, 8951))
     facilitator_texts = reminders_to(fake_api, 8950)
@@ -153,6 +159,7 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
     assert len(facilitator_texts) == 1 and "Жазылған қатысушылар: 1" in facilitator_texts[0]
     assert len(reminders_to(fake_api, 8952)) == 1, "only the reminder sent before leaving"
     assert reminders_to(fake_api, 8953) == []
+    assert reminders_to(fake_api, 8954) == [], "a deactivated facilitator is told nothing, not even the count"
 
 
 async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at_send(fake_api, start_bot):

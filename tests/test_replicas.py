@@ -87,7 +87,7 @@ def replica_env(url: str, api_base: str, token: str, port: int, data_dir) -> dic
         "DEMEU_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}",
         "DEMEU_TELEGRAM_WEBHOOK_HOST": "127.0.0.1",
         "DEMEU_TELEGRAM_WEBHOOK_PORT": str(port),
-        "DEMEU_TELEGRAM_WEBHOOK_SECRET": "replica-secret",
+        "DEMEU_TELEGRAM_WEBHOOK_SECRET": "replica-secret-0123456789abcdefABCDEF_-",
         "DEMEU_FSM_STORAGE": REDIS_URL,
         "DEMEU_REMINDERS_POLL_SECONDS": "0.5",
         "DEMEU_BOT_DATA_DIR": str(data_dir),

@@ -306,6 +306,56 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
     assert len(psychologist.messages) == 1
 
 
+async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booking(fake_api, start_bot):
+    """A consultation under way is not cancelled by a deactivation, but its psychologist is offered
+    no result any more, and a forged press sends nothing."""
+    from bot.callbacks import SelfCheck as Sc
+    from storage.models import Booking, PsychologistProfile, Slot
+    from storage.repo import staff
+
+    t = TEXTS["ru"]
+    bot = await start_bot()
+    teacher = fake_api.user(user_id=6710, language_code="ru")
+    psychologist = fake_api.user(user_id=6711, language_code="kk")
+    await agree(teacher, "ru")
+    await open_instrument(teacher, "phq9", "ru")
+    await teacher.press(t["begin"])
+    await answer(teacher, "phq9", CASES["phq9"][0], "ru")
+    async with bot.app.sessions.begin() as session:
+        person = await users.create(session, psychologist.id, "kk")
+        person.role, person.consent_at = "psychologist", utcnow()
+        profile = PsychologistProfile(user_id=person.id, display_name="Анна", languages="ru", formats="video",
+                                      regions="", published=True, demo=False)
+        session.add(profile)
+        await session.flush()
+        slot = Slot(psychologist_id=profile.id, starts_at=utcnow() - timedelta(minutes=20), duration_min=50,
+                    format="video", removed=False)
+        session.add(slot)
+        await session.flush()
+        owner = await users.by_telegram_id(session, teacher.id)
+        booking = Booking(slot_id=slot.id, teacher_id=owner.id, state="booked", holds=True, late_cancel=False)
+        session.add(booking)
+        await session.flush()
+        booking_id, profile_id = booking.id, profile.id
+        result = await session.scalar(select(SelfCheckResult))
+    await teacher.press(t["history"])
+    await teacher.press("🗓")
+    await teacher.press("Показать моему психологу")
+    assert any("Анна" in b for b in teacher.last.buttons), "under way, the consultation is offered"
+
+    async with bot.app.sessions.begin() as session:
+        released = await staff.deactivate(session, await session.get(PsychologistProfile, profile_id),
+                                          bot.app.settings.booking, utcnow())
+        assert released.cancelled == [] and (await session.get(Booking, booking_id)).state == "booked"
+    await teacher.press(t["back"])
+    await teacher.press("Показать моему психологу")
+    assert not any("Анна" in b for b in teacher.last.buttons)
+    await teacher.press_data(Sc(action="shto", inst="phq9", n=result.id, v=booking_id).pack())
+    assert psychologist.messages == []
+    async with bot.app.sessions() as session:
+        assert await repo.shared_with(session, result.id) == set()
+
+
 async def pseudonym_of(bot, telegram_id: int) -> str:
     async with bot.app.sessions() as session:
         return (await users.by_telegram_id(session, telegram_id)).pseudonym

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AnonQuestion, ChatSession, User
@@ -103,6 +103,18 @@ async def mark_closed(
     return result.rowcount == 1
 
 
+async def end_all_of(session: AsyncSession, psychologist_id: int, now: datetime | None = None) -> list[tuple[ChatSession, str]]:
+    """Close every planned or open chat of this psychologist; returns each with the state it was in."""
+    ended = []
+    for chat in list(await session.scalars(select(ChatSession).where(
+        ChatSession.psychologist_id == psychologist_id, ChatSession.status.in_(("planned", "open")),
+    ))):
+        was = chat.status
+        if await mark_closed(session, chat.id, now, was=(was,)):
+            ended.append((chat, was))
+    return ended
+
+
 async def pending(session: AsyncSession) -> list[ChatSession]:
     """Chats still to open or close: rescheduled at start so a restart loses none."""
     return list(await session.scalars(select(ChatSession).where(ChatSession.status.in_(("planned", "open")))))
@@ -131,12 +143,13 @@ async def get_question(session: AsyncSession, question_id: int) -> AnonQuestion 
     return await session.get(AnonQuestion, question_id)
 
 
-async def take(session: AsyncSession, question_id: int, psychologist_id: int) -> bool:
-    """open -> taken by this psychologist. Exactly one of any number of simultaneous presses wins."""
+async def take(session: AsyncSession, question_id: int, psychologist: User) -> bool:
+    """open -> taken by this psychologist, if it is one they may see (a forged press on another
+    region's question takes nothing). Exactly one of any number of simultaneous presses wins."""
     result = await session.execute(
         update(AnonQuestion)
-        .where(AnonQuestion.id == question_id, AnonQuestion.status == "open")
-        .values(status="taken", psychologist_id=psychologist_id, taken_at=utcnow())
+        .where(AnonQuestion.id == question_id, AnonQuestion.status == "open", visible_to(psychologist.region))
+        .values(status="taken", psychologist_id=psychologist.id, taken_at=utcnow())
     )
     return result.rowcount == 1
 
@@ -150,11 +163,23 @@ async def mark_urgent(session: AsyncSession, question_id: int) -> None:
     await session.execute(update(AnonQuestion).where(AnonQuestion.id == question_id).values(urgent=True))
 
 
+# Psychologists who hear of questions and may take them.
+SERVING = (User.role == "psychologist", User.active.is_(True), User.consent_at.is_not(None))
+
+
+def visible_to(region: str | None) -> ColumnElement[bool]:
+    """The questions a psychologist of `region` may see and take: those psychologists_for tells
+    them of (their region's, unassigned ones, and those of a region nobody serves); every
+    question for a psychologist serving every region."""
+    if not region:
+        return true()
+    served = select(User.id).where(*SERVING, or_(User.region == AnonQuestion.region, User.region.is_(None))).exists()
+    return or_(AnonQuestion.region == region, AnonQuestion.region.is_(None), ~served)
+
+
 async def open_questions(session: AsyncSession, region: str | None, limit: int = 10) -> list[AnonQuestion]:
-    """Untaken questions for a psychologist: urgent first, then oldest first; their region and unassigned ones."""
-    query = select(AnonQuestion).where(AnonQuestion.status == "open")
-    if region:
-        query = query.where(or_(AnonQuestion.region == region, AnonQuestion.region.is_(None)))
+    """Untaken questions for a psychologist of `region`: urgent first, then oldest first."""
+    query = select(AnonQuestion).where(AnonQuestion.status == "open", visible_to(region))
     # Urgency is encrypted: the queue is ordered here, after decryption (an open queue is short).
     waiting = list(await session.scalars(query.order_by(AnonQuestion.created_at, AnonQuestion.id)))
     return sorted(waiting, key=lambda question: not question.urgent)[:limit]
@@ -163,9 +188,20 @@ async def open_questions(session: AsyncSession, region: str | None, limit: int =
 async def psychologists_for(session: AsyncSession, region: str | None) -> list[User]:
     """Who hears about a new question: the region's psychologists and those serving every region;
     if the region has none, every psychologist (a question is never left with nobody to see it)."""
-    base = select(User).where(User.role == "psychologist", User.active.is_(True), User.consent_at.is_not(None))
+    base = select(User).where(*SERVING)
     local = list(await session.scalars(base.where(or_(User.region == region, User.region.is_(None))))) if region else []
     return local or list(await session.scalars(base))
+
+
+async def release_taken(session: AsyncSession, psychologist_id: int) -> list[AnonQuestion]:
+    """Questions this psychologist took but did not answer go back to the queue; returns them."""
+    taken = list(await session.scalars(select(AnonQuestion).where(
+        AnonQuestion.psychologist_id == psychologist_id, AnonQuestion.status == "taken",
+    )))
+    for question in taken:
+        question.status, question.psychologist_id, question.taken_at = "open", None, None
+    await session.flush()
+    return taken
 
 
 # --- erasing ---------------------------------------------------------------------------------------------------
@@ -187,11 +223,7 @@ async def erase_user(session: AsyncSession, user: User) -> list[User]:
         or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id)
     ))
     await session.execute(delete(AnonQuestion).where(AnonQuestion.teacher_id == user.id))
-    await session.execute(
-        update(AnonQuestion)
-        .where(AnonQuestion.psychologist_id == user.id, AnonQuestion.status == "taken")
-        .values(status="open", psychologist_id=None, taken_at=None)
-    )
+    await release_taken(session, user.id)
     await session.execute(
         update(AnonQuestion).where(AnonQuestion.psychologist_id == user.id).values(psychologist_id=None)
     )

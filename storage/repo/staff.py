@@ -3,7 +3,9 @@
 A deactivated psychologist keeps the profile, the slots and the history, but the user's role
 becomes DEACTIVATED: the psychologist gates refuse them, questions and group sessions
 (which look for role "psychologist") pass them by, and the profile is unpublished so their
-free slots are hidden from teachers. No schema change: the role column already says it.
+free slots are hidden from teachers. What they held goes: bookings ahead are cancelled,
+questions taken but not answered go back to the queue, their chats end. No schema change:
+the role column already says it.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import BookingConfig
-from storage.models import Booking, PsychologistProfile, Slot, User
+from storage.models import AnonQuestion, Booking, ChatSession, PsychologistProfile, Slot, User
 from storage.models.booking import ATTENDED, UPCOMING_STATES
 from storage.repo import booking as bookings
+from storage.repo import chat as chats
 
 ACTIVE, DEACTIVATED = "psychologist", "psychologist_off"
 LOAD_DAYS = 30  # "load": booked ahead and held in the last month
@@ -24,6 +27,11 @@ LOAD_DAYS = 30  # "load": booked ahead and held in the last month
 
 def is_active(profile: PsychologistProfile) -> bool:
     return profile.user.role == ACTIVE
+
+
+def deactivated(user: User) -> bool:
+    """A psychologist a coordinator deactivated: no access to anything a psychologist sees."""
+    return user.role == DEACTIVATED
 
 
 def serves(profile: PsychologistProfile, region: str | None) -> bool:
@@ -88,9 +96,19 @@ async def future_bookings(session: AsyncSession, profile: PsychologistProfile, n
     return list(rows.unique())
 
 
-async def deactivate(session: AsyncSession, profile: PsychologistProfile, rules: BookingConfig, now: datetime) -> list[Booking] | None:
-    """Unpublish first (no new booking can take a slot), then cancel what is booked ahead; returns
-    the cancelled bookings (their teachers are to be offered a new time), None if already inactive."""
+@dataclass(frozen=True)
+class Deactivation:
+    """What a deactivation released, for the people concerned to be told."""
+
+    cancelled: list[Booking]  # bookings ahead: their teachers are offered a new time
+    requeued: list[AnonQuestion]  # taken, not answered: back in the queue for the other psychologists
+    ended: list[tuple[ChatSession, str]]  # chats ended, each with the state it was in ("planned" or "open")
+
+
+async def deactivate(session: AsyncSession, profile: PsychologistProfile, rules: BookingConfig, now: datetime) -> Deactivation | None:
+    """Unpublish first (no new booking can take a slot), then cancel what is booked ahead (their
+    planned chats go with them), requeue the questions taken and end the chats left; None if
+    already inactive."""
     if not is_active(profile):
         return None
     profile.user.role, profile.published = DEACTIVATED, False
@@ -99,7 +117,8 @@ async def deactivate(session: AsyncSession, profile: PsychologistProfile, rules:
     for booking in await future_bookings(session, profile, now):
         if await bookings.cancel(session, booking, "psychologist", rules, now):
             cancelled.append(booking)
-    return cancelled
+    requeued = await chats.release_taken(session, profile.user_id)
+    return Deactivation(cancelled, requeued, await chats.end_all_of(session, profile.user_id, now))
 
 
 async def reactivate(session: AsyncSession, profile: PsychologistProfile) -> bool:
