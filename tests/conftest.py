@@ -34,7 +34,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POST
 PSEUDONYM = re.compile(r"\bT-[0-9A-Z]{6}\b")
 # Events that are sensitive in themselves: a log line naming a teacher must never speak of them.
 SENSITIVE = re.compile(r"safety|crisis|urgent|self-check|selfcheck|mood|check-in|checkin|hand-off|handoff|"
-                       r"distress|suicid|question|plan|sealed", re.IGNORECASE)
+                       r"distress|suicid|sealed|concern", re.IGNORECASE)
 
 
 class _SensitiveLogWatch(logging.Handler):
