@@ -226,7 +226,7 @@ async def send_handoff(
         builder = KeyboardBuilder()
         builder.row(screens.earliest_button())
         return await show(query, _("handoff-none") + "\n\n" + crisis_lines, with_nav(builder))
-    question = await repo.create_handoff(session, user)
+    question = await repo.create_handoff(session, user, query.message.message_id)
     await session.commit()  # published before psychologists are told, so "take" finds it
 
     def card() -> tuple[str, Any]:
@@ -255,7 +255,7 @@ async def take_handoff(
         return
     now = utcnow()
     # As a question answered with a live chat: at rest a hand-off looks like any other question.
-    await chat_repo.mark_answered(session, question, now)
+    await chat_repo.mark_answered(session, question, now + timedelta(hours=settings.chat.reply_hours))
     chat = await chat_repo.create_session(session, question.teacher_id, user.id, now,
                                           now + timedelta(minutes=settings.chat.live_minutes), question_id=question.id)
     await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)

@@ -103,9 +103,11 @@ async def open_handoff(session: AsyncSession, teacher: User) -> AnonQuestion | N
     return next((question for question in waiting if question.handoff), None)
 
 
-async def create_handoff(session: AsyncSession, teacher: User) -> AnonQuestion:
-    """A hand-off is a question that is urgent and has no message: it looks like any question at rest."""
-    question = AnonQuestion(teacher_id=teacher.id, region=teacher.region, message_id=0, urgent=True, handoff=True)
+async def create_handoff(session: AsyncSession, teacher: User, message_id: int) -> AnonQuestion:
+    """A hand-off is an urgent question whose message (the safety screen's, in the teacher's chat)
+    is never copied: at rest it looks like any other question."""
+    question = AnonQuestion(teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=True,
+                            handoff=True)
     session.add(question)
     await session.flush()
     return question
