@@ -138,7 +138,8 @@ def analyse(raw: str) -> Word:
         parses = _MORPH.parse(surface)[:3]
         for parse in parses:
             forms.append(skeleton(parse.normal_form))
-            if parse.tag.person and parse.tag.POS == "VERB":  # a verb's person, not a pronoun's ("мне")
+            # A known verb's person, not a pronoun's ("мне") nor a guess for an unknown word ("ночю").
+            if parse.tag.person and parse.tag.POS == "VERB" and known:
                 persons.add(str(parse.tag.person))
         if parses and parses[0].tag.case:
             cases.add(str(parses[0].tag.case))
@@ -411,7 +412,8 @@ class Detector:
         words = [tokens[i] for i in matched]
         sentence = [t for t in tokens if t.sentence == words[0].sentence]
         low, high = min(t.position for t in words), max(t.position for t in words)
-        if not (self._has(tokens, "student") or self._has(tokens, "other") or self._has(sentence, "third")):
+        named = [t for t in tokens if not self._addressee(t)]
+        if not (self._has(named, "student") or self._has(named, "other") or self._has(sentence, "third")):
             return About.SELF
         after = [t for t in sentence if t.position > high]
         reported_after = [i for i in range(len(after[:3])) if self._reported(after, i)]
@@ -464,6 +466,8 @@ class Detector:
     def _addressee(self, token: Token) -> bool:
         """"балаларыма", "детям", "мамане": someone written to or for, not the one the words are about;
         "завучпын": the writer's own role."""
+        if token.word.forms[0] in self.markers["student"] or token.word.forms[0] in self.markers["other"]:
+            return False  # a form the lexicon names as it is ("балам": my child, not Russian "балам")
         if token.word.known:  # a Russian word: its case from the dictionary
             return "datv" in token.word.cases
         return self._has([token], "dative_endings") or self._has([token], "role_endings")
