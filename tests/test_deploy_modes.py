@@ -6,7 +6,9 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
+from bot import followups
 from tests.conftest import REDIS_URL, make_settings
+from tests.fakeapi.reporting import report_handled
 
 SECRET_TEXT = "Мен шаршадым, директор ұрсады"
 
@@ -57,6 +59,7 @@ async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_p
         telegram={"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_secret": SecretStr("s3cret-token")},
     )
     app = await App.create(settings)
+    report_handled(app.dispatcher, fake_api, settle=followups.settled)
     runner = web.AppRunner(app.webhook_app())
     await runner.setup()  # startup registers the webhook with the (fake) Bot API
     try:
