@@ -308,7 +308,7 @@ class FakeBotAPI:
                 raise AssertionError(f"the bot did not fetch {what} within {timeout}s: is it polling?")
             await self._wait_change(deadline - self._now())
         if self.reports_handled:
-            return await self._reaction_when_handled(update_id, chat_id, deadline + timeout, expect_silence)
+            return await self._reaction_when_handled(update_id, what, chat_id, deadline + timeout, expect_silence)
         start, fetched_at = self._delivered[update_id]
         while True:
             now = self._now()
@@ -330,12 +330,11 @@ class FakeBotAPI:
                 raise AssertionError(f"the bot is still busy with chat {chat_id} long after {what}: {calls}")
             await self._wait_change(min(last + quiet, deadline + timeout) - now)
 
-    async def _reaction_when_handled(self, update_id: int, chat_id: int, give_up: float,
+    async def _reaction_when_handled(self, update_id: int, what: str, chat_id: int, give_up: float,
                                      expect_silence: bool) -> list[Call]:
-        what = self._describe(update_id)
         while update_id not in self._handled:
             if self._now() >= give_up:
-                raise AssertionError(f"the bot is still handling {what}")
+                raise AssertionError(f"the bot is still handling {what}: no report that it is done")
             await self._wait_change(give_up - self._now())
         start, end = self._delivered[update_id][0], self._handled[update_id]
         calls = [c for c in self.calls[start:end] if c.chat_id == chat_id]
