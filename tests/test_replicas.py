@@ -132,7 +132,7 @@ async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(f
             [sys.executable, "-m", "tests.reporting_bot"], env=replica_env(postgres_url, fake_api.base_url, fake_api.token, port, data_dir),
             cwd=data_dir, stdout=log, stderr=subprocess.STDOUT,
         ))
-    fake_api.reports_handled = True
+    fake_api.reports_handled = True  # tests.reporting_bot tells it when each update is handled
     try:
         for port, process in zip(ports, replicas):
             await wait_healthy(port, process)
