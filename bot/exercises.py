@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bot import followups
 from bot.config import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,8 @@ class _Session:
     on_finish: OnFinish
     paused: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # set on pause and resume
+    # Pause and resume presses whose redraw is not on screen yet: the press's follow-ups.
+    unshown: list[asyncio.Future[None]] = field(default_factory=list)
     task: asyncio.Task[None] = field(init=False)
 
 
@@ -324,6 +327,7 @@ class GuidedRunner:
             return False
         session.task.cancel()
         await asyncio.wait({session.task})
+        self._shown(session.unshown)  # a task cancelled before it ran never reached its own cleanup
         await self._finish(session, "stopped")
         return True
 
@@ -339,6 +343,10 @@ class GuidedRunner:
             return False
         session.paused = paused
         session.wake.set()
+        # The session task redraws the message once the press is handled (see bot.followups).
+        shown = asyncio.get_running_loop().create_future()
+        session.unshown.append(shown)
+        followups.add(shown)
         return True
 
     async def _run(self, key: Hashable, session: _Session) -> None:
@@ -349,6 +357,8 @@ class GuidedRunner:
         except Exception:
             reason = "failed"
             log.warning("guided session ended: render failed", exc_info=True)
+        finally:  # an ended session shows no more pauses
+            self._shown(session.unshown)
         if self._sessions.get(key) is not session:
             return  # stop() took the session over and reports it
         del self._sessions[key]
@@ -358,16 +368,16 @@ class GuidedRunner:
         loop = asyncio.get_running_loop()
         # Hold time counts from the start of the edit: slow round-trips don't stretch it.
         deadline = loop.time() + frame.seconds * self.speed
-        await session.render(index, frame, paused=False)
+        await self._render(session, index, frame, paused=False)
         while True:
             if session.paused:
                 left = deadline - loop.time()
-                await session.render(index, frame, paused=True)
+                await self._render(session, index, frame, paused=True)
                 while session.paused:
                     session.wake.clear()
                     await session.wake.wait()
                 deadline = loop.time() + left
-                await session.render(index, frame, paused=False)
+                await self._render(session, index, frame, paused=False)
                 continue  # paused again during that render?
             session.wake.clear()
             try:
@@ -376,6 +386,21 @@ class GuidedRunner:
                     await session.wake.wait()
             except TimeoutError:
                 return
+
+    async def _render(self, session: _Session, index: int, frame: Frame, *, paused: bool) -> None:
+        """A render shows every pause and resume that came before it started."""
+        shows, session.unshown = session.unshown, []
+        try:
+            await session.render(index, frame, paused=paused)
+        finally:
+            self._shown(shows)
+
+    @staticmethod
+    def _shown(presses: list[asyncio.Future[None]]) -> None:
+        for shown in presses:
+            if not shown.done():
+                shown.set_result(None)
+        presses.clear()
 
     @staticmethod
     async def _finish(session: _Session, reason: Reason) -> None:

@@ -15,8 +15,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot import followups
 from bot.config import Settings, load_settings
 from storage import crypto, db
+from tests.fakeapi import FakeBotAPI
+from tests.fakeapi.reporting import report_handled
 
 pytest_plugins = ["tests.fakeapi.pytest_plugin"]
 
@@ -138,10 +141,12 @@ def make_settings(database_url: str, api_base: str, token: str, tmp_path: Path, 
 
 
 class RunningBot:
-    """The real app polling the fake server in a task of this event loop."""
+    """The real app polling the fake server in a task of this event loop; it reports each update
+    handled to the fake server, for which the simulated users wait."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, api: FakeBotAPI) -> None:
         self.settings = settings
+        self.api = api
         self.app = None
         self.task: asyncio.Task | None = None
 
@@ -149,6 +154,7 @@ class RunningBot:
         from bot.app import App
 
         self.app = await App.create(self.settings)
+        report_handled(self.app.dispatcher, self.api, settle=followups.settled)
         self.task = asyncio.create_task(self.app.run_polling(handle_signals=False))
         return self
 
@@ -172,7 +178,7 @@ async def start_bot(fake_api, tmp_path: Path):
 
         async def start(database_url: str | None = None, **sections: dict) -> RunningBot:
             settings = make_settings(database_url or default_url, fake_api.base_url, fake_api.token, tmp_path, **sections)
-            bot = await RunningBot(settings).start()
+            bot = await RunningBot(settings, fake_api).start()
             running.append(bot)
             return bot
 

@@ -132,8 +132,15 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
             select(BroadcastRecipient.user_id).where(BroadcastRecipient.state == "blocked"))))
         assert not any(still_active), "teachers who blocked the bot are marked inactive"
 
-    # The progress message became the final report.
-    reports = [m.text for m in coordinator.messages if T("bc-progress-done").split(":")[0] in (m.text or "")]
+    # The progress message became the final report: the worker edits it just after it marks the broadcast done.
+    def final_reports() -> list[str]:
+        return [m.text for m in coordinator.messages if T("bc-progress-done").split(":")[0] in (m.text or "")]
+
+    for _ in range(50):
+        if final_reports():
+            break
+        await asyncio.sleep(0.1)
+    reports = final_reports()
     assert len(reports) == 1 and str(eligible - len(BLOCKED_NOW)) in reports[0]
     assert not any(T("bc-progress").split(":")[0] in (m.text or "") for m in coordinator.messages)
 

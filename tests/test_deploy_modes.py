@@ -6,8 +6,10 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
+from bot import followups
 from bot.config import generate_webhook_secret
 from tests.conftest import REDIS_URL, make_settings
+from tests.fakeapi.reporting import report_handled
 
 SECRET_TEXT = "Мен шаршадым, директор ұрсады"
 SECRET = generate_webhook_secret()
@@ -44,25 +46,23 @@ async def test_redis_state_survives_restart_and_holds_no_ids_or_text(fake_api, s
         await redis.aclose()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_path):
     from bot.app import App
 
-    port = free_port()
+    # Bound now and held: a port probed and released could be taken by another test process meanwhile.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}", fake_api.base_url, fake_api.token, tmp_path,
         telegram={"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_secret": SecretStr(SECRET)},
     )
     app = await App.create(settings)
+    report_handled(app.dispatcher, fake_api, settle=followups.settled)
     runner = web.AppRunner(app.webhook_app())
     await runner.setup()  # startup registers the webhook with the (fake) Bot API
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.SockSite(runner, listener).start()
         assert fake_api.webhook_url == f"http://127.0.0.1:{port}/telegram"
         assert fake_api.webhook_secret == SECRET
 

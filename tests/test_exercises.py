@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import followups
 from bot.exercises import CATEGORIES, ContentError, Frame, GuidedRunner, load_exercises
 
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
@@ -262,6 +263,50 @@ async def test_stop_while_paused():
     runner.pause("u1")
     await eventually(lambda: (0, True) in rec.renders)
     assert await runner.stop("u1") and rec.reasons == ["stopped"] and no_other_tasks()
+
+
+async def test_pause_and_resume_are_followed_up_until_their_redraw_is_shown():
+    """Whoever awaits an update's follow-ups (the end-to-end tests) sees a Pause press done once
+    the paused frame is drawn, and a Resume once the running one is."""
+    runner, rec = GuidedRunner(speed=1), Recorder()
+    await runner.start("u1", frames_of(3), rec.render, rec.on_finish)
+    await eventually(lambda: rec.renders)
+
+    async def press(action):
+        return action("u1")
+
+    assert await followups.settled(press(runner.pause)) is True
+    assert rec.renders == [(0, False), (0, True)]
+    assert await followups.settled(press(runner.resume)) is True
+    assert rec.renders == [(0, False), (0, True), (0, False)]
+    assert runner.pause("u1") is True  # nobody collects follow-ups here: nothing waits
+    assert await runner.stop("u1") is True
+
+
+async def test_a_pause_never_drawn_is_settled_when_the_session_stops():
+    rendering = asyncio.Event()
+
+    async def hung_render(index: int, frame: Frame, *, paused: bool) -> None:
+        rendering.set()
+        await asyncio.sleep(10)
+
+    async def on_finish(reason: str) -> None:
+        pass
+
+    runner = GuidedRunner()
+    await runner.start("u1", frames_of(3), hung_render, on_finish)
+    await rendering.wait()
+
+    async def press():
+        return runner.pause("u1")
+
+    handled = asyncio.ensure_future(followups.settled(press()))
+    await asyncio.sleep(0.05)
+    assert not handled.done(), "the press waits for its redraw"
+    assert await runner.stop("u1") is True
+    async with asyncio.timeout(1):
+        assert await handled is True
+    assert no_other_tasks()
 
 
 async def test_render_that_swallows_cancellation_still_reports_stopped_once():

@@ -19,6 +19,7 @@ from aiogram.types import (BufferedInputFile, CallbackQuery, InlineKeyboardButto
                            Message)
 
 from tests.fakeapi import FakeBotAPI
+from tests.fakeapi.reporting import report_handled
 
 pytest_plugins = ["tests.fakeapi.pytest_plugin"]
 
@@ -47,9 +48,10 @@ async def bot(fake_api: FakeBotAPI) -> AsyncIterator[Bot]:
         yield bot
 
 
-@pytest.fixture
-async def running_bot(fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[FakeBotAPI]:
-    """A tiny bot polling the fake server: /start offers two buttons, one of which forgets to answer."""
+@pytest.fixture(params=["reporting", "quiet"])
+async def running_bot(request: pytest.FixtureRequest, fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[FakeBotAPI]:
+    """A tiny bot polling the fake server: /start offers two buttons, one of which forgets to answer.
+    It reports each update handled, or not: then the fake server falls back to waiting for quiet."""
     router = Router()
 
     @router.message(CommandStart())
@@ -78,6 +80,8 @@ async def running_bot(fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[FakeBotAP
 
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
+    if request.param == "reporting":
+        report_handled(dispatcher, fake_api)
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False))
     yield fake_api
     await dispatcher.stop_polling()

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientError, ClientSession
@@ -30,6 +31,7 @@ TEACHERS = list(range(9_100_000, 9_100_060))
 REMINDER = re.compile(r"R-\d{4}")
 BROADCAST_MARK = "Жиналыс B-7731"
 COORDINATOR = 9_199_999
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -91,6 +93,7 @@ def replica_env(url: str, api_base: str, token: str, port: int, data_dir) -> dic
         "DEMEU_FSM_STORAGE": REDIS_URL,
         "DEMEU_REMINDERS_POLL_SECONDS": "0.5",
         "DEMEU_BOT_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),  # for tests.reporting_bot, run from the replica's own directory
     }
 
 
@@ -126,9 +129,10 @@ async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(f
         log = open(tmp_path / f"replica{number}.log", "w")
         logs.append(log)
         replicas.append(subprocess.Popen(
-            [sys.executable, "-m", "bot"], env=replica_env(postgres_url, fake_api.base_url, fake_api.token, port, data_dir),
+            [sys.executable, "-m", "tests.reporting_bot"], env=replica_env(postgres_url, fake_api.base_url, fake_api.token, port, data_dir),
             cwd=data_dir, stdout=log, stderr=subprocess.STDOUT,
         ))
+    fake_api.reports_handled = True  # tests.reporting_bot tells it when each update is handled
     try:
         for port, process in zip(ports, replicas):
             await wait_healthy(port, process)

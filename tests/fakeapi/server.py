@@ -120,6 +120,10 @@ class FakeBotAPI:
         self._queue: list[dict[str, Any]] = []  # updates not yet confirmed by an offset
         self._last_update_id = 0
         self._delivered: dict[int, tuple[int, float]] = {}  # update_id -> (len(calls), time) when first fetched
+        # True once the bot reports the end of each update's handling (see reporting.py): reactions are
+        # then known when the update is handled; without reports, when the bot has been quiet a while.
+        self.reports_handled = False
+        self._handled: dict[int, int] = {}  # update_id -> len(calls) when the bot reported it handled
         self._dropped: dict[int, str] = {}  # update_id -> update type the bot does not receive
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
@@ -163,6 +167,7 @@ class FakeBotAPI:
         app = web.Application(client_max_size=64 * 2**20)  # room for document uploads
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        app.router.add_post("/test/handled/{update_id}", self._report_handled)  # not Telegram's: see reporting.py
         # Cancel a handler when its client goes away, so a stopped poller's getUpdates takes no updates.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
@@ -251,6 +256,11 @@ class FakeBotAPI:
                 await asyncio.sleep(0.05 * 2 ** attempt)
         self._notify()
 
+    def handled(self, update_id: int) -> None:
+        """The bot finished handling the update (every request its handlers awaited is answered)."""
+        self._handled.setdefault(update_id, len(self.calls))
+        self._notify()
+
     def register_file(self, data: bytes | None, filename: str | None, mime_type: str | None,
                       kind: str = "document") -> StoredFile:
         """Make a file known to the server, as if uploaded; getFile and downloads will serve it."""
@@ -278,10 +288,16 @@ class FakeBotAPI:
 
     async def wait_reaction(self, update_id: int, chat_id: int, *, quiet: float = 0.25, timeout: float = 5.0,
                             expect_silence: bool = False) -> list[Call]:
-        """Wait until the bot fetched the update, then made requests for `chat_id` and none for `quiet` seconds.
+        """Wait for the bot's reaction to the update; return its requests for `chat_id`.
 
-        Returns those requests. Raises AssertionError if there were none within `timeout` ("bot was silent"),
-        or, with expect_silence=True, if there were any within `quiet` seconds of the fetch."""
+        A bot that reports handling (reports_handled, see reporting.py) has reacted when it reported the
+        update handled and those requests are answered; `quiet` plays no part. A bot that does not report
+        has reacted when it made requests for the chat and then none for `quiet` seconds (a fallback: it
+        costs `quiet` per reaction and can end early or late for a bot that pauses or works in background).
+
+        Raises AssertionError if there were no such requests ("bot was silent": once the update is handled,
+        or after `timeout` without reports), or, with expect_silence=True, if there were any (without
+        reports: within `quiet` seconds of the fetch); or if the bot is still busy `timeout` after that."""
         deadline = self._now() + timeout
         what = self._describe(update_id)
         while update_id not in self._delivered:
@@ -291,6 +307,8 @@ class FakeBotAPI:
             if self._now() >= deadline:
                 raise AssertionError(f"the bot did not fetch {what} within {timeout}s: is it polling?")
             await self._wait_change(deadline - self._now())
+        if self.reports_handled:
+            return await self._reaction_when_handled(update_id, what, chat_id, deadline + timeout, expect_silence)
         start, fetched_at = self._delivered[update_id]
         while True:
             now = self._now()
@@ -312,26 +330,50 @@ class FakeBotAPI:
                 raise AssertionError(f"the bot is still busy with chat {chat_id} long after {what}: {calls}")
             await self._wait_change(min(last + quiet, deadline + timeout) - now)
 
-    async def wait_callback_answer(self, query_id: str, timeout: float) -> bool:
-        """True once the bot answered the callback query, False if it did not within `timeout`."""
+    async def _reaction_when_handled(self, update_id: int, what: str, chat_id: int, give_up: float,
+                                     expect_silence: bool) -> list[Call]:
+        while update_id not in self._handled:
+            if self._now() >= give_up:
+                raise AssertionError(f"the bot is still handling {what}: no report that it is done")
+            await self._wait_change(give_up - self._now())
+        start, end = self._delivered[update_id][0], self._handled[update_id]
+        calls = [c for c in self.calls[start:end] if c.chat_id == chat_id]
+        if calls and expect_silence:
+            raise AssertionError(f"expected no reaction to {what}, but the bot made {calls}")
+        if not calls and not expect_silence:
+            raise AssertionError(f"bot was silent: no request for chat {chat_id} while it handled {what}")
+        # The handlers' own requests are answered by now; a background worker's for this chat may not be.
+        while any(c.finished is None for c in calls):
+            if self._now() >= give_up:
+                raise AssertionError(f"the bot is still busy with chat {chat_id} long after {what}: {calls}")
+            await self._wait_change(give_up - self._now())
+        return calls
+
+    async def wait_callback_answer(self, query_id: str, timeout: float, update_id: int | None = None) -> bool:
+        """True once the bot answered the callback query, False if it did not within `timeout`, or (for a
+        bot that reports handling) by the time it handled `update_id`, the update that carried the query."""
         deadline = self._now() + timeout
         while not self.callback_answers(query_id):
-            if self._now() >= deadline:
+            if self._now() >= deadline or (self.reports_handled and update_id in self._handled):
                 return False
             await self._wait_change(deadline - self._now())
         return True
 
     async def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0) -> None:
-        """Wait until every queued update was fetched and the bot made no request for `quiet` seconds."""
+        """Wait until every queued update was fetched (and handled, for a bot that reports it) and the bot
+        made no request for `quiet` seconds. The quiet period stays: it stands for background work
+        (timers, workers) that no update's handling covers."""
         deadline = self._now() + timeout
         while True:
             now = self._now()
             pending = [u["update_id"] for u in self._queue if u["update_id"] not in self._delivered]
+            if self.reports_handled:
+                pending += [u for u in self._delivered if u not in self._handled]
             last = max((c.finished or math.inf for c in self.calls if c.method != "getUpdates"), default=0.0)
             if not pending and now >= last + quiet:
                 return
             if now >= deadline:
-                raise AssertionError(f"the bot is not idle after {timeout}s: unfetched updates {pending}")
+                raise AssertionError(f"the bot is not idle after {timeout}s: unhandled updates {pending}")
             await self._wait_change(min(deadline, last + quiet) - now)
 
     def _describe(self, update_id: int) -> str:
@@ -387,6 +429,10 @@ class FakeBotAPI:
             call.finished = self._now()
             self._notify()
         return web.json_response(call.response, status=call.status)
+
+    async def _report_handled(self, request: web.Request) -> web.Response:
+        self.handled(int(request.match_info["update_id"]))
+        return web.Response(status=204)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]

@@ -26,7 +26,8 @@ class SimulatedUser:
     """A user in a private chat with the bot (chat id == user id).
 
     Every action waits for the bot's reaction and returns the requests it made for this chat; the
-    keyword arguments `quiet`, `timeout` and `expect_silence` go to FakeBotAPI.wait_reaction."""
+    keyword arguments `quiet` (only for a bot that does not report handling), `timeout` and
+    `expect_silence` go to FakeBotAPI.wait_reaction."""
 
     def __init__(self, api: FakeBotAPI, user_id: int, first_name: str, last_name: str | None = None,
                  username: str | None = None, language_code: str | None = None) -> None:
@@ -89,9 +90,9 @@ class SimulatedUser:
             "message": message.to_api(), "data": data,
         }})
         calls = await self.api.wait_reaction(update_id, self.id, **wait)
-        # The answer may come a moment after the last message on a loaded machine; Telegram
-        # waits about 15 s before the button stops spinning, we wait a few.
-        if not await self.api.wait_callback_answer(query_id, timeout=5.0):  # the button keeps spinning
+        # Without handling reports the answer may come a moment after the last message on a loaded
+        # machine; Telegram waits about 15 s before the button stops spinning, we wait a few.
+        if not await self.api.wait_callback_answer(query_id, timeout=5.0, update_id=update_id):  # it keeps spinning
             self.api.violations.append(f"callback query not answered: {data!r} on message {message.message_id}")
         return calls
 
