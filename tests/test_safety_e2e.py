@@ -213,3 +213,40 @@ async def test_the_check_in_arrives_once_when_asked_and_never_when_declined(fake
     assert sum(t["checkin"] in (m.text or "") for m in asked.messages) == 1
     assert not any(t["checkin"] in (m.text or "") for m in declined.messages)
     assert t["ask"] in asked.last_text, "with the same choices"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_earliest_consultation_includes_short_notice_psychologists(fake_api, start_bot, lang):
+    """From the safety screen: the soonest free times of every format; a psychologist who accepts
+    short notice can be booked 30 minutes ahead, one who does not cannot (the usual 2 hours)."""
+    bot = await start_bot()
+    user = await teacher(fake_api, 7160, lang)
+    soon = utcnow() + timedelta(minutes=30)
+    async with bot.app.sessions() as session:
+        for telegram_id, name, fmt, short in ((7161, "Ольга", "chat", True), (7162, "Анна", "video", False)):
+            staff = await users.create(session, telegram_id, "ru")
+            staff.role = "psychologist"
+            profile = await booking_repo.ensure_profile(session, staff)
+            profile.display_name, profile.languages, profile.formats = name, "kk,ru", fmt
+            profile.video_link, profile.published, profile.short_notice = "https://meet.example/r", True, short
+            await booking_repo.add_slot(session, profile, soon, 50, fmt)
+            await booking_repo.add_slot(session, profile, soon + timedelta(days=1), 50, fmt)
+        await session.commit()
+    await user.send_text(CRISIS[lang])
+    await user.press_data(Book(a="soon").pack())
+    offered = [b for b in user.last.buttons if "·" in b]
+    assert len(offered) == 3, offered
+    assert "Ольга" in offered[0], "the 30-minute slot of the psychologist who accepts short notice comes first"
+    assert sum("Анна" in b for b in offered) == 1, "the other's 30-minute slot is too soon"
+    await user.press(offered[0])
+    await user.press_data(Book(a="ok", f="chat", s=(await first_slot(bot, "Ольга")).id).pack())
+    async with bot.app.sessions() as session:
+        assert await booking_repo.active_count(session, (await users.by_telegram_id(session, 7160)).id, utcnow()) == 1
+
+
+async def first_slot(bot, name: str):
+    from storage.models import Slot
+
+    async with bot.app.sessions() as session:
+        slots = await session.scalars(select(Slot).order_by(Slot.starts_at))
+        return next(slot for slot in slots if slot.psychologist.display_name == name)
