@@ -28,8 +28,8 @@ from pydantic import SecretStr
 
 from bench.stack import bench_settings, percentile, temp_dir
 from bot.app import App
-from bot.callbacks import Menu, Relax
-from handlers.relax import catalogue
+from bot.telegram.callbacks import Menu, Relax
+from handlers.teacher.relax import catalogue
 from storage.models.base import utcnow
 from storage.repo import users
 

@@ -33,8 +33,8 @@ from sqlalchemy.engine import make_url
 
 from bench.stack import BENCH_HMAC, BENCH_KEYS, TOKEN, NullSession, Stopwatch, rss_mb, temp_dir
 from bot.config import RemindersConfig
-from bot.i18n import build_i18n
-from bot.reminders import ReminderWorker
+from bot.telegram.i18n import build_i18n
+from bot.workers.reminders import ReminderWorker
 from storage import crypto, db
 from storage.models import Reminder
 from storage.models.base import utcnow

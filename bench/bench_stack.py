@@ -33,9 +33,9 @@ from bench.stack import (
     TOKEN, NullSession, Stopwatch, bench_settings, callback_update, percentile, rss_mb, temp_dir,
 )
 from bot.app import App
-from bot.callbacks import Book, Menu, SelfCheck
-from bot.demo import seed
-from bot.instruments import load_instruments
+from bot.telegram.callbacks import Book, Menu, SelfCheck
+from bot.cli.demo import seed
+from bot.content.instruments import load_instruments
 from storage.models import Booking, SelfCheckResult, Slot, User
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo

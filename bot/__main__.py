@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "run"):
             asyncio.run(run(settings))
             return 0
-        from bot import admin_cli
+        from bot.cli import admin as admin_cli
 
         return asyncio.run(admin_cli.dispatch(args, settings))
     except ConfigError as error:

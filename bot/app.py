@@ -18,18 +18,19 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import statistics
-from bot.broadcasts import BroadcastWorker
+from bot.services import statistics
+from bot.workers.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
-from bot import lines, safety
-from bot.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
-from bot.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
-from bot.reminders import ReminderWorker
-from bot.groups import GroupSweeper
-from bot.regions import regions
+from bot.content import lines
+from bot.services import safety
+from bot.telegram.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
+from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
+from bot.workers.reminders import ReminderWorker
+from bot.workers.groups import GroupSweeper
+from bot.content.regions import regions
 from handlers import build_routers
-from handlers import relax
-from handlers.safety import HelpFirstMiddleware, SafetyTally
+from handlers.teacher import relax
+from handlers.common.safety import HelpFirstMiddleware, SafetyTally
 from storage import crypto, db
 from storage.cache import RowCaches
 from storage.models.base import utcnow

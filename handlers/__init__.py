@@ -5,11 +5,27 @@ from aiogram import Router
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import CallbackQuery
 
-from bot.filters import ConsentGate
-from handlers import (
-    availability, booking, chat, coordinator, duty, errors, fallback, groups, mood, mybookings, nudges, psychologist,
-    questions, relax, safety, selfcheck, settings, staff, staff_admin, start,
-)
+from bot.telegram.filters import ConsentGate
+from handlers.psychologist import availability
+from handlers.teacher import booking
+from handlers.common import chat
+from handlers.coordinator import cabinet as coordinator
+from handlers.psychologist import duty
+from handlers.common import errors
+from handlers.common import fallback
+from handlers.teacher import groups
+from handlers.teacher import mood
+from handlers.teacher import mybookings
+from handlers.teacher import nudges
+from handlers.psychologist import cabinet as psychologist
+from handlers.common import questions
+from handlers.teacher import relax
+from handlers.common import safety
+from handlers.teacher import selfcheck
+from handlers.common import settings
+from handlers.coordinator import invites as staff
+from handlers.coordinator import staff as staff_admin
+from handlers.common import start
 
 
 async def _lead_to_start(event, data) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot import followups
+from bot.telegram import followups
 from bot.config import Settings, load_settings
 from storage import crypto, db
 from tests.fakeapi import FakeBotAPI

@@ -7,7 +7,7 @@ import os
 import sys
 
 import bot.app
-from bot import followups
+from bot.telegram import followups
 from bot.__main__ import main
 from tests.fakeapi.reporting import report_handled_over_http
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Text, select, type_coerce
 
-from bot.admin_cli import make_invite, rotate_keys
+from bot.cli.admin import make_invite, rotate_keys
 from bot.config import ConfigError
 from storage import crypto, db
 from storage.models import FsmRecord, User
@@ -132,7 +132,7 @@ async def test_rotation_rewrites_the_conversation_state_in_redis(tmp_path):
     from aiogram.fsm.storage.base import StorageKey
     from redis.asyncio import Redis
 
-    from bot.admin_cli import rotate_redis
+    from bot.cli.admin import rotate_redis
     from storage.fsm import SealedRedisStorage
 
     prefix = f"demeu:fsm-rotation-{tmp_path.name}"

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Book, Menu, Psy
-from handlers.booking_common import day_label
+from bot.telegram.callbacks import Book, Menu, Psy
+from bot.views.booking import day_label
 from storage.models import Booking
 
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.__main__ import parse_args
-from bot.admin_cli import dispatch
-from bot.callbacks import Book, Menu, Mine, Psy
+from bot.cli.admin import dispatch
+from bot.telegram.callbacks import Book, Menu, Mine, Psy
 from bot.config import BookingConfig
-from bot.i18n import compile_translations
-from bot.regions import regions
-from handlers.booking_common import day_label
+from bot.telegram.i18n import compile_translations
+from bot.content.regions import regions
+from bot.views.booking import day_label
 from storage import db
 from storage.models import Booking, GroupSession, PsychologistProfile, Slot, User
 from storage.models.base import utcnow

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot import periods
-from bot.anonymity import HIDDEN
-from bot.callbacks import Coord
-from bot.i18n import compile_translations
+from bot.services import periods
+from bot.services.anonymity import HIDDEN
+from bot.telegram.callbacks import Coord
+from bot.telegram.i18n import compile_translations
 from storage.models import Broadcast, BroadcastRecipient, User
 from storage.models.base import utcnow
 from storage.repo import broadcasts, groups, users

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from matplotlib import image as mpimg
 
-from bot.charts import render_history_chart
+from bot.views.charts import render_history_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALMATY = timezone(timedelta(hours=5))
@@ -80,7 +80,7 @@ async def test_renders_concurrently_in_threads() -> None:
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_every_instrument_scale_charts_with_its_band_thresholds(n: int, lang: str) -> None:
     """The charts the self-check history sends: each real scale, its range and band lines, fractional scores."""
-    from bot.instruments import load_instruments
+    from bot.content.instruments import load_instruments
 
     for instrument in load_instruments().values():
         for scale in instrument.scales:

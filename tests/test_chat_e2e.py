@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.callbacks import Ask, Menu
-from bot.i18n import compile_translations
-from handlers.chat import schedule_booking_chat
+from bot.telegram.callbacks import Ask, Menu
+from bot.telegram.i18n import compile_translations
+from handlers.common.chat import schedule_booking_chat
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import users

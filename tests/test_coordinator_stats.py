@@ -18,13 +18,15 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from bot import anonymity, periods, statistics
-from bot.anonymity import HIDDEN, Equations, Group, protect
-from bot.callbacks import Stat
-from bot.i18n import compile_translations
-from bot.instruments import load_instruments
-from bot.regions import regions
-from bot.stats_chart import Labels, render_stats_chart
+from bot.services import anonymity
+from bot.services import periods
+from bot.services import statistics
+from bot.services.anonymity import HIDDEN, Equations, Group, protect
+from bot.telegram.callbacks import Stat
+from bot.telegram.i18n import compile_translations
+from bot.content.instruments import load_instruments
+from bot.content.regions import regions
+from bot.views.stats_chart import Labels, render_stats_chart
 from storage.models import Booking, PsychologistProfile, SelfCheckResult, Slot, StatRelease, User
 from storage.models.base import utcnow
 from storage.repo import groups, stats, users

@@ -8,8 +8,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
-from bot import delivery
-from bot.delivery import Outcome, Policy
+from bot.telegram import delivery
+from bot.telegram.delivery import Outcome, Policy
 from storage import db
 from storage.models import User
 from storage.repo import users

@@ -6,7 +6,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
-from bot import followups
+from bot.telegram import followups
 from bot.config import generate_webhook_secret
 from tests.conftest import REDIS_URL, make_settings
 from tests.fakeapi.reporting import report_handled

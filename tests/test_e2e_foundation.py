@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import Admin, Menu
-from bot.keyboards import TEACHER_ITEMS
+from bot.telegram.callbacks import Admin, Menu
+from bot.telegram.keyboards import TEACHER_ITEMS
 from storage.models import User
 from storage.repo import users
 from tests.conftest import stored_bytes

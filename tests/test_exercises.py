@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import followups
-from bot.exercises import CATEGORIES, ContentError, Frame, GuidedRunner, load_exercises
+from bot.telegram import followups
+from bot.content.exercises import CATEGORIES, ContentError, Frame, GuidedRunner, load_exercises
 
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 REQUIRED = {"box", "478", "belly", "pmr", "grounding", "bodyscan", "stop", "pause", "voice", "drawing", "evening"}
@@ -348,7 +348,7 @@ async def test_on_finish_errors_are_logged_not_raised(caplog: pytest.LogCaptureF
         raise ValueError(reason)
 
     runner, rec = GuidedRunner(speed=0.001), Recorder()
-    with caplog.at_level(logging.WARNING, logger="bot.exercises"):
+    with caplog.at_level(logging.WARNING, logger="bot.content.exercises"):
         await runner.start("a", frames_of(2), rec.render, on_finish)
         await runner.start("b", frames_of(50), rec.render, on_finish)
         await eventually(lambda: not runner.active("a"))

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Group
-from bot.i18n import compile_translations
+from bot.telegram.callbacks import Group
+from bot.telegram.i18n import compile_translations
 from storage.models import GroupRating, GroupSession
 from storage.models.base import utcnow
 from storage.repo import groups, users

@@ -208,7 +208,7 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
     try:
-        import bot.groups  # noqa: F401  registers the eraser
+        import bot.workers.groups  # noqa: F401  registers the eraser
 
         a, b = await make_teachers(sessions, 2)
         group_id = await make_group(sessions, 1)

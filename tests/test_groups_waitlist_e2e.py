@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Group
-from bot.groups import GroupSweeper
-from bot.i18n import compile_translations
+from bot.telegram.callbacks import Group
+from bot.workers.groups import GroupSweeper
+from bot.telegram.i18n import compile_translations
 from storage.models import GroupSeat
 from storage.models.base import utcnow
 from storage.repo import groups, users

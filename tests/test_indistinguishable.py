@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from bot.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
-from bot.instruments import load_instruments
+from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
+from bot.content.instruments import load_instruments
 from storage import crypto
 from storage.models import Base, User
 from storage.models.base import utcnow

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bot.instruments import (
+from bot.content.instruments import (
     DEFAULT_DIR,
     AnswerError,
     Instrument,
@@ -668,7 +668,7 @@ def test_translation_notes_are_honest(instruments: dict[str, Instrument]) -> Non
 
 
 def test_recommended_exercises_exist(instruments: dict[str, Instrument]) -> None:
-    exercises = pytest.importorskip("bot.exercises")
+    exercises = pytest.importorskip("bot.content.exercises")
     catalogue = exercises.load_exercises()
     for key, inst in instruments.items():
         keys = [k for s in inst.scales for b in s.bands for k in b.recommend]

@@ -1,7 +1,7 @@
 """Kazakh and Russian are equal: every key in both, same placeholders, Kazakh letters."""
 import re
 
-from bot.i18n import catalogue_problems, compile_translations, read_catalogues
+from bot.telegram.i18n import catalogue_problems, compile_translations, read_catalogues
 
 KAZAKH_LETTERS = re.compile("[әғқңөұүһі]", re.IGNORECASE)
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot import nudges
-from bot.callbacks import SelfCheck
-from bot.i18n import compile_translations
+from bot.workers import nudges
+from bot.telegram.callbacks import SelfCheck
+from bot.telegram.i18n import compile_translations
 from storage.models import MoodEntry, Reminder
 from storage.models.base import utcnow
 from storage.repo import users

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import demo
-from bot.callbacks import Menu
-from bot.groups import DEMO_SESSIONS
-from bot.i18n import compile_translations
-from handlers.relax import catalogue
+from bot.cli import demo
+from bot.telegram.callbacks import Menu
+from bot.workers.groups import DEMO_SESSIONS
+from bot.telegram.i18n import compile_translations
+from handlers.teacher.relax import catalogue
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
 from storage.repo import users

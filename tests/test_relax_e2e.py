@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers.relax import catalogue
+from handlers.teacher.relax import catalogue
 from storage.models import MoodEntry, User
 from storage.models.base import utcnow
 from tests.test_e2e_foundation import TEXTS, agree

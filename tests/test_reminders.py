@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.reminders import ReminderWorker
+from bot.workers.reminders import ReminderWorker
 from storage import db
 from storage.models import Reminder, User
 from storage.models.base import utcnow

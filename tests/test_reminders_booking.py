@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.booking_reminders import plan_agenda
-from bot.i18n import compile_translations
+from bot.workers.booking_reminders import plan_agenda
+from bot.telegram.i18n import compile_translations
 from storage.models import Reminder
 from storage.models.base import utcnow
 from storage.repo import reminders as reminders_repo

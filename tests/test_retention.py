@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.retention import run_retention
+from bot.workers.retention import run_retention
 from storage.models import Booking, MoodEntry, Slot
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo

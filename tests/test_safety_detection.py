@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import safety
-from bot.safety import About, Kind
+from bot.services import safety
+from bot.services.safety import About, Kind
 
 CORPUS = Path(__file__).parent / "data" / "crisis_corpus.tsv"
 # What each class of the corpus must get: the screen its writer needs.

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
+from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
 from storage.models import SafetyPlan
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import Book, Menu, SelfCheck
-from bot.instruments import Instrument, load_instruments
+from bot.telegram.callbacks import Book, Menu, SelfCheck
+from bot.content.instruments import Instrument, load_instruments
 from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import selfcheck as repo
@@ -309,7 +309,7 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
 async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booking(fake_api, start_bot):
     """A consultation under way is not cancelled by a deactivation, but its psychologist is offered
     no result any more, and a forged press sends nothing."""
-    from bot.callbacks import SelfCheck as Sc
+    from bot.telegram.callbacks import SelfCheck as Sc
     from storage.models import Booking, PsychologistProfile, Slot
     from storage.repo import staff
 

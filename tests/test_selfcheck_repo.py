@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.instruments import load_instruments
+from bot.content.instruments import load_instruments
 from storage import db
 from storage.models import SelfCheckDraft, SelfCheckResult
 from storage.models.base import utcnow

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Ask, Group, Menu, Staff
+from bot.telegram.callbacks import Ask, Group, Menu, Staff
 from bot.config import BookingConfig
-from bot.i18n import compile_translations
+from bot.telegram.i18n import compile_translations
 from storage import db
 from storage.models import AnonQuestion, AuditEntry, Booking, ChatSession
 from storage.models.base import utcnow

@@ -1,0 +1,380 @@
+"""Coordinators' statistics: published once per closed period, one report in three views
+(message, chart, CSV).
+
+Disclosure rules (README, "Statistics: what is shown"):
+- Periods are calendar months, quarters and years in local time (bot/periods.py), offered only
+  once closed and settled. A month's figures are counted then, for every region and the country
+  at once, and stored (stat_releases); with a month that ends a quarter or a year, that quarter or
+  year too, added up from its stored months. Nothing is ever recounted: a teacher acting today, a
+  late rating, a teacher moving region or deleting their data moves no figure anyone has seen.
+- Before storing, bot/anonymity.protect hides cells over every sum a coordinator could form: each
+  breakdown on screen, the country against its regions (with the teachers who gave no region,
+  whom no screen shows), a quarter against its months and a year against its quarters; the cells
+  published before are fixed and the new ones protect them.
+- Every view below reads the stored counts and hidden cells, so the message, the chart and the
+  CSV show the same values. Percentages and averages only over counts that are shown.
+Text lines are rendered in the current locale (call inside the handler's i18n context).
+"""
+from __future__ import annotations
+
+import calendar
+import functools
+import html
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import anonymity
+from bot.services.anonymity import HIDDEN, Group
+from bot.content.instruments import Instrument, load_instruments
+from bot.services.periods import Period, to_publish
+from bot.content.regions import regions
+from storage.models.booking import ATTENDED, CANCELLED, FORMATS, NO_SHOW, UPCOMING_STATES
+from storage.repo import broadcasts, groups, stats
+
+COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
+DELIVERY = ("sent", "blocked", "failed", "skipped")
+STATES = ("upcoming", "attended", "no-show", "cancelled")
+PLAIN = ("sessions", "cancelled", "capacity")  # what coordinators made, not what teachers did: exact
+SUMS = ("rating-sum", "bk-rating-sum")  # for averages only
+NOT_SUMMED = ("active",)  # distinct teachers: a quarter's is not the sum of its months'
+
+
+@functools.cache
+def instruments() -> dict[str, Instrument]:
+    return load_instruments()
+
+
+def parts_of(month: Period) -> list[tuple[int, int]]:
+    """A month's days in sevens (1-7, 8-14, ... to its last day): its consultations by part."""
+    days = calendar.monthrange(month.year, month.number)[1]
+    return [(first, min(first + 6, days)) for first in range(1, days + 1, 7)]
+
+
+@functools.cache
+def cells(period: Period) -> list[str]:
+    """The counts of one period and scope that are protected (and shown, unless "bk-ontime")."""
+    names = ["seats", "waitlist", "ratings", "active", "bc-total", *(f"bc-{s}" for s in DELIVERY),
+             "bk-total", *(f"bk-format-{f}" for f in FORMATS), *(f"bk-{s}" for s in STATES), "bk-late", "bk-ontime",
+             "bk-ratings"]
+    if period.kind == "m":
+        names += [f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)]
+    names.append("sc-total")
+    for key, instrument in instruments().items():
+        names.append(f"sc-{key}")
+        names += [f"sc-{key}-{scale.key}-{band.key}" for scale in instrument.scales for band in scale.bands]
+    return names
+
+
+@functools.cache
+def breakdowns(period: Period) -> list[Group]:
+    """The sums on one screen (as metric names): each total with its parts."""
+    found = [
+        Group("bc-total", tuple(f"bc-{s}" for s in DELIVERY), breakdown=True),
+        Group("bk-total", tuple(f"bk-format-{f}" for f in FORMATS), breakdown=True),
+        Group("bk-total", tuple(f"bk-{s}" for s in STATES), breakdown=True),
+        # Late cancellations are a part of all cancellations; the rest (on time) is a cell no
+        # screen shows, but anyone can subtract it.
+        Group("bk-cancelled", ("bk-late", "bk-ontime"), breakdown=True),
+        Group("sc-total", tuple(f"sc-{key}" for key in instruments()), breakdown=True),
+    ]
+    if period.kind == "m":
+        found.append(Group("bk-total", tuple(f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)), breakdown=True))
+    for key, instrument in instruments().items():
+        for scale in instrument.scales:
+            bands = tuple(f"sc-{key}-{scale.key}-{band.key}" for band in scale.bands)
+            found.append(Group(f"sc-{key}", bands, breakdown=True, dominance=True))
+    return found
+
+
+# --- counting a month ------------------------------------------------------------------------------------
+
+
+async def count_month(session: AsyncSession, month: Period, tz: ZoneInfo) -> dict[str, dict[str, int]]:
+    """Every count of a month, by scope: the country, each region, and the rest (no region)."""
+    since, until = month.since(tz), month.until(tz)
+    by_region: dict[str | None, Counter] = {}
+
+    def add(region: str | None, values: Mapping[str, int]) -> None:
+        by_region.setdefault(region, Counter()).update(values)
+
+    for region, group in (await groups.statistics(session, since, until)).items():
+        add(region, {"sessions": group.sessions, "cancelled": group.cancelled_sessions, "capacity": group.capacity,
+                     "seats": group.seats_taken, "waitlist": group.waitlisted, "ratings": group.ratings,
+                     "rating-sum": group.rating_sum})
+    for region, delivery in (await broadcasts.statistics(session, since, until)).items():
+        add(region, {"bc-total": sum(delivery.get(s, 0) for s in DELIVERY), **{f"bc-{s}": delivery.get(s, 0) for s in DELIVERY}})
+    for region, data in (await stats.bookings(session, since, until, tz)).items():
+        cancelled = data.by_state.get(CANCELLED, 0)
+        values = {
+            "bk-total": data.total, **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
+            "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
+            "bk-attended": data.by_state.get(ATTENDED, 0), "bk-no-show": data.by_state.get(NO_SHOW, 0),
+            "bk-cancelled": cancelled, "bk-late": data.late_cancels, "bk-ontime": cancelled - data.late_cancels,
+            "bk-ratings": data.ratings, "bk-rating-sum": data.rating_sum,
+        }
+        for n, (first, last) in enumerate(parts_of(month), start=1):
+            values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
+        add(region, values)
+    for region, teachers in (await stats.active(session, since, until)).items():
+        add(region, {"active": teachers})
+    country = sum(by_region.values(), Counter())
+    # Self-checks are counted from the decrypted results: the country in one pass, then each
+    # region that has any.
+    country.update(_selfcheck_values(await stats.selfchecks(session, since, until, None, bands)))
+    for region in await stats.selfcheck_regions(session, since, until):
+        add(region, _selfcheck_values(await stats.selfchecks(session, since, until, region, bands)))
+    return _scopes(country, by_region, _names(month))
+
+
+def _selfcheck_values(data: stats.SelfCheckStats) -> dict[str, int]:
+    values = {"sc-total": sum(data.taken.values())}
+    for key, instrument in instruments().items():
+        values[f"sc-{key}"] = data.taken.get(key, 0)
+        for scale in instrument.scales:
+            for band in scale.bands:
+                values[f"sc-{key}-{scale.key}-{band.key}"] = data.bands.get((key, scale.key, band.key), 0)
+    return values
+
+
+def _names(period: Period) -> list[str]:
+    return [*PLAIN, *SUMS, *cells(period)]
+
+
+def _scopes(country: Mapping[str, int], by_region: Mapping[str | None, Mapping[str, int]], names: list[str]) -> dict[str, dict[str, int]]:
+    """The country, every region (zeros included), and what the regions leave of the country."""
+    scopes = {COUNTRY: {n: country.get(n, 0) for n in names}}
+    for code in regions():
+        scopes[code] = {n: by_region.get(code, {}).get(n, 0) for n in names}
+    scopes[NO_REGION] = {n: scopes[COUNTRY][n] - sum(scopes[code][n] for code in regions()) for n in names}
+    return scopes
+
+
+async def count_sum(session: AsyncSession, period: Period, tz: ZoneInfo, months: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """A quarter's or year's counts: its stored months added up, so they agree with them exactly;
+    only the teachers who used Demeu are counted anew (one teacher in three months is one, not three)."""
+    names = _names(period)
+    country: Counter = Counter()
+    by_region: dict[str, Counter] = {}
+    for month in period.months:
+        raw = months[month.code]["raw"]
+        country.update({n: raw[COUNTRY].get(n, 0) for n in names if n not in NOT_SUMMED})
+        for code in regions():
+            by_region.setdefault(code, Counter()).update({n: raw.get(code, {}).get(n, 0) for n in names if n not in NOT_SUMMED})
+    active = await stats.active(session, period.since(tz), period.until(tz))
+    country["active"] = sum(active.values())
+    for code in regions():
+        by_region[code]["active"] = active.get(code, 0)
+    return _scopes(country, by_region, names)
+
+
+# --- publishing -------------------------------------------------------------------------------------------
+
+
+async def publish_due(session: AsyncSession, now: datetime, tz: ZoneInfo, minimum: int) -> None:
+    """Publish every month (with the quarter and year it closes) that the offered periods need and
+    that is not published yet, oldest first: what is published before fixes what comes after."""
+    months = to_publish(now, tz)
+    have = await stats.published(session, [p.code for month in months for p in month.closing])
+    due = [month for month in months if any(p.code not in have for p in month.closing)]
+    if not due:
+        return
+    years = {month.year for month in due}  # no period spans two years: only these are linked to the new ones
+    stored = await stats.releases(session, [code for code in have if Period.parse(code).year in years])
+    for month in due:
+        fresh = [p for p in month.closing if p.code not in stored]
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for period in fresh:  # the month first: its quarter and year add it up
+            if period.kind == "m":
+                counts[period.code] = await count_month(session, period, tz)
+            else:
+                months_so_far = {**stored, **{code: {"raw": raw} for code, raw in counts.items()}}
+                counts[period.code] = await count_sum(session, period, tz, months_so_far)
+        hidden = protect_new(stored, counts, minimum)
+        for period in fresh:
+            data = {"raw": counts[period.code], "hidden": hidden[period.code]}
+            stored[period.code] = await stats.publish(session, period.code, data, now)
+
+
+def protect_new(stored: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Mapping[str, Mapping[str, int]]],
+                minimum: int) -> dict[str, dict[str, list[str]]]:
+    """Which of the new counts (a month, and the quarter and year it closes) to hide, given what
+    was published before. Only sums can link periods: a month alone is linked to nothing else
+    yet, a new quarter to its months, a new year to its quarters and their months."""
+    linked = {p.code for code in counts for p in _inside(Period.parse(code))}
+    old = {code: stored[code] for code in linked - set(counts)}
+    raws = {**{code: data["raw"] for code, data in old.items()}, **counts}
+    scopes = [COUNTRY, *regions()]
+    values: dict[tuple[str, str, str], int] = {}
+    sums: list[Group] = []
+    for code, raw in raws.items():
+        period = Period.parse(code)
+        names = cells(period)
+        for scope in (*scopes, NO_REGION):
+            values.update({(code, scope, n): raw[scope][n] for n in names})
+        for scope in scopes:
+            sums += [Group((code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance)
+                     for g in breakdowns(period)]
+        sums += [Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names]
+        parts = [p.code for p in period.parts]
+        if parts:
+            sums += [Group((code, scope, n), tuple((part, scope, n) for part in parts))
+                     for scope in scopes for n in names if n not in NOT_SUMMED]
+    fixed = {(code, scope, n) for code, data in old.items() for scope, names in data["hidden"].items() for n in names}
+    never = {cell for cell in values if cell[1] == NO_REGION or cell[2] == "bk-ontime"}
+    new = {cell for cell in values if cell[0] in counts}
+    hide = anonymity.protect(values, sums, minimum, new=new, hidden=fixed, never_shown=never)
+    result: dict[str, dict[str, list[str]]] = {code: {scope: [] for scope in (*scopes, NO_REGION)} for code in counts}
+    for code, scope, name in sorted(c for c in hide if c[0] in counts):
+        result[code][scope].append(name)
+    return result
+
+
+def _inside(period: Period) -> list[Period]:
+    """The period and every period that adds up into it."""
+    return [period, *(inner for part in period.parts for inner in _inside(part))]
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str]] = field(default_factory=list)  # CSV: metric, shown value
+    lines: list[str] = field(default_factory=list)  # the message, in the current locale
+    bars: list[tuple[str, int | None]] = field(default_factory=list)  # chart: consultations by part; None = hidden
+    bands: list[tuple[str, int, list[tuple[str, int | None]]]] = field(default_factory=list)  # chart rows
+
+
+def bands(instrument: str, answers: dict[str, int]) -> list[tuple[str, str]]:
+    """(scale, band) of one stored result, scored by its instrument."""
+    known = instruments().get(instrument)
+    if known is None:
+        return []
+    return [(scale.key, scale.band) for scale in known.score(answers).scales.values()]
+
+
+class Shown:
+    """One period and scope as published: a count, or the hidden mark."""
+
+    def __init__(self, data: Mapping[str, Any], scope: str) -> None:
+        self.raw, self.hidden = data["raw"][scope], set(data["hidden"][scope])
+
+    def __getitem__(self, name: str) -> str:
+        return HIDDEN if name in self.hidden else str(self.raw.get(name, 0))
+
+    def number(self, name: str) -> int | None:
+        return None if name in self.hidden else self.raw.get(name, 0)
+
+
+def share(part: int | None, whole: int | None) -> str:
+    """A percentage of two shown counts."""
+    if part is None or whole is None:
+        return HIDDEN
+    return f"{round(100 * part / whole)}%" if whole else "—"
+
+
+def average(total: int, count: int | None) -> str:
+    if count is None:
+        return HIDDEN
+    return f"{total / count:.1f}" if count else "—"
+
+
+def period_name(period: Period, language: str) -> str:
+    if period.kind == "m":
+        name = format_date(period.first, "LLLL yyyy", locale=language)
+        return name[:1].upper() + name[1:]
+    if period.kind == "q":
+        return _("co-period-quarter").format(quarter=period.number, year=period.year)
+    return _("co-period-year").format(year=period.year)
+
+
+def _add(report: Report, key: str, value: str, line: str | None = None) -> None:
+    report.rows.append((key, value))
+    report.lines.append(line if line is not None else _("co-stat-" + key).format(value=html.escape(value)))
+
+
+async def build(session: AsyncSession, period: Period, region: str | None, minimum: int, language: str,
+                tz: ZoneInfo, now: datetime) -> Report:
+    """The report of an offered period for a region (None: the country), publishing what is due."""
+    await publish_due(session, now, tz, minimum)
+    published = await stats.releases(session, [period.code, *(m.code for m in period.months)])
+    scope = region or COUNTRY
+    shown = Shown(published[period.code], scope)
+    report = Report()
+    _groups_and_broadcasts(report, shown)
+    report.lines.append("")
+    _consultations(report, shown, period, {p.code: Shown(published[p.code], scope) for p in period.months}, language)
+    report.lines.append("")
+    _selfchecks(report, shown, language)
+    return report
+
+
+def _groups_and_broadcasts(report: Report, shown: Shown) -> None:
+    for key, value in (
+        ("sessions", shown["sessions"]),
+        ("cancelled", shown["cancelled"]),
+        ("seats", shown["seats"]),
+        ("fill", share(shown.number("seats"), shown.raw["capacity"])),
+        ("waitlist", shown["waitlist"]),
+        ("ratings", shown["ratings"]),
+        ("rating", average(shown.raw["rating-sum"], shown.number("ratings"))),
+        ("active", shown["active"]),
+        ("bc-total", shown["bc-total"]),
+        *((f"bc-{state}", shown[f"bc-{state}"]) for state in DELIVERY),
+    ):
+        _add(report, key, value)
+
+
+def _consultations(report: Report, shown: Shown, period: Period, months: Mapping[str, Shown], language: str) -> None:
+    _add(report, "bk-total", shown["bk-total"])
+    for fmt in FORMATS:
+        value = shown[f"bk-format-{fmt}"]
+        _add(report, f"bk-format-{fmt}", value, _("co-stat-bk-format").format(format=_("bk-format-" + fmt), value=html.escape(value)))
+    for state in STATES:
+        _add(report, f"bk-{state}", shown[f"bk-{state}"])
+    _add(report, "bk-late", shown["bk-late"])
+    attended, missed = shown.number("bk-attended"), shown.number("bk-no-show")
+    marked = None if attended is None or missed is None else attended + missed
+    _add(report, "bk-attendance", share(attended, marked))
+    _add(report, "bk-no-show-rate", share(missed, marked))
+    report.rows.append(("bk-ratings", shown["bk-ratings"]))
+    _add(report, "bk-rating", average(shown.raw["bk-rating-sum"], shown.number("bk-ratings")))
+
+    if period.kind == "m":
+        report.lines.append(_("co-stat-bk-by-days"))
+        parts = [(f"bk-part-{n}", f"{first}–{last}", shown, f"bk-part-{n}") for n, (first, last) in enumerate(parts_of(period), 1)]
+    else:
+        report.lines.append(_("co-stat-bk-by-months"))
+        parts = [(f"bk-month-{m.code[1:]}", period_name(m, language), months[m.code], "bk-total") for m in period.months]
+    for key, label, source, name in parts:
+        value = source[name]
+        report.rows.append((key, value))
+        report.lines.append(_("co-stat-bk-part").format(part=html.escape(label), value=html.escape(value)))
+        report.bars.append((label, source.number(name)))
+
+
+def _selfchecks(report: Report, shown: Shown, language: str) -> None:
+    _add(report, "sc-total", shown["sc-total"])
+    for key, instrument in instruments().items():
+        taken = shown[f"sc-{key}"]
+        line = _("co-stat-sc-taken").format(name=html.escape(instrument.abbreviation), value=html.escape(taken))
+        _add(report, f"sc-{key}", taken, line)
+        for scale in instrument.scales:
+            names = [f"sc-{key}-{scale.key}-{band.key}" for band in scale.bands]
+            report.rows += [(name, shown[name]) for name in names]
+            if not shown.number(f"sc-{key}"):
+                continue  # a hidden count is not split on screen (its bands are hidden too), nor is a zero
+            label = instrument.abbreviation if len(instrument.scales) == 1 else f"{instrument.abbreviation} · {scale.name(language)}"
+            parts = [_("co-stat-sc-band").format(band=html.escape(band.label(language)), value=html.escape(shown[name]))
+                     for band, name in zip(scale.bands, names)]
+            report.lines.append(_("co-stat-sc-bands").format(scale=html.escape(label), bands="; ".join(parts)))
+            report.bands.append((label, shown.raw[f"sc-{key}"], [(band.label(language), shown.number(name))
+                                                                 for band, name in zip(scale.bands, names)]))

@@ -1,0 +1,63 @@
+"""Keyboards shared by all features: the main menu and the Back / Main menu row."""
+from __future__ import annotations
+
+import functools
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.telegram.callbacks import Menu
+
+TEACHER_ITEMS = ("book", "ask", "groups", "check", "relax", "mine", "sos", "settings")
+STAFF_ITEMS = {"psychologist": ("psy",), "coordinator": ("coord",), "admin": ("psy", "coord", "admin")}
+
+
+class KeyboardBuilder(InlineKeyboardBuilder):
+    """aiogram's builder without a deep copy of every button on every call.
+
+    Its `add()` and `as_markup()` deep-copy the whole markup each time (quadratic in buttons):
+    a third of a menu press went there (bench/bench_stack.py). Buttons are never changed after
+    they are made, so sharing them between the builder and its markups is safe."""
+
+    def export(self) -> list[list[InlineKeyboardButton]]:
+        return [list(row) for row in self._markup]
+
+
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def nav_row(back: CallbackData | None = None) -> list[InlineKeyboardButton]:
+    """Back (when there is somewhere to go back to) and Main menu: on every screen."""
+    row = [button(_("nav-back"), back)] if back is not None else []
+    row.append(button(_("nav-main"), Menu(item="main")))
+    return row
+
+
+def with_nav(builder: InlineKeyboardBuilder, back: CallbackData | None = None) -> InlineKeyboardMarkup:
+    builder.row(*nav_row(back))
+    return builder.as_markup()
+
+
+def main_menu(role: str) -> InlineKeyboardMarkup:
+    return _main_menu(role, get_i18n().current_locale)
+
+
+@functools.lru_cache(maxsize=32)
+def _main_menu(role: str, _locale: str) -> InlineKeyboardMarkup:
+    """The most shown screen, the same for every user of a role and language: built once each."""
+    builder = KeyboardBuilder()
+    for item in TEACHER_ITEMS:
+        builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
+    for item in STAFF_ITEMS.get(role, ()):
+        builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
+    # Two per row reads well on a phone; Urgent help stays visible in the middle.
+    builder.adjust(1, 1, 2, 2, 1, 1, 2)
+    return builder.as_markup()
+
+
+def urgent_row() -> list[InlineKeyboardButton]:
+    return [button(_("menu-sos"), Menu(item="sos"))]

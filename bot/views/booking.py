@@ -1,0 +1,222 @@
+"""What the booking screens share: times in the bot's zone, texts about a booking, the .ics file,
+and messages to the other side (sent only after the change is committed)."""
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date, format_datetime
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.telegram import callbacks as cb
+from bot.telegram import delivery
+from bot.config import BookingConfig, BotConfig
+from bot.views.ics import event_file
+from bot.telegram.keyboards import KeyboardBuilder, button
+from storage.models import Booking, PsychologistProfile, Slot, User
+from storage.models.base import utcnow
+from storage.repo import booking as repo
+from storage.repo import users
+
+log = logging.getLogger(__name__)
+
+
+def esc(text: str | None) -> str:
+    return html.escape(text or "", quote=False)
+
+
+def when(moment: datetime, tz: ZoneInfo, language: str) -> str:
+    return format_datetime(moment.astimezone(tz), "d MMMM, EEEE, HH:mm", tzinfo=tz, locale=language)
+
+
+def day_label(day: date, language: str) -> str:
+    return format_date(day, "EEE, d MMM", locale=language)
+
+
+def day_title(day: date, language: str) -> str:
+    return format_date(day, "d MMMM, EEEE", locale=language)
+
+
+def hhmm(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def format_name(fmt: str) -> str:
+    return _("bk-format-" + fmt)
+
+
+def privacy_text(fmt: str) -> str:
+    """What the psychologist sees and hears in this format, and how to stay private in it."""
+    return _("bk-privacy-" + fmt)
+
+
+def place_text(slot: Slot, *, booked: bool) -> str:
+    """Where the session happens. The video link is given only once the time is booked."""
+    profile = slot.psychologist
+    if slot.format == "office":
+        return _("place-office").format(address=esc(profile.address))
+    if slot.format == "chat":
+        return _("place-chat")
+    if booked and profile.video_link:
+        return _("place-video-link").format(link=esc(profile.video_link))
+    return _("place-video-policy")
+
+
+def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
+    return _("booking-slot-lines").format(
+        name=esc(slot.psychologist.display_name), when=when(slot.starts_at, tz, language),
+        minutes=slot.duration_min, format=format_name(slot.format), place=place_text(slot, booked=booked),
+    )
+
+
+def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInputFile:
+    slot = booking.slot
+    profile = slot.psychologist
+    location = profile.address if slot.format == "office" else ""
+    url = profile.video_link if slot.format == "video" and profile.video_link else ""
+    description = _("ics-description").format(name=profile.display_name, format=format_name(slot.format))
+    data = event_file(
+        f"demeu-booking-{booking.id}@demeu", slot.starts_at, slot.ends_at, tz, _("ics-summary"),
+        description, location or "", url,
+    )
+    return BufferedInputFile(data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics")
+
+
+async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None:
+    """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
+    await bot.send_document(user.telegram_chat_id, ics_document(booking, tz, user.language),
+                            caption=_("book-ics-caption"), protect_content=False)
+
+
+# --- telling the other side ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outgoing:
+    """A message to send after commit; its text was made in the recipient's language."""
+
+    user_id: int
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+async def send_all(bot: Bot, sessions: async_sessionmaker[AsyncSession] | None, outbox: list[Outgoing]) -> None:
+    for item in outbox:
+        result = await delivery.send_message(
+            bot, item.chat_id, item.text, reply_markup=item.markup, user_id=item.user_id, sessions=sessions
+        )
+        if not result.sent:
+            log.info("booking notice to user=%s not delivered: %s", item.user_id, result.outcome)
+
+
+def _in_language(i18n: I18n, user: User, render) -> Outgoing | None:
+    if not user.active:
+        return None
+    with i18n.use_locale(user.language):
+        text, markup = render(user.language)
+    return Outgoing(user.id, user.telegram_chat_id, text, markup)
+
+
+def psychologist_actions(booking: Booking) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    if booking.state == "booked":
+        builder.button(text=_("psy-confirm"), callback_data=cb.Psy(a="bcf", id=booking.id))
+    if booking.upcoming:
+        builder.button(text=_("psy-cancel"), callback_data=cb.Psy(a="bcx", id=booking.id))
+    builder.button(text=_("psy-open-booking"), callback_data=cb.Psy(a="bk", id=booking.id))
+    builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def to_psychologist(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo, previous: Slot | None = None) -> Outgoing | None:
+    """event: booked, rescheduled, cancelled, erased. The teacher's note is decrypted only into this text."""
+
+    def render(language: str):
+        slot = booking.slot
+        parts = [_("psy-notice-" + event).format(code=booking.teacher.pseudonym)]
+        if previous is not None:
+            parts.append(_("psy-notice-was").format(when=when(previous.starts_at, tz, language)))
+        parts.append(_("psy-notice-lines").format(when=when(slot.starts_at, tz, language), format=format_name(slot.format)))
+        if booking.late_cancel:
+            parts.append(_("psy-notice-late"))
+        if booking.note and event in ("booked", "rescheduled"):
+            parts.append(_("psy-notice-note").format(note=esc(booking.note)))
+        markup = psychologist_actions(booking) if booking.upcoming else None
+        return "\n\n".join(parts), markup
+
+    return _in_language(i18n, booking.slot.psychologist.user, render)
+
+
+def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoing | None:
+    """event: cancelled_by_psy (with the reason), confirmed, rate (after an attended session)."""
+
+    def render(language: str):
+        builder = KeyboardBuilder()
+        text = _("teacher-notice-" + event).format(
+            when=when(booking.slot.starts_at, tz, language), reason=esc(booking.cancel_reason or _("reason-none"))
+        )
+        if event == "rate":
+            rating_buttons(builder, booking)
+        elif event == "cancelled_by_psy":
+            builder.button(text=_("book-again"), callback_data=cb.Menu(item="book"))
+        else:
+            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
+        builder.row(button(_("nav-main"), cb.Menu(item="main")))
+        return text, builder.as_markup()
+
+    return _in_language(i18n, booking.teacher, render)
+
+
+def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
+    """1-5 stars for an attended booking (handled by handlers/mybookings.py, Mine a="rate")."""
+    for stars in range(1, 6):
+        builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))
+    builder.adjust(1)
+
+
+def only(*items: Outgoing | None) -> list[Outgoing]:
+    return [item for item in items if item is not None]
+
+
+# --- "delete my data" ------------------------------------------------------------------------------------
+
+
+async def _erase_teacher(session: AsyncSession, user: User) -> list[users.AfterCommit]:
+    """Cancels the teacher's upcoming bookings; their psychologists are told once it is committed."""
+    cancelled = await repo.cancel_all_for_teacher(session, user, BookingConfig(), utcnow())
+    i18n = I18n.get_current(no_error=True)
+    if not cancelled or i18n is None:
+        return []
+    # Erasers get no settings; Kazakhstan has one zone (UTC+5) since 2024, the configured default.
+    outbox = only(*(to_psychologist(i18n, b, "erased", ERASE_ZONE) for b in cancelled))
+
+    async def tell(bot: Bot) -> None:
+        await send_all(bot, None, outbox)
+
+    return [tell]
+
+
+ERASE_ZONE = ZoneInfo(BotConfig().timezone)
+if _erase_teacher not in users.ERASERS:
+    users.ERASERS.append(_erase_teacher)
+
+
+def profile_summary(profile: PsychologistProfile, language: str) -> str:
+    from bot.content.regions import region_name
+
+    regions = ", ".join(region_name(code, language) or code for code in profile.region_list) or "—"
+    return _("psy-profile-lines").format(
+        name=esc(profile.display_name) or "—",
+        languages=", ".join(_("bk-lang-" + code) for code in profile.language_list) or "—",
+        formats=", ".join(format_name(code) for code in profile.format_list) or "—",
+        regions=regions, address=esc(profile.address) or "—", link=esc(profile.video_link) or "—",
+        bio_kk=esc(profile.bio_kk) or "—", bio_ru=esc(profile.bio_ru) or "—",
+    )

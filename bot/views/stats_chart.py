@@ -1,0 +1,102 @@
+"""PNG chart of coordinators' statistics: consultations by part of the period (days of a month,
+months of a quarter or year), and self-check bands.
+
+Same rules as bot/charts.py: a standalone Figure on the Agg canvas (no pyplot, no global state),
+rendered by the caller in a worker thread. It draws only numbers that already went through
+small-cell suppression: a hidden value (None) gets no bar, only its "×" mark, and hidden bands
+are drawn together as one grey "hidden" part, so no single small count can be read off.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from bot.views.charts import DPI, FONT, LINE_COLOR
+
+__all__ = ["Labels", "render_stats_chart"]
+
+WIDTH_PX, HEIGHT_PX = 900, 900
+HIDDEN_COLOR = "#c8c8c8"
+BAND_COLORS = ("#4caf7d", "#9ccc65", "#ffca28", "#ff8a50", "#e53935")
+
+
+@dataclass(frozen=True)
+class Labels:
+    title: str
+    bars: str  # the upper panel's title
+    bands: str  # the lower panel's title
+    hidden: str  # "×": the mark of a hidden count, and the legend of hidden bands
+    empty: str  # "no data" in a panel with nothing to draw
+
+
+def _colors(count: int) -> list[str]:
+    if count <= len(BAND_COLORS):
+        step = (len(BAND_COLORS) - 1) / max(count - 1, 1)
+        return [BAND_COLORS[round(i * step)] for i in range(count)]
+    return [BAND_COLORS[i % len(BAND_COLORS)] for i in range(count)]
+
+
+def _empty(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, fontfamily=FONT, color="#777777", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def render_stats_chart(
+    labels: Labels, bars: list[tuple[str, int | None]], bands: list[tuple[str, int, list[tuple[str, int | None]]]],
+) -> bytes:
+    """`bars`: (label, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/charts.py
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, height_ratios=(1, 1.2))
+    fig.suptitle(labels.title, fontsize=14, fontfamily=FONT, x=0.02, ha="left")
+    for ax in (top, bottom):
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+
+    top.set_title(labels.bars, fontsize=12, fontfamily=FONT, loc="left")
+    if any(value for _label, value in bars) or any(value is None for _label, value in bars):
+        xs = list(range(len(bars)))
+        heights = [value or 0 for _label, value in bars]
+        top.bar(xs, heights, color=LINE_COLOR, width=0.7)
+        for x, (_label, value) in zip(xs, bars):
+            if value is None:
+                top.text(x, 0, labels.hidden, ha="center", va="bottom", fontsize=8, fontfamily=FONT, color="#777777")
+        top.set_xticks(xs, [label for label, _value in bars], rotation=30 if len(bars) > 6 else 0)
+        top.yaxis.set_major_locator(MaxNLocator(integer=True))
+        top.grid(axis="y", color="#e6e6e6", linewidth=0.8)
+        top.set_axisbelow(True)
+        top.tick_params(labelsize=9, labelfontfamily=FONT)
+    else:
+        _empty(top, labels.empty)
+
+    bottom.set_title(labels.bands, fontsize=12, fontfamily=FONT, loc="left")
+    if bands:
+        for row, (_label, total, cells) in enumerate(bands):
+            # Shares of the scale's (shown) total; whatever is hidden is one grey part at the end.
+            left = 0.0
+            for (name, value), color in zip(cells, _colors(len(cells))):
+                if value:
+                    width = value / total
+                    bottom.barh(row, width, left=left, color=color, height=0.6)
+                    if width > 0.07:
+                        bottom.text(left + width / 2, row, name, ha="center", va="center", fontsize=7, fontfamily=FONT)
+                    left += width
+            if any(value is None for _name, value in cells) and left < 1:
+                bottom.barh(row, 1 - left, left=left, color=HIDDEN_COLOR, height=0.6)
+                bottom.text(left + (1 - left) / 2, row, labels.hidden, ha="center", va="center", fontsize=7, fontfamily=FONT)
+        bottom.set_yticks(range(len(bands)), [label for label, _total, _cells in bands])
+        bottom.invert_yaxis()
+        bottom.set_xlim(0, 1)
+        bottom.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
+        bottom.tick_params(labelsize=9, labelfontfamily=FONT)
+    else:
+        _empty(bottom, labels.empty)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return buf.getvalue()

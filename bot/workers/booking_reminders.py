@@ -1,0 +1,217 @@
+"""Reminders before consultations: they follow bookings through storage.repo.booking.BOOKING_CHANGED.
+
+Booked -> one reminder per `[reminders] teacher_offsets` for the teacher and per
+`psychologist_offsets` for the psychologist; rescheduled -> the old booking's reminders are
+cancelled and the new one's scheduled; cancelled, attended, no-show -> cancelled. All in the
+booking's own transaction, so a booking and its reminders never disagree, whatever crashes.
+
+Keys are "booking:<id>:<role>:<seconds before>", so replaying an event changes nothing. Offsets
+already past when the booking is made are skipped (a booking 3 hours ahead gets no "tomorrow"
+reminder). Each reminder expires at the session's start: one still pending then (the bot was
+down) is recorded as missed instead of arriving late.
+
+The teacher's reminder names the session by time and format, with the link or address and
+Cancel / Reschedule buttons. The psychologist's names the teacher by code and carries the
+teacher's note: it is decrypted from the booking only into that message when it is sent, never
+copied into the reminder's params. Booking reminders are not subject to the announcements
+setting: the teacher asked for this session.
+
+The feedback request: one reminder "feedback:<booking id>" per booking, `[reminders]
+feedback_after` after the session's end (booked / rescheduled schedule it, cancelled and no-show
+cancel it). It is the only rating prompt: a rating needs the psychologist's "attended" mark, so at
+its time it asks only for an attended, unrated booking; one not marked yet is dropped then, and
+the "attended" mark re-arms it (due at once if the hour has already passed). So exactly one
+prompt, whichever comes first, and none after a rating.
+
+The psychologists' agenda: at `[reminders] agenda_time` (local) every replica plans one reminder
+per psychologist with consultations that day, keyed "agenda:<user id>:<YYYYMMDD>", so however
+many replicas plan it, there is one row and one message. It is planned again at start (a bot
+down at 08:00 still sends it) and expires when that psychologist's first consultation begins.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.telegram import callbacks as cb
+from bot.config import RemindersConfig, parse_duration
+from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.workers.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
+from storage.models import Booking, Reminder, User
+from storage.models.booking import ATTENDED
+from storage.models.base import utcnow
+from storage.repo import booking as booking_repo
+from storage.repo import reminders as repo
+
+KIND = "booking"
+AGENDA = "agenda"
+FEEDBACK = "feedback"
+ROLES = ("teacher", "psychologist")
+
+
+def prefix(booking_id: int) -> str:
+    return f"booking:{booking_id}:"
+
+
+def planned_for(booking: Booking, config: RemindersConfig) -> list[repo.Planned]:
+    """The reminders before the booking, to teacher and psychologist, that are still ahead."""
+    starts_at = booking.slot.starts_at
+    now = utcnow()
+    recipients = {"teacher": booking.teacher_id, "psychologist": booking.slot.psychologist.user_id}
+    return [
+        repo.Planned(f"{prefix(booking.id)}{role}:{int(offset.total_seconds())}", user_id, starts_at - offset, KIND,
+                     {"booking": booking.id, "role": role}, expires_at=starts_at)
+        for role, user_id in recipients.items()
+        for offset in config.offsets(role)
+        if starts_at - offset > now
+    ]
+
+
+def feedback_key(booking_id: int) -> str:
+    return f"feedback:{booking_id}"
+
+
+def planned_feedback(booking: Booking, config: RemindersConfig, now: datetime | None = None) -> repo.Planned:
+    due = max(booking.slot.ends_at + parse_duration(config.feedback_after), now or booking.slot.ends_at)
+    return repo.Planned(feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
+
+
+def booking_hook(config: RemindersConfig) -> Callable[[AsyncSession, Booking, str], object]:
+    async def follow(session: AsyncSession, booking: Booking, event: str) -> None:
+        if event == "rescheduled" and booking.previous_id is not None:
+            await repo.cancel_prefix(session, prefix(booking.previous_id))
+            await repo.cancel(session, feedback_key(booking.previous_id))
+        if event in ("booked", "rescheduled"):  # one statement for all of them
+            await repo.schedule_all(session, [*planned_for(booking, config), planned_feedback(booking, config)])
+        elif event in ("cancelled", "attended", "no_show"):
+            await repo.cancel_prefix(session, prefix(booking.id))
+            if event == "attended":  # the same time (no change) or, if already past, now
+                await repo.schedule_all(session, [planned_feedback(booking, config, utcnow())])
+            else:
+                await repo.cancel(session, feedback_key(booking.id))
+
+    return follow
+
+
+def subscription(worker: ReminderWorker) -> Subscription:
+    hook = booking_hook(worker.config)
+    job_id = f"reminders-agenda-{worker.name}"
+
+    def subscribe() -> None:
+        booking_repo.BOOKING_CHANGED.append(hook)
+        if worker.config.agenda_time:
+            at = time.fromisoformat(worker.config.agenda_time)
+            worker.scheduler.add_job(
+                worker.run_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
+                args=[plan_agenda, worker],
+                id=job_id, replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True,
+            )
+
+    def unsubscribe() -> None:
+        if hook in booking_repo.BOOKING_CHANGED:
+            booking_repo.BOOKING_CHANGED.remove(hook)
+        if worker.scheduler.get_job(job_id):
+            worker.scheduler.remove_job(job_id)
+
+    return subscribe, unsubscribe
+
+
+async def plan_agenda(worker: ReminderWorker, now: datetime | None = None) -> int:
+    """Plan today's agenda reminders once agenda time has come; returns how many psychologists."""
+    now = now or utcnow()
+    local = now.astimezone(worker.tz)
+    due = datetime.combine(local.date(), time.fromisoformat(worker.config.agenda_time), worker.tz)
+    if now < due:
+        return 0
+    day_end = datetime.combine(local.date() + timedelta(days=1), time(), worker.tz)
+    async with worker.sessions() as session:
+        first_start: dict[int, datetime] = {}
+        for booking in await booking_repo.upcoming_bookings(session, now, day_end):  # earliest first
+            first_start.setdefault(booking.slot.psychologist.user_id, booking.slot.starts_at)
+        for user_id, starts_at in first_start.items():
+            await repo.schedule(session, f"agenda:{user_id}:{local:%Y%m%d}", user_id, due, AGENDA,
+                                {"day": local.date().isoformat()}, expires_at=starts_at)
+        await session.commit()
+    return len(first_start)
+
+
+WORKER_HOOKS.append(subscription)
+
+
+def teacher_markup(booking: Booking) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    builder.button(text=_("rem-cancel"), callback_data=cb.Mine(a="cancel", id=booking.id))
+    builder.button(text=_("rem-move"), callback_data=cb.Book(a="days", f=booking.slot.format, r=booking.id))
+    builder.row(*nav_row())
+    return builder.as_markup()
+
+
+def place(booking: Booking) -> str:
+    profile = booking.slot.psychologist
+    if booking.slot.format == "video" and profile.video_link:
+        return _("rem-place-link").format(link=html.escape(profile.video_link))
+    if booking.slot.format == "office" and profile.address:
+        return _("rem-place-address").format(address=html.escape(profile.address))
+    if booking.slot.format == "chat":
+        return _("rem-place-chat")
+    return ""
+
+
+@renderer(KIND)
+async def render_booking(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
+    if booking is None or not booking.upcoming or booking.slot.starts_at <= utcnow() - timedelta(minutes=1):
+        return None
+    local = booking.slot.starts_at.astimezone(tz)
+    when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
+    fmt = _("rem-format-" + booking.slot.format)
+    if reminder.params["role"] == "psychologist":
+        text = _("rem-booking-psy").format(code=booking.teacher.pseudonym, when=when, format=fmt)
+        if booking.note:  # decrypted from the booking into this message only
+            text += "\n\n" + _("psy-notice-note").format(note=html.escape(booking.note, quote=False))
+        return Rendered(text, InlineKeyboardMarkup(inline_keyboard=[nav_row()]))
+    text = _("rem-booking-teacher").format(when=when, format=fmt, place=place(booking))
+    return Rendered(text, teacher_markup(booking))
+
+
+@renderer(AGENDA)
+async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    profile = await booking_repo.profile_of(session, user.id)
+    day = date.fromisoformat(reminder.params["day"])
+    end = datetime.combine(day + timedelta(days=1), time(), tz)
+    rows = await booking_repo.schedule(session, profile, utcnow(), end) if profile else []
+    upcoming = [(slot, booking) for slot, booking in rows if booking is not None and booking.upcoming]
+    if not upcoming:
+        return None
+    lines = [
+        _("rem-agenda-line").format(time=f"{slot.starts_at.astimezone(tz):%H:%M}", code=booking.teacher.pseudonym,
+                                    format=_("rem-format-" + slot.format))
+        for slot, booking in upcoming
+    ]
+    text = _("rem-agenda").format(date=f"{day:%d.%m.%Y}", count=len(upcoming)) + "\n\n" + "\n".join(lines)
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-psy"), callback_data=cb.Menu(item="psy"))
+    builder.row(*nav_row())
+    return Rendered(text, builder.as_markup())
+
+
+@renderer(FEEDBACK)
+async def render_feedback(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    """The rating prompt; None (dropped) unless attended and not rated yet: "attended" re-arms it."""
+    from bot.views.booking import rating_buttons, when  # handlers own the rating flow
+
+    booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
+    if booking is None or booking.state != ATTENDED or booking.rating is not None:
+        return None
+    builder = KeyboardBuilder()
+    rating_buttons(builder, booking)
+    builder.row(*nav_row())
+    return Rendered(_("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
+                    builder.as_markup())

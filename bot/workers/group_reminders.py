@@ -1,0 +1,99 @@
+"""Reminders before group sessions: the seated teachers (`teacher_offsets`) and the facilitator
+(`psychologist_offsets`).
+
+Group seats change in many places (enrol, leave, waitlist offers, a cancelled session), so instead
+of following each change the worker plans ahead: every `group_plan_seconds` it upserts the
+reminders falling due within the next 1.5 intervals for the sessions' current seats, keyed
+"group:<session>:<user>:<seconds before>" (every replica plans the same rows; one message each).
+Whether the seat is still held and the session still open is checked again when the reminder is
+sent, so a teacher who left, or a cancelled session, gets nothing. A seat taken after a reminder's
+time is not reminded of it (they have just enrolled); one whose time passed while the bot was
+down is sent if the session is still ahead (it expires at the start).
+"""
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.telegram import callbacks as cb
+from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.workers.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
+from storage.models import Reminder, User
+from storage.models.base import utcnow
+from storage.repo import groups as groups_repo
+from storage.repo import reminders as repo
+from storage.repo import staff
+
+KIND = "group"
+
+
+def subscription(worker: ReminderWorker) -> Subscription:
+    job_id = f"reminders-groups-{worker.name}"
+
+    def subscribe() -> None:
+        worker.scheduler.add_job(
+            worker.run_job, IntervalTrigger(seconds=worker.config.group_plan_seconds), args=[plan_groups, worker],
+            id=job_id,
+            replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True, max_instances=1,
+        )
+
+    def unsubscribe() -> None:
+        if worker.scheduler.get_job(job_id):
+            worker.scheduler.remove_job(job_id)
+
+    return subscribe, unsubscribe
+
+
+WORKER_HOOKS.append(subscription)
+
+
+async def plan_groups(worker: ReminderWorker, now: datetime | None = None) -> int:
+    """Upsert the group reminders due before the next plan but one; returns how many."""
+    now = now or utcnow()
+    config = worker.config
+    horizon = now + timedelta(seconds=config.group_plan_seconds * 1.5)
+    teacher, facilitator = config.offsets("teacher"), config.offsets("psychologist")
+    longest = max([*teacher, *facilitator], default=timedelta(0))
+    planned = 0
+    async with worker.sessions() as session:
+        for group, seats in await repo.group_seats_starting(session, now, horizon + longest):
+            recipients = [(seat.user_id, seat.updated_at, teacher) for seat in seats]
+            if group.facilitator_id is not None:
+                recipients.append((group.facilitator_id, group.created_at, facilitator))
+            for user_id, since, offsets in recipients:
+                for offset in offsets:
+                    due = group.starts_at - offset
+                    if due > horizon or due < since:
+                        continue
+                    key = f"group:{group.id}:{user_id}:{int(offset.total_seconds())}"
+                    await repo.schedule(session, key, user_id, due, KIND, {"group": group.id}, expires_at=group.starts_at)
+                    planned += 1
+        await session.commit()
+    return planned
+
+
+@renderer(KIND)
+async def render_group(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    group = await groups_repo.get(session, reminder.params["group"])
+    if group is None or group.status != "open" or group.starts_at <= utcnow():
+        return None
+    local = group.starts_at.astimezone(tz)
+    when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
+    title = html.escape(group.title(user.language))
+    builder = KeyboardBuilder()
+    builder.button(text=_("rem-group-open"), callback_data=cb.Group(a="open", s=group.id))
+    builder.row(*nav_row())
+    if user.id == group.facilitator_id:
+        if staff.deactivated(user):  # no longer leads anything: not even the count reaches them
+            return None
+        count = await groups_repo.taken(session, group.id)
+        return Rendered(_("rem-group-facilitator").format(title=title, when=when, count=count), builder.as_markup())
+    seat = await groups_repo.seat_of(session, group.id, user.id)
+    if seat is None or seat.status != "enrolled":
+        return None
+    return Rendered(_("rem-group-teacher").format(title=title, when=when), builder.as_markup())

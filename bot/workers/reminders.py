@@ -1,0 +1,381 @@
+"""The reminder worker: the reminders table is the truth, APScheduler only the clock.
+
+Per replica there is one worker with two APScheduler jobs that send: a wake-up at the earliest
+pending reminder (moved whenever this process schedules an earlier one, see `_after_commit`) and
+a periodic poll (`[reminders] poll_seconds`) that finds reminders other replicas scheduled and
+claims left behind by a replica that died. Both only poke one drain task. Planning jobs (the
+nightly purge; the agenda and group plans in bot/booking_reminders.py, bot/group_reminders.py)
+only write rows. No job has a misfire grace limit, so a late one still runs instead of being
+dropped (APScheduler's default grace is 1 s). On start the poll runs
+at once: whatever came due while the bot was down is sent now, or recorded as missed when its
+`expires_at` (the session's start) has passed. Nothing is kept in memory per reminder, so a start
+with 100,000 pending reminders costs one indexed query (bench/bench_reminders.py).
+
+Exactly once, step by step:
+1. claim: one conditional UPDATE (SKIP LOCKED on PostgreSQL) gives due rows to this worker for a
+   lease (`lease_seconds`), committed at once. Two replicas never claim the same row.
+2. send: in one transaction per reminder the row is re-read FOR UPDATE (PostgreSQL) and must
+   still be pending and ours, the text is rendered in the recipient's language, the message sent
+   through bot.delivery, and the row marked sent in that same transaction, which then commits.
+   A cancel or reschedule committed before step 2 is seen and nothing is sent; one arriving
+   during the send waits for the row lock and then finds it sent. (SQLite has no row locks: there
+   the re-check and the send are milliseconds apart, and that is the only gap.)
+3. The one at-least-once window: the process dies (or loses the database) after the request
+   reached Telegram and before the commit. The claim then expires and another worker sends the
+   reminder again. A network timeout that hid a successful send is the same window. At most
+   `concurrency` reminders are in it at any moment (tests/test_reminders.py kills a replica with
+   SIGKILL and counts). Losing a reminder needs nothing like that: a crash anywhere else leaves
+   a pending row that is claimed again when the lease ends.
+
+Failures: 429 and 5xx are retried inside bot.delivery; if they persist the reminder is released
+for a later try (`retry_seconds`, doubled) and after `max_attempts` tries recorded as dead. A
+user who blocked the bot is marked inactive and all their pending reminders are recorded as dead
+in the same transaction (no retries). Every end is a status in the table: nothing is lost without
+a record.
+
+Kinds: each reminder kind has a renderer (`@renderer("kind")`) that turns the row into text and
+buttons, or returns None when the reminder no longer makes sense (it is then cancelled).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from bot.telegram import delivery
+from bot.config import RemindersConfig
+from bot.telegram.delivery import Outcome, Policy
+from bot.telegram.keyboards import nav_row
+from storage.models import Reminder, User
+from storage.models.base import utcnow
+from storage.models.reminders import CANCELLED, DEAD
+from storage.repo import reminders as repo
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger("demeu.reminders")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+# Called with the recipient's locale active and the bot's time zone (for times shown to people);
+# None means "no longer relevant": the reminder is then cancelled.
+Renderer = Callable[[AsyncSession, Reminder, User, ZoneInfo], Awaitable[Rendered | None]]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    def register(function: Renderer) -> Renderer:
+        RENDERERS[kind] = function
+        return function
+
+    return register
+
+
+def main_menu_markup() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[nav_row()])
+
+
+@renderer("message")
+async def render_message(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered:
+    """A catalogue text with arguments: params {"text": "<msgid>", "args": {...}}."""
+    params = reminder.params or {}
+    return Rendered(_(params["text"]).format(**params.get("args", {})), main_menu_markup())
+
+
+async def _dead_on_block(session: AsyncSession, user_id: int) -> None:
+    await repo.cancel_for_user(session, user_id, error="blocked")
+
+
+delivery.BLOCKED_HOOKS.append(_dead_on_block)
+
+# Features that schedule reminders from their own events or clock (bookings, the agenda) hook into
+# a worker while it runs: each entry makes (subscribe, unsubscribe) for a worker.
+Subscription = tuple[Callable[[], None], Callable[[], None]]
+WORKER_HOOKS: list[Callable[[ReminderWorker], Subscription]] = []
+
+# Workers by the (sync) engine of their sessions, to nudge the right one after a commit.
+_WORKERS: dict[Any, ReminderWorker] = {}
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    """A transaction that scheduled reminders committed: wake this process's worker early enough."""
+    changed = session.info.pop(repo.CHANGED, None)
+    worker = _WORKERS.get(session.bind) if changed else None
+    if worker is not None:
+        worker.wake_at(min(changed))
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(repo.CHANGED, None)
+
+
+class ReminderWorker:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        scheduler: AsyncIOScheduler,
+        i18n: I18n,
+        config: RemindersConfig,
+        tz: ZoneInfo = ZoneInfo("Asia/Almaty"),
+    ) -> None:
+        self.bot, self.sessions, self.scheduler, self.i18n, self.config = bot, sessions, scheduler, i18n, config
+        self.tz = tz
+        self.name = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = timedelta(seconds=config.lease_seconds)
+        # On PostgreSQL a reminder's row stays locked while it is sent (see above), and a handler
+        # cancelling that booking waits for it: so short requests, and long flood waits go back
+        # to the table (retried later) instead of being slept through here.
+        self.policy = Policy(max_retry_after=min(5.0, config.lease_seconds / 10), max_flood_waits=2,
+                             request_timeout=10)
+        self._wake_id = f"reminders-wake-{self.name}"
+        self._poll_id = f"reminders-poll-{self.name}"
+        self._purge_id = f"reminders-purge-{self.name}"
+        self._planned: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._closing = False
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._hooks: list[Subscription] = []
+        self._retries: set[datetime] = set()  # when reminders this worker released become free
+        self._jobs: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    def for_app(cls, app: App) -> ReminderWorker:
+        return cls(app.bot, app.sessions, app.scheduler, app.i18n, app.settings.reminders, app.settings.tz)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Called with the dispatcher's startup (App.workers), before or after the scheduler starts."""
+        from bot.workers import booking_reminders, group_reminders, nudges, retention  # noqa: F401 - kinds and hooks (they import this module)
+
+        _WORKERS[self.sessions.kw["bind"].sync_engine] = self
+        self._hooks = [hook(self) for hook in WORKER_HOOKS]
+        for subscribe, _unsubscribe in self._hooks:
+            subscribe()
+        self.scheduler.add_job(
+            self.run_job, CronTrigger(hour=3, minute=30, timezone=self.tz), args=[self.purge], id=self._purge_id,
+            replace_existing=True, misfire_grace_time=None, coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._job, IntervalTrigger(seconds=self.config.poll_seconds), id=self._poll_id,
+            replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True, max_instances=1,
+        )
+
+    async def stop(self) -> None:
+        """Stop planning and wait for the round in flight (its claims are kept; a restart resumes them
+        once the lease ends: a message is never cut between Telegram's answer and the commit)."""
+        if self._closing:
+            return
+        self._closing = True
+        _WORKERS.pop(self.sessions.kw["bind"].sync_engine, None)
+        for _subscribe, unsubscribe in self._hooks:
+            unsubscribe()
+        for job_id in (self._poll_id, self._wake_id, self._purge_id):
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+        running = [task for task in (self._task, *self._jobs) if task is not None and not task.done()]
+        if running:
+            _done, late = await asyncio.wait(running, timeout=10)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def run_job(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Scheduler jobs of this worker and its hooks run through here: stop() waits for them, so
+        a shutdown never cuts a plan off mid-transaction (the scheduler would cancel the task)."""
+        if self._closing:
+            return
+        task = asyncio.get_running_loop().create_task(function(*args))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        await asyncio.shield(task)
+
+    async def purge(self) -> int:
+        """Nightly: delete finished reminders older than `keep_days` (every replica may run it; a
+        DELETE twice deletes nothing more)."""
+        async with self.sessions() as session:
+            deleted = await repo.purge_finished(session, utcnow() - timedelta(days=self.config.keep_days))
+            await session.commit()
+        log.info("purged %d finished reminders", deleted)
+        return deleted
+
+    # --- waking up -------------------------------------------------------------------------------------------
+
+    async def _job(self) -> None:
+        self.poke()
+
+    def poke(self) -> None:
+        """Start a round now, or one more after the round in flight."""
+        if self._closing:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="reminders")
+
+    async def run_once(self) -> None:
+        """One round now, awaited: claim and send what is due, then plan the next wake-up."""
+        self.poke()
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    def wake_at(self, when: datetime) -> None:
+        """Make sure a round starts by `when` (earlier plans stand)."""
+        if self._closing or (self._planned is not None and self._planned <= when):
+            return
+        self._planned = max(when, utcnow() + timedelta(milliseconds=20))
+        self.scheduler.add_job(
+            self._job, DateTrigger(run_date=self._planned), id=self._wake_id,
+            replace_existing=True, misfire_grace_time=None, coalesce=True,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self._drain()
+            except Exception:  # the database may be away for a moment; the poll comes back
+                log.exception("reminder round failed")
+            if not self._again or self._closing:
+                return
+
+    async def _drain(self) -> None:
+        self._planned = None
+        while not self._closing:
+            async with self.sessions() as session:
+                claimed = await repo.claim_due(session, utcnow(), self.name, self.config.batch, self.lease)
+                await session.commit()
+            by_user: dict[int | None, list[Reminder]] = {}
+            for reminder in claimed:
+                by_user.setdefault(repo.recipient(reminder), []).append(reminder)
+            # One user's reminders in order (Telegram allows about one message a second per chat,
+            # and after a "blocked" the rest are skipped, not tried); users side by side.
+            await asyncio.gather(*(self._process_user(group) for group in by_user.values()))
+            if len(claimed) < self.config.batch:
+                break
+        async with self.sessions() as session:
+            upcoming = await repo.next_due(session, utcnow())
+        now = utcnow()
+        self._retries = {when for when in self._retries if when > now}
+        candidates = [when for when in (upcoming, min(self._retries, default=None)) if when is not None]
+        if candidates:
+            self.wake_at(min(candidates))
+
+    # --- one reminder ----------------------------------------------------------------------------------------
+
+    async def _process_user(self, group: list[Reminder]) -> None:
+        async with self._semaphore:
+            for claimed in group:
+                try:
+                    await self._deliver(claimed.id)
+                except Exception:
+                    log.exception("reminder #%s failed", claimed.id)
+                    await self._retry_later(claimed.id, claimed.attempts, "Exception")
+
+    async def _deliver(self, reminder_id: int) -> None:
+        retry_at: datetime | None = None
+        async with self.sessions() as session:
+            reminder = await repo.lock_claimed(session, reminder_id, self.name)
+            if reminder is None:
+                return  # cancelled or moved since the claim
+            recipient = repo.recipient(reminder)
+            user = await session.get(User, recipient) if recipient is not None else None
+            rendered = await self._render(session, reminder, user)
+            if rendered is None:
+                await session.commit()
+                return
+            async with asyncio.timeout(self.lease.total_seconds() * 0.8):
+                # No `sessions`: on BLOCKED we record it below, in this transaction holding the row lock.
+                result = await delivery.send_message(
+                    self.bot, user.telegram_chat_id, rendered.text, reply_markup=rendered.markup,
+                    user_id=user.id, policy=self.policy,
+                )
+            if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
+                log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
+            else:
+                log.info("reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome)
+            if result.outcome is Outcome.SENT:
+                await repo.mark_sent(session, reminder.id, self.name)
+            elif result.outcome is Outcome.BLOCKED:
+                await repo.finish(session, reminder.id, self.name, DEAD, "blocked")
+                await delivery.record_blocked(session, user.id)
+            elif result.outcome is Outcome.REJECTED or reminder.attempts >= self.config.max_attempts:
+                await repo.finish(session, reminder.id, self.name, DEAD, result.error)
+            else:
+                retry_at = self._retry_time(reminder.attempts, result)
+                await repo.release(session, reminder.id, self.name, retry_at, result.error or "")
+            await session.commit()
+        if retry_at is not None:
+            self._retry_at(retry_at)
+
+    async def _render(self, session: AsyncSession, reminder: Reminder, user: User | None) -> Rendered | None:
+        """The message, or None after recording why there is none (the caller commits)."""
+        if user is None or not user.active:
+            await repo.finish(session, reminder.id, self.name, DEAD, "inactive")
+            return None
+        render = RENDERERS.get(repo.kind_of(reminder))
+        if render is None:
+            log.error("reminder #%s: no renderer for kind %r", reminder.id, repo.kind_of(reminder))
+            await repo.finish(session, reminder.id, self.name, DEAD, "unknown-kind")
+            return None
+        with self.i18n.context(), self.i18n.use_locale(user.language):
+            rendered = await render(session, reminder, user, self.tz)
+        if rendered is None:
+            await repo.finish(session, reminder.id, self.name, CANCELLED, "stale")
+        return rendered
+
+    def _retry_time(self, attempts: int, result: delivery.Result | None = None) -> datetime:
+        delay = self.config.retry_seconds * 2 ** max(attempts - 1, 0)
+        if result is not None and result.retry_after:
+            delay = max(delay, result.retry_after)
+        return utcnow() + timedelta(seconds=delay)
+
+    def _retry_at(self, when: datetime) -> None:
+        """Released rows are invisible to next_due until free again, so this worker remembers them."""
+        when += timedelta(milliseconds=10)
+        self._retries.add(when)
+        self.wake_at(when)
+
+    async def _retry_later(self, reminder_id: int, attempts: int, error: str) -> None:
+        try:
+            async with self.sessions() as session:
+                retry_at = None
+                if attempts >= self.config.max_attempts:
+                    await repo.finish(session, reminder_id, self.name, DEAD, error)
+                else:
+                    retry_at = self._retry_time(attempts)
+                    await repo.release(session, reminder_id, self.name, retry_at, error)
+                await session.commit()
+            if retry_at is not None:
+                self._retry_at(retry_at)
+        except Exception:  # the lease runs out and another round takes it
+            log.exception("reminder #%s: could not record the failure", reminder_id)

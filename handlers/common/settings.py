@@ -1,0 +1,116 @@
+"""Settings: language, region, notifications, and deleting all of one's data."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.telegram import callbacks as cb
+from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
+from bot.content.regions import region_name, regions
+from bot.telegram.ui import show
+from handlers.common.start import LANGUAGE_NAMES, language_keyboard
+from storage.fsm import fsm_key_for
+from storage.models import User
+from storage.repo import users
+
+BACK = cb.Menu(item="settings")
+
+
+async def show_settings(query: CallbackQuery, user: User) -> None:
+    text = _("settings-title").format(
+        code=user.pseudonym,
+        language=LANGUAGE_NAMES[user.language],
+        region=region_name(user.region, user.language) or _("settings-region-none"),
+    )
+    await show(query, text, settings_keyboard(get_i18n().current_locale))
+
+
+@lru_cache(maxsize=4)
+def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
+    """The same for everyone with this language: built once."""
+    builder = KeyboardBuilder()
+    for action in ("lang", "region", "notify", "delete"):
+        builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
+    builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
+    builder.adjust(2, 1, 1, 1)
+    return with_nav(builder)
+
+
+async def show_notifications(query: CallbackQuery, user: User) -> None:
+    builder = KeyboardBuilder()
+    toggle = "off" if user.announcements else "on"
+    builder.button(text=_("settings-announcements-" + toggle), callback_data=cb.Settings(action="ann", value=toggle))
+    state = _("settings-on") if user.announcements else _("settings-off")
+    await show(query, _("settings-notify-title").format(announcements=state), with_nav(builder, BACK))
+
+
+def create_router() -> Router:
+    router = Router(name="settings")
+
+    @router.callback_query(cb.Menu.filter(F.item == "settings"))
+    async def settings_menu(query: CallbackQuery, user: User, state: FSMContext) -> None:
+        await state.clear()
+        await show_settings(query, user)
+
+    @router.callback_query(cb.Settings.filter(F.action == "lang"))
+    async def choose_language(query: CallbackQuery, user: User) -> None:
+        markup = language_keyboard("st", user.language)
+        markup.inline_keyboard[-1:] = [with_nav(KeyboardBuilder(), BACK).inline_keyboard[0]]
+        await show(query, _("settings-language-title"), markup)
+
+    @router.callback_query(cb.Lang.filter(F.origin == "st"))
+    async def set_language(query: CallbackQuery, callback_data: cb.Lang, user: User, i18n: I18n) -> None:
+        if callback_data.code in LANGUAGE_NAMES:
+            user.language = callback_data.code
+        with i18n.use_locale(user.language):
+            await show_settings(query, user)
+
+    @router.callback_query(cb.Settings.filter(F.action == "region"))
+    async def choose_region(query: CallbackQuery, user: User) -> None:
+        builder = KeyboardBuilder()
+        for region in regions().values():
+            mark = "✓ " if region.code == user.region else ""
+            builder.button(text=mark + region.name(user.language), callback_data=cb.Settings(action="setreg", value=region.code))
+        builder.adjust(2)
+        await show(query, _("settings-region-title"), with_nav(builder, BACK))
+
+    @router.callback_query(cb.Settings.filter(F.action == "setreg"))
+    async def set_region(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
+        if callback_data.value in regions():
+            user.region = callback_data.value
+        await show_settings(query, user)
+
+    @router.callback_query(cb.Settings.filter(F.action == "notify"))
+    async def notifications(query: CallbackQuery, user: User) -> None:
+        await show_notifications(query, user)
+
+    @router.callback_query(cb.Settings.filter(F.action == "ann"))
+    async def toggle_announcements(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
+        user.announcements = callback_data.value == "on"
+        await show_notifications(query, user)
+
+    @router.callback_query(cb.Settings.filter(F.action == "delete"))
+    async def confirm_delete(query: CallbackQuery) -> None:
+        builder = KeyboardBuilder()
+        builder.button(text=_("settings-delete-confirm"), callback_data=cb.Settings(action="erase"))
+        await show(query, _("settings-delete-warning"), with_nav(builder, BACK))
+
+    @router.callback_query(cb.Settings.filter(F.action == "erase"))
+    async def erase(query: CallbackQuery, session: AsyncSession, user: User, bot: Bot, state: FSMContext) -> None:
+        await state.clear()
+        after_commit = await users.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
+        await session.commit()
+        for notify in after_commit:
+            await notify(bot)
+        builder = KeyboardBuilder()
+        builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
+        builder.row(*urgent_row())
+        await show(query, _("settings-deleted"), builder.as_markup())
+
+    return router

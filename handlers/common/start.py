@@ -1,0 +1,131 @@
+"""/start: language, consent, main menu; staff invites arrive here as deep links."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.telegram import callbacks as cb
+from bot.config import Settings
+from bot.telegram.i18n import preferred_language
+from bot.telegram.keyboards import KeyboardBuilder, main_menu, urgent_row
+from bot.telegram.ui import show
+from storage.models import User
+from storage.models.base import utcnow
+from storage.repo import invites, users
+
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский"}
+
+
+def language_keyboard(origin: str, current: str):
+    builder = KeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        mark = "✓ " if code == current else ""
+        builder.button(text=mark + name, callback_data=cb.Lang(code=code, origin=origin))
+    builder.row(*urgent_row())
+    return builder.as_markup()
+
+
+async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n) -> None:
+    # Both languages on the first screen: the user has not chosen yet.
+    with i18n.use_locale("kk"):
+        kazakh = _("start-choose-language")
+    with i18n.use_locale("ru"):
+        russian = _("start-choose-language")
+    with i18n.use_locale(language):
+        await show(event, f"{kazakh}\n\n{russian}", language_keyboard("s", language))
+
+
+async def ask_consent(event: Message | CallbackQuery) -> None:
+    builder = KeyboardBuilder()
+    builder.button(text=_("consent-agree"), callback_data=cb.Consent(agree=True))
+    builder.button(text=_("consent-decline"), callback_data=cb.Consent(agree=False))
+    builder.row(*urgent_row())
+    await show(event, _("consent-text"), builder.as_markup())
+
+
+async def show_main_menu(event: Message | CallbackQuery, user: User, role: str) -> None:
+    await show(event, _("main-menu").format(code=user.pseudonym), main_menu(role))
+
+
+async def greet(event: Message | CallbackQuery, user: User | None, role: str, i18n: I18n, data_language: str) -> None:
+    """Where a user lands: language choice, consent, or the main menu."""
+    if user is None:
+        await ask_language(event, data_language, i18n)
+    elif not user.consented:
+        await ask_consent(event)
+    else:
+        await show_main_menu(event, user, role)
+
+
+def create_router() -> Router:
+    router = Router(name="start")
+
+    @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.PREFIX)))
+    async def start_with_invite(
+        message: Message, command: CommandObject, session: AsyncSession, user: User | None,
+        role: str, settings: Settings, i18n: I18n, state: FSMContext,
+    ) -> None:
+        await state.clear()
+        if user is None:
+            language = preferred_language({"event_from_user": message.from_user}, settings.bot.default_language)
+            user = await users.create(session, message.from_user.id, language)
+        invite = await invites.redeem(session, command.args or "", user.id)
+        with i18n.use_locale(user.language):
+            if invite is None:
+                await message.answer(_("invite-invalid"))
+            else:
+                user.role, user.region = invite.role, invite.region or user.region
+                await users.audit(session, user.pseudonym, "role_granted:" + invite.role, "invite", invite.id)
+                await message.answer(_("invite-welcome-" + invite.role))
+            await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
+
+    @router.message(CommandStart())
+    @router.message(Command("menu"))
+    async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+        await state.clear()
+        await greet(message, user, role, i18n, i18n.current_locale)
+
+    @router.callback_query(cb.Lang.filter(F.origin == "s"))
+    async def choose_language(
+        query: CallbackQuery, callback_data: cb.Lang, session: AsyncSession, user: User | None,
+        role: str, i18n: I18n,
+    ) -> None:
+        if callback_data.code not in LANGUAGE_NAMES:
+            return await ask_language(query, i18n.current_locale, i18n)
+        if user is None:
+            user = await users.create(session, query.from_user.id, callback_data.code)
+        user.language = callback_data.code
+        with i18n.use_locale(user.language):
+            await greet(query, user, role, i18n, user.language)
+
+    @router.callback_query(cb.Consent.filter())
+    async def consent(
+        query: CallbackQuery, callback_data: cb.Consent, session: AsyncSession, user: User | None,
+        role: str, i18n: I18n, state: FSMContext,
+    ) -> None:
+        if user is None:
+            return await ask_language(query, i18n.current_locale, i18n)
+        if callback_data.agree:
+            user.consent_at = user.consent_at or utcnow()
+            return await show_main_menu(query, user, role)
+        if user.consented:
+            return await show_main_menu(query, user, role)
+        # Voluntary means nothing is kept from someone who said "not now".
+        await state.clear()
+        await users.erase(session, user, [])
+        builder = KeyboardBuilder()
+        builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
+        builder.row(*urgent_row())
+        await show(query, _("consent-declined"), builder.as_markup())
+
+    @router.callback_query(cb.Menu.filter(F.item == "main"))
+    async def main(query: CallbackQuery, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+        await state.clear()
+        await greet(query, user, role, i18n, i18n.current_locale)
+
+    return router

@@ -1,0 +1,515 @@
+"""Self-check questionnaires (Menu "check"): one question per screen, results with their
+meaning and next steps, history with a chart, and the safety screen.
+
+An unfinished questionnaire is a draft row (storage.repo.selfcheck), not FSM state: every
+menu screen clears the FSM, and a questionnaire must resume after any detour or restart.
+Each answer button carries its item position; an answer counts only when it is for the
+question the draft is on, so a double tap or an old message never counts twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import math
+from datetime import datetime
+from functools import lru_cache
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.telegram import callbacks as cb
+from bot.content import lines
+from bot.views import safety as safety_screens
+from bot.views.charts import render_history_chart
+from bot.config import Settings
+from bot.content.exercises import load_exercises
+from bot.content.instruments import Instrument, Result, load_instruments
+from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
+from bot.telegram.ui import show
+from storage.models import SelfCheckDraft, SelfCheckResult, User
+from storage.models.base import utcnow
+from storage.repo import booking as bookings
+from storage.repo import selfcheck as repo
+from storage.repo.staff import deactivated
+
+log = logging.getLogger(__name__)
+
+Sc = cb.SelfCheck
+LIST = Sc(action="list")
+SECONDS_PER_ITEM = 12  # a calm pace on a phone, for the "about N min" estimate
+HISTORY_LINES = 10  # dated lines in the history text; the chart shows all
+HISTORY_BUTTONS = 5  # newest results that can be opened in full
+
+
+@lru_cache(maxsize=1)
+def instruments() -> dict[str, Instrument]:
+    return load_instruments()
+
+
+@lru_cache(maxsize=1)
+def exercises():
+    return load_exercises()
+
+
+def stored_result(row: SelfCheckResult) -> Result:
+    """Scores and bands from the stored answers: the database keeps data, the instrument its meaning."""
+    return instruments()[row.instrument].score(row.data["answers"])
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def title(instrument: Instrument, lang: str) -> str:
+    return esc(f"{instrument.name(lang)} ({instrument.abbreviation})")
+
+
+def minutes(instrument: Instrument) -> int:
+    return max(1, math.ceil(len(instrument.items) * SECONDS_PER_ITEM / 60))
+
+
+def number(value: float) -> str:
+    """12 -> "12", 62.5 -> "62,5": the decimal comma of both languages."""
+    value = round(float(value), 3)
+    return str(int(value)) if value.is_integer() else f"{value:g}".replace(".", ",")
+
+
+def change(current: float, previous: float) -> str:
+    delta = round(float(current) - float(previous), 3)
+    if delta == 0:
+        return "±0"
+    return ("+" if delta > 0 else "−") + number(abs(delta))
+
+
+def local_date(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.tz).strftime("%d.%m.%Y")
+
+
+def stem(instrument: Instrument, lang: str) -> str:
+    """The question stem ("How often over the last 2 weeks...") is the intro's last paragraph."""
+    paragraphs = [p.strip() for p in instrument.intro(lang).split("\n\n") if p.strip()]
+    return paragraphs[-1] if len(paragraphs) > 1 else ""
+
+
+# -- screens -----------------------------------------------------------------------------
+
+
+async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lang: str) -> None:
+    drafts = await repo.drafts(session, user.id)
+    lines, builder = [_("selfcheck-list")], KeyboardBuilder()
+    for key, instrument in instruments().items():
+        line = _("selfcheck-list-line").format(
+            title=title(instrument, lang), count=len(instrument.items), minutes=minutes(instrument)
+        )
+        mark = ""
+        if key in drafts:
+            line += " " + _("selfcheck-list-paused").format(n=drafts[key].position + 1, total=len(instrument.items))
+            mark = "▶️ "
+        lines.append(line)
+        builder.button(text=mark + title(instrument, lang), callback_data=Sc(action="open", inst=key))
+    if await repo.counts(session, user.id):
+        builder.button(text=_("selfcheck-delete"), callback_data=Sc(action="del"))
+    builder.adjust(1)
+    await show(query, "\n\n".join(lines), with_nav(builder))
+
+
+async def show_instrument(query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: str) -> None:
+    draft = await repo.draft(session, user.id, instrument.key)
+    done = (await repo.counts(session, user.id)).get(instrument.key, 0)
+    builder = KeyboardBuilder()
+    if draft is not None and draft.position > 0:
+        total = len(instrument.items)
+        builder.button(text=_("selfcheck-continue").format(n=draft.position + 1, total=total),
+                       callback_data=Sc(action="go", inst=instrument.key))
+        builder.button(text=_("selfcheck-restart"), callback_data=Sc(action="begin", inst=instrument.key))
+    else:
+        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
+    if done:
+        builder.button(text=_("selfcheck-history-button").format(count=done), callback_data=Sc(action="hist", inst=instrument.key))
+    builder.adjust(1)
+    text = _("selfcheck-about").format(
+        title=title(instrument, lang), intro=esc(instrument.intro(lang)), minutes=minutes(instrument),
+        count=len(instrument.items), translation=esc(instrument.translation(lang)),
+    )
+    await show(query, text, with_nav(builder, LIST))
+
+
+async def show_question(query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: str) -> None:
+    given = repo.answers(draft).get(instrument.items[draft.position].key)
+    await show(query, *question_screen(instrument.key, draft.position, given, lang))
+
+
+@lru_cache(maxsize=1024)
+def question_screen(key: str, position: int, given: int | None, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The same for everyone at this question with this answer ticked: built once per language."""
+    instrument = instruments()[key]
+    item = instrument.items[position]
+    builder = KeyboardBuilder()
+    for option in instrument.options_for(item):
+        mark = "✓ " if option.value == given else ""
+        builder.button(text=mark + option.label(lang),
+                       callback_data=Sc(action="ans", inst=instrument.key, n=position, v=option.value))
+    builder.adjust(1)
+    parts = [_("selfcheck-question").format(title=title(instrument, lang), n=position + 1, total=len(instrument.items))]
+    if stem(instrument, lang):
+        parts.append(f"<i>{esc(stem(instrument, lang))}</i>")
+    parts.append(f"<b>{esc(item.text(lang))}</b>")
+    return "\n\n".join(parts), with_nav(builder, Sc(action="back", inst=instrument.key, n=position))
+
+
+def next_steps(result: Result, lang: str) -> list[InlineKeyboardButton]:
+    """The result's recommendations as buttons; booking and a relaxation exercise always among them."""
+    steps = list(result.recommendations)
+    steps += [key for key in ("booking", "exercise:") if not any(s.startswith(key) for s in steps)]
+    buttons, exercise_shown = [], False
+    for step in steps:
+        if step == "booking":
+            buttons.append(button(_("menu-book"), cb.Menu(item="book")))
+        elif step == "groups":
+            buttons.append(button(_("menu-groups"), cb.Menu(item="groups")))
+        elif step.startswith("exercise:") and not exercise_shown:
+            exercise_shown = True
+            exercise = exercises().get(step.removeprefix("exercise:"))
+            if exercise is None:
+                buttons.append(button(_("menu-relax"), cb.Menu(item="relax")))
+            else:  # straight to the fitting exercise's card in Relaxation
+                buttons.append(button(_("selfcheck-exercise").format(title=exercise.title[lang]),
+                                      cb.Relax(action="card", value=exercise.id)))
+    return buttons
+
+
+def result_text(
+    instrument: Instrument, result: Result, created_at: datetime, settings: Settings, lang: str, *, for_staff: bool = False
+) -> str:
+    parts = [_("selfcheck-result-title").format(title=title(instrument, lang), date=local_date(created_at, settings))]
+    for scale in result.scales.values():
+        headline = _("selfcheck-result-scale").format(
+            scale=esc(scale.name(lang)), score=number(scale.score), max=number(scale.max), band=esc(scale.band_label(lang))
+        )
+        parts.append(f"{headline}\n{esc(scale.band_meaning(lang))}")
+    if for_staff:
+        if result.safety:
+            parts.append(_("selfcheck-shared-alert"))
+    else:
+        parts.append(_("selfcheck-result-firm") if result.max_severity >= 3 or result.safety else _("selfcheck-result-note"))
+    return "\n\n".join(parts)
+
+
+async def show_result(
+    query: CallbackQuery, session: AsyncSession, user: User, row: SelfCheckResult, settings: Settings, lang: str,
+    back: CallbackData = LIST,
+) -> None:
+    instrument = instruments()[row.instrument]
+    result = stored_result(row)
+    builder = KeyboardBuilder()
+    for step in next_steps(result, lang):
+        builder.row(step)
+    if await bookings.upcoming_for_teacher(session, user.id, utcnow()):
+        builder.row(button(_("selfcheck-share"), Sc(action="share", inst=row.instrument, n=row.id)))
+    builder.row(button(_("selfcheck-history-button-short"), Sc(action="hist", inst=row.instrument)))
+    builder.row(*urgent_row())
+    await show(query, result_text(instrument, result, row.created_at, settings, lang), with_nav(builder, back))
+
+
+def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    builder.row(safety_screens.earliest_button())
+    builder.row(button(_("safety-handoff-button"), cb.Safe(a=cb.SafeAction.HANDOFF)))
+    builder.row(button(_("safety-plan-button"), cb.Safe(a=cb.SafeAction.PLAN)))
+    builder.row(go_on)
+    builder.row(*nav_row())
+    return builder.as_markup()
+
+
+async def show_safety(query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton) -> None:
+    # Shown in place of the next question or the result, so nothing continues before it.
+    text = f"{intro}\n\n{lines.text(settings.support.crisis_lines)}\n\n{_('urgent-outro')}"
+    await show(query, text, safety_markup(go_on))
+
+
+async def show_history(
+    query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, settings: Settings, lang: str
+) -> None:
+    rows = await repo.history(session, user.id, instrument.key)
+    builder = KeyboardBuilder()
+    if not rows:
+        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
+        await show(query, _("selfcheck-history-empty").format(title=title(instrument, lang)),
+                   with_nav(builder, Sc(action="open", inst=instrument.key)))
+        return
+    results = [stored_result(row) for row in rows]
+    lines = []
+    for index, (row, result) in enumerate(zip(rows, results)):
+        scores = []
+        for key, scale in result.scales.items():
+            text = f"{esc(scale.name(lang))} {number(scale.score)}"
+            previous = results[index - 1].scales.get(key) if index else None
+            if previous is not None:
+                text += f" ({change(scale.score, previous.score)})"
+            scores.append(text)
+        lines.append(f"{local_date(row.created_at, settings)} — " + "; ".join(scores))
+    text = _("selfcheck-history").format(title=title(instrument, lang), lines="\n".join(lines[-HISTORY_LINES:]))
+    if len(lines) > HISTORY_LINES:
+        text += "\n\n" + _("selfcheck-history-more").format(shown=HISTORY_LINES, total=len(lines))
+    for index, scale in enumerate(instrument.scales):
+        label = _("selfcheck-chart") if len(instrument.scales) == 1 else _("selfcheck-chart-scale").format(scale=esc(scale.name(lang)))
+        builder.row(button(label, Sc(action="chart", inst=instrument.key, n=index)))
+    opened = [button(f"🗓 {local_date(row.created_at, settings)}", Sc(action="res", inst=instrument.key, n=row.id, v=1))
+              for row in rows[-HISTORY_BUTTONS:]]
+    for start in range(0, len(opened), 3):
+        builder.row(*opened[start:start + 3])
+    await show(query, text, with_nav(builder, Sc(action="open", inst=instrument.key)))
+
+
+async def send_chart(
+    query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, instrument: Instrument,
+    scale_index: int, settings: Settings, lang: str,
+) -> None:
+    scale = instrument.scales[scale_index]
+    rows = await repo.history(session, user.id, instrument.key)
+    points = []
+    for row in rows:
+        scored = stored_result(row).scales.get(scale.key)
+        if scored is not None:
+            points.append((row.created_at.astimezone(settings.tz), float(scored.score)))
+    if not points:
+        return await show_history(query, session, user, instrument, settings, lang)
+    chart_title = f"{instrument.name(lang)} ({instrument.abbreviation})"
+    if len(instrument.scales) > 1:
+        chart_title += f" — {scale.name(lang)}"
+    # Rendering takes a noticeable fraction of a second: off the event loop.
+    png = await asyncio.to_thread(
+        render_history_chart, title=chart_title, points=points, y_range=(scale.min, scale.max),
+        thresholds=scale.thresholds(lang), y_label=_("selfcheck-chart-axis"),
+    )
+    markup = with_nav(KeyboardBuilder(), Sc(action="hist", inst=instrument.key))
+    await bot.send_photo(
+        query.from_user.id, BufferedInputFile(png, filename=f"{instrument.key}.png"),
+        caption=_("selfcheck-chart-caption").format(title=esc(chart_title), count=len(points)), reply_markup=markup,
+    )
+
+
+# -- the questionnaire ---------------------------------------------------------------------
+
+
+def safety_intro(instrument: Instrument, result: Result) -> str:
+    by_answer = any(rule.item for rule in instrument.safety if rule.key in result.safety_rules)
+    return _("selfcheck-safety-answer") if by_answer else _("selfcheck-safety-score")
+
+
+async def show_finished(
+    query: CallbackQuery, session: AsyncSession, row: SelfCheckResult, user: User, settings: Settings, lang: str
+) -> None:
+    """The screen that follows the last answer: the safety screen first when it is due, then the result."""
+    if row.data.get("safety_screen"):
+        instrument = instruments()[row.instrument]
+        go_on = button(_("selfcheck-safety-result"), Sc(action="res", inst=row.instrument, n=row.id))
+        return await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
+    await show_result(query, session, user, row, settings, lang)
+
+
+async def answer(
+    query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, settings: Settings, lang: str
+) -> None:
+    instrument = instruments()[data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None:
+        # Finished already (a double tap on the last answer): the same screen stays.
+        latest = await repo.history(session, user.id, instrument.key, limit=1)
+        if latest:
+            return await show_finished(query, session, latest[-1], user, settings, lang)
+        return await show_instrument(query, session, user, instrument, lang)
+    if data.n != draft.position or data.n >= len(instrument.items):
+        return await show_question(query, instrument, draft, lang)  # stale or repeated tap
+    item = instrument.items[data.n]
+    if data.v not in {option.value for option in instrument.options_for(item)}:
+        return await show_question(query, instrument, draft, lang)  # forged value
+    alerted_before = bool(draft.data.get("alerted"))
+    alarm = instrument.safety_triggered_by(item.key, data.v)
+    repo.record_answer(draft, item.key, data.v, data.n + 1, alerted=alarm)
+    if draft.position < len(instrument.items):
+        if alarm:
+            go_on = button(_("selfcheck-safety-continue"), Sc(action="go", inst=instrument.key))
+            return await show_safety(query, settings, _("selfcheck-safety-answer"), go_on)
+        return await show_question(query, instrument, draft, lang)
+
+    result = instrument.score(repo.answers(draft))
+    # Not twice: a safety screen already shown mid-questionnaire is not repeated for the same rule.
+    safety_screen = alarm or (result.safety and not alerted_before)
+    row = await repo.finish(session, draft, safety_screen=safety_screen)
+    await show_finished(query, session, row, user, settings, lang)
+
+
+async def go_back(query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, lang: str) -> None:
+    instrument = instruments()[data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None or data.n == 0:
+        return await show_instrument(query, session, user, instrument, lang)
+    if data.n == draft.position:  # a repeated Back tap must not go back twice
+        draft.position -= 1
+    await show_question(query, instrument, draft, lang)
+
+
+# -- sharing one result with the psychologist of one booking ---------------------------------
+
+
+async def show_share(
+    query: CallbackQuery, session: AsyncSession, user: User, row: SelfCheckResult, settings: Settings, lang: str
+) -> None:
+    # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
+    upcoming = [b for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
+                if not deactivated(b.slot.psychologist.user)]
+    done = await repo.shared_with(session, row.id)
+    builder = KeyboardBuilder()
+    for booking in upcoming:
+        mark = "✓ " if booking.id in done else ""
+        when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+        name = booking.slot.psychologist.display_name
+        builder.row(button(f"{mark}{when} · {name}", Sc(action="shto", inst=row.instrument, n=row.id, v=booking.id)))
+    text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
+    await show(query, text, with_nav(builder, Sc(action="res", inst=row.instrument, n=row.id)))
+
+
+async def share_result(
+    query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, row: SelfCheckResult, booking_id: int,
+    settings: Settings, i18n: I18n,
+) -> None:
+    booking = await bookings.teacher_booking(session, user.id, booking_id)
+    back = with_nav(KeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
+    if booking is None or not booking.upcoming or deactivated(booking.slot.psychologist.user):
+        return await show_share(query, session, user, row, settings, i18n.current_locale)
+    psychologist = booking.slot.psychologist
+    shared = await repo.share(session, row.id, booking.id)
+    if shared is None:  # already sent (a repeated tap): say so, send nothing again
+        return await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)
+    # Published before the message goes out: a crash after sending must not let a retry send it twice.
+    await session.commit()
+    instrument = instruments()[row.instrument]
+    result = stored_result(row)
+    staff = psychologist.user
+    with i18n.use_locale(staff.language):
+        text = _("selfcheck-shared-psy").format(
+            code=user.pseudonym, when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
+            result=result_text(instrument, result, row.created_at, settings, staff.language, for_staff=True),
+        )
+    try:
+        await bot.send_message(staff.telegram_chat_id, text)
+    except TelegramAPIError as error:
+        log.warning("self-check share to a psychologist failed (%s)", type(error).__name__)
+        await repo.unshare(session, shared)
+        return await show(query, _("selfcheck-share-failed"), back)
+    await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)
+
+
+def create_router() -> Router:
+    instruments()  # validate every instrument file at start, not at a teacher's first tap
+    router = Router(name="selfcheck")
+    known = F.inst.in_(list(instruments()))
+
+    @router.callback_query(cb.Menu.filter(F.item == "check"))
+    async def menu(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, state: FSMContext) -> None:
+        await state.clear()
+        await show_list(query, session, user, i18n.current_locale)
+
+    @router.callback_query(Sc.filter(F.action == "list"))
+    async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
+        await show_list(query, session, user, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "open") & known))
+    async def open_instrument(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+        await show_instrument(query, session, user, instruments()[callback_data.inst], i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "begin") & known))
+    async def begin(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+        instrument = instruments()[callback_data.inst]
+        draft = await repo.draft(session, user.id, instrument.key)
+        if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
+            draft = await repo.start(session, user.id, instrument.key)
+        await show_question(query, instrument, draft, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "go") & known))
+    async def resume(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+        instrument = instruments()[callback_data.inst]
+        draft = await repo.draft(session, user.id, instrument.key)
+        if draft is None:
+            return await show_instrument(query, session, user, instrument, i18n.current_locale)
+        await show_question(query, instrument, draft, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "ans") & known))
+    async def on_answer(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+    ) -> None:
+        await answer(query, callback_data, session, user, settings, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "back") & known))
+    async def on_back(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+        await go_back(query, callback_data, session, user, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "res") & known))
+    async def open_result(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+    ) -> None:
+        row = await repo.result(session, user.id, callback_data.n)
+        if row is None:  # deleted meanwhile, or not this teacher's
+            return await show_list(query, session, user, i18n.current_locale)
+        back = Sc(action="hist", inst=row.instrument) if callback_data.v else LIST
+        await show_result(query, session, user, row, settings, i18n.current_locale, back)
+
+    @router.callback_query(Sc.filter((F.action == "share") & known))
+    async def choose_booking(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+    ) -> None:
+        row = await repo.result(session, user.id, callback_data.n)
+        if row is None:
+            return await show_list(query, session, user, i18n.current_locale)
+        await show_share(query, session, user, row, settings, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "shto") & known))
+    async def share(
+        query: CallbackQuery, callback_data: Sc, bot: Bot, session: AsyncSession, user: User,
+        settings: Settings, i18n: I18n,
+    ) -> None:
+        row = await repo.result(session, user.id, callback_data.n)
+        if row is None:
+            return await show_list(query, session, user, i18n.current_locale)
+        await share_result(query, bot, session, user, row, callback_data.v, settings, i18n)
+
+    @router.callback_query(Sc.filter((F.action == "hist") & known))
+    async def history(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+    ) -> None:
+        await show_history(query, session, user, instruments()[callback_data.inst], settings, i18n.current_locale)
+
+    @router.callback_query(Sc.filter((F.action == "chart") & known))
+    async def chart(
+        query: CallbackQuery, callback_data: Sc, bot: Bot, session: AsyncSession, user: User,
+        settings: Settings, i18n: I18n,
+    ) -> None:
+        instrument = instruments()[callback_data.inst]
+        if not 0 <= callback_data.n < len(instrument.scales):
+            return await show_history(query, session, user, instrument, settings, i18n.current_locale)
+        await send_chart(query, bot, session, user, instrument, callback_data.n, settings, i18n.current_locale)
+
+    @router.callback_query(Sc.filter(F.action == "del"))
+    async def confirm_delete(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+        count = sum((await repo.counts(session, user.id)).values())
+        builder = KeyboardBuilder()
+        builder.button(text=_("selfcheck-delete-confirm"), callback_data=Sc(action="erase"))
+        await show(query, _("selfcheck-delete-warning").format(count=count), with_nav(builder, LIST))
+
+    @router.callback_query(Sc.filter(F.action == "erase"))
+    async def erase(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+        await repo.delete_all(session, user.id)
+        log.info("self-check results deleted on request")
+        builder = KeyboardBuilder()
+        builder.button(text=_("selfcheck-back-to-list"), callback_data=LIST)
+        await show(query, _("selfcheck-deleted"), with_nav(builder))
+
+    return router
