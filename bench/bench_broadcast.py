@@ -10,6 +10,7 @@ one run on this machine:
 - the same worker with the naive limiter (a bucket as large as the rate, which allows a burst on top
   of the steady flow) for comparison: why the bucket holds one message.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,13 @@ async def run_broadcast(app: App, api: FakeBotAPI, label: str) -> dict[str, floa
     async with app.sessions() as session:
         coordinator = await users.by_telegram_id(session, COORDINATOR)
         draft = await broadcasts.create_draft(
-            session, created_by=coordinator.id, text_kk=f"Бенчмарк {label}", text_ru=f"Бенчмарк {label}",
-            audience="all", group_id=None, language="ru",
+            session,
+            created_by=coordinator.id,
+            text_kk=f"Бенчмарк {label}",
+            text_ru=f"Бенчмарк {label}",
+            audience="all",
+            group_id=None,
+            language="ru",
         )
         total = await broadcasts.start(session, draft, None, utcnow(), COORDINATOR, progress.message_id)
         await session.commit()
@@ -65,14 +71,17 @@ async def run_broadcast(app: App, api: FakeBotAPI, label: str) -> dict[str, floa
     # Server-side clock: from the first accepted message to the last one.
     span = max(c.time for c in ok) - min(c.time for c in ok)
     return {
-        "recipients": total, "achieved": (len(ok) - 1) / span if span > 0 else float("inf"),
+        "recipients": total,
+        "achieved": (len(ok) - 1) / span if span > 0 else float("inf"),
         "share_429": (len(api.rate_limited) - limited_before) / max(len(sends), 1),
         "exactly_once": float(set(copies.values()) == {1} and len(copies) == total),
     }
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--teachers", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=None, help="messages/s (default: the [broadcast] rate)")
     parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
@@ -81,9 +90,12 @@ async def main() -> None:
     async with FakeBotAPI() as api:
         api.rate_limit(global_per_second=30, per_chat_per_second=1)
         environ = {
-            "BOT_TOKEN": api.token, "DEMEU_TELEGRAM_API_SERVER": api.base_url,
+            "BOT_TOKEN": api.token,
+            "DEMEU_TELEGRAM_API_SERVER": api.base_url,
             "DEMEU_DATABASE_URL": args.database or f"sqlite+aiosqlite:///{data_dir / 'bench.db'}",
-            "DEMEU_ENCRYPTION_KEYS": BENCH_KEYS, "DEMEU_HMAC_KEY": BENCH_HMAC, "DEMEU_BOT_DATA_DIR": str(data_dir),
+            "DEMEU_ENCRYPTION_KEYS": BENCH_KEYS,
+            "DEMEU_HMAC_KEY": BENCH_HMAC,
+            "DEMEU_BOT_DATA_DIR": str(data_dir),
         }
         if args.rate:
             environ["DEMEU_BROADCAST_RATE"] = str(args.rate)
@@ -100,14 +112,20 @@ async def main() -> None:
             naive = await run_broadcast(app, api, "naive")
         finally:
             await app.close()
-    print(f"broadcast to {args.teachers} teachers, configured rate {rate:g} msg/s, "
-          f"fake Bot API limits 30 msg/s overall and 1/s per chat")
+    print(
+        f"broadcast to {args.teachers} teachers, configured rate {rate:g} msg/s, "
+        f"fake Bot API limits 30 msg/s overall and 1/s per chat"
+    )
     print(f"{'limiter':<28}{'achieved msg/s':>15}{'ratio to rate':>15}{'429 share':>11}{'one copy each':>15}")
     for name, result in (("Demeu (bucket of 1)", demeu), ("naive (bucket of rate)", naive)):
-        print(f"{name:<28}{result['achieved']:>15.1f}{result['achieved'] / rate:>15.2f}"
-              f"{result['share_429']:>11.2%}{'yes' if result['exactly_once'] else 'NO':>15}")
-    print(f"target: ratio >= 0.9 and 429 share < 1 % -> "
-          f"{'met' if demeu['achieved'] / rate >= 0.9 and demeu['share_429'] < 0.01 else 'NOT met'}")
+        print(
+            f"{name:<28}{result['achieved']:>15.1f}{result['achieved'] / rate:>15.2f}"
+            f"{result['share_429']:>11.2%}{'yes' if result['exactly_once'] else 'NO':>15}"
+        )
+    print(
+        f"target: ratio >= 0.9 and 429 share < 1 % -> "
+        f"{'met' if demeu['achieved'] / rate >= 0.9 and demeu['share_429'] < 0.01 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ with no exercise running, then while 200 other teachers are in guided exercises 
 all 200 started in the same instant, so every countdown ticks at the same moment.
 After start the bot process calls gc.freeze(), as a production bot should (see --no-freeze).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ FIRST_ID = 700_000
 
 # ── the fake Telegram, in its own process ──────────────────────────────────
 
+
 def _sender(telegram_id: int) -> dict[str, Any]:
     return {"id": telegram_id, "is_bot": False, "first_name": "Bench", "language_code": "ru"}
 
@@ -49,18 +51,33 @@ async def _serve(ready: Any) -> None:
 
     gc.disable()  # its ever-growing call log must not put collector pauses into the timings
     async with FakeBotAPI() as api:
+
         def press(telegram_id: int, data: str) -> str:
             message = [m for m in api.messages(telegram_id) if m.from_bot][-1]
             query_id = f"q{telegram_id}-{time.perf_counter_ns()}"
-            api.feed({"callback_query": {"id": query_id, "from": _sender(telegram_id), "chat_instance": "bench",
-                                         "message": message.to_api(), "data": data}})
+            api.feed(
+                {
+                    "callback_query": {
+                        "id": query_id,
+                        "from": _sender(telegram_id),
+                        "chat_instance": "bench",
+                        "message": message.to_api(),
+                        "data": data,
+                    }
+                }
+            )
             return query_id
 
         async def command(request: web.Request) -> web.Response:
             body = await request.json()
             for telegram_id in body["ids"]:
-                message = api.store_message(telegram_id, _sender(telegram_id), kind="text", text=body["text"],
-                                            entities=[{"type": "bot_command", "offset": 0, "length": len(body["text"])}])
+                message = api.store_message(
+                    telegram_id,
+                    _sender(telegram_id),
+                    kind="text",
+                    text=body["text"],
+                    entities=[{"type": "bot_command", "offset": 0, "length": len(body["text"])}],
+                )
                 api.feed({"message": message.to_api()})
             async with asyncio.timeout(120):  # until every chat has the bot's reply
                 while not all(any(m.from_bot for m in api.messages(i)) for i in body["ids"]):
@@ -87,8 +104,14 @@ async def _serve(ready: Any) -> None:
         async def stats(request: web.Request) -> web.Response:
             since, tapper = int(request.query.get("since", 0)), int(request.query.get("tapper", 0))
             edits = sum(1 for c in api.calls[since:] if c.method == "editMessageText" and c.chat_id != tapper)
-            return web.json_response({"calls": len(api.calls), "edits": edits, "violations": api.violations,
-                                      "not_modified": len(api.not_modified)})
+            return web.json_response(
+                {
+                    "calls": len(api.calls),
+                    "edits": edits,
+                    "violations": api.violations,
+                    "not_modified": len(api.not_modified),
+                }
+            )
 
         control = web.Application()
         control.router.add_post("/command", command)
@@ -119,11 +142,14 @@ class Telegram:
             return await response.json()
 
     async def stats(self, since: int = 0, tapper: int = 0) -> dict[str, Any]:
-        async with self.client.get(self.url + "/stats", params={"since": since, "tapper": tapper}) as response:
+        async with self.client.get(
+            self.url + "/stats", params={"since": since, "tapper": tapper}
+        ) as response:
             return await response.json()
 
 
 # ── the bot's side ─────────────────────────────────────────────────────────
+
 
 class GcPauses:
     """The bot process's longest garbage-collector pause while measuring."""
@@ -159,12 +185,21 @@ async def tap_latencies(telegram: Telegram, tapper: int, taps: int) -> list[floa
     return latencies
 
 
-async def busy_taps(telegram: Telegram, app: App, tapper: int, breathers: list[int], spread: float,
-                    args: argparse.Namespace, gc_pauses: GcPauses) -> tuple[list[float], float, float, float]:
+async def busy_taps(
+    telegram: Telegram,
+    app: App,
+    tapper: int,
+    breathers: list[int],
+    spread: float,
+    args: argparse.Namespace,
+    gc_pauses: GcPauses,
+) -> tuple[list[float], float, float, float]:
     """Start everyone's exercise (over `spread` seconds), then tap while their countdowns tick."""
     runner = app.dispatcher["guided"].runner
     # A press on a running exercise's message starts it over: the previous row's sessions end.
-    await telegram.post("/press", ids=breathers, data=Relax(action="go", value=EXERCISE).pack(), spread=spread)
+    await telegram.post(
+        "/press", ids=breathers, data=Relax(action="go", value=EXERCISE).pack(), spread=spread
+    )
     async with asyncio.timeout(120):
         while runner.active_count() < len(breathers):
             await asyncio.sleep(0.05)
@@ -189,10 +224,14 @@ async def run(args: argparse.Namespace, base_url: str, token: str, control_url: 
     logging.basicConfig(level=logging.WARNING)
     gc_pauses = GcPauses()
     settings = bench_settings(args.database_url, temp_dir())
-    settings = settings.model_copy(update={
-        "telegram": settings.telegram.model_copy(update={"token": SecretStr(token), "api_server": base_url}),
-        "relax": settings.relax.model_copy(update={"speed": args.speed}),
-    })
+    settings = settings.model_copy(
+        update={
+            "telegram": settings.telegram.model_copy(
+                update={"token": SecretStr(token), "api_server": base_url}
+            ),
+            "relax": settings.relax.model_copy(update={"speed": args.speed}),
+        }
+    )
     app = await App.create(settings)
     if args.freeze:
         # What a long-running bot should do once started: the ~million objects of its imports go
@@ -208,11 +247,22 @@ async def run(args: argparse.Namespace, base_url: str, token: str, control_url: 
             await telegram.post("/command", ids=[tapper, *breathers], text="/menu")  # a message to press on
             await tap_latencies(telegram, tapper, 10)  # warm-up: caches, connections, lazy imports
             gc_pauses.take()
-            rows = [("no exercises running", await tap_latencies(telegram, tapper, args.taps), 0.0, 0.0,
-                     gc_pauses.take())]
-            for label, spread in ((f"{args.users} exercises, started over 1 s", 1.0),
-                                  (f"{args.users} exercises, started at once", 0.0)):
-                rows.append((label, *await busy_taps(telegram, app, tapper, breathers, spread, args, gc_pauses)))
+            rows = [
+                (
+                    "no exercises running",
+                    await tap_latencies(telegram, tapper, args.taps),
+                    0.0,
+                    0.0,
+                    gc_pauses.take(),
+                )
+            ]
+            for label, spread in (
+                (f"{args.users} exercises, started over 1 s", 1.0),
+                (f"{args.users} exercises, started at once", 0.0),
+            ):
+                rows.append(
+                    (label, *await busy_taps(telegram, app, tapper, breathers, spread, args, gc_pauses))
+                )
         finally:
             await app.dispatcher.stop_polling()
             await asyncio.wait_for(polling, 30)
@@ -221,14 +271,22 @@ async def run(args: argparse.Namespace, base_url: str, token: str, control_url: 
         final = await telegram.stats()
 
     i50, i99, _ = summary(rows[0][1])
-    print(f"menu tap answered (ms), {args.taps} taps per row    p50     p99     max  GC max"
-          "   ratio p50 p99  edits/s  bot CPU")
+    print(
+        f"menu tap answered (ms), {args.taps} taps per row    p50     p99     max  GC max"
+        "   ratio p50 p99  edits/s  bot CPU"
+    )
     for label, latencies, edits_per_second, cpu, gc_ms in rows:
         p50, p99, top = summary(latencies)
-        extra = f"   {p50 / i50:8.2f} {p99 / i99:4.2f}  {edits_per_second:7.0f}  {cpu:6.0%}" if edits_per_second else ""
+        extra = (
+            f"   {p50 / i50:8.2f} {p99 / i99:4.2f}  {edits_per_second:7.0f}  {cpu:6.0%}"
+            if edits_per_second
+            else ""
+        )
         print(f"  {label:<38} {p50:7.1f} {p99:7.1f} {top:7.1f} {gc_ms:7.1f}{extra}")
-    print(f"timers left after close: {len(leftover)}; protocol violations: {len(final['violations'])}; "
-          f"'not modified' edits: {final['not_modified']}")
+    print(
+        f"timers left after close: {len(leftover)}; protocol violations: {len(final['violations'])}; "
+        f"'not modified' edits: {final['not_modified']}"
+    )
     verdicts = [(label, summary(latencies)[1] <= TARGET_MS) for label, latencies, *_ in rows[1:]]
     for label, holds in verdicts:
         print(f"target p99 <= {TARGET_MS:.0f} ms, {label}: {'HOLDS' if holds else 'MISSED'}")
@@ -241,8 +299,12 @@ def main() -> None:
     parser.add_argument("--taps", type=int, default=100, help="menu taps measured per row")
     parser.add_argument("--speed", type=float, default=1.0, help="exercise pace (1.0 = real time)")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--no-freeze", dest="freeze", action="store_false",
-                        help="skip gc.freeze() after start, to see the collector's pauses")
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="skip gc.freeze() after start, to see the collector's pauses",
+    )
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)

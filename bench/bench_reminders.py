@@ -13,6 +13,7 @@ allocations, and growth of resident memory) of:
 Without --database a SQLite file in a temporary directory is used; with a PostgreSQL URL a
 temporary database is created next to the one named and dropped at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,19 +45,31 @@ USERS = 1_000
 CATCH_UP = 1_000
 
 
-async def fill(sessions, user_ids: list[int], count: int, *, due_now: bool = False, prefix: str = "p") -> None:
+async def fill(
+    sessions, user_ids: list[int], count: int, *, due_now: bool = False, prefix: str = "p"
+) -> None:
     """`count` pending reminders: spread over the next 30 days, or all due a minute ago."""
     now = utcnow()
     rows = [
-        {"key": f"{prefix}{n}", "user_id": user_ids[n % len(user_ids)],
-         "due_at": now - timedelta(minutes=1) if due_now else now + timedelta(seconds=random.uniform(60, 30 * 86400)),
-         "expires_at": None, "kind": "message", "params": {"text": "rem-checkin"}, "status": "pending",
-         "attempts": 0, "created_at": now, "updated_at": now}
+        {
+            "key": f"{prefix}{n}",
+            "user_id": user_ids[n % len(user_ids)],
+            "due_at": now - timedelta(minutes=1)
+            if due_now
+            else now + timedelta(seconds=random.uniform(60, 30 * 86400)),
+            "expires_at": None,
+            "kind": "message",
+            "params": {"text": "rem-checkin"},
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
         for n in range(count)
     ]
     async with sessions() as session:
         for start in range(0, count, 5_000):
-            await session.execute(insert(Reminder), rows[start:start + 5_000])
+            await session.execute(insert(Reminder), rows[start : start + 5_000])
         await session.commit()
 
 
@@ -99,8 +112,10 @@ async def run(database: str | None, pending: int) -> None:
         await db.upgrade(engine)
         sessions = db.session_factory(engine)
         async with sessions() as session:
-            user_ids = [(await users.create(session, 600_000_000 + n, "kk" if n % 2 else "ru")).id
-                        for n in range(USERS)]
+            user_ids = [
+                (await users.create(session, 600_000_000 + n, "kk" if n % 2 else "ru")).id
+                for n in range(USERS)
+            ]
             await session.commit()
         bot = Bot(TOKEN, session=NullSession())
         i18n = build_i18n("kk")
@@ -140,7 +155,9 @@ async def run(database: str | None, pending: int) -> None:
             scheduler.start(paused=True)
             async with sessions() as session:
                 for reminder in await session.scalars(select(Reminder).where(Reminder.status == "pending")):
-                    scheduler.add_job(print, DateTrigger(reminder.due_at), args=[reminder.params], id=reminder.key)
+                    scheduler.add_job(
+                        print, DateTrigger(reminder.due_at), args=[reminder.params], id=reminder.key
+                    )
             scheduler.shutdown(wait=False)
 
         results.append(await measure(f"naive: {pending:,} APScheduler jobs", naive))
@@ -152,16 +169,24 @@ async def run(database: str | None, pending: int) -> None:
 
         base = results[0]
         backend = make_url(url).get_backend_name()
-        print(f"reminders on {backend}; {pending:,} pending inserted in {filling.seconds:.1f} s; {USERS:,} users")
+        print(
+            f"reminders on {backend}; {pending:,} pending inserted in {filling.seconds:.1f} s; {USERS:,} users"
+        )
         print(f"{'':38} {'time ms':>9} {'× empty':>8} {'py peak MB':>11} {'× empty':>8} {'RSS +MB':>8}")
         for row in results:
-            print(f"{row['label']:38} {row['ms']:9.1f} {row['ms'] / base['ms']:8.2f} {row['peak_mb']:11.2f} "
-                  f"{row['peak_mb'] / base['peak_mb']:8.2f} {row['rss_mb']:8.1f}")
+            print(
+                f"{row['label']:38} {row['ms']:9.1f} {row['ms'] / base['ms']:8.2f} {row['peak_mb']:11.2f} "
+                f"{row['peak_mb'] / base['peak_mb']:8.2f} {row['rss_mb']:8.1f}"
+            )
         naive_row = results[-1]
-        print(f"start with {pending:,} pending vs naive one-job-each: time × {results[1]['ms'] / naive_row['ms']:.4f}, "
-              f"memory × {results[1]['peak_mb'] / naive_row['peak_mb']:.4f}")
-        print(f"catch-up send rate (claim + render + send + mark, no network): "
-              f"{CATCH_UP / timings[0]:,.0f} reminders/s ({sent:,} sent in the last run)")
+        print(
+            f"start with {pending:,} pending vs naive one-job-each: time × {results[1]['ms'] / naive_row['ms']:.4f}, "
+            f"memory × {results[1]['peak_mb'] / naive_row['peak_mb']:.4f}"
+        )
+        print(
+            f"catch-up send rate (claim + render + send + mark, no network): "
+            f"{CATCH_UP / timings[0]:,.0f} reminders/s ({sent:,} sent in the last run)"
+        )
     finally:
         await engine.dispose()
         if admin is not None:
@@ -172,7 +197,9 @@ async def run(database: str | None, pending: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", help="a postgresql+asyncpg:// URL (default: a temporary SQLite file)")
     parser.add_argument("--pending", type=int, default=100_000)
     args = parser.parse_args()

@@ -4,6 +4,7 @@ Both sides send their replies through `NullSession`, which answers every Bot API
 without a network, so a ratio measures only what Demeu adds: middlewares, database, encryption,
 translation and its handlers.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -11,7 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncGenerator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from bot.config import Settings, load_settings
 BENCH_KEYS = "x7Y5jM4qVv0w3yVd7QwCkq9m3e4pQK3n6b0bI8t8hbM="
 BENCH_HMAC = "bench-hmac-key-0123456789abcdef0123456789abcdef"
 TOKEN = "42:BENCHMARK-TOKEN-abcdefghijklmnopqrstuvwxyz"
-_NOW = datetime.now(timezone.utc)
+_NOW = datetime.now(UTC)
 
 
 class NullSession(BaseSession):
@@ -39,15 +40,21 @@ class NullSession(BaseSession):
         self.calls = 0
         self._ids = itertools.count(1000)
 
-    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> Any:
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> Any:
         self.calls += 1
         returning = method.__returning__
         if returning is bool:
             return True
         chat_id = getattr(method, "chat_id", None) or 1
         if returning is Message or "Message" in str(returning):
-            return Message(message_id=next(self._ids), date=_NOW, chat=Chat(id=int(chat_id), type="private"),
-                           text=getattr(method, "text", None) or "·")
+            return Message(
+                message_id=next(self._ids),
+                date=_NOW,
+                chat=Chat(id=int(chat_id), type="private"),
+                text=getattr(method, "text", None) or "·",
+            )
         if method.__api_method__ == "getMe":
             return TelegramUser(id=42, is_bot=True, first_name="Demeu", username="demeu_bench_bot")
         raise NotImplementedError(f"NullSession does not answer {method.__api_method__}")
@@ -87,16 +94,31 @@ _update_ids = itertools.count(1)
 
 def callback_update(user_id: int, data: str, text: str = "·") -> Update:
     """A button press on a bot message that has text (so handlers can edit it in place)."""
-    message = {"message_id": 7, "date": int(_NOW.timestamp()), "text": text,
-               "chat": {"id": user_id, "type": "private"}, "from": {"id": 42, "is_bot": True, "first_name": "Demeu"}}
-    query = {"id": f"q{next(_update_ids)}", "from": telegram_user(user_id), "chat_instance": "ci",
-             "message": message, "data": data}
+    message = {
+        "message_id": 7,
+        "date": int(_NOW.timestamp()),
+        "text": text,
+        "chat": {"id": user_id, "type": "private"},
+        "from": {"id": 42, "is_bot": True, "first_name": "Demeu"},
+    }
+    query = {
+        "id": f"q{next(_update_ids)}",
+        "from": telegram_user(user_id),
+        "chat_instance": "ci",
+        "message": message,
+        "data": data,
+    }
     return Update.model_validate({"update_id": next(_update_ids), "callback_query": query})
 
 
 def text_update(user_id: int, text: str) -> Update:
-    message = {"message_id": next(_update_ids), "date": int(_NOW.timestamp()), "text": text,
-               "chat": {"id": user_id, "type": "private"}, "from": telegram_user(user_id)}
+    message = {
+        "message_id": next(_update_ids),
+        "date": int(_NOW.timestamp()),
+        "text": text,
+        "chat": {"id": user_id, "type": "private"},
+        "from": telegram_user(user_id),
+    }
     return Update.model_validate({"update_id": next(_update_ids), "message": message})
 
 

@@ -1,4 +1,5 @@
 """`python -m bot [--config PATH] [command]`: run the bot, or one of the admin commands."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,9 @@ EXIT_CONFIG = 2
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Demeu: psychological support for teachers")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Demeu: psychological support for teachers"
+    )
     parser.add_argument("--config", help="TOML config (default: config.toml, or $DEMEU_CONFIG)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
@@ -41,7 +44,9 @@ async def run(settings: Settings) -> None:
     gc.freeze()
     try:
         if settings.telegram.mode == "webhook":
-            await web._run_app(app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port)
+            await web._run_app(
+                app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port
+            )
         else:
             await app.run_polling()
     finally:
@@ -56,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "keys" and args.action == "generate":
             from storage.crypto import generate_encryption_key, generate_hmac_key
 
-            print(f"DEMEU_ENCRYPTION_KEYS={generate_encryption_key()}\nDEMEU_HMAC_KEY={generate_hmac_key()}\n"
-                  f"DEMEU_TELEGRAM_WEBHOOK_SECRET={generate_webhook_secret()}")
+            print(
+                f"DEMEU_ENCRYPTION_KEYS={generate_encryption_key()}\nDEMEU_HMAC_KEY={generate_hmac_key()}\n"
+                f"DEMEU_TELEGRAM_WEBHOOK_SECRET={generate_webhook_secret()}"
+            )
             return 0
         settings = load_settings(args.config)
         if args.command in (None, "run"):

@@ -1,4 +1,5 @@
 """The app factory: settings in, a wired bot, dispatcher, database and scheduler out."""
+
 from __future__ import annotations
 
 import logging
@@ -18,23 +19,22 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.services import statistics
-from bot.workers.broadcasts import BroadcastWorker
 from bot.config import ConfigError, Settings
 from bot.content import lines
-from bot.services import safety
-from bot.telegram.i18n import build_i18n, UserLanguageMiddleware, catalogue_problems, read_catalogues
-from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
-from bot.workers.reminders import ReminderWorker
-from bot.workers.groups import GroupSweeper
 from bot.content.regions import regions
+from bot.services import safety, statistics
+from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
+from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
+from bot.workers.broadcasts import BroadcastWorker
+from bot.workers.groups import GroupSweeper
+from bot.workers.reminders import ReminderWorker
 from handlers import build_routers
-from handlers.teacher import relax
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
+from handlers.teacher import relax
 from storage import crypto, db
 from storage.cache import RowCaches
-from storage.models.base import utcnow
 from storage.fsm import DatabaseStorage, SealedRedisStorage
+from storage.models.base import utcnow
 
 log = logging.getLogger("demeu")
 
@@ -46,7 +46,9 @@ def build_crypto(settings: Settings) -> crypto.Crypto:
         keys, hmac_key = crypto.load_or_create_local_keys(settings.data_dir)
     elif not keys or not hmac_key:
         missing = "security.encryption_keys" if not keys else "security.hmac_key"
-        raise ConfigError(f"{missing}: set both encryption keys and the HMAC key, or neither (for local keys)")
+        raise ConfigError(
+            f"{missing}: set both encryption keys and the HMAC key, or neither (for local keys)"
+        )
     try:
         return crypto.Crypto.from_keys(keys, hmac_key)
     except crypto.CryptoKeyError as error:
@@ -66,7 +68,9 @@ def check_content(settings: Settings) -> None:
     relax.check_content()
 
 
-def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage, BaseEventIsolation]:
+def build_storage(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
     if settings.fsm.storage == "database":
         return DatabaseStorage(sessions), SimpleEventIsolation()
     # Keys are blind indexes and values (state and data) encrypted and padded: Redis sees no ids, no text.
@@ -86,12 +90,16 @@ def build_bot(settings: Settings) -> Bot:
         settings.require_token(),
         session=session,
         default=DefaultBotProperties(
-            parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True), protect_content=True,
+            parse_mode=ParseMode.HTML,
+            link_preview=LinkPreviewOptions(is_disabled=True),
+            protect_content=True,
         ),
     )
 
 
-def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n
+) -> Dispatcher:
     storage, isolation = build_storage(settings, sessions)
     # FSM registered by hand, after the database session opens: state is then read and written in
     # the update's own transaction (one read, no extra connection) instead of a session of its own;
@@ -99,7 +107,9 @@ def build_dispatcher(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     dispatcher = Dispatcher(
         storage=storage, events_isolation=isolation, disable_fsm=True, settings=settings, sessions=sessions
     )
-    relax.setup(dispatcher, settings)  # guided-exercise timers, one runner per dispatcher; first: it times updates
+    relax.setup(
+        dispatcher, settings
+    )  # guided-exercise timers, one runner per dispatcher; first: it times updates
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(CommitMiddleware())
@@ -141,8 +151,14 @@ class App:
         dispatcher = build_dispatcher(settings, sessions, i18n)
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         # Safety screens are counted, never named: their tally reaches the log once a day.
-        scheduler.add_job(dispatcher["safety_tally"].flush, "cron", hour=23, minute=55, id="safety-tally",
-                          replace_existing=True)
+        scheduler.add_job(
+            dispatcher["safety_tally"].flush,
+            "cron",
+            hour=23,
+            minute=55,
+            id="safety-tally",
+            replace_existing=True,
+        )
         app = cls(settings, bot, dispatcher, engine, sessions, scheduler, i18n)
         dispatcher["app"] = app
         app.broadcaster = BroadcastWorker(app)
@@ -157,15 +173,18 @@ class App:
             worker.start()
         # Statistics of a closed period are published once; doing it nightly spares the coordinator
         # who looks first a wait of seconds (the first look still publishes what is missing).
-        self.scheduler.add_job(self.publish_statistics, "cron", hour=4, minute=10, id="stats-publish",
-                               replace_existing=True)
+        self.scheduler.add_job(
+            self.publish_statistics, "cron", hour=4, minute=10, id="stats-publish", replace_existing=True
+        )
         if not self.scheduler.running:
             self.scheduler.start()
 
     async def publish_statistics(self) -> None:
         try:
             async with self.sessions() as session:
-                await statistics.publish_due(session, utcnow(), self.settings.tz, self.settings.broadcast.min_cell)
+                await statistics.publish_due(
+                    session, utcnow(), self.settings.tz, self.settings.broadcast.min_cell
+                )
                 await session.commit()
         except Exception:  # the next night, or the first look, tries again
             log.exception("publishing statistics failed")
@@ -182,7 +201,9 @@ class App:
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         await self.bot.delete_webhook()
         await self.dispatcher.start_polling(
-            self.bot, handle_signals=handle_signals, allowed_updates=self.dispatcher.resolve_used_update_types()
+            self.bot,
+            handle_signals=handle_signals,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
         )
 
     def webhook_app(self) -> web.Application:
@@ -197,7 +218,9 @@ class App:
 
         async def healthz(_request: web.Request) -> web.Response:
             healthy = await db.ping(self.engine)
-            return web.Response(status=200 if healthy else 503, text="ok" if healthy else "database unreachable")
+            return web.Response(
+                status=200 if healthy else 503, text="ok" if healthy else "database unreachable"
+            )
 
         async def register_webhook(_app: web.Application) -> None:
             if telegram.webhook_url:

@@ -3,6 +3,7 @@
 Every key can be overridden by `DEMEU_<SECTION>_<KEY>` (lists comma-separated); the
 few keys people set most have short names too (see ENV_ALIASES). Errors name the key.
 """
+
 from __future__ import annotations
 
 import os
@@ -227,7 +228,7 @@ _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(value: str) -> timedelta:
-    """"24h", "90m", "1.5h", "30s" or "2d"."""
+    """ "24h", "90m", "1.5h", "30s" or "2d"."""
     text = str(value).strip().lower()
     try:
         return timedelta(seconds=float(text[:-1]) * _DURATION_UNITS[text[-1:]])
@@ -381,7 +382,11 @@ def _coerce_env_value(section_name: str, key: str, value: str) -> Any:
 
 def _describe(error: dict[str, Any], secret_keys: set[str]) -> str:
     key = ".".join(str(part) for part in error["loc"])
-    shown = "(hidden)" if error["loc"][:2] and ".".join(map(str, error["loc"][:2])) in secret_keys else repr(error.get("input"))
+    shown = (
+        "(hidden)"
+        if error["loc"][:2] and ".".join(map(str, error["loc"][:2])) in secret_keys
+        else repr(error.get("input"))
+    )
     return f"{key} = {shown}: {error['msg']}"
 
 
@@ -407,6 +412,11 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        secrets = {"telegram.token", "telegram.webhook_secret", "security.encryption_keys", "security.hmac_key"}
+        secrets = {
+            "telegram.token",
+            "telegram.webhook_secret",
+            "security.encryption_keys",
+            "security.hmac_key",
+        }
         lines = [_describe(error, secrets) for error in exc.errors()]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,4 +1,5 @@
 """One Router per feature, built fresh for every dispatcher (tests build many)."""
+
 from collections.abc import Awaitable, Callable
 
 from aiogram import Router
@@ -6,26 +7,13 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import CallbackQuery
 
 from bot.telegram.filters import ConsentGate
-from handlers.psychologist import availability
-from handlers.teacher import booking
-from handlers.common import chat
+from handlers.common import chat, errors, fallback, questions, safety, settings, start
 from handlers.coordinator import cabinet as coordinator
-from handlers.psychologist import duty
-from handlers.common import errors
-from handlers.common import fallback
-from handlers.teacher import groups
-from handlers.teacher import mood
-from handlers.teacher import mybookings
-from handlers.teacher import nudges
-from handlers.psychologist import cabinet as psychologist
-from handlers.common import questions
-from handlers.teacher import relax
-from handlers.common import safety
-from handlers.teacher import selfcheck
-from handlers.common import settings
 from handlers.coordinator import invites as staff
 from handlers.coordinator import staff as staff_admin
-from handlers.common import start
+from handlers.psychologist import availability, duty
+from handlers.psychologist import cabinet as psychologist
+from handlers.teacher import booking, groups, mood, mybookings, nudges, relax, selfcheck
 
 
 async def _lead_to_start(event, data) -> None:
@@ -41,18 +29,34 @@ def build_routers() -> list[Router]:
     features = [
         chat.create_router(),
         safety.create_consented_router(),  # its plan-writing state before any other feature's text handler
-        settings.create_router(), staff.create_router(),
-        selfcheck.create_router(), relax.create_router(), mood.create_router(),
-        booking.create_router(), mybookings.create_router(), psychologist.create_router(), availability.create_router(), duty.create_router(),
-        groups.create_router(), coordinator.create_router(), staff_admin.create_router(),
-        nudges.create_router(), questions.create_router(),
+        settings.create_router(),
+        staff.create_router(),
+        selfcheck.create_router(),
+        relax.create_router(),
+        mood.create_router(),
+        booking.create_router(),
+        mybookings.create_router(),
+        psychologist.create_router(),
+        availability.create_router(),
+        duty.create_router(),
+        groups.create_router(),
+        coordinator.create_router(),
+        staff_admin.create_router(),
+        nudges.create_router(),
+        questions.create_router(),
         chat.create_outside_router(),
     ]
     for router in features:
         router.message.middleware(gate)
         router.callback_query.middleware(gate)
         skip_foreign_presses(router)
-    return [errors.create_router(), safety.create_router(), start.create_router(), *features, fallback.create_router()]
+    return [
+        errors.create_router(),
+        safety.create_router(),
+        start.create_router(),
+        *features,
+        fallback.create_router(),
+    ]
 
 
 def skip_foreign_presses(router: Router) -> None:
@@ -61,8 +65,11 @@ def skip_foreign_presses(router: Router) -> None:
     prefixes: set[str] = set()
     for each in router.chain_tail:
         for handler in each.callback_query.handlers:
-            taken = {f.callback.callback_data.__prefix__ for f in handler.filters or ()
-                     if isinstance(f.callback, CallbackQueryFilter)}
+            taken = {
+                f.callback.callback_data.__prefix__
+                for f in handler.filters or ()
+                if isinstance(f.callback, CallbackQueryFilter)
+            }
             if not taken:
                 return  # a handler that takes any press: every press must reach it
             prefixes |= taken
@@ -72,4 +79,5 @@ def skip_foreign_presses(router: Router) -> None:
 def _prefix_in(prefixes: frozenset[str]) -> Callable[[CallbackQuery], Awaitable[bool]]:
     async def takes(query: CallbackQuery) -> bool:  # async: aiogram runs plain functions in a thread
         return (query.data or "").partition(":")[0] in prefixes
+
     return takes

@@ -17,6 +17,7 @@ A cache never serves a row that differs from the committed one:
   it; otherwise its unchanged columns might be stale and the row is just dropped;
 - values are copied in and out, so no instance shares a mutable value (a JSON dict) with it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, make_transient_to_detached
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import is_sqlite
@@ -116,8 +123,9 @@ def caches_of(session: AsyncSession | Session) -> RowCaches:
     return getattr(sync_session, "row_caches", NO_CACHES)
 
 
-def read_through(session: Session, cache: RowCache, key: Hashable, value: Any, generation: int,
-                 instance: Any = None) -> None:
+def read_through(
+    session: Session, cache: RowCache, key: Hashable, value: Any, generation: int, instance: Any = None
+) -> None:
     """Cache what was just read at `generation`, unless this transaction has changed that row
     itself (it would read its own uncommitted write)."""
     if instance is not None:
@@ -126,15 +134,20 @@ def read_through(session: Session, cache: RowCache, key: Hashable, value: Any, g
         cache.put(key, value, generation)
 
 
-async def cached_row(session: AsyncSession, cache: RowCache, key: Hashable, entity: type[Row],
-                     query: Callable[[], Select[tuple[Row]]]) -> Row | None:
+async def cached_row(
+    session: AsyncSession,
+    cache: RowCache,
+    key: Hashable,
+    entity: type[Row],
+    query: Callable[[], Select[tuple[Row]]],
+) -> Row | None:
     """The row of `entity` with cache key `key`, read by `query()` when the cache lacks it.
     A cached row joins the session as loaded: changing it flushes only what changed."""
     values = cache.get(key)
     sync_session = session.sync_session
     if values is not MISSING:
         instance = inspect(entity).class_manager.new_instance()
-        for column, value in zip(_column_keys(entity), values):
+        for column, value in zip(_column_keys(entity), values, strict=True):
             set_committed_value(instance, column, _copied(value))
         make_transient_to_detached(instance)
         present = sync_session.identity_map.get(inspect(instance).key)
@@ -168,8 +181,12 @@ class RowCaches:
         self.drafts = RowCache(size)
         self._watched = (
             Watched(self.users, User, lambda user: user.tg_index, column_values),
-            Watched(self.fsm, FsmRecord, lambda record: record.key, lambda record: (record.state, record.data)),
-            Watched(self.drafts, SelfCheckDraft, lambda draft: (draft.user_id, draft.instrument), column_values),
+            Watched(
+                self.fsm, FsmRecord, lambda record: record.key, lambda record: (record.state, record.data)
+            ),
+            Watched(
+                self.drafts, SelfCheckDraft, lambda draft: (draft.user_id, draft.instrument), column_values
+            ),
         )
 
     @classmethod
@@ -209,7 +226,8 @@ class RowCaches:
                 continue
             key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
             untouched_by_others = instance in inserted or (
-                READ_AT in info and not cache.changed_since(key, info[READ_AT]))
+                READ_AT in info and not cache.changed_since(key, info[READ_AT])
+            )
             cache.drop(key)
             rows = pending.setdefault(cache, {})
             if rows is None:
@@ -239,7 +257,11 @@ class RowCaches:
                 continue
             for key, instance in rows.items():
                 state = inspect(instance) if instance is not None else None
-                ours = state is not None and state.persistent and not cache.changed_since(key, state.info[READ_AT])
+                ours = (
+                    state is not None
+                    and state.persistent
+                    and not cache.changed_since(key, state.info[READ_AT])
+                )
                 cache.drop(key)
                 if ours and (value := watched_by_cache[cache].value_of(instance)) is not None:
                     cache.put(key, value, cache.generation)

@@ -10,6 +10,7 @@ so a token's length says nothing about the value (a PHQ-9 total of 0 and of 27 l
 Rotation as with MultiFernet: the first key encrypts, every key decrypts (found by its id);
 Fernet tokens written before v2 are still read, and `keys rotate` rewrites them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -95,7 +96,9 @@ class _Key:
     def from_config(cls, key: str) -> _Key:
         fernet = Fernet(key.strip().encode())
         raw = base64.urlsafe_b64decode(key.strip().encode())
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"demeu aes-256-gcm v2").derive(raw)
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"demeu aes-256-gcm v2").derive(
+            raw
+        )
         key_id = hmac.new(raw, b"demeu key id", hashlib.sha256).digest()[:_KEY_ID]
         return cls(key_id, AESGCM(derived), fernet)
 
@@ -133,7 +136,7 @@ class Crypto:
         """The content of a token written by `seal` (or a Fernet token written before v2)."""
         raw = _b64decode(token)
         if raw[:1] == bytes([VERSION]) and len(raw) >= OVERHEAD:
-            key_id, nonce = raw[1:1 + _KEY_ID], raw[1 + _KEY_ID:_HEADER]
+            key_id, nonce = raw[1 : 1 + _KEY_ID], raw[1 + _KEY_ID : _HEADER]
             for key in self.keys:
                 if key.id == key_id:
                     try:
@@ -149,7 +152,7 @@ class Crypto:
     def is_current(self, token: str) -> bool:
         """True when the token is v2 under the first key (nothing for `keys rotate` to do)."""
         raw = _b64decode(token)
-        return raw[:1] == bytes([VERSION]) and raw[1:1 + _KEY_ID] == self.keys[0].id
+        return raw[:1] == bytes([VERSION]) and raw[1 : 1 + _KEY_ID] == self.keys[0].id
 
     def rotate(self, token: str, size: int) -> str:
         """Re-encrypt under the first key, padded to `size` (raises UnreadableToken)."""

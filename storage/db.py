@@ -1,4 +1,5 @@
 """Engine, sessions and migrations for SQLite (one region) and PostgreSQL (the country)."""
+
 from __future__ import annotations
 
 import time
@@ -52,7 +53,7 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     if time.monotonic() - record.info.get("checked_in", float("-inf")) > IDLE_PING_SECONDS:
         try:
             dbapi_connection.ping()
-        except Exception as error:  # noqa: BLE001 - any failure: the pool retries with a new connection
+        except Exception as error:
             raise exc.DisconnectionError(str(error)) from error
 
 
@@ -87,7 +88,9 @@ def alembic_config(url: str) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations on the engine's own connection (works for both async drivers)."""
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_sync, str(engine.url.render_as_string(hide_password=False)), revision)
+        await connection.run_sync(
+            _upgrade_sync, str(engine.url.render_as_string(hide_password=False)), revision
+        )
 
 
 def _upgrade_sync(connection: Any, url: str, revision: str) -> None:
@@ -101,5 +104,5 @@ async def ping(engine: AsyncEngine) -> bool:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - health check: any failure means "not reachable"
+    except Exception:
         return False

@@ -1,6 +1,7 @@
 """Files and folders that hold people's data are created owner-only, whatever the process umask:
 the SQLite database (SQLite gives its -wal and -shm files the database file's mode) and the data
 folder with local keys. Existing ones are left as they are."""
+
 from __future__ import annotations
 
 import os

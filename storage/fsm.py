@@ -1,5 +1,6 @@
 """aiogram FSM storage in the bot's own database, so conversations survive a restart
 on the default single-process setup. Keys are blind indexes; data is encrypted."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,9 @@ class BlindKeyBuilder(KeyBuilder):
 
 def fsm_key_for(bot_id: int, telegram_user_id: int) -> str:
     """The database key of a private chat's default state (for erasing a user's data)."""
-    return BlindKeyBuilder().build(StorageKey(bot_id=bot_id, chat_id=telegram_user_id, user_id=telegram_user_id))
+    return BlindKeyBuilder().build(
+        StorageKey(bot_id=bot_id, chat_id=telegram_user_id, user_id=telegram_user_id)
+    )
 
 
 @dataclass
@@ -69,7 +72,9 @@ class DatabaseStorage(BaseStorage):
         async with self.sessions.begin() as session:
             yield session, {}
 
-    async def _find(self, session: AsyncSession, records: dict[str, FsmRecord | None], index: str) -> FsmRecord | None:
+    async def _find(
+        self, session: AsyncSession, records: dict[str, FsmRecord | None], index: str
+    ) -> FsmRecord | None:
         """The stored record, to change it."""
         if index not in records:
             if caches_of(session).fsm.get(index) is None:
@@ -83,8 +88,14 @@ class DatabaseStorage(BaseStorage):
         cache = caches_of(session).fsm
         generation = cache.generation
         record = await session.get(FsmRecord, index)
-        read_through(session.sync_session, cache, index, (record.state, record.data) if record else None,
-                     generation, record)
+        read_through(
+            session.sync_session,
+            cache,
+            index,
+            (record.state, record.data) if record else None,
+            generation,
+            record,
+        )
         return record
 
     async def _read(self, index: str) -> tuple[str | None, str | None] | None:
@@ -140,8 +151,12 @@ class SealedRedisStorage(RedisStorage):
 
     @classmethod
     def for_url(cls, url: str, prefix: str = "demeu:fsm") -> SealedRedisStorage:
-        return cls.from_url(url, key_builder=BlindKeyBuilder(prefix=prefix),
-                            json_dumps=crypto.json_dumps_encrypted, json_loads=crypto.json_loads_encrypted)
+        return cls.from_url(
+            url,
+            key_builder=BlindKeyBuilder(prefix=prefix),
+            json_dumps=crypto.json_dumps_encrypted,
+            json_loads=crypto.json_loads_encrypted,
+        )
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         name = state.state if isinstance(state, State) else state

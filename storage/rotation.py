@@ -7,6 +7,7 @@ read, so a value the bot wrote meanwhile is never overwritten (and it was writte
 first key already). A token no configured key reads is counted and skipped, not fatal; a token
 already under the first key is left alone, so re-running after a kill finishes the job.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,16 @@ class Tally:
 
 
 def reseal_batch(
-    connection: Connection, table_name: str, key: str, name: str, size: int, after: object | None = None,
-    *, transform: Transform | None = None, force: bool = False, limit: int = BATCH,
+    connection: Connection,
+    table_name: str,
+    key: str,
+    name: str,
+    size: int,
+    after: object | None = None,
+    *,
+    transform: Transform | None = None,
+    force: bool = False,
+    limit: int = BATCH,
 ) -> tuple[Tally, object | None]:
     """Re-seal up to `limit` values of `table_name.name` whose key is above `after`; returns the
     tally and the last key seen (None when the column is done). `force` re-seals tokens that are
@@ -67,7 +76,8 @@ def reseal_batch(
             content = transform(content)
         unchanged = value.is_(None) if token is None else value == token
         changed = connection.execute(
-            update(target).where(pk == row_key, unchanged).values({name: cipher.seal(content, size)}))
+            update(target).where(pk == row_key, unchanged).values({name: cipher.seal(content, size)})
+        )
         if changed.rowcount:
             tally.rotated += 1
         else:

@@ -8,6 +8,7 @@ locking, so SQLAlchemy sees an ordinary DBAPI cursor.
 
 `create_engine` in `storage.db` uses it for `sqlite+aiosqlite` URLs.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,7 +41,7 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def _make_new_cursor(self, connection: Any) -> None:
         self._description = None

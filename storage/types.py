@@ -1,4 +1,5 @@
 """Column types: encrypted text/JSON and timezone-aware UTC timestamps on every backend."""
+
 from __future__ import annotations
 
 import json

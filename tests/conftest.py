@@ -1,5 +1,6 @@
 """Shared fixtures: test keys, databases (SQLite always, PostgreSQL when
 DEMEU_TEST_POSTGRES_URL is set) and a running bot wired to the fake Bot API server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.telegram import followups
 from bot.config import Settings, load_settings
+from bot.telegram import followups
 from storage import crypto, db
 from tests.fakeapi import FakeBotAPI
 from tests.fakeapi.reporting import report_handled
@@ -31,13 +32,21 @@ E2E_ON_POSTGRES = os.environ.get("DEMEU_TEST_E2E_DATABASE") == "postgres"
 if E2E_ON_POSTGRES and not POSTGRES_URL:
     raise RuntimeError("DEMEU_TEST_E2E_DATABASE=postgres needs DEMEU_TEST_POSTGRES_URL")
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set"))]
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set")
+    ),
+]
 
 
 PSEUDONYM = re.compile(r"\bT-[0-9A-Z]{6}\b")
 # Events that are sensitive in themselves: a log line naming a teacher must never speak of them.
-SENSITIVE = re.compile(r"safety|crisis|urgent|self-check|selfcheck|mood|check-in|checkin|hand-off|handoff|"
-                       r"distress|suicid|sealed|concern", re.IGNORECASE)
+SENSITIVE = re.compile(
+    r"safety|crisis|urgent|self-check|selfcheck|mood|check-in|checkin|hand-off|handoff|"
+    r"distress|suicid|sealed|concern",
+    re.IGNORECASE,
+)
 
 
 class _SensitiveLogWatch(logging.Handler):
@@ -65,7 +74,9 @@ def no_pseudonym_beside_a_sensitive_event():
     yield
     root.setLevel(level)
     root.removeHandler(watch)
-    assert not watch.offences, "log lines name a teacher beside a sensitive event:\n" + "\n".join(watch.offences)
+    assert not watch.offences, "log lines name a teacher beside a sensitive event:\n" + "\n".join(
+        watch.offences
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +148,9 @@ def make_settings(database_url: str, api_base: str, token: str, tmp_path: Path, 
     empty = tmp_path / "config.toml"
     empty.touch()
     settings = load_settings(empty, environ=environ)
-    return settings.model_copy(update={name: getattr(settings, name).model_copy(update=values) for name, values in sections.items()})
+    return settings.model_copy(
+        update={name: getattr(settings, name).model_copy(update=values) for name, values in sections.items()}
+    )
 
 
 class RunningBot:
@@ -177,7 +190,9 @@ async def start_bot(fake_api, tmp_path: Path):
             default_url = await stack.enter_async_context(fresh_postgres("demeu_e_"))
 
         async def start(database_url: str | None = None, **sections: dict) -> RunningBot:
-            settings = make_settings(database_url or default_url, fake_api.base_url, fake_api.token, tmp_path, **sections)
+            settings = make_settings(
+                database_url or default_url, fake_api.base_url, fake_api.token, tmp_path, **sections
+            )
             bot = await RunningBot(settings, fake_api).start()
             running.append(bot)
             return bot

@@ -5,6 +5,7 @@
 Prints "ready" once started; stops on SIGTERM. Tests start two of these against one database
 and may kill one with SIGKILL to show its work passes to the other.
 """
+
 import asyncio
 import signal
 import sys

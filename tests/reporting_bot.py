@@ -3,12 +3,13 @@ included) to the fake Bot API at DEMEU_TELEGRAM_API_SERVER, for which the simula
 
     python -m tests.reporting_bot [bot arguments]
 """
+
 import os
 import sys
 
 import bot.app
-from bot.telegram import followups
 from bot.__main__ import main
+from bot.telegram import followups
 from tests.fakeapi.reporting import report_handled_over_http
 
 build_dispatcher = bot.app.build_dispatcher

@@ -1,4 +1,5 @@
 """Admin commands: key rotation re-encrypts everything; invites are single-use and expire."""
+
 from datetime import timedelta
 
 import pytest
@@ -103,20 +104,26 @@ async def test_rotation_never_overwrites_a_concurrent_write_and_skips_what_it_ca
     crypto.install(crypto.Crypto.from_keys([new_key, *TEST_KEYS], TEST_HMAC))
     chat_id = User.__table__.c.chat_id
     async with engine.begin() as connection:
-        await connection.execute(User.__table__.update().where(User.id == broken)
-                                 .values(chat_id=type_coerce("not-a-token", Text)))
+        await connection.execute(
+            User.__table__.update().where(User.id == broken).values(chat_id=type_coerce("not-a-token", Text))
+        )
 
     def bot_writes(connection) -> None:  # under the first key, as the running bot would
         connection.execute(User.__table__.update().where(User.id == first).values(chat_id="999"))
 
     async with engine.begin() as connection:
         tally, _last = await connection.run_sync(
-            lambda sync: rotation.reseal_batch(_WriteAfterRead(sync, bot_writes), "users", "id", "chat_id", 24))
+            lambda sync: rotation.reseal_batch(
+                _WriteAfterRead(sync, bot_writes), "users", "id", "chat_id", 24
+            )
+        )
     assert tally.raced == 1, "the bot's write between read and write stands"
     assert tally.unreadable == [f"users.chat_id#{broken}"]
     assert tally.rotated >= 1
     again = await rotate_keys(engine)
-    assert again.rotated == 0 and again.unreadable == [f"users.chat_id#{broken}"], "nothing left but the unreadable"
+    assert again.rotated == 0 and again.unreadable == [f"users.chat_id#{broken}"], (
+        "nothing left but the unreadable"
+    )
     crypto.install(crypto.Crypto.from_keys([new_key], TEST_HMAC))  # the old key is gone
     async with sessions() as session:
         assert (await session.get(User, first)).chat_id == "999"

@@ -1,6 +1,7 @@
 """Booking end to end through the fake Bot API server, in Kazakh and Russian: a psychologist joins
 by invite, fills the profile and publishes slots; a teacher books with a note and gets the .ics;
 the psychologist is told; a stale button for a taken slot; reschedule, confirm, cancel both ways."""
+
 from __future__ import annotations
 
 import logging
@@ -19,24 +20,76 @@ ALMATY = ZoneInfo("Asia/Almaty")
 NOTE = "Устала, не сплю перед проверкой"
 
 T = {
-    "kk": {"lang": "Қазақша", "agree": "Келісемін", "cabinet": "Психолог кабинеті", "profile": "Профиль",
-           "name": "Аты", "formats": "Түрлері", "video": "Бейнеқоңырау", "link": "Бейне сілтемесі",
-           "visible": "профиліңізді көріп", "add": "Уақыт қосу", "minutes": "50 мин", "added": "Уақыт қосылды",
-           "book": "Консультация", "any": "Кез келген тіл", "add_note": "Жазба қосу", "ok": "Жазылу",
-           "done": "Сіз жазылдыңыз", "new": "Жаңа жазылу", "taken": "жаңа ғана", "mine": "Менің жазылуларым",
-           "move": "Ауыстыру", "move_ok": "Осы уақытқа ауыстыру", "moved_psy": "Жазылу ауыстырылды",
-           "moved": "Жазылу ауыстырылды", "confirm": "Растау", "confirmed": "растады", "cancel": "Жазылуды болдырмау",
-           "yes": "Иә, болдырмау", "cancelled_psy": "Жазылудан бас тартты", "psy_cancel": "Болдырмау",
-           "reason_sent": "бас тартылды", "teacher_told": "кеңесін болдырмады", "back": "Артқа"},
-    "ru": {"lang": "Русский", "agree": "Согласен", "cabinet": "Кабинет психолога", "profile": "Профиль",
-           "name": "Имя", "formats": "Форматы", "video": "Видеозвонок", "link": "Ссылка на видео",
-           "visible": "видят ваш профиль", "add": "Добавить время", "minutes": "50 мин", "added": "Время добавлено",
-           "book": "консультацию", "any": "Любой язык", "add_note": "Добавить заметку", "ok": "Записаться",
-           "done": "Вы записаны", "new": "Новая запись", "taken": "только что заняли", "mine": "Мои записи",
-           "move": "Перенести", "move_ok": "Перенести сюда", "moved_psy": "Перенос записи",
-           "moved": "Запись перенесена", "confirm": "Подтвердить", "confirmed": "подтвердил", "cancel": "Отменить запись",
-           "yes": "Да, отменить", "cancelled_psy": "Отмена записи", "psy_cancel": "Отменить",
-           "reason_sent": "отменена", "teacher_told": "отменил консультацию", "back": "Назад"},
+    "kk": {
+        "lang": "Қазақша",
+        "agree": "Келісемін",
+        "cabinet": "Психолог кабинеті",
+        "profile": "Профиль",
+        "name": "Аты",
+        "formats": "Түрлері",
+        "video": "Бейнеқоңырау",
+        "link": "Бейне сілтемесі",
+        "visible": "профиліңізді көріп",
+        "add": "Уақыт қосу",
+        "minutes": "50 мин",
+        "added": "Уақыт қосылды",
+        "book": "Консультация",
+        "any": "Кез келген тіл",
+        "add_note": "Жазба қосу",
+        "ok": "Жазылу",
+        "done": "Сіз жазылдыңыз",
+        "new": "Жаңа жазылу",
+        "taken": "жаңа ғана",
+        "mine": "Менің жазылуларым",
+        "move": "Ауыстыру",
+        "move_ok": "Осы уақытқа ауыстыру",
+        "moved_psy": "Жазылу ауыстырылды",
+        "moved": "Жазылу ауыстырылды",
+        "confirm": "Растау",
+        "confirmed": "растады",
+        "cancel": "Жазылуды болдырмау",
+        "yes": "Иә, болдырмау",
+        "cancelled_psy": "Жазылудан бас тартты",
+        "psy_cancel": "Болдырмау",
+        "reason_sent": "бас тартылды",
+        "teacher_told": "кеңесін болдырмады",
+        "back": "Артқа",
+    },
+    "ru": {
+        "lang": "Русский",
+        "agree": "Согласен",
+        "cabinet": "Кабинет психолога",
+        "profile": "Профиль",
+        "name": "Имя",
+        "formats": "Форматы",
+        "video": "Видеозвонок",
+        "link": "Ссылка на видео",
+        "visible": "видят ваш профиль",
+        "add": "Добавить время",
+        "minutes": "50 мин",
+        "added": "Время добавлено",
+        "book": "консультацию",
+        "any": "Любой язык",
+        "add_note": "Добавить заметку",
+        "ok": "Записаться",
+        "done": "Вы записаны",
+        "new": "Новая запись",
+        "taken": "только что заняли",
+        "mine": "Мои записи",
+        "move": "Перенести",
+        "move_ok": "Перенести сюда",
+        "moved_psy": "Перенос записи",
+        "moved": "Запись перенесена",
+        "confirm": "Подтвердить",
+        "confirmed": "подтвердил",
+        "cancel": "Отменить запись",
+        "yes": "Да, отменить",
+        "cancelled_psy": "Отмена записи",
+        "psy_cancel": "Отменить",
+        "reason_sent": "отменена",
+        "teacher_told": "отменил консультацию",
+        "back": "Назад",
+    },
 }
 MENU_BOOK = {"kk": "Психологқа жазылу", "ru": "Записаться на консультацию"}
 
@@ -188,7 +241,9 @@ async def test_deleting_my_data_cancels_the_booking_and_tells_the_psychologist(f
         user.role, user.consent_at = "psychologist", utcnow()
         profile = await repo.ensure_profile(session, user)
         profile.display_name, profile.formats, profile.published = "Анна С.", "chat", True
-        starts_at = datetime.combine((datetime.now(ALMATY) + timedelta(days=2)).date(), datetime.min.time().replace(hour=15), ALMATY)
+        starts_at = datetime.combine(
+            (datetime.now(ALMATY) + timedelta(days=2)).date(), datetime.min.time().replace(hour=15), ALMATY
+        )
         await repo.add_slot(session, profile, starts_at, 50, "chat")
     teacher = fake_api.user(user_id=8001, language_code="ru")
     await join(teacher, T["ru"])

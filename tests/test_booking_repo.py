@@ -1,4 +1,5 @@
 """Booking rules and races, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,14 @@ async def make_psychologist(session, telegram_id=100, **fields) -> PsychologistP
     user = await users.create(session, telegram_id, "ru")
     user.role, user.consent_at = "psychologist", NOW
     profile = await repo.ensure_profile(session, user)
-    values = {"display_name": "Анна", "languages": "ru,kk", "formats": "video,chat,office", "regions": "KZ-75",
-              "address": "Өрлеу, каб. 12", "published": True} | fields
+    values = {
+        "display_name": "Анна",
+        "languages": "ru,kk",
+        "formats": "video,chat,office",
+        "regions": "KZ-75",
+        "address": "Өрлеу, каб. 12",
+        "published": True,
+    } | fields
     for key, value in values.items():
         setattr(profile, key, value)
     return profile
@@ -62,7 +69,9 @@ async def test_two_teachers_press_the_same_slot_exactly_one_wins(sessions):
         statuses = await asyncio.gather(*(press(t) for t in teacher_ids))
         assert sorted(statuses) == ["ok", "taken"]
         async with sessions.begin() as session:
-            holding = (await session.scalars(select(Booking).where(Booking.slot_id == slot_id, Booking.holds))).all()
+            holding = (
+                await session.scalars(select(Booking).where(Booking.slot_id == slot_id, Booking.holds))
+            ).all()
             assert len(holding) == 1
             await repo.cancel(session, holding[0], "teacher", RULES, NOW)
 
@@ -99,7 +108,9 @@ async def test_rules_notice_horizon_limit_and_late_cancel(sessions):
         second = (await repo.upcoming_for_teacher(session, teacher.id, NOW))[0]
         assert await repo.cancel(session, second, "teacher", RULES, late_now)
         assert second.late_cancel and not second.holds
-        assert not await repo.cancel(session, second, "teacher", RULES, late_now), "a cancelled booking stays cancelled"
+        assert not await repo.cancel(session, second, "teacher", RULES, late_now), (
+            "a cancelled booking stays cancelled"
+        )
         free = await repo.free_slots(session, repo.Filters("video"), RULES, NOW)
         assert [s.id for s in free] == [s.id for s in ok], "too-soon and beyond-horizon slots are not offered"
 
@@ -107,7 +118,9 @@ async def test_rules_notice_horizon_limit_and_late_cancel(sessions):
 async def test_reschedule_keeps_the_old_place_until_the_new_one_is_taken(sessions):
     async with sessions.begin() as session:
         profile = await make_psychologist(session)
-        a, b, c = [await repo.add_slot(session, profile, NOW + timedelta(days=d), 50, "video") for d in (1, 2, 3)]
+        a, b, c = [
+            await repo.add_slot(session, profile, NOW + timedelta(days=d), 50, "video") for d in (1, 2, 3)
+        ]
         t1, t2 = await make_teachers(session, 2)
         mine = (await repo.book(session, t1, a.id, "секрет", RULES, NOW)).booking
         await repo.book(session, t2, b.id, None, RULES, NOW)
@@ -133,7 +146,9 @@ async def test_reschedule_keeps_the_old_place_until_the_new_one_is_taken(session
 async def test_filters_days_and_time_zone(sessions):
     async with sessions.begin() as session:
         kk_only = await make_psychologist(session, 100, languages="kk", formats="office", regions="KZ-61")
-        ru_only = await make_psychologist(session, 101, languages="ru", formats="office,video", regions="KZ-75")
+        ru_only = await make_psychologist(
+            session, 101, languages="ru", formats="office,video", regions="KZ-75"
+        )
         # 20:30 UTC on Tuesday is 01:30 on Wednesday in Almaty: the day shown must be Wednesday.
         late = datetime(2030, 3, 5, 20, 30, tzinfo=UTC)
         await repo.add_slot(session, kk_only, late, 50, "office")
@@ -154,18 +169,26 @@ async def test_slots_do_not_overlap_and_templates_fill_weeks(sessions):
         profile = await make_psychologist(session)
         starts = repo.template_times(1, time(15), time(18), 50, 10, 4, ALMATY, NOW)  # Tuesdays 15-18
         assert len(starts) == 12
-        assert {s.astimezone(ALMATY).strftime("%a %H:%M") for s in starts} == {"Tue 15:00", "Tue 16:00", "Tue 17:00"}
+        assert {s.astimezone(ALMATY).strftime("%a %H:%M") for s in starts} == {
+            "Tue 15:00",
+            "Tue 16:00",
+            "Tue 17:00",
+        }
         assert await repo.add_template(session, profile, starts, 50, "video") == (12, 0)
         assert await repo.add_template(session, profile, starts, 50, "video") == (0, 12)
         assert await repo.add_slot(session, profile, starts[0] + timedelta(minutes=30), 50, "video") is None
-        assert await repo.remove_slot(session, profile, (await repo.schedule(session, profile, NOW, starts[0] + timedelta(hours=1)))[0][0].id)
+        assert await repo.remove_slot(
+            session,
+            profile,
+            (await repo.schedule(session, profile, NOW, starts[0] + timedelta(hours=1)))[0][0].id,
+        )
         revived = await repo.add_slot(session, profile, starts[0], 50, "chat")
         assert revived is not None and revived.format == "chat" and not revived.removed
         (teacher,) = await make_teachers(session, 1)
         await repo.book(session, teacher, revived.id, None, RULES, NOW)
         assert not await repo.remove_slot(session, profile, revived.id), "a booked slot cannot be removed"
         view = await repo.schedule(session, profile, NOW, NOW + timedelta(days=7))
-        assert [(s.id, b is not None) for s, b in view][0] == (revived.id, True)
+        assert next((s.id, b is not None) for s, b in view) == (revived.id, True)
 
 
 async def test_marks_rating_and_reminder_queries(sessions):
@@ -174,7 +197,9 @@ async def test_marks_rating_and_reminder_queries(sessions):
         slot = await repo.add_slot(session, profile, NOW + timedelta(days=1), 50, "video")
         (teacher,) = await make_teachers(session, 1)
         booking = (await repo.book(session, teacher, slot.id, None, RULES, NOW)).booking
-        assert [b.id for b in await repo.upcoming_bookings(session, NOW, NOW + timedelta(days=2))] == [booking.id]
+        assert [b.id for b in await repo.upcoming_bookings(session, NOW, NOW + timedelta(days=2))] == [
+            booking.id
+        ]
         assert await repo.set_state(session, booking, "confirmed", NOW)
         assert not await repo.set_state(session, booking, "attended", NOW), "not before it starts"
         after = slot.starts_at + timedelta(hours=1)

@@ -3,6 +3,7 @@ Bot API: after the session the psychologist marks attended / no-show and the tea
 with an optional encrypted comment; the psychologist's weekly template, week and day views with
 bookings and removing a free slot; two teachers on the same confirm screen (the late one is told);
 the whole profile and the teacher's filters; `python -m bot seed-demo` and `--remove` (both databases)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,18 +17,17 @@ from sqlalchemy import func, select
 
 from bot.__main__ import parse_args
 from bot.cli.admin import dispatch
-from bot.telegram.callbacks import Book, Menu, Mine, Psy
 from bot.config import BookingConfig
-from bot.telegram.i18n import compile_translations
 from bot.content.regions import regions
+from bot.telegram.callbacks import Book, Menu, Mine, Psy
+from bot.telegram.i18n import compile_translations
 from bot.views.booking import day_label
 from storage import db
 from storage.models import Booking, GroupSession, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.repo import booking as repo
 from storage.repo import groups, users
-from tests.conftest import make_settings
-from tests.conftest import stored_bytes
+from tests.conftest import make_settings, stored_bytes
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CATALOGUES = compile_translations()
@@ -47,8 +47,14 @@ def plain(text: str) -> str:
 
 def rating_prompts(fake_api, user) -> list:
     """Messages sent to the user with the 1-5 rating buttons."""
-    return [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 200 and c.chat_id == user.id
-            and "mb:rate" in str(c.params.get("reply_markup"))]
+    return [
+        c
+        for c in fake_api.calls
+        if c.method == "sendMessage"
+        and c.status == 200
+        and c.chat_id == user.id
+        and "mb:rate" in str(c.params.get("reply_markup"))
+    ]
 
 
 async def wait_for(condition, timeout: float = 20.0) -> None:
@@ -116,7 +122,9 @@ async def test_attended_then_rated_with_an_encrypted_comment_and_a_no_show(fake_
     await book(second, t, day, "11:00")
     assert second_code in psychologist.last_text
     async with bot.app.sessions() as session:
-        attended_id, missed_id = (await session.scalars(select(Booking.id).order_by(Booking.id).limit(2))).all()
+        attended_id, missed_id = (
+            await session.scalars(select(Booking.id).order_by(Booking.id).limit(2))
+        ).all()
 
     # A late cancel is allowed, the teacher is warned first and the psychologist is told it was late.
     third = fake_api.user(user_id=8113, language_code=lang)
@@ -211,7 +219,7 @@ async def test_template_week_and_day_views_removing_a_slot_and_a_late_confirm(fa
     await psychologist.send_text("/menu")
     await psychologist.press(t("menu-psy"))
     await psychologist.press(t("psy-template"))
-    await psychologist.press(t("bk-weekday-%d" % target.weekday()))
+    await psychologist.press(t(f"bk-weekday-{target.weekday()}"))
     await psychologist.press("10:00")
     await psychologist.press("12:00")
     await psychologist.press(t("bk-format-chat"))
@@ -221,7 +229,10 @@ async def test_template_week_and_day_views_removing_a_slot_and_a_late_confirm(fa
         starts = sorted(s.astimezone(ALMATY) for s in (await session.scalars(select(Slot.starts_at))).all())
     week_later = target + timedelta(days=7)
     assert [(s.date(), s.strftime("%H:%M")) for s in starts] == [
-        (target, "10:00"), (target, "11:00"), (week_later, "10:00"), (week_later, "11:00")
+        (target, "10:00"),
+        (target, "11:00"),
+        (week_later, "10:00"),
+        (week_later, "11:00"),
     ]
 
     # Two teachers on the same confirm screen: the first books, the second is told and sees fresh times.
@@ -246,7 +257,10 @@ async def test_template_week_and_day_views_removing_a_slot_and_a_late_confirm(fa
     # Day view: the booking under the teacher's code, the free time with a remove button.
     await psychologist.press(day_label(target, lang))
     chat = t("bk-format-chat")
-    assert t("psy-day-booked").format(time="10:00", code=code, format=chat, state=t("psy-state-booked")) in psychologist.last_text
+    assert (
+        t("psy-day-booked").format(time="10:00", code=code, format=chat, state=t("psy-state-booked"))
+        in psychologist.last_text
+    )
     assert t("psy-day-free").format(time="11:00", minutes=50, format=chat) in psychologist.last_text
     assert t("psy-remove-slot").format(time="10:00") not in psychologist.last.buttons
     await psychologist.press(t("psy-remove-slot").format(time="11:00"))
@@ -265,7 +279,10 @@ async def test_template_week_and_day_views_removing_a_slot_and_a_late_confirm(fa
     # The second teacher's 11:00 is gone now: told, and shown the days that still have time.
     await second.press(f"11:00 · {NAME}", message_id=fresh_times)
     assert second.alerts.count(t("book-just-taken")) == 2
-    assert day_label(week_later, lang) in second.last.buttons and day_label(target, lang) not in second.last.buttons
+    assert (
+        day_label(week_later, lang) in second.last.buttons
+        and day_label(target, lang) not in second.last.buttons
+    )
 
 
 BIO = {"kk": "Мұғалімдермен 10 жыл жұмыс істеймін", "ru": "Работаю с учителями 10 лет"}
@@ -295,7 +312,10 @@ async def test_office_profile_calendar_slot_and_teacher_filters(fake_api, start_
     await psychologist.press(t("bk-lang-" + other))  # on, then off again: only the teacher's language stays
     assert "✓ " + t("bk-lang-" + other) in psychologist.last.buttons
     await psychologist.press(t("bk-lang-" + other))
-    assert "✓ " + t("bk-lang-" + lang) in psychologist.last.buttons and t("bk-lang-" + other) in psychologist.last.buttons
+    assert (
+        "✓ " + t("bk-lang-" + lang) in psychologist.last.buttons
+        and t("bk-lang-" + other) in psychologist.last.buttons
+    )
     await psychologist.press(t("nav-back"))
     await psychologist.press(t("psy-field-fmts"))
     await psychologist.press(t("bk-format-office"))
@@ -306,7 +326,11 @@ async def test_office_profile_calendar_slot_and_teacher_filters(fake_api, start_
     for field, value in (("address", ADDRESS), ("bio_kk", BIO["kk"]), ("bio_ru", BIO["ru"])):
         await psychologist.press(t("psy-field-" + field))
         await psychologist.send_text(value)
-    assert ADDRESS in psychologist.last_text and BIO["kk"] in psychologist.last_text and BIO["ru"] in psychologist.last_text
+    assert (
+        ADDRESS in psychologist.last_text
+        and BIO["kk"] in psychologist.last_text
+        and BIO["ru"] in psychologist.last_text
+    )
     await psychologist.press(t("nav-back"))
     assert t("psy-visible") in psychologist.last_text
 
@@ -348,8 +372,13 @@ async def counts(sessions) -> dict[str, int]:
     async with sessions() as session:
         return {
             name: await session.scalar(select(func.count()).select_from(model))
-            for name, model in (("users", User), ("profiles", PsychologistProfile), ("slots", Slot),
-                                ("bookings", Booking), ("groups", GroupSession))
+            for name, model in (
+                ("users", User),
+                ("profiles", PsychologistProfile),
+                ("slots", Slot),
+                ("bookings", Booking),
+                ("groups", GroupSession),
+            )
         }
 
 
@@ -367,8 +396,16 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
         profile = await repo.ensure_profile(session, real)
         profile.display_name, profile.formats, profile.published = "Реальный", "chat", True
         await repo.add_slot(session, profile, now + timedelta(days=3), 50, "chat")
-        await groups.create_session(session, title_kk="Нағыз", title_ru="Настоящая", starts_at=now + timedelta(days=4),
-                                    duration_min=60, capacity=5, format="chat", language="ru")
+        await groups.create_session(
+            session,
+            title_kk="Нағыз",
+            title_ru="Настоящая",
+            starts_at=now + timedelta(days=4),
+            duration_min=60,
+            capacity=5,
+            format="chat",
+            language="ru",
+        )
         teacher_id = teacher.id
     before = await counts(sessions)
 
@@ -381,12 +418,21 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
         assert {code for p in demo for code in p.format_list} == {"video", "chat", "office"}
         assert len({code for p in demo for code in p.region_list}) >= 2
         assert all(p.published and p.user.telegram_chat_id < 0 for p in demo)  # never a real person's id
-        demo_slots = (await session.scalars(select(Slot).where(Slot.psychologist_id.in_([p.id for p in demo])))).all()
+        demo_slots = (
+            await session.scalars(select(Slot).where(Slot.psychologist_id.in_([p.id for p in demo])))
+        ).all()
         assert all(now < s.starts_at < now + timedelta(days=15) for s in demo_slots)
-        assert {s.starts_at.astimezone(settings.tz).hour for s in demo_slots} == {10, 11, 15, 16}  # local time
+        assert {s.starts_at.astimezone(settings.tz).hour for s in demo_slots} == {
+            10,
+            11,
+            15,
+            16,
+        }  # local time
         assert all(any(s.psychologist_id == p.id for s in demo_slots) for p in demo)
         demo_groups = await groups.demo_sessions(session)
-        assert len(demo_groups) == 3 and all("ДЕМО" in g.title_kk and "ДЕМО" in g.title_ru for g in demo_groups)
+        assert len(demo_groups) == 3 and all(
+            "ДЕМО" in g.title_kk and "ДЕМО" in g.title_ru for g in demo_groups
+        )
         # A newcomer can book at once: free slots in every format.
         for fmt in ("video", "chat", "office"):
             assert await repo.free_slots(session, repo.Filters(fmt), BookingConfig(), utcnow())
@@ -419,4 +465,3 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
     assert await dispatch(parse_args(["seed-demo", "--remove"]), settings) == 0
     assert await counts(sessions) == before
     await engine.dispose()
-

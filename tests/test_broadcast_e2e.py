@@ -2,6 +2,7 @@
 limits: one copy each, almost no 429s, a kill halfway and a restart, opted-out and blocked teachers
 skipped, a forged callback refused, statistics that hide small cells; an audience below the
 minimum cell shown as "fewer than 5", in the preview and in the progress."""
+
 import asyncio
 from collections import Counter
 from datetime import timedelta
@@ -45,8 +46,14 @@ async def agree(user) -> None:
 def delivered(fake_api) -> Counter:
     """Successful sends of the announcement, per teacher chat."""
     teachers = set(range(FIRST, FIRST + TEACHERS)) | {FORGER}
-    return Counter(c.chat_id for c in fake_api.calls if c.method == "sendMessage" and c.status == 200
-                   and c.chat_id in teachers and TEXT in (c.params.get("text") or ""))
+    return Counter(
+        c.chat_id
+        for c in fake_api.calls
+        if c.method == "sendMessage"
+        and c.status == 200
+        and c.chat_id in teachers
+        and TEXT in (c.params.get("text") or "")
+    )
 
 
 async def wait_until(predicate, timeout: float = 120.0) -> None:
@@ -117,7 +124,9 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
 
     # Exactly one copy for every teacher who wants announcements; none for the others.
     copies = delivered(fake_api)
-    wanted = set(range(FIRST, FIRST + TEACHERS)) - set(OPTED_OUT) - set(INACTIVE) - set(BLOCKED_NOW) | {FORGER}
+    wanted = set(range(FIRST, FIRST + TEACHERS)) - set(OPTED_OUT) - set(INACTIVE) - set(BLOCKED_NOW) | {
+        FORGER
+    }
     assert set(copies) == wanted
     assert set(copies.values()) == {1}
     touched = {c.chat_id for c in fake_api.calls if c.method == "sendMessage"}
@@ -128,8 +137,11 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     async with again.app.sessions() as session:
         counts = await broadcasts.counts(session, draft.id)
         assert counts == {"sent": eligible - len(BLOCKED_NOW), "blocked": len(BLOCKED_NOW)}
-        still_active = await session.scalars(select(User.active).where(User.id.in_(
-            select(BroadcastRecipient.user_id).where(BroadcastRecipient.state == "blocked"))))
+        still_active = await session.scalars(
+            select(User.active).where(
+                User.id.in_(select(BroadcastRecipient.user_id).where(BroadcastRecipient.state == "blocked"))
+            )
+        )
         assert not any(still_active), "teachers who blocked the bot are marked inactive"
 
     # The progress message became the final report: the worker edits it just after it marks the broadcast done.
@@ -152,11 +164,20 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     sent_at = month.since(again.settings.tz) + timedelta(days=10)
     async with again.app.sessions() as session:
         await session.execute(update(Broadcast).where(Broadcast.id == draft.id).values(started_at=sent_at))
-        group = await groups.create_session(session, title_kk="Топ", title_ru="Группа", starts_at=sent_at,
-                                            capacity=10, format="online", language="ru")
+        group = await groups.create_session(
+            session,
+            title_kk="Топ",
+            title_ru="Группа",
+            starts_at=sent_at,
+            capacity=10,
+            format="online",
+            language="ru",
+        )
         ids = (await session.scalars(select(User.id).where(User.role == "teacher").limit(3))).all()
         for user_id in ids:
-            await groups.enroll(session, group.id, user_id, sent_at - timedelta(days=1))  # joined before it ran
+            await groups.enroll(
+                session, group.id, user_id, sent_at - timedelta(days=1)
+            )  # joined before it ran
         await session.commit()
     await coordinator.send_text("/menu")
     await coordinator.press(T("menu-coord"))
@@ -164,7 +185,9 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     stats = coordinator.last_text
     assert T("co-stat-bc-blocked").format(value=HIDDEN) in stats
     assert T("co-stat-bc-sent").format(value=HIDDEN) in stats
-    assert T("co-stat-seats").format(value=HIDDEN) in stats and T("co-stat-sessions").format(value="1") in stats
+    assert (
+        T("co-stat-seats").format(value=HIDDEN) in stats and T("co-stat-sessions").format(value="1") in stats
+    )
     assert str(eligible - len(BLOCKED_NOW)) not in stats
     await coordinator.press(T("co-stats-csv"))
     document = coordinator.documents[-1]
@@ -181,8 +204,15 @@ async def test_an_audience_below_the_minimum_is_fewer_than_five(fake_api, start_
             user = await users.create(session, 620_000 + n, "ru")
             user.consent_at = utcnow()
             waiting.append(user.id)
-        group = await groups.create_session(session, title_kk="Топ", title_ru="Группа поддержки", capacity=2,
-                                            starts_at=utcnow() + timedelta(days=2), format="online", language="ru")
+        group = await groups.create_session(
+            session,
+            title_kk="Топ",
+            title_ru="Группа поддержки",
+            capacity=2,
+            starts_at=utcnow() + timedelta(days=2),
+            format="online",
+            language="ru",
+        )
         for n in range(2):
             seat_holder = await users.create(session, 621_000 + n, "ru")
             seat_holder.consent_at, seat_holder.announcements = utcnow(), False
@@ -203,7 +233,9 @@ async def test_an_audience_below_the_minimum_is_fewer_than_five(fake_api, start_
     await coordinator.press(T("co-same-text"))
     await coordinator.press(T("co-aud-session"))
     waitlist = T("co-aud-waitlist").split("{")[0]
-    await coordinator.press(next(b for b in coordinator.last.buttons if b.startswith(waitlist) and "Группа поддержки" in b))
+    await coordinator.press(
+        next(b for b in coordinator.last.buttons if b.startswith(waitlist) and "Группа поддержки" in b)
+    )
     await coordinator.press(T("co-btn-none"))
     fewer = T("co-fewer").format(minimum=5)
     assert T("co-confirm").format(count=fewer) in coordinator.last_text
@@ -222,8 +254,15 @@ async def test_pause_resume_region_limit_and_enroll_button(fake_api, start_bot, 
         for n in range(30):
             user = await users.create(session, 610_000 + n, "ru")
             user.consent_at, user.region = utcnow(), "KZ-61" if n < 20 else "KZ-75"
-        group = await groups.create_session(session, title_kk="Топ", title_ru="Группа поддержки", capacity=5,
-                                            starts_at=utcnow() + timedelta(days=2), format="online", language="ru")
+        group = await groups.create_session(
+            session,
+            title_kk="Топ",
+            title_ru="Группа поддержки",
+            capacity=5,
+            starts_at=utcnow() + timedelta(days=2),
+            format="online",
+            language="ru",
+        )
         await session.commit()
     teacher = fake_api.user(user_id=610_000, language_code="ru")  # one of the 20 in KZ-61, known to the fake
     coordinator = fake_api.user(user_id=COORDINATOR, language_code="ru")
@@ -253,7 +292,9 @@ async def test_pause_resume_region_limit_and_enroll_button(fake_api, start_bot, 
     await coordinator.press(T("bc-resume"))
     await wait_until(lambda: sum(delivered_to(fake_api, range(610_000, 610_030)).values()) == 20, timeout=30)
     copies = delivered_to(fake_api, range(610_000, 610_030))
-    assert set(copies) == set(range(610_000, 610_020)) and set(copies.values()) == {1}, "only KZ-61, once each"
+    assert set(copies) == set(range(610_000, 610_020)) and set(copies.values()) == {1}, (
+        "only KZ-61, once each"
+    )
 
     # The teacher presses Enroll under the announcement: the session opens below it, the text stays.
     announcement = teacher.last
@@ -267,5 +308,11 @@ async def test_pause_resume_region_limit_and_enroll_button(fake_api, start_bot, 
 
 def delivered_to(fake_api, chats) -> Counter:
     chats = set(chats)
-    return Counter(c.chat_id for c in fake_api.calls if c.method == "sendMessage" and c.status == 200
-                   and c.chat_id in chats and TEXT in (c.params.get("text") or ""))
+    return Counter(
+        c.chat_id
+        for c in fake_api.calls
+        if c.method == "sendMessage"
+        and c.status == 200
+        and c.chat_id in chats
+        and TEXT in (c.params.get("text") or "")
+    )

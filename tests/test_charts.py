@@ -58,7 +58,11 @@ def test_naive_datetimes_same_day_points_and_unsorted_input() -> None:
     same_day = [(datetime(2026, 3, 1, 9), 40.0), (datetime(2026, 3, 1, 18), 60.0)]
     for data in (
         render(list(reversed(pts))),
-        render(same_day, y_range=(0, 100), thresholds=[(50, "Умеренный"), (75, "Высокий"), (100, "Очень высокий")]),
+        render(
+            same_day,
+            y_range=(0, 100),
+            thresholds=[(50, "Умеренный"), (75, "Высокий"), (100, "Очень высокий")],
+        ),
         render(points(30), y_range=(1, 5), thresholds=[], y_label="Көңіл-күй"),
     ):
         assert png_size(data) == (800, 450)
@@ -90,7 +94,10 @@ def test_every_instrument_scale_charts_with_its_band_thresholds(n: int, lang: st
                 warnings.simplefilter("always")
                 data = render_history_chart(
                     title=f"{instrument.name(lang)} ({instrument.abbreviation}) — {scale.name(lang)}",
-                    points=pts, y_range=(scale.min, scale.max), thresholds=scale.thresholds(lang), y_label="Балл",
+                    points=pts,
+                    y_range=(scale.min, scale.max),
+                    thresholds=scale.thresholds(lang),
+                    y_label="Балл",
                 )
             assert png_size(data) == (800, 450), (instrument.key, scale.key)
             assert not [w for w in caught if "missing from" in str(w.message)]

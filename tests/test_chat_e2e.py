@@ -2,6 +2,7 @@
 relays text, voice and photo both ways as copies with no identity, closes on time and on request;
 an anonymous question is taken by exactly one psychologist; crisis phrases mark it urgent; and the
 database file holds none of what was said."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,11 @@ def assert_no_identity_leaks(fake_api, teacher, *psychologists) -> None:
     for call in fake_api.calls:
         if call.method == "getUpdates":
             continue
-        sent = json.dumps({k: v for k, v in call.params.items() if k not in ("chat_id", "from_chat_id")},
-                          ensure_ascii=False, default=str)
+        sent = json.dumps(
+            {k: v for k, v in call.params.items() if k not in ("chat_id", "from_chat_id")},
+            ensure_ascii=False,
+            default=str,
+        )
         for secret in IDENTITY:
             assert secret not in sent, (call.method, secret)
     for person in (teacher, *psychologists):
@@ -94,13 +98,23 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
         ids = {u.role: u.id for u in await session.scalars(select(User))}
         start = utcnow() + timedelta(seconds=1.5)
         chat = await schedule_booking_chat(
-            session, clock, booking_id=41, teacher_id=ids["teacher"], psychologist_id=ids["psychologist"],
-            starts_at=start, ends_at=start + timedelta(hours=1),
+            session,
+            clock,
+            booking_id=41,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
         )
         # The booking flow may call it again (a retry): still one chat for the booking.
         again = await schedule_booking_chat(
-            session, clock, booking_id=41, teacher_id=ids["teacher"], psychologist_id=ids["psychologist"],
-            starts_at=start, ends_at=start + timedelta(hours=1),
+            session,
+            clock,
+            booking_id=41,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
         )
         assert again.id == chat.id
         await session.commit()
@@ -110,10 +124,16 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
     assert "ашылады" in teacher.last_text
     assert not copies_to(fake_api, psy.id)
 
-    await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "the teacher is told the chat opened")
+    await eventually(
+        lambda: any("чат ашық" in t for t in texts(teacher)), "the teacher is told the chat opened"
+    )
     opened = next(t for t in texts(teacher) if "чат ашық" in t)
-    assert compile_translations()["kk"].gettext("bk-privacy-chat") in opened, "where the copies stay, as booked"
-    await eventually(lambda: any("открыт" in t for t in texts(psy)), "the psychologist is told the chat opened")
+    assert compile_translations()["kk"].gettext("bk-privacy-chat") in opened, (
+        "where the copies stay, as booked"
+    )
+    await eventually(
+        lambda: any("открыт" in t for t in texts(psy)), "the psychologist is told the chat opened"
+    )
     assert utcnow() >= start
     code = next(u.pseudonym for u in await _users(bot) if u.role == "teacher")
     assert code in psy.last_text, "the psychologist knows the teacher by code only"
@@ -141,7 +161,10 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
     relayed = copies_to(fake_api, psy.id) + copies_to(fake_api, teacher.id)
     assert len(relayed) == 6
     for call in relayed:
-        assert call.params["from_chat_id"] in (teacher.id, psy.id) and call.params["from_chat_id"] != call.chat_id
+        assert (
+            call.params["from_chat_id"] in (teacher.id, psy.id)
+            and call.params["from_chat_id"] != call.chat_id
+        )
         assert call.params.get("protect_content") is True
         assert "caption" not in call.params, "the sender's own caption travels as it is"
     reactions = [c for c in fake_api.calls if c.method == "setMessageReaction"]
@@ -184,13 +207,23 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
     ids = {u.role: u.id for u in await _users(bot)}
     now = utcnow()
     async with bot.app.sessions() as session:
-        short = await schedule_booking_chat(session, clock, booking_id=7, teacher_id=ids["teacher"],
-                                            psychologist_id=ids["psychologist"], starts_at=now,
-                                            ends_at=now + timedelta(seconds=1))
+        short = await schedule_booking_chat(
+            session,
+            clock,
+            booking_id=7,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=now,
+            ends_at=now + timedelta(seconds=1),
+        )
         await session.commit()
     await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "opened")
-    await eventually(lambda: any("көмектесті ме" in t for t in texts(teacher)), "the teacher is told it closed on time")
-    await eventually(lambda: any("завершён" in t for t in texts(psy)), "the psychologist is told it closed on time")
+    await eventually(
+        lambda: any("көмектесті ме" in t for t in texts(teacher)), "the teacher is told it closed on time"
+    )
+    await eventually(
+        lambda: any("завершён" in t for t in texts(psy)), "the psychologist is told it closed on time"
+    )
     async with bot.app.sessions() as session:
         assert (await session.get(ChatSession, short.id)).status == "closed"
         assert (await session.get(ChatSession, short.id)).closed_at >= short.ends_at
@@ -198,9 +231,15 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
     # A second chat, ended by the psychologist with the button on the opening message.
     async with bot.app.sessions() as session:
         later = utcnow()
-        await schedule_booking_chat(session, clock, booking_id=8, teacher_id=ids["teacher"],
-                                    psychologist_id=ids["psychologist"], starts_at=later,
-                                    ends_at=later + timedelta(hours=1))
+        await schedule_booking_chat(
+            session,
+            clock,
+            booking_id=8,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=later,
+            ends_at=later + timedelta(hours=1),
+        )
         await session.commit()
     await eventually(lambda: sum("открыт" in t for t in texts(psy)) == 2, "the second chat opened")
     await psy.press("Завершить чат")
@@ -254,9 +293,12 @@ async def test_anonymous_question_taken_once_urgent_answered_and_continued_live(
     assert not any(m.text == SECRETS["reply"] for m in loser.messages)
 
     # The psychologist offers a live chat; the teacher accepts; it opens at once and relays.
-    await winner.press("чат", message_id=next(m.message_id for m in reversed(winner.messages)
-                                             if m.text == SECRETS["reply"]))
-    await eventually(lambda: any("чатта сөйлесуді ұсынады" in t for t in texts(teacher)), "the invitation arrives")
+    await winner.press(
+        "чат", message_id=next(m.message_id for m in reversed(winner.messages) if m.text == SECRETS["reply"])
+    )
+    await eventually(
+        lambda: any("чатта сөйлесуді ұсынады" in t for t in texts(teacher)), "the invitation arrives"
+    )
     await teacher.press("Чатты бастау")
     await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "the live chat opened")
     await teacher.send_text(SECRETS["live"])
@@ -311,9 +353,15 @@ async def test_deleting_data_ends_an_open_chat_and_tells_the_other_side(fake_api
     ids = {u.role: u.id for u in await _users(bot)}
     async with bot.app.sessions() as session:
         now = utcnow()
-        await schedule_booking_chat(session, bot.app.dispatcher["chat_clock"], booking_id=9,
-                                    teacher_id=ids["teacher"], psychologist_id=ids["psychologist"],
-                                    starts_at=now, ends_at=now + timedelta(hours=1))
+        await schedule_booking_chat(
+            session,
+            bot.app.dispatcher["chat_clock"],
+            booking_id=9,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+        )
         await session.commit()
     await eventually(lambda: any("открыт" in t for t in texts(psy)), "opened")
     await teacher.press_data(Menu(item="settings").pack())
@@ -324,7 +372,9 @@ async def test_deleting_data_ends_an_open_chat_and_tells_the_other_side(fake_api
         assert await session.scalar(select(ChatSession)) is None
 
 
-async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_calls_it_off(fake_api, start_bot):
+async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_calls_it_off(
+    fake_api, start_bot
+):
     from bot.config import BookingConfig
     from storage.repo import booking as booking_repo
 
@@ -345,13 +395,20 @@ async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_cal
         await session.commit()
         chats = {c.booking_id: c for c in await session.scalars(select(ChatSession))}
         assert set(chats) == {booked.booking.id, other.booking.id}
-        assert chats[booked.booking.id].starts_at == soon.starts_at and chats[booked.booking.id].ends_at == soon.ends_at
+        assert (
+            chats[booked.booking.id].starts_at == soon.starts_at
+            and chats[booked.booking.id].ends_at == soon.ends_at
+        )
 
         assert await booking_repo.cancel(session, other.booking, "teacher", rules, utcnow())
         await session.commit()
 
-    await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "the booked chat opens for the teacher")
-    assert any("Д. Ахметова психологпен" in t for t in texts(teacher)), "the teacher sees the psychologist's display name"
+    await eventually(
+        lambda: any("чат ашық" in t for t in texts(teacher)), "the booked chat opens for the teacher"
+    )
+    assert any("Д. Ахметова психологпен" in t for t in texts(teacher)), (
+        "the teacher sees the psychologist's display name"
+    )
     await eventually(lambda: any("открыт" in t for t in texts(psy)), "and for the psychologist")
     await teacher.send_text(SECRETS["teacher_text"])
     assert psy.last.text == SECRETS["teacher_text"]
@@ -369,12 +426,24 @@ async def test_a_planned_chat_survives_a_restart_and_one_missed_entirely_stays_s
     now = utcnow()
     async with bot.app.sessions() as session:
         clock = bot.app.dispatcher["chat_clock"]
-        upcoming = await schedule_booking_chat(session, clock, booking_id=1, teacher_id=ids["teacher"],
-                                               psychologist_id=ids["psychologist"], starts_at=now + timedelta(seconds=2),
-                                               ends_at=now + timedelta(hours=1))
-        missed = await schedule_booking_chat(session, clock, booking_id=2, teacher_id=ids["teacher"],
-                                             psychologist_id=ids["psychologist"], starts_at=now + timedelta(hours=2),
-                                             ends_at=now + timedelta(hours=3))
+        upcoming = await schedule_booking_chat(
+            session,
+            clock,
+            booking_id=1,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=now + timedelta(seconds=2),
+            ends_at=now + timedelta(hours=1),
+        )
+        missed = await schedule_booking_chat(
+            session,
+            clock,
+            booking_id=2,
+            teacher_id=ids["teacher"],
+            psychologist_id=ids["psychologist"],
+            starts_at=now + timedelta(hours=2),
+            ends_at=now + timedelta(hours=3),
+        )
         await session.commit()
     await bot.stop()
     # While the bot was down the second chat's whole time passed (moved into the past here).

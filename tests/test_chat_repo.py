@@ -1,4 +1,5 @@
 """Anonymous chat storage on SQLite and PostgreSQL: races have exactly one winner."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,8 +61,12 @@ async def test_chat_opens_and_closes_once_and_one_chat_per_booking(database_url)
     try:
         now = utcnow()
         async with sessions() as session:
-            chat = await repo.upsert_for_booking(session, 3, teacher.id, psychologists[0].id, now, now + timedelta(hours=1))
-            moved = await repo.upsert_for_booking(session, 3, teacher.id, psychologists[1].id, now, now + timedelta(hours=2))
+            chat = await repo.upsert_for_booking(
+                session, 3, teacher.id, psychologists[0].id, now, now + timedelta(hours=1)
+            )
+            moved = await repo.upsert_for_booking(
+                session, 3, teacher.id, psychologists[1].id, now, now + timedelta(hours=2)
+            )
             assert moved.id == chat.id and moved.psychologist_id == psychologists[1].id
             await session.commit()
 
@@ -119,7 +124,13 @@ async def test_a_psychologist_takes_only_the_questions_they_may_see(database_url
         async with sessions() as session:
             people = {}
             for number, (name, region) in enumerate(
-                [("teacher", "KZ-61"), ("lonely", "KZ-55"), ("nowhere", None), ("local", "KZ-61"), ("far", "KZ-75")]
+                [
+                    ("teacher", "KZ-61"),
+                    ("lonely", "KZ-55"),
+                    ("nowhere", None),
+                    ("local", "KZ-61"),
+                    ("far", "KZ-75"),
+                ]
             ):
                 person = await users.create(session, 200 + number, "ru")
                 person.region, person.consent_at = region, utcnow()
@@ -134,7 +145,10 @@ async def test_a_psychologist_takes_only_the_questions_they_may_see(database_url
         local, far = people["local"], people["far"]
 
         async with sessions() as session:
-            assert {q.id for q in await repo.open_questions(session, far.region)} == {unserved.id, unassigned.id}
+            assert {q.id for q in await repo.open_questions(session, far.region)} == {
+                unserved.id,
+                unassigned.id,
+            }
             assert {p.id for p in await repo.psychologists_for(session, "KZ-55")} == {local.id, far.id}
             assert not await repo.take(session, here.id, far), "another region's question, pressed by its id"
             await session.commit()
@@ -149,7 +163,9 @@ async def test_a_psychologist_takes_only_the_questions_they_may_see(database_url
         async with sessions() as session:
             everywhere = await users.create(session, 300, "kk")
             everywhere.role, everywhere.consent_at = "psychologist", utcnow()
-            later = await repo.ask(session, await session.get(type(far), people["lonely"].id), message_id=4, urgent=False)
+            later = await repo.ask(
+                session, await session.get(type(far), people["lonely"].id), message_id=4, urgent=False
+            )
             await session.commit()
         async with sessions() as session:
             assert [q.id for q in await repo.open_questions(session, far.region)] == [unassigned.id]

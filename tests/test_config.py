@@ -1,4 +1,5 @@
 """Config: defaults that run a fresh checkout, env overrides, errors that name the key."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,11 @@ def test_env_overrides_file_and_splits_lists(tmp_path):
     config.write_text('[bot]\nadmins = [1]\n[database]\nurl = "sqlite+aiosqlite:///a.db"\n')
     settings = load_settings(
         config,
-        environ={"DEMEU_DATABASE_URL": "postgresql+asyncpg://u@h/db", "DEMEU_ENCRYPTION_KEYS": "k1, k2", "DEMEU_BOT_ADMINS": "5,6"},
+        environ={
+            "DEMEU_DATABASE_URL": "postgresql+asyncpg://u@h/db",
+            "DEMEU_ENCRYPTION_KEYS": "k1, k2",
+            "DEMEU_BOT_ADMINS": "5,6",
+        },
     )
     assert settings.database.url == "postgresql+asyncpg://u@h/db"
     assert [k.get_secret_value() for k in settings.security.encryption_keys] == ["k1", "k2"]
@@ -117,7 +122,9 @@ def test_example_config_documents_every_key():
 
 
 def _run_cli(args, env, cwd):
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_missing_token_exits_2_without_traceback(tmp_path):

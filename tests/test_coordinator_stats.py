@@ -7,6 +7,7 @@ attack we know of, each shown to get nothing: two hidden cells and their total, 
 overlap (none do), the country minus one region, a month's quarter minus its other months, and a
 count moving by one right after a teacher acts (published figures never move).
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,14 +19,12 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from bot.services import anonymity
-from bot.services import periods
-from bot.services import statistics
+from bot.content.instruments import load_instruments
+from bot.content.regions import regions
+from bot.services import anonymity, periods, statistics
 from bot.services.anonymity import HIDDEN, Equations, Group, protect
 from bot.telegram.callbacks import Stat
 from bot.telegram.i18n import compile_translations
-from bot.content.instruments import load_instruments
-from bot.content.regions import regions
 from bot.views.stats_chart import Labels, render_stats_chart
 from storage.models import Booking, PsychologistProfile, SelfCheckResult, Slot, StatRelease, User
 from storage.models.base import utcnow
@@ -53,26 +52,56 @@ async def make_user(session, telegram_id: int, region: str, role: str = "teacher
     return user
 
 
-async def make_psychologist(session, telegram_id: int, name: str, region: str = REGION) -> PsychologistProfile:
+async def make_psychologist(
+    session, telegram_id: int, name: str, region: str = REGION
+) -> PsychologistProfile:
     user = await make_user(session, telegram_id, region, "psychologist")
-    profile = PsychologistProfile(user_id=user.id, display_name=name, languages="kk,ru", formats="video,chat",
-                                  regions=region, published=True, demo=False)
+    profile = PsychologistProfile(
+        user_id=user.id,
+        display_name=name,
+        languages="kk,ru",
+        formats="video,chat",
+        regions=region,
+        published=True,
+        demo=False,
+    )
     profile.user = user
     session.add(profile)
     await session.flush()
     return profile
 
 
-async def book(session, profile, teacher, hours_from_now: float, fmt: str, state: str, rating: int | None = None,
-               *, start: datetime | None = None) -> Booking:
+async def book(
+    session,
+    profile,
+    teacher,
+    hours_from_now: float,
+    fmt: str,
+    state: str,
+    rating: int | None = None,
+    *,
+    start: datetime | None = None,
+) -> Booking:
     """A booking `hours_from_now` after now, or after `start`."""
-    slot = Slot(psychologist_id=profile.id, starts_at=(start or utcnow()) + timedelta(hours=hours_from_now),
-                duration_min=60, format=fmt, removed=False)
+    slot = Slot(
+        psychologist_id=profile.id,
+        starts_at=(start or utcnow()) + timedelta(hours=hours_from_now),
+        duration_min=60,
+        format=fmt,
+        removed=False,
+    )
     session.add(slot)
     await session.flush()
     holds = state in ("booked", "confirmed", "attended", "no_show")
-    booking = Booking(slot_id=slot.id, teacher_id=teacher.id, state=state, holds=holds, rating=rating,
-                      cancelled_by="teacher" if state == "cancelled" else None, late_cancel=False)
+    booking = Booking(
+        slot_id=slot.id,
+        teacher_id=teacher.id,
+        state=state,
+        holds=holds,
+        rating=rating,
+        cancelled_by="teacher" if state == "cancelled" else None,
+        late_cancel=False,
+    )
     session.add(booking)
     await session.flush()
     return booking
@@ -107,22 +136,41 @@ async def seed(bot, other_consultations: int = 5, other_phq9: int = 0) -> list[i
     start = published_month(bot).since(bot.settings.tz) + timedelta(days=7)
     async with bot.app.sessions() as session:
         teachers = [await make_user(session, 700_000 + n, REGION) for n in range(12)]
-        others = [await make_user(session, 701_000 + n, OTHER) for n in range(max(other_consultations, other_phq9))]
+        others = [
+            await make_user(session, 701_000 + n, OTHER) for n in range(max(other_consultations, other_phq9))
+        ]
         profile = await make_psychologist(session, 720_000, "Айгүл П.")
-        plan = [("video", "attended", 5)] * 5 + [("video", "attended", None)] * 4 + [("video", "no_show", None)] * 3 \
-            + [("chat", "cancelled", None)] * 6 + [("chat", "moved", None)] * 2
+        plan = (
+            [("video", "attended", 5)] * 5
+            + [("video", "attended", None)] * 4
+            + [("video", "no_show", None)] * 3
+            + [("chat", "cancelled", None)] * 6
+            + [("chat", "moved", None)] * 2
+        )
         for n, (fmt, state, rating) in enumerate(plan):
             await book(session, profile, teachers[n % len(teachers)], 3 * n, fmt, state, rating, start=start)
         for n in range(other_consultations):
             await book(session, profile, others[n], 3 * (len(plan) + n), "video", "attended", start=start)
         gad7 = [item.key for item in load_instruments()["gad7"].items]
         for n in range(7):
-            session.add(SelfCheckResult(user_id=teachers[n].id, instrument="phq9", data=phq9(6 if n < 2 else 1), created_at=start))
+            session.add(
+                SelfCheckResult(
+                    user_id=teachers[n].id, instrument="phq9", data=phq9(6 if n < 2 else 1), created_at=start
+                )
+            )
         for n in range(6):
-            session.add(SelfCheckResult(user_id=teachers[n].id, instrument="gad7", data=scored("gad7", dict.fromkeys(gad7, 0)),
-                                        created_at=start))
+            session.add(
+                SelfCheckResult(
+                    user_id=teachers[n].id,
+                    instrument="gad7",
+                    data=scored("gad7", dict.fromkeys(gad7, 0)),
+                    created_at=start,
+                )
+            )
         for n in range(other_phq9):
-            session.add(SelfCheckResult(user_id=others[n].id, instrument="phq9", data=phq9(6), created_at=start))
+            session.add(
+                SelfCheckResult(user_id=others[n].id, instrument="phq9", data=phq9(6), created_at=start)
+            )
         await session.commit()
         return [teacher.id for teacher in teachers]
 
@@ -141,7 +189,9 @@ async def coordinator_of(fake_api, bot, lang: str, region: str | None = REGION):
 
 def band_line(t, lang: str, instrument: str, values: dict[str, str]) -> str:
     scale = load_instruments()[instrument].scales[0]
-    parts = "; ".join(t("co-stat-sc-band").format(band=band.label(lang), value=values[band.key]) for band in scale.bands)
+    parts = "; ".join(
+        t("co-stat-sc-band").format(band=band.label(lang), value=values[band.key]) for band in scale.bands
+    )
     return t("co-stat-sc-bands").format(scale=load_instruments()[instrument].abbreviation, bands=parts)
 
 
@@ -177,10 +227,21 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     assert t("co-stat-sc-total").format(value="13") in text
     assert t("co-stat-sc-taken").format(name="PHQ-9", value="7") in text
     # 2 mild is small, the 5 minimal would reveal it from the 7: both hidden.
-    assert band_line(t, lang, "phq9", {"minimal": HIDDEN, "mild": HIDDEN, "moderate": "0", "moderately_severe": "0", "severe": "0"}) in text
+    assert (
+        band_line(
+            t,
+            lang,
+            "phq9",
+            {"minimal": HIDDEN, "mild": HIDDEN, "moderate": "0", "moderately_severe": "0", "severe": "0"},
+        )
+        in text
+    )
     # All six GAD-7 results minimal: a teacher known to have taken it would be placed, so the band
     # is hidden with another one.
-    assert band_line(t, lang, "gad7", {"minimal": HIDDEN, "mild": HIDDEN, "moderate": "0", "severe": "0"}) in text
+    assert (
+        band_line(t, lang, "gad7", {"minimal": HIDDEN, "mild": HIDDEN, "moderate": "0", "severe": "0"})
+        in text
+    )
     assert len(text) <= 4096
 
     # Only fixed, closed periods: the latest months, quarters and year, this one marked.
@@ -251,10 +312,16 @@ async def test_a_teacher_acting_moves_no_published_figure(fake_api, start_bot):
     tz = bot.settings.tz
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SelfCheckResult)) == 14
-        unrated = await session.scalar(select(Booking.id).where(Booking.state == "attended", Booking.rating.is_(None)).limit(1))
+        unrated = await session.scalar(
+            select(Booking.id).where(Booking.state == "attended", Booking.rating.is_(None)).limit(1)
+        )
         await session.execute(update(Booking).where(Booking.id == unrated).values(rating=1))
         await session.execute(update(User).where(User.id == teacher_ids[0]).values(region=OTHER))
-        await session.execute(delete(SelfCheckResult).where(SelfCheckResult.user_id == teacher_ids[1], SelfCheckResult.instrument == "phq9"))
+        await session.execute(
+            delete(SelfCheckResult).where(
+                SelfCheckResult.user_id == teacher_ids[1], SelfCheckResult.instrument == "phq9"
+            )
+        )
         profile = await session.scalar(select(PsychologistProfile))
         late = await session.get(User, teacher_ids[2])
         await book(session, profile, late, 0, "video", "attended", start=month.since(tz) + timedelta(days=20))
@@ -265,7 +332,9 @@ async def test_a_teacher_acting_moves_no_published_figure(fake_api, start_bot):
     await look()
     assert screens[0] == screens[1]
     now = utcnow().astimezone(tz)
-    assert names(bot, "ru", periods.month_of(now.year, now.month))[0] not in " ".join(coordinator.last.buttons)
+    assert names(bot, "ru", periods.month_of(now.year, now.month))[0] not in " ".join(
+        coordinator.last.buttons
+    )
 
 
 async def test_the_country_minus_a_region_gives_nothing_away(fake_api, start_bot):
@@ -287,7 +356,9 @@ async def test_the_country_minus_a_region_gives_nothing_away(fake_api, start_bot
     assert not any(0 < value < 5 for value in derived.values()), derived
     await admin.press_data(Stat(a="show", r=OTHER).pack())
     text = admin.last_text
-    assert "Алматы" in text and t("co-stat-sc-bands").split("{")[0] + "PHQ-9" not in text, "a hidden count is not split"
+    assert "Алматы" in text and t("co-stat-sc-bands").split("{")[0] + "PHQ-9" not in text, (
+        "a hidden count is not split"
+    )
 
     teacher = fake_api.user(user_id=TEACHER, language_code="kk")
     await agree(teacher, "kk")
@@ -297,12 +368,19 @@ async def test_the_country_minus_a_region_gives_nothing_away(fake_api, start_bot
     assert not any(m.kind in ("photo", "document") for m in teacher.messages)
 
 
-def solve(screens: dict, month: periods.Period, sums: list[tuple[object, list[object]]]) -> dict[tuple[object, str], int]:
+def solve(
+    screens: dict, month: periods.Period, sums: list[tuple[object, list[object]]]
+) -> dict[tuple[object, str], int]:
     """What an attacker works out from the shown values: every total equals its parts, for each
     breakdown on a screen and for each (total screen, part screens) in `sums`; a hidden value
     follows once it is the only unknown. (Everyone seeded has a region, so the regions add up
     to the country exactly.)"""
-    known = {(screen, key): int(value) for screen, values in screens.items() for key, value in values.items() if value.isdigit()}
+    known = {
+        (screen, key): int(value)
+        for screen, values in screens.items()
+        for key, value in values.items()
+        if value.isdigit()
+    }
     relations = []
     for screen in screens:
         for group in statistics.breakdowns(month):
@@ -350,7 +428,10 @@ def test_two_hidden_cells_and_their_total_give_nothing():
     group = Group("total", ("a", "b", "c", "d", "e"))
     hidden = protect(cells, [group], 5, new=cells)
     assert hidden == {"b", "c", "d"}
-    assert protect({"a": 3, "b": 40, "c": 12, "t": 55}, [Group("t", ("a", "b", "c"))], 5, new="abct") == {"a", "c"}
+    assert protect({"a": 3, "b": 40, "c": 12, "t": 55}, [Group("t", ("a", "b", "c"))], 5, new="abct") == {
+        "a",
+        "c",
+    }
     assert protect({"a": 0, "b": 40, "t": 40}, [Group("t", ("a", "b"))], 5, new="abt") == set()
     # A hidden total is not the plain sum of its shown parts.
     assert protect({"a": 3, "b": 0, "t": 3}, [Group("t", ("a", "b"))], 5, new="abt") == {"a", "t"}
@@ -372,12 +453,17 @@ def test_random_tables_keep_every_rule():
     rng = random.Random(7)
     for _trial in range(150):
         rows, columns = rng.randint(2, 5), rng.randint(2, 4)
-        values = {(r, c): rng.choice([0, 0, 1, 2, 3, 4, 5, 7, 12]) for r in range(rows) for c in range(columns)}
+        values = {
+            (r, c): rng.choice([0, 0, 1, 2, 3, 4, 5, 7, 12]) for r in range(rows) for c in range(columns)
+        }
         for r in range(rows):
             values[(r, "all")] = sum(values[(r, c)] for c in range(columns))
         for c in [*range(columns), "all"]:
             values[("country", c)] = sum(values[(r, c)] for r in range(rows))
-        sums = [Group((r, "all"), tuple((r, c) for c in range(columns)), breakdown=True) for r in [*range(rows), "country"]]
+        sums = [
+            Group((r, "all"), tuple((r, c) for c in range(columns)), breakdown=True)
+            for r in [*range(rows), "country"]
+        ]
         sums += [Group(("country", c), tuple((r, c) for r in range(rows))) for c in [*range(columns), "all"]]
         hidden = protect(values, sums, 5, new=values)
         for group in sums:
@@ -395,7 +481,11 @@ def exactly_determined(hidden: set, sums: list[Group]) -> set:
     cells = sorted(hidden, key=repr)
     matrix = [[Fraction(sum(p == c for p in g.parts) - (g.total == c)) for c in cells] for g in sums]
     base = rank(matrix)
-    return {cell for j, cell in enumerate(cells) if rank(matrix + [[Fraction(k == j) for k in range(len(cells))]]) == base}
+    return {
+        cell
+        for j, cell in enumerate(cells)
+        if rank([*matrix, [Fraction(k == j) for k in range(len(cells))]]) == base
+    }
 
 
 def rank(matrix: list[list[Fraction]]) -> int:
@@ -409,7 +499,7 @@ def rank(matrix: list[list[Fraction]]) -> int:
         for r in range(len(rows)):
             if r != found and rows[r][column]:
                 factor = rows[r][column] / rows[found][column]
-                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[found])]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[found], strict=True)]
         found += 1
     return found
 
@@ -454,12 +544,18 @@ async def test_aggregates_and_publication_on_both_databases(start_bot, fake_api,
         assert {d.day for d in data[REGION].by_day} <= set(range(8, 15))
         checks = await stats.selfchecks(session, since, until, REGION, statistics.bands)
         assert checks.taken == {"phq9": 7, "gad7": 6}
-        assert checks.bands[("phq9", "total", "mild")] == 2 and checks.bands[("phq9", "total", "minimal")] == 5
+        assert (
+            checks.bands[("phq9", "total", "mild")] == 2 and checks.bands[("phq9", "total", "minimal")] == 5
+        )
         assert await stats.selfcheck_regions(session, since, until) == [REGION, OTHER]
         assert (await stats.active(session, since, until)) == {REGION: 12, OTHER: 2}
         counts = await statistics.count_month(session, month, tz)
         assert counts[""]["bk-total"] == 20 and counts[statistics.NO_REGION]["bk-total"] == 0
-        assert counts[OTHER]["sc-phq9-total-mild"] == 1 and set(counts) == {"", statistics.NO_REGION, *regions()}
+        assert counts[OTHER]["sc-phq9-total-mild"] == 1 and set(counts) == {
+            "",
+            statistics.NO_REGION,
+            *regions(),
+        }
         assert (await groups.statistics(session, since, until)) == {}
 
         await statistics.publish_due(session, utcnow(), tz, 5)
@@ -477,8 +573,17 @@ async def test_aggregates_and_publication_on_both_databases(start_bot, fake_api,
 
 
 def test_chart_draws_only_suppressed_numbers():
-    labels = Labels(title="Demeu: Қазан 2026, Түркістан облысы", bars="Ай күндері", bands="Нәтижелер", hidden=HIDDEN, empty="—")
-    png = render_stats_chart(labels, [("1–7", 12), ("8–14", None), ("15–21", 0), ("22–28", 7), ("29–31", 0)],
-                             [("PHQ-9", 7, [("Ең аз", None), ("Жеңіл", None), ("Орташа", 0)]), ("GAD-7", 6, [("Ең аз", 6)])])
+    labels = Labels(
+        title="Demeu: Қазан 2026, Түркістан облысы",
+        bars="Ай күндері",
+        bands="Нәтижелер",
+        hidden=HIDDEN,
+        empty="—",
+    )
+    png = render_stats_chart(
+        labels,
+        [("1–7", 12), ("8–14", None), ("15–21", 0), ("22–28", 7), ("29–31", 0)],
+        [("PHQ-9", 7, [("Ең аз", None), ("Жеңіл", None), ("Орташа", 0)]), ("GAD-7", 6, [("Ең аз", 6)])],
+    )
     assert png.startswith(PNG)
     assert render_stats_chart(labels, [], []).startswith(PNG), "an empty period still draws"

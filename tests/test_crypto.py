@@ -1,9 +1,9 @@
 """Encryption at rest, blind index, pseudonyms, local key generation, rotation."""
+
 import base64
 import stat
 
 import pytest
-
 from cryptography.fernet import Fernet
 
 from storage import crypto
@@ -79,7 +79,11 @@ def test_pseudonym_shape_and_stability():
 
 @pytest.mark.parametrize(
     ("keys", "hmac_key", "named"),
-    [([], TEST_HMAC, "security.encryption_keys"), (["nope"], TEST_HMAC, "encryption_keys[0]"), (TEST_KEYS, "short", "security.hmac_key")],
+    [
+        ([], TEST_HMAC, "security.encryption_keys"),
+        (["nope"], TEST_HMAC, "encryption_keys[0]"),
+        (TEST_KEYS, "short", "security.hmac_key"),
+    ],
 )
 def test_bad_keys_name_the_key(keys, hmac_key, named):
     with pytest.raises(crypto.CryptoKeyError) as error:

@@ -1,5 +1,6 @@
 """What holds people's data on disk is owner-only whatever the umask: the SQLite database with its
 WAL and shared-memory files (0600), and the data folder they and the local keys are made in (0700)."""
+
 import os
 import stat
 

@@ -1,5 +1,6 @@
 """PostgreSQL connections that died while idle in the pool (a restart, a failover) are found and
 replaced at checkout, so the next update does not fail on them."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """bot.delivery against the fake Bot API: flood waits, server errors, blocked users."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,7 +72,9 @@ async def test_blocked_user_is_marked_inactive_once_without_retries(fake_api, sq
     bot = make_bot(fake_api)
     fake_api.block(7004)
     try:
-        result = await delivery.send_message(bot, 7004, "hello", user_id=user.id, sessions=sessions, policy=FAST)
+        result = await delivery.send_message(
+            bot, 7004, "hello", user_id=user.id, sessions=sessions, policy=FAST
+        )
     finally:
         delivery.BLOCKED_HOOKS.remove(hook)
         await bot.session.close()

@@ -1,4 +1,5 @@
 """Production shapes: conversation state in Redis, and webhook mode behind a secret."""
+
 import socket
 
 import pytest
@@ -6,8 +7,8 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
-from bot.telegram import followups
 from bot.config import generate_webhook_secret
+from bot.telegram import followups
 from tests.conftest import REDIS_URL, make_settings
 from tests.fakeapi.reporting import report_handled
 
@@ -54,8 +55,15 @@ async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_p
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}", fake_api.base_url, fake_api.token, tmp_path,
-        telegram={"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_secret": SecretStr(SECRET)},
+        f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}",
+        fake_api.base_url,
+        fake_api.token,
+        tmp_path,
+        telegram={
+            "mode": "webhook",
+            "webhook_url": f"http://127.0.0.1:{port}",
+            "webhook_secret": SecretStr(SECRET),
+        },
     )
     app = await App.create(settings)
     report_handled(app.dispatcher, fake_api, settle=followups.settled)
@@ -72,13 +80,23 @@ async def test_webhook_mode_checks_the_secret_and_reports_health(fake_api, tmp_p
         assert set(fake_api.webhook_statuses) == {200}
 
         async with ClientSession() as client:
-            forged = {"update_id": 999_999, "message": {"message_id": 1, "date": 0, "text": "/start",
-                      "chat": {"id": 880_002, "type": "private"},
-                      "from": {"id": 880_002, "is_bot": False, "first_name": "X"}}}
+            forged = {
+                "update_id": 999_999,
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "text": "/start",
+                    "chat": {"id": 880_002, "type": "private"},
+                    "from": {"id": 880_002, "is_bot": False, "first_name": "X"},
+                },
+            }
             async with client.post(f"http://127.0.0.1:{port}/telegram", json=forged) as response:
                 assert response.status == 401
-            async with client.post(f"http://127.0.0.1:{port}/telegram", json=forged,
-                                   headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+            async with client.post(
+                f"http://127.0.0.1:{port}/telegram",
+                json=forged,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            ) as response:
                 assert response.status == 401
             async with client.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert response.status == 200

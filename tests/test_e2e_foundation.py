@@ -1,5 +1,6 @@
 """End to end through the fake Bot API server: a teacher's first minutes with Demeu,
 in Kazakh and in Russian, and what must never leak."""
+
 import asyncio
 import logging
 import re
@@ -19,20 +20,54 @@ USERNAME = "aigul_mugalim_77"
 SECRET_TEXT = "Мой директор Бекжанов кричит на меня"
 
 TEXTS = {
-    "kk": {"lang": "Қазақша", "agree": "Келісемін", "consent": "құпия қолдау", "menu": "Басты мәзір",
-           "soon": "жақында", "sos": "Шұғыл көмек", "settings": "Баптаулар", "region": "Өңір",
-           "turkestan": "Түркістан облысы", "delete": "Деректерімді өшіру", "confirm": "бәрін өшіру",
-           "deleted": "өшірілді", "stale": "ескірген", "unexpected": "түсінбедім", "refused": "қызметкерлерге",
-           "notify": "Хабарламалар", "off": "Өшіру", "on": "Қосу", "safety": "маңызды", "back": "Артқа",
-           "distress": "ауыр сияқты",
-           "error": "дұрыс болмады"},
-    "ru": {"lang": "Русский", "agree": "Согласен", "consent": "конфиденциальная поддержка", "menu": "Главное меню",
-           "soon": "скоро", "sos": "Срочная помощь", "settings": "Настройки", "region": "Регион",
-           "turkestan": "Туркестанская область", "delete": "Удалить мои данные", "confirm": "удалить всё",
-           "deleted": "удалены", "stale": "устарела", "unexpected": "не понял", "refused": "сотрудников",
-           "notify": "Уведомления", "off": "Выключить", "on": "Включить", "safety": "важно", "back": "Назад",
-           "distress": "очень тяжело",
-           "error": "что-то пошло не так"},
+    "kk": {
+        "lang": "Қазақша",
+        "agree": "Келісемін",
+        "consent": "құпия қолдау",
+        "menu": "Басты мәзір",
+        "soon": "жақында",
+        "sos": "Шұғыл көмек",
+        "settings": "Баптаулар",
+        "region": "Өңір",
+        "turkestan": "Түркістан облысы",
+        "delete": "Деректерімді өшіру",
+        "confirm": "бәрін өшіру",
+        "deleted": "өшірілді",
+        "stale": "ескірген",
+        "unexpected": "түсінбедім",
+        "refused": "қызметкерлерге",
+        "notify": "Хабарламалар",
+        "off": "Өшіру",
+        "on": "Қосу",
+        "safety": "маңызды",
+        "back": "Артқа",
+        "distress": "ауыр сияқты",
+        "error": "дұрыс болмады",
+    },
+    "ru": {
+        "lang": "Русский",
+        "agree": "Согласен",
+        "consent": "конфиденциальная поддержка",
+        "menu": "Главное меню",
+        "soon": "скоро",
+        "sos": "Срочная помощь",
+        "settings": "Настройки",
+        "region": "Регион",
+        "turkestan": "Туркестанская область",
+        "delete": "Удалить мои данные",
+        "confirm": "удалить всё",
+        "deleted": "удалены",
+        "stale": "устарела",
+        "unexpected": "не понял",
+        "refused": "сотрудников",
+        "notify": "Уведомления",
+        "off": "Выключить",
+        "on": "Включить",
+        "safety": "важно",
+        "back": "Назад",
+        "distress": "очень тяжело",
+        "error": "что-то пошло не так",
+    },
 }
 # Every teacher section of the main menu, except the two this test walks through by hand.
 MENU_ITEMS = [item for item in TEACHER_ITEMS if item not in ("sos", "settings")]

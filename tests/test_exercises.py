@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import math
 from datetime import date, timedelta
@@ -9,11 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram import followups
 from bot.content.exercises import CATEGORIES, ContentError, Frame, GuidedRunner, load_exercises
+from bot.telegram import followups
 
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
-REQUIRED = {"box", "478", "belly", "pmr", "grounding", "bodyscan", "stop", "pause", "voice", "drawing", "evening"}
+REQUIRED = {
+    "box",
+    "478",
+    "belly",
+    "pmr",
+    "grounding",
+    "bodyscan",
+    "stop",
+    "pause",
+    "voice",
+    "drawing",
+    "evening",
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +45,10 @@ def texts(exercise, lang):
 
 # ── catalogue ────────────────────────────────────────────────────────────────
 
+
 def test_catalogue_loads_in_order_with_lookup(catalogue):
     assert len(catalogue) >= 10
-    assert REQUIRED <= {exercise.id for exercise in catalogue}
+    assert {exercise.id for exercise in catalogue} >= REQUIRED
     first = next(iter(catalogue))
     assert catalogue[first.id] is first and catalogue.get("nope") is None
     assert all(exercise.category in CATEGORIES for exercise in catalogue)
@@ -62,7 +76,7 @@ def test_frames_never_repeat_consecutively(catalogue, lang):
     for exercise in catalogue:
         frames = exercise.frames(lang)
         assert frames and all(frame.seconds >= 1 for frame in frames), exercise.id
-        for before, after in zip(frames, frames[1:]):
+        for before, after in itertools.pairwise(frames):
             assert before.text != after.text, (exercise.id, before.text)
         assert all(frame.text.startswith(exercise.title[lang]) for frame in frames)
 
@@ -89,7 +103,7 @@ def test_exercise_of_the_day_rotates_deterministically(catalogue):
     assert load_exercises().exercise_of_the_day(start).id == days[0].id
     assert catalogue.exercise_of_the_day(start + timedelta(days=len(catalogue))).id == days[0].id
     week = [catalogue.exercise_of_the_day(start + timedelta(days=n)) for n in range(3 * len(catalogue))]
-    assert all(a.category != b.category for a, b in zip(week, week[1:]))
+    assert all(a.category != b.category for a, b in itertools.pairwise(week))
 
 
 # ── validation ───────────────────────────────────────────────────────────────
@@ -128,25 +142,28 @@ def test_valid_sample_loads(tmp_path: Path):
     assert [len(load_exercises(path)["a"].frames(lang)) for lang in ("kk", "ru")] == [8, 8]
 
 
-@pytest.mark.parametrize(("old", "new", "where"), [
-    ('title.ru = "Дыхание"\n', "", "exercise[a].title.ru"),
-    ('ru = "Выдох"', 'ru = "  "', "exercise[a].step[2].ru"),
-    ('why.kk = "Себебі"\nwhy.ru = "Потому что"', "", "exercise[a].why"),
-    ("seconds = 2", "seconds = 0", "exercise[a].step[2].seconds"),
-    ("seconds = 2", "seconds = -1.5", "exercise[a].step[2].seconds"),
-    ("count = 3", "count = 0", "exercise[a].step[1].count"),
-    ("count = 3", "count = 3\nseconds = 1", "exercise[a].step[1].count"),
-    ("minutes = 1", "minutes = 0", "exercise[a].minutes"),
-    ("cycles = 2", "cycles = true", "exercise[a].cycles"),
-    ('category = "breathing"', 'category = "sleep"', "exercise[a].category"),
-    ('id = "a"', 'id = "Жаттығу"', "exercise[#1].id"),
-    ("minutes = 1", "minutes = 1\nminuts = 2", "exercise[a]"),
-    ('cycle.ru = "круг {n}/{total}"', 'cycle.ru = "круг {x}"', "labels.cycle.ru"),
-    ('id = "a"', "id = 7", "exercise[#1].id"),
-    ("cycles = 2", "cycles = 2\naccepts_photo = 1", "exercise[a].accepts_photo"),
-    ('ru = "Выдох"', 'ru = "Выдох"' + STEP.format(part="outro") * 2, "exercise[a] (kk)"),
-    ("minutes = 1", "minutes = 1 =", "file"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ('title.ru = "Дыхание"\n', "", "exercise[a].title.ru"),
+        ('ru = "Выдох"', 'ru = "  "', "exercise[a].step[2].ru"),
+        ('why.kk = "Себебі"\nwhy.ru = "Потому что"', "", "exercise[a].why"),
+        ("seconds = 2", "seconds = 0", "exercise[a].step[2].seconds"),
+        ("seconds = 2", "seconds = -1.5", "exercise[a].step[2].seconds"),
+        ("count = 3", "count = 0", "exercise[a].step[1].count"),
+        ("count = 3", "count = 3\nseconds = 1", "exercise[a].step[1].count"),
+        ("minutes = 1", "minutes = 0", "exercise[a].minutes"),
+        ("cycles = 2", "cycles = true", "exercise[a].cycles"),
+        ('category = "breathing"', 'category = "sleep"', "exercise[a].category"),
+        ('id = "a"', 'id = "Жаттығу"', "exercise[#1].id"),
+        ("minutes = 1", "minutes = 1\nminuts = 2", "exercise[a]"),
+        ('cycle.ru = "круг {n}/{total}"', 'cycle.ru = "круг {x}"', "labels.cycle.ru"),
+        ('id = "a"', "id = 7", "exercise[#1].id"),
+        ("cycles = 2", "cycles = 2\naccepts_photo = 1", "exercise[a].accepts_photo"),
+        ('ru = "Выдох"', 'ru = "Выдох"' + STEP.format(part="outro") * 2, "exercise[a] (kk)"),
+        ("minutes = 1", "minutes = 1 =", "file"),
+    ],
+)
 def test_content_errors_name_file_and_field(tmp_path: Path, old: str, new: str, where: str):
     assert old in VALID
     path = tmp_path / "bad.toml"
@@ -168,11 +185,12 @@ def test_no_steps_and_duplicate_id(tmp_path: Path):
 
 
 def test_missing_file_is_a_content_error(tmp_path: Path):
-    with pytest.raises(ContentError, match="missing.toml: file: cannot read"):
+    with pytest.raises(ContentError, match=r"missing\.toml: file: cannot read"):
         load_exercises(tmp_path / "missing.toml")
 
 
 # ── guided runner ────────────────────────────────────────────────────────────
+
 
 def frames_of(n: int, seconds: float = 1.0) -> list[Frame]:
     return [Frame(f"frame {i}", seconds) for i in range(n)]

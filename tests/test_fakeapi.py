@@ -12,11 +12,20 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter,
-                                TelegramServerError)
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.filters import CommandStart
-from aiogram.types import (BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup,
-                           Message)
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from tests.fakeapi import FakeBotAPI
 from tests.fakeapi.reporting import report_handled
@@ -28,16 +37,22 @@ ADMIN = 9000
 
 
 def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=text, callback_data=data) for text, data in row] for row in rows])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data) for text, data in row] for row in rows
+        ]
+    )
 
 
-async def raw_call(api: FakeBotAPI, method: str, fields: dict[str, Any] | None = None, *,
-                   as_json: bool = False) -> tuple[int, dict[str, Any]]:
+async def raw_call(
+    api: FakeBotAPI, method: str, fields: dict[str, Any] | None = None, *, as_json: bool = False
+) -> tuple[int, dict[str, Any]]:
     """A request aiogram would never make: a form (or JSON body) exactly as given."""
     body = {"json": fields} if as_json else {"data": fields}
-    async with aiohttp.ClientSession() as http, \
-            http.post(f"{api.base_url}/bot{api.token}/{method}", **body) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{api.base_url}/bot{api.token}/{method}", **body) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -49,15 +64,19 @@ async def bot(fake_api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture(params=["reporting", "quiet"])
-async def running_bot(request: pytest.FixtureRequest, fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[FakeBotAPI]:
+async def running_bot(
+    request: pytest.FixtureRequest, fake_api: FakeBotAPI, bot: Bot
+) -> AsyncIterator[FakeBotAPI]:
     """A tiny bot polling the fake server: /start offers two buttons, one of which forgets to answer.
     It reports each update handled, or not: then the fake server falls back to waiting for quiet."""
     router = Router()
 
     @router.message(CommandStart())
     async def start(message: Message) -> None:
-        await message.answer("Сәлем! <b>Demeu</b> көмектеседі.",
-                             reply_markup=keyboard([("Иә, бастаймыз", "go")], [("Кейін", "later")]))
+        await message.answer(
+            "Сәлем! <b>Demeu</b> көмектеседі.",
+            reply_markup=keyboard([("Иә, бастаймыз", "go")], [("Кейін", "later")]),
+        )
 
     @router.callback_query(F.data == "go")
     async def go(query: CallbackQuery) -> None:
@@ -82,7 +101,9 @@ async def running_bot(request: pytest.FixtureRequest, fake_api: FakeBotAPI, bot:
     dispatcher.include_router(router)
     if request.param == "reporting":
         report_handled(dispatcher, fake_api)
-    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False))
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
     yield fake_api
     await dispatcher.stop_polling()
     await polling
@@ -93,7 +114,9 @@ async def test_real_bot_requests_parse(fake_api: FakeBotAPI, bot: Bot) -> None:
     me = await bot.get_me()
     assert (me.id, me.username, me.is_bot) == (123456789, "demeu_test_bot", True)
 
-    sent = await bot.send_message(USER, "<b>Сәлем</b>, мұғалім &amp; досым!", reply_markup=keyboard([("Иә", "y")]))
+    sent = await bot.send_message(
+        USER, "<b>Сәлем</b>, мұғалім &amp; досым!", reply_markup=keyboard([("Иә", "y")])
+    )
     assert sent.text == "Сәлем, мұғалім & досым!"
     assert [(e.type, e.offset, e.length) for e in sent.entities] == [("bold", 0, 5)]
     assert sent.reply_markup.inline_keyboard[0][0].callback_data == "y"
@@ -103,44 +126,85 @@ async def test_real_bot_requests_parse(fake_api: FakeBotAPI, bot: Bot) -> None:
     await bot.send_document(USER, BufferedInputFile(b"%PDF report", "есеп.pdf"), caption="Есеп")
 
     assert [c.method for c in fake_api.calls] == ["getMe", "sendMessage", "editMessageText", "sendDocument"]
-    assert fake_api.calls[1].params["reply_markup"] == {"inline_keyboard": [[{"text": "Иә", "callback_data": "y"}]]}
+    assert fake_api.calls[1].params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Иә", "callback_data": "y"}]]
+    }
     assert [m.text or m.caption for m in user.messages] == ["Жаңа мәтін", "Есеп"]
     assert (user.documents[0].document, user.documents[0].filename) == (b"%PDF report", "есеп.pdf")
 
 
-@pytest.mark.parametrize(("method", "fields", "status", "description"), [
-    ("sendMessage", {"chat_id": "1", "text": "x", "colour": "red"}, 400, 'Bad Request: unknown field "colour"'),
-    ("sendMessage", {"chat_id": "1", "text": "x", "disable_web_page_preview": "true"}, 400,
-     'Bad Request: unknown field "disable_web_page_preview" (deprecated: use link_preview_options)'),
-    ("sendMessage", {"text": "x"}, 400, "Bad Request: chat_id is empty"),
-    ("sendMessage", {"chat_id": "1"}, 400, "Bad Request: message text is empty"),
-    ("sendDocument", {"chat_id": "1"}, 400, "Bad Request: there is no document in the request"),
-    ("sendMesage", {"chat_id": "1", "text": "x"}, 404, "Not Found"),
-    ("sendMessage", {"chat_id": "1", "text": "x", "disable_notification": "maybe"}, 400,
-     'Bad Request: field "disable_notification" must be of type Boolean'),
-    ("sendMessage", {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [[{"callback_data": "a"}]]}'},
-     400, "Bad Request: can't parse inline keyboard button: Can't find field \"text\""),
-    ("sendMessage", {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [[{"text": "a"}]]}'},
-     400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"),
-    ("sendMessage", {"chat_id": "1", "text": "x", "link_preview_options": '{"is_disabled": true, "size": 1}'},
-     400, "Bad Request: can't parse link preview options: unknown field \"size\""),
-    ("editMessageText", {"chat_id": "1", "message_id": "7", "text": "x"}, 400,
-     "Bad Request: message to edit not found"),
-])
-async def test_protocol_violations_are_refused_and_recorded(fake_api: FakeBotAPI, method: str,
-                                                            fields: dict[str, str], status: int,
-                                                            description: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "fields", "status", "description"),
+    [
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "colour": "red"},
+            400,
+            'Bad Request: unknown field "colour"',
+        ),
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "disable_web_page_preview": "true"},
+            400,
+            'Bad Request: unknown field "disable_web_page_preview" (deprecated: use link_preview_options)',
+        ),
+        ("sendMessage", {"text": "x"}, 400, "Bad Request: chat_id is empty"),
+        ("sendMessage", {"chat_id": "1"}, 400, "Bad Request: message text is empty"),
+        ("sendDocument", {"chat_id": "1"}, 400, "Bad Request: there is no document in the request"),
+        ("sendMesage", {"chat_id": "1", "text": "x"}, 404, "Not Found"),
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "disable_notification": "maybe"},
+            400,
+            'Bad Request: field "disable_notification" must be of type Boolean',
+        ),
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [[{"callback_data": "a"}]]}'},
+            400,
+            "Bad Request: can't parse inline keyboard button: Can't find field \"text\"",
+        ),
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [[{"text": "a"}]]}'},
+            400,
+            "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+        ),
+        (
+            "sendMessage",
+            {"chat_id": "1", "text": "x", "link_preview_options": '{"is_disabled": true, "size": 1}'},
+            400,
+            'Bad Request: can\'t parse link preview options: unknown field "size"',
+        ),
+        (
+            "editMessageText",
+            {"chat_id": "1", "message_id": "7", "text": "x"},
+            400,
+            "Bad Request: message to edit not found",
+        ),
+    ],
+)
+async def test_protocol_violations_are_refused_and_recorded(
+    fake_api: FakeBotAPI, method: str, fields: dict[str, str], status: int, description: str
+) -> None:
     assert await raw_call(fake_api, method, fields) == (
-        status, {"ok": False, "error_code": status, "description": description})
+        status,
+        {"ok": False, "error_code": status, "description": description},
+    )
     assert fake_api.expect_violations() == [f"{method}: {description}"]
 
 
 async def test_method_names_are_case_insensitive_and_token_checked(fake_api: FakeBotAPI) -> None:
     status, body = await raw_call(fake_api, "SENDMESSAGE", {"chat_id": "1", "text": "x"})
     assert (status, body["result"]["text"]) == (200, "x")
-    async with aiohttp.ClientSession() as http, http.post(f"{fake_api.base_url}/bot1:wrong/getMe") as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{fake_api.base_url}/bot1:wrong/getMe") as response,
+    ):
         assert (response.status, await response.json()) == (
-            401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            401,
+            {"ok": False, "error_code": 401, "description": "Unauthorized"},
+        )
 
 
 async def test_text_limits_count_visible_utf16_after_html(fake_api: FakeBotAPI, bot: Bot) -> None:
@@ -154,10 +218,10 @@ async def test_text_limits_count_visible_utf16_after_html(fake_api: FakeBotAPI, 
         "😀" * 2049: too_long,
         "<b></b> ": "Bad Request: message text is empty",
         "<b>x": "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
-        "a < b": "Bad Request: can't parse entities: Unsupported start tag \"\" at byte offset 2",
+        "a < b": 'Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 2',
         "<b>x</i>": "Bad Request: can't parse entities: "
-                    "Unmatched end tag at byte offset 4, expected \"</b>\", found \"</i>\"",
-        "Q&A": "Bad Request: can't parse entities: Unsupported HTML entity or unescaped \"&\" at byte offset 1",
+        'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"',
+        "Q&A": 'Bad Request: can\'t parse entities: Unsupported HTML entity or unescaped "&" at byte offset 1',
     }
     for text, error in cases.items():
         if error is None:
@@ -189,8 +253,17 @@ async def test_callback_data_is_limited_to_64_bytes(fake_api: FakeBotAPI, bot: B
 async def test_callback_answers(fake_api: FakeBotAPI, bot: Bot) -> None:
     user = fake_api.user(USER)
     message = fake_api.store_message(USER, fake_api.bot_user, text="?")
-    fake_api.feed({"callback_query": {"id": "q1", "from": user.as_user, "chat_instance": "i",
-                                      "message": message.to_api(), "data": "d"}})
+    fake_api.feed(
+        {
+            "callback_query": {
+                "id": "q1",
+                "from": user.as_user,
+                "chat_instance": "i",
+                "message": message.to_api(),
+                "data": "d",
+            }
+        }
+    )
     with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
         await bot.answer_callback_query("q1", text="я" * 201)
     await bot.answer_callback_query("q1", text="я" * 200, show_alert=True)
@@ -199,16 +272,19 @@ async def test_callback_answers(fake_api: FakeBotAPI, bot: Bot) -> None:
         with pytest.raises(TelegramBadRequest, match="query is too old"):
             await bot.answer_callback_query(query_id)
     assert fake_api.expect_violations() == [
-        "answerCallbackQuery: Bad Request: MESSAGE_TOO_LONG", f"answerCallbackQuery: {stale}",
-        f"answerCallbackQuery: {stale}"]
+        "answerCallbackQuery: Bad Request: MESSAGE_TOO_LONG",
+        f"answerCallbackQuery: {stale}",
+        f"answerCallbackQuery: {stale}",
+    ]
 
 
 async def test_identical_edit_is_not_modified(fake_api: FakeBotAPI, bot: Bot) -> None:
     markup = keyboard([("Иә", "y")])
     sent = await bot.send_message(USER, "<b>Сұрақ</b>", reply_markup=markup)
     with pytest.raises(TelegramBadRequest, match="message is not modified: specified new message content"):
-        await bot.edit_message_text("<strong>Сұрақ</strong>", chat_id=USER, message_id=sent.message_id,
-                                    reply_markup=markup)  # other HTML, same entities
+        await bot.edit_message_text(
+            "<strong>Сұрақ</strong>", chat_id=USER, message_id=sent.message_id, reply_markup=markup
+        )  # other HTML, same entities
     await bot.edit_message_text("<i>Сұрақ</i>", chat_id=USER, message_id=sent.message_id, reply_markup=markup)
     assert [c.method for c in fake_api.not_modified] == ["editMessageText"]
     assert fake_api.violations == []
@@ -238,7 +314,9 @@ async def test_injected_faults(fake_api: FakeBotAPI, bot: Bot) -> None:
 async def test_rate_limit_answers_429_beyond_30_messages_per_second(fake_api: FakeBotAPI, bot: Bot) -> None:
     fake_api.rate_limit(global_per_second=30, per_chat_per_second=1)
     started = asyncio.get_running_loop().time()
-    outcomes = await asyncio.gather(*(bot.send_message(2000 + n, "x") for n in range(40)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(bot.send_message(2000 + n, "x") for n in range(40)), return_exceptions=True
+    )
     assert asyncio.get_running_loop().time() - started < 1
     flooded = [o for o in outcomes if isinstance(o, TelegramRetryAfter)]
     assert (len(flooded), len(fake_api.rate_limited)) == (10, 10)
@@ -296,8 +374,12 @@ async def test_user_document_is_downloaded_and_copied(running_bot: FakeBotAPI) -
 
 async def test_json_bodies_are_checked_alike(fake_api: FakeBotAPI) -> None:
     button = {"text": "a", "url": "https://t.me/demeu_test_bot"}
-    status, body = await raw_call(fake_api, "sendMessage", {"chat_id": USER, "text": "x", "reply_markup": {
-        "inline_keyboard": [[button]]}}, as_json=True)
+    status, body = await raw_call(
+        fake_api,
+        "sendMessage",
+        {"chat_id": USER, "text": "x", "reply_markup": {"inline_keyboard": [[button]]}},
+        as_json=True,
+    )
     assert (status, body["result"]["reply_markup"]["inline_keyboard"]) == (200, [[button]])
     status, body = await raw_call(fake_api, "sendMessage", {"chat_id": USER, "text": 5}, as_json=True)
     assert (status, body["description"]) == (400, 'Bad Request: field "text" must be of type String')

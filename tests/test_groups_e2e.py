@@ -1,6 +1,7 @@
 """Group sessions end to end through the fake Bot API, in Kazakh and Russian: a coordinator creates
 one, teachers join, wait in line, get a held seat, let it lapse, the session is cancelled, stale
 buttons are answered, ratings come back encrypted and only as aggregates."""
+
 import re
 from datetime import timedelta
 
@@ -170,8 +171,14 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     async with bot.app.sessions() as session:
         user = await users.by_telegram_id(session, 8301)
         group = await groups.create_session(
-            session, title_kk=TITLES["kk"], title_ru=TITLES["ru"], starts_at=utcnow() + timedelta(minutes=5),
-            duration_min=60, capacity=10, format="chat", language=lang,
+            session,
+            title_kk=TITLES["kk"],
+            title_ru=TITLES["ru"],
+            starts_at=utcnow() + timedelta(minutes=5),
+            duration_min=60,
+            capacity=10,
+            format="chat",
+            language=lang,
         )
         assert (await groups.enroll(session, group.id, user.id, utcnow())).status == "enrolled"
         await session.commit()

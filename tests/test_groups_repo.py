@@ -1,4 +1,5 @@
 """Group seats under concurrency, the waitlist and its offers, on SQLite and PostgreSQL."""
+
 import asyncio
 from datetime import timedelta
 
@@ -26,8 +27,14 @@ async def make_teachers(sessions, count: int, first: int = 10_000) -> list[int]:
 async def make_group(sessions, capacity: int, **fields) -> int:
     async with sessions() as session:
         group = await groups.create_session(
-            session, title_kk="Топ", title_ru="Группа", starts_at=utcnow() + timedelta(days=3), capacity=capacity,
-            format="online", language="kk", **fields,
+            session,
+            title_kk="Топ",
+            title_ru="Группа",
+            starts_at=utcnow() + timedelta(days=3),
+            capacity=capacity,
+            format="online",
+            language="kk",
+            **fields,
         )
         await session.commit()
         return group.id
@@ -120,7 +127,9 @@ async def test_waitlist_promotion_with_hold_expiry(database_url):
             # C declines: D is offered, then accepts in time.
             change = await groups.leave(session, group_id, c, later, HOLD)
             assert [o.user_id for o in change.offers] == [d]
-            assert (await groups.accept(session, group_id, d, later + timedelta(minutes=5), HOLD)).status == "enrolled"
+            assert (
+                await groups.accept(session, group_id, d, later + timedelta(minutes=5), HOLD)
+            ).status == "enrolled"
             await session.commit()
             assert await groups.taken(session, group_id) == 1
             assert await groups.waitlist_length(session, group_id) == 0
@@ -143,18 +152,27 @@ async def test_two_workers_never_claim_the_same_recipient(database_url):
         teachers = await make_teachers(sessions, 60)
         async with sessions() as session:
             draft = await broadcasts.create_draft(
-                session, created_by=teachers[0], text_kk="Сәлем", text_ru="Привет", audience="all", group_id=None,
+                session,
+                created_by=teachers[0],
+                text_kk="Сәлем",
+                text_ru="Привет",
+                audience="all",
+                group_id=None,
                 language="ru",
             )
             assert await broadcasts.start(session, draft, None, utcnow(), 1, 1) == 60
-            assert await broadcasts.start(session, draft, None, utcnow(), 1, 1) is None, "a second press starts nothing"
+            assert await broadcasts.start(session, draft, None, utcnow(), 1, 1) is None, (
+                "a second press starts nothing"
+            )
             await session.commit()
 
         async def worker(token: str) -> list[int]:
             taken = []
             while True:
                 async with sessions() as session:
-                    batch = await broadcasts.claim(session, draft.id, token, 7, utcnow(), timedelta(seconds=60))
+                    batch = await broadcasts.claim(
+                        session, draft.id, token, 7, utcnow(), timedelta(seconds=60)
+                    )
                     await session.commit()
                 if not batch:
                     return taken
@@ -184,8 +202,15 @@ async def test_a_dead_workers_claims_are_taken_over_after_the_lease(database_url
         lease = timedelta(seconds=60)
         now = utcnow()
         async with sessions() as session:
-            draft = await broadcasts.create_draft(session, created_by=teachers[0], text_kk="а", text_ru="б",
-                                                  audience="lang-kk", group_id=None, language="kk")
+            draft = await broadcasts.create_draft(
+                session,
+                created_by=teachers[0],
+                text_kk="а",
+                text_ru="б",
+                audience="lang-kk",
+                group_id=None,
+                language="kk",
+            )
             assert await broadcasts.start(session, draft, None, now, 1, 1) == 3
             dead = await broadcasts.claim(session, draft.id, "dead", 2, now, lease)
             await session.commit()
@@ -194,7 +219,9 @@ async def test_a_dead_workers_claims_are_taken_over_after_the_lease(database_url
             alive = await broadcasts.claim(session, draft.id, "alive", 5, now + timedelta(seconds=30), lease)
             assert [r.recipient_id for r in alive] == [max(r.recipient_id for r in alive)] and len(alive) == 1
             # After it, the dead worker's rows are taken over, and its late results count for nothing.
-            later = await broadcasts.claim(session, draft.id, "alive", 5, now + lease + timedelta(seconds=1), lease)
+            later = await broadcasts.claim(
+                session, draft.id, "alive", 5, now + lease + timedelta(seconds=1), lease
+            )
             assert sorted(r.recipient_id for r in later) == sorted(r.recipient_id for r in dead)
             await broadcasts.finish(session, dead[0].recipient_id, "dead", "sent")
             await session.commit()

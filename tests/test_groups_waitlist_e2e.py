@@ -2,6 +2,7 @@
 line with Accept / Decline; a decline and a lapsed hold each pass the offer to the next teacher;
 late and stale buttons (a lapsed offer, a cancelled session) are answered, never a dead end;
 browsing with the format, language and region filters shows seats left."""
+
 import re
 from datetime import timedelta
 
@@ -9,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.telegram.callbacks import Group
-from bot.workers.groups import GroupSweeper
 from bot.telegram.i18n import compile_translations
+from bot.workers.groups import GroupSweeper
 from storage.models import GroupSeat
 from storage.models.base import utcnow
 from storage.repo import groups, users
@@ -40,8 +41,14 @@ async def test_decline_and_lapsed_hold_pass_the_seat_down_the_line(fake_api, sta
     title = TITLES[lang]
     async with bot.app.sessions.begin() as session:
         group = await groups.create_session(
-            session, title_kk=TITLES["kk"], title_ru=TITLES["ru"], starts_at=utcnow() + timedelta(days=3),
-            duration_min=60, capacity=1, format="chat", language=lang,
+            session,
+            title_kk=TITLES["kk"],
+            title_ru=TITLES["ru"],
+            starts_at=utcnow() + timedelta(days=3),
+            duration_min=60,
+            capacity=1,
+            format="chat",
+            language=lang,
         )
     group_id = group.id
 
@@ -122,13 +129,24 @@ async def test_browsing_with_format_language_and_region_filters_shows_seats_left
     await agree(other, lang)
     soon = utcnow() + timedelta(days=2)
     # title, format, region, language, capacity
-    plan = [("Тыныс алу", "online", None, "kk", 3), ("Очная встреча", "offline", "KZ-75", "ru", 4),
-            ("Чат-клуб", "chat", None, "ru", 6), ("Алыстағы филиал", "offline", "KZ-61", "kk", 5)]
+    plan = [
+        ("Тыныс алу", "online", None, "kk", 3),
+        ("Очная встреча", "offline", "KZ-75", "ru", 4),
+        ("Чат-клуб", "chat", None, "ru", 6),
+        ("Алыстағы филиал", "offline", "KZ-61", "kk", 5),
+    ]
     async with bot.app.sessions.begin() as session:
         for number, (title, fmt, region, language, capacity) in enumerate(plan):
             group = await groups.create_session(
-                session, title_kk=title, title_ru=title, starts_at=soon + timedelta(hours=number), duration_min=60,
-                capacity=capacity, format=fmt, region=region, language=language,
+                session,
+                title_kk=title,
+                title_ru=title,
+                starts_at=soon + timedelta(hours=number),
+                duration_min=60,
+                capacity=capacity,
+                format=fmt,
+                region=region,
+                language=language,
             )
             if number == 0:
                 seated = await users.by_telegram_id(session, other.id)

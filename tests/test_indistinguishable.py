@@ -4,16 +4,17 @@ worst (the self-harm item answered or not), a question with or without a crisis 
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
 not — and for every table and column, nothing they left behind follows the choice: not a value,
 not a stored length, not the presence or number of rows linked to them."""
+
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 
-from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
 from bot.content.instruments import load_instruments
+from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
 from storage import crypto
 from storage.models import Base, User
 from storage.models.base import utcnow
@@ -27,8 +28,24 @@ CHOICES = ["A", "B", "B", "A"]
 IDS = [7301, 7302, 7303, 7304]
 PHQ9 = load_instruments()["phq9"]
 # Columns that differ between any two people whatever they chose: keys, links, moments, identities.
-NATURALLY_DIFFERENT = {"id", "tg_index", "pseudonym", "chat_id", "created_at", "updated_at", "taken_at", "last_seen_on",
-                       "consent_at", "slot_id", "teacher_id", "user_id", "key", "claimed_at", "due_at", "expires_at"}
+NATURALLY_DIFFERENT = {
+    "id",
+    "tg_index",
+    "pseudonym",
+    "chat_id",
+    "created_at",
+    "updated_at",
+    "taken_at",
+    "last_seen_on",
+    "consent_at",
+    "slot_id",
+    "teacher_id",
+    "user_id",
+    "key",
+    "claimed_at",
+    "due_at",
+    "expires_at",
+}
 
 
 async def make_slots(bot, count: int) -> list[int]:
@@ -38,8 +55,10 @@ async def make_slots(bot, count: int) -> list[int]:
         profile = await booking_repo.ensure_profile(session, psychologist)
         profile.display_name, profile.languages, profile.formats = "Ольга", "kk,ru", "video"
         profile.video_link, profile.published = "https://meet.example/room", True
-        slots = [await booking_repo.add_slot(session, profile, utcnow() + timedelta(days=2, hours=n), 50, "video")
-                 for n in range(count)]
+        slots = [
+            await booking_repo.add_slot(session, profile, utcnow() + timedelta(days=2, hours=n), 50, "video")
+            for n in range(count)
+        ]
         await session.commit()
         return [slot.id for slot in slots]
 
@@ -85,15 +104,26 @@ async def footprints(bot) -> dict[int, dict[str, list[tuple]]]:
         people = {user.id: user for user in await session.scalars(select(User))}
         connection = await session.connection()
         for table in Base.metadata.sorted_tables:
-            links = [c.name for c in table.columns
-                     if any(fk.column.table.name == "users" for fk in c.foreign_keys) or (table.name == "users" and c.name == "id")]
+            links = [
+                c.name
+                for c in table.columns
+                if any(fk.column.table.name == "users" for fk in c.foreign_keys)
+                or (table.name == "users" and c.name == "id")
+            ]
             bookings = "slot_id" in table.columns and table.name == "bookings"
             for row in (await connection.execute(text(f'SELECT * FROM "{table.name}"'))).mappings():
                 owners = {row[name] for name in links if row[name] in people}
                 shape = tuple(
-                    (name, len(value) if isinstance(table.columns[name].type, Sealed) and value is not None else
-                     ("·" if name in NATURALLY_DIFFERENT or (bookings and name == "slot_id") else value))
-                    for name, value in sorted(row.items()))
+                    (
+                        name,
+                        len(value)
+                        if isinstance(table.columns[name].type, Sealed) and value is not None
+                        else (
+                            "·" if name in NATURALLY_DIFFERENT or (bookings and name == "slot_id") else value
+                        ),
+                    )
+                    for name, value in sorted(row.items())
+                )
                 for owner in owners:
                     found[owner][table.name].append(shape)
     return found
@@ -108,14 +138,15 @@ async def assert_indistinguishable(bot, teachers: list[int]) -> None:
         shapes = [sorted(prints[teacher].get(name, [])) for teacher in ids]
         assert all(shape == shapes[0] for shape in shapes), (
             f"{name}: what teachers left behind follows their choice {CHOICES}:\n"
-            + "\n".join(f"  {choice}: {shape}" for choice, shape in zip(CHOICES, shapes)))
+            + "\n".join(f"  {choice}: {shape}" for choice, shape in zip(CHOICES, shapes, strict=True))
+        )
 
 
 @pytest.mark.parametrize("lang", ["ru"])
 async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_bot, lang):
     bot = await start_bot()
     slots = await make_slots(bot, len(IDS))
-    for telegram_id, choice, slot_id in zip(IDS, CHOICES, slots):
+    for telegram_id, choice, slot_id in zip(IDS, CHOICES, slots, strict=True):
         await live_through(fake_api.user(user_id=telegram_id, language_code=lang), choice, slot_id, lang)
     await assert_indistinguishable(bot, IDS)
     # Every sealed value of a column has one length, whoever wrote it and whatever it says.
@@ -124,23 +155,30 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
         for table in Base.metadata.sorted_tables:
             for column in table.columns:
                 if isinstance(column.type, Sealed) and not column.type.grows:
-                    lengths = set((await connection.execute(text(
-                        f'SELECT DISTINCT length("{column.name}") FROM "{table.name}"'))).scalars())
+                    lengths = set(
+                        (
+                            await connection.execute(
+                                text(f'SELECT DISTINCT length("{column.name}") FROM "{table.name}"')
+                            )
+                        ).scalars()
+                    )
                     assert len(lengths - {None}) <= 1, f"{table.name}.{column.name}: lengths {lengths}"
-                    assert None not in lengths or not lengths - {None}, f"{table.name}.{column.name}: NULL beside values"
+                    assert None not in lengths or not lengths - {None}, (
+                        f"{table.name}.{column.name}: NULL beside values"
+                    )
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="DEMEU_TEST_REDIS_URL not set")
 async def test_in_redis_keys_and_values_follow_no_choice(fake_api, start_bot):
     from redis.asyncio import Redis
 
-    bot = await start_bot(fsm={"storage": REDIS_URL})
+    await start_bot(fsm={"storage": REDIS_URL})
     prefix = "demeu:fsm:"
     redis = Redis.from_url(REDIS_URL)
     try:
         await redis.delete(*[key async for key in redis.scan_iter(match=prefix + "*")] or ["none"])
         users_ = [fake_api.user(user_id=telegram_id, language_code="ru") for telegram_id in IDS]
-        for user, choice in zip(users_, CHOICES):
+        for user, choice in zip(users_, CHOICES, strict=True):
             await agree(user, TEXTS["ru"])
             # In the middle of a form: a safety plan step (A) or a booking note (B) being written.
             step = Safe(a=SafeAction.STEP, n=1) if choice == "A" else Menu(item="ask")

@@ -41,7 +41,7 @@ def uniform(inst: Instrument, value: int, **overrides: int) -> dict[str, int]:
 
 def by_position(inst: Instrument, values: list[int]) -> dict[str, int]:
     assert len(values) == len(inst.items)
-    return {item.key: v for item, v in zip(inst.items, values)}
+    return {item.key: v for item, v in zip(inst.items, values, strict=True)}
 
 
 def scores(result: Result) -> dict[str, int | float]:
@@ -62,7 +62,11 @@ def test_every_bundled_file_loads_in_display_order(instruments: dict[str, Instru
     for path in DEFAULT_DIR.glob("*.toml"):
         assert load_instrument(path).key == path.stem
     assert {k: len(i.items) for k, i in instruments.items()} == {
-        "who5": 5, "cbi": 19, "phq9": 9, "gad7": 7, "pss10": 10,
+        "who5": 5,
+        "cbi": 19,
+        "phq9": 9,
+        "gad7": 7,
+        "pss10": 10,
     }
 
 
@@ -114,7 +118,12 @@ def test_only_pss_items_4_5_7_8_are_reversed(instruments: dict[str, Instrument])
     ],
 )
 def test_options_keep_the_published_order(
-    instruments: dict[str, Instrument], key: str, option_set: str, values: list[int], first_ru: str, last_ru: str
+    instruments: dict[str, Instrument],
+    key: str,
+    option_set: str,
+    values: list[int],
+    first_ru: str,
+    last_ru: str,
 ) -> None:
     inst = instruments[key]
     for item in inst.items:
@@ -142,8 +151,14 @@ def test_phq9_min_max_mixed(instruments: dict[str, Instrument]) -> None:
 
 def test_gad7_min_max_mixed(instruments: dict[str, Instrument]) -> None:
     gad = instruments["gad7"]
-    assert (scores(gad.score(uniform(gad, 0))), bands(gad.score(uniform(gad, 0)))) == ({"total": 0}, {"total": "minimal"})
-    assert (scores(gad.score(uniform(gad, 3))), bands(gad.score(uniform(gad, 3)))) == ({"total": 21}, {"total": "severe"})
+    assert (scores(gad.score(uniform(gad, 0))), bands(gad.score(uniform(gad, 0)))) == (
+        {"total": 0},
+        {"total": "minimal"},
+    )
+    assert (scores(gad.score(uniform(gad, 3))), bands(gad.score(uniform(gad, 3)))) == (
+        {"total": 21},
+        {"total": "severe"},
+    )
     r = gad.score(by_position(gad, [2, 1, 3, 0, 1, 2, 1]))  # = 10
     assert (scores(r), bands(r), r.safety) == ({"total": 10}, {"total": "moderate"}, False)
 
@@ -165,8 +180,8 @@ def test_pss10_min_max_mixed(instruments: dict[str, Instrument]) -> None:
     assert scores(pss.score(uniform(pss, 0))) == {"total": 16}
     # Every answer "very often": 6 x 4 + 4 x 0.
     assert scores(pss.score(uniform(pss, 4))) == {"total": 24}
-    lowest = uniform(pss, 0, **{k: 4 for k in PSS_REVERSED})
-    highest = uniform(pss, 4, **{k: 0 for k in PSS_REVERSED})
+    lowest = uniform(pss, 0, **dict.fromkeys(PSS_REVERSED, 4))
+    highest = uniform(pss, 4, **dict.fromkeys(PSS_REVERSED, 0))
     assert (scores(pss.score(lowest)), bands(pss.score(lowest))) == ({"total": 0}, {"total": "low"})
     assert (scores(pss.score(highest)), bands(pss.score(highest))) == ({"total": 40}, {"total": "high"})
     # Plain 3,2,4,_,_,3,_,_,2,3 = 17; reversed 4-1, 4-0, 4-2, 4-1 = 3+4+2+3 = 12; total 29.
@@ -183,7 +198,11 @@ def test_cbi_min_max_mixed(instruments: dict[str, Instrument]) -> None:
     r = cbi.score(uniform(cbi, 100))  # work: 600/7 = 85.71
     assert scores(r) == {"personal": 100.0, "work": 85.7, "students": 100.0}
     assert bands(r) == {"personal": "severe", "work": "high", "students": "severe"}
-    assert scores(cbi.score(uniform(cbi, 0, **{CBI_REVERSED: 100}))) == {"personal": 0, "work": 0, "students": 0}
+    assert scores(cbi.score(uniform(cbi, 0, **{CBI_REVERSED: 100}))) == {
+        "personal": 0,
+        "work": 0,
+        "students": 0,
+    }
     r = cbi.score(uniform(cbi, 100, **{CBI_REVERSED: 0}))
     assert scores(r) == {"personal": 100, "work": 100, "students": 100}
     assert bands(r) == {"personal": "severe", "work": "severe", "students": "severe"}
@@ -208,7 +227,7 @@ def test_cbi_min_max_mixed(instruments: dict[str, Instrument]) -> None:
 @pytest.mark.parametrize("item_key", PSS_REVERSED)
 def test_each_pss_reversed_item(instruments: dict[str, Instrument], item_key: str) -> None:
     pss = instruments["pss10"]
-    base = uniform(pss, 0, **{k: 4 for k in PSS_REVERSED})  # total 0
+    base = uniform(pss, 0, **dict.fromkeys(PSS_REVERSED, 4))  # total 0
     for value in range(5):
         assert pss.item_score(item_key, value) == 4 - value
         assert scores(pss.score({**base, item_key: value})) == {"total": 4 - value}
@@ -224,7 +243,9 @@ def test_cbi_reversed_item(instruments: dict[str, Instrument]) -> None:
         assert cbi.item_score(CBI_REVERSED, value) == 100 - value
         assert cbi.score({**base, CBI_REVERSED: value}).scales["work"].score == work
     # The other work items are not reversed.
-    assert cbi.score({**base, CBI_REVERSED: 100, "cbi_work_every_hour_tiring": 100}).scales["work"].score == 14.3
+    assert (
+        cbi.score({**base, CBI_REVERSED: 100, "cbi_work_every_hour_tiring": 100}).scales["work"].score == 14.3
+    )
 
 
 def test_cbi_reversal_follows_the_key_not_the_position(instruments: dict[str, Instrument]) -> None:
@@ -233,7 +254,9 @@ def test_cbi_reversal_follows_the_key_not_the_position(instruments: dict[str, In
     moved = Instrument.model_validate(data)
     assert moved.items[6].key == CBI_REVERSED
     original = instruments["cbi"]
-    pattern = by_position(original, [75, 50, 100, 25, 50, 75, 100, 75, 50, 75, 25, 50, 25, 25, 0, 50, 75, 100, 25])
+    pattern = by_position(
+        original, [75, 50, 100, 25, 50, 75, 100, 75, 50, 75, 25, 50, 25, 25, 0, 50, 75, 100, 25]
+    )
     assert scores(moved.score(pattern)) == scores(original.score(pattern))
 
 
@@ -255,8 +278,18 @@ def answers_for_total(inst: Instrument, total: int, *, skip: tuple[str, ...] = (
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
-     (15, "moderately_severe"), (19, "moderately_severe"), (20, "severe"), (24, "severe")],
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately_severe"),
+        (19, "moderately_severe"),
+        (20, "severe"),
+        (24, "severe"),
+    ],
 )
 def test_phq9_bands(instruments: dict[str, Instrument], total: int, band: str) -> None:
     phq = instruments["phq9"]
@@ -266,8 +299,16 @@ def test_phq9_bands(instruments: dict[str, Instrument], total: int, band: str) -
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"),
-     (10, "moderate"), (14, "moderate"), (15, "severe"), (21, "severe")],
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
 )
 def test_gad7_bands(instruments: dict[str, Instrument], total: int, band: str) -> None:
     gad = instruments["gad7"]
@@ -288,8 +329,14 @@ def test_pss10_bands(instruments: dict[str, Instrument], total: int, band: str) 
 
 @pytest.mark.parametrize(
     ("raw", "reported", "band", "safety"),
-    [(0, 0, "likely_depression", True), (7, 28, "likely_depression", True), (8, 32, "poor", False),
-     (12, 48, "poor", False), (13, 52, "good", False), (25, 100, "good", False)],
+    [
+        (0, 0, "likely_depression", True),
+        (7, 28, "likely_depression", True),
+        (8, 32, "poor", False),
+        (12, 48, "poor", False),
+        (13, 52, "good", False),
+        (25, 100, "good", False),
+    ],
 )
 def test_who5_bands_and_safety(
     instruments: dict[str, Instrument], raw: int, reported: int, band: str, safety: bool
@@ -303,9 +350,19 @@ def test_who5_bands_and_safety(
 
 @pytest.mark.parametrize(
     ("score", "band"),
-    [(0, "low"), (49.9, "low"), (50, "moderate"), (74.9, "moderate"), (75, "high"), (99.9, "high"), (100, "severe")],
+    [
+        (0, "low"),
+        (49.9, "low"),
+        (50, "moderate"),
+        (74.9, "moderate"),
+        (75, "high"),
+        (99.9, "high"),
+        (100, "severe"),
+    ],
 )
-def test_cbi_band_boundaries_are_half_open(instruments: dict[str, Instrument], score: float, band: str) -> None:
+def test_cbi_band_boundaries_are_half_open(
+    instruments: dict[str, Instrument], score: float, band: str
+) -> None:
     for scale in instruments["cbi"].scales:
         assert scale.band_for(score).key == band
 
@@ -313,8 +370,14 @@ def test_cbi_band_boundaries_are_half_open(instruments: dict[str, Instrument], s
 @pytest.mark.parametrize(
     ("quarters", "score", "band"),
     # work scale, 7 items: every "quarter" is one answer step of 25 points.
-    [(13, 46.4, "low"), (14, 50.0, "moderate"), (20, 71.4, "moderate"),
-     (21, 75.0, "high"), (27, 96.4, "high"), (28, 100.0, "severe")],
+    [
+        (13, 46.4, "low"),
+        (14, 50.0, "moderate"),
+        (20, 71.4, "moderate"),
+        (21, 75.0, "high"),
+        (27, 96.4, "high"),
+        (28, 100.0, "severe"),
+    ],
 )
 def test_cbi_work_boundaries_from_answers(
     instruments: dict[str, Instrument], quarters: int, score: float, band: str
@@ -356,7 +419,11 @@ def test_phq9_item9_triggers_safety_whatever_the_total(instruments: dict[str, In
     for value in (1, 2, 3):
         assert phq.safety_triggered_by("phq9_9", value) is True
         r = phq.score(uniform(phq, 0, phq9_9=value))  # total 1..3: "minimal"
-        assert (r.scales["total"].band, r.safety, r.safety_rules) == ("minimal", True, ("self_harm_thoughts",))
+        assert (r.scales["total"].band, r.safety, r.safety_rules) == (
+            "minimal",
+            True,
+            ("self_harm_thoughts",),
+        )
         assert r.recommendations[0] == "booking"
     for item in phq.items[:8]:
         assert not any(phq.safety_triggered_by(item.key, v) for v in range(4))
@@ -371,7 +438,9 @@ def test_scale_rules_never_fire_while_answering(instruments: dict[str, Instrumen
     for key in ("cbi", "gad7", "pss10"):
         inst = instruments[key]
         assert not inst.safety
-        assert inst.score(uniform(inst, max(o.value for o in inst.options_for(inst.items[0])))).safety is False
+        assert (
+            inst.score(uniform(inst, max(o.value for o in inst.options_for(inst.items[0])))).safety is False
+        )
 
 
 def test_safety_check_rejects_bad_input(instruments: dict[str, Instrument]) -> None:
@@ -428,76 +497,127 @@ def _break(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 BROKEN = [
     pytest.param(
-        "phq9.toml", 'text.kk = "Ұйықтай алмау, ұйқының жиі бөлінуі немесе тым көп ұйықтау"\n', "",
-        ["phq9.toml: items[2].text.kk:", "Field required"], id="missing-kk-text",
+        "phq9.toml",
+        'text.kk = "Ұйықтай алмау, ұйқының жиі бөлінуі немесе тым көп ұйықтау"\n',
+        "",
+        ["phq9.toml: items[2].text.kk:", "Field required"],
+        id="missing-kk-text",
     ),
     pytest.param(
-        "who5.toml", 'label.ru = "Некоторое время"', 'label.ru = "  "',
-        ["who5.toml: option_sets.time.options[4].label.ru:", "empty text"], id="blank-ru-label",
+        "who5.toml",
+        'label.ru = "Некоторое время"',
+        'label.ru = "  "',
+        ["who5.toml: option_sets.time.options[4].label.ru:", "empty text"],
+        id="blank-ru-label",
     ),
     pytest.param(
-        "cbi.toml", 'key = "cbi_work_emotionally_exhausting"\noption_set = "intensity"',
+        "cbi.toml",
+        'key = "cbi_work_emotionally_exhausting"\noption_set = "intensity"',
         'key = "cbi_work_emotionally_exhausting"\noption_set = "freq2"',
-        ["cbi.toml: items[6].option_set: unknown option set 'freq2'"], id="unknown-option-set",
+        ["cbi.toml: items[6].option_set: unknown option set 'freq2'"],
+        id="unknown-option-set",
     ),
     pytest.param(
-        "gad7.toml", 'min = 10\nmax = 14', 'min = 11\nmax = 14',
-        ["gad7.toml: scales[0].bands[2].min:", "gap"], id="gap-in-bands",
+        "gad7.toml",
+        "min = 10\nmax = 14",
+        "min = 11\nmax = 14",
+        ["gad7.toml: scales[0].bands[2].min:", "gap"],
+        id="gap-in-bands",
     ),
     pytest.param(
-        "gad7.toml", 'min = 10\nmax = 14', 'min = 9\nmax = 14',
-        ["gad7.toml: scales[0].bands[2].min:", "overlap"], id="overlap-in-bands",
+        "gad7.toml",
+        "min = 10\nmax = 14",
+        "min = 9\nmax = 14",
+        ["gad7.toml: scales[0].bands[2].min:", "overlap"],
+        id="overlap-in-bands",
     ),
     pytest.param(
-        "who5.toml", "multiplier = 4 ", "multiplier = 5 ",
-        ["who5.toml: scales[0].max: declared 100 but the items give 125"], id="declared-range-wrong",
+        "who5.toml",
+        "multiplier = 4 ",
+        "multiplier = 5 ",
+        ["who5.toml: scales[0].max: declared 100 but the items give 125"],
+        id="declared-range-wrong",
     ),
     pytest.param(
-        "pss10.toml", 'key = "pss10_2"', 'key = "pss10_1"',
-        ["pss10.toml: items[1].key:", "duplicate item key 'pss10_1'"], id="duplicate-item-key",
+        "pss10.toml",
+        'key = "pss10_2"',
+        'key = "pss10_1"',
+        ["pss10.toml: items[1].key:", "duplicate item key 'pss10_1'"],
+        id="duplicate-item-key",
     ),
     pytest.param(
-        "phq9.toml", '"phq9_8", "phq9_9"]', '"phq9_8", "phq9_9", "phq9_99"]',
-        ["phq9.toml: scales[0].items[9]:", "unknown item 'phq9_99'"], id="scale-unknown-item",
+        "phq9.toml",
+        '"phq9_8", "phq9_9"]',
+        '"phq9_8", "phq9_9", "phq9_99"]',
+        ["phq9.toml: scales[0].items[9]:", "unknown item 'phq9_99'"],
+        id="scale-unknown-item",
     ),
     pytest.param(
-        "phq9.toml", "value = 3\nlabel.kk", "value = 4\nlabel.kk",
+        "phq9.toml",
+        "value = 3\nlabel.kk",
+        "value = 4\nlabel.kk",
         ["phq9.toml: option_sets.frequency.options[3].value:", "outside declared range 0..3"],
         id="option-value-out-of-range",
     ),
     pytest.param(
-        "who5.toml", "value = 1\nlabel.kk", "value = 2\nlabel.kk",
-        ["who5.toml: option_sets.time.options[4].value:", "duplicate option value 2"], id="duplicate-option-value",
+        "who5.toml",
+        "value = 1\nlabel.kk",
+        "value = 2\nlabel.kk",
+        ["who5.toml: option_sets.time.options[4].value:", "duplicate option value 2"],
+        id="duplicate-option-value",
     ),
     pytest.param(
-        "pss10.toml", 'value = 4\nlabel.kk = "Өте жиі"', 'value = 5\nlabel.kk = "Өте жиі"',
-        ["pss10.toml: option_sets.frequency.options[4].value:", "outside declared range"], id="value-above-max",
+        "pss10.toml",
+        'value = 4\nlabel.kk = "Өте жиі"',
+        'value = 5\nlabel.kk = "Өте жиі"',
+        ["pss10.toml: option_sets.frequency.options[4].value:", "outside declared range"],
+        id="value-above-max",
     ),
     pytest.param(
-        "pss10.toml", "[option_sets.frequency]\nmin = 0\nmax = 4", "[option_sets.frequency]\nmin = 0\nmax = 5",
-        ["pss10.toml: items[3].reversed:", "cannot reverse"], id="reversed-on-asymmetric-set",
+        "pss10.toml",
+        "[option_sets.frequency]\nmin = 0\nmax = 4",
+        "[option_sets.frequency]\nmin = 0\nmax = 5",
+        ["pss10.toml: items[3].reversed:", "cannot reverse"],
+        id="reversed-on-asymmetric-set",
     ),
     pytest.param(
-        "cbi.toml", "reversed = true", "reverse = true",
-        ["cbi.toml: items[12].reverse:", "Extra inputs are not permitted"], id="typo-in-field-name",
+        "cbi.toml",
+        "reversed = true",
+        "reverse = true",
+        ["cbi.toml: items[12].reverse:", "Extra inputs are not permitted"],
+        id="typo-in-field-name",
     ),
     pytest.param(
-        "gad7.toml", "severity = 3", "severity = 4",
-        ["gad7.toml: scales[0].bands[3].severity:"], id="severity-out-of-range",
+        "gad7.toml",
+        "severity = 3",
+        "severity = 4",
+        ["gad7.toml: scales[0].bands[3].severity:"],
+        id="severity-out-of-range",
     ),
     pytest.param(
-        "phq9.toml", 'item = "phq9_9"', 'item = "phq9_0"',
-        ["phq9.toml: safety[0].item:", "unknown item 'phq9_0'"], id="safety-unknown-item",
+        "phq9.toml",
+        'item = "phq9_9"',
+        'item = "phq9_0"',
+        ["phq9.toml: safety[0].item:", "unknown item 'phq9_0'"],
+        id="safety-unknown-item",
     ),
     pytest.param(
-        "phq9.toml", 'op = ">"\nvalue = 0', 'op = ">"\nvalue = 3',
-        ["phq9.toml: safety[0].value:", "fires for []"], id="safety-rule-never-fires",
+        "phq9.toml",
+        'op = ">"\nvalue = 0',
+        'op = ">"\nvalue = 3',
+        ["phq9.toml: safety[0].value:", "fires for []"],
+        id="safety-rule-never-fires",
     ),
     pytest.param(
-        "who5.toml", 'recommend = ["exercise:evening"]', 'recommend = ["therapy"]',
-        ["who5.toml: scales[0].bands[2].recommend[0]:"], id="unknown-recommendation",
+        "who5.toml",
+        'recommend = ["exercise:evening"]',
+        'recommend = ["therapy"]',
+        ["who5.toml: scales[0].bands[2].recommend[0]:"],
+        id="unknown-recommendation",
     ),
-    pytest.param("gad7.toml", 'order = 40', 'order = 40 40', ["gad7.toml:", "invalid TOML"], id="invalid-toml"),
+    pytest.param(
+        "gad7.toml", "order = 40", "order = 40 40", ["gad7.toml:", "invalid TOML"], id="invalid-toml"
+    ),
 ]
 
 
@@ -516,7 +636,9 @@ def test_broken_files_name_the_file_and_field(
 def test_key_must_match_the_file_name(tmp_path: Path) -> None:
     path = tmp_path / "anxiety.toml"
     path.write_text((DEFAULT_DIR / "gad7.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    with pytest.raises(InstrumentError, match="anxiety.toml: key: key 'gad7' must match the file name 'anxiety'"):
+    with pytest.raises(
+        InstrumentError, match=r"anxiety\.toml: key: key 'gad7' must match the file name 'anxiety'"
+    ):
         load_instrument(path)
 
 
@@ -525,7 +647,9 @@ def test_load_instruments_reports_the_broken_file(tmp_path: Path) -> None:
         (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     seventh = 'key = "cbi_work_emotionally_exhausting"\noption_set = '
     _break(tmp_path, "cbi.toml", seventh + '"intensity"', seventh + '"freq2"')
-    with pytest.raises(InstrumentError, match=re.escape("cbi.toml: items[6].option_set: unknown option set 'freq2'")):
+    with pytest.raises(
+        InstrumentError, match=re.escape("cbi.toml: items[6].option_set: unknown option set 'freq2'")
+    ):
         load_instruments(tmp_path)
     with pytest.raises(InstrumentError, match="no instrument files"):
         load_instruments(tmp_path / "empty")
@@ -598,11 +722,17 @@ def test_a_new_instrument_is_just_a_new_file(tmp_path: Path) -> None:
     loaded = load_instruments(tmp_path)
     assert list(loaded) == ["gad2", "who5", "cbi", "phq9", "gad7", "pss10"]
     r = loaded["gad2"].score({"gad2_1": 1, "gad2_2": 2})
-    assert (r.scales["total"].score, r.scales["total"].band, r.recommendations) == (3, "positive", ("booking",))
+    assert (r.scales["total"].score, r.scales["total"].band, r.recommendations) == (
+        3,
+        "positive",
+        ("booking",),
+    )
     # A scale that silently lost an item no longer matches its declared range.
     one_item = GAD2.replace('items = ["gad2_1", "gad2_2"]', 'items = ["gad2_1"]')
     (tmp_path / "gad2.toml").write_text(one_item, encoding="utf-8")
-    with pytest.raises(InstrumentError, match=r"gad2\.toml: scales\[0\]\.max: declared 6 but the items give 3"):
+    with pytest.raises(
+        InstrumentError, match=r"gad2\.toml: scales\[0\]\.max: declared 6 but the items give 3"
+    ):
         load_instruments(tmp_path)
 
 

@@ -1,4 +1,5 @@
 """Kazakh and Russian are equal: every key in both, same placeholders, Kazakh letters."""
+
 import re
 
 from bot.telegram.i18n import catalogue_problems, compile_translations, read_catalogues
@@ -11,7 +12,10 @@ def test_every_key_translated_in_both_with_same_placeholders():
 
 
 def test_problems_are_reported(tmp_path):
-    for language, text in (("kk", 'msgid "a"\nmsgstr "{x} бар"\n\nmsgid "b"\nmsgstr "ә"\n'), ("ru", 'msgid "a"\nmsgstr "{y} есть"\n')):
+    for language, text in (
+        ("kk", 'msgid "a"\nmsgstr "{x} бар"\n\nmsgid "b"\nmsgstr "ә"\n'),
+        ("ru", 'msgid "a"\nmsgstr "{y} есть"\n'),
+    ):
         folder = tmp_path / language / "LC_MESSAGES"
         folder.mkdir(parents=True)
         (folder / "t.po").write_text(text, encoding="utf-8")

@@ -1,4 +1,5 @@
 """One Alembic history for SQLite and PostgreSQL, matching the models exactly."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -15,7 +16,9 @@ async def test_upgrade_from_empty_matches_models(database_url):
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
             diff = await connection.run_sync(
-                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata)
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata
+                )
             )
         assert set(Base.metadata.tables) <= tables
         assert diff == []
@@ -54,21 +57,38 @@ async def test_0009_seals_what_0008_left_in_clear_or_unpadded(database_url, test
         await db.upgrade(engine, "0008")
         result = '{"answers":{"gad7_1":3},"result":{"scales":{"total":{"band_label":{"ru":"Тяжёлая"}}}},"safety_screen":true}'
         async with engine.begin() as connection:
-            await connection.execute(text(
-                "INSERT INTO users (id, tg_index, chat_id, pseudonym, language, role, announcements, active, created_at) "
-                "VALUES (1, 'x', :chat, 'T-AAAAAA', 'ru', 'teacher', true, true, '2026-11-30 10:00:00')"),
-                {"chat": token("5551")})
-            await connection.execute(text(
-                "INSERT INTO mood_entries (id, user_id, score, note, created_at) VALUES (1, 1, 1, NULL, '2026-11-30 10:00:00')"))
-            await connection.execute(text(
-                "INSERT INTO anon_questions (id, teacher_id, region, message_id, urgent, status, created_at) "
-                "VALUES (1, 1, NULL, 7, true, 'open', '2026-11-30 10:00:00')"))
-            await connection.execute(text(
-                "INSERT INTO relax_journal (id, user_id, exercise_id, kind, content, created_at) "
-                "VALUES (1, 1, 'breath', 'text', :content, '2026-11-30 10:00:00')"), {"content": token("мой день")})
-            await connection.execute(text(
-                "INSERT INTO selfcheck_results (id, user_id, instrument, data, created_at) "
-                "VALUES (1, 1, 'gad7', :data, '2026-11-30 10:00:00')"), {"data": token(result)})
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, tg_index, chat_id, pseudonym, language, role, announcements, active, created_at) "
+                    "VALUES (1, 'x', :chat, 'T-AAAAAA', 'ru', 'teacher', true, true, '2026-11-30 10:00:00')"
+                ),
+                {"chat": token("5551")},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO mood_entries (id, user_id, score, note, created_at) VALUES (1, 1, 1, NULL, '2026-11-30 10:00:00')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO anon_questions (id, teacher_id, region, message_id, urgent, status, created_at) "
+                    "VALUES (1, 1, NULL, 7, true, 'open', '2026-11-30 10:00:00')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO relax_journal (id, user_id, exercise_id, kind, content, created_at) "
+                    "VALUES (1, 1, 'breath', 'text', :content, '2026-11-30 10:00:00')"
+                ),
+                {"content": token("мой день")},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO selfcheck_results (id, user_id, instrument, data, created_at) "
+                    "VALUES (1, 1, 'gad7', :data, '2026-11-30 10:00:00')"
+                ),
+                {"data": token(result)},
+            )
         await db.upgrade(engine)
         async with db.session_factory(engine)() as session:
             assert (await session.get(User, 1)).chat_id == "5551"
@@ -78,7 +98,10 @@ async def test_0009_seals_what_0008_left_in_clear_or_unpadded(database_url, test
             (entry,) = await relax.journal(session, 1)
             assert (entry.kind, entry.exercise_id, entry.content) == ("text", "breath", "мой день")
             assert entry.created_at.isoformat() == "2026-11-30T10:00:00+00:00"
-            assert (await session.get(SelfCheckResult, 1)).data == {"answers": {"gad7_1": 3}, "safety_screen": True}
+            assert (await session.get(SelfCheckResult, 1)).data == {
+                "answers": {"gad7_1": 3},
+                "safety_screen": True,
+            }
             row = await session.scalar(select(JournalEntry))
             assert row.owner == relax.journal_owner(1)
         async with engine.connect() as connection:

@@ -1,6 +1,7 @@
 """Opt-in nudges through the fake Bot API: set in Settings → Reminders at a chosen local time,
 sent with a one-tap action and a one-tap "turn off", re-armed for the next day (week) in the
 sending transaction, skipped (but re-armed) when long overdue, gone with "delete my data"."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.workers import nudges
 from bot.telegram.callbacks import SelfCheck
 from bot.telegram.i18n import compile_translations
+from bot.workers import nudges
 from storage.models import MoodEntry, Reminder
 from storage.models.base import utcnow
 from storage.repo import users
@@ -24,16 +25,23 @@ AGREE = {"kk": ("Қазақша", "Келісемін", "Баптаулар"), "
 
 def test_next_time_daily_and_weekly_in_local_time():
     after = datetime(2026, 11, 23, 15, 30, tzinfo=ZoneInfo("UTC"))  # 20:30 in Almaty, a Monday
-    assert nudges.next_time("mood", "21:00", after, ALMATY, 7) == datetime(2026, 11, 23, 16, 0, tzinfo=ZoneInfo("UTC"))
-    assert nudges.next_time("relax", "08:00", after, ALMATY, 7) == datetime(2026, 11, 24, 3, 0, tzinfo=ZoneInfo("UTC"))
+    assert nudges.next_time("mood", "21:00", after, ALMATY, 7) == datetime(
+        2026, 11, 23, 16, 0, tzinfo=ZoneInfo("UTC")
+    )
+    assert nudges.next_time("relax", "08:00", after, ALMATY, 7) == datetime(
+        2026, 11, 24, 3, 0, tzinfo=ZoneInfo("UTC")
+    )
     weekly = nudges.next_time("who5", "19:00", after, ALMATY, 7)
     assert weekly.astimezone(ALMATY) == datetime(2026, 11, 29, 19, 0, tzinfo=ALMATY)  # the next Sunday
 
 
 async def pending_nudges(sessions, user_id: int) -> dict[str, Reminder]:
     async with sessions() as session:
-        rows = await session.scalars(select(Reminder).where(Reminder.user_id == user_id, Reminder.kind == "nudge",
-                                                            Reminder.status == "pending"))
+        rows = await session.scalars(
+            select(Reminder).where(
+                Reminder.user_id == user_id, Reminder.kind == "nudge", Reminder.status == "pending"
+            )
+        )
         return {r.params["n"]: r for r in rows}
 
 
@@ -46,7 +54,9 @@ async def wait_for(condition, timeout: float = 15.0) -> None:
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 async def test_nudges_set_sent_rearmed_turned_off_and_erased(fake_api, start_bot, lang):
-    bot = await start_bot(reminders={"poll_seconds": 0.3}, nudges={"times": ["08:00", "20:00"], "weekly_day": 7})
+    bot = await start_bot(
+        reminders={"poll_seconds": 0.3}, nudges={"times": ["08:00", "20:00"], "weekly_day": 7}
+    )
     sessions, tz = bot.app.sessions, bot.settings.tz
     t = compile_translations()[lang].gettext
     teacher = fake_api.user(user_id=7601, first_name="Айгүл", language_code=lang)
@@ -79,7 +89,9 @@ async def test_nudges_set_sent_rearmed_turned_off_and_erased(fake_api, start_bot
     async with sessions() as session:
         for kind, reminder in first.items():
             past = f"{nudges.key_prefix(kind, user_id)}{utcnow().astimezone(tz) - timedelta(days=1):%Y%m%d}"
-            await session.execute(update(Reminder).where(Reminder.id == reminder.id).values(due_at=utcnow(), key=past))
+            await session.execute(
+                update(Reminder).where(Reminder.id == reminder.id).values(due_at=utcnow(), key=past)
+            )
         await session.commit()
     texts = {kind: t(f"nudge-{kind}-text").split("<")[0][:30] for kind in nudges.KINDS}
 
@@ -88,7 +100,9 @@ async def test_nudges_set_sent_rearmed_turned_off_and_erased(fake_api, start_bot
 
     async def all_sent() -> bool:
         async with sessions() as session:
-            return {(await session.get(Reminder, r.id, populate_existing=True)).status for r in first.values()} == {"sent"}
+            return {
+                (await session.get(Reminder, r.id, populate_existing=True)).status for r in first.values()
+            } == {"sent"}
 
     await wait_for(lambda: all(sent(kind) for kind in nudges.KINDS))
     await wait_for(all_sent)  # committed just after Telegram's answer
@@ -108,7 +122,9 @@ async def test_nudges_set_sent_rearmed_turned_off_and_erased(fake_api, start_bot
     who5 = sent("who5")[0].message_id
     await teacher.press(t("nudge-who5-open"), message_id=who5)
     begin = SelfCheck(action="begin", inst="who5").pack()
-    opened = next(m for m in teacher.messages if m.message_id == who5)  # edited in place; the nudges' order may vary
+    opened = next(
+        m for m in teacher.messages if m.message_id == who5
+    )  # edited in place; the nudges' order may vary
     assert any(b.get("callback_data") == begin for row in opened.inline_keyboard for b in row)
 
     # One tap turns the exercise of the day off from its own message; the others stay.

@@ -2,6 +2,7 @@
 promise true for that format (what the psychologist or the others see, how to stay private), and
 every message with a teacher's results, charts, notes, journal or shared result arrives protected
 from forwarding, while what is made to leave the chat (the .ics file, a staff invite) does not."""
+
 from __future__ import annotations
 
 import re
@@ -11,33 +12,43 @@ import pytest
 
 from bot.cli import demo
 from bot.telegram.callbacks import Menu
-from bot.workers.groups import DEMO_SESSIONS
 from bot.telegram.i18n import compile_translations
+from bot.workers.groups import DEMO_SESSIONS
 from handlers.teacher.relax import catalogue
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
 from storage.repo import users
 from tests.test_e2e_foundation import TEXTS, agree
 from tests.test_relax_e2e import FAST, open_exercise, wait_until_finished
-from tests.test_selfcheck_e2e import INSTRUMENTS, answer, open_instrument
+from tests.test_selfcheck_e2e import answer, open_instrument
 
 CATALOGUES = compile_translations()
 BOOKING_FORMATS = ("video", "chat", "office")
 GROUP_FORMATS = ("online", "offline", "chat")
 # What each promise must tell, whatever its wording: the brief of its format in a few stems.
 BOOKING_SAYS = {
-    "kk": {"video": ("көріп", "даусыңызды", "кез келген атпен", "камера", "құлаққап"),
-           "chat": ("көшірме", "Telegram", "өшіргенше"),
-           "office": ("бетпе-бет", "мекенжай", "кодыңыз", "көреді")},
-    "ru": {"video": ("увидит и услышит", "имя", "камер", "наушник"),
-           "chat": ("копиями", "Telegram", "удалит"),
-           "office": ("лично", "адрес", "код", "увидит")},
+    "kk": {
+        "video": ("көріп", "даусыңызды", "кез келген атпен", "камера", "құлаққап"),
+        "chat": ("көшірме", "Telegram", "өшіргенше"),
+        "office": ("бетпе-бет", "мекенжай", "кодыңыз", "көреді"),
+    },
+    "ru": {
+        "video": ("увидит и услышит", "имя", "камер", "наушник"),
+        "chat": ("копиями", "Telegram", "удалит"),
+        "office": ("лично", "адрес", "код", "увидит"),
+    },
 }
 GROUP_SAYS = {
-    "kk": {"online": ("камера", "микрофон", "кез келген атпен"), "offline": ("бетпе-бет", "бір-бірін"),
-           "chat": ("жазғанның бәрін", "атпен", "Telegram")},
-    "ru": {"online": ("камер", "микрофон", "любым именем"), "offline": ("очное", "друг друга"),
-           "chat": ("всё, что вы пишете", "имя", "Telegram")},
+    "kk": {
+        "online": ("камера", "микрофон", "кез келген атпен"),
+        "offline": ("бетпе-бет", "бір-бірін"),
+        "chat": ("жазғанның бәрін", "атпен", "Telegram"),
+    },
+    "ru": {
+        "online": ("камер", "микрофон", "любым именем"),
+        "offline": ("очное", "друг друга"),
+        "chat": ("всё, что вы пишете", "имя", "Telegram"),
+    },
 }
 OFFICE_ADDRESSES = [p[4] for p in demo.PSYCHOLOGISTS if p[4]]
 WHO5 = [3, 2, 4, 1, 3]  # 52 / 100: no safety screen in the way
@@ -101,8 +112,10 @@ async def test_every_format_shows_its_own_privacy_promise(fake_api, start_bot, l
     await teacher.press_data(Menu(item="groups").pack())
     listing = teacher.last_text
     assert not promises_shown(listing, lang, "groups-privacy-", GROUP_FORMATS)
-    titles = {fmt: title_kk if lang == "kk" else title_ru
-              for _days, _hour, fmt, _region, _lang, _seats, title_kk, title_ru, *_ in DEMO_SESSIONS}
+    titles = {
+        fmt: title_kk if lang == "kk" else title_ru
+        for _days, _hour, fmt, _region, _lang, _seats, title_kk, title_ru, *_ in DEMO_SESSIONS
+    }
     assert set(titles) == set(GROUP_FORMATS)
     for fmt, title in titles.items():
         await teacher.press_data(Menu(item="groups").pack())
@@ -135,7 +148,6 @@ async def test_results_charts_notes_and_journal_arrive_protected(fake_api, start
     assert screen(teacher).protected, "the main menu, and every screen edited from it, is protected"
 
     # A self-check result, reached by editing the question message, then the history and its chart.
-    who5 = INSTRUMENTS["who5"]
     await open_instrument(teacher, "who5", lang)
     await teacher.press(t("selfcheck-begin"))
     await answer(teacher, "who5", WHO5, lang)
@@ -151,10 +163,17 @@ async def test_results_charts_notes_and_journal_arrive_protected(fake_api, start
         staff = await users.create(session, psychologist.id, lang)
         staff.role, staff.consent_at = "psychologist", utcnow()
         profile = await bookings.ensure_profile(session, staff)
-        profile.display_name, profile.languages, profile.formats, profile.published = "Сәуле", lang, "video", True
+        profile.display_name, profile.languages, profile.formats, profile.published = (
+            "Сәуле",
+            lang,
+            "video",
+            True,
+        )
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
-        assert (await bookings.book(session, owner, slot.id, NOTE[lang], bot.app.settings.booking, utcnow())).ok
+        assert (
+            await bookings.book(session, owner, slot.id, NOTE[lang], bot.app.settings.booking, utcnow())
+        ).ok
     await teacher.press(t("nav-back"))
     await teacher.press("🗓")
     await teacher.press(t("selfcheck-share"))
@@ -182,8 +201,10 @@ async def test_results_charts_notes_and_journal_arrive_protected(fake_api, start
 
     # The journal: a reflection and a drawing, shown back on the journal screen and as a photo.
     await teacher.press_data(Menu(item="main").pack())
-    for exercise_id, keep, give in (("evening", "relax-keep-text", lambda: teacher.send_text(REFLECTION[lang])),
-                                    ("drawing", "relax-keep-photo", teacher.send_photo)):
+    for exercise_id, keep, give in (
+        ("evening", "relax-keep-text", lambda: teacher.send_text(REFLECTION[lang])),
+        ("drawing", "relax-keep-photo", teacher.send_photo),
+    ):
         await open_exercise(teacher, lang, "creative", exercise_id)
         await teacher.press(t("relax-start"))
         await wait_until_finished(bot, fake_api)

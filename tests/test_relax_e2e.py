@@ -1,6 +1,7 @@
 """Relaxation and mood end to end through the fake Bot API: guided exercises run to the end,
 paused and stopped, left and survived across a restart in both languages, with no edit Telegram
 would refuse and no timer left behind; favourites, the private journal, mood check-ins."""
+
 import asyncio
 from datetime import timedelta
 
@@ -10,8 +11,8 @@ from sqlalchemy import select
 from handlers.teacher.relax import catalogue
 from storage.models import MoodEntry, User
 from storage.models.base import utcnow
-from tests.test_e2e_foundation import TEXTS, agree
 from tests.conftest import stored_bytes
+from tests.test_e2e_foundation import TEXTS, agree
 
 FAST = {"speed": 0.001}  # a whole exercise in well under a second
 SLOW = {"speed": 0.5}  # the box exercise's intro holds 3 s: time to press Pause and Stop
@@ -19,20 +20,60 @@ NOTE = "Сегодня Бекжанов снова сорвал урок"
 REFLECTION = "Кешке қарай Айжанмен ұрыстым"
 
 T = {
-    "kk": {"relax": "Релаксация", "breathing": "Тыныс алу", "creative": "Шығармашылық", "start": "Бастау",
-           "pause": "Кідірту", "resume": "Жалғастыру", "stop": "Тоқтату", "paused": "Кідіріс", "done": "Дайын",
-           "stopped": "тоқтатылды", "fav_add": "Таңдаулыларға қосу", "fav_remove": "алып тастау",
-           "favs": "⭐ Таңдаулылар", "mood": "Көңіл күйді белгілеу", "so-so": "Орташа", "hard": "Өте ауыр",
-           "chart": "30 күндік кестем", "note_saved": "Жазба сақталды", "low": "Соңғы үш күн",
-           "keep_photo": "фотосын сақтау", "keep_text": "Бірер жол", "saved": "күнделігіңізге сақталды",
-           "journal": "Менің күнделігім", "no_note": "Жазбасыз", "book": "Кеңеске жазылу"},
-    "ru": {"relax": "Релаксация", "breathing": "Дыхание", "creative": "Творчество", "start": "Начать",
-           "pause": "Пауза", "resume": "Продолжить", "stop": "Стоп", "paused": "Пауза. Продолжим", "done": "Готово",
-           "stopped": "остановлено", "fav_add": "В избранное", "fav_remove": "Убрать из избранного",
-           "favs": "⭐ Избранное", "mood": "Отметить настроение", "so-so": "Так себе", "hard": "Очень тяжело",
-           "chart": "Мой график", "note_saved": "Заметка сохранена", "low": "три дня",
-           "keep_photo": "Сохранить фото", "keep_text": "пару строк", "saved": "личном дневнике",
-           "journal": "Мой дневник", "no_note": "Без заметки", "book": "Записаться на консультацию"},
+    "kk": {
+        "relax": "Релаксация",
+        "breathing": "Тыныс алу",
+        "creative": "Шығармашылық",
+        "start": "Бастау",
+        "pause": "Кідірту",
+        "resume": "Жалғастыру",
+        "stop": "Тоқтату",
+        "paused": "Кідіріс",
+        "done": "Дайын",
+        "stopped": "тоқтатылды",
+        "fav_add": "Таңдаулыларға қосу",
+        "fav_remove": "алып тастау",
+        "favs": "⭐ Таңдаулылар",
+        "mood": "Көңіл күйді белгілеу",
+        "so-so": "Орташа",
+        "hard": "Өте ауыр",
+        "chart": "30 күндік кестем",
+        "note_saved": "Жазба сақталды",
+        "low": "Соңғы үш күн",
+        "keep_photo": "фотосын сақтау",
+        "keep_text": "Бірер жол",
+        "saved": "күнделігіңізге сақталды",
+        "journal": "Менің күнделігім",
+        "no_note": "Жазбасыз",
+        "book": "Кеңеске жазылу",
+    },
+    "ru": {
+        "relax": "Релаксация",
+        "breathing": "Дыхание",
+        "creative": "Творчество",
+        "start": "Начать",
+        "pause": "Пауза",
+        "resume": "Продолжить",
+        "stop": "Стоп",
+        "paused": "Пауза. Продолжим",
+        "done": "Готово",
+        "stopped": "остановлено",
+        "fav_add": "В избранное",
+        "fav_remove": "Убрать из избранного",
+        "favs": "⭐ Избранное",
+        "mood": "Отметить настроение",
+        "so-so": "Так себе",
+        "hard": "Очень тяжело",
+        "chart": "Мой график",
+        "note_saved": "Заметка сохранена",
+        "low": "три дня",
+        "keep_photo": "Сохранить фото",
+        "keep_text": "пару строк",
+        "saved": "личном дневнике",
+        "journal": "Мой дневник",
+        "no_note": "Без заметки",
+        "book": "Записаться на консультацию",
+    },
 }
 
 

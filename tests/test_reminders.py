@@ -1,6 +1,7 @@
 """Reminders through the real app and the fake Bot API: on time, never after a cancel, once per
 reschedule, exactly once across restarts and two processes, through 429/5xx, and quiet for a
 user who blocked the bot."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,17 +45,24 @@ async def schedule(sessions, *items: tuple) -> None:
     """items: (key, user_id, due_at, params[, expires_at])."""
     async with sessions() as session:
         for key, user_id, due_at, params, *expires in items:
-            await repo.schedule(session, key, user_id, due_at, "message", params, expires_at=(expires or [None])[0])
+            await repo.schedule(
+                session, key, user_id, due_at, "message", params, expires_at=(expires or [None])[0]
+            )
         await session.commit()
 
 
 def delivered(fake_api, chat_id: int | None = None) -> list:
-    return [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 200
-            and (chat_id is None or c.chat_id == chat_id)]
+    return [
+        c
+        for c in fake_api.calls
+        if c.method == "sendMessage" and c.status == 200 and (chat_id is None or c.chat_id == chat_id)
+    ]
 
 
 def markers(fake_api) -> Counter:
-    return Counter(MARK.search(c.params["text"]).group(0) for c in delivered(fake_api) if MARK.search(c.params["text"]))
+    return Counter(
+        MARK.search(c.params["text"]).group(0) for c in delivered(fake_api) if MARK.search(c.params["text"])
+    )
 
 
 async def wait_for(condition, timeout: float = 15.0) -> None:
@@ -87,7 +95,11 @@ async def test_fires_on_time_in_the_recipients_language(fake_api, start_bot):
     sessions = bot.app.sessions
     ids = await make_users(sessions, [8101], "kk") | await make_users(sessions, [8102], "ru")
     due = utcnow() + timedelta(seconds=1.5)
-    await schedule(sessions, ("a", ids[8101], due, {"text": "rem-checkin"}), ("b", ids[8102], due, {"text": "rem-checkin"}))
+    await schedule(
+        sessions,
+        ("a", ids[8101], due, {"text": "rem-checkin"}),
+        ("b", ids[8102], due, {"text": "rem-checkin"}),
+    )
     await wait_for(lambda: len(delivered(fake_api)) == 2)
     await wait_for(lambda: all_sent(sessions))
     async with sessions() as session:
@@ -112,14 +124,20 @@ async def test_cancel_before_due_is_never_sent_and_reschedule_sends_once_at_the_
     sessions = bot.app.sessions
     ids = await make_users(sessions, [8201, 8202, 8203])
     now = utcnow()
-    await schedule(sessions, ("cancelled", ids[8201], now + timedelta(seconds=1), marked(1)),
-                   ("moved", ids[8202], now + timedelta(seconds=1), marked(2)))
+    await schedule(
+        sessions,
+        ("cancelled", ids[8201], now + timedelta(seconds=1), marked(1)),
+        ("moved", ids[8202], now + timedelta(seconds=1), marked(2)),
+    )
     async with sessions() as session:
         assert await repo.cancel(session, "cancelled")
         await session.commit()
     new_time = now + timedelta(seconds=3)
-    await schedule(sessions, ("moved", ids[8202], new_time, marked(2)),
-                   ("control", ids[8203], new_time + timedelta(seconds=0.5), marked(3)))
+    await schedule(
+        sessions,
+        ("moved", ids[8202], new_time, marked(2)),
+        ("control", ids[8203], new_time + timedelta(seconds=0.5), marked(3)),
+    )
     await wait_for(lambda: delivered(fake_api, 8203))
     await asyncio.sleep(0.5)
     assert markers(fake_api) == Counter({"R-0002": 1, "R-0003": 1})
@@ -143,12 +161,17 @@ async def test_restart_with_due_reminders_sends_each_exactly_once(fake_api, star
     now = utcnow()
     # Came due while the bot was down: still useful (session ahead), too late (session begun),
     # and one a crashed process had claimed but never finished.
-    await schedule(sessions, ("late-ok", ids[8301], now - timedelta(minutes=5), marked(1), now + timedelta(hours=1)),
-                   ("too-late", ids[8302], now - timedelta(hours=2), marked(2), now - timedelta(hours=1)),
-                   ("orphan", ids[8303], now - timedelta(minutes=1), marked(3)))
+    await schedule(
+        sessions,
+        ("late-ok", ids[8301], now - timedelta(minutes=5), marked(1), now + timedelta(hours=1)),
+        ("too-late", ids[8302], now - timedelta(hours=2), marked(2), now - timedelta(hours=1)),
+        ("orphan", ids[8303], now - timedelta(minutes=1), marked(3)),
+    )
     async with sessions() as session:
         # Its lease ran out while everything was down.
-        claimed = await repo.claim_due(session, now - timedelta(seconds=2), "crashed-replica", 10, timedelta(seconds=1))
+        claimed = await repo.claim_due(
+            session, now - timedelta(seconds=2), "crashed-replica", 10, timedelta(seconds=1)
+        )
         await session.commit()
     assert {r.key for r in claimed} == {"late-ok", "orphan"}
     await engine.dispose()
@@ -160,13 +183,22 @@ async def test_restart_with_due_reminders_sends_each_exactly_once(fake_api, star
         await bot.stop()
     assert markers(fake_api) == Counter({"R-0001": 1, "R-0003": 1})
     engine = db.create_engine(url)
-    assert await statuses(db.session_factory(engine)) == {"late-ok": "sent", "too-late": "missed", "orphan": "sent"}
+    assert await statuses(db.session_factory(engine)) == {
+        "late-ok": "sent",
+        "too-late": "missed",
+        "orphan": "sent",
+    }
     await engine.dispose()
 
 
 async def test_two_processes_send_200_due_reminders_exactly_once(fake_api, database_url, tmp_path: Path):
-    settings = make_settings(database_url, fake_api.base_url, fake_api.token, tmp_path,
-                             reminders={**FAST, "poll_seconds": 0.3, "concurrency": 4})
+    settings = make_settings(
+        database_url,
+        fake_api.base_url,
+        fake_api.token,
+        tmp_path,
+        reminders={**FAST, "poll_seconds": 0.3, "concurrency": 4},
+    )
     first = await App.create(settings)
     second = await App.create(settings)
     try:
@@ -219,21 +251,29 @@ async def test_blocked_user_gets_one_try_and_their_reminders_stop(fake_api, star
     ids = await make_users(sessions, [8601, 8602])
     fake_api.block(8601)
     due = utcnow() + timedelta(seconds=0.5)
-    await schedule(sessions, *((f"b{n}", ids[8601], due, marked(n)) for n in range(5)),
-                   ("later", ids[8601], due + timedelta(hours=1), marked(9)),
-                   ("control", ids[8602], due, marked(10)))
+    await schedule(
+        sessions,
+        *((f"b{n}", ids[8601], due, marked(n)) for n in range(5)),
+        ("later", ids[8601], due + timedelta(hours=1), marked(9)),
+        ("control", ids[8602], due, marked(10)),
+    )
     await wait_for(lambda: delivered(fake_api, 8602))
     await asyncio.sleep(1.5)  # several polls: nothing is retried
     tries = [c for c in fake_api.calls if c.method == "sendMessage" and c.chat_id == 8601]
     assert [c.status for c in tries] == [403]
     async with sessions() as session:
         user = await session.get(User, ids[8601])
-        rows = {r.key: (r.status, r.last_error) for r in await session.scalars(select(Reminder).where(Reminder.user_id == user.id))}
+        rows = {
+            r.key: (r.status, r.last_error)
+            for r in await session.scalars(select(Reminder).where(Reminder.user_id == user.id))
+        }
     assert user.active is False
     assert set(rows.values()) == {("dead", "blocked")} and len(rows) == 6
 
 
-async def test_replica_killed_mid_round_leaves_its_reminders_to_the_other(fake_api, database_url, tmp_path: Path):
+async def test_replica_killed_mid_round_leaves_its_reminders_to_the_other(
+    fake_api, database_url, tmp_path: Path
+):
     """Two real processes; one is killed with SIGKILL while it holds claimed reminders. Nothing is
     lost; a copy can only come from the documented window (killed between Telegram's answer and
     the commit), so there are at most as many as it was sending at that moment."""
@@ -241,13 +281,26 @@ async def test_replica_killed_mid_round_leaves_its_reminders_to_the_other(fake_a
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
     ids = list((await make_users(sessions, list(range(8700, 8760)))).values())
-    environ = {**os.environ, "BOT_TOKEN": fake_api.token, "DEMEU_DATABASE_URL": database_url,
-               "DEMEU_ENCRYPTION_KEYS": ",".join(TEST_KEYS), "DEMEU_HMAC_KEY": TEST_HMAC,
-               "DEMEU_TELEGRAM_API_SERVER": fake_api.base_url, "DEMEU_BOT_DATA_DIR": str(tmp_path / "data"),
-               "DEMEU_REMINDERS_POLL_SECONDS": "0.5", "DEMEU_REMINDERS_LEASE_SECONDS": "10",
-               "DEMEU_REMINDERS_BATCH": "20", "DEMEU_REMINDERS_CONCURRENCY": "2", "DEMEU_REMINDERS_AGENDA_TIME": ""}
-    replicas = [await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.reminder_replica", env=environ,
-                                                     stdout=asyncio.subprocess.PIPE) for _ in range(2)]
+    environ = {
+        **os.environ,
+        "BOT_TOKEN": fake_api.token,
+        "DEMEU_DATABASE_URL": database_url,
+        "DEMEU_ENCRYPTION_KEYS": ",".join(TEST_KEYS),
+        "DEMEU_HMAC_KEY": TEST_HMAC,
+        "DEMEU_TELEGRAM_API_SERVER": fake_api.base_url,
+        "DEMEU_BOT_DATA_DIR": str(tmp_path / "data"),
+        "DEMEU_REMINDERS_POLL_SECONDS": "0.5",
+        "DEMEU_REMINDERS_LEASE_SECONDS": "10",
+        "DEMEU_REMINDERS_BATCH": "20",
+        "DEMEU_REMINDERS_CONCURRENCY": "2",
+        "DEMEU_REMINDERS_AGENDA_TIME": "",
+    }
+    replicas = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.reminder_replica", env=environ, stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     try:
         for replica in replicas:
             assert (await asyncio.wait_for(replica.stdout.readline(), 60)).strip() == b"ready"
@@ -284,7 +337,9 @@ async def test_concurrent_claims_are_disjoint_and_purge_keeps_what_matters(datab
     try:
         ids = list((await make_users(sessions, [8801, 8802])).values())
         now = utcnow()
-        await schedule(sessions, *((f"k{n}", ids[n % 2], now - timedelta(seconds=1), marked(n)) for n in range(60)))
+        await schedule(
+            sessions, *((f"k{n}", ids[n % 2], now - timedelta(seconds=1), marked(n)) for n in range(60))
+        )
 
         async def claim(worker: str) -> set[str]:
             taken: set[str] = set()
@@ -301,8 +356,11 @@ async def test_concurrent_claims_are_disjoint_and_purge_keeps_what_matters(datab
         assert len(first) + len(second) + len(third) == 60 and len(first | second | third) == 60
 
         async with sessions() as session:
-            assert await repo.mark_sent(session, (await repo.by_key(session, "k0")).id, "a" if "k0" in first else
-                                        "b" if "k0" in second else "c")
+            assert await repo.mark_sent(
+                session,
+                (await repo.by_key(session, "k0")).id,
+                "a" if "k0" in first else "b" if "k0" in second else "c",
+            )
             assert not await repo.mark_sent(session, (await repo.by_key(session, "k1")).id, "nobody")
             await repo.schedule(session, "fresh", ids[0], now + timedelta(days=1), "message", marked(99))
             await session.commit()

@@ -1,6 +1,7 @@
 """Reminders follow bookings: booked -> sent at the offsets, cancelled (also from the reminder's own
 Cancel button) -> the rest never sent, rescheduled -> sent for the new time only; the teacher's
 note only in the psychologist's reminder; one rating prompt after the session."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,13 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.workers.booking_reminders import plan_agenda
 from bot.telegram.i18n import compile_translations
+from bot.workers.booking_reminders import plan_agenda
 from storage.models import Reminder
 from storage.models.base import utcnow
-from storage.repo import reminders as reminders_repo
 from storage.repo import booking as booking_repo
 from storage.repo import groups as groups_repo
+from storage.repo import reminders as reminders_repo
 from storage.repo import users
 from tests.test_reminders import worker_of
 
@@ -40,8 +41,11 @@ async def make_teacher(session, telegram_id: int, language: str = "kk"):
 
 
 def reminders_to(fake_api, chat_id: int) -> list[str]:
-    return [c.params["text"] for c in fake_api.calls
-            if c.method == "sendMessage" and c.status == 200 and c.chat_id == chat_id and "⏰" in c.params["text"]]
+    return [
+        c.params["text"]
+        for c in fake_api.calls
+        if c.method == "sendMessage" and c.status == 200 and c.chat_id == chat_id and "⏰" in c.params["text"]
+    ]
 
 
 async def wait_for(condition, timeout: float = 20.0) -> None:
@@ -57,10 +61,10 @@ async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, sta
     kk = compile_translations()["kk"]
     now = utcnow()
     async with sessions() as session:
-        psy_a, slot_a = await make_psychologist(session, 8801, now + timedelta(seconds=8))
-        psy_b, slot_b = await make_psychologist(session, 8802, now + timedelta(seconds=8))
-        psy_c, slot_c = await make_psychologist(session, 8803, now + timedelta(seconds=8))
-        psy_d, slot_d = await make_psychologist(session, 8804, now + timedelta(seconds=11))
+        _psy_a, slot_a = await make_psychologist(session, 8801, now + timedelta(seconds=8))
+        _psy_b, slot_b = await make_psychologist(session, 8802, now + timedelta(seconds=8))
+        _psy_c, slot_c = await make_psychologist(session, 8803, now + timedelta(seconds=8))
+        _psy_d, slot_d = await make_psychologist(session, 8804, now + timedelta(seconds=11))
         t1, t2, t3 = [await make_teacher(session, n) for n in (8701, 8702, 8703)]
         booked = await booking_repo.book(session, t1, slot_a.id, NOTE, rules, now)
         assert booked.status == "ok"
@@ -99,7 +103,9 @@ async def test_psychologists_agenda_is_sent_once_however_often_it_is_planned(fak
     rules, sessions = bot.settings.booking, bot.app.sessions
     now = utcnow()
     async with sessions() as session:
-        psychologist, slot = await make_psychologist(session, 8901, now + timedelta(seconds=60), fmt="office")
+        _psychologist, slot = await make_psychologist(
+            session, 8901, now + timedelta(seconds=60), fmt="office"
+        )
         teacher = await make_teacher(session, 8902)
         assert (await booking_repo.book(session, teacher, slot.id, NOTE, rules, now)).status == "ok"
         await session.commit()
@@ -109,8 +115,11 @@ async def test_psychologists_agenda_is_sent_once_however_often_it_is_planned(fak
         assert await plan_agenda(worker) == 1
 
     def agendas() -> list[str]:
-        return [c.params["text"] for c in fake_api.calls
-                if c.method == "sendMessage" and c.chat_id == 8901 and c.params["text"].startswith("🗓")]
+        return [
+            c.params["text"]
+            for c in fake_api.calls
+            if c.method == "sendMessage" and c.chat_id == 8901 and c.params["text"].startswith("🗓")
+        ]
 
     await wait_for(agendas)
     await asyncio.sleep(1)  # a second copy would show up now
@@ -129,16 +138,28 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         deactivated = await users.create(session, 8954, "kk")
         deactivated.role = "psychologist_off"  # as storage.repo.staff.deactivate leaves them
         seated, left, other, theirs = [await make_teacher(session, n, "ru") for n in (8951, 8952, 8953, 8955)]
-        fields = dict(title_kk="Күйзеліспен күрес", title_ru="Стресс <и> выгорание", duration_min=60, capacity=10,
-                      format="online", region=None, language="ru", facilitator_id=facilitator.id, status="open",
-                      lock_version=0, ratings_requested=False, demo=False)
+        fields = {
+            "title_kk": "Күйзеліспен күрес",
+            "title_ru": "Стресс <и> выгорание",
+            "duration_min": 60,
+            "capacity": 10,
+            "format": "online",
+            "region": None,
+            "language": "ru",
+            "facilitator_id": facilitator.id,
+            "status": "open",
+            "lock_version": 0,
+            "ratings_requested": False,
+            "demo": False,
+        }
         group = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6), **fields)
         cancelled = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6), **fields)
         for teacher in (seated, left):
             assert (await groups_repo.enroll(session, group.id, teacher.id, now)).status == "enrolled"
         assert (await groups_repo.enroll(session, cancelled.id, other.id, now)).status == "enrolled"
-        unled = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6),
-                                                 **{**fields, "facilitator_id": deactivated.id})
+        unled = await groups_repo.create_session(
+            session, starts_at=now + timedelta(seconds=6), **{**fields, "facilitator_id": deactivated.id}
+        )
         assert (await groups_repo.enroll(session, unled.id, theirs.id, now)).status == "enrolled"
         await session.commit()
     await asyncio.sleep(1)  # planned by now (every 0.5 s); the session is cancelled before anything is due
@@ -147,11 +168,18 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         await session.commit()
     await wait_for(lambda: reminders_to(fake_api, 8952))  # the first reminder (4 s before), then they leave
     async with sessions() as session:
-        assert (await groups_repo.leave(session, group.id, left.id, utcnow(), timedelta(hours=1))).status == "cancelled"
+        assert (
+            await groups_repo.leave(session, group.id, left.id, utcnow(), timedelta(hours=1))
+        ).status == "cancelled"
         await session.commit()
 
-    await wait_for(lambda: len(reminders_to(fake_api, 8951)) == 2 and reminders_to(fake_api, 8950)
-                   and len(reminders_to(fake_api, 8955)) == 2)
+    await wait_for(
+        lambda: (
+            len(reminders_to(fake_api, 8951)) == 2
+            and reminders_to(fake_api, 8950)
+            and len(reminders_to(fake_api, 8955)) == 2
+        )
+    )
     await asyncio.sleep(1)
     assert all("«Стресс &lt;и&gt; выгорание»" in text for text in reminders_to(fake_api, 8951))
     facilitator_texts = reminders_to(fake_api, 8950)
@@ -169,7 +197,9 @@ async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at
     async with bot.app.sessions() as session:
         _psy, slot = await make_psychologist(session, 8811, now + timedelta(seconds=3))
         teacher = await make_teacher(session, 8711, "ru")
-        assert (await booking_repo.book(session, teacher, slot.id, note, bot.settings.booking, now)).status == "ok"
+        assert (
+            await booking_repo.book(session, teacher, slot.id, note, bot.settings.booking, now)
+        ).status == "ok"
         await session.commit()
         params = [r.params for r in await session.scalars(select(Reminder))]
     assert params and all("Бекжанов" not in str(p) for p in params), "the note is not copied into reminders"
@@ -179,8 +209,14 @@ async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at
 
 
 def rating_prompts(fake_api, chat_id: int) -> list:
-    return [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 200 and c.chat_id == chat_id
-            and "mb:rate" in str(c.params.get("reply_markup"))]
+    return [
+        c
+        for c in fake_api.calls
+        if c.method == "sendMessage"
+        and c.status == 200
+        and c.chat_id == chat_id
+        and "mb:rate" in str(c.params.get("reply_markup"))
+    ]
 
 
 async def test_one_feedback_request_after_the_session(fake_api, start_bot):
@@ -195,13 +231,18 @@ async def test_one_feedback_request_after_the_session(fake_api, start_bot):
     booked_at = ended - timedelta(hours=1)  # as if booked an hour before the start
     async with sessions() as session:
         bookings = {}
-        for n, (psy_id, teacher_id) in enumerate([(8821, 8721), (8822, 8722), (8823, 8723), (8824, 8724)]):
+        for _n, (psy_id, teacher_id) in enumerate([(8821, 8721), (8822, 8722), (8823, 8723), (8824, 8724)]):
             _psy, slot = await make_psychologist(session, psy_id, ended)
             teacher = await make_teacher(session, teacher_id, "ru")
-            bookings[teacher_id] = (await booking_repo.book(session, teacher, slot.id, NOTE, rules, booked_at)).booking
+            bookings[teacher_id] = (
+                await booking_repo.book(session, teacher, slot.id, NOTE, rules, booked_at)
+            ).booking
         _psy, future = await make_psychologist(session, 8825, now + timedelta(hours=3))
-        cancelled = (await booking_repo.book(session, await make_teacher(session, 8725, "ru"), future.id, None, rules,
-                                             now)).booking
+        cancelled = (
+            await booking_repo.book(
+                session, await make_teacher(session, 8725, "ru"), future.id, None, rules, now
+            )
+        ).booking
         await session.commit()
         assert await booking_repo.set_state(session, bookings[8721], "attended", utcnow())
         assert await booking_repo.set_state(session, bookings[8723], "attended", utcnow())
@@ -213,7 +254,10 @@ async def test_one_feedback_request_after_the_session(fake_api, start_bot):
         late_id = bookings[8722].id
 
     await wait_for(lambda: rating_prompts(fake_api, 8721))
-    assert ru.gettext("teacher-notice-rate").split("{when}")[0] in rating_prompts(fake_api, 8721)[0].params["text"]
+    assert (
+        ru.gettext("teacher-notice-rate").split("{when}")[0]
+        in rating_prompts(fake_api, 8721)[0].params["text"]
+    )
     async with sessions() as session:  # 8722's request came due unmarked: dropped, not sent
         await wait_for_status(sessions, f"feedback:{late_id}", "cancelled")
         assert rating_prompts(fake_api, 8722) == []

@@ -1,5 +1,6 @@
 """The country's topology: two bot processes in webhook mode behind a load balancer, one PostgreSQL,
 one Redis. Any replica takes any update; reminders and a broadcast go out exactly once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ from storage.models.base import utcnow
 from storage.repo import broadcasts, reminders, users
 from tests.conftest import POSTGRES_URL, REDIS_URL, TEST_HMAC, TEST_KEYS
 
-pytestmark = pytest.mark.skipif(not (POSTGRES_URL and REDIS_URL),
-                                reason="DEMEU_TEST_POSTGRES_URL and DEMEU_TEST_REDIS_URL not set")
+pytestmark = pytest.mark.skipif(
+    not (POSTGRES_URL and REDIS_URL), reason="DEMEU_TEST_POSTGRES_URL and DEMEU_TEST_REDIS_URL not set"
+)
 
 TEACHERS = list(range(9_100_000, 9_100_060))
 REMINDER = re.compile(r"R-\d{4}")
@@ -68,9 +70,18 @@ async def prepare(url: str, progress_message_id: int) -> dict[int, int]:
         due = utcnow() + timedelta(seconds=3)
         for n in range(200):
             params = {"text": "rem-booking-psy", "args": {"code": f"R-{n:04d}", "when": "—", "format": "—"}}
-            await reminders.schedule(session, f"replica-{n}", ids[TEACHERS[n % len(TEACHERS)]], due, "message", params)
-        draft = await broadcasts.create_draft(session, created_by=coordinator.id, text_kk=BROADCAST_MARK,
-                                              text_ru=BROADCAST_MARK, audience="all", group_id=None, language="ru")
+            await reminders.schedule(
+                session, f"replica-{n}", ids[TEACHERS[n % len(TEACHERS)]], due, "message", params
+            )
+        draft = await broadcasts.create_draft(
+            session,
+            created_by=coordinator.id,
+            text_kk=BROADCAST_MARK,
+            text_ru=BROADCAST_MARK,
+            audience="all",
+            group_id=None,
+            language="ru",
+        )
         await broadcasts.start(session, draft, None, utcnow(), COORDINATOR, progress_message_id)
         await session.commit()
     await engine.dispose()
@@ -116,7 +127,9 @@ def sent_texts(fake_api) -> list:
     return [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 200]
 
 
-async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(fake_api, postgres_url, tmp_path):
+async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(
+    fake_api, postgres_url, tmp_path
+):
     # The coordinator's confirm screen, which the sending replica edits into a progress report.
     fake_api.user(user_id=COORDINATOR, language_code="ru")
     progress = fake_api.store_message(COORDINATOR, fake_api.bot_user, text="…")
@@ -128,13 +141,18 @@ async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(f
         data_dir.mkdir()
         log = open(tmp_path / f"replica{number}.log", "w")
         logs.append(log)
-        replicas.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.reporting_bot"], env=replica_env(postgres_url, fake_api.base_url, fake_api.token, port, data_dir),
-            cwd=data_dir, stdout=log, stderr=subprocess.STDOUT,
-        ))
+        replicas.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.reporting_bot"],
+                env=replica_env(postgres_url, fake_api.base_url, fake_api.token, port, data_dir),
+                cwd=data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     fake_api.reports_handled = True  # tests.reporting_bot tells it when each update is handled
     try:
-        for port, process in zip(ports, replicas):
+        for port, process in zip(ports, replicas, strict=True):
             await wait_healthy(port, process)
         # The load balancer: Telegram's pushes alternate between the replicas.
         fake_api.webhook_targets = [f"http://127.0.0.1:{port}/telegram" for port in ports]
@@ -168,10 +186,15 @@ async def test_two_webhook_replicas_share_updates_and_send_scheduled_work_once(f
             log.close()
 
     replica_logs = "".join((tmp_path / f"replica{n}.log").read_text() for n in range(2))
-    reminder_counts = Counter(REMINDER.search(c.params["text"]).group(0)
-                              for c in sent_texts(fake_api) if REMINDER.search(c.params.get("text", "")))
+    reminder_counts = Counter(
+        REMINDER.search(c.params["text"]).group(0)
+        for c in sent_texts(fake_api)
+        if REMINDER.search(c.params.get("text", ""))
+    )
     assert len(reminder_counts) == 200 and set(reminder_counts.values()) == {1}, replica_logs[-3000:]
-    broadcast_counts = Counter(c.chat_id for c in sent_texts(fake_api) if BROADCAST_MARK in c.params.get("text", ""))
+    broadcast_counts = Counter(
+        c.chat_id for c in sent_texts(fake_api) if BROADCAST_MARK in c.params.get("text", "")
+    )
     assert set(broadcast_counts) == set(TEACHERS) and set(broadcast_counts.values()) == {1}
     assert set(fake_api.webhook_statuses) == {200}
     handled_by = Counter(status for status in fake_api.webhook_statuses)

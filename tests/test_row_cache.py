@@ -1,6 +1,7 @@
 """The per-process row caches (storage.cache) never serve a row that differs from the committed
 one: what one update commits, the next update sees, whether it changed one row, many rows at
 once, or rolled back; and on PostgreSQL, where replicas share the database, nothing is cached."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The crisis detector on the labelled corpus (tests/data/crisis_corpus.tsv), and the pieces that
 make it robust: spellings, inflection, typos, idioms, who the words are about, rules as data."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -57,9 +58,15 @@ def test_corpus_recall_and_false_alarms_per_class(capsys):
             alarms[label] += 1
             crisis_alarms[label] += got[0] is Kind.CRISIS
             missed.append((label, text, got))
-    report = [f"{label:9} {hits[label] / n:.3f} of {n}"
-              + (f", false alarms {alarms[label] / n:.3f} (crisis {crisis_alarms[label] / n:.3f})"
-                 if EXPECTED[label] is None else "") for label, n in sorted(counts.items())]
+    report = [
+        f"{label:9} {hits[label] / n:.3f} of {n}"
+        + (
+            f", false alarms {alarms[label] / n:.3f} (crisis {crisis_alarms[label] / n:.3f})"
+            if EXPECTED[label] is None
+            else ""
+        )
+        for label, n in sorted(counts.items())
+    ]
     with capsys.disabled():
         print("\ncrisis corpus:\n  " + "\n  ".join(report))
     detail = "\n".join(report) + "\n" + "\n".join(map(str, missed))
@@ -70,32 +77,67 @@ def test_corpus_recall_and_false_alarms_per_class(capsys):
         assert rate >= floor, f"{label}: {rate:.3f} < {floor}\n{detail}"
 
 
-@pytest.mark.parametrize("text", [
-    "ne hochu zhit", "hochu umeret'", "ho4u umeret", "olgim keledi", "ólgim keledi", "ölgım keledı",
-    "олгим келеди", "омир сургим келмейди", "ózime qol jumsagym keledi", "олiп кетсем гой",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ne hochu zhit",
+        "hochu umeret'",
+        "ho4u umeret",
+        "olgim keledi",
+        "ólgim keledi",
+        "ölgım keledı",
+        "олгим келеди",
+        "омир сургим келмейди",
+        "ózime qol jumsagym keledi",
+        "олiп кетсем гой",
+    ],
+)
 def test_latin_transliteration_and_kazakh_without_its_letters(text):
     assert outcome(text) == (Kind.CRISIS, About.SELF)
 
 
-@pytest.mark.parametrize("text", [
-    "думаю о самоубийстве", "жить не хочу", "хочу сдохнуть", "повешусь", "выпью все таблетки", "режу руки",
-    "өлгім келді", "өмірден кеткім келеді", "жить больше не хочется", "не хочется мне жить",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "думаю о самоубийстве",
+        "жить не хочу",
+        "хочу сдохнуть",
+        "повешусь",
+        "выпью все таблетки",
+        "режу руки",
+        "өлгім келді",
+        "өмірден кеткім келеді",
+        "жить больше не хочется",
+        "не хочется мне жить",
+    ],
+)
 def test_inflection_and_word_order(text):
     assert outcome(text) == (Kind.CRISIS, About.SELF)
 
 
-@pytest.mark.parametrize("text", ["думаю о самоубиствe", "суецид", "пакончу с собой", "жить нехочу", "неее хочу жить"])
+@pytest.mark.parametrize(
+    "text", ["думаю о самоубиствe", "суецид", "пакончу с собой", "жить нехочу", "неее хочу жить"]
+)
 def test_common_misspellings(text):
     assert outcome(text) == (Kind.CRISIS, About.SELF)
 
 
-@pytest.mark.parametrize("text", [
-    "умираю со смеху", "эти отчёты меня убивают", "убить время", "смертельно хочу спать", "күлгеннен өлдім",
-    "жұмыстан кеткім келеді", "надо повесить объявление", "выпила таблетку от головы", "хочу жить спокойнее",
-    "Балалармен жұмыс істегім келеді", "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "умираю со смеху",
+        "эти отчёты меня убивают",
+        "убить время",
+        "смертельно хочу спать",
+        "күлгеннен өлдім",
+        "жұмыстан кеткім келеді",
+        "надо повесить объявление",
+        "выпила таблетку от головы",
+        "хочу жить спокойнее",
+        "Балалармен жұмыс істегім келеді",
+        "",
+    ],
+)
 def test_idioms_and_harmless_words_do_not_alarm(text):
     assert outcome(text) is None
 
@@ -117,7 +159,9 @@ def test_a_rule_whose_example_does_not_fire_stops_the_start(tmp_path):
     for language in ("kk", "ru"):
         (tmp_path / language).mkdir()
         (tmp_path / language / safety.RULES_FILE).write_text(
-            '[[crisis]]\nid = "broken"\nslots = ["хоч", "умер"]\nexamples = ["совсем другое"]\n', encoding="utf-8")
+            '[[crisis]]\nid = "broken"\nslots = ["хоч", "умер"]\nexamples = ["совсем другое"]\n',
+            encoding="utf-8",
+        )
     safety.detector.cache_clear()
     try:
         with pytest.raises(safety.RulesError, match="broken"):
@@ -128,6 +172,7 @@ def test_a_rule_whose_example_does_not_fire_stops_the_start(tmp_path):
 
 def test_rules_syntax_errors_name_the_rule(tmp_path):
     rule_file = safety.RuleFile.model_validate(
-        {"crisis": [{"id": "bad", "slots": ["хоч|!умер"], "examples": ["хочу умереть"]}]})
+        {"crisis": [{"id": "bad", "slots": ["хоч|!умер"], "examples": ["хочу умереть"]}]}
+    )
     with pytest.raises(safety.RulesError, match="bad"):
         safety.Detector([rule_file])

@@ -1,6 +1,7 @@
 """Help first, end to end through the fake Bot API, in Kazakh and Russian: the safety screen is the
 first reply to a crisis message whatever the teacher was doing, distress and worry for a student get
 their own screens, the safety plan, a psychologist on duty asked to write now, the check-in."""
+
 from __future__ import annotations
 
 import logging
@@ -21,31 +22,69 @@ from tests.test_e2e_foundation import TEXTS, agree
 
 CRISIS = {"kk": "кейде өмір сүргім келмейді", "ru": "иногда думаю, что не хочу жить"}
 T = {
-    "kk": {"safety": "біз үшін өте маңызды", "ask": "Қазір қауіпсіз жердесіз бе?", "yes": "Иә, қауіпсіздемін",
-           "unsure": "Білмеймін", "no": "Жоқ, маған қауіпті", "plan": "Қауіпсіздік жоспарым",
-           "handoff": "Психолог маған жазсын", "handoff_yes": "Иә, жазсын", "nobody": "кезекші психолог жоқ",
-           "sent": "кезекші психологқа жіберілді", "checkin_yes": "Иә, ертең жазыңыз", "checkin_no": "Жоқ, рақмет",
-           "checkin": "Бүгін қалыңыз қалай", "distress": "ауыр сияқты", "student": "Оқушыға алаңдаушылық",
-           "call_now": "дәл қазір қоңырау шалыңыз", "grounding": "Жерге түсу", "continue": "Сауалнаманы жалғастыру",
-           "step1": "Менің дабыл белгілерім", "plan_title": "Қауіпсіздік жоспарым", "unexpected": "түсінбедім",
-           "take": "чат ашу", "chat_open": "чат", "question_sent": "жіберілді"},
-    "ru": {"safety": "Нам очень важно", "ask": "Вы сейчас в безопасности?", "yes": "Да, я в безопасности",
-           "unsure": "Не знаю", "no": "Нет, мне опасно", "plan": "Мой план безопасности",
-           "handoff": "Попросить психолога написать мне", "handoff_yes": "Да, пусть напишет",
-           "nobody": "нет психолога на дежурстве", "sent": "передана дежурному психологу",
-           "checkin_yes": "Да, напишите завтра", "checkin_no": "Нет, спасибо", "checkin": "Как вы сегодня",
-           "distress": "очень тяжело", "student": "Тревога за ученика", "call_now": "позвоните прямо сейчас",
-           "grounding": "Заземление", "continue": "Продолжить опрос", "step1": "Мои тревожные сигналы",
-           "plan_title": "Мой план безопасности", "unexpected": "не понял", "take": "Открыть чат",
-           "chat_open": "чат", "question_sent": "отправлен"},
+    "kk": {
+        "safety": "біз үшін өте маңызды",
+        "ask": "Қазір қауіпсіз жердесіз бе?",
+        "yes": "Иә, қауіпсіздемін",
+        "unsure": "Білмеймін",
+        "no": "Жоқ, маған қауіпті",
+        "plan": "Қауіпсіздік жоспарым",
+        "handoff": "Психолог маған жазсын",
+        "handoff_yes": "Иә, жазсын",
+        "nobody": "кезекші психолог жоқ",
+        "sent": "кезекші психологқа жіберілді",
+        "checkin_yes": "Иә, ертең жазыңыз",
+        "checkin_no": "Жоқ, рақмет",
+        "checkin": "Бүгін қалыңыз қалай",
+        "distress": "ауыр сияқты",
+        "student": "Оқушыға алаңдаушылық",
+        "call_now": "дәл қазір қоңырау шалыңыз",
+        "grounding": "Жерге түсу",
+        "continue": "Сауалнаманы жалғастыру",
+        "step1": "Менің дабыл белгілерім",
+        "plan_title": "Қауіпсіздік жоспарым",
+        "unexpected": "түсінбедім",
+        "take": "чат ашу",
+        "chat_open": "чат",
+        "question_sent": "жіберілді",
+    },
+    "ru": {
+        "safety": "Нам очень важно",
+        "ask": "Вы сейчас в безопасности?",
+        "yes": "Да, я в безопасности",
+        "unsure": "Не знаю",
+        "no": "Нет, мне опасно",
+        "plan": "Мой план безопасности",
+        "handoff": "Попросить психолога написать мне",
+        "handoff_yes": "Да, пусть напишет",
+        "nobody": "нет психолога на дежурстве",
+        "sent": "передана дежурному психологу",
+        "checkin_yes": "Да, напишите завтра",
+        "checkin_no": "Нет, спасибо",
+        "checkin": "Как вы сегодня",
+        "distress": "очень тяжело",
+        "student": "Тревога за ученика",
+        "call_now": "позвоните прямо сейчас",
+        "grounding": "Заземление",
+        "continue": "Продолжить опрос",
+        "step1": "Мои тревожные сигналы",
+        "plan_title": "Мой план безопасности",
+        "unexpected": "не понял",
+        "take": "Открыть чат",
+        "chat_open": "чат",
+        "question_sent": "отправлен",
+    },
 }
 SHOWN = ("sendMessage", "editMessageText", "sendPhoto", "sendDocument", "copyMessage")
 
 
 def replies(calls) -> list[str]:
     """What the user was shown, in order, for one update."""
-    return [call.params.get("text") or call.params.get("caption") or "" for call in calls
-            if call.method in SHOWN and call.status == 200]
+    return [
+        call.params.get("text") or call.params.get("caption") or ""
+        for call in calls
+        if call.method in SHOWN and call.status == 200
+    ]
 
 
 async def teacher(fake_api, user_id: int, lang: str):
@@ -77,7 +116,9 @@ async def into_state(state: str, user, bot, lang: str) -> None:
         await user.press_data(Book(a="note", f="video", s=slot.id).pack())
 
 
-@pytest.mark.parametrize("state", ["main menu", "question", "mood note", "journal", "questionnaire", "booking note"])
+@pytest.mark.parametrize(
+    "state", ["main menu", "question", "mood note", "journal", "questionnaire", "booking note"]
+)
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 async def test_the_safety_screen_is_the_first_reply_in_every_state(fake_api, start_bot, lang, state):
     t = T[lang]
@@ -94,8 +135,9 @@ async def test_the_safety_screen_is_the_first_reply_in_every_state(fake_api, sta
         assert re.search("охранен|сақтал", shown[-1]), "the note was kept"
     if state == "questionnaire":
         await user.press(t["continue"])
-        assert "1/9" in user.last_text or "1 / 9" in user.last_text or "PHQ-9" in user.last_text, \
+        assert "1/9" in user.last_text or "1 / 9" in user.last_text or "PHQ-9" in user.last_text, (
             "back to the questionnaire, on its question"
+        )
     if state == "booking note":
         assert CRISIS[lang] in shown[-1], "the note is kept for the psychologist, the booking goes on"
 
@@ -111,8 +153,9 @@ async def test_are_you_safe_answers(fake_api, start_bot, lang):
     assert any(t["grounding"] in button for button in user.last.buttons)
     assert any(t["plan"] in button for button in user.last.buttons)
     await user.press_data(Safe(a=SafeAction.DANGER).pack())
-    assert t["call_now"] in user.last_text and user.last_text.index("112") < user.last_text.index("111"), \
+    assert t["call_now"] in user.last_text and user.last_text.index("112") < user.last_text.index("111"), (
         "112 and 103 first, then the other lines"
+    )
     await user.press_data(Safe(a=SafeAction.UNSURE).pack())
     assert any(t["handoff"] in button for button in user.last.buttons)
 
@@ -122,7 +165,10 @@ async def test_distress_and_worry_for_a_student_get_their_own_screens(fake_api, 
     t = T[lang]
     await start_bot()
     user = await teacher(fake_api, 7120, lang)
-    distress = {"kk": "қатты қиналып жүрмін, не істерімді білмеймін", "ru": "мне очень плохо, я не справляюсь"}[lang]
+    distress = {
+        "kk": "қатты қиналып жүрмін, не істерімді білмеймін",
+        "ru": "мне очень плохо, я не справляюсь",
+    }[lang]
     shown = replies(await user.send_text(distress))
     assert len(shown) == 1 and t["distress"] in shown[0], shown
     student = {"kk": "оқушым өлгім келеді деп айтты", "ru": "ученик сказал, что хочет умереть"}[lang]
@@ -162,13 +208,16 @@ async def test_safety_plan_written_edited_shown_and_erased(fake_api, start_bot, 
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
-async def test_a_psychologist_on_duty_writes_now_and_nobody_on_duty_is_said_honestly(fake_api, start_bot, lang, caplog):
+async def test_a_psychologist_on_duty_writes_now_and_nobody_on_duty_is_said_honestly(
+    fake_api, start_bot, lang, caplog
+):
     caplog.set_level(logging.INFO)  # what a deployment logs (libraries' DEBUG lines carry SQL parameters)
     t = T[lang]
     bot = await start_bot()
     user = await add_user(bot, fake_api, {"user_id": 7140, "first_name": "Айгүл", "language_code": lang})
-    psychologist = await add_user(bot, fake_api, {"user_id": 7141, "first_name": "Ольга", "language_code": "ru"},
-                                  role="psychologist")
+    psychologist = await add_user(
+        bot, fake_api, {"user_id": 7141, "first_name": "Ольга", "language_code": "ru"}, role="psychologist"
+    )
     await user.send_text("/sos")
     await user.press(t["handoff"])
     await user.press(t["handoff_yes"])
@@ -186,11 +235,14 @@ async def test_a_psychologist_on_duty_writes_now_and_nobody_on_duty_is_said_hone
     await eventually(lambda: psychologist.messages, "the psychologist on duty is told")
     assert "🆘" in psychologist.last_text and "112" in psychologist.last_text, "with the crisis protocol"
     await psychologist.press("Открыть чат")
-    await eventually(lambda: any("Ольга" in (m.text or "") for m in user.messages), "the chat opens for the teacher")
+    await eventually(
+        lambda: any("Ольга" in (m.text or "") for m in user.messages), "the chat opens for the teacher"
+    )
     before = len(fake_api.calls)
     await user.send_text("спасибо, что пишете")
-    assert any(c.method == "copyMessage" and c.chat_id == 7141 for c in fake_api.calls[before:]), \
+    assert any(c.method == "copyMessage" and c.chat_id == 7141 for c in fake_api.calls[before:]), (
         "the teacher's messages reach the psychologist"
+    )
     async with bot.app.sessions() as session:
         code = (await users.by_telegram_id(session, 7140)).pseudonym
     assert any(code in (m.text or "") for m in psychologist.messages), "the psychologist sees the code"
@@ -207,7 +259,9 @@ async def test_the_check_in_arrives_once_when_asked_and_never_when_declined(fake
         await user.send_text(CRISIS[lang])
         await user.press(t["yes"])
         await user.press(choice)
-    await eventually(lambda: any(t["checkin"] in (m.text or "") for m in asked.messages), "the check-in", timeout=20)
+    await eventually(
+        lambda: any(t["checkin"] in (m.text or "") for m in asked.messages), "the check-in", timeout=20
+    )
     worker = next(w for w in bot.app.workers if type(w).__name__ == "ReminderWorker")
     await worker.run_once()  # whatever else was due has been sent now
     assert sum(t["checkin"] in (m.text or "") for m in asked.messages) == 1
@@ -228,7 +282,11 @@ async def test_the_earliest_consultation_includes_short_notice_psychologists(fak
             staff.role = "psychologist"
             profile = await booking_repo.ensure_profile(session, staff)
             profile.display_name, profile.languages, profile.formats = name, "kk,ru", fmt
-            profile.video_link, profile.published, profile.short_notice = "https://meet.example/r", True, short
+            profile.video_link, profile.published, profile.short_notice = (
+                "https://meet.example/r",
+                True,
+                short,
+            )
             await booking_repo.add_slot(session, profile, soon, 50, fmt)
             await booking_repo.add_slot(session, profile, soon + timedelta(days=1), 50, fmt)
         await session.commit()
@@ -236,12 +294,17 @@ async def test_the_earliest_consultation_includes_short_notice_psychologists(fak
     await user.press_data(Book(a="soon").pack())
     offered = [b for b in user.last.buttons if "·" in b]
     assert len(offered) == 3, offered
-    assert "Ольга" in offered[0], "the 30-minute slot of the psychologist who accepts short notice comes first"
+    assert "Ольга" in offered[0], (
+        "the 30-minute slot of the psychologist who accepts short notice comes first"
+    )
     assert sum("Анна" in b for b in offered) == 1, "the other's 30-minute slot is too soon"
     await user.press(offered[0])
     await user.press_data(Book(a="ok", f="chat", s=(await first_slot(bot, "Ольга")).id).pack())
     async with bot.app.sessions() as session:
-        assert await booking_repo.active_count(session, (await users.by_telegram_id(session, 7160)).id, utcnow()) == 1
+        assert (
+            await booking_repo.active_count(session, (await users.by_telegram_id(session, 7160)).id, utcnow())
+            == 1
+        )
 
 
 async def first_slot(bot, name: str):

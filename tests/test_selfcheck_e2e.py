@@ -2,6 +2,7 @@
 
 Expected numbers are worked out by hand from the published scoring rules (the same answer
 patterns as tests/test_instruments.py), never taken from the engine."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.telegram.callbacks import Book, Menu, SelfCheck
 from bot.content.instruments import Instrument, load_instruments
+from bot.telegram.callbacks import Book, Menu, SelfCheck
 from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import selfcheck as repo
@@ -21,17 +22,50 @@ PNG = b"\x89PNG\r\n\x1a\n"
 INSTRUMENTS = load_instruments()
 
 TEXTS = {
-    "kk": {"lang": "Қазақша", "agree": "Келісемін", "begin": "Бастау", "book": "Кеңеске жазылу", "sos": "Шұғыл көмек",
-           "relax": "Жаттығу", "history": "Менің нәтижелерім", "not_diagnosis": "диагноз емес", "back": "Артқа",
-           "safety_answer": "зиян келтіру туралы ойлар", "safety_score": "өте ауыр", "see_result": "Нәтижені көру",
-           "continue": "жалғастыру", "chart": "📊", "delete": "Нәтижелерімді өшіру", "confirm": "Иә, өшіру",
-           "deleted": "өшірілді", "settings": "Баптаулар", "erase": "Деректерімді өшіру", "erase_ok": "бәрін өшіру"},
-    "ru": {"lang": "Русский", "agree": "Согласен", "begin": "Начать", "book": "Записаться на консультацию",
-           "sos": "Срочная помощь", "relax": "Упражнение", "history": "Мои результаты", "not_diagnosis": "не диагноз",
-           "back": "Назад", "safety_answer": "причинить себе вред", "safety_score": "очень непросто",
-           "see_result": "Посмотреть результат", "continue": "Продолжить", "chart": "📊",
-           "delete": "Удалить мои результаты", "confirm": "Да, удалить", "deleted": "удалены", "settings": "Настройки",
-           "erase": "Удалить мои данные", "erase_ok": "удалить всё"},
+    "kk": {
+        "lang": "Қазақша",
+        "agree": "Келісемін",
+        "begin": "Бастау",
+        "book": "Кеңеске жазылу",
+        "sos": "Шұғыл көмек",
+        "relax": "Жаттығу",
+        "history": "Менің нәтижелерім",
+        "not_diagnosis": "диагноз емес",
+        "back": "Артқа",
+        "safety_answer": "зиян келтіру туралы ойлар",
+        "safety_score": "өте ауыр",
+        "see_result": "Нәтижені көру",
+        "continue": "жалғастыру",
+        "chart": "📊",
+        "delete": "Нәтижелерімді өшіру",
+        "confirm": "Иә, өшіру",
+        "deleted": "өшірілді",
+        "settings": "Баптаулар",
+        "erase": "Деректерімді өшіру",
+        "erase_ok": "бәрін өшіру",
+    },
+    "ru": {
+        "lang": "Русский",
+        "agree": "Согласен",
+        "begin": "Начать",
+        "book": "Записаться на консультацию",
+        "sos": "Срочная помощь",
+        "relax": "Упражнение",
+        "history": "Мои результаты",
+        "not_diagnosis": "не диагноз",
+        "back": "Назад",
+        "safety_answer": "причинить себе вред",
+        "safety_score": "очень непросто",
+        "see_result": "Посмотреть результат",
+        "continue": "Продолжить",
+        "chart": "📊",
+        "delete": "Удалить мои результаты",
+        "confirm": "Да, удалить",
+        "deleted": "удалены",
+        "settings": "Настройки",
+        "erase": "Удалить мои данные",
+        "erase_ok": "удалить всё",
+    },
 }
 
 # Answer values by position and the scores they must give, by hand:
@@ -45,9 +79,14 @@ CASES = {
     # plain 3+2+4+3+2+3 = 17; reversed items 4,5,7,8: (4-1)+(4-0)+(4-2)+(4-1) = 12; 29 -> high (27-40)
     "pss10": ([3, 2, 4, 1, 0, 3, 2, 1, 2, 3], {"total": ("29 / 40", "high")}),
     # personal 375/6 = 62.5; work with leisure 25 reversed to 75: 450/7 = 64.29; students 275/6 = 45.83
-    "cbi": ([75, 50, 100, 25, 50, 75, 100, 75, 50, 75, 25, 50, 25, 25, 0, 50, 75, 100, 25],
-            {"personal": ("62,5 / 100", "moderate"), "work": ("64,3 / 100", "moderate"),
-             "students": ("45,8 / 100", "low")}),
+    "cbi": (
+        [75, 50, 100, 25, 50, 75, 100, 75, 50, 75, 25, 50, 25, 25, 0, 50, 75, 100, 25],
+        {
+            "personal": ("62,5 / 100", "moderate"),
+            "work": ("64,3 / 100", "moderate"),
+            "students": ("45,8 / 100", "low"),
+        },
+    ),
 }
 
 
@@ -253,7 +292,15 @@ async def test_results_are_encrypted_and_deleted_with_the_data(fake_api, start_b
     await bot.stop()
     raw = await stored_bytes(bot.settings.database.url)
     assert b"selfcheck_results" in raw
-    for secret in ("phq9_9", "who5_1", '"answers"', "moderate", "Умеренный", "Симптомы депрессии", "safety_screen"):
+    for secret in (
+        "phq9_9",
+        "who5_1",
+        '"answers"',
+        "moderate",
+        "Умеренный",
+        "Симптомы депрессии",
+        "safety_screen",
+    ):
         assert secret.encode() not in raw, secret
 
     # "Delete my data" in the settings removes results and drafts too.
@@ -269,7 +316,9 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
 
     t = TEXTS["ru"]
     bot = await start_bot()
-    teacher = fake_api.user(user_id=6700, first_name="Гульнара", username="gulnara_teacher", language_code="ru")
+    teacher = fake_api.user(
+        user_id=6700, first_name="Гульнара", username="gulnara_teacher", language_code="ru"
+    )
     psychologist = fake_api.user(user_id=6701, language_code="kk")
     await agree(teacher, "ru")
     await open_instrument(teacher, "phq9", "ru")
@@ -281,7 +330,12 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
         staff = await users.create(session, psychologist.id, "kk")
         staff.role, staff.consent_at = "psychologist", utcnow()
         profile = await bookings.ensure_profile(session, staff)
-        profile.display_name, profile.languages, profile.formats, profile.published = "Анна", "ru,kk", "video", True
+        profile.display_name, profile.languages, profile.formats, profile.published = (
+            "Анна",
+            "ru,kk",
+            "video",
+            True,
+        )
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
         assert (await bookings.book(session, owner, slot.id, None, bot.app.settings.booking, utcnow())).ok
@@ -294,7 +348,7 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
     assert "отправлен психологу" in teacher.last_text
     received = [m.text for m in psychologist.messages]
     assert len(received) == 1 and "10 / 27" in received[0] and "Орташа деңгей" in received[0]
-    code = (await pseudonym_of(bot, teacher.id))
+    code = await pseudonym_of(bot, teacher.id)
     assert code in received[0] and "Гульнара" not in received[0] and str(teacher.id) not in received[0]
 
     # Once only: the same choice again sends nothing more.
@@ -324,12 +378,24 @@ async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booki
     async with bot.app.sessions.begin() as session:
         person = await users.create(session, psychologist.id, "kk")
         person.role, person.consent_at = "psychologist", utcnow()
-        profile = PsychologistProfile(user_id=person.id, display_name="Анна", languages="ru", formats="video",
-                                      regions="", published=True, demo=False)
+        profile = PsychologistProfile(
+            user_id=person.id,
+            display_name="Анна",
+            languages="ru",
+            formats="video",
+            regions="",
+            published=True,
+            demo=False,
+        )
         session.add(profile)
         await session.flush()
-        slot = Slot(psychologist_id=profile.id, starts_at=utcnow() - timedelta(minutes=20), duration_min=50,
-                    format="video", removed=False)
+        slot = Slot(
+            psychologist_id=profile.id,
+            starts_at=utcnow() - timedelta(minutes=20),
+            duration_min=50,
+            format="video",
+            removed=False,
+        )
         session.add(slot)
         await session.flush()
         owner = await users.by_telegram_id(session, teacher.id)
@@ -344,8 +410,9 @@ async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booki
     assert any("Анна" in b for b in teacher.last.buttons), "under way, the consultation is offered"
 
     async with bot.app.sessions.begin() as session:
-        released = await staff.deactivate(session, await session.get(PsychologistProfile, profile_id),
-                                          bot.app.settings.booking, utcnow())
+        released = await staff.deactivate(
+            session, await session.get(PsychologistProfile, profile_id), bot.app.settings.booking, utcnow()
+        )
         assert released.cancelled == [] and (await session.get(Booking, booking_id)).state == "booked"
     await teacher.press(t["back"])
     await teacher.press("Показать моему психологу")

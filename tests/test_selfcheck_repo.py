@@ -1,5 +1,6 @@
 """Self-check storage on SQLite and PostgreSQL: drafts, results exactly once, history order,
 encryption at rest, and erasure with "Delete my data"."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -41,10 +42,16 @@ async def test_draft_answers_finish_and_history(sessions):
         draft = await repo.start(session, teacher.id, "gad7")
         repo.record_answer(draft, "gad7_1", 2, 1)
         repo.record_answer(draft, "gad7_2", 3, 2, alerted=True)
-        repo.record_answer(draft, "gad7_2", 1, 2)  # changed after Back: replaced, and the alert stays recorded
+        repo.record_answer(
+            draft, "gad7_2", 1, 2
+        )  # changed after Back: replaced, and the alert stays recorded
     async with sessions.begin() as session:
         draft = await repo.draft(session, teacher.id, "gad7")
-        assert (draft.position, repo.answers(draft), draft.data["alerted"]) == (2, {"gad7_1": 2, "gad7_2": 1}, True)
+        assert (draft.position, repo.answers(draft), draft.data["alerted"]) == (
+            2,
+            {"gad7_1": 2, "gad7_2": 1},
+            True,
+        )
         again = await repo.start(session, teacher.id, "gad7")  # start over: the same row, emptied
         assert (again.id, again.position, repo.answers(again)) == (draft.id, 0, {})
         await finished(session, teacher.id, 3, days_ago=1)
@@ -52,6 +59,7 @@ async def test_draft_answers_finish_and_history(sessions):
         await finished(session, teacher.id, 1, days_ago=10)
     async with sessions() as session:
         history = await repo.history(session, teacher.id, "gad7")
+
         def totals(rows):
             return [GAD.score(row.data["answers"]).scales["total"].score for row in rows]
 

@@ -1,6 +1,7 @@
 """The one-trip SQLite cursor behaves as a DBAPI cursor where Demeu relies on it: claims count
 changed rows, failed statements roll back with SQLAlchemy's own errors, and two sessions racing
 for one row have exactly one winner."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,9 @@ from storage import db
 from storage.sqlite_driver import DRIVER
 
 metadata = MetaData()
-seats = Table("seats", metadata, Column("id", Integer, primary_key=True), Column("holder", String, unique=True))
+seats = Table(
+    "seats", metadata, Column("id", Integer, primary_key=True), Column("holder", String, unique=True)
+)
 
 
 @pytest.fixture
@@ -32,13 +35,23 @@ async def test_sqlite_urls_use_the_one_trip_driver(engine) -> None:
 async def test_rows_rowcount_and_many(engine) -> None:
     async with engine.begin() as connection:
         await connection.execute(insert(seats), [{"id": n, "holder": None} for n in range(1, 6)])
-        first = await connection.execute(update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder="a"))
-        again = await connection.execute(update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder="b"))
+        first = await connection.execute(
+            update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder="a")
+        )
+        again = await connection.execute(
+            update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder="b")
+        )
         assert (first.rowcount, again.rowcount) == (1, 0)
         inserted = await connection.execute(insert(seats).values(holder="c").returning(seats.c.id))
         assert inserted.scalar_one() == 6
-        assert (await connection.scalars(select(seats.c.holder).order_by(seats.c.id))).all() == \
-            ["a", None, None, None, None, "c"]
+        assert (await connection.scalars(select(seats.c.holder).order_by(seats.c.id))).all() == [
+            "a",
+            None,
+            None,
+            None,
+            None,
+            "c",
+        ]
         in_pages = (await connection.execute(select(seats.c.id).order_by(seats.c.id))).partitions(4)
         assert [[row.id for row in page] for page in in_pages] == [[1, 2, 3, 4], [5, 6]]
 
@@ -59,7 +72,8 @@ async def test_racing_claims_have_one_winner(engine) -> None:
     async def claim(name: str) -> int:
         async with engine.begin() as connection:
             result = await connection.execute(
-                update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder=name))
+                update(seats).where(seats.c.id == 1, seats.c.holder.is_(None)).values(holder=name)
+            )
             return result.rowcount
 
     assert sorted(await asyncio.gather(*(claim(f"t{n}") for n in range(8)))) == [0] * 7 + [1]

@@ -2,6 +2,7 @@
 region with their load, deactivates one (free slots hidden, bookings ahead released and their
 teachers offered a new time, the psychologist told, the cabinet closed) and reactivates them;
 every action in the audit log; forged buttons from others refused. In Kazakh and Russian."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.telegram.callbacks import Ask, Group, Menu, Staff
 from bot.config import BookingConfig
+from bot.telegram.callbacks import Ask, Group, Menu, Staff
 from bot.telegram.i18n import compile_translations
 from storage import db
 from storage.models import AnonQuestion, AuditEntry, Booking, ChatSession
@@ -28,7 +29,9 @@ COORDINATOR, TEACHER, PSYCHOLOGIST, FAR_PSYCHOLOGIST = 7200, 7201, 7202, 7203
 async def free_profiles(bot) -> set[int]:
     """Psychologists whose free video slots teachers are offered now."""
     async with bot.app.sessions() as session:
-        slots = await booking_repo.free_slots(session, booking_repo.Filters("video"), bot.app.settings.booking, utcnow())
+        slots = await booking_repo.free_slots(
+            session, booking_repo.Filters("video"), bot.app.settings.booking, utcnow()
+        )
         return {slot.psychologist_id for slot in slots}
 
 
@@ -47,7 +50,9 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
         near = await make_psychologist(session, PSYCHOLOGIST, "Айгүл П.")
         near.user.language = lang
         far = await make_psychologist(session, FAR_PSYCHOLOGIST, "Far Away", region=OTHER)
-        booked = await book(session, near, await users.by_telegram_id(session, TEACHER), 48, "video", "booked")
+        booked = await book(
+            session, near, await users.by_telegram_id(session, TEACHER), 48, "video", "booked"
+        )
         await book(session, near, await make_user(session, 730_000, REGION), 72, "video", "cancelled")
         await book(session, far, await make_user(session, 730_001, OTHER), 50, "video", "cancelled")
         near_id, far_id, booking_id, pseudonym = near.id, far.id, booked.id, me.pseudonym
@@ -58,8 +63,13 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
     await coordinator.send_text("/menu")
     await coordinator.press(t("menu-coord"))
     await coordinator.press(t("sa-open"))
-    assert t("sa-list").format(region="Түркістан облысы" if lang == "kk" else "Туркестанская область", count=1).replace("<b>", "").replace("</b>", "") \
+    assert (
+        t("sa-list")
+        .format(region="Түркістан облысы" if lang == "kk" else "Туркестанская область", count=1)
+        .replace("<b>", "")
+        .replace("</b>", "")
         == coordinator.last_text
+    )
     assert not any("Far Away" in b for b in coordinator.last.buttons)
     await coordinator.press("Айгүл П.")
     view = coordinator.last_text
@@ -79,7 +89,9 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
     assert t("sa-status-off") in coordinator.last_text
     async with bot.app.sessions() as session:
         assert (await session.get(Booking, booking_id)).state == "cancelled"
-        actions = (await session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id))).all()
+        actions = (
+            await session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id))
+        ).all()
         assert (pseudonym, "psychologist_deactivated", near_id) in actions
     assert near_id not in await free_profiles(bot), "their free slots are hidden"
     notice = t("teacher-notice-cancelled_by_psy").split("{")[0].strip()
@@ -141,12 +153,21 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
         profile = await make_psychologist(session, PSYCHOLOGIST, "Айгүл П.")
         (await make_psychologist(session, FAR_PSYCHOLOGIST, "Әсел Б.")).user.language = "kk"
         group = await groups.create_session(
-            session, title_kk="Күйзеліс", title_ru="Стресс", starts_at=utcnow() + timedelta(days=2), capacity=5,
-            format="online", region=None, language="kk", facilitator_id=profile.user_id,
+            session,
+            title_kk="Күйзеліс",
+            title_ru="Стресс",
+            starts_at=utcnow() + timedelta(days=2),
+            capacity=5,
+            format="online",
+            region=None,
+            language="kk",
+            facilitator_id=profile.user_id,
         )
         await groups.enroll(session, group.id, me_teacher.id, utcnow())
         later = utcnow() + timedelta(hours=5)
-        planned = await chat_repo.create_session(session, me_teacher.id, profile.user_id, later, later + timedelta(hours=1))
+        planned = await chat_repo.create_session(
+            session, me_teacher.id, profile.user_id, later, later + timedelta(hours=1)
+        )
         code, group_id, planned_id = me_teacher.pseudonym, group.id, planned.id
         await session.commit()
     await psychologist.send_text("/menu")
@@ -158,7 +179,10 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
         await teacher.send_text("/menu")
         await teacher.press_data(Menu(item="ask").pack())
         await teacher.send_text(text)
-        await eventually(lambda: len(texts(colleague)) == 1 + (text == "Екінші сұрақ"), "both psychologists are told")
+        await eventually(
+            lambda text=text: len(texts(colleague)) == 1 + (text == "Екінші сұрақ"),
+            "both psychologists are told",
+        )
         await psychologist.press(ru("ask-take"))
         assert psychologist.messages[-1].text == text
     async with bot.app.sessions() as session:
@@ -167,9 +191,13 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
     await eventually(lambda: any(m.text == "Жауап" for m in teacher.messages), "the answer arrives")
     answer = next(m.message_id for m in teacher.messages if m.text == "Жауап")
     await psychologist.press(ru("ask-live"))
-    await eventually(lambda: any(kk("ask-live-accept") in " ".join(m.buttons) for m in teacher.messages), "the invitation")
+    await eventually(
+        lambda: any(kk("ask-live-accept") in " ".join(m.buttons) for m in teacher.messages), "the invitation"
+    )
     await teacher.press(kk("ask-live-accept"))
-    await eventually(lambda: any(ru("chat-enter") in " ".join(m.buttons) for m in psychologist.messages), "the chat opens")
+    await eventually(
+        lambda: any(ru("chat-enter") in " ".join(m.buttons) for m in psychologist.messages), "the chat opens"
+    )
     await teacher.send_text("Чаттағы сөз")
     assert psychologist.last.text == "Чаттағы сөз"
 
@@ -189,7 +217,9 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
         starts = (await session.get(ChatSession, planned_id)).starts_at
         assert {c.status for c in await session.scalars(select(ChatSession))} == {"closed"}
         questions = {q.id: (q.status, q.psychologist_id) for q in await session.scalars(select(AnonQuestion))}
-    assert kk("chat-called-off").format(time=starts.astimezone(bot.settings.tz).strftime("%H:%M")) in texts(teacher)
+    assert kk("chat-called-off").format(time=starts.astimezone(bot.settings.tz).strftime("%H:%M")) in texts(
+        teacher
+    )
     # The question taken but not answered is back in the queue, and the colleague is told as of a new one.
     assert questions[first] == ("open", None) and questions[second][0] == "answered"
     title = kk("ask-question-title").format(number=first, code=code)
@@ -204,11 +234,18 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
     assert len(copies_to(fake_api, psychologist.id)) == copies
     # Nothing is open to them: the question, the queue, their group session's participants.
     seen = len(psychologist.messages)
-    for data in (Ask(action="take", id=first), Ask(action="queue"), Group(a="led"), Group(a="who", s=group_id)):
+    for data in (
+        Ask(action="take", id=first),
+        Ask(action="queue"),
+        Group(a="led"),
+        Group(a="who", s=group_id),
+    ):
         await psychologist.press_data(data.pack())
     assert psychologist.alerts.count(ru("role-refused")) == 4
     await psychologist.press_data(Group(a="view", s=group_id).pack())
-    assert ru("groups-who") not in psychologist.last.buttons and ru("groups-led") not in " ".join(psychologist.last.buttons)
+    assert ru("groups-who") not in psychologist.last.buttons and ru("groups-led") not in " ".join(
+        psychologist.last.buttons
+    )
     assert not any(code in t for t in texts(psychologist)[seen:])
     # The colleague takes the question back from the queue; the session they do not lead stays closed to them.
     await colleague.press(kk("ask-take"))
@@ -230,16 +267,24 @@ async def test_deactivation_releases_questions_and_chats(database_url):
             teacher = await make_user(session, TEACHER, REGION)
             psychologist = profile.user
             booked = await book(session, profile, teacher, 48, "video", "booked")
-            taken, answered, waiting = [await chat_repo.ask(session, teacher, n, urgent=False) for n in (1, 2, 3)]
+            taken, answered, waiting = [
+                await chat_repo.ask(session, teacher, n, urgent=False) for n in (1, 2, 3)
+            ]
             for question in (taken, answered):
                 assert await chat_repo.take(session, question.id, psychologist)
             await chat_repo.mark_answered(session, answered, utcnow() + timedelta(hours=1))
             now = utcnow()
-            chats = {state: await chat_repo.create_session(session, teacher.id, psychologist.id, now, now + timedelta(hours=1))
-                     for state in ("planned", "open", "closed")}
+            chats = {
+                state: await chat_repo.create_session(
+                    session, teacher.id, psychologist.id, now, now + timedelta(hours=1)
+                )
+                for state in ("planned", "open", "closed")
+            }
             await chat_repo.mark_open(session, chats["open"].id)
             await chat_repo.mark_closed(session, chats["closed"].id)
-            others = await chat_repo.create_session(session, teacher.id, colleague.id, now, now + timedelta(hours=1))
+            others = await chat_repo.create_session(
+                session, teacher.id, colleague.id, now, now + timedelta(hours=1)
+            )
             await session.commit()
 
         async with sessions() as session:
@@ -247,14 +292,25 @@ async def test_deactivation_releases_questions_and_chats(database_url):
             released = await staff.deactivate(session, profile, BookingConfig(), utcnow())
             assert [b.id for b in released.cancelled] == [booked.id]
             assert [q.id for q in released.requeued] == [taken.id]
-            assert sorted((chat.id, was) for chat, was in released.ended) == [(chats["planned"].id, "planned"), (chats["open"].id, "open")]
+            assert sorted((chat.id, was) for chat, was in released.ended) == [
+                (chats["planned"].id, "planned"),
+                (chats["open"].id, "open"),
+            ]
             await session.commit()
 
         async with sessions() as session:
-            questions = {q.id: (q.status, q.psychologist_id) for q in await session.scalars(select(AnonQuestion))}
-            assert questions == {taken.id: ("open", None), answered.id: ("answered", psychologist.id), waiting.id: ("open", None)}
+            questions = {
+                q.id: (q.status, q.psychologist_id) for q in await session.scalars(select(AnonQuestion))
+            }
+            assert questions == {
+                taken.id: ("open", None),
+                answered.id: ("answered", psychologist.id),
+                waiting.id: ("open", None),
+            }
             statuses = {c.id: c.status for c in await session.scalars(select(ChatSession))}
-            assert statuses == {**{chat.id: "closed" for chat in chats.values()}, others.id: "planned"}, "a colleague's chat stays"
+            assert statuses == {**{chat.id: "closed" for chat in chats.values()}, others.id: "planned"}, (
+                "a colleague's chat stays"
+            )
             assert [p.id for p in await chat_repo.psychologists_for(session, REGION)] == [colleague.id]
             assert {q.id for q in await chat_repo.open_questions(session, REGION)} == {taken.id, waiting.id}
             stored = await staff.psychologist(session, profile.id, REGION)

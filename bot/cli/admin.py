@@ -1,4 +1,5 @@
 """Admin commands: migrations, key rotation, invite links."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,14 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "db":
             print("database is up to date")
         elif args.command == "keys":
-            redis_url = settings.fsm.storage if settings.fsm.storage.startswith(("redis://", "rediss://")) else None
+            redis_url = (
+                settings.fsm.storage if settings.fsm.storage.startswith(("redis://", "rediss://")) else None
+            )
             tally = await rotate_keys(engine, redis_url)
-            print(f"re-encrypted {tally.rotated} values under the first key; {tally.current} were already, "
-                  f"{tally.raced} changed meanwhile (kept as the bot wrote them)")
+            print(
+                f"re-encrypted {tally.rotated} values under the first key; {tally.current} were already, "
+                f"{tally.raced} changed meanwhile (kept as the bot wrote them)"
+            )
             if tally.unreadable:
                 print(f"{len(tally.unreadable)} values no configured key can read were left as they are:")
                 print("\n".join("  " + where for where in tally.unreadable))
@@ -58,7 +63,8 @@ async def rotate_keys(engine: AsyncEngine, redis_url: str | None = None) -> rota
             while True:
                 async with engine.begin() as connection:
                     tally, after = await connection.run_sync(
-                        rotation.reseal_batch, table.name, key.name, column.name, column.type.size, after)
+                        rotation.reseal_batch, table.name, key.name, column.name, column.type.size, after
+                    )
                 total.add(tally)
                 if after is None:
                     break

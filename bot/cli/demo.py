@@ -5,6 +5,7 @@ use `context.psychologists`, e.g. as facilitators) and removed in reverse order.
 Demo psychologists are users with negative Telegram ids (real ids are positive, so they never
 collide with a person); messages to them fail quietly and mark them inactive.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -13,8 +14,8 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.workers import groups as group_sessions
 from bot.config import Settings
+from bot.workers import groups as group_sessions
 from storage.models import PsychologistProfile
 from storage.models.base import utcnow
 from storage.repo import booking as repo
@@ -41,18 +42,42 @@ FIRST_DEMO_ID = -900_001
 
 # name, languages, formats, regions, address, bio kk, bio ru
 PSYCHOLOGISTS = [
-    ("Айгерім (ДЕМО)", "kk", "video,chat", "KZ-75", None,
-     "Демо-профиль: бұл нағыз психолог емес. Қазақ тілінде кеңес береді.",
-     "Демо-профиль: это не настоящий психолог. Консультирует на казахском."),
-    ("Анна (ДЕМО)", "ru", "video,office", "KZ-71", "Өрлеу филиалы, Астана, 204-кабинет (ДЕМО)",
-     "Демо-профиль: бұл нағыз психолог емес. Орыс тілінде кеңес береді.",
-     "Демо-профиль: это не настоящий психолог. Консультирует на русском."),
-    ("Дәурен (ДЕМО)", "kk,ru", "office,chat", "KZ-61", "Өрлеу филиалы, Түркістан, 12-кабинет (ДЕМО)",
-     "Демо-профиль: бұл нағыз психолог емес. Екі тілде кеңес береді.",
-     "Демо-профиль: это не настоящий психолог. Консультирует на двух языках."),
-    ("Ольга (ДЕМО)", "ru", "chat,video", "KZ-75", None,
-     "Демо-профиль: бұл нағыз психолог емес.",
-     "Демо-профиль: это не настоящий психолог."),
+    (
+        "Айгерім (ДЕМО)",
+        "kk",
+        "video,chat",
+        "KZ-75",
+        None,
+        "Демо-профиль: бұл нағыз психолог емес. Қазақ тілінде кеңес береді.",
+        "Демо-профиль: это не настоящий психолог. Консультирует на казахском.",
+    ),
+    (
+        "Анна (ДЕМО)",
+        "ru",
+        "video,office",
+        "KZ-71",
+        "Өрлеу филиалы, Астана, 204-кабинет (ДЕМО)",
+        "Демо-профиль: бұл нағыз психолог емес. Орыс тілінде кеңес береді.",
+        "Демо-профиль: это не настоящий психолог. Консультирует на русском.",
+    ),
+    (
+        "Дәурен (ДЕМО)",
+        "kk,ru",
+        "office,chat",
+        "KZ-61",
+        "Өрлеу филиалы, Түркістан, 12-кабинет (ДЕМО)",
+        "Демо-профиль: бұл нағыз психолог емес. Екі тілде кеңес береді.",
+        "Демо-профиль: это не настоящий психолог. Консультирует на двух языках.",
+    ),
+    (
+        "Ольга (ДЕМО)",
+        "ru",
+        "chat,video",
+        "KZ-75",
+        None,
+        "Демо-профиль: бұл нағыз психолог емес.",
+        "Демо-профиль: это не настоящий психолог.",
+    ),
 ]
 
 
@@ -66,7 +91,12 @@ async def _seed_psychologists(session: AsyncSession, context: DemoContext) -> st
             user = await users.create(session, FIRST_DEMO_ID - number, languages.split(",")[0])
             user.role, user.consent_at = "psychologist", context.now
             profile = await repo.ensure_profile(session, user)
-            profile.display_name, profile.languages, profile.formats, profile.regions = name, languages, formats, regions
+            profile.display_name, profile.languages, profile.formats, profile.regions = (
+                name,
+                languages,
+                formats,
+                regions,
+            )
             profile.address, profile.bio_kk, profile.bio_ru = address, bio_kk, bio_ru
             profile.video_link = "https://meet.example.org/demeu-demo" if "video" in formats else None
             profile.demo, profile.published = True, True
@@ -78,7 +108,9 @@ async def _seed_psychologists(session: AsyncSession, context: DemoContext) -> st
                 continue
             for index, at in enumerate(DEMO_TIMES):
                 fmt = profile.format_list[(index + offset) % len(profile.format_list)]
-                if await repo.add_slot(session, profile, datetime.combine(day, at, tz), rules.default_duration_min, fmt):
+                if await repo.add_slot(
+                    session, profile, datetime.combine(day, at, tz), rules.default_duration_min, fmt
+                ):
                     added += 1
     return f"demo psychologists: {len(context.psychologists)}, new slots: {added}"
 
@@ -88,7 +120,9 @@ async def _remove_psychologists(session: AsyncSession, context: DemoContext) -> 
 
 
 PARTS: list[DemoPart] = [DemoPart("psychologists", _seed_psychologists, _remove_psychologists)]
-PARTS.append(DemoPart("group sessions", group_sessions.seed_demo, group_sessions.remove_demo))  # led by the above
+PARTS.append(
+    DemoPart("group sessions", group_sessions.seed_demo, group_sessions.remove_demo)
+)  # led by the above
 
 
 async def seed(session: AsyncSession, settings: Settings) -> list[str]:

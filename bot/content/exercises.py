@@ -4,9 +4,11 @@ A guided session shows an exercise as a sequence of frames by editing one messag
 Frames are built and checked once at load; GuidedRunner plays many sessions at once as
 asyncio tasks, so handlers never sleep.
 """
+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import re
@@ -17,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bot.telegram import followups
 from bot.config import LANGUAGES
+from bot.telegram import followups
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,20 @@ CATEGORIES = ("breathing", "body", "mind", "creative")
 # Telegram throttles edits of a message; a faster countdown would meet flood errors.
 MIN_TICK_SECONDS = 1.0
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")  # short: it travels in callback data
-_EXERCISE_KEYS = {"id", "category", "minutes", "cycles", "title", "why", "note",
-                  "accepts_photo", "accepts_text", "intro", "step", "outro"}
+_EXERCISE_KEYS = {
+    "id",
+    "category",
+    "minutes",
+    "cycles",
+    "title",
+    "why",
+    "note",
+    "accepts_photo",
+    "accepts_text",
+    "intro",
+    "step",
+    "outro",
+}
 _STEP_KEYS = {*LANGUAGES, "seconds", "count"}
 
 
@@ -171,7 +185,7 @@ def _exercise(path: Path, number: int, raw: Any, cycle_label: Text) -> Exercise:
     )
     for lang in LANGUAGES:
         frames = _build_frames(exercise, lang, cycle_label)
-        for index, (before, after) in enumerate(zip(frames, frames[1:]), 1):
+        for index, (before, after) in enumerate(itertools.pairwise(frames), 1):
             if before.text == after.text:  # Telegram rejects an edit that changes nothing
                 raise ContentError(path, f"{where} ({lang})", f"frames {index} and {index + 1} are identical")
         exercise._frames[lang] = frames
@@ -229,8 +243,11 @@ def _build_frames(exercise: Exercise, lang: str, cycle_label: Text) -> tuple[Fra
             numbers = [str(n) for n in range(step.count, 0, -1)]
             for shown in range(1, step.count + 1):
                 countdown = " ".join(numbers[:shown])
-                frames.append(Frame(f"{title}\n\n{step.text[lang]}\n{countdown}\n\n{progress}",
-                                    step.seconds / step.count))
+                frames.append(
+                    Frame(
+                        f"{title}\n\n{step.text[lang]}\n{countdown}\n\n{progress}", step.seconds / step.count
+                    )
+                )
     frames += [Frame(f"{title}\n\n{step.text[lang]}", step.seconds) for step in exercise.outro]
     return tuple(frames)
 
@@ -296,7 +313,9 @@ class GuidedRunner:
     def active(self, key: Hashable) -> bool:
         return key in self._sessions
 
-    async def start(self, key: Hashable, frames: Sequence[Frame], render: Render, on_finish: OnFinish) -> None:
+    async def start(
+        self, key: Hashable, frames: Sequence[Frame], render: Render, on_finish: OnFinish
+    ) -> None:
         if not frames:
             raise ValueError("a guided session needs frames")
         # A loop, not an if: another start() for this key may slip in while we await.

@@ -110,7 +110,9 @@ def _int_if_integral(v: float) -> float:
 Key = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_int_if_integral)]
-RecommendationKey = Annotated[StrictStr, Field(pattern=r"^(booking|groups|exercise:[a-z0-9][a-z0-9_-]{0,15})$")]
+RecommendationKey = Annotated[
+    StrictStr, Field(pattern=r"^(booking|groups|exercise:[a-z0-9][a-z0-9_-]{0,15})$")
+]
 Severity = Annotated[StrictInt, Field(ge=0, le=3)]
 
 
@@ -159,7 +161,9 @@ class OptionSet(_Content):
         seen: set[int] = set()
         for i, opt in enumerate(self.options):
             if not self.min <= opt.value <= self.max:
-                raise _fail(f"options[{i}].value", f"{opt.value} outside declared range {self.min}..{self.max}")
+                raise _fail(
+                    f"options[{i}].value", f"{opt.value} outside declared range {self.min}..{self.max}"
+                )
             if opt.value in seen:
                 raise _fail(f"options[{i}].value", f"duplicate option value {opt.value}")
             seen.add(opt.value)
@@ -219,7 +223,9 @@ class Scale(_Content):
             raise _fail("max", f"max {self.max} must be greater than min {self.min}")
         # Bands must tile [min, max] exactly: no gap, no overlap, in ascending order.
         if not math.isclose(self.bands[0].min, self.min):
-            raise _fail("bands[0].min", f"first band starts at {self.bands[0].min}, scale starts at {self.min}")
+            raise _fail(
+                "bands[0].min", f"first band starts at {self.bands[0].min}, scale starts at {self.min}"
+            )
         seen_bands: set[str] = set()
         for i, band in enumerate(self.bands):
             if band.key in seen_bands:
@@ -236,7 +242,9 @@ class Scale(_Content):
                 )
         if not math.isclose(self.bands[-1].max, self.max):
             last = len(self.bands) - 1
-            raise _fail(f"bands[{last}].max", f"last band ends at {self.bands[last].max}, scale ends at {self.max}")
+            raise _fail(
+                f"bands[{last}].max", f"last band ends at {self.bands[last].max}, scale ends at {self.max}"
+            )
         return self
 
     def band_for(self, score: float) -> Band:
@@ -397,14 +405,17 @@ class Instrument(_Content):
                 fired = [v for v in values if rule.fires(v)]
                 if not fired or len(fired) == len(values):
                     raise _fail(
-                        f"safety[{r}].value", f"rule fires for {fired} of option values {values}; check op/value"
+                        f"safety[{r}].value",
+                        f"rule fires for {fired} of option values {values}; check op/value",
                     )
             else:
                 target = scales.get(rule.scale or "")
                 if target is None:
                     raise _fail(f"safety[{r}].scale", f"unknown scale {rule.scale!r}")
                 if not target.min <= rule.value <= target.max:
-                    raise _fail(f"safety[{r}].value", f"{rule.value} outside scale range {target.min}..{target.max}")
+                    raise _fail(
+                        f"safety[{r}].value", f"{rule.value} outside scale range {target.min}..{target.max}"
+                    )
 
         self._items, self._scales = items, scales
         return self

@@ -1,5 +1,6 @@
 """The phone lines shown to people, as content data with a source for every number
 (bot/content/lines.toml), checked at start like the other content."""
+
 from __future__ import annotations
 
 import tomllib
@@ -35,7 +36,10 @@ class _File(BaseModel):
 
 @lru_cache(maxsize=1)
 def lines(path: Path = CONTENT / "lines.toml") -> dict[str, Line]:
-    return {line.number: line for line in _File.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))).line}
+    return {
+        line.number: line
+        for line in _File.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))).line
+    }
 
 
 def problems(numbers: list[str], catalogues: dict) -> list[str]:

@@ -1,5 +1,6 @@
 """Kazakhstan's 17 regions and 3 cities of republican significance (2022 reform),
 with ISO 3166-2 codes, in Kazakh and Russian: data in bot/content/regions.tsv."""
+
 from __future__ import annotations
 
 import csv
@@ -23,7 +24,10 @@ class Region:
 @lru_cache(maxsize=1)
 def regions() -> dict[str, Region]:
     with (CONTENT / "regions.tsv").open(encoding="utf-8") as handle:
-        rows = [Region(row["iso"], row["kk"], row["ru"], row["kind"]) for row in csv.DictReader(handle, delimiter="\t")]
+        rows = [
+            Region(row["iso"], row["kk"], row["ru"], row["kind"])
+            for row in csv.DictReader(handle, delimiter="\t")
+        ]
     if len(rows) != 20 or len({r.code for r in rows}) != 20:
         raise ValueError("regions.tsv must list 17 regions and 3 cities with distinct codes")
     return {region.code: region for region in rows}

@@ -20,6 +20,7 @@ it reveals nobody.
 Cells already published (an earlier month) are fixed: they are neither hidden nor revealed now;
 only the `new` cells (the period being published) may be hidden to protect them.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -48,8 +49,13 @@ class Group:
 
 
 def protect(
-    values: Mapping[Hashable, int], groups: Iterable[Group], minimum: int, *, new: Collection[Hashable],
-    hidden: Collection[Hashable] = (), never_shown: Collection[Hashable] = (),
+    values: Mapping[Hashable, int],
+    groups: Iterable[Group],
+    minimum: int,
+    *,
+    new: Collection[Hashable],
+    hidden: Collection[Hashable] = (),
+    never_shown: Collection[Hashable] = (),
 ) -> set[Hashable]:
     """The cells to hide. `hidden`: cells hidden before (fixed, with the rest of the old cells
     shown); `never_shown`: cells no screen has (teachers without a region), which still are parts
@@ -73,7 +79,11 @@ def protect(
     def smallest(cells: Iterable[Hashable], zeros: bool = False) -> Hashable | None:
         """The smallest new cell still on a screen (nonzero ones first; zeros only if allowed).
         Hiding a cell no screen has would protect nothing."""
-        candidates = [c for c in cells if c in new and c not in hide and c not in never_shown and (zeros or values[c] > 0)]
+        candidates = [
+            c
+            for c in cells
+            if c in new and c not in hide and c not in never_shown and (zeros or values[c] > 0)
+        ]
         return min(candidates, key=lambda c: (values[c] == 0, values[c], repr(c)), default=None)
 
     def fix(group: Group) -> Hashable | None:

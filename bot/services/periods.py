@@ -9,6 +9,7 @@ does today can be seen moving a number. The open period is not shown rounded ins
 count still changes, at a rounding boundary, when one teacher acts (one time in five with base
 5), and random rounding averages out over repeated looks.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,12 @@ class Period:
 
     @property
     def code(self) -> str:
-        """"m202610", "q20263", "y2026": short enough for any callback."""
-        return {"m": f"m{self.year}{self.number:02d}", "q": f"q{self.year}{self.number}", "y": f"y{self.year}"}[self.kind]
+        """ "m202610", "q20263", "y2026": short enough for any callback."""
+        return {
+            "m": f"m{self.year}{self.number:02d}",
+            "q": f"q{self.year}{self.number}",
+            "y": f"y{self.year}",
+        }[self.kind]
 
     @classmethod
     def parse(cls, code: str) -> Period | None:
@@ -65,7 +70,10 @@ class Period:
 
     @property
     def months(self) -> list[Period]:
-        return [month_of(self.first.year, self.first.month + n) for n in range({"m": 1, "q": 3, "y": 12}[self.kind])]
+        return [
+            month_of(self.first.year, self.first.month + n)
+            for n in range({"m": 1, "q": 3, "y": 12}[self.kind])
+        ]
 
     @property
     def parts(self) -> list[Period]:
@@ -112,7 +120,9 @@ def offered(now: datetime, tz: ZoneInfo) -> list[Period]:
     last = latest_month(now, tz)
     months = [month_of(last.year, last.number - n) for n in range(OFFERED["m"])]
     # The latest quarter and year whose last month is published, and the ones before them.
-    quarter = last.quarter if last.number % 3 == 0 else month_of(last.year, last.number - last.number % 3).quarter
+    quarter = (
+        last.quarter if last.number % 3 == 0 else month_of(last.year, last.number - last.number % 3).quarter
+    )
     quarters = [month_of(quarter.year, 3 * (quarter.number - n)).quarter for n in range(OFFERED["q"])]
     year = last.year if last.number == 12 else last.year - 1
     return months + quarters + [Period("y", year - n) for n in range(OFFERED["y"])]

@@ -20,6 +20,7 @@ start: every rule carries examples that must fire it. Both languages' rules appl
    өлгім келеді деп айтты") is a concern for someone else, not the writer's own crisis — unless
    the writer speaks of themself as well.
 """
+
 from __future__ import annotations
 
 import enum
@@ -39,7 +40,9 @@ from bot.config import LANGUAGES
 from bot.paths import LOCALES
 
 RULES_FILE = "safety.toml"
-FUZZY_FROM = 8  # stems this long tolerate one wrong, missing, extra or swapped letter (shorter: too many neighbours)
+FUZZY_FROM = (
+    8  # stems this long tolerate one wrong, missing, extra or swapped letter (shorter: too many neighbours)
+)
 COMMA_DISTANCE = 1  # a comma between two words counts as one more word between them
 DEFAULT_WINDOW = 3
 
@@ -66,22 +69,99 @@ class Signal:
 # -- words -------------------------------------------------------------------------------------
 
 _LATIN_MULTI = [
-    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"), ("ts", "ц"),
-    ("ya", "я"), ("yu", "ю"), ("yo", "ё"), ("gh", "г"),
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("ts", "ц"),
+    ("ya", "я"),
+    ("yu", "ю"),
+    ("yo", "ё"),
+    ("gh", "г"),
 ]
-_LATIN_ONE = dict(zip(
-    "abvgdezijklmnoprstufhcyqxw'",
-    ["а", "б", "в", "г", "д", "е", "з", "и", "ж", "к", "л", "м", "н", "о", "п", "р", "с", "т", "у", "ф",
-     "х", "ц", "ы", "к", "х", "у", ""],
-))
+_LATIN_ONE = dict(
+    zip(
+        "abvgdezijklmnoprstufhcyqxw'",
+        [
+            "а",
+            "б",
+            "в",
+            "г",
+            "д",
+            "е",
+            "з",
+            "и",
+            "ж",
+            "к",
+            "л",
+            "м",
+            "н",
+            "о",
+            "п",
+            "р",
+            "с",
+            "т",
+            "у",
+            "ф",
+            "х",
+            "ц",
+            "ы",
+            "к",
+            "х",
+            "у",
+            "",
+        ],
+        strict=True,
+    )
+)
 # The Kazakh Latin alphabets (2017, 2018, 2021) and their diacritics.
-_LATIN_ONE.update({"á": "ә", "ä": "ә", "ó": "ө", "ö": "ө", "ú": "ү", "ü": "ү", "ū": "ұ", "ý": "у", "ı": "ы",
-                   "ş": "ш", "ç": "ч", "ğ": "ғ", "ǵ": "ғ", "ñ": "ң", "ń": "ң", "ś": "ш", "é": "е"})
+_LATIN_ONE.update(
+    {
+        "á": "ә",
+        "ä": "ә",
+        "ó": "ө",
+        "ö": "ө",
+        "ú": "ү",
+        "ü": "ү",
+        "ū": "ұ",
+        "ý": "у",
+        "ı": "ы",
+        "ş": "ш",
+        "ç": "ч",
+        "ğ": "ғ",
+        "ǵ": "ғ",
+        "ñ": "ң",
+        "ń": "ң",
+        "ś": "ш",
+        "é": "е",
+    }
+)
 _LATIN_WORD = re.compile(r"[a-záäóöúüūýışçğǵñńśé']+")
-_FOLD = str.maketrans({
-    "ә": "а", "ө": "о", "ү": "у", "ұ": "у", "қ": "к", "ғ": "г", "ң": "н", "і": "и", "һ": "х",
-    "ё": "е", "э": "е", "ы": "и", "й": "и", "щ": "ш", "ц": "тс", "ь": "", "ъ": "", "я": "иа", "ю": "иу",
-})
+_FOLD = str.maketrans(
+    {
+        "ә": "а",
+        "ө": "о",
+        "ү": "у",
+        "ұ": "у",
+        "қ": "к",
+        "ғ": "г",
+        "ң": "н",
+        "і": "и",
+        "һ": "х",
+        "ё": "е",
+        "э": "е",
+        "ы": "и",
+        "й": "и",
+        "щ": "ш",
+        "ц": "тс",
+        "ь": "",
+        "ъ": "",
+        "я": "иа",
+        "ю": "иу",
+    }
+)
 _REPEATS = re.compile(r"(.)\1+")
 # Words, commas (they weaken how close two words are) and sentence ends.
 _TOKENS = re.compile(r"[\w'’]+|[,;:—–-]|[.!?\n]+|[«»\"“”„]|[😂🤣😅😆😄😁😹]|\){3,}")
@@ -94,7 +174,9 @@ _VOWELS = set("aeiouyáäóöúüūýıé")
 
 
 # Latin letters typed inside Cyrillic words look the same: "олiп", "озiмдi" (a Latin i for і).
-_HOMOGLYPHS = str.maketrans({"i": "і", "a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "y": "у", "k": "к"})
+_HOMOGLYPHS = str.maketrans(
+    {"i": "і", "a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "y": "у", "k": "к"}
+)
 _CYRILLIC = re.compile(r"[а-яёәөүұқғңіһ]")
 
 
@@ -106,8 +188,12 @@ def transliterate(word: str) -> str:
         return word
     word = word.replace("4", "ch")
     # "j" is ж (Kazakh Latin, "zhit" typed "jit"), but й after a vowel before a consonant: "ujti", "moj"
-    word = "".join("й" if char == "j" and i and word[i - 1] in _VOWELS and (i + 1 == len(word) or word[i + 1] not in _VOWELS)
-                   else char for i, char in enumerate(word))
+    word = "".join(
+        "й"
+        if char == "j" and i and word[i - 1] in _VOWELS and (i + 1 == len(word) or word[i + 1] not in _VOWELS)
+        else char
+        for i, char in enumerate(word)
+    )
     for latin, cyrillic in _LATIN_MULTI:
         word = word.replace(latin, cyrillic)
     return "".join(_LATIN_ONE.get(char, char) for char in word)
@@ -215,7 +301,9 @@ class _Slot:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "words", frozenset(stem for stem in self.stems if " " not in stem))
-        object.__setattr__(self, "phrases", tuple(tuple(stem.split(" ")) for stem in self.stems if " " in stem))
+        object.__setattr__(
+            self, "phrases", tuple(tuple(stem.split(" ")) for stem in self.stems if " " in stem)
+        )
 
 
 @dataclass(frozen=True)
@@ -241,7 +329,9 @@ def _compile_slot(text: str, words: dict[str, tuple[str, ...]], where: str) -> _
                 raise RulesError(f"{where}: unknown word group {name!r}")
             stems += words[name[1:]]
         elif name[:1] in "!+":
-            raise RulesError(f"{where}: {text!r}: '!' and '+' apply to the whole slot, write them once in front")
+            raise RulesError(
+                f"{where}: {text!r}: '!' and '+' apply to the whole slot, write them once in front"
+            )
         elif name:
             stems.append(name)
         else:
@@ -253,7 +343,9 @@ def _compile_slot(text: str, words: dict[str, tuple[str, ...]], where: str) -> _
 
 def _phrase(stem: str) -> str:
     """A stem's skeleton; several words ("кесіп жүрмін", "өз-өзіме") stay separated by spaces."""
-    return " ".join(skeleton(transliterate(part)) for part in re.split(r"[\s-]+", stem.lower().strip()) if part)
+    return " ".join(
+        skeleton(transliterate(part)) for part in re.split(r"[\s-]+", stem.lower().strip()) if part
+    )
 
 
 class Detector:
@@ -261,19 +353,36 @@ class Detector:
         files = list(files)
         self.fillers = frozenset(w for f in files for w in f.lexicon.fillers)
         self.negations = frozenset(skeleton(w) for f in files for w in f.lexicon.negations)
-        self.markers = {name: tuple(skeleton(transliterate(s)) for f in files for s in getattr(f.lexicon, name))
-                        for name in ("self", "third", "third_endings", "self_endings", "dative_endings", "role_endings",
-                                 "student", "other", "reported", "witness")}
+        self.markers = {
+            name: tuple(skeleton(transliterate(s)) for f in files for s in getattr(f.lexicon, name))
+            for name in (
+                "self",
+                "third",
+                "third_endings",
+                "self_endings",
+                "dative_endings",
+                "role_endings",
+                "student",
+                "other",
+                "reported",
+                "witness",
+            )
+        }
         self.rules: dict[str, list[_Compiled]] = {"idiom": [], "crisis": [], "distress": []}
-        for number, rule_file in enumerate(files):
+        for _number, rule_file in enumerate(files):
             for kind in self.rules:
                 for rule in getattr(rule_file, kind):
                     where = f"{kind} {rule.id}"
                     slots = tuple(_compile_slot(s, rule_file.words, where) for s in rule.slots)
                     self.rules[kind].append(_Compiled(rule.id, slots, rule.window, rule.ordered, rule.across))
         self._index()
-        self._examples = [(kind, rule.id, example) for f in files for kind in self.rules
-                          for rule in getattr(f, kind) for example in rule.examples]
+        self._examples = [
+            (kind, rule.id, example)
+            for f in files
+            for kind in self.rules
+            for rule in getattr(f, kind)
+            for example in rule.examples
+        ]
 
     # -- words of a message --
 
@@ -287,7 +396,9 @@ class Detector:
             if piece[0] in "😂🤣😅😆😄😁😹)":
                 piece = LAUGHTER
             elif piece[0] in ".!?\n":
-                if not quoted:  # «Я скоро повешусь, и вы все пожалеете». Что делать? — one quote, one sentence
+                if (
+                    not quoted
+                ):  # «Я скоро повешусь, и вы все пожалеете». Что делать? — one quote, one sentence
                     sentence, negate = sentence + 1, False
                 continue
             if piece in ",;:—–-":
@@ -309,13 +420,19 @@ class Detector:
         """Every stem word of every rule, for a look-up per word instead of a comparison per stem:
         prefixes exactly, long stems also through their one-letter deletions (symmetric delete),
         confirmed by the edit distance."""
-        words = {part for kind in self.rules.values() for rule in kind for slot in rule.slots
-                 for stem in slot.stems for part in stem.split(" ")}
+        words = {
+            part
+            for kind in self.rules.values()
+            for rule in kind
+            for slot in rule.slots
+            for stem in slot.stems
+            for part in stem.split(" ")
+        }
         self._stems = frozenset(words)
         self._deletions: dict[str, set[str]] = {}
         for stem in words:
             if len(stem) >= FUZZY_FROM:
-                for variant in {stem, *(stem[:i] + stem[i + 1:] for i in range(len(stem)))}:
+                for variant in {stem, *(stem[:i] + stem[i + 1 :] for i in range(len(stem)))}:
                     self._deletions.setdefault(variant, set()).add(stem)
         self._longest = max((len(stem) for stem in words), default=0)
         self._matched: dict[str, frozenset[str]] = {}
@@ -328,10 +445,13 @@ class Detector:
         hits = {form[:n] for n in range(1, len(form) + 1) if form[:n] in self._stems}
         for n in range(FUZZY_FROM - 1, min(len(form), self._longest + 1) + 1):
             prefix = form[:n]
-            for variant in {prefix, *(prefix[:i] + prefix[i + 1:] for i in range(n))}:
+            for variant in {prefix, *(prefix[:i] + prefix[i + 1 :] for i in range(n))}:
                 for stem in self._deletions.get(variant, ()):
-                    if stem not in hits and any(OSA.distance(form[:m], stem, score_cutoff=1) <= 1
-                                                for m in (len(stem) - 1, len(stem), len(stem) + 1) if 0 < m <= len(form)):
+                    if stem not in hits and any(
+                        OSA.distance(form[:m], stem, score_cutoff=1) <= 1
+                        for m in (len(stem) - 1, len(stem), len(stem) + 1)
+                        if 0 < m <= len(form)
+                    ):
                         hits.add(stem)
         found = frozenset(hits)
         if len(self._matched) < 200_000:  # bounded: a flood of random words cannot grow it forever
@@ -345,12 +465,17 @@ class Detector:
         for token in tokens:
             forms = token.word.forms
             joined = [form[2:] for form in forms if form.startswith(("не", "ни")) and len(form) > 3]
-            analysed.append((frozenset().union(*map(self._stems_of, forms)),
-                             frozenset().union(*map(self._stems_of, joined)) if joined else frozenset()))
+            analysed.append(
+                (
+                    frozenset().union(*map(self._stems_of, forms)),
+                    frozenset().union(*map(self._stems_of, joined)) if joined else frozenset(),
+                )
+            )
         return analysed
 
-    def _slot_matches(self, tokens: list[Token], stems: list[tuple[frozenset[str], frozenset[str]]],
-                      index: int, slot: _Slot) -> bool:
+    def _slot_matches(
+        self, tokens: list[Token], stems: list[tuple[frozenset[str], frozenset[str]]], index: int, slot: _Slot
+    ) -> bool:
         token = tokens[index]
         if slot.negated is False and token.negated:
             return False
@@ -363,17 +488,30 @@ class Detector:
             return True
         for first, *rest in slot.phrases:
             following = range(index + 1, index + 1 + len(rest))
-            if first in available and following.stop <= len(tokens) and all(
-                    tokens[i].sentence == token.sentence and part in stems[i][0] for i, part in zip(following, rest)):
+            if (
+                first in available
+                and following.stop <= len(tokens)
+                and all(
+                    tokens[i].sentence == token.sentence and part in stems[i][0]
+                    for i, part in zip(following, rest, strict=True)
+                )
+            ):
                 return True
         return False
 
-    def _find(self, rule: _Compiled, tokens: list[Token], taken: set[int],
-              stems: list[tuple[frozenset[str], frozenset[str]]] | None = None) -> tuple[int, ...] | None:
+    def _find(
+        self,
+        rule: _Compiled,
+        tokens: list[Token],
+        taken: set[int],
+        stems: list[tuple[frozenset[str], frozenset[str]]] | None = None,
+    ) -> tuple[int, ...] | None:
         stems = self._analysed(tokens) if stems is None else stems
         candidates = []
         for slot in rule.slots:
-            found = [i for i in range(len(tokens)) if i not in taken and self._slot_matches(tokens, stems, i, slot)]
+            found = [
+                i for i in range(len(tokens)) if i not in taken and self._slot_matches(tokens, stems, i, slot)
+            ]
             if not found:
                 return None
             candidates.append(found[:8])
@@ -400,8 +538,11 @@ class Detector:
             # Kazakh endings, on words the Russian dictionary does not know ("всем" ends like "өлсем")
             return any(not token.word.known and token.word.forms[0].endswith(entries) for token in tokens)
         # Short stems match whole words only: "дос" (a friend) is not the start of "достали".
-        return any(form in entries or form.startswith(tuple(e for e in entries if len(e) >= 4))
-                   for token in tokens for form in token.word.forms[:1])
+        return any(
+            form in entries or form.startswith(tuple(e for e in entries if len(e) >= 4))
+            for token in tokens
+            for form in token.word.forms[:1]
+        )
 
     def _about(self, tokens: list[Token], matched: tuple[int, ...]) -> About:
         """The writer, unless the words are someone else's. Someone else must be named (a student,
@@ -418,32 +559,43 @@ class Detector:
         after = [t for t in sentence if t.position > high]
         reported_after = [i for i in range(len(after[:3])) if self._reported(after, i)]
         # "... деп ойлаймын", "... деп отырмын": the writer's own thought, not someone's words
-        own_thought = any(self._has(after[i + 1:i + 2], "self_endings") for i in reported_after) or (
-            bool(reported_after) and reported_after[-1] == len(after) - 1 and after[-1].word.forms[0] == "деп"
-            and self._has([t for t in sentence if t not in words], "self_endings"))
+        own_thought = any(self._has(after[i + 1 : i + 2], "self_endings") for i in reported_after) or (
+            bool(reported_after)
+            and reported_after[-1] == len(after) - 1
+            and after[-1].word.forms[0] == "деп"
+            and self._has([t for t in sentence if t not in words], "self_endings")
+        )
         if any(t.quoted for t in words) or (reported_after and not own_thought):
             return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
-        said = [i for i, t in enumerate(sentence) if low - 3 <= t.position < low and self._reported(sentence, i)]
-        if said and not self._has(sentence[max(0, said[0] - 2):said[0]], "self"):
+        said = [
+            i for i, t in enumerate(sentence) if low - 3 <= t.position < low and self._reported(sentence, i)
+        ]
+        if said and not self._has(sentence[max(0, said[0] - 2) : said[0]], "self"):
             return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
         near = [t for t in sentence if low - 3 <= t.position <= high]
         # Kazakh puts the verb last: "қоштасу хатын жаздым" — its first-person ending follows the match.
         verb = [t for t in after if t.position <= high + 2]
-        if not self._has(verb, "witness") and (self._has([*near, *verb], "self_endings") or any(
-                "1per" in t.word.persons and "3per" not in t.word.persons for t in near)):
+        if not self._has(verb, "witness") and (
+            self._has([*near, *verb], "self_endings")
+            or any("1per" in t.word.persons and "3per" not in t.word.persons for t in near)
+        ):
             return About.SELF
         if any(self._reported(sentence, i) for i in range(len(sentence))):
             return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
         if any("3per" in t.word.persons and "1per" not in t.word.persons for t in words) or self._has(
-                words, "third_endings"):
+            words, "third_endings"
+        ):
             return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
         return self._whose(sentence, high + 1) or About.SELF
 
     def _reported(self, tokens: list[Token], index: int) -> bool:
-        """"сказал", "деп", "жазды" — but not "жаздым" (I wrote), nor "жазып қойдым" (I wrote it down)."""
-        token, following = tokens[index], tokens[index + 1:index + 2]
-        return (self._has([token], "reported") and not self._has([token], "self_endings")
-                and not self._has(following, "self_endings"))
+        """ "сказал", "деп", "жазды" — but not "жаздым" (I wrote), nor "жазып қойдым" (I wrote it down)."""
+        token, following = tokens[index], tokens[index + 1 : index + 2]
+        return (
+            self._has([token], "reported")
+            and not self._has([token], "self_endings")
+            and not self._has(following, "self_endings")
+        )
 
     def _whose(self, tokens: list[Token], before: float, *, anyone: bool = False) -> About | None:
         """The nearest subject before `before`: the writer ("я", "мен", not a witness), a student,
@@ -452,8 +604,11 @@ class Detector:
         pronoun = False  # "он", "өзін": someone named further back, or an unnamed other
         for index in range(len(candidates) - 1, -1, -1):
             token = candidates[index]
-            if not (anyone or pronoun) and self._has([token], "self") and not self._has(
-                    candidates[index + 1:index + 2], "witness"):
+            if (
+                not (anyone or pronoun)
+                and self._has([token], "self")
+                and not self._has(candidates[index + 1 : index + 2], "witness")
+            ):
                 return About.SELF
             if not self._addressee(token):
                 if self._has([token], "student"):
@@ -464,7 +619,7 @@ class Detector:
         return About.OTHER if anyone or pronoun else None
 
     def _addressee(self, token: Token) -> bool:
-        """"балаларыма", "детям", "мамане": someone written to or for, not the one the words are about;
+        """ "балаларыма", "детям", "мамане": someone written to or for, not the one the words are about;
         "завучпын": the writer's own role."""
         if token.word.forms[0] in self.markers["student"] or token.word.forms[0] in self.markers["other"]:
             return False  # a form the lexicon names as it is ("балам": my child, not Russian "балам")
@@ -506,7 +661,11 @@ class Detector:
             rule = next(r for r in self.rules[kind] if r.id == rule_id)
             if self._find(rule, tokens, set()) is None:
                 found.append(f"{kind} {rule_id}: example {example!r} does not fire it")
-            elif kind == "idiom" and (signal := self.classify(example)) is not None and signal.kind is Kind.CRISIS:
+            elif (
+                kind == "idiom"
+                and (signal := self.classify(example)) is not None
+                and signal.kind is Kind.CRISIS
+            ):
                 found.append(f"idiom {rule_id}: example {example!r} still raises {signal.rule}")
             elif expected[kind] is not None and (signal := self.classify(example)) is None:
                 found.append(f"{kind} {rule_id}: example {example!r} is masked by an idiom")

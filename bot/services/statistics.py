@@ -15,6 +15,7 @@ Disclosure rules (README, "Statistics: what is shown"):
   CSV show the same values. Percentages and averages only over counts that are shown.
 Text lines are rendered in the current locale (call inside the handler's i18n context).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -31,11 +32,11 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content.instruments import Instrument, load_instruments
+from bot.content.regions import regions
 from bot.services import anonymity
 from bot.services.anonymity import HIDDEN, Group
-from bot.content.instruments import Instrument, load_instruments
 from bot.services.periods import Period, to_publish
-from bot.content.regions import regions
 from storage.models.booking import ATTENDED, CANCELLED, FORMATS, NO_SHOW, UPCOMING_STATES
 from storage.repo import broadcasts, groups, stats
 
@@ -61,9 +62,20 @@ def parts_of(month: Period) -> list[tuple[int, int]]:
 @functools.cache
 def cells(period: Period) -> list[str]:
     """The counts of one period and scope that are protected (and shown, unless "bk-ontime")."""
-    names = ["seats", "waitlist", "ratings", "active", "bc-total", *(f"bc-{s}" for s in DELIVERY),
-             "bk-total", *(f"bk-format-{f}" for f in FORMATS), *(f"bk-{s}" for s in STATES), "bk-late", "bk-ontime",
-             "bk-ratings"]
+    names = [
+        "seats",
+        "waitlist",
+        "ratings",
+        "active",
+        "bc-total",
+        *(f"bc-{s}" for s in DELIVERY),
+        "bk-total",
+        *(f"bk-format-{f}" for f in FORMATS),
+        *(f"bk-{s}" for s in STATES),
+        "bk-late",
+        "bk-ontime",
+        "bk-ratings",
+    ]
     if period.kind == "m":
         names += [f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)]
     names.append("sc-total")
@@ -86,7 +98,11 @@ def breakdowns(period: Period) -> list[Group]:
         Group("sc-total", tuple(f"sc-{key}" for key in instruments()), breakdown=True),
     ]
     if period.kind == "m":
-        found.append(Group("bk-total", tuple(f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)), breakdown=True))
+        found.append(
+            Group(
+                "bk-total", tuple(f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)), breakdown=True
+            )
+        )
     for key, instrument in instruments().items():
         for scale in instrument.scales:
             bands = tuple(f"sc-{key}-{scale.key}-{band.key}" for band in scale.bands)
@@ -106,19 +122,39 @@ async def count_month(session: AsyncSession, month: Period, tz: ZoneInfo) -> dic
         by_region.setdefault(region, Counter()).update(values)
 
     for region, group in (await groups.statistics(session, since, until)).items():
-        add(region, {"sessions": group.sessions, "cancelled": group.cancelled_sessions, "capacity": group.capacity,
-                     "seats": group.seats_taken, "waitlist": group.waitlisted, "ratings": group.ratings,
-                     "rating-sum": group.rating_sum})
+        add(
+            region,
+            {
+                "sessions": group.sessions,
+                "cancelled": group.cancelled_sessions,
+                "capacity": group.capacity,
+                "seats": group.seats_taken,
+                "waitlist": group.waitlisted,
+                "ratings": group.ratings,
+                "rating-sum": group.rating_sum,
+            },
+        )
     for region, delivery in (await broadcasts.statistics(session, since, until)).items():
-        add(region, {"bc-total": sum(delivery.get(s, 0) for s in DELIVERY), **{f"bc-{s}": delivery.get(s, 0) for s in DELIVERY}})
+        add(
+            region,
+            {
+                "bc-total": sum(delivery.get(s, 0) for s in DELIVERY),
+                **{f"bc-{s}": delivery.get(s, 0) for s in DELIVERY},
+            },
+        )
     for region, data in (await stats.bookings(session, since, until, tz)).items():
         cancelled = data.by_state.get(CANCELLED, 0)
         values = {
-            "bk-total": data.total, **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
+            "bk-total": data.total,
+            **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
             "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
-            "bk-attended": data.by_state.get(ATTENDED, 0), "bk-no-show": data.by_state.get(NO_SHOW, 0),
-            "bk-cancelled": cancelled, "bk-late": data.late_cancels, "bk-ontime": cancelled - data.late_cancels,
-            "bk-ratings": data.ratings, "bk-rating-sum": data.rating_sum,
+            "bk-attended": data.by_state.get(ATTENDED, 0),
+            "bk-no-show": data.by_state.get(NO_SHOW, 0),
+            "bk-cancelled": cancelled,
+            "bk-late": data.late_cancels,
+            "bk-ontime": cancelled - data.late_cancels,
+            "bk-ratings": data.ratings,
+            "bk-rating-sum": data.rating_sum,
         }
         for n, (first, last) in enumerate(parts_of(month), start=1):
             values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
@@ -148,7 +184,9 @@ def _names(period: Period) -> list[str]:
     return [*PLAIN, *SUMS, *cells(period)]
 
 
-def _scopes(country: Mapping[str, int], by_region: Mapping[str | None, Mapping[str, int]], names: list[str]) -> dict[str, dict[str, int]]:
+def _scopes(
+    country: Mapping[str, int], by_region: Mapping[str | None, Mapping[str, int]], names: list[str]
+) -> dict[str, dict[str, int]]:
     """The country, every region (zeros included), and what the regions leave of the country."""
     scopes = {COUNTRY: {n: country.get(n, 0) for n in names}}
     for code in regions():
@@ -157,7 +195,9 @@ def _scopes(country: Mapping[str, int], by_region: Mapping[str | None, Mapping[s
     return scopes
 
 
-async def count_sum(session: AsyncSession, period: Period, tz: ZoneInfo, months: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+async def count_sum(
+    session: AsyncSession, period: Period, tz: ZoneInfo, months: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, int]]:
     """A quarter's or year's counts: its stored months added up, so they agree with them exactly;
     only the teachers who used Demeu are counted anew (one teacher in three months is one, not three)."""
     names = _names(period)
@@ -167,7 +207,9 @@ async def count_sum(session: AsyncSession, period: Period, tz: ZoneInfo, months:
         raw = months[month.code]["raw"]
         country.update({n: raw[COUNTRY].get(n, 0) for n in names if n not in NOT_SUMMED})
         for code in regions():
-            by_region.setdefault(code, Counter()).update({n: raw.get(code, {}).get(n, 0) for n in names if n not in NOT_SUMMED})
+            by_region.setdefault(code, Counter()).update(
+                {n: raw.get(code, {}).get(n, 0) for n in names if n not in NOT_SUMMED}
+            )
     active = await stats.active(session, period.since(tz), period.until(tz))
     country["active"] = sum(active.values())
     for code in regions():
@@ -203,8 +245,11 @@ async def publish_due(session: AsyncSession, now: datetime, tz: ZoneInfo, minimu
             stored[period.code] = await stats.publish(session, period.code, data, now)
 
 
-def protect_new(stored: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Mapping[str, Mapping[str, int]]],
-                minimum: int) -> dict[str, dict[str, list[str]]]:
+def protect_new(
+    stored: Mapping[str, Mapping[str, Any]],
+    counts: Mapping[str, Mapping[str, Mapping[str, int]]],
+    minimum: int,
+) -> dict[str, dict[str, list[str]]]:
     """Which of the new counts (a month, and the quarter and year it closes) to hide, given what
     was published before. Only sums can link periods: a month alone is linked to nothing else
     yet, a new quarter to its months, a new year to its quarters and their months."""
@@ -220,18 +265,35 @@ def protect_new(stored: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Ma
         for scope in (*scopes, NO_REGION):
             values.update({(code, scope, n): raw[scope][n] for n in names})
         for scope in scopes:
-            sums += [Group((code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance)
-                     for g in breakdowns(period)]
-        sums += [Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names]
+            sums += [
+                Group(
+                    (code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance
+                )
+                for g in breakdowns(period)
+            ]
+        sums += [
+            Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names
+        ]
         parts = [p.code for p in period.parts]
         if parts:
-            sums += [Group((code, scope, n), tuple((part, scope, n) for part in parts))
-                     for scope in scopes for n in names if n not in NOT_SUMMED]
-    fixed = {(code, scope, n) for code, data in old.items() for scope, names in data["hidden"].items() for n in names}
+            sums += [
+                Group((code, scope, n), tuple((part, scope, n) for part in parts))
+                for scope in scopes
+                for n in names
+                if n not in NOT_SUMMED
+            ]
+    fixed = {
+        (code, scope, n)
+        for code, data in old.items()
+        for scope, names in data["hidden"].items()
+        for n in names
+    }
     never = {cell for cell in values if cell[1] == NO_REGION or cell[2] == "bk-ontime"}
     new = {cell for cell in values if cell[0] in counts}
     hide = anonymity.protect(values, sums, minimum, new=new, hidden=fixed, never_shown=never)
-    result: dict[str, dict[str, list[str]]] = {code: {scope: [] for scope in (*scopes, NO_REGION)} for code in counts}
+    result: dict[str, dict[str, list[str]]] = {
+        code: {scope: [] for scope in (*scopes, NO_REGION)} for code in counts
+    }
     for code, scope, name in sorted(c for c in hide if c[0] in counts):
         result[code][scope].append(name)
     return result
@@ -249,7 +311,9 @@ def _inside(period: Period) -> list[Period]:
 class Report:
     rows: list[tuple[str, str]] = field(default_factory=list)  # CSV: metric, shown value
     lines: list[str] = field(default_factory=list)  # the message, in the current locale
-    bars: list[tuple[str, int | None]] = field(default_factory=list)  # chart: consultations by part; None = hidden
+    bars: list[tuple[str, int | None]] = field(
+        default_factory=list
+    )  # chart: consultations by part; None = hidden
     bands: list[tuple[str, int, list[tuple[str, int | None]]]] = field(default_factory=list)  # chart rows
 
 
@@ -301,8 +365,15 @@ def _add(report: Report, key: str, value: str, line: str | None = None) -> None:
     report.lines.append(line if line is not None else _("co-stat-" + key).format(value=html.escape(value)))
 
 
-async def build(session: AsyncSession, period: Period, region: str | None, minimum: int, language: str,
-                tz: ZoneInfo, now: datetime) -> Report:
+async def build(
+    session: AsyncSession,
+    period: Period,
+    region: str | None,
+    minimum: int,
+    language: str,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Report:
     """The report of an offered period for a region (None: the country), publishing what is due."""
     await publish_due(session, now, tz, minimum)
     published = await stats.releases(session, [period.code, *(m.code for m in period.months)])
@@ -311,7 +382,9 @@ async def build(session: AsyncSession, period: Period, region: str | None, minim
     report = Report()
     _groups_and_broadcasts(report, shown)
     report.lines.append("")
-    _consultations(report, shown, period, {p.code: Shown(published[p.code], scope) for p in period.months}, language)
+    _consultations(
+        report, shown, period, {p.code: Shown(published[p.code], scope) for p in period.months}, language
+    )
     report.lines.append("")
     _selfchecks(report, shown, language)
     return report
@@ -333,11 +406,18 @@ def _groups_and_broadcasts(report: Report, shown: Shown) -> None:
         _add(report, key, value)
 
 
-def _consultations(report: Report, shown: Shown, period: Period, months: Mapping[str, Shown], language: str) -> None:
+def _consultations(
+    report: Report, shown: Shown, period: Period, months: Mapping[str, Shown], language: str
+) -> None:
     _add(report, "bk-total", shown["bk-total"])
     for fmt in FORMATS:
         value = shown[f"bk-format-{fmt}"]
-        _add(report, f"bk-format-{fmt}", value, _("co-stat-bk-format").format(format=_("bk-format-" + fmt), value=html.escape(value)))
+        _add(
+            report,
+            f"bk-format-{fmt}",
+            value,
+            _("co-stat-bk-format").format(format=_("bk-format-" + fmt), value=html.escape(value)),
+        )
     for state in STATES:
         _add(report, f"bk-{state}", shown[f"bk-{state}"])
     _add(report, "bk-late", shown["bk-late"])
@@ -350,10 +430,16 @@ def _consultations(report: Report, shown: Shown, period: Period, months: Mapping
 
     if period.kind == "m":
         report.lines.append(_("co-stat-bk-by-days"))
-        parts = [(f"bk-part-{n}", f"{first}–{last}", shown, f"bk-part-{n}") for n, (first, last) in enumerate(parts_of(period), 1)]
+        parts = [
+            (f"bk-part-{n}", f"{first}–{last}", shown, f"bk-part-{n}")
+            for n, (first, last) in enumerate(parts_of(period), 1)
+        ]
     else:
         report.lines.append(_("co-stat-bk-by-months"))
-        parts = [(f"bk-month-{m.code[1:]}", period_name(m, language), months[m.code], "bk-total") for m in period.months]
+        parts = [
+            (f"bk-month-{m.code[1:]}", period_name(m, language), months[m.code], "bk-total")
+            for m in period.months
+        ]
     for key, label, source, name in parts:
         value = source[name]
         report.rows.append((key, value))
@@ -365,16 +451,36 @@ def _selfchecks(report: Report, shown: Shown, language: str) -> None:
     _add(report, "sc-total", shown["sc-total"])
     for key, instrument in instruments().items():
         taken = shown[f"sc-{key}"]
-        line = _("co-stat-sc-taken").format(name=html.escape(instrument.abbreviation), value=html.escape(taken))
+        line = _("co-stat-sc-taken").format(
+            name=html.escape(instrument.abbreviation), value=html.escape(taken)
+        )
         _add(report, f"sc-{key}", taken, line)
         for scale in instrument.scales:
             names = [f"sc-{key}-{scale.key}-{band.key}" for band in scale.bands]
             report.rows += [(name, shown[name]) for name in names]
             if not shown.number(f"sc-{key}"):
                 continue  # a hidden count is not split on screen (its bands are hidden too), nor is a zero
-            label = instrument.abbreviation if len(instrument.scales) == 1 else f"{instrument.abbreviation} · {scale.name(language)}"
-            parts = [_("co-stat-sc-band").format(band=html.escape(band.label(language)), value=html.escape(shown[name]))
-                     for band, name in zip(scale.bands, names)]
-            report.lines.append(_("co-stat-sc-bands").format(scale=html.escape(label), bands="; ".join(parts)))
-            report.bands.append((label, shown.raw[f"sc-{key}"], [(band.label(language), shown.number(name))
-                                                                 for band, name in zip(scale.bands, names)]))
+            label = (
+                instrument.abbreviation
+                if len(instrument.scales) == 1
+                else f"{instrument.abbreviation} · {scale.name(language)}"
+            )
+            parts = [
+                _("co-stat-sc-band").format(
+                    band=html.escape(band.label(language)), value=html.escape(shown[name])
+                )
+                for band, name in zip(scale.bands, names, strict=True)
+            ]
+            report.lines.append(
+                _("co-stat-sc-bands").format(scale=html.escape(label), bands="; ".join(parts))
+            )
+            report.bands.append(
+                (
+                    label,
+                    shown.raw[f"sc-{key}"],
+                    [
+                        (band.label(language), shown.number(name))
+                        for band, name in zip(scale.bands, names, strict=True)
+                    ],
+                )
+            )

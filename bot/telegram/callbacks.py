@@ -1,4 +1,5 @@
 """Callback-data factories. Short prefixes and ids only: Telegram allows 64 bytes."""
+
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData

@@ -19,6 +19,7 @@ What it does with Telegram's answers:
 
 Nothing here logs chat ids or text: only the internal user id, the method name and the outcome.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,15 @@ log = logging.getLogger("demeu.delivery")
 BlockedHook = Callable[[AsyncSession, int], Awaitable[None]]
 BLOCKED_HOOKS: list[BlockedHook] = []
 
-_GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated", "bot was kicked",
-         "peer_id_invalid", "have no rights to send")
+_GONE = (
+    "chat not found",
+    "user not found",
+    "bot was blocked",
+    "user is deactivated",
+    "bot was kicked",
+    "peer_id_invalid",
+    "have no rights to send",
+)
 
 
 class Outcome(StrEnum):
@@ -118,7 +126,9 @@ async def deliver(
             flood_waits += 1
             if flood_waits > policy.max_flood_waits or error.retry_after > policy.max_retry_after:
                 log.warning("%s user=%s: flood wait %ss, handing back", name, user_id, error.retry_after)
-                return Result(Outcome.RETRYABLE, chat_id=chat_id, retry_after=error.retry_after, error="RetryAfter")
+                return Result(
+                    Outcome.RETRYABLE, chat_id=chat_id, retry_after=error.retry_after, error="RetryAfter"
+                )
             await asyncio.sleep(error.retry_after)
         except TelegramMigrateToChat as error:
             if migrated:

@@ -1,4 +1,5 @@
 """Role gates for staff routers: a forged or stale staff button from anyone else is refused politely."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,10 @@ class RoleGate(BaseMiddleware):
         self.roles = roles
 
     async def __call__(
-        self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], event: TelegramObject, data: dict[str, Any]
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
     ) -> Any:
         if data.get("role") in self.roles and data.get("user") is not None:
             return await handler(event, data)
@@ -41,7 +45,10 @@ class ConsentGate(BaseMiddleware):
         self.on_missing = on_missing
 
     async def __call__(
-        self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], event: TelegramObject, data: dict[str, Any]
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
     ) -> Any:
         user = data.get("user")
         if user is not None and user.consented:

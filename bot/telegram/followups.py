@@ -8,6 +8,7 @@ dispatcher and needs to know when everything an update caused is done awaits
 `settled(dispatcher.feed_update(...))`: the end-to-end tests do, to wait for the bot instead of for
 silence. Production does not; `add` then does nothing.
 """
+
 from __future__ import annotations
 
 import asyncio

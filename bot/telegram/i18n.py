@@ -5,6 +5,7 @@ so translators review one feature at a time; at start they are merged and compil
 memory, so no .mo file is ever hand-edited or stale. Message ids are symbolic keys
 (`menu-book`), never user-facing text: every word a user reads lives in locales/.
 """
+
 from __future__ import annotations
 
 import gettext

@@ -1,4 +1,5 @@
 """Keyboards shared by all features: the main menu and the Back / Main menu row."""
+
 from __future__ import annotations
 
 import functools

@@ -3,6 +3,7 @@
 Handlers receive `session`, `user` (None for a stranger), `role` and `settings`
 through aiogram's dependency injection.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -69,4 +70,3 @@ class UserMiddleware(BaseMiddleware):
         data["language"] = user.language if user else None
         data["role"] = "admin" if telegram_user.id in self.admins else (user.role if user else "teacher")
         return await handler(event, data)
-

@@ -1,4 +1,5 @@
 """One message per conversation, edited in place while the user navigates."""
+
 from __future__ import annotations
 
 import logging
@@ -9,8 +10,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 log = logging.getLogger(__name__)
 
 
-async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None, *,
-               protect: bool = True) -> Message:
+async def show(
+    event: Message | CallbackQuery,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    protect: bool = True,
+) -> Message:
     """Edit the message a button was pressed on, or send a new one.
 
     A new message is sent for typed input, and when the old one cannot be edited
@@ -22,8 +28,11 @@ async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboard
     """
     if isinstance(event, CallbackQuery):
         message = event.message
-        if isinstance(message, Message) and message.text is not None \
-                and bool(message.has_protected_content) == protect:
+        if (
+            isinstance(message, Message)
+            and message.text is not None
+            and bool(message.has_protected_content) == protect
+        ):
             if message.html_text == text and message.reply_markup == markup:
                 return message  # identical screen: Telegram would refuse the edit
             try:
@@ -33,5 +42,7 @@ async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboard
                 if "not modified" in error.message:
                     return message
                 log.info("could not edit a message (%s); sending a new one", error.message)
-        return await event.bot.send_message(event.from_user.id, text, reply_markup=markup, protect_content=protect)
+        return await event.bot.send_message(
+            event.from_user.id, text, reply_markup=markup, protect_content=protect
+        )
     return await event.answer(text, reply_markup=markup, protect_content=protect)

@@ -1,4 +1,5 @@
 """Text lengths as Telegram counts them: in UTF-16 code units (an emoji is usually two)."""
+
 from __future__ import annotations
 
 

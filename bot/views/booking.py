@@ -1,5 +1,6 @@
 """What the booking screens share: times in the bot's zone, texts about a booking, the .ics file,
 and messages to the other side (sent only after the change is committed)."""
+
 from __future__ import annotations
 
 import html
@@ -15,11 +16,11 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import BookingConfig, BotConfig
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
-from bot.config import BookingConfig, BotConfig
-from bot.views.ics import event_file
 from bot.telegram.keyboards import KeyboardBuilder, button
+from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.repo import booking as repo
@@ -71,8 +72,11 @@ def place_text(slot: Slot, *, booked: bool) -> str:
 
 def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
     return _("booking-slot-lines").format(
-        name=esc(slot.psychologist.display_name), when=when(slot.starts_at, tz, language),
-        minutes=slot.duration_min, format=format_name(slot.format), place=place_text(slot, booked=booked),
+        name=esc(slot.psychologist.display_name),
+        when=when(slot.starts_at, tz, language),
+        minutes=slot.duration_min,
+        format=format_name(slot.format),
+        place=place_text(slot, booked=booked),
     )
 
 
@@ -83,16 +87,28 @@ def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInput
     url = profile.video_link if slot.format == "video" and profile.video_link else ""
     description = _("ics-description").format(name=profile.display_name, format=format_name(slot.format))
     data = event_file(
-        f"demeu-booking-{booking.id}@demeu", slot.starts_at, slot.ends_at, tz, _("ics-summary"),
-        description, location or "", url,
+        f"demeu-booking-{booking.id}@demeu",
+        slot.starts_at,
+        slot.ends_at,
+        tz,
+        _("ics-summary"),
+        description,
+        location or "",
+        url,
     )
-    return BufferedInputFile(data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics")
+    return BufferedInputFile(
+        data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics"
+    )
 
 
 async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None:
     """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
-    await bot.send_document(user.telegram_chat_id, ics_document(booking, tz, user.language),
-                            caption=_("book-ics-caption"), protect_content=False)
+    await bot.send_document(
+        user.telegram_chat_id,
+        ics_document(booking, tz, user.language),
+        caption=_("book-ics-caption"),
+        protect_content=False,
+    )
 
 
 # --- telling the other side ------------------------------------------------------------------------------
@@ -108,7 +124,9 @@ class Outgoing:
     markup: InlineKeyboardMarkup | None = None
 
 
-async def send_all(bot: Bot, sessions: async_sessionmaker[AsyncSession] | None, outbox: list[Outgoing]) -> None:
+async def send_all(
+    bot: Bot, sessions: async_sessionmaker[AsyncSession] | None, outbox: list[Outgoing]
+) -> None:
     for item in outbox:
         result = await delivery.send_message(
             bot, item.chat_id, item.text, reply_markup=item.markup, user_id=item.user_id, sessions=sessions
@@ -136,7 +154,9 @@ def psychologist_actions(booking: Booking) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def to_psychologist(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo, previous: Slot | None = None) -> Outgoing | None:
+def to_psychologist(
+    i18n: I18n, booking: Booking, event: str, tz: ZoneInfo, previous: Slot | None = None
+) -> Outgoing | None:
     """event: booked, rescheduled, cancelled, erased. The teacher's note is decrypted only into this text."""
 
     def render(language: str):
@@ -144,7 +164,11 @@ def to_psychologist(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo, prev
         parts = [_("psy-notice-" + event).format(code=booking.teacher.pseudonym)]
         if previous is not None:
             parts.append(_("psy-notice-was").format(when=when(previous.starts_at, tz, language)))
-        parts.append(_("psy-notice-lines").format(when=when(slot.starts_at, tz, language), format=format_name(slot.format)))
+        parts.append(
+            _("psy-notice-lines").format(
+                when=when(slot.starts_at, tz, language), format=format_name(slot.format)
+            )
+        )
         if booking.late_cancel:
             parts.append(_("psy-notice-late"))
         if booking.note and event in ("booked", "rescheduled"):
@@ -161,7 +185,8 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
     def render(language: str):
         builder = KeyboardBuilder()
         text = _("teacher-notice-" + event).format(
-            when=when(booking.slot.starts_at, tz, language), reason=esc(booking.cancel_reason or _("reason-none"))
+            when=when(booking.slot.starts_at, tz, language),
+            reason=esc(booking.cancel_reason or _("reason-none")),
         )
         if event == "rate":
             rating_buttons(builder, booking)
@@ -217,6 +242,9 @@ def profile_summary(profile: PsychologistProfile, language: str) -> str:
         name=esc(profile.display_name) or "—",
         languages=", ".join(_("bk-lang-" + code) for code in profile.language_list) or "—",
         formats=", ".join(format_name(code) for code in profile.format_list) or "—",
-        regions=regions, address=esc(profile.address) or "—", link=esc(profile.video_link) or "—",
-        bio_kk=esc(profile.bio_kk) or "—", bio_ru=esc(profile.bio_ru) or "—",
+        regions=regions,
+        address=esc(profile.address) or "—",
+        link=esc(profile.video_link) or "—",
+        bio_kk=esc(profile.bio_kk) or "—",
+        bio_ru=esc(profile.bio_ru) or "—",
     )

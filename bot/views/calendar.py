@@ -3,6 +3,7 @@
 Days outside [first, last] and padding cells are `noop` buttons (answered, do nothing), so the
 grid keeps its shape on a phone. Callback data comes from the caller: short and ASCII.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,11 +16,14 @@ from aiogram.utils.i18n import gettext as _
 
 def weekday_names() -> list[str]:
     """Two-letter names, Monday first (locale keys weekday-short-0..6)."""
-    return [_("bk-weekday-%d" % day) for day in range(7)]
+    return [_(f"bk-weekday-{day}") for day in range(7)]
 
 
 def day_grid(
-    first: date, last: date, pick: Callable[[date], CallbackData], noop: CallbackData,
+    first: date,
+    last: date,
+    pick: Callable[[date], CallbackData],
+    noop: CallbackData,
     marked: set[date] | None = None,
 ) -> list[list[InlineKeyboardButton]]:
     """Rows: the weekday header, then whole weeks from the Monday before `first` to the Sunday after `last`."""

@@ -92,7 +92,9 @@ def render_history_chart(
             zorder=2,
         )
 
-    ax.plot(xs, ys, color=LINE_COLOR, linewidth=2.2, marker="o", markersize=6 if len(xs) > 12 else 8, zorder=3)
+    ax.plot(
+        xs, ys, color=LINE_COLOR, linewidth=2.2, marker="o", markersize=6 if len(xs) > 12 else 8, zorder=3
+    )
     # The latest value is what the teacher looks for first.
     ax.annotate(
         _fmt(ys[-1]),

@@ -3,6 +3,7 @@
 Times are written as local times with a TZID and the matching VTIMEZONE, so a phone shows
 the session at the same wall-clock time the bot showed, whatever zone the phone is in.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,8 +19,14 @@ REMIND_BEFORE = timedelta(hours=1)
 
 
 def event_file(
-    uid: str, starts_at: datetime, ends_at: datetime, tz: ZoneInfo, summary: str, description: str = "",
-    location: str = "", url: str = "",
+    uid: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    tz: ZoneInfo,
+    summary: str,
+    description: str = "",
+    location: str = "",
+    url: str = "",
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)

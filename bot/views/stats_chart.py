@@ -6,6 +6,7 @@ rendered by the caller in a worker thread. It draws only numbers that already we
 small-cell suppression: a hidden value (None) gets no bar, only its "×" mark, and hidden bands
 are drawn together as one grey "hidden" part, so no single small count can be read off.
 """
+
 from __future__ import annotations
 
 import io
@@ -37,13 +38,25 @@ def _colors(count: int) -> list[str]:
 
 
 def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, fontfamily=FONT, color="#777777", transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        ha="center",
+        va="center",
+        fontsize=12,
+        fontfamily=FONT,
+        color="#777777",
+        transform=ax.transAxes,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
 
 def render_stats_chart(
-    labels: Labels, bars: list[tuple[str, int | None]], bands: list[tuple[str, int, list[tuple[str, int | None]]]],
+    labels: Labels,
+    bars: list[tuple[str, int | None]],
+    bands: list[tuple[str, int, list[tuple[str, int | None]]]],
 ) -> bytes:
     """`bars`: (label, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/charts.py
@@ -63,9 +76,18 @@ def render_stats_chart(
         xs = list(range(len(bars)))
         heights = [value or 0 for _label, value in bars]
         top.bar(xs, heights, color=LINE_COLOR, width=0.7)
-        for x, (_label, value) in zip(xs, bars):
+        for x, (_label, value) in zip(xs, bars, strict=True):
             if value is None:
-                top.text(x, 0, labels.hidden, ha="center", va="bottom", fontsize=8, fontfamily=FONT, color="#777777")
+                top.text(
+                    x,
+                    0,
+                    labels.hidden,
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    fontfamily=FONT,
+                    color="#777777",
+                )
         top.set_xticks(xs, [label for label, _value in bars], rotation=30 if len(bars) > 6 else 0)
         top.yaxis.set_major_locator(MaxNLocator(integer=True))
         top.grid(axis="y", color="#e6e6e6", linewidth=0.8)
@@ -79,16 +101,26 @@ def render_stats_chart(
         for row, (_label, total, cells) in enumerate(bands):
             # Shares of the scale's (shown) total; whatever is hidden is one grey part at the end.
             left = 0.0
-            for (name, value), color in zip(cells, _colors(len(cells))):
+            for (name, value), color in zip(cells, _colors(len(cells)), strict=True):
                 if value:
                     width = value / total
                     bottom.barh(row, width, left=left, color=color, height=0.6)
                     if width > 0.07:
-                        bottom.text(left + width / 2, row, name, ha="center", va="center", fontsize=7, fontfamily=FONT)
+                        bottom.text(
+                            left + width / 2, row, name, ha="center", va="center", fontsize=7, fontfamily=FONT
+                        )
                     left += width
             if any(value is None for _name, value in cells) and left < 1:
                 bottom.barh(row, 1 - left, left=left, color=HIDDEN_COLOR, height=0.6)
-                bottom.text(left + (1 - left) / 2, row, labels.hidden, ha="center", va="center", fontsize=7, fontfamily=FONT)
+                bottom.text(
+                    left + (1 - left) / 2,
+                    row,
+                    labels.hidden,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    fontfamily=FONT,
+                )
         bottom.set_yticks(range(len(bands)), [label for label, _total, _cells in bands])
         bottom.invert_yaxis()
         bottom.set_xlim(0, 1)

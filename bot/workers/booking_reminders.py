@@ -28,6 +28,7 @@ per psychologist with consultations that day, keyed "agenda:<user id>:<YYYYMMDD>
 many replicas plan it, there is one row and one message. It is planned again at start (a bot
 down at 08:00 still sends it) and expires when that psychologist's first consultation begins.
 """
+
 from __future__ import annotations
 
 import html
@@ -40,13 +41,13 @@ from aiogram.utils.i18n import gettext as _
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
 from bot.config import RemindersConfig, parse_duration
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
-from bot.workers.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
+from bot.workers.reminders import WORKER_HOOKS, ReminderWorker, Rendered, Subscription, renderer
 from storage.models import Booking, Reminder, User
-from storage.models.booking import ATTENDED
 from storage.models.base import utcnow
+from storage.models.booking import ATTENDED
 from storage.repo import booking as booking_repo
 from storage.repo import reminders as repo
 
@@ -66,8 +67,14 @@ def planned_for(booking: Booking, config: RemindersConfig) -> list[repo.Planned]
     now = utcnow()
     recipients = {"teacher": booking.teacher_id, "psychologist": booking.slot.psychologist.user_id}
     return [
-        repo.Planned(f"{prefix(booking.id)}{role}:{int(offset.total_seconds())}", user_id, starts_at - offset, KIND,
-                     {"booking": booking.id, "role": role}, expires_at=starts_at)
+        repo.Planned(
+            f"{prefix(booking.id)}{role}:{int(offset.total_seconds())}",
+            user_id,
+            starts_at - offset,
+            KIND,
+            {"booking": booking.id, "role": role},
+            expires_at=starts_at,
+        )
         for role, user_id in recipients.items()
         for offset in config.offsets(role)
         if starts_at - offset > now
@@ -89,7 +96,9 @@ def booking_hook(config: RemindersConfig) -> Callable[[AsyncSession, Booking, st
             await repo.cancel_prefix(session, prefix(booking.previous_id))
             await repo.cancel(session, feedback_key(booking.previous_id))
         if event in ("booked", "rescheduled"):  # one statement for all of them
-            await repo.schedule_all(session, [*planned_for(booking, config), planned_feedback(booking, config)])
+            await repo.schedule_all(
+                session, [*planned_for(booking, config), planned_feedback(booking, config)]
+            )
         elif event in ("cancelled", "attended", "no_show"):
             await repo.cancel_prefix(session, prefix(booking.id))
             if event == "attended":  # the same time (no change) or, if already past, now
@@ -109,9 +118,14 @@ def subscription(worker: ReminderWorker) -> Subscription:
         if worker.config.agenda_time:
             at = time.fromisoformat(worker.config.agenda_time)
             worker.scheduler.add_job(
-                worker.run_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
+                worker.run_job,
+                CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
                 args=[plan_agenda, worker],
-                id=job_id, replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True,
+                id=job_id,
+                replace_existing=True,
+                next_run_time=utcnow(),
+                misfire_grace_time=None,
+                coalesce=True,
             )
 
     def unsubscribe() -> None:
@@ -136,8 +150,15 @@ async def plan_agenda(worker: ReminderWorker, now: datetime | None = None) -> in
         for booking in await booking_repo.upcoming_bookings(session, now, day_end):  # earliest first
             first_start.setdefault(booking.slot.psychologist.user_id, booking.slot.starts_at)
         for user_id, starts_at in first_start.items():
-            await repo.schedule(session, f"agenda:{user_id}:{local:%Y%m%d}", user_id, due, AGENDA,
-                                {"day": local.date().isoformat()}, expires_at=starts_at)
+            await repo.schedule(
+                session,
+                f"agenda:{user_id}:{local:%Y%m%d}",
+                user_id,
+                due,
+                AGENDA,
+                {"day": local.date().isoformat()},
+                expires_at=starts_at,
+            )
         await session.commit()
     return len(first_start)
 
@@ -165,7 +186,9 @@ def place(booking: Booking) -> str:
 
 
 @renderer(KIND)
-async def render_booking(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+async def render_booking(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
     booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
     if booking is None or not booking.upcoming or booking.slot.starts_at <= utcnow() - timedelta(minutes=1):
         return None
@@ -182,7 +205,9 @@ async def render_booking(session: AsyncSession, reminder: Reminder, user: User, 
 
 
 @renderer(AGENDA)
-async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+async def render_agenda(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
     profile = await booking_repo.profile_of(session, user.id)
     day = date.fromisoformat(reminder.params["day"])
     end = datetime.combine(day + timedelta(days=1), time(), tz)
@@ -191,8 +216,11 @@ async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, t
     if not upcoming:
         return None
     lines = [
-        _("rem-agenda-line").format(time=f"{slot.starts_at.astimezone(tz):%H:%M}", code=booking.teacher.pseudonym,
-                                    format=_("rem-format-" + slot.format))
+        _("rem-agenda-line").format(
+            time=f"{slot.starts_at.astimezone(tz):%H:%M}",
+            code=booking.teacher.pseudonym,
+            format=_("rem-format-" + slot.format),
+        )
         for slot, booking in upcoming
     ]
     text = _("rem-agenda").format(date=f"{day:%d.%m.%Y}", count=len(upcoming)) + "\n\n" + "\n".join(lines)
@@ -203,7 +231,9 @@ async def render_agenda(session: AsyncSession, reminder: Reminder, user: User, t
 
 
 @renderer(FEEDBACK)
-async def render_feedback(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+async def render_feedback(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
     """The rating prompt; None (dropped) unless attended and not rated yet: "attended" re-arms it."""
     from bot.views.booking import rating_buttons, when  # handlers own the rating flow
 
@@ -213,5 +243,7 @@ async def render_feedback(session: AsyncSession, reminder: Reminder, user: User,
     builder = KeyboardBuilder()
     rating_buttons(builder, booking)
     builder.row(*nav_row())
-    return Rendered(_("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
-                    builder.as_markup())
+    return Rendered(
+        _("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
+        builder.as_markup(),
+    )

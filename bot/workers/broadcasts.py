@@ -9,6 +9,7 @@
 - Replicas: every worker claims through the database, so two processes share one broadcast
   without sending anyone a second copy; one of them edits the progress message per interval.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -69,9 +70,11 @@ def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float, min
     failed = counts.get("failed", 0) + counts.get("blocked", 0)
     skipped = counts.get("skipped", 0)
     left = counts.get("pending", 0) + counts.get("claimed", 0)
-    key = {"done": "bc-progress-done", "cancelled": "bc-progress-cancelled", "paused": "bc-progress-paused"}.get(
-        broadcast.status, "bc-progress"
-    )
+    key = {
+        "done": "bc-progress-done",
+        "cancelled": "bc-progress-cancelled",
+        "paused": "bc-progress-paused",
+    }.get(broadcast.status, "bc-progress")
     numbers = {"total": broadcast.total, "sent": sent, "failed": failed, "skipped": skipped, "left": left}
     if 0 < broadcast.total < minimum:
         # As in the preview: a small audience's count, or who of it blocked the bot, is not shown.
@@ -144,7 +147,9 @@ class BroadcastWorker:
                 broadcast = await repo.get(session, broadcast_id)
                 if broadcast is None or broadcast.status != "sending":
                     return
-                claimed = await repo.claim(session, broadcast_id, self.token, self.batch, utcnow(), self.lease)
+                claimed = await repo.claim(
+                    session, broadcast_id, self.token, self.batch, utcnow(), self.lease
+                )
                 await session.commit()
             if not claimed:
                 await self._finish_if_done(broadcast)
@@ -185,16 +190,25 @@ class BroadcastWorker:
         else:
             text, markup = announcement(app.i18n, broadcast, row.language)
             result = await delivery.send_message(
-                app.bot, row.chat_id, text, reply_markup=markup, user_id=row.user_id, sessions=app.sessions,
+                app.bot,
+                row.chat_id,
+                text,
+                reply_markup=markup,
+                user_id=row.user_id,
+                sessions=app.sessions,
                 policy=delivery.Policy(max_retry_after=30.0),
             )
             if result.outcome is delivery.Outcome.RETRYABLE:
                 later = utcnow() + timedelta(seconds=result.retry_after or 30)
                 async with app.sessions() as session:
-                    await repo.retry_later(session, row.recipient_id, self.token, later, app.settings.broadcast.max_attempts)
+                    await repo.retry_later(
+                        session, row.recipient_id, self.token, later, app.settings.broadcast.max_attempts
+                    )
                     await session.commit()
                 return
-            state = {delivery.Outcome.SENT: "sent", delivery.Outcome.BLOCKED: "blocked"}.get(result.outcome, "failed")
+            state = {delivery.Outcome.SENT: "sent", delivery.Outcome.BLOCKED: "blocked"}.get(
+                result.outcome, "failed"
+            )
             self.sent += result.sent
         async with app.sessions() as session:
             await repo.finish(session, row.recipient_id, self.token, state)
@@ -233,7 +247,9 @@ class BroadcastWorker:
             markup = progress_markup(broadcast.id, broadcast.status)
         try:
             await app.bot.edit_message_text(
-                text=text, chat_id=int(broadcast.progress_chat), message_id=broadcast.progress_message_id,
+                text=text,
+                chat_id=int(broadcast.progress_chat),
+                message_id=broadcast.progress_message_id,
                 reply_markup=markup,
             )
         except TelegramBadRequest as error:

@@ -10,6 +10,7 @@ sent, so a teacher who left, or a cancelled session, gets nothing. A seat taken 
 time is not reminded of it (they have just enrolled); one whose time passed while the bot was
 down is sent if the session is still ahead (it expires at the start).
 """
+
 from __future__ import annotations
 
 import html
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
-from bot.workers.reminders import WORKER_HOOKS, Rendered, ReminderWorker, Subscription, renderer
+from bot.workers.reminders import WORKER_HOOKS, ReminderWorker, Rendered, Subscription, renderer
 from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.repo import groups as groups_repo
@@ -37,9 +38,15 @@ def subscription(worker: ReminderWorker) -> Subscription:
 
     def subscribe() -> None:
         worker.scheduler.add_job(
-            worker.run_job, IntervalTrigger(seconds=worker.config.group_plan_seconds), args=[plan_groups, worker],
+            worker.run_job,
+            IntervalTrigger(seconds=worker.config.group_plan_seconds),
+            args=[plan_groups, worker],
             id=job_id,
-            replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True, max_instances=1,
+            replace_existing=True,
+            next_run_time=utcnow(),
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
         )
 
     def unsubscribe() -> None:
@@ -71,14 +78,18 @@ async def plan_groups(worker: ReminderWorker, now: datetime | None = None) -> in
                     if due > horizon or due < since:
                         continue
                     key = f"group:{group.id}:{user_id}:{int(offset.total_seconds())}"
-                    await repo.schedule(session, key, user_id, due, KIND, {"group": group.id}, expires_at=group.starts_at)
+                    await repo.schedule(
+                        session, key, user_id, due, KIND, {"group": group.id}, expires_at=group.starts_at
+                    )
                     planned += 1
         await session.commit()
     return planned
 
 
 @renderer(KIND)
-async def render_group(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+async def render_group(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
     group = await groups_repo.get(session, reminder.params["group"])
     if group is None or group.status != "open" or group.starts_at <= utcnow():
         return None
@@ -92,7 +103,9 @@ async def render_group(session: AsyncSession, reminder: Reminder, user: User, tz
         if staff.deactivated(user):  # no longer leads anything: not even the count reaches them
             return None
         count = await groups_repo.taken(session, group.id)
-        return Rendered(_("rem-group-facilitator").format(title=title, when=when, count=count), builder.as_markup())
+        return Rendered(
+            _("rem-group-facilitator").format(title=title, when=when, count=count), builder.as_markup()
+        )
     seat = await groups_repo.seat_of(session, group.id, user.id)
     if seat is None or seat.status != "enrolled":
         return None

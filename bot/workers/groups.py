@@ -1,6 +1,7 @@
 """Group sessions outside a conversation: texts both handlers share, messages to teachers
 (seat offers, lapsed offers, a cancelled session, rating requests) and the sweeper that
 passes expired offers on and asks for ratings after a session."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.content.regions import region_name
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
-from bot.content.regions import region_name
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
 from storage.repo import groups, users
@@ -43,8 +44,11 @@ def describe(group: GroupSession, language: str, tz: ZoneInfo, seats_left: int |
     lines = [
         "<b>" + escape(group.title(language)) + "</b>",
         _("groups-card").format(
-            when=when(group.starts_at, tz), minutes=group.duration_min, format=_("groups-format-" + group.format),
-            place=region_name(group.region, language) or _("groups-online"), language=_("groups-language-" + group.language),
+            when=when(group.starts_at, tz),
+            minutes=group.duration_min,
+            format=_("groups-format-" + group.format),
+            place=region_name(group.region, language) or _("groups-online"),
+            language=_("groups-language-" + group.language),
         ),
     ]
     if seats_left is not None:
@@ -79,8 +83,12 @@ def menu_markup() -> InlineKeyboardMarkup:
 
 
 async def tell(
-    bot: Bot, session: AsyncSession, sessions: async_sessionmaker[AsyncSession] | None, i18n: I18n,
-    user_ids: Iterable[int], compose: Compose,
+    bot: Bot,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession] | None,
+    i18n: I18n,
+    user_ids: Iterable[int],
+    compose: Compose,
 ) -> int:
     """Send each user a message in their own language; returns how many were delivered."""
     sent = 0
@@ -103,7 +111,11 @@ async def notify_offers(
             continue
 
         def compose(user: User, group=group, offer=offer):
-            text = _("groups-offer").format(until=when(offer.expires_at, tz)) + "\n\n" + describe(group, user.language, tz)
+            text = (
+                _("groups-offer").format(until=when(offer.expires_at, tz))
+                + "\n\n"
+                + describe(group, user.language, tz)
+            )
             return text, offer_markup(group.id)
 
         await tell(bot, session, sessions, i18n, [offer.user_id], compose)
@@ -114,7 +126,13 @@ async def notify_lapsed(bot: Bot, session: AsyncSession, sessions, i18n: I18n, u
 
 
 async def notify_cancelled(
-    bot: Bot, session: AsyncSession, sessions, i18n: I18n, tz: ZoneInfo, group: GroupSession, user_ids: list[int]
+    bot: Bot,
+    session: AsyncSession,
+    sessions,
+    i18n: I18n,
+    tz: ZoneInfo,
+    group: GroupSession,
+    user_ids: list[int],
 ) -> int:
     def compose(user: User):
         from html import escape
@@ -126,7 +144,9 @@ async def notify_cancelled(
     return await tell(bot, session, sessions, i18n, user_ids, compose)
 
 
-async def ask_ratings(bot: Bot, session: AsyncSession, sessions, i18n: I18n, due: list[tuple[int, int]]) -> None:
+async def ask_ratings(
+    bot: Bot, session: AsyncSession, sessions, i18n: I18n, due: list[tuple[int, int]]
+) -> None:
     for group_id, user_id in due:
         group = await groups.get(session, group_id)
         if group is None:
@@ -135,7 +155,9 @@ async def ask_ratings(bot: Bot, session: AsyncSession, sessions, i18n: I18n, due
         def compose(user: User, group=group):
             from html import escape
 
-            return _("groups-rate-ask").format(title=escape(group.title(user.language))), rating_markup(group.id)
+            return _("groups-rate-ask").format(title=escape(group.title(user.language))), rating_markup(
+                group.id
+            )
 
         await tell(bot, session, sessions, i18n, [user_id], compose)
 
@@ -210,15 +232,42 @@ if _erase not in users.ERASERS:
 
 DEMO_SESSIONS = [
     # days ahead, hour, format, region, language, capacity, title kk, title ru, description kk, description ru
-    (3, 16, "online", None, "kk", 12, "Кәсіби күйіп қалудың алдын алу (ДЕМО)", "Профилактика выгорания (ДЕМО)",
-     "Демо-сабақ: нағыз кездесу емес. Шаршау белгілерін тану және өзіңізге көмектесу.",
-     "Демо-занятие: это не настоящая встреча. Как распознать усталость и помочь себе."),
-    (5, 15, "offline", "KZ-71", "ru", 8, "Ата-аналармен қиын әңгімелер (ДЕМО)", "Трудные разговоры с родителями (ДЕМО)",
-     "Демо-сабақ: нағыз кездесу емес. Өрлеу филиалы, Астана.",
-     "Демо-занятие: это не настоящая встреча. Филиал Өрлеу, Астана."),
-    (8, 17, "chat", None, "ru", 6, "Стресс пен ұйқы (ДЕМО)", "Стресс и сон (ДЕМО)",
-     "Демо-сабақ: нағыз кездесу емес. Онлайн-чатта.",
-     "Демо-занятие: это не настоящая встреча. В онлайн-чате."),
+    (
+        3,
+        16,
+        "online",
+        None,
+        "kk",
+        12,
+        "Кәсіби күйіп қалудың алдын алу (ДЕМО)",
+        "Профилактика выгорания (ДЕМО)",
+        "Демо-сабақ: нағыз кездесу емес. Шаршау белгілерін тану және өзіңізге көмектесу.",
+        "Демо-занятие: это не настоящая встреча. Как распознать усталость и помочь себе.",
+    ),
+    (
+        5,
+        15,
+        "offline",
+        "KZ-71",
+        "ru",
+        8,
+        "Ата-аналармен қиын әңгімелер (ДЕМО)",
+        "Трудные разговоры с родителями (ДЕМО)",
+        "Демо-сабақ: нағыз кездесу емес. Өрлеу филиалы, Астана.",
+        "Демо-занятие: это не настоящая встреча. Филиал Өрлеу, Астана.",
+    ),
+    (
+        8,
+        17,
+        "chat",
+        None,
+        "ru",
+        6,
+        "Стресс пен ұйқы (ДЕМО)",
+        "Стресс и сон (ДЕМО)",
+        "Демо-сабақ: нағыз кездесу емес. Онлайн-чатта.",
+        "Демо-занятие: это не настоящая встреча. В онлайн-чате.",
+    ),
 ]
 
 
@@ -229,12 +278,33 @@ async def seed_demo(session: AsyncSession, context) -> str:
     tz = context.settings.tz
     leaders = [p.user_id for p in getattr(context, "psychologists", [])]
     today = context.now.astimezone(tz).date()
-    for number, (days, hour, fmt, region, language, capacity, title_kk, title_ru, text_kk, text_ru) in enumerate(DEMO_SESSIONS):
+    for number, (
+        days,
+        hour,
+        fmt,
+        region,
+        language,
+        capacity,
+        title_kk,
+        title_ru,
+        text_kk,
+        text_ru,
+    ) in enumerate(DEMO_SESSIONS):
         starts = datetime.combine(today + timedelta(days=days), datetime.min.time().replace(hour=hour), tz)
         await groups.create_session(
-            session, title_kk=title_kk, title_ru=title_ru, description_kk=text_kk, description_ru=text_ru,
-            starts_at=starts, duration_min=60, capacity=capacity, format=fmt, region=region, language=language,
-            facilitator_id=leaders[number % len(leaders)] if leaders else None, demo=True,
+            session,
+            title_kk=title_kk,
+            title_ru=title_ru,
+            description_kk=text_kk,
+            description_ru=text_ru,
+            starts_at=starts,
+            duration_min=60,
+            capacity=capacity,
+            format=fmt,
+            region=region,
+            language=language,
+            facilitator_id=leaders[number % len(leaders)] if leaders else None,
+            demo=True,
         )
     return f"demo group sessions: {len(DEMO_SESSIONS)}"
 

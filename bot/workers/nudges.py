@@ -15,6 +15,7 @@ the users cascade.
 An occurrence found long overdue (the bot was down) is not sent: a "how are you today?" a day
 late reads oddly. It is recorded as cancelled ("stale") and the next one is still scheduled.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -23,8 +24,8 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
 from bot.config import NudgesConfig
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
 from bot.workers.reminders import Rendered, renderer
 from storage.models import Reminder, User
@@ -52,16 +53,18 @@ def next_time(kind: str, at: str, after: datetime, tz: ZoneInfo, weekly_day: int
         day += timedelta(days=1)
 
 
-async def _schedule(session: AsyncSession, user_id: int, kind: str, at: str, weekly_day: int,
-                    after: datetime, tz: ZoneInfo) -> datetime:
+async def _schedule(
+    session: AsyncSession, user_id: int, kind: str, at: str, weekly_day: int, after: datetime, tz: ZoneInfo
+) -> datetime:
     due = next_time(kind, at, after, tz, weekly_day)
     key = f"{key_prefix(kind, user_id)}{due.astimezone(tz):%Y%m%d}"
     await repo.schedule(session, key, user_id, due, KIND, {"n": kind, "t": at, "w": weekly_day})
     return due
 
 
-async def turn_on(session: AsyncSession, user_id: int, kind: str, at: str, config: NudgesConfig,
-                  tz: ZoneInfo) -> datetime:
+async def turn_on(
+    session: AsyncSession, user_id: int, kind: str, at: str, config: NudgesConfig, tz: ZoneInfo
+) -> datetime:
     """On at `at` (or moved there); returns the first occurrence. The caller commits."""
     await repo.cancel_prefix(session, key_prefix(kind, user_id))
     return await _schedule(session, user_id, kind, at, config.weekly_day, utcnow(), tz)
@@ -74,10 +77,14 @@ async def turn_off(session: AsyncSession, user_id: int, kind: str) -> bool:
 def _content(kind: str, user: User, tz: ZoneInfo) -> tuple[str, KeyboardBuilder]:
     builder = KeyboardBuilder()
     if kind == "mood":
-        from handlers.teacher.mood import SCORES  # one tap: the scores themselves, handled by handlers/mood.py
+        from handlers.teacher.mood import (
+            SCORES,
+        )  # one tap: the scores themselves, handled by handlers/mood.py
 
         for score in reversed(SCORES):
-            builder.button(text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score)))
+            builder.button(
+                text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score))
+            )
         return _("nudge-mood-text"), builder
     if kind == "relax":
         from handlers.teacher.relax import catalogue
@@ -90,7 +97,9 @@ def _content(kind: str, user: User, tz: ZoneInfo) -> tuple[str, KeyboardBuilder]
 
 
 @renderer(KIND)
-async def render_nudge(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+async def render_nudge(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
     params = reminder.params
     kind = params["n"]
     if kind not in KINDS:

@@ -36,6 +36,7 @@ a record.
 Kinds: each reminder kind has a renderer (`@renderer("kind")`) that turns the row into text and
 buttons, or returns None when the reminder no longer makes sense (it is then cancelled).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +62,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot.telegram import delivery
 from bot.config import RemindersConfig
+from bot.telegram import delivery
 from bot.telegram.delivery import Outcome, Policy
 from bot.telegram.keyboards import nav_row
 from storage.models import Reminder, User
@@ -144,17 +145,24 @@ class ReminderWorker:
         scheduler: AsyncIOScheduler,
         i18n: I18n,
         config: RemindersConfig,
-        tz: ZoneInfo = ZoneInfo("Asia/Almaty"),
+        tz: ZoneInfo | None = None,
     ) -> None:
-        self.bot, self.sessions, self.scheduler, self.i18n, self.config = bot, sessions, scheduler, i18n, config
-        self.tz = tz
+        self.bot, self.sessions, self.scheduler, self.i18n, self.config = (
+            bot,
+            sessions,
+            scheduler,
+            i18n,
+            config,
+        )
+        self.tz = tz or ZoneInfo("Asia/Almaty")
         self.name = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=config.lease_seconds)
         # On PostgreSQL a reminder's row stays locked while it is sent (see above), and a handler
         # cancelling that booking waits for it: so short requests, and long flood waits go back
         # to the table (retried later) instead of being slept through here.
-        self.policy = Policy(max_retry_after=min(5.0, config.lease_seconds / 10), max_flood_waits=2,
-                             request_timeout=10)
+        self.policy = Policy(
+            max_retry_after=min(5.0, config.lease_seconds / 10), max_flood_waits=2, request_timeout=10
+        )
         self._wake_id = f"reminders-wake-{self.name}"
         self._poll_id = f"reminders-poll-{self.name}"
         self._purge_id = f"reminders-purge-{self.name}"
@@ -182,12 +190,23 @@ class ReminderWorker:
         for subscribe, _unsubscribe in self._hooks:
             subscribe()
         self.scheduler.add_job(
-            self.run_job, CronTrigger(hour=3, minute=30, timezone=self.tz), args=[self.purge], id=self._purge_id,
-            replace_existing=True, misfire_grace_time=None, coalesce=True,
+            self.run_job,
+            CronTrigger(hour=3, minute=30, timezone=self.tz),
+            args=[self.purge],
+            id=self._purge_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
         )
         self.scheduler.add_job(
-            self._job, IntervalTrigger(seconds=self.config.poll_seconds), id=self._poll_id,
-            replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None, coalesce=True, max_instances=1,
+            self._job,
+            IntervalTrigger(seconds=self.config.poll_seconds),
+            id=self._poll_id,
+            replace_existing=True,
+            next_run_time=utcnow(),
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
         )
 
     async def stop(self) -> None:
@@ -254,8 +273,12 @@ class ReminderWorker:
             return
         self._planned = max(when, utcnow() + timedelta(milliseconds=20))
         self.scheduler.add_job(
-            self._job, DateTrigger(run_date=self._planned), id=self._wake_id,
-            replace_existing=True, misfire_grace_time=None, coalesce=True,
+            self._job,
+            DateTrigger(run_date=self._planned),
+            id=self._wake_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
         )
 
     async def _run(self) -> None:
@@ -316,13 +339,19 @@ class ReminderWorker:
             async with asyncio.timeout(self.lease.total_seconds() * 0.8):
                 # No `sessions`: on BLOCKED we record it below, in this transaction holding the row lock.
                 result = await delivery.send_message(
-                    self.bot, user.telegram_chat_id, rendered.text, reply_markup=rendered.markup,
-                    user_id=user.id, policy=self.policy,
+                    self.bot,
+                    user.telegram_chat_id,
+                    rendered.text,
+                    reply_markup=rendered.markup,
+                    user_id=user.id,
+                    policy=self.policy,
                 )
             if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
                 log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
             else:
-                log.info("reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome)
+                log.info(
+                    "reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome
+                )
             if result.outcome is Outcome.SENT:
                 await repo.mark_sent(session, reminder.id, self.name)
             elif result.outcome is Outcome.BLOCKED:

@@ -7,6 +7,7 @@ it instead of cutting it mid-transaction, and it has no misfire grace limit: a r
 03:45 still runs it late. A night when every replica was down is caught up at the next one (the
 cutoff is relative to now, so nothing old is left behind).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,13 @@ def subscription(worker: ReminderWorker) -> Subscription:
     def subscribe() -> None:
         at = time.fromisoformat(worker.config.retention_time)
         worker.scheduler.add_job(
-            worker.run_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
-            args=[run_retention, worker], id=job_id, replace_existing=True, misfire_grace_time=None, coalesce=True,
+            worker.run_job,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
+            args=[run_retention, worker],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
         )
 
     def unsubscribe() -> None:

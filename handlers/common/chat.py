@@ -7,6 +7,7 @@ side deletes them there (the teacher is told so); the sender's message gets a ðŸ
 A session opens at its start time and closes at its end plus a grace period (ChatClock), or
 earlier when either side ends it; the teacher is then asked whether it helped.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,18 +27,18 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
+from bot.config import Settings
+from bot.services.safety import Kind, Signal
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
-from bot.config import Settings
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.services.safety import Kind, Signal
 from bot.telegram.ui import show
 from bot.views.booking import privacy_text
 from storage.models import ChatSession, User
 from storage.models.base import utcnow
+from storage.repo import booking as booking_repo
 from storage.repo import chat as repo
 from storage.repo import users
-from storage.repo import booking as booking_repo
 from storage.repo.booking import BOOKING_CHANGED
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ async def send_to(bot: Bot, i18n: I18n, person: User, render: Render) -> int | N
     with i18n.context(), i18n.use_locale(person.language):
         text, markup = render()
     # Through bot/delivery: 429 and 5xx are waited out and retried; a blocked bot marks them inactive.
-    result = await delivery.send_message(bot, person.telegram_chat_id, text, reply_markup=markup, user_id=person.id)
+    result = await delivery.send_message(
+        bot, person.telegram_chat_id, text, reply_markup=markup, user_id=person.id
+    )
     return await delivered(result, person)
 
 
@@ -109,7 +112,9 @@ async def psychologist_name(session: AsyncSession, chat: ChatSession) -> str | N
     return html.escape(profile.display_name) if profile is not None and profile.display_name else None
 
 
-def opened_text(chat: ChatSession, me: User, teacher: User, settings: Settings, name: str | None = None) -> str:
+def opened_text(
+    chat: ChatSession, me: User, teacher: User, settings: Settings, name: str | None = None
+) -> str:
     until = local_time(closes_at(chat, settings), settings)
     if me.id == chat.teacher_id:
         privacy = privacy_text("chat")  # the same promise the booking made
@@ -124,7 +129,9 @@ def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, Inlin
     if me.id != chat.teacher_id:
         return _("chat-ended-psy").format(code=teacher.pseudonym), with_nav(builder)
     for value in ("1", "0"):
-        builder.button(text=_("chat-rate-" + value), callback_data=cb.Chat(action="rate", id=chat.id, value=value))
+        builder.button(
+            text=_("chat-rate-" + value), callback_data=cb.Chat(action="rate", id=chat.id, value=value)
+        )
     builder.adjust(2)
     return _("chat-ended-teacher"), with_nav(builder)
 
@@ -150,15 +157,27 @@ async def open_chat(session: AsyncSession, bot: Bot, i18n: I18n, settings: Setti
     await session.commit()  # published before anyone is told, so their first message finds it open
     for person in (teacher, psychologist):
         if person is not None:
-            await send_to(bot, i18n, person, lambda p=person: (
-                opened_text(chat, p, teacher, settings, name), chat_keyboard(chat.id, enter=True)))
+            await send_to(
+                bot,
+                i18n,
+                person,
+                lambda p=person: (
+                    opened_text(chat, p, teacher, settings, name),
+                    chat_keyboard(chat.id, enter=True),
+                ),
+            )
     log.info("chat %s opened", chat_id)
     return True
 
 
 async def close_chat(
-    session: AsyncSession, bot: Bot, i18n: I18n, settings: Settings, chat_id: int,
-    ender: User | None = None, event: Message | CallbackQuery | None = None,
+    session: AsyncSession,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    chat_id: int,
+    ender: User | None = None,
+    event: Message | CallbackQuery | None = None,
 ) -> bool:
     """open -> closed (once): the ender's screen is `event` (edited in place), the other side gets a message.
     A chat that never opened closes silently: nobody was told it began."""
@@ -175,8 +194,13 @@ async def close_chat(
 
 
 async def _tell_ended(
-    bot: Bot, i18n: I18n, chat: ChatSession, teacher: User | None, psychologist: User | None,
-    ender: User | None = None, event: Message | CallbackQuery | None = None,
+    bot: Bot,
+    i18n: I18n,
+    chat: ChatSession,
+    teacher: User | None,
+    psychologist: User | None,
+    ender: User | None = None,
+    event: Message | CallbackQuery | None = None,
 ) -> None:
     for person in (teacher, psychologist):
         if person is None:
@@ -188,7 +212,11 @@ async def _tell_ended(
 
 
 async def tell_chats_ended(
-    session: AsyncSession, bot: Bot, i18n: I18n, settings: Settings, ended: list[tuple[ChatSession, str]],
+    session: AsyncSession,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    ended: list[tuple[ChatSession, str]],
 ) -> None:
     """After a deactivation committed (storage.repo.staff.deactivate ended the chats): both sides of
     an open chat are told as when any chat ends; the teacher of one still to open, that it will not
@@ -198,8 +226,15 @@ async def tell_chats_ended(
         if was == "open":
             await _tell_ended(bot, i18n, chat, teacher, psychologist)
         elif teacher is not None:
-            await send_to(bot, i18n, teacher, lambda: (
-                _("chat-called-off").format(time=local_time(chat.starts_at, settings)), with_nav(KeyboardBuilder())))
+            await send_to(
+                bot,
+                i18n,
+                teacher,
+                lambda chat=chat: (
+                    _("chat-called-off").format(time=local_time(chat.starts_at, settings)),
+                    with_nav(KeyboardBuilder()),
+                ),
+            )
         log.info("chat %s closed: its psychologist was deactivated", chat.id)
 
 
@@ -215,7 +250,9 @@ class ChatClock:
     def start(self, chats: list[ChatSession]) -> None:
         for chat in chats:
             self.schedule(chat)
-        self.app.scheduler.add_job(self.sweep, "interval", seconds=SWEEP_SECONDS, id="chat-sweep", replace_existing=True)
+        self.app.scheduler.add_job(
+            self.sweep, "interval", seconds=SWEEP_SECONDS, id="chat-sweep", replace_existing=True
+        )
 
     def schedule(self, chat: ChatSession) -> None:
         if chat.status == "planned":
@@ -236,8 +273,13 @@ class ChatClock:
     def _at(self, job_id: str, when: datetime, action: Callable[..., Any], *args: Any) -> None:
         # misfire_grace_time=None: a job late for any reason still runs rather than being dropped.
         self.app.scheduler.add_job(
-            action, "date", run_date=max(when, utcnow()), args=args, id=job_id,
-            replace_existing=True, misfire_grace_time=None,
+            action,
+            "date",
+            run_date=max(when, utcnow()),
+            args=args,
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
         )
 
     async def open(self, chat_id: int) -> None:
@@ -268,8 +310,14 @@ class ChatClock:
 
 
 async def schedule_booking_chat(
-    session: AsyncSession, clock: ChatClock, *, booking_id: int, teacher_id: int, psychologist_id: int,
-    starts_at: datetime, ends_at: datetime,
+    session: AsyncSession,
+    clock: ChatClock,
+    *,
+    booking_id: int,
+    teacher_id: int,
+    psychologist_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
 ) -> ChatSession:
     """For a booking in the "chat" format: the chat that opens at its start and closes at its end.
     Idempotent per booking (a retry or a reschedule updates the same planned chat)."""
@@ -301,9 +349,13 @@ def booking_hook(clock: ChatClock) -> Callable[[AsyncSession, Any, str], Any]:
             await drop_booking_chat(session, clock, booking.id)
         if event in ("booked", "rescheduled") and booking.slot.format == "chat":
             await schedule_booking_chat(
-                session, clock, booking_id=booking.id, teacher_id=booking.teacher_id,
+                session,
+                clock,
+                booking_id=booking.id,
+                teacher_id=booking.teacher_id,
                 psychologist_id=booking.slot.psychologist.user_id,
-                starts_at=booking.slot.starts_at, ends_at=booking.slot.ends_at,
+                starts_at=booking.slot.starts_at,
+                ends_at=booking.slot.ends_at,
             )
 
     return on_booking_changed
@@ -315,7 +367,9 @@ def booking_hook(clock: ChatClock) -> Callable[[AsyncSession, Any, str], Any]:
 class InOpenChat(Filter):
     """Matches messages from a participant of an open chat and hands the handler `chat_session`."""
 
-    async def __call__(self, message: Message, session: AsyncSession, user: User | None = None) -> bool | dict[str, Any]:
+    async def __call__(
+        self, message: Message, session: AsyncSession, user: User | None = None
+    ) -> bool | dict[str, Any]:
         if user is None or not user.consented:
             return False
         chat = await repo.active_for(session, user.id)
@@ -325,15 +379,24 @@ class InOpenChat(Filter):
 class NearChat(Filter):
     """A chat of this user that opens soon or ended a moment ago."""
 
-    async def __call__(self, message: Message, session: AsyncSession, user: User | None = None) -> bool | dict[str, Any]:
+    async def __call__(
+        self, message: Message, session: AsyncSession, user: User | None = None
+    ) -> bool | dict[str, Any]:
         if user is None or not user.consented:
             return False
         chat = await repo.next_or_recent_for(session, user.id, utcnow(), NEARBY)
         return {"chat_session": chat} if chat is not None else False
 
 
-async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat: ChatSession, i18n: I18n,
-                 signal: Signal | None = None) -> None:
+async def _relay(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    chat: ChatSession,
+    i18n: I18n,
+    signal: Signal | None = None,
+) -> None:
     other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
     if message.content_type in NOT_RELAYED:
         await message.answer(_("chat-not-relayed-private"), reply_markup=chat_keyboard(chat.id, enter=False))
@@ -342,7 +405,9 @@ async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, 
         await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
         return
     try:
-        await bot.copy_message(other.telegram_chat_id, message.chat.id, message.message_id, protect_content=True)
+        await bot.copy_message(
+            other.telegram_chat_id, message.chat.id, message.message_id, protect_content=True
+        )
     except TelegramForbiddenError:  # the other side blocked the bot
         await users.mark_inactive(session, other.id)
         await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
@@ -353,8 +418,15 @@ async def _relay(message: Message, bot: Bot, session: AsyncSession, user: User, 
     await message.react(DELIVERED)
     if user.id == chat.teacher_id and signal is not None and signal.kind is Kind.CRISIS:
         # The teacher saw the safety screen first (HelpFirstMiddleware); the psychologist gets the protocol.
-        await send_to(bot, i18n, other, lambda: (
-            _("chat-crisis-alert").format(code=user.pseudonym) + "\n\n" + _("crisis-protocol"), None))
+        await send_to(
+            bot,
+            i18n,
+            other,
+            lambda: (
+                _("chat-crisis-alert").format(code=user.pseudonym) + "\n\n" + _("crisis-protocol"),
+                None,
+            ),
+        )
 
 
 def create_router() -> Router:
@@ -383,21 +455,39 @@ def create_router() -> Router:
 
     @router.message(Command("end"), InOpenChat())
     async def end_command(
-        message: Message, bot: Bot, session: AsyncSession, user: User, chat_session: ChatSession,
-        i18n: I18n, settings: Settings,
+        message: Message,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        chat_session: ChatSession,
+        i18n: I18n,
+        settings: Settings,
     ) -> None:
         await close_chat(session, bot, i18n, settings, chat_session.id, user, message)
 
     # Commands go on to their own handlers (/start, /menu, /sos are handled even earlier).
     @router.message(InOpenChat(), ~F.text.startswith("/"))
-    async def relay(message: Message, bot: Bot, session: AsyncSession, user: User, chat_session: ChatSession, i18n: I18n,
-                    safety_signal: Signal | None = None) -> None:
+    async def relay(
+        message: Message,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        chat_session: ChatSession,
+        i18n: I18n,
+        safety_signal: Signal | None = None,
+    ) -> None:
         await _relay(message, bot, session, user, chat_session, i18n, safety_signal)
 
     @router.callback_query(cb.Chat.filter(F.action.in_({"enter", "end"})))
     async def enter_or_end(
-        query: CallbackQuery, callback_data: cb.Chat, callback_answer: CallbackAnswer, bot: Bot,
-        session: AsyncSession, user: User, i18n: I18n, settings: Settings,
+        query: CallbackQuery,
+        callback_data: cb.Chat,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        settings: Settings,
     ) -> None:
         chat = await repo.get_session(session, callback_data.id)
         if chat is None or user.id not in (chat.teacher_id, chat.psychologist_id) or chat.status != "open":
@@ -448,6 +538,7 @@ async def _erase(session: AsyncSession, user: User) -> list[Callable[[Bot], Any]
         async def notify(bot: Bot) -> None:
             if i18n is not None:
                 await send_to(bot, i18n, person, lambda: (_("chat-other-left"), with_nav(KeyboardBuilder())))
+
         return notify
 
     return [tell(person) for person in others]
@@ -455,4 +546,3 @@ async def _erase(session: AsyncSession, user: User) -> list[Callable[[Bot], Any]
 
 if _erase not in users.ERASERS:
     users.ERASERS.append(_erase)
-

@@ -1,4 +1,5 @@
 """A handler that failed still answers the user, and the log gets no personal data."""
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,9 @@ def create_router() -> Router:
         # The exception's type and where it happened, never its message: it may quote user text.
         frames = "".join(traceback.format_tb(error.__traceback__))
         # No code beside it: the failing handler's frames could tell what the person was doing (a safety screen).
-        log.error("update %s (%s) failed: %s\n%s", update.update_id, update.event_type, type(error).__name__, frames)
+        log.error(
+            "update %s (%s) failed: %s\n%s", update.update_id, update.event_type, type(error).__name__, frames
+        )
         # A failed button press was already answered by CallbackAnswerMiddleware on the way out.
         if update.callback_query is not None:
             chat_id = update.callback_query.from_user.id

@@ -2,6 +2,7 @@
 
 Never silence, never a dead end: every update that reaches here gets a short hint and a way on.
 """
+
 from __future__ import annotations
 
 from aiogram import Router
@@ -10,10 +11,11 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.views import safety as screens
 from bot.services.safety import Kind, Signal
+from bot.views import safety as screens
 from handlers.common.start import greet
 from storage.models import User
+
 
 def create_router() -> Router:
     router = Router(name="fallback")
@@ -27,7 +29,11 @@ def create_router() -> Router:
 
     @router.message()
     async def unexpected_input(
-        message: Message, user: User | None, role: str, i18n: I18n, safety_signal: Signal | None = None,
+        message: Message,
+        user: User | None,
+        role: str,
+        i18n: I18n,
+        safety_signal: Signal | None = None,
     ) -> None:
         if safety_signal is not None:
             # A crisis or a worry for someone got its screen first (HelpFirstMiddleware): nothing more.

@@ -14,6 +14,7 @@ log: the safety tally counts the screens and answers (which leave no row behind)
 once a day; what leaves a row (a hand-off, a check-in) is not logged at all, since its time would
 point to that row.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,19 +33,19 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
+from bot.config import Settings
 from bot.content import lines
 from bot.services import safety
-from bot.views import safety as screens
-from bot.telegram.callbacks import Safe, SafeAction
-from bot.config import Settings
-from bot.telegram.filters import staff_only
-from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, with_nav
-from bot.workers.reminders import Rendered, renderer
 from bot.services.safety import Kind, Signal
+from bot.telegram import callbacks as cb
+from bot.telegram.callbacks import Safe, SafeAction
+from bot.telegram.filters import staff_only
+from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import utf16_len
+from bot.views import safety as screens
 from bot.views.booking import privacy_text
+from bot.workers.reminders import Rendered, renderer
 from handlers.common.chat import ChatClock, open_chat, send_to
 from storage.models import Reminder, User
 from storage.models.base import utcnow
@@ -76,8 +77,10 @@ class SafetyTally:
 
     def flush(self) -> None:
         if self.counts:
-            log.info("safety screens today: %s",
-                     ", ".join(f"{name} {count}" for name, count in sorted(self.counts.items())))
+            log.info(
+                "safety screens today: %s",
+                ", ".join(f"{name} {count}" for name, count in sorted(self.counts.items())),
+            )
             self.counts.clear()
 
 
@@ -102,7 +105,9 @@ class HelpFirstMiddleware(BaseMiddleware):
         self.tally = tally
 
     async def __call__(
-        self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], event: TelegramObject,
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
         text = event.text or event.caption if isinstance(event, Message) else None
@@ -135,7 +140,9 @@ async def urgent_button(query: CallbackQuery, settings: Settings) -> None:
     await show(query, *screens.urgent(settings))
 
 
-async def safety_answer(query: CallbackQuery, callback_data: Safe, settings: Settings, safety_tally: SafetyTally) -> None:
+async def safety_answer(
+    query: CallbackQuery, callback_data: Safe, settings: Settings, safety_tally: SafetyTally
+) -> None:
     safety_tally.add(f"answer {callback_data.a.name.lower()}")
     await show(query, *screens.answered(callback_data.a, settings))
 
@@ -150,7 +157,8 @@ def create_router() -> Router:
     router.message.register(urgent_command, Command("sos", "help"))
     router.callback_query.register(urgent_button, cb.Menu.filter(F.item == "sos"))
     router.callback_query.register(
-        safety_answer, Safe.filter(F.a.in_({SafeAction.SAFE, SafeAction.UNSURE, SafeAction.DANGER})))
+        safety_answer, Safe.filter(F.a.in_({SafeAction.SAFE, SafeAction.UNSURE, SafeAction.DANGER}))
+    )
     router.callback_query.register(concern_screen, Safe.filter(F.a == SafeAction.CONCERN))
     return router
 
@@ -158,7 +166,9 @@ def create_router() -> Router:
 # -- the safety plan ---------------------------------------------------------------------------
 
 
-async def show_plan(event: CallbackQuery | Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def show_plan(
+    event: CallbackQuery | Message, session: AsyncSession, user: User, state: FSMContext
+) -> None:
     await state.clear()
     await show(event, *screens.plan(await repo.plan(session, user.id)))
 
@@ -169,15 +179,19 @@ async def ask_step(query: CallbackQuery, callback_data: Safe, state: FSMContext)
         return
     await state.set_state(PlanFlow.step)
     await state.update_data(n=number)
-    text = _("plan-ask").format(n=number, title=_(f"plan-step-{number}"), hint=_(f"plan-hint-{number}"), limit=STEP_LIMIT)
+    text = _("plan-ask").format(
+        n=number, title=_(f"plan-step-{number}"), hint=_(f"plan-hint-{number}"), limit=STEP_LIMIT
+    )
     await show(query, text, with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN)))
 
 
 async def save_step(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     text = message.text.strip()
     if utf16_len(text) > STEP_LIMIT:
-        await message.answer(_("plan-too-long").format(limit=STEP_LIMIT),
-                             reply_markup=with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN)))
+        await message.answer(
+            _("plan-too-long").format(limit=STEP_LIMIT),
+            reply_markup=with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN)),
+        )
         return
     number = (await state.get_data()).get("n", 0)
     if 1 <= number <= PLAN_STEPS:
@@ -186,7 +200,9 @@ async def save_step(message: Message, session: AsyncSession, user: User, state: 
 
 
 async def step_not_text(message: Message) -> None:
-    await message.answer(_("plan-text-only"), reply_markup=with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN)))
+    await message.answer(
+        _("plan-text-only"), reply_markup=with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN))
+    )
 
 
 async def ask_clear(query: CallbackQuery) -> None:
@@ -213,11 +229,20 @@ async def ask_handoff(query: CallbackQuery, session: AsyncSession, user: User, s
         return await show(query, text, with_nav(KeyboardBuilder()))
     builder = KeyboardBuilder()
     builder.button(text=_("handoff-yes"), callback_data=Safe(a=SafeAction.HANDOFF_YES))
-    await show(query, _("handoff-explain").format(privacy=privacy_text("chat")), with_nav(builder, cb.Menu(item="sos")))
+    await show(
+        query,
+        _("handoff-explain").format(privacy=privacy_text("chat")),
+        with_nav(builder, cb.Menu(item="sos")),
+    )
 
 
 async def send_handoff(
-    query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, settings: Settings, i18n: I18n,
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     crisis_lines = lines.text(settings.support.crisis_lines)
     if await repo.open_handoff(session, user) or await chat_repo.active_for(session, user.id):
@@ -232,7 +257,9 @@ async def send_handoff(
 
     def card() -> tuple[str, Any]:
         take = KeyboardBuilder()
-        take.button(text=_("handoff-take").format(code=user.pseudonym), callback_data=cb.Handoff(id=question.id))
+        take.button(
+            text=_("handoff-take").format(code=user.pseudonym), callback_data=cb.Handoff(id=question.id)
+        )
         return _("handoff-psy").format(code=user.pseudonym, protocol=_("crisis-protocol")), with_nav(take)
 
     for psychologist in on_duty:
@@ -241,8 +268,15 @@ async def send_handoff(
 
 
 async def take_handoff(
-    query: CallbackQuery, callback_data: cb.Handoff, bot: Bot, session: AsyncSession, user: User,
-    settings: Settings, i18n: I18n, callback_answer: CallbackAnswer, chat_clock: ChatClock,
+    query: CallbackQuery,
+    callback_data: cb.Handoff,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    i18n: I18n,
+    callback_answer: CallbackAnswer,
+    chat_clock: ChatClock,
 ) -> None:
     question = await chat_repo.get_question(session, callback_data.id)
     if question is None or not question.handoff:
@@ -257,8 +291,14 @@ async def take_handoff(
     now = utcnow()
     # As a question answered with a live chat: at rest a hand-off looks like any other question.
     await chat_repo.mark_answered(session, question, now + timedelta(hours=settings.chat.reply_hours))
-    chat = await chat_repo.create_session(session, question.teacher_id, user.id, now,
-                                          now + timedelta(minutes=settings.chat.live_minutes), question_id=question.id)
+    chat = await chat_repo.create_session(
+        session,
+        question.teacher_id,
+        user.id,
+        now,
+        now + timedelta(minutes=settings.chat.live_minutes),
+        question_id=question.id,
+    )
     await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)
     await session.commit()
     await show(query, _("crisis-protocol"), None)

@@ -1,4 +1,5 @@
 """Settings: language, region, notifications, and deleting all of one's data."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,9 +11,9 @@ from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content.regions import region_name, regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.content.regions import region_name, regions
 from bot.telegram.ui import show
 from handlers.common.start import LANGUAGE_NAMES, language_keyboard
 from storage.fsm import fsm_key_for
@@ -45,7 +46,9 @@ def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
 async def show_notifications(query: CallbackQuery, user: User) -> None:
     builder = KeyboardBuilder()
     toggle = "off" if user.announcements else "on"
-    builder.button(text=_("settings-announcements-" + toggle), callback_data=cb.Settings(action="ann", value=toggle))
+    builder.button(
+        text=_("settings-announcements-" + toggle), callback_data=cb.Settings(action="ann", value=toggle)
+    )
     state = _("settings-on") if user.announcements else _("settings-off")
     await show(query, _("settings-notify-title").format(announcements=state), with_nav(builder, BACK))
 
@@ -76,7 +79,10 @@ def create_router() -> Router:
         builder = KeyboardBuilder()
         for region in regions().values():
             mark = "✓ " if region.code == user.region else ""
-            builder.button(text=mark + region.name(user.language), callback_data=cb.Settings(action="setreg", value=region.code))
+            builder.button(
+                text=mark + region.name(user.language),
+                callback_data=cb.Settings(action="setreg", value=region.code),
+            )
         builder.adjust(2)
         await show(query, _("settings-region-title"), with_nav(builder, BACK))
 
@@ -102,7 +108,9 @@ def create_router() -> Router:
         await show(query, _("settings-delete-warning"), with_nav(builder, BACK))
 
     @router.callback_query(cb.Settings.filter(F.action == "erase"))
-    async def erase(query: CallbackQuery, session: AsyncSession, user: User, bot: Bot, state: FSMContext) -> None:
+    async def erase(
+        query: CallbackQuery, session: AsyncSession, user: User, bot: Bot, state: FSMContext
+    ) -> None:
         await state.clear()
         after_commit = await users.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
         await session.commit()

@@ -1,4 +1,5 @@
 """/start: language, consent, main menu; staff invites arrive here as deep links."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -9,8 +10,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
 from bot.telegram.keyboards import KeyboardBuilder, main_menu, urgent_row
 from bot.telegram.ui import show
@@ -52,7 +53,9 @@ async def show_main_menu(event: Message | CallbackQuery, user: User, role: str) 
     await show(event, _("main-menu").format(code=user.pseudonym), main_menu(role))
 
 
-async def greet(event: Message | CallbackQuery, user: User | None, role: str, i18n: I18n, data_language: str) -> None:
+async def greet(
+    event: Message | CallbackQuery, user: User | None, role: str, i18n: I18n, data_language: str
+) -> None:
     """Where a user lands: language choice, consent, or the main menu."""
     if user is None:
         await ask_language(event, data_language, i18n)
@@ -67,12 +70,20 @@ def create_router() -> Router:
 
     @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.PREFIX)))
     async def start_with_invite(
-        message: Message, command: CommandObject, session: AsyncSession, user: User | None,
-        role: str, settings: Settings, i18n: I18n, state: FSMContext,
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        user: User | None,
+        role: str,
+        settings: Settings,
+        i18n: I18n,
+        state: FSMContext,
     ) -> None:
         await state.clear()
         if user is None:
-            language = preferred_language({"event_from_user": message.from_user}, settings.bot.default_language)
+            language = preferred_language(
+                {"event_from_user": message.from_user}, settings.bot.default_language
+            )
             user = await users.create(session, message.from_user.id, language)
         invite = await invites.redeem(session, command.args or "", user.id)
         with i18n.use_locale(user.language):
@@ -92,8 +103,12 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Lang.filter(F.origin == "s"))
     async def choose_language(
-        query: CallbackQuery, callback_data: cb.Lang, session: AsyncSession, user: User | None,
-        role: str, i18n: I18n,
+        query: CallbackQuery,
+        callback_data: cb.Lang,
+        session: AsyncSession,
+        user: User | None,
+        role: str,
+        i18n: I18n,
     ) -> None:
         if callback_data.code not in LANGUAGE_NAMES:
             return await ask_language(query, i18n.current_locale, i18n)
@@ -105,8 +120,13 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Consent.filter())
     async def consent(
-        query: CallbackQuery, callback_data: cb.Consent, session: AsyncSession, user: User | None,
-        role: str, i18n: I18n, state: FSMContext,
+        query: CallbackQuery,
+        callback_data: cb.Consent,
+        session: AsyncSession,
+        user: User | None,
+        role: str,
+        i18n: I18n,
+        state: FSMContext,
     ) -> None:
         if user is None:
             return await ask_language(query, i18n.current_locale, i18n)

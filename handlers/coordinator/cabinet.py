@@ -4,6 +4,7 @@ Only coordinators (and admins) get here: the router is gated with staff_only, so
 "co" button from anyone else is refused before any handler runs. A coordinator of one region
 sees and reaches only that region.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,24 +23,22 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import anonymity
-from bot.telegram import callbacks as cb
-from bot.workers import groups as notify
-from bot.services import periods
-from bot.services import statistics
-from bot.workers.broadcasts import announcement
 from bot.config import Settings
-from bot.telegram.filters import staff_only
-from bot.workers.groups import describe
-from bot.telegram.keyboards import KeyboardBuilder, main_menu, with_nav
-from bot.services.periods import SETTLE
 from bot.content.regions import region_name, regions
-from bot.views.stats_chart import Labels, render_stats_chart
+from bot.services import anonymity, periods, statistics
+from bot.services.periods import SETTLE
+from bot.telegram import callbacks as cb
+from bot.telegram.filters import staff_only
+from bot.telegram.keyboards import KeyboardBuilder, main_menu, with_nav
 from bot.telegram.ui import show
+from bot.views.stats_chart import Labels, render_stats_chart
+from bot.workers import groups as notify
+from bot.workers.broadcasts import announcement
+from bot.workers.groups import describe
 from handlers.coordinator import staff as staff_admin
 from storage.models import User
-from storage.models.groups import GROUP_FORMATS
 from storage.models.base import utcnow
+from storage.models.groups import GROUP_FORMATS
 from storage.repo import broadcasts, groups, users
 
 HOME = cb.Coord(a="home")
@@ -152,7 +151,9 @@ def create_router() -> Router:
         builder.button(text=_("co-aud-all"), callback_data=cb.Coord(a="audv", v="all"))
         builder.button(text=_("co-aud-region"), callback_data=cb.Coord(a="audr"))
         for language in ("kk", "ru"):
-            builder.button(text=_("co-aud-lang-" + language), callback_data=cb.Coord(a="audv", v="lang-" + language))
+            builder.button(
+                text=_("co-aud-lang-" + language), callback_data=cb.Coord(a="audv", v="lang-" + language)
+            )
         builder.button(text=_("co-aud-session"), callback_data=cb.Coord(a="auds"))
         builder.adjust(1, 1, 2, 1)
         await show(event, _("co-aud-title"), with_nav(builder, HOME))
@@ -163,7 +164,10 @@ def create_router() -> Router:
         limit = region_limit(user, role)
         for region in regions().values():
             if limit in (None, region.code):
-                builder.button(text=region.name(user.language), callback_data=cb.Coord(a="audv", v="region-" + region.code))
+                builder.button(
+                    text=region.name(user.language),
+                    callback_data=cb.Coord(a="audv", v="region-" + region.code),
+                )
         builder.adjust(2)
         await show(query, _("co-aud-region"), with_nav(builder, cb.Coord(a="aud")))
 
@@ -172,33 +176,67 @@ def create_router() -> Router:
         await choose_audience(query, user)
 
     @router.callback_query(cb.Coord.filter(F.a == "auds"))
-    async def audience_session(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def audience_session(
+        query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings
+    ) -> None:
         builder = KeyboardBuilder()
-        for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=10):
-            label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
-            builder.button(text=_("co-aud-participants").format(title=label), callback_data=cb.Coord(a="audv", v=f"participants-{group.id}"))
-            builder.button(text=_("co-aud-waitlist").format(title=label), callback_data=cb.Coord(a="audv", v=f"waitlist-{group.id}"))
+        for group, _taken in await groups.upcoming(
+            session, utcnow(), region=region_limit(user, role), limit=10
+        ):
+            label = (
+                group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+                + " · "
+                + group.title(user.language)
+            )
+            builder.button(
+                text=_("co-aud-participants").format(title=label),
+                callback_data=cb.Coord(a="audv", v=f"participants-{group.id}"),
+            )
+            builder.button(
+                text=_("co-aud-waitlist").format(title=label),
+                callback_data=cb.Coord(a="audv", v=f"waitlist-{group.id}"),
+            )
         builder.adjust(1)
         text = _("co-aud-session") if builder.export() else _("co-no-sessions")
         await show(query, text, with_nav(builder, cb.Coord(a="aud")))
 
     @router.callback_query(cb.Coord.filter(F.a == "audv"))
-    async def audience_chosen(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def audience_chosen(
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        state: FSMContext,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+    ) -> None:
         if not valid_audience(callback_data.v, region_limit(user, role)):
             return await choose_audience(query, user)
         await state.update_data(audience=callback_data.v)
         builder = KeyboardBuilder()
         builder.button(text=_("co-btn-none"), callback_data=cb.Coord(a="btn", i=0))
-        for group, _taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=8):
-            label = group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M") + " · " + group.title(user.language)
+        for group, _taken in await groups.upcoming(
+            session, utcnow(), region=region_limit(user, role), limit=8
+        ):
+            label = (
+                group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+                + " · "
+                + group.title(user.language)
+            )
             builder.button(text=label, callback_data=cb.Coord(a="btn", i=group.id))
         builder.adjust(1)
         await show(query, _("co-btn-title"), with_nav(builder, cb.Coord(a="aud")))
 
     @router.callback_query(cb.Coord.filter(F.a == "btn"))
     async def preview(
-        query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession, user: User,
-        role: str, i18n: I18n, settings: Settings,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        state: FSMContext,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        i18n: I18n,
+        settings: Settings,
     ) -> None:
         data = await state.get_data()
         if not {"text_kk", "text_ru", "audience"} <= data.keys():
@@ -207,8 +245,13 @@ def create_router() -> Router:
         if group_id is not None and await groups.get(session, group_id) is None:
             group_id = None
         draft = await broadcasts.create_draft(
-            session, created_by=user.id, text_kk=data["text_kk"], text_ru=data["text_ru"], audience=data["audience"],
-            group_id=group_id, language=user.language,
+            session,
+            created_by=user.id,
+            text_kk=data["text_kk"],
+            text_ru=data["text_ru"],
+            audience=data["audience"],
+            group_id=group_id,
+            language=user.language,
         )
         await state.clear()
         # Exactly what teachers will get, in each language, made by the same function the worker uses.
@@ -218,8 +261,11 @@ def create_router() -> Router:
             await query.message.answer(text, reply_markup=markup)
         # Below the minimum cell only "fewer than 5": an exact small audience would tell who is in it.
         minimum = settings.broadcast.min_cell
-        count = anonymity.at_least(await broadcasts.audience_size(session, draft.audience, region_limit(user, role)),
-                                   minimum, _("co-fewer").format(minimum=minimum))
+        count = anonymity.at_least(
+            await broadcasts.audience_size(session, draft.audience, region_limit(user, role)),
+            minimum,
+            _("co-fewer").format(minimum=minimum),
+        )
         builder = KeyboardBuilder()
         builder.button(text=_("co-send").format(count=count), callback_data=cb.Coord(a="send", i=draft.id))
         builder.button(text=_("co-discard"), callback_data=HOME)
@@ -228,8 +274,13 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "send"))
     async def send(
-        query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str,
-        callback_answer: CallbackAnswer, app,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+        app,
     ) -> None:
         draft = await broadcasts.get(session, callback_data.i)
         if draft is None or (draft.created_by != user.id and role != "admin"):
@@ -241,7 +292,9 @@ def create_router() -> Router:
         # The confirm screen becomes the progress message, edited in place: no new message right
         # after the previews, where Telegram's per-chat limit would make the press wait.
         await show(query, _("co-starting"))
-        await broadcasts.start(session, draft, region_limit(user, role), utcnow(), query.from_user.id, query.message.message_id)
+        await broadcasts.start(
+            session, draft, region_limit(user, role), utcnow(), query.from_user.id, query.message.message_id
+        )
         await users.audit(session, user.pseudonym, "broadcast_started", "broadcast", draft.id)
         await session.commit()  # the recipients must be saved before the worker looks for them
         app.broadcaster.wake()
@@ -249,14 +302,23 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a.in_({"pause", "resume", "stop", "prog"})))
     async def control(
-        query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str,
-        callback_answer: CallbackAnswer, app,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+        app,
     ) -> None:
         draft = await broadcasts.get(session, callback_data.i)
         if draft is None or (draft.created_by != user.id and role != "admin"):
             callback_answer.text, callback_answer.show_alert = _("co-not-yours"), True
             return
-        moves = {"pause": (("sending",), "paused"), "resume": (("paused",), "sending"), "stop": (("sending", "paused"), "cancelled")}
+        moves = {
+            "pause": (("sending",), "paused"),
+            "resume": (("paused",), "sending"),
+            "stop": (("sending", "paused"), "cancelled"),
+        }
         if callback_data.a in moves:
             old, new = moves[callback_data.a]
             if await broadcasts.set_status(session, draft.id, old, new, utcnow()):
@@ -298,7 +360,10 @@ def create_router() -> Router:
         await state.update_data(starts_at=moment.isoformat())
         builder = KeyboardBuilder()
         for minutes in DURATIONS:
-            builder.button(text=_("co-g-minutes").format(minutes=minutes), callback_data=cb.Coord(a="gdur", v=str(minutes)))
+            builder.button(
+                text=_("co-g-minutes").format(minutes=minutes),
+                callback_data=cb.Coord(a="gdur", v=str(minutes)),
+            )
         builder.adjust(4)
         await show(message, _("co-g-duration"), with_nav(builder, HOME))
 
@@ -323,7 +388,9 @@ def create_router() -> Router:
         await show(message, _("co-g-format"), with_nav(builder, HOME))
 
     @router.callback_query(cb.Coord.filter(F.a == "gfmt"))
-    async def group_format(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, user: User, role: str) -> None:
+    async def group_format(
+        query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, user: User, role: str
+    ) -> None:
         if callback_data.v not in GROUP_FORMATS:
             return await group_new(query, state)
         await state.update_data(format=callback_data.v)
@@ -342,11 +409,15 @@ def create_router() -> Router:
         await state.update_data(region=callback_data.v if callback_data.v in regions() else None)
         builder = KeyboardBuilder()
         for language in ("kk", "ru"):
-            builder.button(text=_("groups-language-" + language), callback_data=cb.Coord(a="glng", v=language))
+            builder.button(
+                text=_("groups-language-" + language), callback_data=cb.Coord(a="glng", v=language)
+            )
         await show(query, _("co-g-language"), with_nav(builder, HOME))
 
     @router.callback_query(cb.Coord.filter(F.a == "glng"))
-    async def group_facilitator(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession) -> None:
+    async def group_facilitator(
+        query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession
+    ) -> None:
         await state.update_data(language=callback_data.v if callback_data.v in ("kk", "ru") else "kk")
         data = await state.get_data()
         builder = KeyboardBuilder()
@@ -358,7 +429,11 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "gfac"))
     async def group_confirm(
-        query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession, user: User,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        state: FSMContext,
+        session: AsyncSession,
+        user: User,
         settings: Settings,
     ) -> None:
         data = await state.get_data()
@@ -369,10 +444,19 @@ def create_router() -> Router:
             candidates = {p.id for p in await groups.facilitators(session, data.get("region"))}
             facilitator = callback_data.i if callback_data.i in candidates else None
         group = await groups.create_session(
-            session, title_kk=data["title_kk"], title_ru=data["title_ru"], description_kk=data.get("description_kk", ""),
-            description_ru=data.get("description_ru", ""), starts_at=datetime.fromisoformat(data["starts_at"]),
-            duration_min=data.get("duration_min", 60), capacity=data["capacity"], format=data["format"],
-            region=data.get("region"), language=data["language"], facilitator_id=facilitator, created_by=user.id,
+            session,
+            title_kk=data["title_kk"],
+            title_ru=data["title_ru"],
+            description_kk=data.get("description_kk", ""),
+            description_ru=data.get("description_ru", ""),
+            starts_at=datetime.fromisoformat(data["starts_at"]),
+            duration_min=data.get("duration_min", 60),
+            capacity=data["capacity"],
+            format=data["format"],
+            region=data.get("region"),
+            language=data["language"],
+            facilitator_id=facilitator,
+            created_by=user.id,
         )
         await users.audit(session, user.pseudonym, "group_created", "group_session", group.id)
         await state.clear()
@@ -384,19 +468,27 @@ def create_router() -> Router:
         await show(query, text, with_nav(builder, HOME))
 
     @router.callback_query(cb.Coord.filter(F.a == "glist"))
-    async def group_list(query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def group_list(
+        query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings
+    ) -> None:
         builder = KeyboardBuilder()
-        for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=15):
+        for group, taken in await groups.upcoming(
+            session, utcnow(), region=region_limit(user, role), limit=15
+        ):
             label = _("co-g-item").format(
-                when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"), title=group.title(user.language),
-                taken=taken, capacity=group.capacity,
+                when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"),
+                title=group.title(user.language),
+                taken=taken,
+                capacity=group.capacity,
             )
             builder.button(text=label, callback_data=cb.Coord(a="gview", i=group.id))
         builder.adjust(1)
         text = _("co-glist") if builder.export() else _("co-no-sessions")
         await show(query, text, with_nav(builder, HOME))
 
-    async def own_group(session: AsyncSession, group_id: int, user: User, role: str, callback_answer: CallbackAnswer):
+    async def own_group(
+        session: AsyncSession, group_id: int, user: User, role: str, callback_answer: CallbackAnswer
+    ):
         group = await groups.get(session, group_id)
         limit = region_limit(user, role)
         if group is None or group.status != "open" or (limit and group.region not in (None, limit)):
@@ -406,16 +498,27 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "gview"))
     async def group_view(
-        query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+        callback_answer: CallbackAnswer,
     ) -> None:
         group = await own_group(session, callback_data.i, user, role, callback_answer)
         if group is None:
             return await group_list(query, session, user, role, settings)
         taken = await groups.taken(session, group.id)
         # Counts only: who is there is the facilitator's to know, not the coordinator's.
-        text = describe(group, user.language, settings.tz, group.capacity - taken) + "\n\n" + _("co-g-counts").format(
-            taken=taken, capacity=group.capacity, waiting=await groups.waitlist_length(session, group.id),
+        text = (
+            describe(group, user.language, settings.tz, group.capacity - taken)
+            + "\n\n"
+            + _("co-g-counts").format(
+                taken=taken,
+                capacity=group.capacity,
+                waiting=await groups.waitlist_length(session, group.id),
+            )
         )
         builder = KeyboardBuilder()
         builder.button(text=_("co-g-cancel"), callback_data=cb.Coord(a="gcancel", i=group.id))
@@ -429,8 +532,16 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Coord.filter(F.a == "gkill"))
     async def group_cancel(
-        query: CallbackQuery, callback_data: cb.Coord, session: AsyncSession, user: User, role: str,
-        settings: Settings, callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions,
+        query: CallbackQuery,
+        callback_data: cb.Coord,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        i18n: I18n,
+        sessions,
     ) -> None:
         group = await own_group(session, callback_data.i, user, role, callback_answer)
         if group is None:
@@ -444,17 +555,35 @@ def create_router() -> Router:
     # --- statistics -----------------------------------------------------------------------------------------
 
     @router.callback_query(cb.Stat.filter(F.a == "show"))
-    async def stats(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def stats(
+        query: CallbackQuery,
+        callback_data: cb.Stat,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+    ) -> None:
         now = utcnow()
         period, region = stats_scope(callback_data, user, role, settings, now)
-        report = await statistics.build(session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now)
-        title = _("co-stats-title").format(period=statistics.period_name(period, user.language), region=html.escape(area_name(region, user)))
-        note = _("co-stats-note").format(mark=anonymity.HIDDEN, minimum=settings.broadcast.min_cell, days=SETTLE.days)
+        report = await statistics.build(
+            session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now
+        )
+        title = _("co-stats-title").format(
+            period=statistics.period_name(period, user.language), region=html.escape(area_name(region, user))
+        )
+        note = _("co-stats-note").format(
+            mark=anonymity.HIDDEN, minimum=settings.broadcast.min_cell, days=SETTLE.days
+        )
         builder = KeyboardBuilder()
         for offered in periods.offered(now, settings.tz):
             mark = "✓ " if offered == period else ""
-            builder.button(text=mark + statistics.period_name(offered, user.language), callback_data=cb.Stat(a="show", p=offered.code, r=region or ""))
-        builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a="chart", p=period.code, r=region or ""))
+            builder.button(
+                text=mark + statistics.period_name(offered, user.language),
+                callback_data=cb.Stat(a="show", p=offered.code, r=region or ""),
+            )
+        builder.button(
+            text=_("co-stats-chart"), callback_data=cb.Stat(a="chart", p=period.code, r=region or "")
+        )
         builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a="csv", p=period.code, r=region or ""))
         if region_limit(user, role) is None:
             builder.button(text=_("co-stats-region"), callback_data=cb.Stat(a="reg", p=period.code))
@@ -462,17 +591,28 @@ def create_router() -> Router:
         await show(query, fit("\n".join([title, *report.lines, "", note])), with_nav(builder, HOME))
 
     @router.callback_query(cb.Stat.filter(F.a == "reg"))
-    async def stats_region(query: CallbackQuery, callback_data: cb.Stat, user: User, role: str, settings: Settings) -> None:
+    async def stats_region(
+        query: CallbackQuery, callback_data: cb.Stat, user: User, role: str, settings: Settings
+    ) -> None:
         period, _region = stats_scope(callback_data, user, role, settings, utcnow())
         builder = KeyboardBuilder()
         builder.button(text=_("co-stats-all-regions"), callback_data=cb.Stat(a="show", p=period.code))
         for region in regions().values():
-            builder.button(text=region.name(user.language), callback_data=cb.Stat(a="show", p=period.code, r=region.code))
+            builder.button(
+                text=region.name(user.language), callback_data=cb.Stat(a="show", p=period.code, r=region.code)
+            )
         builder.adjust(1, 2)
         await show(query, _("co-stats-region"), with_nav(builder, cb.Stat(a="show", p=period.code)))
 
     @router.callback_query(cb.Stat.filter(F.a == "chart"))
-    async def stats_chart(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def stats_chart(
+        query: CallbackQuery,
+        callback_data: cb.Stat,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+    ) -> None:
         now = utcnow()
         period, region = stats_scope(callback_data, user, role, settings, now)
         minimum = settings.broadcast.min_cell
@@ -481,38 +621,59 @@ def create_router() -> Router:
         labels = Labels(
             title=_("co-chart-title").format(period=name, region=area),
             bars=_("co-chart-days") if period.kind == "m" else _("co-chart-months"),
-            bands=_("co-chart-bands"), hidden=anonymity.HIDDEN, empty=_("co-chart-empty"),
+            bands=_("co-chart-bands"),
+            hidden=anonymity.HIDDEN,
+            empty=_("co-chart-empty"),
         )
         # Drawing takes a noticeable fraction of a second: off the event loop.
         png = await asyncio.to_thread(render_stats_chart, labels, report.bars, report.bands)
         await query.message.answer_photo(
             BufferedInputFile(png, filename=f"demeu-stats-{period.code}.png"),
-            caption=_("co-chart-caption").format(period=name, region=html.escape(area), mark=anonymity.HIDDEN, minimum=minimum),
+            caption=_("co-chart-caption").format(
+                period=name, region=html.escape(area), mark=anonymity.HIDDEN, minimum=minimum
+            ),
             reply_markup=with_nav(KeyboardBuilder(), cb.Stat(a="show", p=period.code, r=region or "")),
             protect_content=False,  # aggregates with small cells hidden, made for reports
         )
 
     @router.callback_query(cb.Stat.filter(F.a == "csv"))
-    async def stats_csv(query: CallbackQuery, callback_data: cb.Stat, session: AsyncSession, user: User, role: str, settings: Settings) -> None:
+    async def stats_csv(
+        query: CallbackQuery,
+        callback_data: cb.Stat,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        settings: Settings,
+    ) -> None:
         now = utcnow()
         period, region = stats_scope(callback_data, user, role, settings, now)
-        report = await statistics.build(session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now)
+        report = await statistics.build(
+            session, period, region, settings.broadcast.min_cell, user.language, settings.tz, now
+        )
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["metric", "value"])
         writer.writerow(["period", period.code])
         writer.writerow(["region", region or "all"])
         writer.writerows(report.rows)
-        document = BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{period.code}.csv")
+        document = BufferedInputFile(
+            buffer.getvalue().encode("utf-8-sig"), filename=f"demeu-stats-{period.code}.csv"
+        )
         name = statistics.period_name(period, user.language)
-        await query.message.answer_document(document, caption=_("co-stats-csv-caption").format(period=name),
-                                            protect_content=False)  # to be saved and used in reports
-        await query.message.answer(_("co-stats-csv-sent"), reply_markup=with_nav(KeyboardBuilder(), cb.Stat(a="show", p=period.code, r=region or "")))
+        await query.message.answer_document(
+            document, caption=_("co-stats-csv-caption").format(period=name), protect_content=False
+        )  # to be saved and used in reports
+        await query.message.answer(
+            _("co-stats-csv-sent"),
+            reply_markup=with_nav(KeyboardBuilder(), cb.Stat(a="show", p=period.code, r=region or "")),
+        )
 
     return router
 
 
-def stats_scope(data: cb.Stat, user: User, role: str, settings: Settings, now: datetime) -> tuple[periods.Period, str | None]:
+def stats_scope(
+    data: cb.Stat, user: User, role: str, settings: Settings, now: datetime
+) -> tuple[periods.Period, str | None]:
     """Period and region of a statistics button: an offered period only (else the latest month),
     and a regional coordinator's own region whatever the button says."""
     offered = periods.offered(now, settings.tz)

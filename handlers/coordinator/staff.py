@@ -7,6 +7,7 @@ Gated with staff_only: a forged "sa" button from a teacher or a psychologist is 
 handler runs. A regional coordinator sees and changes only psychologists of their region; an id
 from elsewhere is treated as not found.
 """
+
 from __future__ import annotations
 
 import html
@@ -19,16 +20,15 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
+from bot.content.regions import region_name
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
-from bot.config import Settings
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, with_nav
-from bot.content.regions import region_name
 from bot.telegram.ui import show
 from bot.views import booking as common
-from handlers.common import chat
-from handlers.common import questions
+from handlers.common import chat, questions
 from storage.models import PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.repo import staff, users
@@ -60,30 +60,38 @@ def home_button(builder: KeyboardBuilder) -> None:
     builder.button(text=_("sa-open"), callback_data=LIST)
 
 
-async def tell_colleague(bot: Bot, i18n: I18n, sessions: async_sessionmaker[AsyncSession], colleague: User, key: str) -> None:
+async def tell_colleague(
+    bot: Bot, i18n: I18n, sessions: async_sessionmaker[AsyncSession], colleague: User, key: str
+) -> None:
     """The psychologist learns of the change in their own language, with the menu of their new role."""
     if not colleague.active:
         return
     with i18n.use_locale(colleague.language):
         text, markup = _(key), main_menu(colleague.role)
-    await delivery.send_message(bot, colleague.telegram_chat_id, text, reply_markup=markup, user_id=colleague.id, sessions=sessions)
+    await delivery.send_message(
+        bot, colleague.telegram_chat_id, text, reply_markup=markup, user_id=colleague.id, sessions=sessions
+    )
 
 
 def create_router() -> Router:
     router = staff_only(Router(name="staff-admin"), "coordinator")
 
     @router.callback_query(cb.Staff.filter(F.a == "list"))
-    async def psychologist_list(query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str) -> None:
+    async def psychologist_list(
+        query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str
+    ) -> None:
         region = region_limit(user, role)
         profiles = await staff.psychologists(session, region)
         pages = max(1, -(-len(profiles) // PAGE))
         page = min(max(callback_data.p, 0), pages - 1)
-        shown = profiles[page * PAGE:(page + 1) * PAGE]
+        shown = profiles[page * PAGE : (page + 1) * PAGE]
         load = await staff.loads(session, [p.id for p in shown], utcnow())
         builder = KeyboardBuilder()
         for profile in shown:
             label = _("sa-item").format(
-                name=profile.display_name or profile.user.pseudonym, status=status_of(profile), upcoming=load[profile.id].upcoming,
+                name=profile.display_name or profile.user.pseudonym,
+                status=status_of(profile),
+                upcoming=load[profile.id].upcoming,
             )
             builder.button(text=label, callback_data=cb.Staff(a="view", id=profile.id, p=page))
         builder.adjust(1)
@@ -91,24 +99,42 @@ def create_router() -> Router:
             moves = [("◀", page - 1), (f"{page + 1}/{pages}", page), ("▶", page + 1)]
             builder.row(*(button(text, cb.Staff(a="list", p=target % pages)) for text, target in moves))
         area = region_name(region, user.language) or _("co-stats-all-regions")
-        text = _("sa-list").format(region=html.escape(area), count=len(profiles)) if profiles else _("sa-none").format(region=html.escape(area))
+        text = (
+            _("sa-list").format(region=html.escape(area), count=len(profiles))
+            if profiles
+            else _("sa-none").format(region=html.escape(area))
+        )
         await show(query, text, with_nav(builder, cb.Coord(a="home")))
 
-    async def found(query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str,
-                    callback_answer: CallbackAnswer) -> PsychologistProfile | None:
+    async def found(
+        query: CallbackQuery,
+        callback_data: cb.Staff,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+    ) -> PsychologistProfile | None:
         profile = await staff.psychologist(session, callback_data.id, region_limit(user, role))
         if profile is None:
             callback_answer.text, callback_answer.show_alert = _("sa-not-found"), True
             await psychologist_list(query, cb.Staff(a="list"), session, user, role)
         return profile
 
-    async def show_profile(query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, page: int, user: User) -> None:
+    async def show_profile(
+        query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, page: int, user: User
+    ) -> None:
         load = (await staff.loads(session, [profile.id], utcnow()))[profile.id]
         regions = ", ".join(region_name(code, user.language) or code for code in profile.region_list) or "—"
         text = _("sa-view").format(
-            name=name_of(profile), code=profile.user.pseudonym, status=status_of(profile), regions=html.escape(regions),
+            name=name_of(profile),
+            code=profile.user.pseudonym,
+            status=status_of(profile),
+            regions=html.escape(regions),
             formats=", ".join(common.format_name(f) for f in profile.format_list) or "—",
-            upcoming=load.upcoming, free=load.free, held=load.held, days=staff.LOAD_DAYS,
+            upcoming=load.upcoming,
+            free=load.free,
+            held=load.held,
+            days=staff.LOAD_DAYS,
         )
         builder = KeyboardBuilder()
         if staff.is_active(profile):
@@ -118,15 +144,27 @@ def create_router() -> Router:
         await show(query, text, with_nav(builder, cb.Staff(a="list", p=page)))
 
     @router.callback_query(cb.Staff.filter(F.a == "view"))
-    async def view(query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str,
-                   callback_answer: CallbackAnswer) -> None:
+    async def view(
+        query: CallbackQuery,
+        callback_data: cb.Staff,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+    ) -> None:
         profile = await found(query, callback_data, session, user, role, callback_answer)
         if profile is not None:
             await show_profile(query, session, profile, callback_data.p, user)
 
     @router.callback_query(cb.Staff.filter(F.a == "off"))
-    async def ask_off(query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str,
-                      callback_answer: CallbackAnswer) -> None:
+    async def ask_off(
+        query: CallbackQuery,
+        callback_data: cb.Staff,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+    ) -> None:
         profile = await found(query, callback_data, session, user, role, callback_answer)
         if profile is None:
             return
@@ -134,14 +172,23 @@ def create_router() -> Router:
             return await show_profile(query, session, profile, callback_data.p, user)
         ahead = len(await staff.future_bookings(session, profile, utcnow()))
         builder = KeyboardBuilder()
-        builder.button(text=_("sa-off-confirm"), callback_data=cb.Staff(a="offok", id=profile.id, p=callback_data.p))
+        builder.button(
+            text=_("sa-off-confirm"), callback_data=cb.Staff(a="offok", id=profile.id, p=callback_data.p)
+        )
         text = _("sa-off-ask").format(name=name_of(profile), count=ahead)
         await show(query, text, with_nav(builder, cb.Staff(a="view", id=profile.id, p=callback_data.p)))
 
     @router.callback_query(cb.Staff.filter(F.a == "offok"))
     async def deactivate(
-        query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str,
-        callback_answer: CallbackAnswer, settings: Settings, bot: Bot, i18n: I18n,
+        query: CallbackQuery,
+        callback_data: cb.Staff,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+        settings: Settings,
+        bot: Bot,
+        i18n: I18n,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         profile = await found(query, callback_data, session, user, role, callback_answer)
@@ -150,31 +197,52 @@ def create_router() -> Router:
         released = await staff.deactivate(session, profile, settings.booking, utcnow())
         if released is None:  # pressed twice, or by two coordinators at once
             return await show_profile(query, session, profile, callback_data.p, user)
-        await users.audit(session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id)
+        await users.audit(
+            session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id
+        )
         # Teachers are offered a new time, the psychologist is told: each in their own language.
-        outbox = common.only(*(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled))
+        outbox = common.only(
+            *(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled)
+        )
         colleague = profile.user
-        await session.commit()  # deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told
+        await (
+            session.commit()
+        )  # deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told
         await common.send_all(bot, sessions, outbox)
         await chat.tell_chats_ended(session, bot, i18n, settings, released.ended)
         for question in released.requeued:
             await questions.announce(session, bot, i18n, question, settings)
         await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
-        log.info("%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released", user.pseudonym,
-                 profile.id, len(released.cancelled), len(released.requeued), len(released.ended))
+        log.info(
+            "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",
+            user.pseudonym,
+            profile.id,
+            len(released.cancelled),
+            len(released.requeued),
+            len(released.ended),
+        )
         callback_answer.text = _("sa-off-done").format(count=len(released.cancelled))
         await show_profile(query, session, profile, callback_data.p, user)
 
     @router.callback_query(cb.Staff.filter(F.a == "on"))
     async def reactivate(
-        query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str,
-        callback_answer: CallbackAnswer, bot: Bot, i18n: I18n, sessions: async_sessionmaker[AsyncSession],
+        query: CallbackQuery,
+        callback_data: cb.Staff,
+        session: AsyncSession,
+        user: User,
+        role: str,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        i18n: I18n,
+        sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         profile = await found(query, callback_data, session, user, role, callback_answer)
         if profile is None:
             return
         if await staff.reactivate(session, profile):
-            await users.audit(session, user.pseudonym, "psychologist_reactivated", "psychologist_profile", profile.id)
+            await users.audit(
+                session, user.pseudonym, "psychologist_reactivated", "psychologist_profile", profile.id
+            )
             colleague = profile.user
             await session.commit()  # the cabinet opens before the psychologist is told
             await tell_colleague(bot, i18n, sessions, colleague, "sa-you-on")

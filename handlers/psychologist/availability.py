@@ -2,6 +2,7 @@
 template generating slots N weeks ahead, and the day and week views of the schedule.
 
 Every step's choices travel in cb.Psy, so a screen reopened later still knows them."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -12,13 +13,13 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
-from bot.views.calendar import day_grid, weekday_names
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
+from bot.views.calendar import day_grid, weekday_names
 from storage.models import PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS
@@ -57,7 +58,10 @@ def today(settings: Settings) -> date:
 def time_buttons(data: P, action: str, times: list[time], field: str = "t") -> KeyboardBuilder:
     builder = KeyboardBuilder()
     for moment in times:
-        builder.button(text=moment.strftime("%H:%M"), callback_data=data.model_copy(update={"a": action, field: moment.strftime("%H%M")}))
+        builder.button(
+            text=moment.strftime("%H:%M"),
+            callback_data=data.model_copy(update={"a": action, field: moment.strftime("%H%M")}),
+        )
     builder.adjust(4)
     return builder
 
@@ -65,13 +69,22 @@ def time_buttons(data: P, action: str, times: list[time], field: str = "t") -> K
 def format_buttons(data: P, action: str, profile: PsychologistProfile) -> KeyboardBuilder:
     builder = KeyboardBuilder()
     for fmt in profile.format_list or FORMATS:
-        builder.button(text=common.format_name(fmt), callback_data=data.model_copy(update={"a": action, "f": fmt}))
+        builder.button(
+            text=common.format_name(fmt), callback_data=data.model_copy(update={"a": action, "f": fmt})
+        )
     builder.adjust(1)
     return builder
 
 
-async def show_day(query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, user: User,
-                   settings: Settings, day: date, prefix: str = "") -> None:
+async def show_day(
+    query: CallbackQuery,
+    session: AsyncSession,
+    profile: PsychologistProfile,
+    user: User,
+    settings: Settings,
+    day: date,
+    prefix: str = "",
+) -> None:
     start = datetime.combine(day, time(0), settings.tz)
     rows = await repo.schedule(session, profile, start, start + timedelta(days=1))
     builder = KeyboardBuilder()
@@ -79,18 +92,31 @@ async def show_day(query: CallbackQuery, session: AsyncSession, profile: Psychol
     for slot, booking in rows:
         at = common.hhmm(slot.starts_at, settings.tz)
         if booking is None:
-            lines.append(_("psy-day-free").format(time=at, minutes=slot.duration_min, format=common.format_name(slot.format)))
-            builder.button(text=_("psy-remove-slot").format(time=at), callback_data=P(a="rm", id=slot.id, v=ymd(day)))
+            lines.append(
+                _("psy-day-free").format(
+                    time=at, minutes=slot.duration_min, format=common.format_name(slot.format)
+                )
+            )
+            builder.button(
+                text=_("psy-remove-slot").format(time=at), callback_data=P(a="rm", id=slot.id, v=ymd(day))
+            )
         else:
-            lines.append(_("psy-day-booked").format(time=at, code=booking.teacher.pseudonym,
-                                                    format=common.format_name(slot.format),
-                                                    state=_("psy-state-" + booking.state)))
+            lines.append(
+                _("psy-day-booked").format(
+                    time=at,
+                    code=booking.teacher.pseudonym,
+                    format=common.format_name(slot.format),
+                    state=_("psy-state-" + booking.state),
+                )
+            )
             builder.button(text=f"{at} · {booking.teacher.pseudonym}", callback_data=P(a="bk", id=booking.id))
     builder.adjust(2)
     builder.row(
-        *KeyboardBuilder().button(text="◀️", callback_data=P(a="day", v=ymd(day - timedelta(days=1))))
+        *KeyboardBuilder()
+        .button(text="◀️", callback_data=P(a="day", v=ymd(day - timedelta(days=1))))
         .button(text=_("psy-add-here"), callback_data=P(a="dt", v=ymd(day)))
-        .button(text="▶️", callback_data=P(a="day", v=ymd(day + timedelta(days=1)))).buttons
+        .button(text="▶️", callback_data=P(a="day", v=ymd(day + timedelta(days=1))))
+        .buttons
     )
     builder.row(*KeyboardBuilder().button(text=_("psy-week"), callback_data=P(a="week", v=ymd(day))).buttons)
     body = "\n".join(lines) or _("psy-day-empty")
@@ -98,8 +124,14 @@ async def show_day(query: CallbackQuery, session: AsyncSession, profile: Psychol
     await show(query, text, with_nav(builder, HOME))
 
 
-async def show_week(query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, user: User,
-                    settings: Settings, monday: date) -> None:
+async def show_week(
+    query: CallbackQuery,
+    session: AsyncSession,
+    profile: PsychologistProfile,
+    user: User,
+    settings: Settings,
+    monday: date,
+) -> None:
     start = datetime.combine(monday, time(0), settings.tz)
     rows = await repo.schedule(session, profile, start, start + timedelta(days=7))
     per_day: dict[date, list[int]] = {}
@@ -112,12 +144,16 @@ async def show_week(query: CallbackQuery, session: AsyncSession, profile: Psycho
     for offset in range(7):
         day = monday + timedelta(days=offset)
         slots, booked = per_day.get(day, (0, 0))
-        lines.append(_("psy-week-line").format(day=common.day_label(day, user.language), slots=slots, booked=booked))
+        lines.append(
+            _("psy-week-line").format(day=common.day_label(day, user.language), slots=slots, booked=booked)
+        )
         builder.button(text=common.day_label(day, user.language), callback_data=P(a="day", v=ymd(day)))
     builder.adjust(4)
     builder.row(
-        *KeyboardBuilder().button(text="◀️", callback_data=P(a="week", v=ymd(monday - timedelta(days=7))))
-        .button(text="▶️", callback_data=P(a="week", v=ymd(monday + timedelta(days=7)))).buttons
+        *KeyboardBuilder()
+        .button(text="◀️", callback_data=P(a="week", v=ymd(monday - timedelta(days=7))))
+        .button(text="▶️", callback_data=P(a="week", v=ymd(monday + timedelta(days=7))))
+        .buttons
     )
     text = _("psy-week-title").format(day=common.day_title(monday, user.language)) + "\n\n" + "\n".join(lines)
     await show(query, text, with_nav(builder, HOME))
@@ -158,22 +194,40 @@ def create_router() -> Router:
         default = settings.booking.default_duration_min
         for minutes in sorted({*DURATIONS, default}):
             mark = "✓ " if minutes == default else ""
-            builder.button(text=mark + _("psy-minutes").format(n=minutes), callback_data=callback_data.model_copy(update={"a": "sfm", "n": minutes}))
+            builder.button(
+                text=mark + _("psy-minutes").format(n=minutes),
+                callback_data=callback_data.model_copy(update={"a": "sfm", "n": minutes}),
+            )
         builder.adjust(3)
-        await show(query, _("psy-pick-duration"), with_nav(builder, callback_data.model_copy(update={"a": "dt"})))
+        await show(
+            query, _("psy-pick-duration"), with_nav(builder, callback_data.model_copy(update={"a": "dt"}))
+        )
 
     @router.callback_query(P.filter(F.a == "sfm"))
     async def pick_format(query: CallbackQuery, callback_data: P, session: AsyncSession, user: User) -> None:
         profile = await repo.ensure_profile(session, user)
         builder = format_buttons(callback_data, "add", profile)
-        await show(query, _("psy-pick-format"), with_nav(builder, callback_data.model_copy(update={"a": "dur"})))
+        await show(
+            query, _("psy-pick-format"), with_nav(builder, callback_data.model_copy(update={"a": "dur"}))
+        )
 
     @router.callback_query(P.filter(F.a == "add"))
-    async def add_slot(query: CallbackQuery, callback_data: P, callback_answer: CallbackAnswer,
-                       session: AsyncSession, user: User, settings: Settings) -> None:
+    async def add_slot(
+        query: CallbackQuery,
+        callback_data: P,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         profile = await repo.ensure_profile(session, user)
         day, at = parse_day(callback_data.v), parse_time(callback_data.t)
-        if day is None or at is None or callback_data.f not in FORMATS or callback_data.n not in {*DURATIONS, settings.booking.default_duration_min}:
+        if (
+            day is None
+            or at is None
+            or callback_data.f not in FORMATS
+            or callback_data.n not in {*DURATIONS, settings.booking.default_duration_min}
+        ):
             return await calendar(query, settings)
         starts_at = datetime.combine(day, at, settings.tz)
         if starts_at <= utcnow():
@@ -193,8 +247,9 @@ def create_router() -> Router:
         for number, name in enumerate(weekday_names()):
             builder.button(text=name, callback_data=P(a="tws", v=str(number)))
         builder.adjust(7)
-        text = _("psy-template-intro").format(minutes=settings.booking.default_duration_min,
-                                              pause=settings.booking.default_break_min)
+        text = _("psy-template-intro").format(
+            minutes=settings.booking.default_duration_min, pause=settings.booking.default_break_min
+        )
         await show(query, text, with_nav(builder, HOME))
 
     @router.callback_query(P.filter(F.a == "tws"))
@@ -205,38 +260,70 @@ def create_router() -> Router:
     @router.callback_query(P.filter(F.a == "twe"))
     async def template_end(query: CallbackQuery, callback_data: P) -> None:
         start = parse_time(callback_data.t)
-        times = [t for t in DAY_TIMES + [time(21, 0)] if start is not None and t > start]
+        times = [t for t in [*DAY_TIMES, time(21, 0)] if start is not None and t > start]
         builder = time_buttons(callback_data, "twf", times, field="e")
-        await show(query, _("psy-template-end"), with_nav(builder, callback_data.model_copy(update={"a": "tws"})))
+        await show(
+            query, _("psy-template-end"), with_nav(builder, callback_data.model_copy(update={"a": "tws"}))
+        )
 
     @router.callback_query(P.filter(F.a == "twf"))
-    async def template_format(query: CallbackQuery, callback_data: P, session: AsyncSession, user: User) -> None:
+    async def template_format(
+        query: CallbackQuery, callback_data: P, session: AsyncSession, user: User
+    ) -> None:
         profile = await repo.ensure_profile(session, user)
         builder = format_buttons(callback_data, "twk", profile)
-        await show(query, _("psy-pick-format"), with_nav(builder, callback_data.model_copy(update={"a": "twe"})))
+        await show(
+            query, _("psy-pick-format"), with_nav(builder, callback_data.model_copy(update={"a": "twe"}))
+        )
 
     @router.callback_query(P.filter(F.a == "twk"))
     async def template_weeks(query: CallbackQuery, callback_data: P, settings: Settings) -> None:
         builder = KeyboardBuilder()
         for weeks in sorted({*WEEK_CHOICES, settings.booking.template_weeks}):
             mark = "✓ " if weeks == settings.booking.template_weeks else ""
-            builder.button(text=mark + _("psy-weeks").format(n=weeks), callback_data=callback_data.model_copy(update={"a": "twgo", "n": weeks}))
+            builder.button(
+                text=mark + _("psy-weeks").format(n=weeks),
+                callback_data=callback_data.model_copy(update={"a": "twgo", "n": weeks}),
+            )
         builder.adjust(2)
-        await show(query, _("psy-template-weeks"), with_nav(builder, callback_data.model_copy(update={"a": "twf"})))
+        await show(
+            query, _("psy-template-weeks"), with_nav(builder, callback_data.model_copy(update={"a": "twf"}))
+        )
 
     @router.callback_query(P.filter(F.a == "twgo"))
-    async def template_apply(query: CallbackQuery, callback_data: P, session: AsyncSession, user: User,
-                             settings: Settings) -> None:
+    async def template_apply(
+        query: CallbackQuery, callback_data: P, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         start, end = parse_time(callback_data.t), parse_time(callback_data.e)
         weekday = int(callback_data.v) if callback_data.v.isdigit() else -1
-        if start is None or end is None or not 0 <= weekday <= 6 or callback_data.f not in FORMATS or not 1 <= callback_data.n <= 12:
+        if (
+            start is None
+            or end is None
+            or not 0 <= weekday <= 6
+            or callback_data.f not in FORMATS
+            or not 1 <= callback_data.n <= 12
+        ):
             return await template_weekday(query, settings)
         rules = settings.booking
         horizon = utcnow() + timedelta(days=rules.horizon_days)
-        starts = [s for s in repo.template_times(weekday, start, end, rules.default_duration_min, rules.default_break_min,
-                                                 callback_data.n, settings.tz, utcnow()) if s < horizon]
+        starts = [
+            s
+            for s in repo.template_times(
+                weekday,
+                start,
+                end,
+                rules.default_duration_min,
+                rules.default_break_min,
+                callback_data.n,
+                settings.tz,
+                utcnow(),
+            )
+            if s < horizon
+        ]
         profile = await repo.ensure_profile(session, user)
-        added, skipped = await repo.add_template(session, profile, starts, rules.default_duration_min, callback_data.f)
+        added, skipped = await repo.add_template(
+            session, profile, starts, rules.default_duration_min, callback_data.f
+        )
         builder = KeyboardBuilder()
         builder.button(text=_("psy-week"), callback_data=P(a="week"))
         text = _("psy-template-done").format(added=added, skipped=skipped)
@@ -245,19 +332,29 @@ def create_router() -> Router:
     # --- schedule ----------------------------------------------------------------------------------------
 
     @router.callback_query(P.filter(F.a == "day"))
-    async def day_view(query: CallbackQuery, callback_data: P, session: AsyncSession, user: User, settings: Settings) -> None:
+    async def day_view(
+        query: CallbackQuery, callback_data: P, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         day = parse_day(callback_data.v) or today(settings)
         await show_day(query, session, await repo.ensure_profile(session, user), user, settings, day)
 
     @router.callback_query(P.filter(F.a == "week"))
-    async def week_view(query: CallbackQuery, callback_data: P, session: AsyncSession, user: User, settings: Settings) -> None:
+    async def week_view(
+        query: CallbackQuery, callback_data: P, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         day = parse_day(callback_data.v) or today(settings)
         monday = day - timedelta(days=day.weekday())
         await show_week(query, session, await repo.ensure_profile(session, user), user, settings, monday)
 
     @router.callback_query(P.filter(F.a == "rm"))
-    async def remove(query: CallbackQuery, callback_data: P, callback_answer: CallbackAnswer, session: AsyncSession,
-                     user: User, settings: Settings) -> None:
+    async def remove(
+        query: CallbackQuery,
+        callback_data: P,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         profile = await repo.ensure_profile(session, user)
         if await repo.remove_slot(session, profile, callback_data.id):
             callback_answer.text = _("psy-slot-removed")

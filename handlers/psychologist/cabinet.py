@@ -1,5 +1,6 @@
 """Psychologist's cabinet (Menu "psy"): the profile teachers see, and what to do with a booking
 (confirm, cancel with a reason, attended / no-show). Slots and schedules: handlers/availability.py."""
+
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
@@ -12,26 +13,31 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram import callbacks as cb
 from bot.config import Settings
+from bot.content.regions import regions
+from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
-from bot.content.regions import regions
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from handlers.common.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
 from storage.models.base import utcnow
-from storage.models.booking import ATTENDED, CONFIRMED, FORMATS, LANGUAGES, NO_SHOW
+from storage.models.booking import ATTENDED, CONFIRMED, FORMATS, LANGUAGES, NO_SHOW, REASON_LIMIT
 from storage.repo import booking as repo
-from storage.models.booking import REASON_LIMIT
 
 HOME = cb.Menu(item="psy")
 PROFILE = cb.Psy(a="prof")
 # Free-text profile fields and their length limits.
 TEXT_FIELDS = {"name": 64, "address": 200, "link": 200, "bio_kk": 600, "bio_ru": 600}
-COLUMNS = {"name": "display_name", "address": "address", "link": "video_link", "bio_kk": "bio_kk", "bio_ru": "bio_ru"}
+COLUMNS = {
+    "name": "display_name",
+    "address": "address",
+    "link": "video_link",
+    "bio_kk": "bio_kk",
+    "bio_ru": "bio_ru",
+}
 
 
 class PsyFlow(StatesGroup):
@@ -83,8 +89,10 @@ def choice_screen(codes: list[str], chosen: list[str], action: str, name) -> Key
 def booking_text(booking: Booking, settings: Settings, language: str) -> str:
     slot = booking.slot
     text = _("psy-booking").format(
-        code=booking.teacher.pseudonym, when=common.when(slot.starts_at, settings.tz, language),
-        format=common.format_name(slot.format), state=_("psy-state-" + booking.state),
+        code=booking.teacher.pseudonym,
+        when=common.when(slot.starts_at, settings.tz, language),
+        format=common.format_name(slot.format),
+        state=_("psy-state-" + booking.state),
     )
     if booking.note:
         text += "\n\n" + _("psy-notice-note").format(note=common.esc(booking.note))
@@ -153,7 +161,9 @@ def create_router() -> Router:
         await changed(message, session, profile, user)
 
     @router.callback_query(cb.Psy.filter(F.a.in_({"langs", "tl"})))
-    async def languages(query: CallbackQuery, callback_data: cb.Psy, session: AsyncSession, user: User) -> None:
+    async def languages(
+        query: CallbackQuery, callback_data: cb.Psy, session: AsyncSession, user: User
+    ) -> None:
         profile = await own_profile(session, user)
         if callback_data.a == "tl" and callback_data.v in LANGUAGES:
             profile.languages = toggle(profile.language_list, callback_data.v, LANGUAGES)
@@ -171,12 +181,16 @@ def create_router() -> Router:
         await show(query, _("psy-choose-formats"), with_nav(builder, PROFILE))
 
     @router.callback_query(cb.Psy.filter(F.a.in_({"regs", "tr"})))
-    async def choose_regions(query: CallbackQuery, callback_data: cb.Psy, session: AsyncSession, user: User) -> None:
+    async def choose_regions(
+        query: CallbackQuery, callback_data: cb.Psy, session: AsyncSession, user: User
+    ) -> None:
         profile = await own_profile(session, user)
         if callback_data.a == "tr" and callback_data.v in regions():
             profile.regions = toggle(profile.region_list, callback_data.v, list(regions()))
             profile.published = repo.profile_ready(profile)
-        builder = choice_screen(list(regions()), profile.region_list, "tr", lambda c: regions()[c].name(user.language))
+        builder = choice_screen(
+            list(regions()), profile.region_list, "tr", lambda c: regions()[c].name(user.language)
+        )
         await show(query, _("psy-choose-regions"), with_nav(builder, PROFILE))
 
     # --- a booking ---------------------------------------------------------------------------------------
@@ -192,20 +206,39 @@ def create_router() -> Router:
     async def show_booking(event, booking: Booking, user: User, settings: Settings, prefix: str = "") -> None:
         day = booking.slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d")
         builder = booking_buttons(booking)
-        await show(event, prefix + booking_text(booking, settings, user.language), with_nav(builder, cb.Psy(a="day", v=day)))
+        await show(
+            event,
+            prefix + booking_text(booking, settings, user.language),
+            with_nav(builder, cb.Psy(a="day", v=day)),
+        )
 
     @router.callback_query(cb.Psy.filter(F.a == "bk"))
-    async def open_booking(query: CallbackQuery, callback_data: cb.Psy, callback_answer: CallbackAnswer,
-                           session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+    async def open_booking(
+        query: CallbackQuery,
+        callback_data: cb.Psy,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
+    ) -> None:
         await state.clear()
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is not None:
             await show_booking(query, booking, user, settings)
 
     @router.callback_query(cb.Psy.filter(F.a.in_({"bcf", "att", "ns"})))
-    async def mark(query: CallbackQuery, callback_data: cb.Psy, callback_answer: CallbackAnswer, bot: Bot,
-                   session: AsyncSession, sessions: async_sessionmaker[AsyncSession], user: User,
-                   settings: Settings, i18n: I18n) -> None:
+    async def mark(
+        query: CallbackQuery,
+        callback_data: cb.Psy,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        user: User,
+        settings: Settings,
+        i18n: I18n,
+    ) -> None:
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is None:
             return
@@ -225,8 +258,15 @@ def create_router() -> Router:
         await show_booking(query, booking, user, settings)
 
     @router.callback_query(cb.Psy.filter(F.a == "bcx"))
-    async def ask_reason(query: CallbackQuery, callback_data: cb.Psy, callback_answer: CallbackAnswer,
-                         session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+    async def ask_reason(
+        query: CallbackQuery,
+        callback_data: cb.Psy,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
+    ) -> None:
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is None:
             return
@@ -237,9 +277,15 @@ def create_router() -> Router:
         await state.set_data({"booking": booking.id})
         builder = KeyboardBuilder()
         builder.button(text=_("psy-cancel-no-reason"), callback_data=cb.Psy(a="bcxn", id=booking.id))
-        await show(query, _("psy-cancel-ask").format(limit=REASON_LIMIT), with_nav(builder, cb.Psy(a="bk", id=booking.id)))
+        await show(
+            query,
+            _("psy-cancel-ask").format(limit=REASON_LIMIT),
+            with_nav(builder, cb.Psy(a="bk", id=booking.id)),
+        )
 
-    async def cancel_booking(event, booking: Booking, reason: str | None, bot, session, sessions, user, settings, i18n):
+    async def cancel_booking(
+        event, booking: Booking, reason: str | None, bot, session, sessions, user, settings, i18n
+    ):
         if not await repo.cancel(session, booking, "psychologist", settings.booking, utcnow(), reason):
             return await show_booking(event, booking, user, settings)
         outbox = common.only(common.to_teacher(i18n, booking, "cancelled_by_psy", settings.tz))
@@ -248,18 +294,34 @@ def create_router() -> Router:
         await show_booking(event, booking, user, settings, prefix=_("psy-cancelled") + "\n\n")
 
     @router.callback_query(cb.Psy.filter(F.a == "bcxn"))
-    async def cancel_without_reason(query: CallbackQuery, callback_data: cb.Psy, callback_answer: CallbackAnswer,
-                                    bot: Bot, session: AsyncSession, sessions: async_sessionmaker[AsyncSession],
-                                    user: User, settings: Settings, i18n: I18n, state: FSMContext) -> None:
+    async def cancel_without_reason(
+        query: CallbackQuery,
+        callback_data: cb.Psy,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        user: User,
+        settings: Settings,
+        i18n: I18n,
+        state: FSMContext,
+    ) -> None:
         await state.clear()
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is not None:
             await cancel_booking(query, booking, None, bot, session, sessions, user, settings, i18n)
 
     @router.message(StateFilter(PsyFlow.reason), F.text)
-    async def cancel_with_reason(message: Message, bot: Bot, session: AsyncSession,
-                                 sessions: async_sessionmaker[AsyncSession], user: User, settings: Settings,
-                                 i18n: I18n, state: FSMContext) -> None:
+    async def cancel_with_reason(
+        message: Message,
+        bot: Bot,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        user: User,
+        settings: Settings,
+        i18n: I18n,
+        state: FSMContext,
+    ) -> None:
         booking_id = (await state.get_data()).get("booking", 0)
         await state.clear()
         profile = await own_profile(session, user)

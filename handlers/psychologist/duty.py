@@ -3,6 +3,7 @@
 On duty, a psychologist receives urgent questions and crisis hand-offs of their region first
 (storage.repo.safety.on_duty_for). Times are local (the bot's time zone), picked with buttons.
 """
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -11,9 +12,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.telegram import callbacks as cb
 from bot.telegram.callbacks import Duty, DutyAction
-from bot.config import Settings
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
@@ -44,17 +45,25 @@ async def show_home(query: CallbackQuery, session: AsyncSession, user: User, set
         state = _("duty-now-hours")
     else:
         state = _("duty-now-off")
-    lines = [_("duty-hours-line").format(day=weekday(row.weekday), start=hhmm(row.start_min), end=hhmm(row.end_min))
-             for row in hours]
+    lines = [
+        _("duty-hours-line").format(
+            day=weekday(row.weekday), start=hhmm(row.start_min), end=hhmm(row.end_min)
+        )
+        for row in hours
+    ]
     builder = KeyboardBuilder()
     if profile.on_duty_until is not None and profile.on_duty_until > now:
         builder.button(text=_("duty-stop"), callback_data=Duty(a=DutyAction.STOP))
     else:
-        builder.button(text=_("duty-start").format(hours=f"{settings.support.duty_hours:g}"),
-                       callback_data=Duty(a=DutyAction.START))
+        builder.button(
+            text=_("duty-start").format(hours=f"{settings.support.duty_hours:g}"),
+            callback_data=Duty(a=DutyAction.START),
+        )
     builder.button(text=_("duty-add"), callback_data=Duty(a=DutyAction.ADD))
-    for row, line in zip(hours, lines):
-        builder.button(text=_("duty-remove").format(line=line), callback_data=Duty(a=DutyAction.REMOVE, id=row.id))
+    for row, line in zip(hours, lines, strict=True):
+        builder.button(
+            text=_("duty-remove").format(line=line), callback_data=Duty(a=DutyAction.REMOVE, id=row.id)
+        )
     builder.adjust(1)
     text = _("duty-title").format(state=state, hours="\n".join(lines) or _("duty-hours-none"))
     await show(query, text, with_nav(builder, cb.Menu(item="psy")))
@@ -91,24 +100,37 @@ async def pick_day(query: CallbackQuery) -> None:
 async def pick_start(query: CallbackQuery, callback_data: Duty) -> None:
     builder = KeyboardBuilder()
     for hour in HOURS:
-        builder.button(text=hhmm(hour * 60), callback_data=Duty(a=DutyAction.START_AT, d=callback_data.d, t=hour * 60))
+        builder.button(
+            text=hhmm(hour * 60), callback_data=Duty(a=DutyAction.START_AT, d=callback_data.d, t=hour * 60)
+        )
     builder.adjust(4)
-    await show(query, _("duty-pick-start").format(day=weekday(callback_data.d % 7)),
-               with_nav(builder, Duty(a=DutyAction.ADD)))
+    await show(
+        query,
+        _("duty-pick-start").format(day=weekday(callback_data.d % 7)),
+        with_nav(builder, Duty(a=DutyAction.ADD)),
+    )
 
 
 async def pick_end(query: CallbackQuery, callback_data: Duty) -> None:
     builder = KeyboardBuilder()
     for hour in range(callback_data.t // 60 + 1, 25):
-        builder.button(text=hhmm(hour * 60), callback_data=Duty(
-            a=DutyAction.END_AT, d=callback_data.d, t=callback_data.t, e=hour * 60))
+        builder.button(
+            text=hhmm(hour * 60),
+            callback_data=Duty(a=DutyAction.END_AT, d=callback_data.d, t=callback_data.t, e=hour * 60),
+        )
     builder.adjust(4)
     text = _("duty-pick-end").format(day=weekday(callback_data.d % 7), start=hhmm(callback_data.t))
     await show(query, text, with_nav(builder, Duty(a=DutyAction.DAY, d=callback_data.d)))
 
 
-async def save(query: CallbackQuery, callback_data: Duty, session: AsyncSession, user: User, settings: Settings,
-               callback_answer: CallbackAnswer) -> None:
+async def save(
+    query: CallbackQuery,
+    callback_data: Duty,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
     data = callback_data
     if not (0 <= data.d <= 6 and 0 <= data.t < data.e <= 24 * 60):
         return await show_home(query, session, user, settings)  # a forged or stale press
@@ -118,8 +140,9 @@ async def save(query: CallbackQuery, callback_data: Duty, session: AsyncSession,
     await show_home(query, session, user, settings)
 
 
-async def remove(query: CallbackQuery, callback_data: Duty, session: AsyncSession, user: User,
-                 settings: Settings) -> None:
+async def remove(
+    query: CallbackQuery, callback_data: Duty, session: AsyncSession, user: User, settings: Settings
+) -> None:
     profile = await booking_repo.ensure_profile(session, user)
     await repo.remove_duty_hours(session, profile.id, callback_data.id)
     await show_home(query, session, user, settings)

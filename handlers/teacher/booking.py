@@ -6,6 +6,7 @@ restart; only the note waits in FSM data (encrypted). Rescheduling reuses the sa
 `r` = the booking being moved. Whether a slot is still free is decided by the database when
 the button is pressed: the loser of a race is told and sees fresh times.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -20,18 +21,17 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram import callbacks as cb
 from bot.config import Settings
-from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.content.regions import region_name
+from bot.telegram import callbacks as cb
+from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from storage.models import Booking, User
 from storage.models.base import utcnow
-from storage.models.booking import FORMATS, LANGUAGES
+from storage.models.booking import FORMATS, LANGUAGES, NOTE_LIMIT
 from storage.repo import booking as repo
-from storage.models.booking import NOTE_LIMIT
 
 Bk = cb.Book
 
@@ -81,10 +81,19 @@ async def show_earliest(query: CallbackQuery, session: AsyncSession, user: User,
     builder = KeyboardBuilder()
     for slot in slots:
         label = _("book-earliest-slot").format(
-            format=common.format_name(slot.format), when=common.when(slot.starts_at, settings.tz, user.language),
-            name=slot.psychologist.display_name)
-        builder.button(text=label, callback_data=Bk(a="slot", f=slot.format, s=slot.id,
-                                                     d=slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d")))
+            format=common.format_name(slot.format),
+            when=common.when(slot.starts_at, settings.tz, user.language),
+            name=slot.psychologist.display_name,
+        )
+        builder.button(
+            text=label,
+            callback_data=Bk(
+                a="slot",
+                f=slot.format,
+                s=slot.id,
+                d=slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d"),
+            ),
+        )
     builder.adjust(1)
     builder.row(*urgent_row())
     text = _("book-earliest-title") if slots else _("book-earliest-none")
@@ -97,24 +106,39 @@ async def show_limit(query: CallbackQuery, settings: Settings) -> None:
     await show(query, _("book-limit").format(count=settings.booking.max_active), with_nav(builder))
 
 
-async def show_days(query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings) -> None:
+async def show_days(
+    query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings
+) -> None:
     days = await repo.free_days(session, filters_of(data), settings.booking, utcnow(), settings.tz)
     builder = KeyboardBuilder()
     if not days:
-        builder.button(text=_("book-change-filters"), callback_data=Bk(a="fmt", f=data.f) if not data.r else Bk(a="start"))
+        builder.button(
+            text=_("book-change-filters"),
+            callback_data=Bk(a="fmt", f=data.f) if not data.r else Bk(a="start"),
+        )
         builder.row(*urgent_row())
         return await show(query, _("book-no-days"), with_nav(builder, back_from_days(data)))
     for day in days:
-        builder.button(text=common.day_label(day, user.language), callback_data=step(data, "day", d=day.strftime("%Y%m%d")))
+        builder.button(
+            text=common.day_label(day, user.language),
+            callback_data=step(data, "day", d=day.strftime("%Y%m%d")),
+        )
     builder.adjust(3)
-    await show(query, _("book-choose-day").format(format=common.format_name(data.f)), with_nav(builder, back_from_days(data)))
+    await show(
+        query,
+        _("book-choose-day").format(format=common.format_name(data.f)),
+        with_nav(builder, back_from_days(data)),
+    )
 
 
-async def show_times(query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings,
-                     prefix: str = "") -> None:
+async def show_times(
+    query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings, prefix: str = ""
+) -> None:
     day = parse_day(data.d)
-    slots = [] if day is None else await repo.free_slots_on(
-        session, filters_of(data), settings.booking, utcnow(), settings.tz, day
+    slots = (
+        []
+        if day is None
+        else await repo.free_slots_on(session, filters_of(data), settings.booking, utcnow(), settings.tz, day)
     )
     if not slots:
         return await show_days(query, session, data, user, settings)
@@ -127,17 +151,25 @@ async def show_times(query: CallbackQuery, session: AsyncSession, data: Bk, user
     await show(query, text, with_nav(builder, step(data, "days")))
 
 
-async def show_confirm(event: Message | CallbackQuery, session: AsyncSession, data: Bk, user: User,
-                       settings: Settings, note: str | None = None) -> bool:
+async def show_confirm(
+    event: Message | CallbackQuery,
+    session: AsyncSession,
+    data: Bk,
+    user: User,
+    settings: Settings,
+    note: str | None = None,
+) -> bool:
     """The confirm screen; False when the slot is no longer free (the caller shows fresh times)."""
     free = await repo.free_slots(session, filters_of(data), settings.booking, utcnow(), slot_id=data.s)
     if not free:
         return False
     slot = free[0]
     profile = slot.psychologist
-    parts = [_("book-confirm-title") if not data.r else _("book-move-title"),
-             common.slot_lines(slot, settings.tz, user.language, booked=False),
-             common.privacy_text(slot.format)]
+    parts = [
+        _("book-confirm-title") if not data.r else _("book-move-title"),
+        common.slot_lines(slot, settings.tz, user.language, booked=False),
+        common.privacy_text(slot.format),
+    ]
     bio = profile.bio(user.language)
     if bio:
         parts.append(_("book-bio").format(bio=common.esc(bio)))
@@ -147,20 +179,37 @@ async def show_confirm(event: Message | CallbackQuery, session: AsyncSession, da
     else:
         parts.append(_("book-note-yours").format(note=common.esc(note)) if note else _("book-note-hint"))
         builder.button(text=_("book-ok"), callback_data=step(data, "ok"))
-        builder.button(text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, "note"))
+        builder.button(
+            text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, "note")
+        )
     builder.adjust(1)
     await show(event, "\n\n".join(parts), with_nav(builder, step(data, "day")))
     return True
 
 
-async def taken_now(query: CallbackQuery, answer: CallbackAnswer, session: AsyncSession, data: Bk, user: User,
-                    settings: Settings) -> None:
+async def taken_now(
+    query: CallbackQuery,
+    answer: CallbackAnswer,
+    session: AsyncSession,
+    data: Bk,
+    user: User,
+    settings: Settings,
+) -> None:
     answer.text, answer.show_alert = _("book-just-taken"), True
     await show_times(query, session, data, user, settings, prefix=_("book-just-taken") + "\n\n")
 
 
-async def booked(query: CallbackQuery, bot: Bot, session: AsyncSession, sessions: async_sessionmaker[AsyncSession],
-                 i18n: I18n, booking: Booking, settings: Settings, user: User, previous_slot=None) -> None:
+async def booked(
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    booking: Booking,
+    settings: Settings,
+    user: User,
+    previous_slot=None,
+) -> None:
     """Publish the booking, then tell the psychologist and give the teacher the summary and the .ics."""
     event = "rescheduled" if previous_slot is not None else "booked"
     outbox = common.only(common.to_psychologist(i18n, booking, event, settings.tz, previous_slot))
@@ -181,14 +230,18 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Menu.filter(F.item == "book"))
     @router.callback_query(Bk.filter(F.a == "start"))
-    async def start(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+    async def start(
+        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+    ) -> None:
         await state.clear()
         if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
             return await show_limit(query, settings)
         await show_formats(query)
 
     @router.callback_query(Bk.filter(F.a == "soon"))
-    async def soon(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+    async def soon(
+        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+    ) -> None:
         await state.clear()
         await show_earliest(query, session, user, settings)
 
@@ -204,32 +257,51 @@ def create_router() -> Router:
         await show(query, _("book-choose-language"), with_nav(builder, Bk(a="start")))
 
     @router.callback_query(Bk.filter(F.a == "lang"))
-    async def choose_region(query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User,
-                            settings: Settings) -> None:
+    async def choose_region(
+        query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         if callback_data.f != "office":
             return await show_days(query, session, step(callback_data, "days"), user, settings)
         codes = await repo.office_regions(session)
         codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
         builder = KeyboardBuilder()
         for code in codes:
-            builder.button(text=region_name(code, user.language) or code, callback_data=step(callback_data, "days", g=code))
+            builder.button(
+                text=region_name(code, user.language) or code,
+                callback_data=step(callback_data, "days", g=code),
+            )
         builder.button(text=_("book-any-region"), callback_data=step(callback_data, "days", g=""))
         builder.adjust(1)
         await show(query, _("book-choose-region"), with_nav(builder, step(callback_data, "fmt")))
 
     @router.callback_query(Bk.filter(F.a == "days"))
-    async def days(query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings) -> None:
+    async def days(
+        query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         await show_days(query, session, callback_data, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "day"))
-    async def times(query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings,
-                    state: FSMContext) -> None:
+    async def times(
+        query: CallbackQuery,
+        callback_data: Bk,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
+    ) -> None:
         await state.clear()
         await show_times(query, session, callback_data, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "slot"))
-    async def confirm(query: CallbackQuery, callback_data: Bk, callback_answer: CallbackAnswer, session: AsyncSession,
-                      user: User, settings: Settings, state: FSMContext) -> None:
+    async def confirm(
+        query: CallbackQuery,
+        callback_data: Bk,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
+    ) -> None:
         data = await state.get_data()
         note = data.get("note") if data.get("slot") == callback_data.s else None
         if not await show_confirm(query, session, callback_data, user, settings, note):
@@ -241,10 +313,14 @@ def create_router() -> Router:
         await state.set_data({"slot": callback_data.s, "back": step(callback_data, "slot").pack()})
         builder = KeyboardBuilder()
         builder.button(text=_("book-note-skip"), callback_data=step(callback_data, "slot"))
-        await show(query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, step(callback_data, "slot")))
+        await show(
+            query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, step(callback_data, "slot"))
+        )
 
     @router.message(StateFilter(BookingFlow.note), F.text)
-    async def got_note(message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext) -> None:
+    async def got_note(
+        message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+    ) -> None:
         data = await state.get_data()
         note = truncate_utf16(message.text.strip(), NOTE_LIMIT)
         await state.set_state(None)
@@ -260,22 +336,37 @@ def create_router() -> Router:
         await message.answer(_("book-note-text-only"))
 
     @router.callback_query(Bk.filter(F.a == "ok"))
-    async def book(query: CallbackQuery, callback_data: Bk, callback_answer: CallbackAnswer, bot: Bot,
-                   session: AsyncSession, sessions: async_sessionmaker[AsyncSession], user: User, settings: Settings,
-                   i18n: I18n, state: FSMContext) -> None:
+    async def book(
+        query: CallbackQuery,
+        callback_data: Bk,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        user: User,
+        settings: Settings,
+        i18n: I18n,
+        state: FSMContext,
+    ) -> None:
         now = utcnow()
         data = await state.get_data()
         note = data.get("note") if data.get("slot") == callback_data.s else None
         previous_slot = None
         if callback_data.r:
             old = await repo.teacher_booking(session, user.id, callback_data.r)
-            result = await repo.reschedule(session, old, callback_data.s, settings.booking, now) if old else repo.BookResult("stale")
+            result = (
+                await repo.reschedule(session, old, callback_data.s, settings.booking, now)
+                if old
+                else repo.BookResult("stale")
+            )
             previous_slot = old.slot if old else None
         else:
             result = await repo.book(session, user, callback_data.s, note, settings.booking, now)
         if result.ok:
             await state.clear()
-            return await booked(query, bot, session, sessions, i18n, result.booking, settings, user, previous_slot)
+            return await booked(
+                query, bot, session, sessions, i18n, result.booking, settings, user, previous_slot
+            )
         if result.status == "limit":
             return await show_limit(query, settings)
         if result.status == "stale":

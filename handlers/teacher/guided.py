@@ -6,6 +6,7 @@ bot nothing between frames. A session ends on Stop, at the end, when its user do
 else (a new exercise, a command, another button), and on shutdown; the runner waits for every
 task, so none is left behind.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -79,11 +80,24 @@ class GuidedSessions:
 
     def on_message(self, key: int, message: Message | None) -> bool:
         live = self._live.get(key)
-        return live is not None and message is not None and live.message_id == message.message_id \
+        return (
+            live is not None
+            and message is not None
+            and live.message_id == message.message_id
             and self.runner.active(key)
+        )
 
-    async def start(self, key: int, bot: Bot, message: Message, frames: tuple[Frame, ...], view: GuidedView,
-                    i18n: I18n, language: str, shown: Screen | None = None) -> None:
+    async def start(
+        self,
+        key: int,
+        bot: Bot,
+        message: Message,
+        frames: tuple[Frame, ...],
+        view: GuidedView,
+        i18n: I18n,
+        language: str,
+        shown: Screen | None = None,
+    ) -> None:
         """Play `frames` on `message` (showing `shown` already); any earlier session of `key` stops first."""
         live = _Live(message.chat.id, message.message_id, shown)
 
@@ -137,8 +151,9 @@ class GuidedSessions:
         for attempt in range(2):
             try:
                 async with self._edits:
-                    await bot.edit_message_text(text=text, chat_id=live.chat_id, message_id=live.message_id,
-                                                reply_markup=markup)
+                    await bot.edit_message_text(
+                        text=text, chat_id=live.chat_id, message_id=live.message_id, reply_markup=markup
+                    )
                 break
             except TelegramRetryAfter as error:  # flood control: wait once, as Telegram asks
                 if attempt:
@@ -158,8 +173,12 @@ class LeaveGuard(BaseMiddleware):
         self.sessions = sessions
         self.is_control = is_control
 
-    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                       event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
         user = data.get("user")
         if user is not None and self.sessions.runner.active(user.id):
             message = event.message if isinstance(event, CallbackQuery) else None
@@ -176,14 +195,19 @@ class PeopleFirst(BaseMiddleware):
     def __init__(self, sessions: GuidedSessions) -> None:
         self.sessions = sessions
 
-    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                       event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
         with self.sessions.handling_update():
             return await handler(event, data)
 
 
-def setup_guided(dispatcher: Dispatcher, settings: Settings,
-                 is_control: Callable[[CallbackQuery], bool]) -> GuidedSessions:
+def setup_guided(
+    dispatcher: Dispatcher, settings: Settings, is_control: Callable[[CallbackQuery], bool]
+) -> GuidedSessions:
     """One runner per dispatcher (handlers get it as `guided`); App.close shuts it down.
 
     `is_control` picks the presses (Pause, Resume, Stop) that act on a running session.

@@ -1,5 +1,6 @@
 """Mood check-in: one tap on a 1-5 scale with words, an optional encrypted note, a 30-day
 chart, and a gentle offer of a consultation and Urgent help after three hard days."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,15 +13,15 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
-from bot.views.charts import render_history_chart
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
+from bot.views.charts import render_history_chart
 from storage.models import User
-from storage.repo import relax as repo
 from storage.models.relax import MOOD_NOTE_LIMIT
+from storage.repo import relax as repo
 
 SCORES = range(1, 6)
 HISTORY_DAYS = 30
@@ -61,8 +62,14 @@ def create_router() -> Router:
         await show(query, *ask_screen())
 
     @router.callback_query(cb.Mood.filter(F.action == "score"))
-    async def score(query: CallbackQuery, callback_data: cb.Mood, session: AsyncSession, user: User,
-                    state: FSMContext, settings: Settings) -> None:
+    async def score(
+        query: CallbackQuery,
+        callback_data: cb.Mood,
+        session: AsyncSession,
+        user: User,
+        state: FSMContext,
+        settings: Settings,
+    ) -> None:
         if not callback_data.value.isdigit() or int(callback_data.value) not in SCORES:
             return await show(query, *ask_screen())
         value = int(callback_data.value)
@@ -79,8 +86,12 @@ def create_router() -> Router:
     async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
         entry_id = (await state.get_data()).get("entry")
         await state.clear()
-        saved = isinstance(entry_id, int) and await repo.set_mood_note(session, user.id, entry_id, truncate_utf16(message.text, MOOD_NOTE_LIMIT))
-        await message.answer(_("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard())
+        saved = isinstance(entry_id, int) and await repo.set_mood_note(
+            session, user.id, entry_id, truncate_utf16(message.text, MOOD_NOTE_LIMIT)
+        )
+        await message.answer(
+            _("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard()
+        )
 
     @router.message(StateFilter(MoodStates.note))
     async def not_a_note(message: Message) -> None:
@@ -92,8 +103,14 @@ def create_router() -> Router:
         await show(query, _("mood-thanks"), after_keyboard())
 
     @router.callback_query(cb.Mood.filter(F.action == "chart"))
-    async def chart(query: CallbackQuery, session: AsyncSession, user: User, bot: Bot, state: FSMContext,
-                    settings: Settings) -> None:
+    async def chart(
+        query: CallbackQuery,
+        session: AsyncSession,
+        user: User,
+        bot: Bot,
+        state: FSMContext,
+        settings: Settings,
+    ) -> None:
         await state.clear()
         history = await repo.mood_history(session, user.id, HISTORY_DAYS)
         builder = KeyboardBuilder()
@@ -104,10 +121,18 @@ def create_router() -> Router:
         points = [(created.astimezone(settings.tz), float(value)) for created, value in history]
         # Drawing takes tens of milliseconds: a worker thread keeps other users' taps quick.
         png = await asyncio.to_thread(
-            render_history_chart, title=_("mood-chart-title"), points=points, y_range=(1, 5),
-            thresholds=[], y_label=_("mood-chart-axis"),
+            render_history_chart,
+            title=_("mood-chart-title"),
+            points=points,
+            y_range=(1, 5),
+            thresholds=[],
+            y_label=_("mood-chart-axis"),
         )
-        await bot.send_photo(query.from_user.id, BufferedInputFile(png, "mood.png"),
-                             caption=_("mood-chart-caption").format(count=len(points)), reply_markup=markup)
+        await bot.send_photo(
+            query.from_user.id,
+            BufferedInputFile(png, "mood.png"),
+            caption=_("mood-chart-caption").format(count=len(points)),
+            reply_markup=markup,
+        )
 
     return router

@@ -1,5 +1,6 @@
 """My bookings (Menu "mine"): upcoming consultations; cancel, reschedule, the .ics again,
 and the rating asked after an attended session."""
+
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
@@ -12,16 +13,16 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram import callbacks as cb
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from storage.models import User
 from storage.models.base import utcnow
-from storage.repo import booking as repo
 from storage.models.booking import COMMENT_LIMIT
+from storage.repo import booking as repo
 
 LIST = cb.Menu(item="mine")
 
@@ -30,8 +31,9 @@ class RatingFlow(StatesGroup):
     comment = State()
 
 
-async def show_list(event: CallbackQuery | Message, session: AsyncSession, user: User, settings: Settings,
-                    prefix: str = "") -> None:
+async def show_list(
+    event: CallbackQuery | Message, session: AsyncSession, user: User, settings: Settings, prefix: str = ""
+) -> None:
     now = utcnow()
     bookings = [b for b in await repo.upcoming_for_teacher(session, user.id, now) if b.slot.starts_at > now]
     builder = KeyboardBuilder()
@@ -40,8 +42,10 @@ async def show_list(event: CallbackQuery | Message, session: AsyncSession, user:
         return await show(event, prefix + _("mine-empty"), with_nav(builder))
     for booking in bookings:
         slot = booking.slot
-        text = f"{common.day_label(slot.starts_at.astimezone(settings.tz).date(), user.language)}, " \
-               f"{common.hhmm(slot.starts_at, settings.tz)} · {common.format_name(slot.format)}"
+        text = (
+            f"{common.day_label(slot.starts_at.astimezone(settings.tz).date(), user.language)}, "
+            f"{common.hhmm(slot.starts_at, settings.tz)} · {common.format_name(slot.format)}"
+        )
         builder.button(text=text, callback_data=cb.Mine(a="open", id=booking.id))
     builder.adjust(1)
     await show(event, prefix + _("mine-title").format(count=len(bookings)), with_nav(builder))
@@ -60,14 +64,21 @@ def create_router() -> Router:
         return None
 
     @router.callback_query(cb.Menu.filter(F.item == "mine"))
-    async def my_bookings(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings,
-                          state: FSMContext) -> None:
+    async def my_bookings(
+        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+    ) -> None:
         await state.clear()
         await show_list(query, session, user, settings)
 
     @router.callback_query(cb.Mine.filter(F.a == "open"))
-    async def open_booking(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer,
-                           session: AsyncSession, user: User, settings: Settings) -> None:
+    async def open_booking(
+        query: CallbackQuery,
+        callback_data: cb.Mine,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is None:
             return
@@ -84,21 +95,36 @@ def create_router() -> Router:
         await show(query, text, with_nav(builder, LIST))
 
     @router.callback_query(cb.Mine.filter(F.a == "ics"))
-    async def calendar_file(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer, bot: Bot,
-                            session: AsyncSession, user: User, settings: Settings) -> None:
+    async def calendar_file(
+        query: CallbackQuery,
+        callback_data: cb.Mine,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is not None:
             callback_answer.text = _("mine-ics-sent")
             await common.send_ics(bot, booking, user, settings.tz)
 
     @router.callback_query(cb.Mine.filter(F.a == "cancel"))
-    async def ask_cancel(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer,
-                         session: AsyncSession, user: User, settings: Settings) -> None:
+    async def ask_cancel(
+        query: CallbackQuery,
+        callback_data: cb.Mine,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is None:
             return
         late = repo.is_late_cancel(booking, settings.booking, utcnow())
-        text = _("mine-cancel-ask").format(when=common.when(booking.slot.starts_at, settings.tz, user.language))
+        text = _("mine-cancel-ask").format(
+            when=common.when(booking.slot.starts_at, settings.tz, user.language)
+        )
         if late:
             text += "\n\n" + _("mine-cancel-late").format(hours=f"{settings.booking.cancel_cutoff_hours:g}")
         builder = KeyboardBuilder()
@@ -106,9 +132,17 @@ def create_router() -> Router:
         await show(query, text, with_nav(builder, cb.Mine(a="open", id=booking.id)))
 
     @router.callback_query(cb.Mine.filter(F.a == "cancelok"))
-    async def cancel(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer, bot: Bot,
-                     session: AsyncSession, sessions: async_sessionmaker[AsyncSession], user: User,
-                     settings: Settings, i18n: I18n) -> None:
+    async def cancel(
+        query: CallbackQuery,
+        callback_data: cb.Mine,
+        callback_answer: CallbackAnswer,
+        bot: Bot,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        user: User,
+        settings: Settings,
+        i18n: I18n,
+    ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is None or not await repo.cancel(session, booking, "teacher", settings.booking, utcnow()):
             return
@@ -118,8 +152,14 @@ def create_router() -> Router:
         await show_list(query, session, user, settings, prefix=_("mine-cancelled") + "\n\n")
 
     @router.callback_query(cb.Mine.filter(F.a == "rate"))
-    async def rate(query: CallbackQuery, callback_data: cb.Mine, callback_answer: CallbackAnswer,
-                   session: AsyncSession, user: User, state: FSMContext) -> None:
+    async def rate(
+        query: CallbackQuery,
+        callback_data: cb.Mine,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        state: FSMContext,
+    ) -> None:
         booking = await repo.teacher_booking(session, user.id, callback_data.id)
         if booking is None or not await repo.rate(session, booking, callback_data.v):
             callback_answer.text = _("stale-button")
@@ -134,7 +174,9 @@ def create_router() -> Router:
         await state.clear()
         booking = await repo.teacher_booking(session, user.id, data.get("booking", 0))
         if booking is not None and booking.rating:
-            await repo.rate(session, booking, booking.rating, truncate_utf16(message.text.strip(), COMMENT_LIMIT))
+            await repo.rate(
+                session, booking, booking.rating, truncate_utf16(message.text.strip(), COMMENT_LIMIT)
+            )
         await message.answer(_("rate-comment-saved"), reply_markup=with_nav(KeyboardBuilder()))
 
     return router

@@ -1,5 +1,6 @@
 """Settings → Reminders: the opt-in nudges (bot/nudges.py) a teacher turns on at a time they
 pick, and the one-tap "turn off" on every nudge message."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -9,11 +10,11 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
-from bot.workers import nudges
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
+from bot.workers import nudges
 from storage.models import User
 from storage.models.base import utcnow
 from storage.repo import nudges as repo
@@ -22,7 +23,7 @@ LIST = cb.Nudge(a="list")
 
 
 def _clock(value: str) -> str:
-    """"20:00" <-> "2000": callback data must not hold ":" (aiogram's separator)."""
+    """ "20:00" <-> "2000": callback data must not hold ":" (aiogram's separator)."""
     return value.replace(":", "") if ":" in value else f"{value[:2]}:{value[2:]}"
 
 
@@ -34,7 +35,9 @@ async def chosen_times(session: AsyncSession, user: User) -> dict[str, str]:
 def schedule_text(kind: str, at: str, settings: Settings, language: str) -> str:
     if kind in nudges.WEEKLY:
         day = nudges.next_time(kind, at, utcnow(), settings.tz, settings.nudges.weekly_day)
-        return _("nudges-weekly").format(day=format_date(day.astimezone(settings.tz), "EEEE", locale=language), time=at)
+        return _("nudges-weekly").format(
+            day=format_date(day.astimezone(settings.tz), "EEEE", locale=language), time=at
+        )
     return _("nudges-daily").format(time=at)
 
 
@@ -45,21 +48,36 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, set
     for kind in nudges.KINDS:
         state = schedule_text(kind, on[kind], settings, user.language) if kind in on else _("nudges-off")
         lines.append(_("nudges-line").format(name=_("nudge-name-" + kind), state=state))
-        builder.button(text=("✅ " if kind in on else "") + _("nudge-name-" + kind), callback_data=cb.Nudge(a="kind", k=kind))
+        builder.button(
+            text=("✅ " if kind in on else "") + _("nudge-name-" + kind),
+            callback_data=cb.Nudge(a="kind", k=kind),
+        )
     builder.adjust(1)
-    await show(query, _("nudges-title") + "\n\n" + "\n".join(lines), with_nav(builder, cb.Menu(item="settings")))
+    await show(
+        query, _("nudges-title") + "\n\n" + "\n".join(lines), with_nav(builder, cb.Menu(item="settings"))
+    )
 
 
-async def show_kind(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, kind: str) -> None:
+async def show_kind(
+    query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, kind: str
+) -> None:
     current = (await chosen_times(session, user)).get(kind)
     builder = KeyboardBuilder()
     for at in settings.nudges.times:
-        builder.button(text=("✓ " if at == current else "") + at, callback_data=cb.Nudge(a="set", k=kind, t=_clock(at)))
+        builder.button(
+            text=("✓ " if at == current else "") + at, callback_data=cb.Nudge(a="set", k=kind, t=_clock(at))
+        )
     builder.adjust(3)
     if current:
         builder.row(button(_("nudge-turn-off"), cb.Nudge(a="off", k=kind)))
     state = schedule_text(kind, current, settings, user.language) if current else _("nudges-off")
-    text = _("nudge-about-" + kind) + "\n\n" + _("nudges-now").format(state=state) + "\n\n" + _("nudges-pick-time")
+    text = (
+        _("nudge-about-" + kind)
+        + "\n\n"
+        + _("nudges-now").format(state=state)
+        + "\n\n"
+        + _("nudges-pick-time")
+    )
     await show(query, text, with_nav(builder, LIST))
 
 
@@ -72,13 +90,20 @@ def create_router() -> Router:
         await show_list(query, session, user, settings)
 
     @router.callback_query(cb.Nudge.filter((F.a == "kind") & known))
-    async def one_kind(query: CallbackQuery, callback_data: cb.Nudge, session: AsyncSession, user: User,
-                       settings: Settings) -> None:
+    async def one_kind(
+        query: CallbackQuery, callback_data: cb.Nudge, session: AsyncSession, user: User, settings: Settings
+    ) -> None:
         await show_kind(query, session, user, settings, callback_data.k)
 
     @router.callback_query(cb.Nudge.filter((F.a == "set") & known))
-    async def set_time(query: CallbackQuery, callback_data: cb.Nudge, callback_answer: CallbackAnswer,
-                       session: AsyncSession, user: User, settings: Settings) -> None:
+    async def set_time(
+        query: CallbackQuery,
+        callback_data: cb.Nudge,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+    ) -> None:
         at = _clock(callback_data.t)
         if at not in settings.nudges.times:  # an old button after the offered times changed
             callback_answer.text = _("stale-button")
@@ -88,12 +113,19 @@ def create_router() -> Router:
         await show_list(query, session, user, settings)
 
     @router.callback_query(cb.Nudge.filter((F.a == "off") & known))
-    async def turn_off(query: CallbackQuery, callback_data: cb.Nudge, callback_answer: CallbackAnswer,
-                       session: AsyncSession, user: User) -> None:
+    async def turn_off(
+        query: CallbackQuery,
+        callback_data: cb.Nudge,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+    ) -> None:
         await nudges.turn_off(session, user.id, callback_data.k)
         callback_answer.text = _("nudges-turned-off")
         builder = KeyboardBuilder()
         builder.button(text=_("settings-nudges"), callback_data=LIST)
-        await show(query, _("nudges-off-done").format(name=_("nudge-name-" + callback_data.k)), with_nav(builder))
+        await show(
+            query, _("nudges-off-done").format(name=_("nudge-name-" + callback_data.k)), with_nav(builder)
+        )
 
     return router

@@ -1,5 +1,6 @@
 """Relaxation: exercises by category, a guided mode in one edited message, favourites and
 a private journal for the drawing and the evening reflection."""
+
 from __future__ import annotations
 
 import functools
@@ -14,17 +15,17 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
 from bot.config import ConfigError, Settings
 from bot.content.exercises import CATEGORIES, Catalogue, ContentError, Exercise, Frame, Reason, load_exercises
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from handlers.teacher.guided import GuidedSessions, GuidedView, Screen, setup_guided
 from storage.models import User
 from storage.models.base import utcnow
-from storage.repo import relax as repo
 from storage.models.relax import JOURNAL_TEXT_LIMIT
+from storage.repo import relax as repo
 
 MENU = cb.Menu(item="relax")
 CONTROLS = ("pause", "resume", "stop")
@@ -60,9 +61,13 @@ def is_control(query: CallbackQuery) -> bool:
 
 # ── screens ─────────────────────────────────────────────────────────────────
 
+
 def relax_menu(lang: str, today: Exercise) -> Screen:
     builder = KeyboardBuilder()
-    builder.button(text=_("relax-today").format(title=today.title[lang]), callback_data=cb.Relax(action="card", value=today.id))
+    builder.button(
+        text=_("relax-today").format(title=today.title[lang]),
+        callback_data=cb.Relax(action="card", value=today.id),
+    )
     for category in CATEGORIES:
         builder.button(text=_("relax-cat-" + category), callback_data=cb.Relax(action="cat", value=category))
     builder.button(text=_("relax-favourites"), callback_data=cb.Relax(action="favs"))
@@ -82,21 +87,29 @@ def exercise_list(lang: str, exercises: list[Exercise], title: str, back: cb.Cal
 
 
 def card_text(exercise: Exercise, lang: str) -> str:
-    text = _("relax-card").format(title=html.escape(exercise.title[lang]), minutes=exercise.minutes,
-                                  why=html.escape(exercise.why[lang]))
+    text = _("relax-card").format(
+        title=html.escape(exercise.title[lang]), minutes=exercise.minutes, why=html.escape(exercise.why[lang])
+    )
     if exercise.note is not None:
         text += "\n\n" + _("relax-card-note").format(note=html.escape(exercise.note[lang]))
     return text
 
 
-def card_keyboard(exercise: Exercise, favourite: bool, *, again: bool = False, keep: bool = False) -> InlineKeyboardMarkup:
+def card_keyboard(
+    exercise: Exercise, favourite: bool, *, again: bool = False, keep: bool = False
+) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
-    builder.button(text=_("relax-again" if again else "relax-start"), callback_data=cb.Relax(action="go", value=exercise.id))
+    builder.button(
+        text=_("relax-again" if again else "relax-start"),
+        callback_data=cb.Relax(action="go", value=exercise.id),
+    )
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
         builder.button(text=_(label), callback_data=cb.Relax(action="keep", value=exercise.id))
-    builder.button(text=_("relax-fav-remove" if favourite else "relax-fav-add"),
-                   callback_data=cb.Relax(action="fav", value=exercise.id))
+    builder.button(
+        text=_("relax-fav-remove" if favourite else "relax-fav-add"),
+        callback_data=cb.Relax(action="fav", value=exercise.id),
+    )
     builder.adjust(1)
     return with_nav(builder, cb.Relax(action="cat", value=exercise.category))
 
@@ -134,6 +147,7 @@ def guided_view(exercise: Exercise, lang: str, favourite: bool) -> GuidedView:
 
 # ── handlers ────────────────────────────────────────────────────────────────
 
+
 def exercise_of_the_day(settings: Settings) -> Exercise:
     return catalogue().exercise_of_the_day(utcnow().astimezone(settings.tz).date())
 
@@ -142,8 +156,15 @@ async def show_menu(query: CallbackQuery, i18n: I18n, settings: Settings) -> Non
     await show(query, *relax_menu(i18n.current_locale, exercise_of_the_day(settings)))
 
 
-async def show_card(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings,
-                    exercise_id: str, status: str = "") -> None:
+async def show_card(
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+    exercise_id: str,
+    status: str = "",
+) -> None:
     exercise = catalogue().get(exercise_id)
     if exercise is None:  # a button from an older catalogue
         return await show_menu(query, i18n, settings)
@@ -181,23 +202,44 @@ def create_router() -> Router:
         await show(query, *exercise_list(i18n.current_locale, chosen, title, MENU))
 
     @router.callback_query(cb.Relax.filter(F.action == "card"))
-    async def exercise_card(query: CallbackQuery, callback_data: cb.Relax, session: AsyncSession, user: User,
-                            i18n: I18n, settings: Settings, state: FSMContext) -> None:
+    async def exercise_card(
+        query: CallbackQuery,
+        callback_data: cb.Relax,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        settings: Settings,
+        state: FSMContext,
+    ) -> None:
         await state.clear()
         await show_card(query, session, user, i18n, settings, callback_data.value)
 
     @router.callback_query(cb.Relax.filter(F.action == "fav"))
-    async def toggle_favourite(query: CallbackQuery, callback_data: cb.Relax, session: AsyncSession, user: User,
-                               i18n: I18n, settings: Settings) -> None:
+    async def toggle_favourite(
+        query: CallbackQuery,
+        callback_data: cb.Relax,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        settings: Settings,
+    ) -> None:
         if catalogue().get(callback_data.value) is not None:
             was = await repo.is_favourite(session, user.id, callback_data.value)
             await repo.set_favourite(session, user.id, callback_data.value, not was)
         await show_card(query, session, user, i18n, settings, callback_data.value)
 
     @router.callback_query(cb.Relax.filter(F.action == "go"))
-    async def start_exercise(query: CallbackQuery, callback_data: cb.Relax, session: AsyncSession, user: User,
-                             i18n: I18n, settings: Settings, bot: Bot, guided: GuidedSessions,
-                             state: FSMContext) -> None:
+    async def start_exercise(
+        query: CallbackQuery,
+        callback_data: cb.Relax,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        settings: Settings,
+        bot: Bot,
+        guided: GuidedSessions,
+        state: FSMContext,
+    ) -> None:
         exercise = catalogue().get(callback_data.value)
         if exercise is None:
             return await show_menu(query, i18n, settings)
@@ -210,11 +252,20 @@ def create_router() -> Router:
         await guided.start(user.id, bot, message, frames, view, i18n, lang, shown=first)
 
     @router.callback_query(cb.Relax.filter(F.action.in_(CONTROLS)))
-    async def control(query: CallbackQuery, callback_data: cb.Relax, session: AsyncSession, user: User,
-                      i18n: I18n, settings: Settings, guided: GuidedSessions) -> None:
+    async def control(
+        query: CallbackQuery,
+        callback_data: cb.Relax,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        settings: Settings,
+        guided: GuidedSessions,
+    ) -> None:
         if not guided.on_message(user.id, query.message):
             # The session ended (a restart, or an older message): back to the card, never a dead button.
-            return await show_card(query, session, user, i18n, settings, callback_data.value, _("relax-stopped"))
+            return await show_card(
+                query, session, user, i18n, settings, callback_data.value, _("relax-stopped")
+            )
         if callback_data.action == "pause":
             guided.pause(user.id)  # the session redraws its own message
         elif callback_data.action == "resume":
@@ -225,8 +276,9 @@ def create_router() -> Router:
     # ── journal ─────────────────────────────────────────────────────────────
 
     @router.callback_query(cb.Relax.filter(F.action == "keep"))
-    async def keep(query: CallbackQuery, callback_data: cb.Relax, state: FSMContext, i18n: I18n,
-                   settings: Settings) -> None:
+    async def keep(
+        query: CallbackQuery, callback_data: cb.Relax, state: FSMContext, i18n: I18n, settings: Settings
+    ) -> None:
         exercise = catalogue().get(callback_data.value)
         if exercise is None or not (exercise.accepts_photo or exercise.accepts_text):
             return await show_menu(query, i18n, settings)
@@ -244,7 +296,9 @@ def create_router() -> Router:
         if exercise.accepts_photo and message.photo:
             await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
         elif exercise.accepts_text and message.text and not message.text.startswith("/"):
-            await repo.add_journal_entry(session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT))
+            await repo.add_journal_entry(
+                session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT)
+            )
         else:
             hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
             back = cb.Relax(action="card", value=exercise.id)
@@ -255,7 +309,9 @@ def create_router() -> Router:
         await message.answer(_("relax-journal-saved"), reply_markup=with_nav(builder, MENU))
 
     @router.callback_query(cb.Relax.filter(F.action == "journal"))
-    async def journal(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings) -> None:
+    async def journal(
+        query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings
+    ) -> None:
         lang = i18n.current_locale
         entries = await repo.journal(session, user.id, JOURNAL_SHOWN)
         builder = KeyboardBuilder()
@@ -265,26 +321,43 @@ def create_router() -> Router:
             title = exercise.title[lang] if exercise else ""
             day = entry.created_at.astimezone(settings.tz).strftime("%d.%m")
             if entry.kind == "photo":
-                builder.button(text=_("relax-journal-photo").format(date=day, title=title),
-                               callback_data=cb.Relax(action="photo", value=str(entry.id)))
+                builder.button(
+                    text=_("relax-journal-photo").format(date=day, title=title),
+                    callback_data=cb.Relax(action="photo", value=str(entry.id)),
+                )
             else:
-                text = entry.content if len(entry.content) <= JOURNAL_TEXT_SHOWN else entry.content[:JOURNAL_TEXT_SHOWN] + "…"
+                text = (
+                    entry.content
+                    if len(entry.content) <= JOURNAL_TEXT_SHOWN
+                    else entry.content[:JOURNAL_TEXT_SHOWN] + "…"
+                )
                 lines.append(f"<b>{day}</b> · {html.escape(title)}\n{html.escape(text)}")
         builder.adjust(1)
         await show(query, "\n\n".join(lines), with_nav(builder, MENU))
 
     @router.callback_query(cb.Relax.filter(F.action == "photo"))
-    async def journal_photo(query: CallbackQuery, callback_data: cb.Relax, session: AsyncSession, user: User,
-                            i18n: I18n, bot: Bot, settings: Settings) -> None:
-        entry = await repo.journal_entry(session, user.id, int(callback_data.value)) \
-            if callback_data.value.isdigit() else None
+    async def journal_photo(
+        query: CallbackQuery,
+        callback_data: cb.Relax,
+        session: AsyncSession,
+        user: User,
+        i18n: I18n,
+        bot: Bot,
+        settings: Settings,
+    ) -> None:
+        entry = (
+            await repo.journal_entry(session, user.id, int(callback_data.value))
+            if callback_data.value.isdigit()
+            else None
+        )
         builder = KeyboardBuilder()
         if entry is None or entry.kind != "photo":
             return await show(query, _("relax-journal-empty"), with_nav(builder, MENU))
         exercise = catalogue().get(entry.exercise_id)
         caption = _("relax-journal-photo").format(
             date=entry.created_at.astimezone(settings.tz).strftime("%d.%m"),
-            title=html.escape(exercise.title[i18n.current_locale]) if exercise else "")
+            title=html.escape(exercise.title[i18n.current_locale]) if exercise else "",
+        )
         markup = with_nav(builder, cb.Relax(action="journal"))
         await bot.send_photo(query.from_user.id, entry.content, caption=caption, reply_markup=markup)
 

@@ -6,6 +6,7 @@ menu screen clears the FSM, and a questionnaire must resume after any detour or 
 Each answer button carries its item position; an answer counts only when it is for the
 question the draft is on, so a double tap or an old message never counts twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,15 +25,15 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram import callbacks as cb
-from bot.content import lines
-from bot.views import safety as safety_screens
-from bot.views.charts import render_history_chart
 from bot.config import Settings
+from bot.content import lines
 from bot.content.exercises import load_exercises
 from bot.content.instruments import Instrument, Result, load_instruments
+from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.telegram.ui import show
+from bot.views import safety as safety_screens
+from bot.views.charts import render_history_chart
 from storage.models import SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
@@ -110,7 +111,9 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lan
         )
         mark = ""
         if key in drafts:
-            line += " " + _("selfcheck-list-paused").format(n=drafts[key].position + 1, total=len(instrument.items))
+            line += " " + _("selfcheck-list-paused").format(
+                n=drafts[key].position + 1, total=len(instrument.items)
+            )
             mark = "▶️ "
         lines.append(line)
         builder.button(text=mark + title(instrument, lang), callback_data=Sc(action="open", inst=key))
@@ -120,44 +123,64 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lan
     await show(query, "\n\n".join(lines), with_nav(builder))
 
 
-async def show_instrument(query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: str) -> None:
+async def show_instrument(
+    query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: str
+) -> None:
     draft = await repo.draft(session, user.id, instrument.key)
     done = (await repo.counts(session, user.id)).get(instrument.key, 0)
     builder = KeyboardBuilder()
     if draft is not None and draft.position > 0:
         total = len(instrument.items)
-        builder.button(text=_("selfcheck-continue").format(n=draft.position + 1, total=total),
-                       callback_data=Sc(action="go", inst=instrument.key))
+        builder.button(
+            text=_("selfcheck-continue").format(n=draft.position + 1, total=total),
+            callback_data=Sc(action="go", inst=instrument.key),
+        )
         builder.button(text=_("selfcheck-restart"), callback_data=Sc(action="begin", inst=instrument.key))
     else:
         builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
     if done:
-        builder.button(text=_("selfcheck-history-button").format(count=done), callback_data=Sc(action="hist", inst=instrument.key))
+        builder.button(
+            text=_("selfcheck-history-button").format(count=done),
+            callback_data=Sc(action="hist", inst=instrument.key),
+        )
     builder.adjust(1)
     text = _("selfcheck-about").format(
-        title=title(instrument, lang), intro=esc(instrument.intro(lang)), minutes=minutes(instrument),
-        count=len(instrument.items), translation=esc(instrument.translation(lang)),
+        title=title(instrument, lang),
+        intro=esc(instrument.intro(lang)),
+        minutes=minutes(instrument),
+        count=len(instrument.items),
+        translation=esc(instrument.translation(lang)),
     )
     await show(query, text, with_nav(builder, LIST))
 
 
-async def show_question(query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: str) -> None:
+async def show_question(
+    query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: str
+) -> None:
     given = repo.answers(draft).get(instrument.items[draft.position].key)
     await show(query, *question_screen(instrument.key, draft.position, given, lang))
 
 
 @lru_cache(maxsize=1024)
-def question_screen(key: str, position: int, given: int | None, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+def question_screen(
+    key: str, position: int, given: int | None, lang: str
+) -> tuple[str, InlineKeyboardMarkup]:
     """The same for everyone at this question with this answer ticked: built once per language."""
     instrument = instruments()[key]
     item = instrument.items[position]
     builder = KeyboardBuilder()
     for option in instrument.options_for(item):
         mark = "✓ " if option.value == given else ""
-        builder.button(text=mark + option.label(lang),
-                       callback_data=Sc(action="ans", inst=instrument.key, n=position, v=option.value))
+        builder.button(
+            text=mark + option.label(lang),
+            callback_data=Sc(action="ans", inst=instrument.key, n=position, v=option.value),
+        )
     builder.adjust(1)
-    parts = [_("selfcheck-question").format(title=title(instrument, lang), n=position + 1, total=len(instrument.items))]
+    parts = [
+        _("selfcheck-question").format(
+            title=title(instrument, lang), n=position + 1, total=len(instrument.items)
+        )
+    ]
     if stem(instrument, lang):
         parts.append(f"<i>{esc(stem(instrument, lang))}</i>")
     parts.append(f"<b>{esc(item.text(lang))}</b>")
@@ -180,30 +203,56 @@ def next_steps(result: Result, lang: str) -> list[InlineKeyboardButton]:
             if exercise is None:
                 buttons.append(button(_("menu-relax"), cb.Menu(item="relax")))
             else:  # straight to the fitting exercise's card in Relaxation
-                buttons.append(button(_("selfcheck-exercise").format(title=exercise.title[lang]),
-                                      cb.Relax(action="card", value=exercise.id)))
+                buttons.append(
+                    button(
+                        _("selfcheck-exercise").format(title=exercise.title[lang]),
+                        cb.Relax(action="card", value=exercise.id),
+                    )
+                )
     return buttons
 
 
 def result_text(
-    instrument: Instrument, result: Result, created_at: datetime, settings: Settings, lang: str, *, for_staff: bool = False
+    instrument: Instrument,
+    result: Result,
+    created_at: datetime,
+    settings: Settings,
+    lang: str,
+    *,
+    for_staff: bool = False,
 ) -> str:
-    parts = [_("selfcheck-result-title").format(title=title(instrument, lang), date=local_date(created_at, settings))]
+    parts = [
+        _("selfcheck-result-title").format(
+            title=title(instrument, lang), date=local_date(created_at, settings)
+        )
+    ]
     for scale in result.scales.values():
         headline = _("selfcheck-result-scale").format(
-            scale=esc(scale.name(lang)), score=number(scale.score), max=number(scale.max), band=esc(scale.band_label(lang))
+            scale=esc(scale.name(lang)),
+            score=number(scale.score),
+            max=number(scale.max),
+            band=esc(scale.band_label(lang)),
         )
         parts.append(f"{headline}\n{esc(scale.band_meaning(lang))}")
     if for_staff:
         if result.safety:
             parts.append(_("selfcheck-shared-alert"))
     else:
-        parts.append(_("selfcheck-result-firm") if result.max_severity >= 3 or result.safety else _("selfcheck-result-note"))
+        parts.append(
+            _("selfcheck-result-firm")
+            if result.max_severity >= 3 or result.safety
+            else _("selfcheck-result-note")
+        )
     return "\n\n".join(parts)
 
 
 async def show_result(
-    query: CallbackQuery, session: AsyncSession, user: User, row: SelfCheckResult, settings: Settings, lang: str,
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    row: SelfCheckResult,
+    settings: Settings,
+    lang: str,
     back: CallbackData = LIST,
 ) -> None:
     instrument = instruments()[row.instrument]
@@ -215,7 +264,9 @@ async def show_result(
         builder.row(button(_("selfcheck-share"), Sc(action="share", inst=row.instrument, n=row.id)))
     builder.row(button(_("selfcheck-history-button-short"), Sc(action="hist", inst=row.instrument)))
     builder.row(*urgent_row())
-    await show(query, result_text(instrument, result, row.created_at, settings, lang), with_nav(builder, back))
+    await show(
+        query, result_text(instrument, result, row.created_at, settings, lang), with_nav(builder, back)
+    )
 
 
 def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
@@ -228,25 +279,35 @@ def safety_markup(go_on: InlineKeyboardButton) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def show_safety(query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton) -> None:
+async def show_safety(
+    query: CallbackQuery, settings: Settings, intro: str, go_on: InlineKeyboardButton
+) -> None:
     # Shown in place of the next question or the result, so nothing continues before it.
     text = f"{intro}\n\n{lines.text(settings.support.crisis_lines)}\n\n{_('urgent-outro')}"
     await show(query, text, safety_markup(go_on))
 
 
 async def show_history(
-    query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, settings: Settings, lang: str
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    instrument: Instrument,
+    settings: Settings,
+    lang: str,
 ) -> None:
     rows = await repo.history(session, user.id, instrument.key)
     builder = KeyboardBuilder()
     if not rows:
         builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
-        await show(query, _("selfcheck-history-empty").format(title=title(instrument, lang)),
-                   with_nav(builder, Sc(action="open", inst=instrument.key)))
+        await show(
+            query,
+            _("selfcheck-history-empty").format(title=title(instrument, lang)),
+            with_nav(builder, Sc(action="open", inst=instrument.key)),
+        )
         return
     results = [stored_result(row) for row in rows]
     lines = []
-    for index, (row, result) in enumerate(zip(rows, results)):
+    for index, (row, result) in enumerate(zip(rows, results, strict=True)):
         scores = []
         for key, scale in result.scales.items():
             text = f"{esc(scale.name(lang))} {number(scale.score)}"
@@ -255,22 +316,38 @@ async def show_history(
                 text += f" ({change(scale.score, previous.score)})"
             scores.append(text)
         lines.append(f"{local_date(row.created_at, settings)} — " + "; ".join(scores))
-    text = _("selfcheck-history").format(title=title(instrument, lang), lines="\n".join(lines[-HISTORY_LINES:]))
+    text = _("selfcheck-history").format(
+        title=title(instrument, lang), lines="\n".join(lines[-HISTORY_LINES:])
+    )
     if len(lines) > HISTORY_LINES:
         text += "\n\n" + _("selfcheck-history-more").format(shown=HISTORY_LINES, total=len(lines))
     for index, scale in enumerate(instrument.scales):
-        label = _("selfcheck-chart") if len(instrument.scales) == 1 else _("selfcheck-chart-scale").format(scale=esc(scale.name(lang)))
+        label = (
+            _("selfcheck-chart")
+            if len(instrument.scales) == 1
+            else _("selfcheck-chart-scale").format(scale=esc(scale.name(lang)))
+        )
         builder.row(button(label, Sc(action="chart", inst=instrument.key, n=index)))
-    opened = [button(f"🗓 {local_date(row.created_at, settings)}", Sc(action="res", inst=instrument.key, n=row.id, v=1))
-              for row in rows[-HISTORY_BUTTONS:]]
+    opened = [
+        button(
+            f"🗓 {local_date(row.created_at, settings)}", Sc(action="res", inst=instrument.key, n=row.id, v=1)
+        )
+        for row in rows[-HISTORY_BUTTONS:]
+    ]
     for start in range(0, len(opened), 3):
-        builder.row(*opened[start:start + 3])
+        builder.row(*opened[start : start + 3])
     await show(query, text, with_nav(builder, Sc(action="open", inst=instrument.key)))
 
 
 async def send_chart(
-    query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, instrument: Instrument,
-    scale_index: int, settings: Settings, lang: str,
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    instrument: Instrument,
+    scale_index: int,
+    settings: Settings,
+    lang: str,
 ) -> None:
     scale = instrument.scales[scale_index]
     rows = await repo.history(session, user.id, instrument.key)
@@ -286,13 +363,19 @@ async def send_chart(
         chart_title += f" — {scale.name(lang)}"
     # Rendering takes a noticeable fraction of a second: off the event loop.
     png = await asyncio.to_thread(
-        render_history_chart, title=chart_title, points=points, y_range=(scale.min, scale.max),
-        thresholds=scale.thresholds(lang), y_label=_("selfcheck-chart-axis"),
+        render_history_chart,
+        title=chart_title,
+        points=points,
+        y_range=(scale.min, scale.max),
+        thresholds=scale.thresholds(lang),
+        y_label=_("selfcheck-chart-axis"),
     )
     markup = with_nav(KeyboardBuilder(), Sc(action="hist", inst=instrument.key))
     await bot.send_photo(
-        query.from_user.id, BufferedInputFile(png, filename=f"{instrument.key}.png"),
-        caption=_("selfcheck-chart-caption").format(title=esc(chart_title), count=len(points)), reply_markup=markup,
+        query.from_user.id,
+        BufferedInputFile(png, filename=f"{instrument.key}.png"),
+        caption=_("selfcheck-chart-caption").format(title=esc(chart_title), count=len(points)),
+        reply_markup=markup,
     )
 
 
@@ -305,7 +388,12 @@ def safety_intro(instrument: Instrument, result: Result) -> str:
 
 
 async def show_finished(
-    query: CallbackQuery, session: AsyncSession, row: SelfCheckResult, user: User, settings: Settings, lang: str
+    query: CallbackQuery,
+    session: AsyncSession,
+    row: SelfCheckResult,
+    user: User,
+    settings: Settings,
+    lang: str,
 ) -> None:
     """The screen that follows the last answer: the safety screen first when it is due, then the result."""
     if row.data.get("safety_screen"):
@@ -347,7 +435,9 @@ async def answer(
     await show_finished(query, session, row, user, settings, lang)
 
 
-async def go_back(query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, lang: str) -> None:
+async def go_back(
+    query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, lang: str
+) -> None:
     instrument = instruments()[data.inst]
     draft = await repo.draft(session, user.id, instrument.key)
     if draft is None or data.n == 0:
@@ -361,25 +451,41 @@ async def go_back(query: CallbackQuery, data: cb.SelfCheck, session: AsyncSessio
 
 
 async def show_share(
-    query: CallbackQuery, session: AsyncSession, user: User, row: SelfCheckResult, settings: Settings, lang: str
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    row: SelfCheckResult,
+    settings: Settings,
+    lang: str,
 ) -> None:
     # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
-    upcoming = [b for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
-                if not deactivated(b.slot.psychologist.user)]
+    upcoming = [
+        b
+        for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
+        if not deactivated(b.slot.psychologist.user)
+    ]
     done = await repo.shared_with(session, row.id)
     builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
         when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
         name = booking.slot.psychologist.display_name
-        builder.row(button(f"{mark}{when} · {name}", Sc(action="shto", inst=row.instrument, n=row.id, v=booking.id)))
+        builder.row(
+            button(f"{mark}{when} · {name}", Sc(action="shto", inst=row.instrument, n=row.id, v=booking.id))
+        )
     text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
     await show(query, text, with_nav(builder, Sc(action="res", inst=row.instrument, n=row.id)))
 
 
 async def share_result(
-    query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, row: SelfCheckResult, booking_id: int,
-    settings: Settings, i18n: I18n,
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    row: SelfCheckResult,
+    booking_id: int,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     booking = await bookings.teacher_booking(session, user.id, booking_id)
     back = with_nav(KeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
@@ -396,7 +502,8 @@ async def share_result(
     staff = psychologist.user
     with i18n.use_locale(staff.language):
         text = _("selfcheck-shared-psy").format(
-            code=user.pseudonym, when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
+            code=user.pseudonym,
+            when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
             result=result_text(instrument, result, row.created_at, settings, staff.language, for_staff=True),
         )
     try:
@@ -414,7 +521,9 @@ def create_router() -> Router:
     known = F.inst.in_(list(instruments()))
 
     @router.callback_query(cb.Menu.filter(F.item == "check"))
-    async def menu(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, state: FSMContext) -> None:
+    async def menu(
+        query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, state: FSMContext
+    ) -> None:
         await state.clear()
         await show_list(query, session, user, i18n.current_locale)
 
@@ -423,11 +532,15 @@ def create_router() -> Router:
         await show_list(query, session, user, i18n.current_locale)
 
     @router.callback_query(Sc.filter((F.action == "open") & known))
-    async def open_instrument(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+    async def open_instrument(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    ) -> None:
         await show_instrument(query, session, user, instruments()[callback_data.inst], i18n.current_locale)
 
     @router.callback_query(Sc.filter((F.action == "begin") & known))
-    async def begin(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+    async def begin(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    ) -> None:
         instrument = instruments()[callback_data.inst]
         draft = await repo.draft(session, user.id, instrument.key)
         if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
@@ -435,7 +548,9 @@ def create_router() -> Router:
         await show_question(query, instrument, draft, i18n.current_locale)
 
     @router.callback_query(Sc.filter((F.action == "go") & known))
-    async def resume(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+    async def resume(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    ) -> None:
         instrument = instruments()[callback_data.inst]
         draft = await repo.draft(session, user.id, instrument.key)
         if draft is None:
@@ -444,17 +559,29 @@ def create_router() -> Router:
 
     @router.callback_query(Sc.filter((F.action == "ans") & known))
     async def on_answer(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+        query: CallbackQuery,
+        callback_data: Sc,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
         await answer(query, callback_data, session, user, settings, i18n.current_locale)
 
     @router.callback_query(Sc.filter((F.action == "back") & known))
-    async def on_back(query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n) -> None:
+    async def on_back(
+        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    ) -> None:
         await go_back(query, callback_data, session, user, i18n.current_locale)
 
     @router.callback_query(Sc.filter((F.action == "res") & known))
     async def open_result(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+        query: CallbackQuery,
+        callback_data: Sc,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
         row = await repo.result(session, user.id, callback_data.n)
         if row is None:  # deleted meanwhile, or not this teacher's
@@ -464,7 +591,12 @@ def create_router() -> Router:
 
     @router.callback_query(Sc.filter((F.action == "share") & known))
     async def choose_booking(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+        query: CallbackQuery,
+        callback_data: Sc,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
         row = await repo.result(session, user.id, callback_data.n)
         if row is None:
@@ -473,8 +605,13 @@ def create_router() -> Router:
 
     @router.callback_query(Sc.filter((F.action == "shto") & known))
     async def share(
-        query: CallbackQuery, callback_data: Sc, bot: Bot, session: AsyncSession, user: User,
-        settings: Settings, i18n: I18n,
+        query: CallbackQuery,
+        callback_data: Sc,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
         row = await repo.result(session, user.id, callback_data.n)
         if row is None:
@@ -483,19 +620,33 @@ def create_router() -> Router:
 
     @router.callback_query(Sc.filter((F.action == "hist") & known))
     async def history(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+        query: CallbackQuery,
+        callback_data: Sc,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
-        await show_history(query, session, user, instruments()[callback_data.inst], settings, i18n.current_locale)
+        await show_history(
+            query, session, user, instruments()[callback_data.inst], settings, i18n.current_locale
+        )
 
     @router.callback_query(Sc.filter((F.action == "chart") & known))
     async def chart(
-        query: CallbackQuery, callback_data: Sc, bot: Bot, session: AsyncSession, user: User,
-        settings: Settings, i18n: I18n,
+        query: CallbackQuery,
+        callback_data: Sc,
+        bot: Bot,
+        session: AsyncSession,
+        user: User,
+        settings: Settings,
+        i18n: I18n,
     ) -> None:
         instrument = instruments()[callback_data.inst]
         if not 0 <= callback_data.n < len(instrument.scales):
             return await show_history(query, session, user, instrument, settings, i18n.current_locale)
-        await send_chart(query, bot, session, user, instrument, callback_data.n, settings, i18n.current_locale)
+        await send_chart(
+            query, bot, session, user, instrument, callback_data.n, settings, i18n.current_locale
+        )
 
     @router.callback_query(Sc.filter(F.action == "del"))
     async def confirm_delete(query: CallbackQuery, session: AsyncSession, user: User) -> None:

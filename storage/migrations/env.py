@@ -1,5 +1,6 @@
 """Alembic environment: migrations run on a connection handed in by storage.db.upgrade,
 or, from the alembic CLI, on a fresh async engine for sqlalchemy.url."""
+
 import asyncio
 
 from alembic import context

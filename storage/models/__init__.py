@@ -1,15 +1,43 @@
 """All tables. Each feature keeps its models in its own module; importing them here
 puts every table on `Base.metadata`, which Alembic and the tests compare."""
+
 from storage.models.base import Base
 from storage.models.booking import Booking, PsychologistProfile, Slot
 from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
-from storage.models.jobs import JobRun
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
+from storage.models.jobs import JobRun
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
 from storage.models.stats import StatRelease
 
-__all__ = ["JobRun", "Booking", "PsychologistProfile", "Slot", "AnonQuestion", "Broadcast", "BroadcastRecipient", "GroupRating", "GroupSeat", "GroupSession", "AuditEntry", "Base", "ChatSession", "FavouriteExercise", "JournalEntry", "MoodEntry", "Reminder", "DutyHours", "SafetyPlan", "FsmRecord", "Invite", "SelfCheckDraft", "SelfCheckResult", "SelfCheckShare", "StatRelease", "User"]
+__all__ = [
+    "AnonQuestion",
+    "AuditEntry",
+    "Base",
+    "Booking",
+    "Broadcast",
+    "BroadcastRecipient",
+    "ChatSession",
+    "DutyHours",
+    "FavouriteExercise",
+    "FsmRecord",
+    "GroupRating",
+    "GroupSeat",
+    "GroupSession",
+    "Invite",
+    "JobRun",
+    "JournalEntry",
+    "MoodEntry",
+    "PsychologistProfile",
+    "Reminder",
+    "SafetyPlan",
+    "SelfCheckDraft",
+    "SelfCheckResult",
+    "SelfCheckShare",
+    "Slot",
+    "StatRelease",
+    "User",
+]

@@ -10,6 +10,7 @@ One slot holds at most one live booking: `holds` is true while a booking occupie
 (booked, confirmed, attended, no-show) and a partial unique index on `slot_id` where `holds`
 makes the database refuse a second one, whatever the races between handlers or replicas.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -85,7 +86,9 @@ class PsychologistProfile(Base):
 
 class Slot(Base):
     __tablename__ = "booking_slots"
-    __table_args__ = (UniqueConstraint("psychologist_id", "starts_at", name="uq_booking_slots_psychologist_start"),)
+    __table_args__ = (
+        UniqueConstraint("psychologist_id", "starts_at", name="uq_booking_slots_psychologist_start"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     psychologist_id: Mapped[int] = mapped_column(ForeignKey("psychologist_profiles.id", ondelete="CASCADE"))
@@ -105,7 +108,13 @@ class Slot(Base):
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
-        Index("uq_bookings_slot_holds", "slot_id", unique=True, sqlite_where=text("holds"), postgresql_where=text("holds")),
+        Index(
+            "uq_bookings_slot_holds",
+            "slot_id",
+            unique=True,
+            sqlite_where=text("holds"),
+            postgresql_where=text("holds"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

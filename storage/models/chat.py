@@ -5,6 +5,7 @@ never stored. These rows hold who talks to whom (internal user ids), when, and t
 state; a question keeps only the message id of the teacher's own message, which the bot
 copies to the psychologist who takes it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -49,7 +50,9 @@ class AnonQuestion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    psychologist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    psychologist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     region: Mapped[str | None] = mapped_column(String(8))
     # The teacher's message in their own chat with the bot: copied on take, never read into the database.
     message_id: Mapped[int] = mapped_column(Integer)

@@ -3,6 +3,7 @@
 A user row holds no Telegram identity in plain: `tg_index` is an HMAC blind index
 of the Telegram user id, `chat_id` is encrypted, names and usernames are never kept.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -3,6 +3,7 @@
 Every recipient of a broadcast is a row with its own delivery state: a restart resumes
 exactly where sending stopped, and a unique (broadcast, user) pair means one copy each.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ One row per job: `period` is the last period (a local date "20261123") some repl
 replica runs the job only if its conditional UPDATE moved `period` forward (see
 storage/repo/retention.py), so however many replicas fire at 03:45, one of them does the work.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Everything a teacher writes, sends or scores (notes, reflections, the reference to a drawing's
 photo, mood scores) is encrypted and padded; favourite exercise ids stay plain.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

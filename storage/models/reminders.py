@@ -10,6 +10,7 @@ Life cycle: pending -> sent | cancelled | missed (its moment passed while the bo
 `last_error` says which). A pending row is claimed by a worker for a lease (`claimed_by`,
 `claimed_until`); a worker that dies leaves the lease to expire and another one takes over.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -8,6 +8,7 @@ to one size: a copy of the database must not say who scored "severe" or answered
 computed from the answers by the instrument (content validated at start), labels come from it
 at display time. Statistics decrypt in the application, never in SQL.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

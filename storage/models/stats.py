@@ -4,6 +4,7 @@ when the period is first shown after it has settled (bot/statistics.py) and neve
 `data` holds the counts of every region and of the country at that moment, and which of them are
 hidden. Encrypted: a count of 1 is not for whoever can read the database either.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -9,6 +9,7 @@ One live booking per slot is the database's job: a partial unique index (see the
 `_insert_holding` uses INSERT ... ON CONFLICT DO NOTHING against it, so the loser of a race
 gets "taken" without an exception and its transaction stays usable.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,10 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import BookingConfig
 from storage.models import Booking, PsychologistProfile, Slot, User
-from storage.models.booking import (
-    ATTENDED, BOOKED, CANCELLED, CONFIRMED, FORMATS, MOVED, NO_SHOW, UPCOMING_STATES,
-)
 from storage.models.base import utcnow
+from storage.models.booking import (
+    ATTENDED,
+    BOOKED,
+    CANCELLED,
+    CONFIRMED,
+    FORMATS,
+    MOVED,
+    NO_SHOW,
+    UPCOMING_STATES,
+)
 
 EVENTS = ("booked", "rescheduled", "cancelled", "confirmed", "attended", "no_show")
 BookingHook = Callable[[AsyncSession, Booking, str], Awaitable[None]]
@@ -48,8 +56,13 @@ async def ensure_profile(session: AsyncSession, user: User) -> PsychologistProfi
     profile = await profile_of(session, user.id)
     if profile is None:
         profile = PsychologistProfile(
-            user_id=user.id, display_name="", languages=user.language, formats="", regions=user.region or "",
-            published=False, demo=False,
+            user_id=user.id,
+            display_name="",
+            languages=user.language,
+            formats="",
+            regions=user.region or "",
+            published=False,
+            demo=False,
         )
         profile.user = user
         session.add(profile)
@@ -74,7 +87,9 @@ async def profile_by_id(session: AsyncSession, profile_id: int) -> PsychologistP
 MAX_DURATION = timedelta(hours=4)
 
 
-async def _clash(session: AsyncSession, profile_id: int, starts_at: datetime, duration_min: int) -> Slot | None:
+async def _clash(
+    session: AsyncSession, profile_id: int, starts_at: datetime, duration_min: int
+) -> Slot | None:
     """A live slot of the psychologist overlapping the new one, or a removed slot at exactly that
     time (to revive: the unique constraint allows one row per start); None when the time is free."""
     # Durations are bounded, so candidates start less than MAX_DURATION earlier: no per-dialect date arithmetic.
@@ -87,7 +102,11 @@ async def _clash(session: AsyncSession, profile_id: int, starts_at: datetime, du
     )
     ends_at = starts_at + timedelta(minutes=duration_min)
     for slot in candidates:
-        if slot.starts_at < ends_at and starts_at < slot.ends_at and (not slot.removed or slot.starts_at == starts_at):
+        if (
+            slot.starts_at < ends_at
+            and starts_at < slot.ends_at
+            and (not slot.removed or slot.starts_at == starts_at)
+        ):
             return slot
     return None
 
@@ -106,7 +125,9 @@ async def add_slot(
             return None
         clash.removed, clash.duration_min, clash.format = False, duration_min, fmt
         return clash
-    slot = Slot(psychologist_id=profile.id, starts_at=starts_at, duration_min=duration_min, format=fmt, removed=False)
+    slot = Slot(
+        psychologist_id=profile.id, starts_at=starts_at, duration_min=duration_min, format=fmt, removed=False
+    )
     slot.psychologist = profile
     session.add(slot)
     await session.flush()
@@ -114,7 +135,14 @@ async def add_slot(
 
 
 def template_times(
-    weekday: int, start: time, end: time, duration_min: int, break_min: int, weeks: int, tz: ZoneInfo, now: datetime
+    weekday: int,
+    start: time,
+    end: time,
+    duration_min: int,
+    break_min: int,
+    weeks: int,
+    tz: ZoneInfo,
+    now: datetime,
 ) -> list[datetime]:
     """Start times (UTC-aware) of a weekly template: every `weekday` from today for `weeks` weeks,
     sessions of `duration_min` with `break_min` between them, all ending by `end` (local time)."""
@@ -133,7 +161,11 @@ def template_times(
 
 
 async def add_template(
-    session: AsyncSession, profile: PsychologistProfile, starts: Iterable[datetime], duration_min: int, fmt: str
+    session: AsyncSession,
+    profile: PsychologistProfile,
+    starts: Iterable[datetime],
+    duration_min: int,
+    fmt: str,
 ) -> tuple[int, int]:
     """Adds the template's slots; returns (added, skipped because they overlapped)."""
     added = skipped = 0
@@ -171,7 +203,12 @@ async def schedule(
     rows = await session.execute(
         select(Slot, Booking)
         .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.holds.is_(True)))
-        .where(Slot.psychologist_id == profile.id, Slot.removed.is_(False), Slot.starts_at >= start, Slot.starts_at < end)
+        .where(
+            Slot.psychologist_id == profile.id,
+            Slot.removed.is_(False),
+            Slot.starts_at >= start,
+            Slot.starts_at < end,
+        )
         .order_by(Slot.starts_at)
     )
     return [(slot, booking) for slot, booking in rows.unique().all()]
@@ -206,8 +243,13 @@ def _matches(profile: PsychologistProfile, filters: Filters) -> bool:
 
 
 async def free_slots(
-    session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime,
-    start: datetime | None = None, end: datetime | None = None, slot_id: int | None = None,
+    session: AsyncSession,
+    filters: Filters,
+    rules: BookingConfig,
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    slot_id: int | None = None,
 ) -> list[Slot]:
     """Free, bookable slots matching the filters, earliest first (optionally within [start, end),
     or just the one with `slot_id`)."""
@@ -215,33 +257,53 @@ async def free_slots(
     start, end = max(first, start or first), min(last, end or last)
     query = select(Slot) if slot_id is None else select(Slot).where(Slot.id == slot_id)
     slots = await session.scalars(
-        query
-        .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
+        query.join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
         .where(
-            Slot.removed.is_(False), Slot.format == filters.fmt, Slot.starts_at >= start, Slot.starts_at < end,
-            PsychologistProfile.published.is_(True), ~_holds(Slot.id),
+            Slot.removed.is_(False),
+            Slot.format == filters.fmt,
+            Slot.starts_at >= start,
+            Slot.starts_at < end,
+            PsychologistProfile.published.is_(True),
+            ~_holds(Slot.id),
         )
         .order_by(Slot.starts_at, Slot.id)
     )
-    return [slot for slot in slots.unique() if _matches(slot.psychologist, filters) and _in_notice(slot, rules, now)]
+    return [
+        slot
+        for slot in slots.unique()
+        if _matches(slot.psychologist, filters) and _in_notice(slot, rules, now)
+    ]
 
 
-async def earliest_slots(session: AsyncSession, rules: BookingConfig, now: datetime, limit: int) -> list[Slot]:
+async def earliest_slots(
+    session: AsyncSession, rules: BookingConfig, now: datetime, limit: int
+) -> list[Slot]:
     """The earliest free slots of every format, language and region (the safety screen's offer)."""
     first, last = _bookable_window(rules, now)
     slots = await session.scalars(
         select(Slot)
         .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
-        .where(Slot.removed.is_(False), Slot.starts_at >= first, Slot.starts_at < last,
-               PsychologistProfile.published.is_(True), ~_holds(Slot.id))
+        .where(
+            Slot.removed.is_(False),
+            Slot.starts_at >= first,
+            Slot.starts_at < last,
+            PsychologistProfile.published.is_(True),
+            ~_holds(Slot.id),
+        )
         .order_by(Slot.starts_at, Slot.id)
         .limit(limit * 4)
     )
-    found = [slot for slot in slots.unique() if slot.format in slot.psychologist.format_list and _in_notice(slot, rules, now)]
+    found = [
+        slot
+        for slot in slots.unique()
+        if slot.format in slot.psychologist.format_list and _in_notice(slot, rules, now)
+    ]
     return found[:limit]
 
 
-async def free_days(session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime, tz: ZoneInfo) -> list[date]:
+async def free_days(
+    session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime, tz: ZoneInfo
+) -> list[date]:
     days = {slot.starts_at.astimezone(tz).date() for slot in await free_slots(session, filters, rules, now)}
     return sorted(days)
 
@@ -269,29 +331,44 @@ class BookResult:
 
 
 async def active_count(session: AsyncSession, teacher_id: int, now: datetime) -> int:
-    return await session.scalar(
-        select(func.count(Booking.id))
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(Booking.teacher_id == teacher_id, Booking.state.in_(UPCOMING_STATES), Slot.starts_at > now)
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count(Booking.id))
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(Booking.teacher_id == teacher_id, Booking.state.in_(UPCOMING_STATES), Slot.starts_at > now)
+        )
+        or 0
+    )
 
 
-async def _insert_holding(session: AsyncSession, slot_id: int, teacher_id: int, note: str | None,
-                          previous_id: int | None) -> int | None:
+async def _insert_holding(
+    session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None
+) -> int | None:
     """The new booking's id, or None when another booking holds the slot (the unique index said no)."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     now = utcnow()
     statement = (
         dialect.insert(Booking)
-        .values(slot_id=slot_id, teacher_id=teacher_id, state=BOOKED, holds=True, note=note, previous_id=previous_id,
-                late_cancel=False, created_at=now, updated_at=now)
+        .values(
+            slot_id=slot_id,
+            teacher_id=teacher_id,
+            state=BOOKED,
+            holds=True,
+            note=note,
+            previous_id=previous_id,
+            late_cancel=False,
+            created_at=now,
+            updated_at=now,
+        )
         .on_conflict_do_nothing(index_elements=[Booking.slot_id], index_where=text("holds"))
         .returning(Booking.id)
     )
     return await session.scalar(statement)
 
 
-async def _bookable_slot(session: AsyncSession, slot_id: int, rules: BookingConfig, now: datetime) -> Slot | None:
+async def _bookable_slot(
+    session: AsyncSession, slot_id: int, rules: BookingConfig, now: datetime
+) -> Slot | None:
     slot = await session.get(Slot, slot_id)
     first, last = _bookable_window(rules, now)
     if slot is None or slot.removed or not slot.psychologist.published or not first <= slot.starts_at < last:
@@ -340,7 +417,12 @@ def is_late_cancel(booking: Booking, rules: BookingConfig, now: datetime) -> boo
 
 
 async def cancel(
-    session: AsyncSession, booking: Booking, by: str, rules: BookingConfig, now: datetime, reason: str | None = None
+    session: AsyncSession,
+    booking: Booking,
+    by: str,
+    rules: BookingConfig,
+    now: datetime,
+    reason: str | None = None,
 ) -> bool:
     """Cancel an upcoming booking (by "teacher" or "psychologist"); False when it is not upcoming."""
     if not booking.upcoming:
@@ -389,7 +471,9 @@ async def teacher_booking(session: AsyncSession, teacher_id: int, booking_id: in
     return booking if booking is not None and booking.teacher_id == teacher_id else None
 
 
-async def psychologist_booking(session: AsyncSession, profile: PsychologistProfile, booking_id: int) -> Booking | None:
+async def psychologist_booking(
+    session: AsyncSession, profile: PsychologistProfile, booking_id: int
+) -> Booking | None:
     booking = await session.get(Booking, booking_id)
     return booking if booking is not None and booking.slot.psychologist_id == profile.id else None
 
@@ -398,7 +482,11 @@ async def upcoming_for_teacher(session: AsyncSession, teacher_id: int, now: date
     bookings = await session.scalars(
         select(Booking)
         .join(Slot, Slot.id == Booking.slot_id)
-        .where(Booking.teacher_id == teacher_id, Booking.state.in_(UPCOMING_STATES), Slot.starts_at > now - timedelta(hours=3))
+        .where(
+            Booking.teacher_id == teacher_id,
+            Booking.state.in_(UPCOMING_STATES),
+            Slot.starts_at > now - timedelta(hours=3),
+        )
         .order_by(Slot.starts_at)
     )
     return list(bookings.unique())
@@ -423,7 +511,9 @@ async def booking_by_id(session: AsyncSession, booking_id: int) -> Booking | Non
 # --- deleting a teacher's data ---------------------------------------------------------------------------
 
 
-async def cancel_all_for_teacher(session: AsyncSession, teacher: User, rules: BookingConfig, now: datetime) -> list[Booking]:
+async def cancel_all_for_teacher(
+    session: AsyncSession, teacher: User, rules: BookingConfig, now: datetime
+) -> list[Booking]:
     """Cancels the teacher's upcoming bookings (the rows then go with the user); returns them."""
     cancelled = []
     for booking in await upcoming_for_teacher(session, teacher.id, now):
@@ -436,7 +526,11 @@ async def cancel_all_for_teacher(session: AsyncSession, teacher: User, rules: Bo
 
 
 async def demo_profiles(session: AsyncSession) -> list[PsychologistProfile]:
-    return list((await session.scalars(select(PsychologistProfile).where(PsychologistProfile.demo.is_(True)))).unique())
+    return list(
+        (
+            await session.scalars(select(PsychologistProfile).where(PsychologistProfile.demo.is_(True)))
+        ).unique()
+    )
 
 
 async def remove_demo(session: AsyncSession) -> int:
@@ -451,6 +545,8 @@ async def remove_demo(session: AsyncSession) -> int:
 async def office_regions(session: AsyncSession) -> list[str]:
     """Region codes where a published psychologist receives in a cabinet."""
     profiles = await session.scalars(
-        select(PsychologistProfile).where(PsychologistProfile.published.is_(True), PsychologistProfile.formats.contains("office"))
+        select(PsychologistProfile).where(
+            PsychologistProfile.published.is_(True), PsychologistProfile.formats.contains("office")
+        )
     )
     return sorted({code for profile in profiles.unique() for code in profile.region_list})

@@ -4,6 +4,7 @@ A recipient row moves pending -> claimed -> sent | blocked | failed | skipped. A
 rows with a conditional UPDATE (state still pending, or a claim whose lease ran out), so two
 replicas never hold the same row; the unique (broadcast, user) pair means one row per teacher.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ def audience_filter(audience: str, region_limit: str | None):
     """Teachers who want announcements and can receive them, narrowed by the audience."""
     kind, _, value = audience.partition("-")
     conditions = [
-        User.role == "teacher", User.consent_at.is_not(None), User.active.is_(True), User.announcements.is_(True),
+        User.role == "teacher",
+        User.consent_at.is_not(None),
+        User.active.is_(True),
+        User.announcements.is_(True),
     ]
     if region_limit:  # a coordinator of one region reaches only that region
         conditions.append(User.region == region_limit)
@@ -34,7 +38,9 @@ def audience_filter(audience: str, region_limit: str | None):
         statuses = ("enrolled", "offered") if kind == "participants" else ("waitlisted",)
         conditions.append(
             User.id.in_(
-                select(GroupSeat.user_id).where(GroupSeat.session_id == int(value or 0), GroupSeat.status.in_(statuses))
+                select(GroupSeat.user_id).where(
+                    GroupSeat.session_id == int(value or 0), GroupSeat.status.in_(statuses)
+                )
             )
         )
     elif kind != "all":
@@ -43,16 +49,32 @@ def audience_filter(audience: str, region_limit: str | None):
 
 
 async def audience_size(session: AsyncSession, audience: str, region_limit: str | None) -> int:
-    return await session.scalar(select(func.count()).select_from(User).where(audience_filter(audience, region_limit))) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(User).where(audience_filter(audience, region_limit))
+        )
+        or 0
+    )
 
 
 async def create_draft(
-    session: AsyncSession, *, created_by: int, text_kk: str, text_ru: str, audience: str, group_id: int | None,
+    session: AsyncSession,
+    *,
+    created_by: int,
+    text_kk: str,
+    text_ru: str,
+    audience: str,
+    group_id: int | None,
     language: str,
 ) -> Broadcast:
     broadcast = Broadcast(
-        created_by=created_by, text_kk=text_kk, text_ru=text_ru, audience=audience, session_id=group_id,
-        progress_language=language, status="draft",
+        created_by=created_by,
+        text_kk=text_kk,
+        text_ru=text_ru,
+        audience=audience,
+        session_id=group_id,
+        progress_language=language,
+        status="draft",
     )
     session.add(broadcast)
     await session.flush()
@@ -64,14 +86,23 @@ async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
 
 
 async def start(
-    session: AsyncSession, broadcast: Broadcast, region_limit: str | None, now: datetime, progress_chat: int,
+    session: AsyncSession,
+    broadcast: Broadcast,
+    region_limit: str | None,
+    now: datetime,
+    progress_chat: int,
     progress_message_id: int,
 ) -> int | None:
     """Snapshot the audience into recipient rows and mark it sending; None if it was already started."""
     moved = await session.execute(
         update(Broadcast)
         .where(Broadcast.id == broadcast.id, Broadcast.status == "draft")
-        .values(status="sending", started_at=now, progress_chat=str(progress_chat), progress_message_id=progress_message_id)
+        .values(
+            status="sending",
+            started_at=now,
+            progress_chat=str(progress_chat),
+            progress_message_id=progress_message_id,
+        )
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
@@ -82,7 +113,9 @@ async def start(
     await session.execute(
         insert(BroadcastRecipient).from_select(["broadcast_id", "user_id", "state", "attempts"], audience)
     )
-    total = await session.scalar(select(func.count()).where(BroadcastRecipient.broadcast_id == broadcast.id)) or 0
+    total = (
+        await session.scalar(select(func.count()).where(BroadcastRecipient.broadcast_id == broadcast.id)) or 0
+    )
     await session.execute(update(Broadcast).where(Broadcast.id == broadcast.id).values(total=total))
     await session.refresh(broadcast)
     return total
@@ -102,8 +135,10 @@ async def claim(
 ) -> list[Claimed]:
     """Take up to `size` rows for this worker; rows another worker holds are left alone."""
     free = or_(
-        and_(BroadcastRecipient.state == "pending",
-             or_(BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now)),
+        and_(
+            BroadcastRecipient.state == "pending",
+            or_(BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now),
+        ),
         and_(BroadcastRecipient.state == "claimed", BroadcastRecipient.claimed_at < now - lease),
     )
     candidates = (
@@ -126,11 +161,17 @@ async def claim(
     rows = await session.execute(
         select(BroadcastRecipient.id, User.id, User.chat_id, User.language, User.active, User.announcements)
         .join(User, User.id == BroadcastRecipient.user_id)
-        .where(BroadcastRecipient.id.in_(candidates), BroadcastRecipient.claim == token,
-               BroadcastRecipient.state == "claimed")
+        .where(
+            BroadcastRecipient.id.in_(candidates),
+            BroadcastRecipient.claim == token,
+            BroadcastRecipient.state == "claimed",
+        )
         .order_by(BroadcastRecipient.id)
     )
-    return [Claimed(rid, uid, int(chat), language, bool(active and wants)) for rid, uid, chat, language, active, wants in rows.all()]
+    return [
+        Claimed(rid, uid, int(chat), language, bool(active and wants))
+        for rid, uid, chat, language, active, wants in rows.all()
+    ]
 
 
 async def finish(session: AsyncSession, recipient_id: int, token: str, state: str) -> None:
@@ -159,8 +200,11 @@ async def release(session: AsyncSession, recipient_ids: list[int], token: str) -
     if recipient_ids:
         await session.execute(
             update(BroadcastRecipient)
-            .where(BroadcastRecipient.id.in_(recipient_ids), BroadcastRecipient.claim == token,
-                   BroadcastRecipient.state == "claimed")
+            .where(
+                BroadcastRecipient.id.in_(recipient_ids),
+                BroadcastRecipient.claim == token,
+                BroadcastRecipient.state == "claimed",
+            )
             .values(state="pending", claim=None, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -176,14 +220,21 @@ async def counts(session: AsyncSession, broadcast_id: int) -> dict[str, int]:
 
 
 async def sending(session: AsyncSession) -> list[int]:
-    return list(await session.scalars(select(Broadcast.id).where(Broadcast.status == "sending").order_by(Broadcast.id)))
+    return list(
+        await session.scalars(
+            select(Broadcast.id).where(Broadcast.status == "sending").order_by(Broadcast.id)
+        )
+    )
 
 
 async def progress_due(session: AsyncSession, broadcast_id: int, now: datetime, every: timedelta) -> bool:
     """True for exactly one worker per interval: it edits the progress message."""
     result = await session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast_id, or_(Broadcast.progress_at.is_(None), Broadcast.progress_at <= now - every))
+        .where(
+            Broadcast.id == broadcast_id,
+            or_(Broadcast.progress_at.is_(None), Broadcast.progress_at <= now - every),
+        )
         .values(progress_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -194,7 +245,8 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int, now: dateti
     """Mark it done when no row is left to send; True for the one worker that did (it reports)."""
     left = await session.scalar(
         select(func.count()).where(
-            BroadcastRecipient.broadcast_id == broadcast_id, BroadcastRecipient.state.in_(("pending", "claimed"))
+            BroadcastRecipient.broadcast_id == broadcast_id,
+            BroadcastRecipient.state.in_(("pending", "claimed")),
         )
     )
     if left:
@@ -208,7 +260,9 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int, now: dateti
     return result.rowcount == 1
 
 
-async def set_status(session: AsyncSession, broadcast_id: int, old: tuple[str, ...], new: str, now: datetime) -> bool:
+async def set_status(
+    session: AsyncSession, broadcast_id: int, old: tuple[str, ...], new: str, now: datetime
+) -> bool:
     values = {"status": new} | ({"finished_at": now} if new in ("done", "cancelled") else {})
     result = await session.execute(
         update(Broadcast)
@@ -219,7 +273,9 @@ async def set_status(session: AsyncSession, broadcast_id: int, old: tuple[str, .
     return result.rowcount == 1
 
 
-async def statistics(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, dict[str, int]]:
+async def statistics(
+    session: AsyncSession, since: datetime, until: datetime
+) -> dict[str | None, dict[str, int]]:
     """Delivery totals of broadcasts started in the period, by the recipient's region (no
     per-recipient rows leave here)."""
     query = (

@@ -3,6 +3,7 @@
 State changes that two people (or two replicas) may race for are conditional UPDATEs:
 the one whose UPDATE changed a row won, everyone else sees rowcount 0.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -17,12 +18,23 @@ from storage.models.base import utcnow
 
 
 async def create_session(
-    session: AsyncSession, teacher_id: int, psychologist_id: int, starts_at: datetime, ends_at: datetime,
-    *, booking_id: int | None = None, question_id: int | None = None,
+    session: AsyncSession,
+    teacher_id: int,
+    psychologist_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    booking_id: int | None = None,
+    question_id: int | None = None,
 ) -> ChatSession:
     chat = ChatSession(
-        teacher_id=teacher_id, psychologist_id=psychologist_id, starts_at=starts_at, ends_at=ends_at,
-        booking_id=booking_id, question_id=question_id, status="planned",
+        teacher_id=teacher_id,
+        psychologist_id=psychologist_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        booking_id=booking_id,
+        question_id=question_id,
+        status="planned",
     )
     session.add(chat)
     await session.flush()
@@ -34,12 +46,19 @@ async def for_booking(session: AsyncSession, booking_id: int) -> ChatSession | N
 
 
 async def upsert_for_booking(
-    session: AsyncSession, booking_id: int, teacher_id: int, psychologist_id: int, starts_at: datetime, ends_at: datetime,
+    session: AsyncSession,
+    booking_id: int,
+    teacher_id: int,
+    psychologist_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
 ) -> ChatSession:
     """One chat per booking: a repeated call (a retry, a reschedule) updates the times of a planned chat."""
     chat = await for_booking(session, booking_id)
     if chat is None:
-        return await create_session(session, teacher_id, psychologist_id, starts_at, ends_at, booking_id=booking_id)
+        return await create_session(
+            session, teacher_id, psychologist_id, starts_at, ends_at, booking_id=booking_id
+        )
     if chat.status == "planned":
         chat.starts_at, chat.ends_at, chat.psychologist_id = starts_at, ends_at, psychologist_id
         await session.flush()
@@ -54,13 +73,18 @@ async def active_for(session: AsyncSession, user_id: int) -> ChatSession | None:
     """The open chat this user takes part in (the newest, should two ever overlap)."""
     return await session.scalar(
         select(ChatSession)
-        .where(ChatSession.status == "open", or_(ChatSession.teacher_id == user_id, ChatSession.psychologist_id == user_id))
+        .where(
+            ChatSession.status == "open",
+            or_(ChatSession.teacher_id == user_id, ChatSession.psychologist_id == user_id),
+        )
         .order_by(ChatSession.starts_at.desc(), ChatSession.id.desc())
         .limit(1)
     )
 
 
-async def next_or_recent_for(session: AsyncSession, user_id: int, now: datetime, window: timedelta) -> ChatSession | None:
+async def next_or_recent_for(
+    session: AsyncSession, user_id: int, now: datetime, window: timedelta
+) -> ChatSession | None:
     """A chat starting within `window`, or one that closed within it: worth a word when a message arrives outside."""
     return await session.scalar(
         select(ChatSession)
@@ -78,7 +102,9 @@ async def next_or_recent_for(session: AsyncSession, user_id: int, now: datetime,
 
 async def psychologist_busy(session: AsyncSession, psychologist_id: int) -> bool:
     found = await session.scalar(
-        select(ChatSession.id).where(ChatSession.psychologist_id == psychologist_id, ChatSession.status == "open").limit(1)
+        select(ChatSession.id)
+        .where(ChatSession.psychologist_id == psychologist_id, ChatSession.status == "open")
+        .limit(1)
     )
     return found is not None
 
@@ -86,13 +112,19 @@ async def psychologist_busy(session: AsyncSession, psychologist_id: int) -> bool
 async def mark_open(session: AsyncSession, chat_id: int) -> bool:
     """planned -> open, once."""
     result = await session.execute(
-        update(ChatSession).where(ChatSession.id == chat_id, ChatSession.status == "planned").values(status="open")
+        update(ChatSession)
+        .where(ChatSession.id == chat_id, ChatSession.status == "planned")
+        .values(status="open")
     )
     return result.rowcount == 1
 
 
 async def mark_closed(
-    session: AsyncSession, chat_id: int, now: datetime | None = None, *, was: tuple[str, ...] = ("planned", "open"),
+    session: AsyncSession,
+    chat_id: int,
+    now: datetime | None = None,
+    *,
+    was: tuple[str, ...] = ("planned", "open"),
 ) -> bool:
     """planned or open (or only those in `was`) -> closed, once: on time, by either side, or a cancelled booking."""
     result = await session.execute(
@@ -103,12 +135,19 @@ async def mark_closed(
     return result.rowcount == 1
 
 
-async def end_all_of(session: AsyncSession, psychologist_id: int, now: datetime | None = None) -> list[tuple[ChatSession, str]]:
+async def end_all_of(
+    session: AsyncSession, psychologist_id: int, now: datetime | None = None
+) -> list[tuple[ChatSession, str]]:
     """Close every planned or open chat of this psychologist; returns each with the state it was in."""
     ended = []
-    for chat in list(await session.scalars(select(ChatSession).where(
-        ChatSession.psychologist_id == psychologist_id, ChatSession.status.in_(("planned", "open")),
-    ))):
+    for chat in list(
+        await session.scalars(
+            select(ChatSession).where(
+                ChatSession.psychologist_id == psychologist_id,
+                ChatSession.status.in_(("planned", "open")),
+            )
+        )
+    ):
         was = chat.status
         if await mark_closed(session, chat.id, now, was=(was,)):
             ended.append((chat, was))
@@ -123,7 +162,9 @@ async def pending(session: AsyncSession) -> list[ChatSession]:
 async def rate(session: AsyncSession, chat_id: int, teacher_id: int, value: int) -> bool:
     result = await session.execute(
         update(ChatSession)
-        .where(ChatSession.id == chat_id, ChatSession.teacher_id == teacher_id, ChatSession.status == "closed")
+        .where(
+            ChatSession.id == chat_id, ChatSession.teacher_id == teacher_id, ChatSession.status == "closed"
+        )
         .values(rating=value)
     )
     return result.rowcount == 1
@@ -133,7 +174,9 @@ async def rate(session: AsyncSession, chat_id: int, teacher_id: int, value: int)
 
 
 async def ask(session: AsyncSession, teacher: User, message_id: int, urgent: bool) -> AnonQuestion:
-    question = AnonQuestion(teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=urgent)
+    question = AnonQuestion(
+        teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=urgent
+    )
     session.add(question)
     await session.flush()
     return question
@@ -173,7 +216,11 @@ def visible_to(region: str | None) -> ColumnElement[bool]:
     question for a psychologist serving every region."""
     if not region:
         return true()
-    served = select(User.id).where(*SERVING, or_(User.region == AnonQuestion.region, User.region.is_(None))).exists()
+    served = (
+        select(User.id)
+        .where(*SERVING, or_(User.region == AnonQuestion.region, User.region.is_(None)))
+        .exists()
+    )
     return or_(AnonQuestion.region == region, AnonQuestion.region.is_(None), ~served)
 
 
@@ -189,15 +236,24 @@ async def psychologists_for(session: AsyncSession, region: str | None) -> list[U
     """Who hears about a new question: the region's psychologists and those serving every region;
     if the region has none, every psychologist (a question is never left with nobody to see it)."""
     base = select(User).where(*SERVING)
-    local = list(await session.scalars(base.where(or_(User.region == region, User.region.is_(None))))) if region else []
+    local = (
+        list(await session.scalars(base.where(or_(User.region == region, User.region.is_(None)))))
+        if region
+        else []
+    )
     return local or list(await session.scalars(base))
 
 
 async def release_taken(session: AsyncSession, psychologist_id: int) -> list[AnonQuestion]:
     """Questions this psychologist took but did not answer go back to the queue; returns them."""
-    taken = list(await session.scalars(select(AnonQuestion).where(
-        AnonQuestion.psychologist_id == psychologist_id, AnonQuestion.status == "taken",
-    )))
+    taken = list(
+        await session.scalars(
+            select(AnonQuestion).where(
+                AnonQuestion.psychologist_id == psychologist_id,
+                AnonQuestion.status == "taken",
+            )
+        )
+    )
     for question in taken:
         question.status, question.psychologist_id, question.taken_at = "open", None, None
     await session.flush()
@@ -210,18 +266,25 @@ async def release_taken(session: AsyncSession, psychologist_id: int) -> list[Ano
 async def erase_user(session: AsyncSession, user: User) -> list[User]:
     """Delete the user's chats and questions; questions they took but did not answer go back to the queue.
     Returns the other side of each chat that was open, to be told it ended."""
-    open_chats = list(await session.scalars(select(ChatSession).where(
-        ChatSession.status == "open", or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id),
-    )))
+    open_chats = list(
+        await session.scalars(
+            select(ChatSession).where(
+                ChatSession.status == "open",
+                or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id),
+            )
+        )
+    )
     others = []
     for chat in open_chats:
         other_id = chat.psychologist_id if chat.teacher_id == user.id else chat.teacher_id
         other = await session.get(User, other_id)
         if other is not None and other.active:
             others.append(other)
-    await session.execute(delete(ChatSession).where(
-        or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id)
-    ))
+    await session.execute(
+        delete(ChatSession).where(
+            or_(ChatSession.teacher_id == user.id, ChatSession.psychologist_id == user.id)
+        )
+    )
     await session.execute(delete(AnonQuestion).where(AnonQuestion.teacher_id == user.id))
     await release_taken(session, user.id)
     await session.execute(

@@ -4,6 +4,7 @@ Capacity is never exceeded: every seat change first bumps the session's `lock_ve
 That UPDATE takes the session row's lock on PostgreSQL and the database write lock on
 SQLite, so the count-then-decide below runs for one teacher at a time per session.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,11 +56,18 @@ def _taken_count():
 
 
 async def upcoming(
-    session: AsyncSession, now: datetime, *, region: str | None = None, language: str | None = None,
-    fmt: str | None = None, limit: int = 20,
+    session: AsyncSession,
+    now: datetime,
+    *,
+    region: str | None = None,
+    language: str | None = None,
+    fmt: str | None = None,
+    limit: int = 20,
 ) -> list[tuple[GroupSession, int]]:
     """Open sessions not yet started, with seats taken. `region` keeps that region's and online ones."""
-    query = select(GroupSession, _taken_count()).where(GroupSession.status == "open", GroupSession.starts_at > now)
+    query = select(GroupSession, _taken_count()).where(
+        GroupSession.status == "open", GroupSession.starts_at > now
+    )
     if region:
         query = query.where(or_(GroupSession.region == region, GroupSession.region.is_(None)))
     if language:
@@ -71,28 +79,38 @@ async def upcoming(
 
 
 async def taken(session: AsyncSession, group_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).where(GroupSeat.session_id == group_id, GroupSeat.status.in_(TAKEN))
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count()).where(GroupSeat.session_id == group_id, GroupSeat.status.in_(TAKEN))
+        )
+        or 0
+    )
 
 
 async def seat_of(session: AsyncSession, group_id: int, user_id: int) -> GroupSeat | None:
-    return await session.scalar(select(GroupSeat).where(GroupSeat.session_id == group_id, GroupSeat.user_id == user_id))
+    return await session.scalar(
+        select(GroupSeat).where(GroupSeat.session_id == group_id, GroupSeat.user_id == user_id)
+    )
 
 
 async def waitlist_place(session: AsyncSession, seat: GroupSeat) -> int:
     ahead = await session.scalar(
         select(func.count()).where(
-            GroupSeat.session_id == seat.session_id, GroupSeat.status == "waitlisted", GroupSeat.position < seat.position
+            GroupSeat.session_id == seat.session_id,
+            GroupSeat.status == "waitlisted",
+            GroupSeat.position < seat.position,
         )
     )
     return (ahead or 0) + 1
 
 
 async def waitlist_length(session: AsyncSession, group_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).where(GroupSeat.session_id == group_id, GroupSeat.status == "waitlisted")
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count()).where(GroupSeat.session_id == group_id, GroupSeat.status == "waitlisted")
+        )
+        or 0
+    )
 
 
 async def _lock(session: AsyncSession, group_id: int) -> GroupSession | None:
@@ -151,7 +169,9 @@ async def enroll(session: AsyncSession, group_id: int, user_id: int, now: dateti
     return SeatChange(status, await waitlist_place(session, seat) if status == "waitlisted" else 0)
 
 
-async def leave(session: AsyncSession, group_id: int, user_id: int, now: datetime, hold: timedelta) -> SeatChange:
+async def leave(
+    session: AsyncSession, group_id: int, user_id: int, now: datetime, hold: timedelta
+) -> SeatChange:
     """Give up a seat, a waitlist place or an offer; a freed seat goes to the next in line."""
     group = await _lock(session, group_id)
     seat = await seat_of(session, group_id, user_id)
@@ -164,7 +184,9 @@ async def leave(session: AsyncSession, group_id: int, user_id: int, now: datetim
     return SeatChange("cancelled", offers=tuple(offers))
 
 
-async def accept(session: AsyncSession, group_id: int, user_id: int, now: datetime, hold: timedelta) -> SeatChange:
+async def accept(
+    session: AsyncSession, group_id: int, user_id: int, now: datetime, hold: timedelta
+) -> SeatChange:
     group = await _lock(session, group_id)
     seat = await seat_of(session, group_id, user_id)
     if group is None or group.status != "open" or seat is None:
@@ -181,13 +203,21 @@ async def accept(session: AsyncSession, group_id: int, user_id: int, now: dateti
     return SeatChange("expired" if seat.status == "cancelled" else seat.status, place)
 
 
-async def expire_offers(session: AsyncSession, now: datetime, hold: timedelta) -> tuple[list[int], list[Offer]]:
+async def expire_offers(
+    session: AsyncSession, now: datetime, hold: timedelta
+) -> tuple[list[int], list[Offer]]:
     """Pass every expired offer to the next in line: (users whose offer lapsed, new offers)."""
     due = (
-        await session.execute(
-            select(GroupSeat.session_id).where(GroupSeat.status == "offered", GroupSeat.offer_expires_at <= now).distinct()
+        (
+            await session.execute(
+                select(GroupSeat.session_id)
+                .where(GroupSeat.status == "offered", GroupSeat.offer_expires_at <= now)
+                .distinct()
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     lapsed: list[int] = []
     offers: list[Offer] = []
     for group_id in due:
@@ -197,7 +227,9 @@ async def expire_offers(session: AsyncSession, now: datetime, hold: timedelta) -
         seats = (
             await session.scalars(
                 select(GroupSeat).where(
-                    GroupSeat.session_id == group_id, GroupSeat.status == "offered", GroupSeat.offer_expires_at <= now
+                    GroupSeat.session_id == group_id,
+                    GroupSeat.status == "offered",
+                    GroupSeat.offer_expires_at <= now,
                 )
             )
         ).all()
@@ -216,7 +248,9 @@ async def cancel_session(session: AsyncSession, group_id: int) -> list[int]:
         return []
     group.status = "cancelled"
     seats = (
-        await session.scalars(select(GroupSeat).where(GroupSeat.session_id == group_id, GroupSeat.status.in_(ACTIVE)))
+        await session.scalars(
+            select(GroupSeat).where(GroupSeat.session_id == group_id, GroupSeat.status.in_(ACTIVE))
+        )
     ).all()
     for seat in seats:
         seat.status, seat.offer_expires_at = "cancelled", None
@@ -240,8 +274,12 @@ async def mine(session: AsyncSession, user_id: int, now: datetime) -> list[tuple
     rows = await session.execute(
         select(GroupSession, GroupSeat)
         .join(GroupSeat, GroupSeat.session_id == GroupSession.id)
-        .where(GroupSeat.user_id == user_id, GroupSeat.status.in_(ACTIVE), GroupSession.status == "open",
-               GroupSession.starts_at > now)
+        .where(
+            GroupSeat.user_id == user_id,
+            GroupSeat.status.in_(ACTIVE),
+            GroupSession.status == "open",
+            GroupSession.starts_at > now,
+        )
         .order_by(GroupSession.starts_at)
     )
     return [(group, seat) for group, seat in rows.all()]
@@ -251,7 +289,11 @@ async def led_by(session: AsyncSession, user_id: int, now: datetime) -> list[Gro
     return list(
         await session.scalars(
             select(GroupSession)
-            .where(GroupSession.facilitator_id == user_id, GroupSession.status == "open", GroupSession.starts_at > now)
+            .where(
+                GroupSession.facilitator_id == user_id,
+                GroupSession.status == "open",
+                GroupSession.starts_at > now,
+            )
             .order_by(GroupSession.starts_at)
         )
     )
@@ -262,8 +304,10 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
     sessions = (
         await session.scalars(
             select(GroupSession).where(
-                GroupSession.status == "open", GroupSession.ratings_requested.is_(False),
-                GroupSession.starts_at < now, GroupSession.starts_at > now - window,
+                GroupSession.status == "open",
+                GroupSession.ratings_requested.is_(False),
+                GroupSession.starts_at < now,
+                GroupSession.starts_at > now - window,
             )
         )
     ).all()
@@ -282,8 +326,11 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
             continue
         seats = (
             await session.scalars(
-                select(GroupSeat).where(GroupSeat.session_id == group.id, GroupSeat.status == "enrolled",
-                                        GroupSeat.rating_asked.is_(False))
+                select(GroupSeat).where(
+                    GroupSeat.session_id == group.id,
+                    GroupSeat.status == "enrolled",
+                    GroupSeat.rating_asked.is_(False),
+                )
             )
         ).all()
         for seat in seats:
@@ -358,33 +405,57 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
     to one teacher."""
     in_period = and_(GroupSession.starts_at >= since, GroupSession.starts_at < until)
     region = GroupSession.region
-    groups = {r: (n, int(c)) for r, n, c in (await session.execute(
-        select(region, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
-        .where(in_period, GroupSession.status == "open").group_by(region)
-    )).all()}
-    cancelled = dict((await session.execute(
-        select(region, func.count()).where(in_period, GroupSession.status == "cancelled").group_by(region)
-    )).all())
+    groups = {
+        r: (n, int(c))
+        for r, n, c in (
+            await session.execute(
+                select(region, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
+                .where(in_period, GroupSession.status == "open")
+                .group_by(region)
+            )
+        ).all()
+    }
+    cancelled = dict(
+        (
+            await session.execute(
+                select(region, func.count())
+                .where(in_period, GroupSession.status == "cancelled")
+                .group_by(region)
+            )
+        ).all()
+    )
     seats: dict[str | None, dict[str, int]] = {}
-    for r, status, n in (await session.execute(
-        select(region, GroupSeat.status, func.count())
-        .join(GroupSession, GroupSession.id == GroupSeat.session_id)
-        .where(in_period, GroupSession.status == "open")
-        .group_by(region, GroupSeat.status)
-    )).all():
+    for r, status, n in (
+        await session.execute(
+            select(region, GroupSeat.status, func.count())
+            .join(GroupSession, GroupSession.id == GroupSeat.session_id)
+            .where(in_period, GroupSession.status == "open")
+            .group_by(region, GroupSeat.status)
+        )
+    ).all():
         seats.setdefault(r, {})[status] = n
-    ratings = {r: (n, int(total)) for r, n, total in (await session.execute(
-        select(region, func.count(), func.coalesce(func.sum(GroupRating.score), 0))
-        .join(GroupSession, GroupSession.id == GroupRating.session_id)
-        .where(in_period).group_by(region)
-    )).all()}
+    ratings = {
+        r: (n, int(total))
+        for r, n, total in (
+            await session.execute(
+                select(region, func.count(), func.coalesce(func.sum(GroupRating.score), 0))
+                .join(GroupSession, GroupSession.id == GroupRating.session_id)
+                .where(in_period)
+                .group_by(region)
+            )
+        ).all()
+    }
     result = {}
     for r in set(groups) | set(cancelled) | set(seats) | set(ratings):
         taken = seats.get(r, {})
         result[r] = GroupStats(
-            sessions=groups.get(r, (0, 0))[0], capacity=groups.get(r, (0, 0))[1],
-            seats_taken=taken.get("enrolled", 0) + taken.get("offered", 0), waitlisted=taken.get("waitlisted", 0),
-            cancelled_sessions=cancelled.get(r, 0), ratings=ratings.get(r, (0, 0))[0], rating_sum=ratings.get(r, (0, 0))[1],
+            sessions=groups.get(r, (0, 0))[0],
+            capacity=groups.get(r, (0, 0))[1],
+            seats_taken=taken.get("enrolled", 0) + taken.get("offered", 0),
+            waitlisted=taken.get("waitlisted", 0),
+            cancelled_sessions=cancelled.get(r, 0),
+            ratings=ratings.get(r, (0, 0))[0],
+            rating_sum=ratings.get(r, (0, 0))[1],
         )
     return result
 

@@ -1,4 +1,5 @@
 """One-time staff invites: the link carries a random token, the database only its hash."""
+
 from __future__ import annotations
 
 import hashlib

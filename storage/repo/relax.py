@@ -1,4 +1,5 @@
 """Queries for relaxation and mood: favourites, the private journal, mood check-ins."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,17 +19,22 @@ LOW_STREAK_DAYS = 3
 
 # ── favourites ──────────────────────────────────────────────────────────────
 
+
 async def favourites(session: AsyncSession, user_id: int) -> list[str]:
     rows = await session.scalars(
-        select(FavouriteExercise.exercise_id).where(FavouriteExercise.user_id == user_id)
+        select(FavouriteExercise.exercise_id)
+        .where(FavouriteExercise.user_id == user_id)
         .order_by(FavouriteExercise.created_at, FavouriteExercise.id)
     )
     return list(rows)
 
 
 async def is_favourite(session: AsyncSession, user_id: int, exercise_id: str) -> bool:
-    found = await session.scalar(select(FavouriteExercise.id).where(
-        FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id))
+    found = await session.scalar(
+        select(FavouriteExercise.id).where(
+            FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id
+        )
+    )
     return found is not None
 
 
@@ -38,11 +44,15 @@ async def set_favourite(session: AsyncSession, user_id: int, exercise_id: str, o
         session.add(FavouriteExercise(user_id=user_id, exercise_id=exercise_id))
         await session.flush()
     elif not on:
-        await session.execute(delete(FavouriteExercise).where(
-            FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id))
+        await session.execute(
+            delete(FavouriteExercise).where(
+                FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id
+            )
+        )
 
 
 # ── journal ─────────────────────────────────────────────────────────────────
+
 
 def journal_owner(user_id: int) -> str:
     """Who owns journal entries, as only the keys can tell: no column links an entry to a user."""
@@ -63,7 +73,9 @@ def _journal(row: JournalEntry) -> Journal:
     return Journal(row.id, meta["kind"], meta["exercise"], datetime.fromisoformat(meta["at"]), row.content)
 
 
-async def add_journal_entry(session: AsyncSession, user_id: int, exercise_id: str, kind: str, content: str) -> None:
+async def add_journal_entry(
+    session: AsyncSession, user_id: int, exercise_id: str, kind: str, content: str
+) -> None:
     meta = {"kind": kind, "exercise": exercise_id, "at": utcnow().isoformat(timespec="seconds")}
     session.add(JournalEntry(owner=journal_owner(user_id), meta=meta, content=content))
     await session.flush()
@@ -72,19 +84,23 @@ async def add_journal_entry(session: AsyncSession, user_id: int, exercise_id: st
 async def journal(session: AsyncSession, user_id: int, limit: int = 10) -> list[Journal]:
     """The newest entries first (ids grow with time: there is no clear time column to sort by)."""
     rows = await session.scalars(
-        select(JournalEntry).where(JournalEntry.owner == journal_owner(user_id))
-        .order_by(JournalEntry.id.desc()).limit(limit)
+        select(JournalEntry)
+        .where(JournalEntry.owner == journal_owner(user_id))
+        .order_by(JournalEntry.id.desc())
+        .limit(limit)
     )
     return [_journal(row) for row in rows]
 
 
 async def journal_entry(session: AsyncSession, user_id: int, entry_id: int) -> Journal | None:
     row = await session.scalar(
-        select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.owner == journal_owner(user_id)))
+        select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.owner == journal_owner(user_id))
+    )
     return _journal(row) if row is not None else None
 
 
 # ── mood ────────────────────────────────────────────────────────────────────
+
 
 async def add_mood(session: AsyncSession, user_id: int, score: int) -> MoodEntry:
     entry = MoodEntry(user_id=user_id, score=score)
@@ -94,7 +110,9 @@ async def add_mood(session: AsyncSession, user_id: int, score: int) -> MoodEntry
 
 
 async def set_mood_note(session: AsyncSession, user_id: int, entry_id: int, note: str) -> bool:
-    entry = await session.scalar(select(MoodEntry).where(MoodEntry.id == entry_id, MoodEntry.user_id == user_id))
+    entry = await session.scalar(
+        select(MoodEntry).where(MoodEntry.id == entry_id, MoodEntry.user_id == user_id)
+    )
     if entry is None:
         return False
     entry.note = note
@@ -105,7 +123,8 @@ async def mood_history(session: AsyncSession, user_id: int, days: int = 30) -> l
     since = utcnow() - timedelta(days=days)
     rows = await session.execute(
         select(MoodEntry.created_at, MoodEntry.score)  # the score is decrypted here, never compared in SQL
-        .where(MoodEntry.user_id == user_id, MoodEntry.created_at >= since).order_by(MoodEntry.created_at)
+        .where(MoodEntry.user_id == user_id, MoodEntry.created_at >= since)
+        .order_by(MoodEntry.created_at)
     )
     return [(created, score) for created, score in rows]
 
@@ -125,6 +144,7 @@ async def low_streak(session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
 
 
 # ── delete my data ──────────────────────────────────────────────────────────
+
 
 async def erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
     for model in (FavouriteExercise, MoodEntry):

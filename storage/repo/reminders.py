@@ -5,6 +5,7 @@ PostgreSQL its subquery uses FOR UPDATE SKIP LOCKED, so concurrent replicas take
 without waiting); the claim is committed before anything is sent, and `finish` only succeeds for
 the worker still holding the claim. See bot/reminders.py for the whole protocol.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,8 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import crypto
-from storage.models.base import utcnow
 from storage.models import GroupSeat, GroupSession
+from storage.models.base import utcnow
 from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Reminder
 
 # Session.info key: reminders scheduled in this transaction (the worker is nudged after commit).
@@ -38,7 +39,9 @@ def _upsert(dialect: str) -> Any:
     columns = [c.name for c in Reminder.__table__.columns if c.name not in ("id", "key", "created_at")]
     rearm = {name: insert.excluded[name] for name in columns}
     # Not IN (...): an expanding parameter cannot run as executemany (schedule_all).
-    unchanged = and_(or_(Reminder.status == PENDING, Reminder.status == SENT), Reminder.due_at == insert.excluded.due_at)
+    unchanged = and_(
+        or_(Reminder.status == PENDING, Reminder.status == SENT), Reminder.due_at == insert.excluded.due_at
+    )
     return insert.on_conflict_do_update(index_elements=[Reminder.key], set_=rearm, where=~unchanged)
 
 
@@ -76,11 +79,25 @@ async def schedule_all(session: AsyncSession, planned: Sequence[Planned]) -> Non
     if not planned:
         return
     now = utcnow()
-    values = [dict(
-        key=p.key, user_id=p.user_id, due_at=p.due_at, expires_at=p.expires_at, kind=p.kind, params=p.params,
-        status=PENDING, attempts=0, claimed_by=None, claimed_until=None, sent_at=None, last_error=None,
-        created_at=now, updated_at=now,
-    ) for p in planned]
+    values = [
+        {
+            "key": p.key,
+            "user_id": p.user_id,
+            "due_at": p.due_at,
+            "expires_at": p.expires_at,
+            "kind": p.kind,
+            "params": p.params,
+            "status": PENDING,
+            "attempts": 0,
+            "claimed_by": None,
+            "claimed_until": None,
+            "sent_at": None,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in planned
+    ]
     await session.execute(_upsert(session.bind.dialect.name), values)
     session.info.setdefault(CHANGED, []).extend(p.due_at for p in planned)
 
@@ -93,15 +110,21 @@ def sealed_key(name: str, user_id: int) -> str:
     return f"{SEALED}:{crypto.active().blind_index('reminder:' + name, user_id)}"
 
 
-async def schedule_sealed(session: AsyncSession, name: str, user_id: int, due_at: datetime, params: Any = None) -> None:
+async def schedule_sealed(
+    session: AsyncSession, name: str, user_id: int, due_at: datetime, params: Any = None
+) -> None:
     """A reminder whose existence must not be linked to its recipient (a check-in after a safety
     screen): no user id in clear, a generic kind, the real kind and recipient inside the sealed params."""
-    await schedule(session, sealed_key(name, user_id), None, due_at, SEALED, {"u": user_id, "k": name, "p": params})
+    await schedule(
+        session, sealed_key(name, user_id), None, due_at, SEALED, {"u": user_id, "k": name, "p": params}
+    )
 
 
 async def cancel_sealed_all(session: AsyncSession, names: Sequence[str], user_id: int) -> None:
     """Delete (not just cancel) a user's sealed reminders: for "delete my data"."""
-    await session.execute(delete(Reminder).where(Reminder.key.in_([sealed_key(name, user_id) for name in names])))
+    await session.execute(
+        delete(Reminder).where(Reminder.key.in_([sealed_key(name, user_id) for name in names]))
+    )
 
 
 def recipient(reminder: Reminder) -> int | None:
@@ -229,7 +252,9 @@ async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> boo
     return await finish(session, reminder_id, worker, SENT)
 
 
-async def release(session: AsyncSession, reminder_id: int, worker: str, retry_at: datetime, error: str) -> bool:
+async def release(
+    session: AsyncSession, reminder_id: int, worker: str, retry_at: datetime, error: str
+) -> bool:
     """Give a claimed reminder back after a transient failure; nobody takes it before `retry_at`."""
     result = await session.execute(
         update(Reminder)
@@ -256,7 +281,7 @@ async def by_key(session: AsyncSession, key: str) -> Reminder | None:
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
-    return {status: count for status, count in rows.all()}
+    return dict(rows.all())
 
 
 async def purge_finished(session: AsyncSession, before: datetime) -> int:

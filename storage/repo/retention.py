@@ -1,5 +1,6 @@
 """The nightly retention job's statements: claim the night once across replicas, then delete
 what is older than the retention (bot/retention.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,8 +20,11 @@ async def claim(session: AsyncSession, name: str, period: str, worker: str) -> b
     statement = insert.values(name=name, period=period, claimed_by=worker, claimed_at=utcnow())
     statement = statement.on_conflict_do_update(
         index_elements=[JobRun.name],
-        set_={"period": statement.excluded.period, "claimed_by": statement.excluded.claimed_by,
-              "claimed_at": statement.excluded.claimed_at},
+        set_={
+            "period": statement.excluded.period,
+            "claimed_by": statement.excluded.claimed_by,
+            "claimed_at": statement.excluded.claimed_at,
+        },
         where=JobRun.period < statement.excluded.period,
     ).returning(JobRun.name)
     return (await session.execute(statement)).scalar() is not None
@@ -39,7 +43,9 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
     )
     # Every entry that aged past the cutoff, note or not: which ones had a note is not visible in SQL.
     notes = await session.execute(
-        update(MoodEntry).where(MoodEntry.created_at < cutoff, MoodEntry.note_purged.is_(False))
-        .values(note=None, note_purged=True).execution_options(synchronize_session=False)
+        update(MoodEntry)
+        .where(MoodEntry.created_at < cutoff, MoodEntry.note_purged.is_(False))
+        .values(note=None, note_purged=True)
+        .execution_options(synchronize_session=False)
     )
     return {"bookings": bookings.rowcount, "slots": slots.rowcount, "mood_entries_aged": notes.rowcount}

@@ -1,4 +1,5 @@
 """Queries for safety plans, duty and crisis hand-offs."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
@@ -42,17 +43,24 @@ async def delete_plan(session: AsyncSession, user_id: int) -> None:
 
 
 async def duty_hours(session: AsyncSession, profile_id: int) -> list[DutyHours]:
-    rows = await session.scalars(select(DutyHours).where(DutyHours.profile_id == profile_id)
-                                 .order_by(DutyHours.weekday, DutyHours.start_min))
+    rows = await session.scalars(
+        select(DutyHours)
+        .where(DutyHours.profile_id == profile_id)
+        .order_by(DutyHours.weekday, DutyHours.start_min)
+    )
     return list(rows)
 
 
-async def add_duty_hours(session: AsyncSession, profile_id: int, weekday: int, start_min: int, end_min: int) -> bool:
+async def add_duty_hours(
+    session: AsyncSession, profile_id: int, weekday: int, start_min: int, end_min: int
+) -> bool:
     """A weekly window; False if it overlaps one the psychologist already has that day."""
     if not (0 <= weekday <= 6 and 0 <= start_min < end_min <= 24 * 60):
         raise ValueError((weekday, start_min, end_min))
-    if any(row.weekday == weekday and row.start_min < end_min and start_min < row.end_min
-           for row in await duty_hours(session, profile_id)):
+    if any(
+        row.weekday == weekday and row.start_min < end_min and start_min < row.end_min
+        for row in await duty_hours(session, profile_id)
+    ):
         return False
     session.add(DutyHours(profile_id=profile_id, weekday=weekday, start_min=start_min, end_min=end_min))
     await session.flush()
@@ -60,7 +68,9 @@ async def add_duty_hours(session: AsyncSession, profile_id: int, weekday: int, s
 
 
 async def remove_duty_hours(session: AsyncSession, profile_id: int, hours_id: int) -> None:
-    await session.execute(delete(DutyHours).where(DutyHours.id == hours_id, DutyHours.profile_id == profile_id))
+    await session.execute(
+        delete(DutyHours).where(DutyHours.id == hours_id, DutyHours.profile_id == profile_id)
+    )
 
 
 def on_duty(profile: PsychologistProfile, hours: list[DutyHours], now: datetime, tz: tzinfo) -> bool:
@@ -98,16 +108,18 @@ def duty_until(now: datetime, hours: float) -> datetime:
 
 async def open_handoff(session: AsyncSession, teacher: User) -> AnonQuestion | None:
     """The teacher's waiting hand-off, if any (asked twice: one request, not two)."""
-    waiting = await session.scalars(select(AnonQuestion).where(
-        AnonQuestion.teacher_id == teacher.id, AnonQuestion.status == "open"))
+    waiting = await session.scalars(
+        select(AnonQuestion).where(AnonQuestion.teacher_id == teacher.id, AnonQuestion.status == "open")
+    )
     return next((question for question in waiting if question.handoff), None)
 
 
 async def create_handoff(session: AsyncSession, teacher: User, message_id: int) -> AnonQuestion:
     """A hand-off is an urgent question whose message (the safety screen's, in the teacher's chat)
     is never copied: at rest it looks like any other question."""
-    question = AnonQuestion(teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=True,
-                            handoff=True)
+    question = AnonQuestion(
+        teacher_id=teacher.id, region=teacher.region, message_id=message_id, urgent=True, handoff=True
+    )
     session.add(question)
     await session.flush()
     return question

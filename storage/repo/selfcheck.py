@@ -1,5 +1,6 @@
 """Queries about self-check drafts and results. Answers and scores are only ever in the
 encrypted `data` column; SQL filters on user, instrument and time alone."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,15 +15,25 @@ from storage.repo import users
 
 async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfCheckDraft | None:
     """The unfinished questionnaire; each answer reads it, so it comes from the app's cache when it can."""
-    return await cached_row(session, caches_of(session).drafts, (user_id, instrument), SelfCheckDraft, lambda: select(
-        SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument))
+    return await cached_row(
+        session,
+        caches_of(session).drafts,
+        (user_id, instrument),
+        SelfCheckDraft,
+        lambda: select(SelfCheckDraft).where(
+            SelfCheckDraft.user_id == user_id, SelfCheckDraft.instrument == instrument
+        ),
+    )
 
 
 async def latest_draft(session: AsyncSession, user_id: int, since: datetime) -> SelfCheckDraft | None:
     """The unfinished questionnaire the teacher answered last, if after `since`."""
     return await session.scalar(
-        select(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.updated_at >= since)
-        .order_by(SelfCheckDraft.updated_at.desc()).limit(1))
+        select(SelfCheckDraft)
+        .where(SelfCheckDraft.user_id == user_id, SelfCheckDraft.updated_at >= since)
+        .order_by(SelfCheckDraft.updated_at.desc())
+        .limit(1)
+    )
 
 
 async def drafts(session: AsyncSession, user_id: int) -> dict[str, SelfCheckDraft]:
@@ -46,7 +57,9 @@ def answers(row: SelfCheckDraft) -> dict[str, int]:
     return dict(row.data.get("answers", {}))
 
 
-def record_answer(row: SelfCheckDraft, item_key: str, value: int, position: int, *, alerted: bool = False) -> None:
+def record_answer(
+    row: SelfCheckDraft, item_key: str, value: int, position: int, *, alerted: bool = False
+) -> None:
     # A new dict, not an in-place change: the encrypted column only notices reassignment.
     row.data = {
         "answers": {**answers(row), item_key: value},
@@ -55,7 +68,9 @@ def record_answer(row: SelfCheckDraft, item_key: str, value: int, position: int,
     row.position = position
 
 
-async def finish(session: AsyncSession, row: SelfCheckDraft, *, safety_screen: bool = False) -> SelfCheckResult:
+async def finish(
+    session: AsyncSession, row: SelfCheckDraft, *, safety_screen: bool = False
+) -> SelfCheckResult:
     """Store the answers and drop the draft in one transaction: a result is saved exactly once.
     `safety_screen` records that the safety screen came before the result (shown again on a repeated tap)."""
     data = {"answers": answers(row), "safety_screen": safety_screen}
@@ -72,7 +87,9 @@ async def result(session: AsyncSession, user_id: int, result_id: int) -> SelfChe
     )
 
 
-async def history(session: AsyncSession, user_id: int, instrument: str, limit: int = 100) -> list[SelfCheckResult]:
+async def history(
+    session: AsyncSession, user_id: int, instrument: str, limit: int = 100
+) -> list[SelfCheckResult]:
     """The newest `limit` results of one instrument, oldest first."""
     rows = await session.scalars(
         select(SelfCheckResult)
@@ -89,7 +106,7 @@ async def counts(session: AsyncSession, user_id: int) -> dict[str, int]:
         .where(SelfCheckResult.user_id == user_id)
         .group_by(SelfCheckResult.instrument)
     )
-    return {instrument: count for instrument, count in rows.all()}
+    return dict(rows.all())
 
 
 async def delete_all(session: AsyncSession, user_id: int) -> int:
@@ -101,7 +118,9 @@ async def delete_all(session: AsyncSession, user_id: int) -> int:
 
 async def shared_with(session: AsyncSession, result_id: int) -> set[int]:
     """Bookings whose psychologist already received this result."""
-    rows = await session.scalars(select(SelfCheckShare.booking_id).where(SelfCheckShare.result_id == result_id))
+    rows = await session.scalars(
+        select(SelfCheckShare.booking_id).where(SelfCheckShare.result_id == result_id)
+    )
     return set(rows)
 
 

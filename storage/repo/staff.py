@@ -7,6 +7,7 @@ free slots are hidden from teachers. What they held goes: bookings ahead are can
 questions taken but not answered go back to the queue, their chats end. No schema change:
 the role column already says it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ async def psychologists(session: AsyncSession, region: str | None) -> list[Psych
     return [profile for profile in rows.unique() if serves(profile, region)]
 
 
-async def psychologist(session: AsyncSession, profile_id: int, region: str | None) -> PsychologistProfile | None:
+async def psychologist(
+    session: AsyncSession, profile_id: int, region: str | None
+) -> PsychologistProfile | None:
     profile = await session.get(PsychologistProfile, profile_id)
     if profile is None or profile.user.role not in (ACTIVE, DEACTIVATED) or not serves(profile, region):
         return None
@@ -67,26 +70,45 @@ async def loads(session: AsyncSession, profile_ids: list[int], now: datetime) ->
     if not profile_ids:
         return {}
     ahead = and_(Slot.psychologist_id.in_(profile_ids), Slot.starts_at > now, Slot.removed.is_(False))
-    upcoming = dict((await session.execute(
-        select(Slot.psychologist_id, func.count())
-        .join(Booking, and_(Booking.slot_id == Slot.id, Booking.state.in_(UPCOMING_STATES)))
-        .where(ahead).group_by(Slot.psychologist_id)
-    )).all())
-    slots = dict((await session.execute(
-        select(Slot.psychologist_id, func.count())
-        .where(ahead, ~exists().where(Booking.slot_id == Slot.id, Booking.holds.is_(True)))
-        .group_by(Slot.psychologist_id)
-    )).all())
-    held = dict((await session.execute(
-        select(Slot.psychologist_id, func.count())
-        .join(Booking, and_(Booking.slot_id == Slot.id, Booking.state == ATTENDED))
-        .where(Slot.psychologist_id.in_(profile_ids), Slot.starts_at > now - timedelta(days=LOAD_DAYS), Slot.starts_at <= now)
-        .group_by(Slot.psychologist_id)
-    )).all())
+    upcoming = dict(
+        (
+            await session.execute(
+                select(Slot.psychologist_id, func.count())
+                .join(Booking, and_(Booking.slot_id == Slot.id, Booking.state.in_(UPCOMING_STATES)))
+                .where(ahead)
+                .group_by(Slot.psychologist_id)
+            )
+        ).all()
+    )
+    slots = dict(
+        (
+            await session.execute(
+                select(Slot.psychologist_id, func.count())
+                .where(ahead, ~exists().where(Booking.slot_id == Slot.id, Booking.holds.is_(True)))
+                .group_by(Slot.psychologist_id)
+            )
+        ).all()
+    )
+    held = dict(
+        (
+            await session.execute(
+                select(Slot.psychologist_id, func.count())
+                .join(Booking, and_(Booking.slot_id == Slot.id, Booking.state == ATTENDED))
+                .where(
+                    Slot.psychologist_id.in_(profile_ids),
+                    Slot.starts_at > now - timedelta(days=LOAD_DAYS),
+                    Slot.starts_at <= now,
+                )
+                .group_by(Slot.psychologist_id)
+            )
+        ).all()
+    )
     return {pid: Load(upcoming.get(pid, 0), slots.get(pid, 0), held.get(pid, 0)) for pid in profile_ids}
 
 
-async def future_bookings(session: AsyncSession, profile: PsychologistProfile, now: datetime) -> list[Booking]:
+async def future_bookings(
+    session: AsyncSession, profile: PsychologistProfile, now: datetime
+) -> list[Booking]:
     rows = await session.scalars(
         select(Booking)
         .join(Slot, Slot.id == Booking.slot_id)
@@ -105,7 +127,9 @@ class Deactivation:
     ended: list[tuple[ChatSession, str]]  # chats ended, each with the state it was in ("planned" or "open")
 
 
-async def deactivate(session: AsyncSession, profile: PsychologistProfile, rules: BookingConfig, now: datetime) -> Deactivation | None:
+async def deactivate(
+    session: AsyncSession, profile: PsychologistProfile, rules: BookingConfig, now: datetime
+) -> Deactivation | None:
     """Unpublish first (no new booking can take a slot), then cancel what is booked ahead (their
     planned chats go with them), requeue the questions taken and end the chats left; None if
     already inactive."""

@@ -5,6 +5,7 @@ Only counts leave this module, never a row about one person. Self-check bands ar
 they are decrypted here in Python, one result at a time, classified by the caller's scoring, and
 only the tally is kept.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -39,7 +40,9 @@ class BookingStats:
         return sum(self.by_format.values())
 
 
-async def bookings(session: AsyncSession, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str | None, BookingStats]:
+async def bookings(
+    session: AsyncSession, since: datetime, until: datetime, tz: ZoneInfo
+) -> dict[str | None, BookingStats]:
     """Consultations whose time falls in [since, until), by the teacher's region (None: none
     given), days in local time. A rescheduled booking (MOVED) is counted once, as its replacement."""
     query = (
@@ -66,14 +69,20 @@ async def active(session: AsyncSession, since: datetime, until: datetime) -> Cou
     session seat in it. (`last_seen_on` keeps only the latest day, so it cannot say this about a
     period that has ended.)"""
     ids = union(
-        select(Booking.teacher_id).join(Slot, Slot.id == Booking.slot_id)
+        select(Booking.teacher_id)
+        .join(Slot, Slot.id == Booking.slot_id)
         .where(Slot.starts_at >= since, Slot.starts_at < until, Booking.state != MOVED),
-        select(SelfCheckResult.user_id).where(SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until),
-        select(GroupSeat.user_id).join(GroupSession, GroupSession.id == GroupSeat.session_id)
+        select(SelfCheckResult.user_id).where(
+            SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until
+        ),
+        select(GroupSeat.user_id)
+        .join(GroupSession, GroupSession.id == GroupSeat.session_id)
         .where(GroupSession.starts_at >= since, GroupSession.starts_at < until),
     ).subquery()
     query = (
-        select(User.region, func.count()).where(User.id.in_(select(ids.c[0])), User.role == "teacher").group_by(User.region)
+        select(User.region, func.count())
+        .where(User.id.in_(select(ids.c[0])), User.role == "teacher")
+        .group_by(User.region)
     )
     return Counter(dict((await session.execute(query)).all()))
 
@@ -90,11 +99,17 @@ class SelfCheckStats:
     bands: Counter = field(default_factory=Counter)  # (instrument, scale, band) -> results
 
 
-async def _results(session: AsyncSession, since: datetime, until: datetime, region: str | None) -> AsyncIterator[SelfCheckResult]:
-    query = select(SelfCheckResult).where(SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until)
+async def _results(
+    session: AsyncSession, since: datetime, until: datetime, region: str | None
+) -> AsyncIterator[SelfCheckResult]:
+    query = select(SelfCheckResult).where(
+        SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until
+    )
     if region:
         query = query.join(User, User.id == SelfCheckResult.user_id).where(User.region == region)
-    stream = await session.stream_scalars(query.order_by(SelfCheckResult.id).execution_options(yield_per=BATCH))
+    stream = await session.stream_scalars(
+        query.order_by(SelfCheckResult.id).execution_options(yield_per=BATCH)
+    )
     async for row in stream:
         yield row
 
@@ -118,8 +133,12 @@ async def selfchecks(
 async def selfcheck_regions(session: AsyncSession, since: datetime, until: datetime) -> list[str]:
     """The regions with a self-check result in the period (each is counted with `selfchecks`)."""
     query = (
-        select(User.region).distinct().join(SelfCheckResult, SelfCheckResult.user_id == User.id)
-        .where(SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until, User.region.is_not(None))
+        select(User.region)
+        .distinct()
+        .join(SelfCheckResult, SelfCheckResult.user_id == User.id)
+        .where(
+            SelfCheckResult.created_at >= since, SelfCheckResult.created_at < until, User.region.is_not(None)
+        )
     )
     return sorted(await session.scalars(query))
 
@@ -129,7 +148,9 @@ async def published(session: AsyncSession, periods: list[str]) -> set[str]:
 
 
 async def releases(session: AsyncSession, periods: list[str]) -> dict[str, dict[str, Any]]:
-    rows = await session.execute(select(StatRelease.period, StatRelease.data).where(StatRelease.period.in_(periods)))
+    rows = await session.execute(
+        select(StatRelease.period, StatRelease.data).where(StatRelease.period.in_(periods))
+    )
     return dict(rows.all())
 
 
@@ -137,7 +158,8 @@ async def publish(session: AsyncSession, period: str, data: dict[str, Any], now:
     """Store a period's figures unless another replica just did; what is stored is what counts."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(StatRelease).values(period=period, published_at=now, data=data)
+        dialect.insert(StatRelease)
+        .values(period=period, published_at=now, data=data)
         .on_conflict_do_nothing(index_elements=[StatRelease.period])
     )
     return (await releases(session, [period]))[period]

@@ -1,11 +1,11 @@
 """Queries about users. Handlers call these; they never write SQL themselves."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
 
 from aiogram import Bot
-
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +25,9 @@ ERASERS: list[Eraser] = []
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
     """From the app's cache when it holds them (no round trip): read for every update."""
     index = crypto.active().user_index(telegram_user_id)
-    return await cached_row(session, caches_of(session).users, index, User,
-                            lambda: select(User).where(User.tg_index == index))
+    return await cached_row(
+        session, caches_of(session).users, index, User, lambda: select(User).where(User.tg_index == index)
+    )
 
 
 async def create(session: AsyncSession, telegram_user_id: int, language: str) -> User:
@@ -71,6 +72,10 @@ async def erase(session: AsyncSession, user: User, fsm_keys: list[str]) -> list[
 
 
 async def audit(
-    session: AsyncSession, actor: str, action: str, target_type: str | None = None, target_id: int | None = None
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: int | None = None,
 ) -> None:
     session.add(AuditEntry(actor=actor, action=action, target_type=target_type, target_id=target_id))

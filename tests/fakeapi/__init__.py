@@ -7,6 +7,19 @@ from .spec import Spec, load_spec, spec_path
 from .users import SimulatedUser
 
 __all__ = [
-    "BOT_ID", "TOKEN", "ApiError", "Call", "FakeBotAPI", "SimulatedUser", "Spec", "StoredFile", "StoredMessage",
-    "Upload", "load_spec", "parse_html", "render", "spec_path", "utf16_len",
+    "BOT_ID",
+    "TOKEN",
+    "ApiError",
+    "Call",
+    "FakeBotAPI",
+    "SimulatedUser",
+    "Spec",
+    "StoredFile",
+    "StoredMessage",
+    "Upload",
+    "load_spec",
+    "parse_html",
+    "render",
+    "spec_path",
+    "utf16_len",
 ]

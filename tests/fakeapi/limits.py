@@ -16,10 +16,22 @@ CALLBACK_DATA_BYTES = 64
 BUTTON_DECORATION = {"text", "icon_custom_emoji_id", "style"}
 
 _TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "span": "spoiler", "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([a-zA-Z]+));?")
@@ -31,8 +43,13 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def render(source: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None, *,
-           caption: bool = False) -> tuple[str, list[dict[str, Any]]]:
+def render(
+    source: str,
+    parse_mode: str | None,
+    entities: list[dict[str, Any]] | None = None,
+    *,
+    caption: bool = False,
+) -> tuple[str, list[dict[str, Any]]]:
     """The visible text and entities Telegram makes of a text or caption, or ApiError as Telegram answers.
 
     Markdown modes are not parsed: their source is kept and measured as is."""
@@ -46,7 +63,9 @@ def render(source: str, parse_mode: str | None, entities: list[dict[str, Any]] |
     if not caption and not text.strip():
         raise ApiError("Bad Request: message text is empty")
     if utf16_len(text) > (CAPTION_LIMIT if caption else TEXT_LIMIT):
-        raise ApiError("Bad Request: message caption is too long" if caption else "Bad Request: message is too long")
+        raise ApiError(
+            "Bad Request: message caption is too long" if caption else "Bad Request: message is too long"
+        )
     return text, entities
 
 
@@ -60,11 +79,15 @@ def check(method: str, params: dict[str, Any]) -> list[str]:
         for button in row:
             actions = set(button) - BUTTON_DECORATION
             if not actions:
-                problems.append("Bad Request: can't parse inline keyboard button: "
-                                "Text buttons are unallowed in the inline keyboard")
+                problems.append(
+                    "Bad Request: can't parse inline keyboard button: "
+                    "Text buttons are unallowed in the inline keyboard"
+                )
             elif len(actions) > 1:
-                problems.append("Bad Request: can't parse inline keyboard button: exactly one of "
-                                f"{', '.join(sorted(actions))} must be used")
+                problems.append(
+                    "Bad Request: can't parse inline keyboard button: exactly one of "
+                    f"{', '.join(sorted(actions))} must be used"
+                )
             data = button.get("callback_data")
             if isinstance(data, str) and not 1 <= len(data.encode()) <= CALLBACK_DATA_BYTES:
                 problems.append("Bad Request: BUTTON_DATA_INVALID")
@@ -150,7 +173,7 @@ class _HtmlParser:
         start = self.pos
         while self.pos < len(self.html) and self.html[self.pos] not in _SPACES + stop:
             self.pos += 1
-        return self.html[start:self.pos]
+        return self.html[start : self.pos]
 
     def start_tag(self) -> None:
         begin = self.pos
@@ -194,12 +217,13 @@ class _HtmlParser:
         quote = html[self.pos]
         if quote not in "\"'":  # an unquoted name token: letters, digits, '.', '-'
             start = self.pos
-            while self.pos < len(html) and (html[self.pos].isascii() and html[self.pos].isalnum()
-                                            or html[self.pos] in ".-"):
+            while self.pos < len(html) and (
+                (html[self.pos].isascii() and html[self.pos].isalnum()) or html[self.pos] in ".-"
+            ):
                 self.pos += 1
             if self.pos == len(html) or html[self.pos] not in _SPACES + ">":
                 self.fail("Unexpected end of name token", start)
-            return html[start:self.pos].lower()
+            return html[start : self.pos].lower()
         self.pos += 1
         value = []
         while self.pos < len(html) and html[self.pos] != quote:
@@ -223,8 +247,10 @@ class _HtmlParser:
         self.pos += 1
         tag = self.stack.pop()
         if name and name != tag.name:  # "</>" closes whatever is open
-            self.fail(f'Unmatched end tag at byte offset {len(self.html[:begin].encode())}, '
-                      f'expected "</{tag.name}>", found "</{name}>"')
+            self.fail(
+                f"Unmatched end tag at byte offset {len(self.html[:begin].encode())}, "
+                f'expected "</{tag.name}>", found "</{name}>"'
+            )
         self.close(tag)
 
     def close(self, tag: _OpenTag) -> None:
@@ -236,7 +262,11 @@ class _HtmlParser:
             return
         if self.offset == tag.offset:
             return  # Telegram drops empty entities
-        entity: dict[str, Any] = {"type": _TAGS[tag.name], "offset": tag.offset, "length": self.offset - tag.offset}
+        entity: dict[str, Any] = {
+            "type": _TAGS[tag.name],
+            "offset": tag.offset,
+            "length": self.offset - tag.offset,
+        }
         if tag.name == "a":
             if not attributes.get("href"):
                 return

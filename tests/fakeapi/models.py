@@ -22,8 +22,14 @@ MEDIA_DEFAULTS: dict[str, dict[str, Any]] = {
 class ApiError(Exception):
     """An error answer of the Bot API; `violation` marks the bot's fault (not an injected fault)."""
 
-    def __init__(self, description: str, *more: str, status: int = 400, violation: bool = True,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        description: str,
+        *more: str,
+        status: int = 400,
+        violation: bool = True,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.description = description
         self.status = status
@@ -147,8 +153,12 @@ class StoredMessage:
         return self.file.filename if self.file else None
 
     def to_api(self) -> dict[str, Any]:
-        msg: dict[str, Any] = {"message_id": self.message_id, "date": self.date, "chat": self.chat,
-                               "from": self.sender}
+        msg: dict[str, Any] = {
+            "message_id": self.message_id,
+            "date": self.date,
+            "chat": self.chat,
+            "from": self.sender,
+        }
         if self.kind == "text":
             msg["text"] = self.text
         elif self.file:

@@ -18,5 +18,7 @@ async def fake_api() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI() as api:
         yield api
     if api.check_violations and api.violations:
-        pytest.fail("the bot broke the Bot API protocol:\n" + "\n".join(f"  - {v}" for v in api.violations),
-                    pytrace=False)
+        pytest.fail(
+            "the bot broke the Bot API protocol:\n" + "\n".join(f"  - {v}" for v in api.violations),
+            pytrace=False,
+        )

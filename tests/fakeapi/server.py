@@ -23,11 +23,18 @@ from .users import SimulatedUser
 
 BOT_ID = 123456789
 TOKEN = f"{BOT_ID}:TEST-fake-token_abc"
-NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
 BLOCKED = "Forbidden: bot was blocked by the user"
-_FAULT_TEXT = {400: "Bad Request", 403: BLOCKED, 429: "Too Many Requests: retry after {retry_after}",
-               500: "Internal Server Error", 502: "Bad Gateway"}
+_FAULT_TEXT = {
+    400: "Bad Request",
+    403: BLOCKED,
+    429: "Too Many Requests: retry after {retry_after}",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
 # sendDocument -> "document", sendVideoNote -> "video_note", ...
 _MEDIA_METHODS = {"send" + kind.title().replace("_", ""): kind for kind in MEDIA_DEFAULTS}
 
@@ -64,8 +71,11 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             raise ValueError("a JSON body must be an object")
         return params | body
     for name, value in (await request.post()).items():
-        params[name] = (Upload(value.filename, value.content_type, value.file.read())
-                        if isinstance(value, web.FileField) else value)
+        params[name] = (
+            Upload(value.filename, value.content_type, value.file.read())
+            if isinstance(value, web.FileField)
+            else value
+        )
     return params
 
 
@@ -85,8 +95,12 @@ class _Fault:
 
     def error(self) -> ApiError:
         text = self.description or _FAULT_TEXT.get(self.status, "Error").format(retry_after=self.retry_after)
-        return ApiError(text, status=self.status, violation=False,
-                        retry_after=self.retry_after if self.status == 429 else None)
+        return ApiError(
+            text,
+            status=self.status,
+            violation=False,
+            retry_after=self.retry_after if self.status == 429 else None,
+        )
 
 
 @dataclass
@@ -115,11 +129,16 @@ class FakeBotAPI:
         self.webhook_targets: list[str] = []
         self.webhook_statuses: list[int] = []  # HTTP status of every push, in order
         self.check_violations = True  # read by the fake_api fixture
-        self._getme_flags = {f["name"]: f["name"] == "can_join_groups" for f in self.spec.types["User"]["fields"]
-                             if "Returned only in getMe" in f["description"]}
+        self._getme_flags = {
+            f["name"]: f["name"] == "can_join_groups"
+            for f in self.spec.types["User"]["fields"]
+            if "Returned only in getMe" in f["description"]
+        }
         self._queue: list[dict[str, Any]] = []  # updates not yet confirmed by an offset
         self._last_update_id = 0
-        self._delivered: dict[int, tuple[int, float]] = {}  # update_id -> (len(calls), time) when first fetched
+        self._delivered: dict[
+            int, tuple[int, float]
+        ] = {}  # update_id -> (len(calls), time) when first fetched
         # True once the bot reports the end of each update's handling (see reporting.py): reactions are
         # then known when the update is handled; without reports, when the bot has been quiet a while.
         self.reports_handled = False
@@ -145,10 +164,13 @@ class FakeBotAPI:
             "getMe": lambda call: {**self.bot_user, **self._getme_flags},
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": lambda call: {"url": self.webhook_url, "has_custom_certificate": False,
-                                            "pending_update_count": len(self._queue)},
+            "getWebhookInfo": lambda call: {
+                "url": self.webhook_url,
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._queue),
+            },
             "sendMessage": self._send_message,
-            **{method: self._send_media for method in _MEDIA_METHODS},
+            **dict.fromkeys(_MEDIA_METHODS, self._send_media),
             "editMessageText": self._edit_text,
             "editMessageCaption": self._edit_caption,
             "editMessageReplyMarkup": lambda call: self._edit(call, self._editable(call.params), {}),
@@ -158,7 +180,10 @@ class FakeBotAPI:
             "forwardMessage": self._duplicate,
             "answerCallbackQuery": self._answer_callback,
             "getFile": self._get_file,
-            "getChat": lambda call: {**self.spec.minimal("ChatFullInfo"), **self._chat(self._chat_id(call.params))},
+            "getChat": lambda call: {
+                **self.spec.minimal("ChatFullInfo"),
+                **self._chat(self._chat_id(call.params)),
+            },
         }
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -167,7 +192,9 @@ class FakeBotAPI:
         app = web.Application(client_max_size=64 * 2**20)  # room for document uploads
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        app.router.add_post("/test/handled/{update_id}", self._report_handled)  # not Telegram's: see reporting.py
+        app.router.add_post(
+            "/test/handled/{update_id}", self._report_handled
+        )  # not Telegram's: see reporting.py
         # Cancel a handler when its client goes away, so a stopped poller's getUpdates takes no updates.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
@@ -187,8 +214,14 @@ class FakeBotAPI:
 
     # --- test controls ---------------------------------------------------------------------------------------
 
-    def user(self, user_id: int = 1001, first_name: str = "Айгүл", last_name: str | None = None,
-             username: str | None = None, language_code: str | None = "kk") -> SimulatedUser:
+    def user(
+        self,
+        user_id: int = 1001,
+        first_name: str = "Айгүл",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "kk",
+    ) -> SimulatedUser:
         """A simulated user; their private chat with the bot has the user's id."""
         self.users[user_id] = SimulatedUser(self, user_id, first_name, last_name, username, language_code)
         return self.users[user_id]
@@ -199,12 +232,21 @@ class FakeBotAPI:
     def unblock(self, user_id: int) -> None:
         self._blocked.discard(user_id)
 
-    def inject(self, method: str | None = None, chat_id: int | None = None, status: int = 429,
-               retry_after: int = 1, times: int = 1, description: str | None = None) -> None:
+    def inject(
+        self,
+        method: str | None = None,
+        chat_id: int | None = None,
+        status: int = 429,
+        retry_after: int = 1,
+        times: int = 1,
+        description: str | None = None,
+    ) -> None:
         """Answer the next `times` matching requests with an error (not counted as violations).
 
         method=None matches every method except getUpdates (name it explicitly to fail polling)."""
-        self._faults.append(_Fault(method and method.lower(), chat_id, status, retry_after, times, description))
+        self._faults.append(
+            _Fault(method and method.lower(), chat_id, status, retry_after, times, description)
+        )
 
     def rate_limit(self, global_per_second: int | None = 30, per_chat_per_second: int | None = 1) -> None:
         """Enforce Telegram's flood limits on message-creating methods over a sliding one-second window."""
@@ -253,7 +295,7 @@ class FakeBotAPI:
                             break
                 except aiohttp.ClientError:
                     self.webhook_statuses.append(0)
-                await asyncio.sleep(0.05 * 2 ** attempt)
+                await asyncio.sleep(0.05 * 2**attempt)
         self._notify()
 
     def handled(self, update_id: int) -> None:
@@ -261,18 +303,26 @@ class FakeBotAPI:
         self._handled.setdefault(update_id, len(self.calls))
         self._notify()
 
-    def register_file(self, data: bytes | None, filename: str | None, mime_type: str | None,
-                      kind: str = "document") -> StoredFile:
+    def register_file(
+        self, data: bytes | None, filename: str | None, mime_type: str | None, kind: str = "document"
+    ) -> StoredFile:
         """Make a file known to the server, as if uploaded; getFile and downloads will serve it."""
         n = len(self._files) + 1
         suffix = PurePosixPath(filename or "").suffix
-        file = StoredFile(f"fake-file-{n}", f"fake-unique-{n}", f"{kind}s/file_{n}{suffix}", data, filename, mime_type)
+        file = StoredFile(
+            f"fake-file-{n}", f"fake-unique-{n}", f"{kind}s/file_{n}{suffix}", data, filename, mime_type
+        )
         self._files[file.file_id] = file
         return file
 
     def store_message(self, chat_id: int, sender: dict[str, Any], **fields: Any) -> StoredMessage:
-        message = StoredMessage(chat=self._chat(chat_id), message_id=next(self._message_ids[chat_id]),
-                                date=int(time.time()), sender=sender, **fields)
+        message = StoredMessage(
+            chat=self._chat(chat_id),
+            message_id=next(self._message_ids[chat_id]),
+            date=int(time.time()),
+            sender=sender,
+            **fields,
+        )
         self._messages[chat_id][message.message_id] = message
         return message
 
@@ -286,8 +336,15 @@ class FakeBotAPI:
 
     # --- waiting for the bot ---------------------------------------------------------------------------------
 
-    async def wait_reaction(self, update_id: int, chat_id: int, *, quiet: float = 0.25, timeout: float = 5.0,
-                            expect_silence: bool = False) -> list[Call]:
+    async def wait_reaction(
+        self,
+        update_id: int,
+        chat_id: int,
+        *,
+        quiet: float = 0.25,
+        timeout: float = 5.0,
+        expect_silence: bool = False,
+    ) -> list[Call]:
         """Wait for the bot's reaction to the update; return its requests for `chat_id`.
 
         A bot that reports handling (reports_handled, see reporting.py) has reacted when it reported the
@@ -302,13 +359,17 @@ class FakeBotAPI:
         what = self._describe(update_id)
         while update_id not in self._delivered:
             if update_id in self._dropped:
-                raise AssertionError(f"the bot never receives {what}: {self._dropped[update_id]} updates "
-                                     f"are not in its allowed_updates {self._allowed_updates}")
+                raise AssertionError(
+                    f"the bot never receives {what}: {self._dropped[update_id]} updates "
+                    f"are not in its allowed_updates {self._allowed_updates}"
+                )
             if self._now() >= deadline:
                 raise AssertionError(f"the bot did not fetch {what} within {timeout}s: is it polling?")
             await self._wait_change(deadline - self._now())
         if self.reports_handled:
-            return await self._reaction_when_handled(update_id, what, chat_id, deadline + timeout, expect_silence)
+            return await self._reaction_when_handled(
+                update_id, what, chat_id, deadline + timeout, expect_silence
+            )
         start, fetched_at = self._delivered[update_id]
         while True:
             now = self._now()
@@ -319,8 +380,9 @@ class FakeBotAPI:
                 if expect_silence and now >= fetched_at + quiet:
                     return []
                 if now >= deadline:
-                    raise AssertionError(f"bot was silent: no request for chat {chat_id} within {timeout}s "
-                                         f"after {what}")
+                    raise AssertionError(
+                        f"bot was silent: no request for chat {chat_id} within {timeout}s after {what}"
+                    )
                 await self._wait_change((fetched_at + quiet if expect_silence else deadline) - now)
                 continue
             last = max(c.finished or math.inf for c in calls)
@@ -330,8 +392,9 @@ class FakeBotAPI:
                 raise AssertionError(f"the bot is still busy with chat {chat_id} long after {what}: {calls}")
             await self._wait_change(min(last + quiet, deadline + timeout) - now)
 
-    async def _reaction_when_handled(self, update_id: int, what: str, chat_id: int, give_up: float,
-                                     expect_silence: bool) -> list[Call]:
+    async def _reaction_when_handled(
+        self, update_id: int, what: str, chat_id: int, give_up: float, expect_silence: bool
+    ) -> list[Call]:
         while update_id not in self._handled:
             if self._now() >= give_up:
                 raise AssertionError(f"the bot is still handling {what}: no report that it is done")
@@ -398,7 +461,9 @@ class FakeBotAPI:
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         name = request.match_info["method"]
         method = self.spec.method_name(name)
         try:
@@ -406,8 +471,13 @@ class FakeBotAPI:
         except ValueError:  # an unreadable body counts as no parameters: the missing ones are reported
             raw = {}
         params, problems = self.spec.check(method, raw) if method else (raw, [])
-        call = Call(method or name, params, {k: v for k, v in raw.items() if isinstance(v, Upload)},
-                    self._chat_of(method, params), self._now())
+        call = Call(
+            method or name,
+            params,
+            {k: v for k, v in raw.items() if isinstance(v, Upload)},
+            self._chat_of(method, params),
+            self._now(),
+        )
         self.calls.append(call)
         self._notify()
         try:
@@ -460,8 +530,12 @@ class FakeBotAPI:
             raise ApiError(BLOCKED, status=403, violation=False)
         if _creates_message(call.method) and (retry_after := self._flood_wait(call.chat_id)):
             self.rate_limited.append(call)
-            raise ApiError(f"Too Many Requests: retry after {retry_after}", status=429, violation=False,
-                           retry_after=retry_after)
+            raise ApiError(
+                f"Too Many Requests: retry after {retry_after}",
+                status=429,
+                violation=False,
+                retry_after=retry_after,
+            )
 
     def _flood_wait(self, chat_id: int | None) -> int | None:
         """Seconds to wait if one more message would exceed a limit; otherwise count it and return None."""
@@ -483,11 +557,16 @@ class FakeBotAPI:
 
     async def _get_updates(self, call: Call) -> list[dict[str, Any]]:
         if self.webhook_url:
-            raise ApiError("Conflict: can't use getUpdates method while webhook is active; "
-                           "use deleteWebhook to delete the webhook first", status=409)
+            raise ApiError(
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+                status=409,
+            )
         params = call.params
         if offset := params.get("offset"):  # confirms every update below it; -N keeps only the last N
-            kept = self._queue[offset:] if offset < 0 else [u for u in self._queue if u["update_id"] >= offset]
+            kept = (
+                self._queue[offset:] if offset < 0 else [u for u in self._queue if u["update_id"] >= offset]
+            )
             self._queue = kept
         if "allowed_updates" in params:  # kept until the next call that names them, as Telegram does
             self._allowed_updates = params["allowed_updates"] or None
@@ -496,8 +575,11 @@ class FakeBotAPI:
         deadline = call.time + params.get("timeout", 0)
         while not (batch := self._deliverable(params.get("limit", 100))):
             if generation != self._poll_generation:
-                raise ApiError("Conflict: terminated by other getUpdates request; "
-                               "make sure that only one bot instance is running", status=409)
+                raise ApiError(
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                    status=409,
+                )
             if self._closing or self._now() >= deadline:
                 break
             await self._wait_change(deadline - self._now())
@@ -510,7 +592,7 @@ class FakeBotAPI:
             for update in [u for u in self._queue if _update_kind(u) not in self._allowed_updates]:
                 self._dropped[update["update_id"]] = _update_kind(update)
                 self._queue.remove(update)
-        return self._queue[:max(1, min(limit, 100))]
+        return self._queue[: max(1, min(limit, 100))]
 
     def _set_webhook(self, call: Call) -> bool:
         self.webhook_url = call.params["url"]
@@ -542,17 +624,32 @@ class FakeBotAPI:
         if params.get(key) is None:
             return {key: None, "entities": [], "source": None, "parse_mode": None}
         entities = params.get("entities" if key == "text" else "caption_entities")
-        text, entities = limits.render(params[key], params.get("parse_mode"), entities, caption=key == "caption")
-        return {key: text, "entities": entities, "source": params[key], "parse_mode": params.get("parse_mode")}
+        text, entities = limits.render(
+            params[key], params.get("parse_mode"), entities, caption=key == "caption"
+        )
+        return {
+            key: text,
+            "entities": entities,
+            "source": params[key],
+            "parse_mode": params.get("parse_mode"),
+        }
 
     def _bot_message(self, params: dict[str, Any], **content: Any) -> StoredMessage:
         chat_id = self._chat_id(params)
         reply = params.get("reply_parameters")
-        if reply and not reply.get("allow_sending_without_reply") and \
-                reply["message_id"] not in self._messages[reply.get("chat_id", chat_id)]:
+        if (
+            reply
+            and not reply.get("allow_sending_without_reply")
+            and reply["message_id"] not in self._messages[reply.get("chat_id", chat_id)]
+        ):
             raise ApiError("Bad Request: message to be replied not found")
-        return self.store_message(chat_id, self.bot_user, reply_markup=_markup(params.get("reply_markup")),
-                                  protected=bool(params.get("protect_content")), **content)
+        return self.store_message(
+            chat_id,
+            self.bot_user,
+            reply_markup=_markup(params.get("reply_markup")),
+            protected=bool(params.get("protect_content")),
+            **content,
+        )
 
     def _without_behaviour(self, call: Call) -> Any:
         return self.spec.result_for(call.method)
@@ -571,7 +668,9 @@ class FakeBotAPI:
             file = self.register_file(None, value.rsplit("/", 1)[-1], None, kind)
         else:
             raise ApiError("Bad Request: wrong file identifier/HTTP URL specified")
-        return self._bot_message(call.params, kind=kind, file=file, **self._render(call.params, "caption")).to_api()
+        return self._bot_message(
+            call.params, kind=kind, file=file, **self._render(call.params, "caption")
+        ).to_api()
 
     def _editable(self, params: dict[str, Any]) -> StoredMessage:
         message = self._messages[self._chat_id(params)].get(params.get("message_id"))
@@ -597,7 +696,9 @@ class FakeBotAPI:
 
     def _edit(self, call: Call, message: StoredMessage, content: dict[str, Any]) -> dict[str, Any]:
         # An edit without reply_markup removes the inline keyboard, as in Telegram.
-        edited = dataclasses.replace(message, **content, reply_markup=_markup(call.params.get("reply_markup")))
+        edited = dataclasses.replace(
+            message, **content, reply_markup=_markup(call.params.get("reply_markup"))
+        )
         if _shown(edited) == _shown(message):
             self.not_modified.append(call)
             raise ApiError(NOT_MODIFIED, violation=False)
@@ -623,8 +724,10 @@ class FakeBotAPI:
         source = self._messages[self._chat_id(params, "from_chat_id")].get(params["message_id"])
         if source is None:
             raise ApiError(f"Bad Request: message to {'copy' if copy else 'forward'} not found")
-        content = {k: getattr(source, k) for k in ("kind", "text", "caption", "entities", "source", "parse_mode",
-                                                    "file")}
+        content = {
+            k: getattr(source, k)
+            for k in ("kind", "text", "caption", "entities", "source", "parse_mode", "file")
+        }
         if copy and "caption" in params:
             content.update(self._render(params, "caption"))
         message = self._bot_message(params, **content)
@@ -633,7 +736,9 @@ class FakeBotAPI:
     def _answer_callback(self, call: Call) -> bool:
         query = self._callbacks.get(call.params["callback_query_id"])
         if query is None or query.answers:
-            raise ApiError("Bad Request: query is too old and response timeout expired or query ID is invalid")
+            raise ApiError(
+                "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
         query.answers.append(call.params)
         return True
 

@@ -21,8 +21,11 @@ _DISCRIMINATOR = re.compile(r'(?:must be|always) "?(\w+)"?$')
 _MISSING = {"text": "message text is empty"}
 # Fields Bot API 7.0 replaced; Telegram still takes them, the spec no longer has them. aiogram sends
 # disable_web_page_preview for DefaultBotProperties(link_preview_is_disabled=...): use link_preview=.
-_REPLACED = {"disable_web_page_preview": "link_preview_options", "reply_to_message_id": "reply_parameters",
-             "allow_sending_without_reply": "reply_parameters"}
+_REPLACED = {
+    "disable_web_page_preview": "link_preview_options",
+    "reply_to_message_id": "reply_parameters",
+    "allow_sending_without_reply": "reply_parameters",
+}
 
 
 def spec_path() -> Path:
@@ -121,8 +124,11 @@ class Spec:
             try:
                 params[name] = self._convert(value, types, uploads, 0)
             except _Mismatch as e:
-                problems.append(f"Bad Request: can't parse {_human(e.owner)}: {e.detail}" if e.owner
-                                else f'Bad Request: field "{name}" must be of type {" or ".join(types)}')
+                problems.append(
+                    f"Bad Request: can't parse {_human(e.owner)}: {e.detail}"
+                    if e.owner
+                    else f'Bad Request: field "{name}" must be of type {" or ".join(types)}'
+                )
         return params, problems
 
     @staticmethod
@@ -178,8 +184,9 @@ class Spec:
             except _Mismatch as e:
                 if e.owner:
                     raise
-                raise _Mismatch(f'Field "{name}" must be of type {" or ".join(field["types"])}',
-                                type_name, depth + 1) from None
+                raise _Mismatch(
+                    f'Field "{name}" must be of type {" or ".join(field["types"])}', type_name, depth + 1
+                ) from None
         return decoded
 
     def result_for(self, method: str) -> Any:

@@ -29,8 +29,15 @@ class SimulatedUser:
     keyword arguments `quiet` (only for a bot that does not report handling), `timeout` and
     `expect_silence` go to FakeBotAPI.wait_reaction."""
 
-    def __init__(self, api: FakeBotAPI, user_id: int, first_name: str, last_name: str | None = None,
-                 username: str | None = None, language_code: str | None = None) -> None:
+    def __init__(
+        self,
+        api: FakeBotAPI,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> None:
         self.api = api
         self.id = user_id
         names = {"first_name": first_name, "last_name": last_name, "username": username}
@@ -48,15 +55,22 @@ class SimulatedUser:
         """Send a text message; a leading /command gets its bot_command entity, as Telegram adds it."""
         entities = []
         if text.startswith("/"):
-            entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(text.split(maxsplit=1)[0])})
+            entities.append(
+                {"type": "bot_command", "offset": 0, "length": utf16_len(text.split(maxsplit=1)[0])}
+            )
         return await self._send(wait, kind="text", text=text, entities=entities)
 
     async def send_photo(self, data: bytes = _PHOTO, caption: str | None = None, **wait: Any) -> list[Call]:
         return await self._send_file(wait, "photo", data, "photo.jpg", "image/jpeg", caption)
 
-    async def send_document(self, data: bytes = _DOCUMENT, filename: str = "document.pdf",
-                            mime_type: str = "application/pdf", caption: str | None = None,
-                            **wait: Any) -> list[Call]:
+    async def send_document(
+        self,
+        data: bytes = _DOCUMENT,
+        filename: str = "document.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+        **wait: Any,
+    ) -> list[Call]:
         return await self._send_file(wait, "document", data, filename, mime_type, caption)
 
     async def send_voice(self, data: bytes = _VOICE, **wait: Any) -> list[Call]:
@@ -71,11 +85,14 @@ class SimulatedUser:
         message = self._keyboard_message(message_id)
         buttons = [button for row in message.inline_keyboard for button in row]
         wanted = text.casefold()
-        found = [b for b in buttons if b["text"].casefold() == wanted] or \
-                [b for b in buttons if wanted in b["text"].casefold()]
+        found = [b for b in buttons if b["text"].casefold() == wanted] or [
+            b for b in buttons if wanted in b["text"].casefold()
+        ]
         if not found:
-            raise AssertionError(f"no button {text!r} on message {message.message_id} "
-                                 f"{message.text or message.caption!r}; buttons: {message.button_rows}")
+            raise AssertionError(
+                f"no button {text!r} on message {message.message_id} "
+                f"{message.text or message.caption!r}; buttons: {message.button_rows}"
+            )
         if "callback_data" not in found[0]:
             raise AssertionError(f"button {found[0]['text']!r} sends nothing to the bot: {found[0]}")
         return await self.press_data(found[0]["callback_data"], message_id=message.message_id, **wait)
@@ -85,19 +102,37 @@ class SimulatedUser:
         message = self._keyboard_message(message_id)
         query_id = _opaque_id()
         self._queries.append(query_id)
-        update_id = self.api.feed({"callback_query": {
-            "id": query_id, "from": self.as_user, "chat_instance": self._chat_instance,
-            "message": message.to_api(), "data": data,
-        }})
+        update_id = self.api.feed(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.as_user,
+                    "chat_instance": self._chat_instance,
+                    "message": message.to_api(),
+                    "data": data,
+                }
+            }
+        )
         calls = await self.api.wait_reaction(update_id, self.id, **wait)
         # Without handling reports the answer may come a moment after the last message on a loaded
         # machine; Telegram waits about 15 s before the button stops spinning, we wait a few.
-        if not await self.api.wait_callback_answer(query_id, timeout=5.0, update_id=update_id):  # it keeps spinning
-            self.api.violations.append(f"callback query not answered: {data!r} on message {message.message_id}")
+        if not await self.api.wait_callback_answer(
+            query_id, timeout=5.0, update_id=update_id
+        ):  # it keeps spinning
+            self.api.violations.append(
+                f"callback query not answered: {data!r} on message {message.message_id}"
+            )
         return calls
 
-    async def _send_file(self, wait: dict[str, Any], kind: str, data: bytes, filename: str, mime_type: str,
-                         caption: str | None = None) -> list[Call]:
+    async def _send_file(
+        self,
+        wait: dict[str, Any],
+        kind: str,
+        data: bytes,
+        filename: str,
+        mime_type: str,
+        caption: str | None = None,
+    ) -> list[Call]:
         file = self.api.register_file(data, filename, mime_type, kind)
         return await self._send(wait, kind=kind, file=file, caption=caption)
 
@@ -114,8 +149,10 @@ class SimulatedUser:
             return message
         message = next((m for m in reversed(self.messages) if m.inline_keyboard), None)
         if message is None:
-            raise AssertionError(f"no bot message with an inline keyboard in chat {self.id}; "
-                                 f"messages: {[m.text or m.caption for m in self.messages]}")
+            raise AssertionError(
+                f"no bot message with an inline keyboard in chat {self.id}; "
+                f"messages: {[m.text or m.caption for m in self.messages]}"
+            )
         return message
 
     # --- what the user sees ----------------------------------------------------------------------------------

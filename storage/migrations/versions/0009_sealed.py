@@ -13,6 +13,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-01
 """
+
 import json
 
 import sqlalchemy as sa
@@ -21,8 +22,8 @@ from alembic import op
 from storage import crypto
 from storage.rotation import reseal_all
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -66,48 +67,68 @@ def _clear_to_token(table: str, name: str, size: int, convert) -> None:
     connection = op.get_bind()
     target = sa.table(table, sa.column("id"), sa.column(name))
     if connection.dialect.name == "postgresql":
-        op.execute(f'ALTER TABLE {table} ALTER COLUMN {name} TYPE TEXT USING {name}::text')
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN {name} TYPE TEXT USING {name}::text")
     else:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(name, type_=sa.Text(), existing_nullable=False)
     for row_id, value in connection.execute(sa.select(target.c.id, target.c[name])).all():
-        connection.execute(sa.update(target).where(target.c.id == row_id)
-                           .values({name: crypto.active().seal(_json(convert(str(value).lower())), size)}))
+        connection.execute(
+            sa.update(target)
+            .where(target.c.id == row_id)
+            .values({name: crypto.active().seal(_json(convert(str(value).lower())), size)})
+        )
 
 
 def _journal_unlinked() -> None:
     connection = op.get_bind()
-    with op.batch_alter_table('relax_journal') as batch:
-        batch.add_column(sa.Column('owner', sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column('meta', sa.Text(), nullable=True))
-    old = sa.table('relax_journal', sa.column('id'), sa.column('user_id'), sa.column('exercise_id'),
-                   sa.column('kind'), sa.column('created_at'), sa.column('owner'), sa.column('meta'))
-    for row in connection.execute(sa.select(old.c.id, old.c.user_id, old.c.exercise_id, old.c.kind,
-                                            old.c.created_at)).all():
+    with op.batch_alter_table("relax_journal") as batch:
+        batch.add_column(sa.Column("owner", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("meta", sa.Text(), nullable=True))
+    old = sa.table(
+        "relax_journal",
+        sa.column("id"),
+        sa.column("user_id"),
+        sa.column("exercise_id"),
+        sa.column("kind"),
+        sa.column("created_at"),
+        sa.column("owner"),
+        sa.column("meta"),
+    )
+    for row in connection.execute(
+        sa.select(old.c.id, old.c.user_id, old.c.exercise_id, old.c.kind, old.c.created_at)
+    ).all():
         at = row.created_at if isinstance(row.created_at, str) else row.created_at.isoformat(sep=" ")
         at = at.replace(" ", "T")[:19] + "+00:00"  # stored as naive UTC
         meta = {"kind": row.kind, "exercise": row.exercise_id, "at": at}
-        connection.execute(sa.update(old).where(old.c.id == row.id).values(
-            owner=crypto.active().blind_index("journal", row.user_id), meta=crypto.active().seal(_json(meta), 96)))
-    with op.batch_alter_table('relax_journal') as batch:
-        batch.drop_index('ix_relax_journal_user_created')
-        batch.drop_constraint('fk_relax_journal_user_id_users', type_='foreignkey')
-        batch.drop_column('user_id')
-        batch.drop_column('exercise_id')
-        batch.drop_column('kind')
-        batch.drop_column('created_at')
-        batch.alter_column('owner', existing_type=sa.String(length=64), nullable=False)
-        batch.alter_column('meta', existing_type=sa.Text(), nullable=False)
-        batch.create_index(op.f('ix_relax_journal_owner'), ['owner'], unique=False)
+        connection.execute(
+            sa.update(old)
+            .where(old.c.id == row.id)
+            .values(
+                owner=crypto.active().blind_index("journal", row.user_id),
+                meta=crypto.active().seal(_json(meta), 96),
+            )
+        )
+    with op.batch_alter_table("relax_journal") as batch:
+        batch.drop_index("ix_relax_journal_user_created")
+        batch.drop_constraint("fk_relax_journal_user_id_users", type_="foreignkey")
+        batch.drop_column("user_id")
+        batch.drop_column("exercise_id")
+        batch.drop_column("kind")
+        batch.drop_column("created_at")
+        batch.alter_column("owner", existing_type=sa.String(length=64), nullable=False)
+        batch.alter_column("meta", existing_type=sa.Text(), nullable=False)
+        batch.create_index(op.f("ix_relax_journal_owner"), ["owner"], unique=False)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('fsm_state') as batch:
-        batch.alter_column('state', existing_type=sa.String(length=128), type_=sa.Text(), existing_nullable=True)
-    with op.batch_alter_table('mood_entries') as batch:
-        batch.add_column(sa.Column('note_purged', sa.Boolean(), nullable=False, server_default=sa.false()))
-    _clear_to_token('mood_entries', 'score', 16, int)
-    _clear_to_token('anon_questions', 'urgent', 16, lambda text: text in ("1", "true", "t"))
+    with op.batch_alter_table("fsm_state") as batch:
+        batch.alter_column(
+            "state", existing_type=sa.String(length=128), type_=sa.Text(), existing_nullable=True
+        )
+    with op.batch_alter_table("mood_entries") as batch:
+        batch.add_column(sa.Column("note_purged", sa.Boolean(), nullable=False, server_default=sa.false()))
+    _clear_to_token("mood_entries", "score", 16, int)
+    _clear_to_token("anon_questions", "urgent", 16, lambda text: text in ("1", "true", "t"))
     _journal_unlinked()
     connection = op.get_bind()
     reseal_all(connection, "selfcheck_results", "id", "data", 1024, transform=_answers_only)
