@@ -25,6 +25,7 @@ import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -77,7 +78,7 @@ def new_worker(bot: Bot, sessions, i18n) -> tuple[ReminderWorker, AsyncIOSchedul
     scheduler = AsyncIOScheduler()
     scheduler.start()
     config = RemindersConfig(poll_seconds=3600, batch=100, concurrency=16)
-    return ReminderWorker(bot, sessions, scheduler, i18n, config), scheduler
+    return ReminderWorker(bot, sessions, scheduler, i18n, config, ZoneInfo("Asia/Almaty"), {}), scheduler
 
 
 async def measure(label: str, action: Callable[[], Awaitable[object]]) -> dict:
@@ -123,7 +124,7 @@ async def run(database: str | None, pending: int) -> None:
 
         async def first_round() -> None:
             worker, scheduler = new_worker(bot, sessions, i18n)
-            worker.start()
+            await worker.start()
             await worker.run_once()
             await worker.stop()
             scheduler.shutdown(wait=False)

@@ -1,18 +1,17 @@
-"""The app factory: settings in, a wired bot, dispatcher, database and scheduler out."""
+"""The composition root: settings in; the bot, dispatcher, database, services and workers out,
+connected by the typed events of bot/events.py (`connect` lists every subscription)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import LinkPreviewOptions
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 from aiohttp import web
@@ -22,37 +21,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import ConfigError, Settings
 from bot.content import lines
 from bot.content.regions import regions
+from bot.events import BookingChanged, Events, UserErased
 from bot.services import safety, statistics
+from bot.services.accounts import Accounts
+from bot.services.bookings import Bookings
+from bot.services.keys import build_crypto
+from bot.telegram.bot import build_bot
+from bot.telegram.fsm import DatabaseStorage, SealedRedisStorage
 from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
+from bot.views import booking as booking_views
+from bot.views import chat as chat_views
+from bot.workers import booking_reminders, group_reminders, groups, nudges, retention
 from bot.workers.broadcasts import BroadcastWorker
+from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
 from bot.workers.reminders import ReminderWorker
 from handlers import build_routers
+from handlers.common import safety as safety_handlers
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
 from handlers.teacher import relax
 from storage import crypto, db
 from storage.cache import RowCaches
-from storage.fsm import DatabaseStorage, SealedRedisStorage
+from storage.models import User
 from storage.models.base import utcnow
+from storage.repo import relax as relax_repo
+from storage.repo import selfcheck as selfcheck_repo
 
 log = logging.getLogger("demeu")
-
-
-def build_crypto(settings: Settings) -> crypto.Crypto:
-    keys = [key.get_secret_value() for key in settings.security.encryption_keys]
-    hmac_key = settings.security.hmac_key.get_secret_value() if settings.security.hmac_key else ""
-    if not keys and not hmac_key:
-        keys, hmac_key = crypto.load_or_create_local_keys(settings.data_dir)
-    elif not keys or not hmac_key:
-        missing = "security.encryption_keys" if not keys else "security.hmac_key"
-        raise ConfigError(
-            f"{missing}: set both encryption keys and the HMAC key, or neither (for local keys)"
-        )
-    try:
-        return crypto.Crypto.from_keys(keys, hmac_key)
-    except crypto.CryptoKeyError as error:
-        raise ConfigError(str(error)) from None
 
 
 def check_content(settings: Settings) -> None:
@@ -78,34 +74,21 @@ def build_storage(
     return storage, storage.create_isolation()
 
 
-def build_bot(settings: Settings) -> Bot:
-    session = None
-    if settings.telegram.api_server:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
-    # Every message is protected from forwarding and saving: in this chat even "you are booked" says
-    # that someone sought help, and an edit keeps the protection of the message it edits, so only
-    # a default makes every screen reached by editing safe. Messages made to leave the chat (an .ics
-    # file, a staff invite, coordinators' aggregate reports) say protect_content=False.
-    return Bot(
-        settings.require_token(),
-        session=session,
-        default=DefaultBotProperties(
-            parse_mode=ParseMode.HTML,
-            link_preview=LinkPreviewOptions(is_disabled=True),
-            protect_content=True,
-        ),
-    )
-
-
 def build_dispatcher(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], i18n: I18n, **services: Any
 ) -> Dispatcher:
+    """The dispatcher; `services` reach handlers by name (a handler's `bookings: Bookings`)."""
     storage, isolation = build_storage(settings, sessions)
     # FSM registered by hand, after the database session opens: state is then read and written in
     # the update's own transaction (one read, no extra connection) instead of a session of its own;
     # the commit comes inside its per-user lock, so a user's next update sees this one's changes.
     dispatcher = Dispatcher(
-        storage=storage, events_isolation=isolation, disable_fsm=True, settings=settings, sessions=sessions
+        storage=storage,
+        events_isolation=isolation,
+        disable_fsm=True,
+        settings=settings,
+        sessions=sessions,
+        **services,
     )
     relax.setup(
         dispatcher, settings
@@ -123,6 +106,53 @@ def build_dispatcher(
     return dispatcher
 
 
+def connect(
+    events: Events,
+    *,
+    bookings: Bookings,
+    reminders: ReminderWorker,
+    chat_clock: ChatClock,
+    sessions: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    """Who follows what: the one place that answers "what happens when a booking is made?"."""
+    # A booking's reminders and its chat change in the booking's own transaction.
+    events.subscribe(BookingChanged, partial(booking_reminders.follow, config=settings.reminders))
+    events.subscribe(BookingChanged, chat_clock.follow)
+    # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
+    # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
+    events.subscribe(
+        UserErased, partial(booking_views.erase_teacher, bookings=bookings, i18n=i18n, tz=settings.tz)
+    )
+    events.subscribe(UserErased, partial(chat_views.erase_user, i18n=i18n))
+    events.subscribe(UserErased, partial(groups.erase_user, sessions=sessions, i18n=i18n, settings=settings))
+    events.subscribe(UserErased, safety_handlers.erase_user)
+    events.subscribe(UserErased, _rows(relax_repo.erase))
+    events.subscribe(UserErased, _rows(selfcheck_repo.erase))
+    # Reminders scheduled in a transaction wake the worker once it commits.
+    db.on_commit(sessions, reminders.committed, reminders.rolled_back)
+    if settings.reminders.agenda_time:
+        reminders.plan(booking_reminders.agenda_plan(reminders))
+    reminders.plan(group_reminders.plan(reminders))
+    reminders.plan(retention.plan(reminders))
+
+
+def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[UserErased], Awaitable[None]]:
+    async def handler(event: UserErased) -> None:
+        await erase(event.session, event.user)
+
+    return handler
+
+
+RENDERERS = {
+    **booking_reminders.RENDERERS,
+    group_reminders.KIND: group_reminders.render_group,
+    **nudges.RENDERERS,
+    safety_handlers.CHECKIN: safety_handlers.render_checkin,
+}
+
+
 @dataclass
 class App:
     settings: Settings
@@ -132,11 +162,19 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     scheduler: AsyncIOScheduler
     i18n: I18n
+    events: Events
+    bookings: Bookings
+    broadcaster: BroadcastWorker
+    sweeper: GroupSweeper
+    reminders: ReminderWorker
+    chat_clock: ChatClock
     _closed: bool = field(default=False, init=False)
     _scheduler_stopping: bool = field(default=False, init=False)
-    # Background loops started with the dispatcher and stopped before the bot session closes.
-    workers: list = field(default_factory=list, init=False)
-    broadcaster: BroadcastWorker | None = field(default=None, init=False)
+
+    @property
+    def workers(self) -> list[Any]:
+        """Background loops started with the dispatcher and stopped before the bot session closes."""
+        return [self.broadcaster, self.sweeper, self.reminders, self.chat_clock]
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> App:
@@ -148,8 +186,30 @@ class App:
             await db.upgrade(engine)
         sessions = db.session_factory(engine, RowCaches.for_database(settings.database.url))
         i18n = build_i18n(settings.bot.default_language)
-        dispatcher = build_dispatcher(settings, sessions, i18n)
         scheduler = AsyncIOScheduler(timezone=settings.tz)
+        events = Events()
+        bookings = Bookings(settings.booking, events)
+        reminders = ReminderWorker(bot, sessions, scheduler, i18n, settings.reminders, settings.tz, RENDERERS)
+        chat_clock = ChatClock(bot, sessions, scheduler, i18n, settings)
+        broadcaster = BroadcastWorker(bot, sessions, i18n, settings)
+        connect(
+            events,
+            bookings=bookings,
+            reminders=reminders,
+            chat_clock=chat_clock,
+            sessions=sessions,
+            i18n=i18n,
+            settings=settings,
+        )
+        dispatcher = build_dispatcher(
+            settings,
+            sessions,
+            i18n,
+            bookings=bookings,
+            accounts=Accounts(events),
+            chat_clock=chat_clock,
+            broadcaster=broadcaster,
+        )
         # Safety screens are counted, never named: their tally reaches the log once a day.
         scheduler.add_job(
             dispatcher["safety_tally"].flush,
@@ -159,18 +219,29 @@ class App:
             id="safety-tally",
             replace_existing=True,
         )
-        app = cls(settings, bot, dispatcher, engine, sessions, scheduler, i18n)
+        app = cls(
+            settings,
+            bot,
+            dispatcher,
+            engine,
+            sessions,
+            scheduler,
+            i18n,
+            events,
+            bookings,
+            broadcaster,
+            GroupSweeper(bot, sessions, i18n, settings),
+            reminders,
+            chat_clock,
+        )
         dispatcher["app"] = app
-        app.broadcaster = BroadcastWorker(app)
-        app.workers += [app.broadcaster, GroupSweeper(app)]
-        app.workers.append(ReminderWorker.for_app(app))
         dispatcher.startup.register(app._on_startup)
         dispatcher.shutdown.register(app._on_shutdown)
         return app
 
     async def _on_startup(self) -> None:
         for worker in self.workers:
-            worker.start()
+            await worker.start()
         # Statistics of a closed period are published once; doing it nightly spares the coordinator
         # who looks first a wait of seconds (the first look still publishes what is missing).
         self.scheduler.add_job(

@@ -233,7 +233,7 @@ def active() -> Crypto:
     return _active
 
 
-# Conversation state and data in Redis: padded like the database's FSM columns (storage/fsm.py).
+# Conversation state and data in Redis: padded like the database's FSM columns (bot/telegram/fsm.py).
 FSM_DATA_SIZE = 4096
 
 

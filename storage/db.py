@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from storage import files, sqlite_driver
 
@@ -72,10 +74,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def session_factory(engine: AsyncEngine, caches: RowCaches | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions of the app; with `caches`, every change they make drops the cached rows it touches."""
-    if caches is None:
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=caches.session_class())
+    """Sessions of the app; with `caches`, every change they make drops the cached rows it touches.
+    Their class is the app's own, so listeners on it (`on_commit`) hear this app's sessions only."""
+    own = caches.session_class() if caches is not None else type("AppSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own)
+
+
+def on_commit(
+    sessions: async_sessionmaker[AsyncSession],
+    committed: Callable[[Session], None],
+    rolled_back: Callable[[Session], None],
+) -> None:
+    """Call `committed` after each commit of these sessions, `rolled_back` after each rollback."""
+    own = sessions.kw["sync_session_class"]
+    event.listen(own, "after_commit", committed)
+    event.listen(own, "after_rollback", rolled_back)
 
 
 def alembic_config(url: str) -> Config:

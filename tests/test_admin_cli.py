@@ -140,7 +140,7 @@ async def test_rotation_rewrites_the_conversation_state_in_redis(tmp_path):
     from redis.asyncio import Redis
 
     from bot.cli.admin import rotate_redis
-    from storage.fsm import SealedRedisStorage
+    from bot.telegram.fsm import SealedRedisStorage
 
     prefix = f"demeu:fsm-rotation-{tmp_path.name}"
     storage = SealedRedisStorage.for_url(REDIS_URL, prefix=prefix)

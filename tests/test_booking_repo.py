@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import BookingConfig
+from bot.events import BookingChanged, Events
+from bot.services.bookings import Bookings
 from storage import db
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.repo import booking as repo
@@ -18,6 +20,8 @@ from storage.repo import users
 
 ALMATY = ZoneInfo("Asia/Almaty")
 RULES = BookingConfig()
+EVENTS = Events()
+BOOKINGS = Bookings(RULES, EVENTS)
 NOW = datetime(2030, 3, 4, 4, 0, tzinfo=UTC)  # Monday 09:00 in Almaty
 
 
@@ -60,7 +64,7 @@ async def test_two_teachers_press_the_same_slot_exactly_one_wins(sessions):
     async def press(teacher_id: int) -> str:
         async with sessions() as session:
             teacher = await session.get(User, teacher_id)
-            result = await repo.book(session, teacher, slot_id, "note", RULES, NOW)
+            result = await BOOKINGS.book(session, teacher, slot_id, "note", NOW)
             await asyncio.sleep(0.05)  # hold the transaction open so the other press overlaps it
             await session.commit()
             return result.status
@@ -73,7 +77,7 @@ async def test_two_teachers_press_the_same_slot_exactly_one_wins(sessions):
                 await session.scalars(select(Booking).where(Booking.slot_id == slot_id, Booking.holds))
             ).all()
             assert len(holding) == 1
-            await repo.cancel(session, holding[0], "teacher", RULES, NOW)
+            await BOOKINGS.cancel(session, holding[0], "teacher", NOW)
 
 
 async def test_the_database_itself_refuses_a_second_live_booking(sessions):
@@ -95,23 +99,23 @@ async def test_rules_notice_horizon_limit_and_late_cancel(sessions):
         far = await repo.add_slot(session, profile, NOW + timedelta(days=31), 50, "video")
         ok = [await repo.add_slot(session, profile, NOW + timedelta(days=d), 50, "video") for d in (1, 2, 3)]
         (teacher,) = await make_teachers(session, 1)
-        assert (await repo.book(session, teacher, soon.id, None, RULES, NOW)).status == "gone"
-        assert (await repo.book(session, teacher, far.id, None, RULES, NOW)).status == "gone"
-        first = await repo.book(session, teacher, ok[0].id, None, RULES, NOW)
+        assert (await BOOKINGS.book(session, teacher, soon.id, None, NOW)).status == "gone"
+        assert (await BOOKINGS.book(session, teacher, far.id, None, NOW)).status == "gone"
+        first = await BOOKINGS.book(session, teacher, ok[0].id, None, NOW)
         assert first.ok and first.booking.state == "booked"
-        assert (await repo.book(session, teacher, ok[1].id, None, RULES, NOW)).ok
-        assert (await repo.book(session, teacher, ok[2].id, None, RULES, NOW)).status == "limit"
+        assert (await BOOKINGS.book(session, teacher, ok[1].id, None, NOW)).ok
+        assert (await BOOKINGS.book(session, teacher, ok[2].id, None, NOW)).status == "limit"
         # 23 hours before: in time. 1 hour before: allowed, marked late.
-        assert await repo.cancel(session, first.booking, "teacher", RULES, NOW)
+        assert await BOOKINGS.cancel(session, first.booking, "teacher", NOW)
         assert not first.booking.late_cancel
         late_now = ok[1].starts_at - timedelta(hours=1)
         second = (await repo.upcoming_for_teacher(session, teacher.id, NOW))[0]
-        assert await repo.cancel(session, second, "teacher", RULES, late_now)
+        assert await BOOKINGS.cancel(session, second, "teacher", late_now)
         assert second.late_cancel and not second.holds
-        assert not await repo.cancel(session, second, "teacher", RULES, late_now), (
+        assert not await BOOKINGS.cancel(session, second, "teacher", late_now), (
             "a cancelled booking stays cancelled"
         )
-        free = await repo.free_slots(session, repo.Filters("video"), RULES, NOW)
+        free = await BOOKINGS.free_slots(session, repo.Filters("video"), NOW)
         assert [s.id for s in free] == [s.id for s in ok], "too-soon and beyond-horizon slots are not offered"
 
 
@@ -122,24 +126,22 @@ async def test_reschedule_keeps_the_old_place_until_the_new_one_is_taken(session
             await repo.add_slot(session, profile, NOW + timedelta(days=d), 50, "video") for d in (1, 2, 3)
         ]
         t1, t2 = await make_teachers(session, 2)
-        mine = (await repo.book(session, t1, a.id, "секрет", RULES, NOW)).booking
-        await repo.book(session, t2, b.id, None, RULES, NOW)
+        mine = (await BOOKINGS.book(session, t1, a.id, "секрет", NOW)).booking
+        await BOOKINGS.book(session, t2, b.id, None, NOW)
         events = []
 
-        async def hook(_session, booking, event):
-            events.append((booking.id, event))
+        async def hook(changed: BookingChanged) -> None:
+            events.append((changed.booking.id, changed.change))
 
-        repo.BOOKING_CHANGED.append(hook)
-        try:
-            taken = await repo.reschedule(session, mine, b.id, RULES, NOW)
-            assert taken.status == "taken" and mine.state == "booked" and mine.holds
-            moved = await repo.reschedule(session, mine, c.id, RULES, NOW)
-        finally:
-            repo.BOOKING_CHANGED.remove(hook)
+        bookings = Bookings(RULES, Events())
+        bookings.events.subscribe(BookingChanged, hook)
+        taken = await bookings.reschedule(session, mine, b.id, NOW)
+        assert taken.status == "taken" and mine.state == "booked" and mine.holds
+        moved = await bookings.reschedule(session, mine, c.id, NOW)
         assert moved.ok and moved.booking.slot_id == c.id and moved.booking.note == "секрет"
         assert moved.booking.previous_id == mine.id and mine.state == "moved" and not mine.holds
         assert events == [(moved.booking.id, "rescheduled")]
-        free = await repo.free_slots(session, repo.Filters("video"), RULES, NOW)
+        free = await BOOKINGS.free_slots(session, repo.Filters("video"), NOW)
         assert [s.id for s in free] == [a.id], "the old place is free again"
 
 
@@ -155,13 +157,13 @@ async def test_filters_days_and_time_zone(sessions):
         await repo.add_slot(session, ru_only, late, 50, "office")
         unpublished = await make_psychologist(session, 102, published=False)
         await repo.add_slot(session, unpublished, late, 50, "office")
-        days = await repo.free_days(session, repo.Filters("office"), RULES, NOW, ALMATY)
+        days = await BOOKINGS.free_days(session, repo.Filters("office"), NOW, ALMATY)
         assert [d.isoformat() for d in days] == ["2030-03-06"]
-        kk = await repo.free_slots(session, repo.Filters("office", "kk"), RULES, NOW)
+        kk = await BOOKINGS.free_slots(session, repo.Filters("office", "kk"), NOW)
         assert [s.psychologist_id for s in kk] == [kk_only.id]
-        astana = await repo.free_slots(session, repo.Filters("office", "", "KZ-75"), RULES, NOW)
+        astana = await BOOKINGS.free_slots(session, repo.Filters("office", "", "KZ-75"), NOW)
         assert [s.psychologist_id for s in astana] == [ru_only.id]
-        assert await repo.free_slots(session, repo.Filters("video", "kk"), RULES, NOW) == []
+        assert await BOOKINGS.free_slots(session, repo.Filters("video", "kk"), NOW) == []
 
 
 async def test_slots_do_not_overlap_and_templates_fill_weeks(sessions):
@@ -185,7 +187,7 @@ async def test_slots_do_not_overlap_and_templates_fill_weeks(sessions):
         revived = await repo.add_slot(session, profile, starts[0], 50, "chat")
         assert revived is not None and revived.format == "chat" and not revived.removed
         (teacher,) = await make_teachers(session, 1)
-        await repo.book(session, teacher, revived.id, None, RULES, NOW)
+        await BOOKINGS.book(session, teacher, revived.id, None, NOW)
         assert not await repo.remove_slot(session, profile, revived.id), "a booked slot cannot be removed"
         view = await repo.schedule(session, profile, NOW, NOW + timedelta(days=7))
         assert next((s.id, b is not None) for s, b in view) == (revived.id, True)
@@ -196,14 +198,14 @@ async def test_marks_rating_and_reminder_queries(sessions):
         profile = await make_psychologist(session)
         slot = await repo.add_slot(session, profile, NOW + timedelta(days=1), 50, "video")
         (teacher,) = await make_teachers(session, 1)
-        booking = (await repo.book(session, teacher, slot.id, None, RULES, NOW)).booking
+        booking = (await BOOKINGS.book(session, teacher, slot.id, None, NOW)).booking
         assert [b.id for b in await repo.upcoming_bookings(session, NOW, NOW + timedelta(days=2))] == [
             booking.id
         ]
-        assert await repo.set_state(session, booking, "confirmed", NOW)
-        assert not await repo.set_state(session, booking, "attended", NOW), "not before it starts"
+        assert await BOOKINGS.mark(session, booking, "confirmed", NOW)
+        assert not await BOOKINGS.mark(session, booking, "attended", NOW), "not before it starts"
         after = slot.starts_at + timedelta(hours=1)
-        assert await repo.set_state(session, booking, "attended", after)
+        assert await BOOKINGS.mark(session, booking, "attended", after)
         assert await repo.rate(session, booking, 5, "спасибо")
         assert not await repo.rate(session, booking, 9)
         assert await repo.rating_summary(session) == (1, 5.0)
@@ -215,9 +217,9 @@ async def test_deleting_a_teacher_cancels_and_removes_their_bookings(sessions):
         profile = await make_psychologist(session)
         slot = await repo.add_slot(session, profile, NOW + timedelta(days=1), 50, "video")
         (teacher,) = await make_teachers(session, 1)
-        await repo.book(session, teacher, slot.id, "секрет", RULES, NOW)
-        cancelled = await repo.cancel_all_for_teacher(session, teacher, RULES, NOW)
+        await BOOKINGS.book(session, teacher, slot.id, "секрет", NOW)
+        cancelled = await BOOKINGS.cancel_all_for_teacher(session, teacher, NOW)
         assert len(cancelled) == 1 and cancelled[0].state == "cancelled"
-        await users.erase(session, teacher, [])
+        await users.delete_user(session, teacher, [])
         assert await session.scalar(select(func.count(Booking.id))) == 0
         assert await session.scalar(select(func.count(Slot.id))) == 1

@@ -19,6 +19,8 @@ from bot.__main__ import parse_args
 from bot.cli.admin import dispatch
 from bot.config import BookingConfig
 from bot.content.regions import regions
+from bot.events import Events
+from bot.services.bookings import Bookings
 from bot.telegram.callbacks import Book, Menu, Mine, Psy
 from bot.telegram.i18n import compile_translations
 from bot.views.booking import day_label
@@ -435,7 +437,7 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
         )
         # A newcomer can book at once: free slots in every format.
         for fmt in ("video", "chat", "office"):
-            assert await repo.free_slots(session, repo.Filters(fmt), BookingConfig(), utcnow())
+            assert await Bookings(BookingConfig(), Events()).free_slots(session, repo.Filters(fmt), utcnow())
     seeded = await counts(sessions)
     assert seeded["profiles"] == before["profiles"] + 4 and seeded["groups"] == before["groups"] + 3
 
@@ -446,9 +448,15 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
     # A real teacher books a demo slot and joins a demo group session; removal takes those with it.
     async with sessions.begin() as session:
         teacher = await session.get(User, teacher_id)
-        slot = (await repo.free_slots(session, repo.Filters("chat", "kk"), BookingConfig(), utcnow()))[0]
+        slot = (
+            await Bookings(BookingConfig(), Events()).free_slots(
+                session, repo.Filters("chat", "kk"), utcnow()
+            )
+        )[0]
         assert slot.psychologist.demo
-        assert (await repo.book(session, teacher, slot.id, "тест", BookingConfig(), utcnow())).ok
+        assert (
+            await Bookings(BookingConfig(), Events()).book(session, teacher, slot.id, "тест", utcnow())
+        ).ok
         assert (await groups.enroll(session, demo_groups[0].id, teacher_id, utcnow())).status == "enrolled"
 
     capsys.readouterr()

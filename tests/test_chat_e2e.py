@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from bot.telegram.callbacks import Ask, Menu
 from bot.telegram.i18n import compile_translations
-from handlers.common.chat import schedule_booking_chat
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import users
@@ -97,9 +96,8 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
     async with bot.app.sessions() as session:
         ids = {u.role: u.id for u in await session.scalars(select(User))}
         start = utcnow() + timedelta(seconds=1.5)
-        chat = await schedule_booking_chat(
+        chat = await clock.plan_for_booking(
             session,
-            clock,
             booking_id=41,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
@@ -107,9 +105,8 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
             ends_at=start + timedelta(hours=1),
         )
         # The booking flow may call it again (a retry): still one chat for the booking.
-        again = await schedule_booking_chat(
+        again = await clock.plan_for_booking(
             session,
-            clock,
             booking_id=41,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
@@ -207,9 +204,8 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
     ids = {u.role: u.id for u in await _users(bot)}
     now = utcnow()
     async with bot.app.sessions() as session:
-        short = await schedule_booking_chat(
+        short = await clock.plan_for_booking(
             session,
-            clock,
             booking_id=7,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
@@ -231,9 +227,8 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
     # A second chat, ended by the psychologist with the button on the opening message.
     async with bot.app.sessions() as session:
         later = utcnow()
-        await schedule_booking_chat(
+        await clock.plan_for_booking(
             session,
-            clock,
             booking_id=8,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
@@ -353,9 +348,8 @@ async def test_deleting_data_ends_an_open_chat_and_tells_the_other_side(fake_api
     ids = {u.role: u.id for u in await _users(bot)}
     async with bot.app.sessions() as session:
         now = utcnow()
-        await schedule_booking_chat(
+        await bot.app.chat_clock.plan_for_booking(
             session,
-            bot.app.dispatcher["chat_clock"],
             booking_id=9,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
@@ -376,12 +370,13 @@ async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_cal
     fake_api, start_bot
 ):
     from bot.config import BookingConfig
+    from bot.services.bookings import Bookings
     from storage.repo import booking as booking_repo
 
     bot = await start_bot(chat={"grace_minutes": 0})
     teacher = await add_user(bot, fake_api, TEACHER)
     psy = await add_user(bot, fake_api, PSY, role="psychologist")
-    rules = BookingConfig(min_notice_hours=0)
+    bookings = Bookings(BookingConfig(min_notice_hours=0), bot.app.events)  # a slot 1.5 s ahead
     async with bot.app.sessions() as session:
         people = {u.role: u for u in await session.scalars(select(User))}
         profile = await booking_repo.ensure_profile(session, people["psychologist"])
@@ -389,8 +384,8 @@ async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_cal
         now = utcnow()
         soon = await booking_repo.add_slot(session, profile, now + timedelta(seconds=1.5), 30, "chat")
         later = await booking_repo.add_slot(session, profile, now + timedelta(days=1), 30, "chat")
-        booked = await booking_repo.book(session, people["teacher"], soon.id, None, rules, now)
-        other = await booking_repo.book(session, people["teacher"], later.id, None, rules, now)
+        booked = await bookings.book(session, people["teacher"], soon.id, None, now)
+        other = await bookings.book(session, people["teacher"], later.id, None, now)
         assert booked.ok and other.ok
         await session.commit()
         chats = {c.booking_id: c for c in await session.scalars(select(ChatSession))}
@@ -400,7 +395,7 @@ async def test_a_chat_booking_opens_its_chat_at_the_booked_time_and_a_cancel_cal
             and chats[booked.booking.id].ends_at == soon.ends_at
         )
 
-        assert await booking_repo.cancel(session, other.booking, "teacher", rules, utcnow())
+        assert await bookings.cancel(session, other.booking, "teacher", utcnow())
         await session.commit()
 
     await eventually(
@@ -426,18 +421,16 @@ async def test_a_planned_chat_survives_a_restart_and_one_missed_entirely_stays_s
     now = utcnow()
     async with bot.app.sessions() as session:
         clock = bot.app.dispatcher["chat_clock"]
-        upcoming = await schedule_booking_chat(
+        upcoming = await clock.plan_for_booking(
             session,
-            clock,
             booking_id=1,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],
             starts_at=now + timedelta(seconds=2),
             ends_at=now + timedelta(hours=1),
         )
-        missed = await schedule_booking_chat(
+        missed = await clock.plan_for_booking(
             session,
-            clock,
             booking_id=2,
             teacher_id=ids["teacher"],
             psychologist_id=ids["psychologist"],

@@ -103,7 +103,7 @@ async def test_erasing_a_psychologist_returns_their_questions_to_the_queue(datab
         async with sessions() as session:
             psychologist = await session.get(type(teacher), psychologists[0].id)
             told = await repo.erase_user(session, psychologist)
-            await users.erase(session, psychologist, [])
+            await users.delete_user(session, psychologist, [])
             await session.commit()
             assert [person.id for person in told] == [teacher.id]
         async with sessions() as session:

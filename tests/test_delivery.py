@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from aiogram import Bot
@@ -12,8 +13,9 @@ from sqlalchemy import select
 from bot.telegram import delivery
 from bot.telegram.delivery import Outcome, Policy
 from storage import db
-from storage.models import User
-from storage.repo import users
+from storage.models import Reminder, User
+from storage.models.base import utcnow
+from storage.repo import reminders, users
 
 FAST = Policy(attempts=3, base_delay=0.01, max_delay=0.02, max_flood_waits=3, max_retry_after=5)
 
@@ -62,13 +64,8 @@ async def test_blocked_user_is_marked_inactive_once_without_retries(fake_api, sq
     sessions = db.session_factory(engine)
     async with sessions() as session:
         user = await users.create(session, 7004, "kk")
+        await reminders.schedule(session, "later", user.id, utcnow() + timedelta(days=1), "message")
         await session.commit()
-    seen: list[int] = []
-
-    async def hook(session, user_id: int) -> None:
-        seen.append(user_id)
-
-    delivery.BLOCKED_HOOKS.append(hook)
     bot = make_bot(fake_api)
     fake_api.block(7004)
     try:
@@ -76,12 +73,13 @@ async def test_blocked_user_is_marked_inactive_once_without_retries(fake_api, sq
             bot, 7004, "hello", user_id=user.id, sessions=sessions, policy=FAST
         )
     finally:
-        delivery.BLOCKED_HOOKS.remove(hook)
         await bot.session.close()
     async with sessions() as session:
         active = await session.scalar(select(User.active).where(User.id == user.id))
+        waiting = await session.scalar(select(Reminder).where(Reminder.key == "later"))
     await engine.dispose()
-    assert result.outcome is Outcome.BLOCKED and active is False and seen == [user.id]
+    assert result.outcome is Outcome.BLOCKED and active is False
+    assert (waiting.status, waiting.last_error) == ("dead", "blocked"), "their reminders stop with it"
     assert len(sends(fake_api, 7004)) == 1
 
 

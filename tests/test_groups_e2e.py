@@ -127,7 +127,7 @@ async def test_group_session_lifecycle(fake_api, start_bot, lang):
     await b.press(t("groups-leave-confirm"))
     assert plain(t("groups-offer")) in d.last_text
     offer_message = d.last.message_id
-    sweeper = bot.app.workers[1]
+    sweeper = bot.app.sweeper
     await sweeper.sweep(now=utcnow() + bot.settings.groups.offer_hold + timedelta(minutes=1))
     assert t("groups-offer-lapsed") in d.last_text
     await d.press(t("groups-accept"), message_id=offer_message)
@@ -187,7 +187,7 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     await teacher.press_data(Group(a="rate", s=group.id, v="5").pack())
     assert t("groups-rate-closed") in teacher.alerts
 
-    await bot.app.workers[1].sweep(now=utcnow() + timedelta(minutes=70))
+    await bot.app.sweeper.sweep(now=utcnow() + timedelta(minutes=70))
     assert TITLES[lang] in teacher.last_text
     await teacher.press("5")
     assert plain(t("groups-rate-thanks")) in teacher.last_text
@@ -195,7 +195,7 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     await teacher.send_text(SECRET_COMMENT)
     assert t("groups-comment-thanks") in teacher.last_text
     # The sweep asks once only.
-    await bot.app.workers[1].sweep(now=utcnow() + timedelta(minutes=80))
+    await bot.app.sweeper.sweep(now=utcnow() + timedelta(minutes=80))
     assert t("groups-comment-thanks") in teacher.last_text
 
     async with bot.app.sessions() as session:

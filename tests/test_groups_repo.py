@@ -5,6 +5,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.config import Settings
+from bot.events import UserErased
+from bot.telegram.i18n import build_i18n
+from bot.workers.groups import erase_user
 from storage import db
 from storage.models import GroupSeat
 from storage.models.base import utcnow
@@ -235,8 +239,6 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
     try:
-        import bot.workers.groups  # noqa: F401  registers the eraser
-
         a, b = await make_teachers(sessions, 2)
         group_id = await make_group(sessions, 1)
         async with sessions() as session:
@@ -245,7 +247,11 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
             await session.commit()
         async with sessions() as session:
             user = await session.get(users.User, a)
-            await users.erase(session, user, [])
+            settings = Settings(telegram={"token": "1:x"})
+            await erase_user(
+                UserErased(session, user), sessions=sessions, i18n=build_i18n("kk"), settings=settings
+            )
+            await users.delete_user(session, user, [])
             await session.commit()
         async with sessions() as session:
             seat = await groups.seat_of(session, group_id, b)

@@ -171,9 +171,7 @@ async def test_results_charts_notes_and_journal_arrive_protected(fake_api, start
         )
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
-        assert (
-            await bookings.book(session, owner, slot.id, NOTE[lang], bot.app.settings.booking, utcnow())
-        ).ok
+        assert (await bot.app.bookings.book(session, owner, slot.id, NOTE[lang], utcnow())).ok
     await teacher.press(t("nav-back"))
     await teacher.press("🗓")
     await teacher.press(t("selfcheck-share"))

@@ -57,7 +57,7 @@ async def wait_for(condition, timeout: float = 20.0) -> None:
 
 async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, start_bot):
     bot = await start_bot(reminders=OFFSETS, booking={"min_notice_hours": 0})
-    rules, sessions = bot.settings.booking, bot.app.sessions
+    service, sessions = bot.app.bookings, bot.app.sessions
     kk = compile_translations()["kk"]
     now = utcnow()
     async with sessions() as session:
@@ -66,12 +66,12 @@ async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, sta
         _psy_c, slot_c = await make_psychologist(session, 8803, now + timedelta(seconds=8))
         _psy_d, slot_d = await make_psychologist(session, 8804, now + timedelta(seconds=11))
         t1, t2, t3 = [await make_teacher(session, n) for n in (8701, 8702, 8703)]
-        booked = await booking_repo.book(session, t1, slot_a.id, NOTE, rules, now)
+        booked = await service.book(session, t1, slot_a.id, NOTE, now)
         assert booked.status == "ok"
-        cancelled = (await booking_repo.book(session, t2, slot_b.id, NOTE, rules, now)).booking
-        assert await booking_repo.cancel(session, cancelled, "teacher", rules, now)
-        moved = (await booking_repo.book(session, t3, slot_c.id, NOTE, rules, now)).booking
-        assert (await booking_repo.reschedule(session, moved, slot_d.id, rules, now)).status == "ok"
+        cancelled = (await service.book(session, t2, slot_b.id, NOTE, now)).booking
+        assert await service.cancel(session, cancelled, "teacher", now)
+        moved = (await service.book(session, t3, slot_c.id, NOTE, now)).booking
+        assert (await service.reschedule(session, moved, slot_d.id, now)).status == "ok"
         await session.commit()
         t3_code = t3.pseudonym
 
@@ -100,14 +100,14 @@ async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, sta
 async def test_psychologists_agenda_is_sent_once_however_often_it_is_planned(fake_api, start_bot):
     # Agenda time long past today: every plan from now on is due at once.
     bot = await start_bot(reminders={**OFFSETS, "agenda_time": "00:00"}, booking={"min_notice_hours": 0})
-    rules, sessions = bot.settings.booking, bot.app.sessions
+    service, sessions = bot.app.bookings, bot.app.sessions
     now = utcnow()
     async with sessions() as session:
         _psychologist, slot = await make_psychologist(
             session, 8901, now + timedelta(seconds=60), fmt="office"
         )
         teacher = await make_teacher(session, 8902)
-        assert (await booking_repo.book(session, teacher, slot.id, NOTE, rules, now)).status == "ok"
+        assert (await service.book(session, teacher, slot.id, NOTE, now)).status == "ok"
         await session.commit()
         code = teacher.pseudonym
     worker = worker_of(bot.app)
@@ -194,12 +194,11 @@ async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at
     bot = await start_bot(reminders=OFFSETS, booking={"min_notice_hours": 0})
     now = utcnow()
     note = "<b>Бекжанов</b> & я"
+    service = bot.app.bookings
     async with bot.app.sessions() as session:
         _psy, slot = await make_psychologist(session, 8811, now + timedelta(seconds=3))
         teacher = await make_teacher(session, 8711, "ru")
-        assert (
-            await booking_repo.book(session, teacher, slot.id, note, bot.settings.booking, now)
-        ).status == "ok"
+        assert (await service.book(session, teacher, slot.id, note, now)).status == "ok"
         await session.commit()
         params = [r.params for r in await session.scalars(select(Reminder))]
     assert params and all("Бекжанов" not in str(p) for p in params), "the note is not copied into reminders"
@@ -223,7 +222,7 @@ async def test_one_feedback_request_after_the_session(fake_api, start_bot):
     """Marked attended before the request is due -> asked once at end + feedback_after; not marked
     by then -> asked at once when marked; rated already, cancelled, or no-show -> never asked."""
     bot = await start_bot(reminders={**OFFSETS, "feedback_after": "2s"}, booking={"min_notice_hours": 0})
-    rules, sessions = bot.settings.booking, bot.app.sessions
+    service, sessions = bot.app.bookings, bot.app.sessions
     ru = compile_translations()["ru"]
     now = utcnow()
     # Sessions that started 50 min ago (50-minute slots) end 1 s from now: feedback due in 3 s.
@@ -234,21 +233,17 @@ async def test_one_feedback_request_after_the_session(fake_api, start_bot):
         for _n, (psy_id, teacher_id) in enumerate([(8821, 8721), (8822, 8722), (8823, 8723), (8824, 8724)]):
             _psy, slot = await make_psychologist(session, psy_id, ended)
             teacher = await make_teacher(session, teacher_id, "ru")
-            bookings[teacher_id] = (
-                await booking_repo.book(session, teacher, slot.id, NOTE, rules, booked_at)
-            ).booking
+            bookings[teacher_id] = (await service.book(session, teacher, slot.id, NOTE, booked_at)).booking
         _psy, future = await make_psychologist(session, 8825, now + timedelta(hours=3))
         cancelled = (
-            await booking_repo.book(
-                session, await make_teacher(session, 8725, "ru"), future.id, None, rules, now
-            )
+            await service.book(session, await make_teacher(session, 8725, "ru"), future.id, None, now)
         ).booking
         await session.commit()
-        assert await booking_repo.set_state(session, bookings[8721], "attended", utcnow())
-        assert await booking_repo.set_state(session, bookings[8723], "attended", utcnow())
+        assert await service.mark(session, bookings[8721], "attended", utcnow())
+        assert await service.mark(session, bookings[8723], "attended", utcnow())
         assert await booking_repo.rate(session, bookings[8723], 4)
-        assert await booking_repo.set_state(session, bookings[8724], "no_show", utcnow())
-        assert await booking_repo.cancel(session, cancelled, "teacher", rules, utcnow())
+        assert await service.mark(session, bookings[8724], "no_show", utcnow())
+        assert await service.cancel(session, cancelled, "teacher", utcnow())
         await session.commit()
         cancelled_key = f"feedback:{cancelled.id}"
         late_id = bookings[8722].id
@@ -262,7 +257,7 @@ async def test_one_feedback_request_after_the_session(fake_api, start_bot):
         await wait_for_status(sessions, f"feedback:{late_id}", "cancelled")
         assert rating_prompts(fake_api, 8722) == []
         late = await booking_repo.booking_by_id(session, late_id)
-        assert await booking_repo.set_state(session, late, "attended", utcnow())
+        assert await service.mark(session, late, "attended", utcnow())
         await session.commit()
     await wait_for(lambda: rating_prompts(fake_api, 8722))
 

@@ -51,11 +51,9 @@ async def test_retention_deletes_old_data_once_per_night_across_replicas(
             for label, starts_at in (("old", now - timedelta(days=3)), ("recent", now - timedelta(hours=12))):
                 slot = await booking_repo.add_slot(session, profile, starts_at, 50, "video")
                 booking = (
-                    await booking_repo.book(
-                        session, teacher, slot.id, NOTE, settings.booking, starts_at - timedelta(hours=1)
-                    )
+                    await first.bookings.book(session, teacher, slot.id, NOTE, starts_at - timedelta(hours=1))
                 ).booking
-                assert await booking_repo.set_state(session, booking, "attended", now)
+                assert await first.bookings.mark(session, booking, "attended", now)
                 assert await booking_repo.rate(session, booking, 5, "спасибо")
                 kept[label] = (slot.id, booking.id)
             session.add_all(

@@ -8,9 +8,9 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
+from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import db
 from storage.cache import MISSING, RowCache, RowCaches
-from storage.fsm import DatabaseStorage, UpdateSession, update_session
 from storage.models import FsmRecord, User
 from storage.repo import selfcheck, users
 from tests.conftest import POSTGRES_URL
@@ -81,7 +81,7 @@ async def test_deleted_users_and_their_state_are_gone_at_once(app_sessions):
         token = update_session.set(UpdateSession(session))
         try:
             user = await users.by_telegram_id(session, TEACHER)
-            await users.erase(session, user, [storage.keys.build(key)])
+            await users.delete_user(session, user, [storage.keys.build(key)])
             await session.commit()
         finally:
             update_session.reset(token)

@@ -338,7 +338,7 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
         )
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
-        assert (await bookings.book(session, owner, slot.id, None, bot.app.settings.booking, utcnow())).ok
+        assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
 
     await teacher.press(t["history"])
     await teacher.press("🗓")
@@ -363,9 +363,9 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
 async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booking(fake_api, start_bot):
     """A consultation under way is not cancelled by a deactivation, but its psychologist is offered
     no result any more, and a forged press sends nothing."""
+    from bot.services.staff import deactivate
     from bot.telegram.callbacks import SelfCheck as Sc
     from storage.models import Booking, PsychologistProfile, Slot
-    from storage.repo import staff
 
     t = TEXTS["ru"]
     bot = await start_bot()
@@ -410,8 +410,8 @@ async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booki
     assert any("Анна" in b for b in teacher.last.buttons), "under way, the consultation is offered"
 
     async with bot.app.sessions.begin() as session:
-        released = await staff.deactivate(
-            session, await session.get(PsychologistProfile, profile_id), bot.app.settings.booking, utcnow()
+        released = await deactivate(
+            session, await session.get(PsychologistProfile, profile_id), bot.app.bookings, utcnow()
         )
         assert released.cancelled == [] and (await session.get(Booking, booking_id)).state == "booked"
     await teacher.press(t["back"])

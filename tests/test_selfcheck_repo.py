@@ -105,7 +105,8 @@ async def test_delete_my_data_and_delete_my_results(sessions):
     async with sessions.begin() as session:
         other = await users.by_telegram_id(session, 9105)
         assert await session.scalar(select(func.count()).select_from(SelfCheckResult)) == 1
-        assert await users.erase(session, other, []) == []
+        await repo.erase(session, other)
+        await users.delete_user(session, other, [])
     async with sessions() as session:
         for model in (SelfCheckResult, SelfCheckDraft):
             assert await session.scalar(select(func.count()).select_from(model)) == 0

@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import BookingConfig
+from bot.events import Events
+from bot.services.bookings import Bookings
+from bot.services.staff import deactivate
 from bot.telegram.callbacks import Ask, Group, Menu, Staff
 from bot.telegram.i18n import compile_translations
 from storage import db
@@ -29,9 +32,7 @@ COORDINATOR, TEACHER, PSYCHOLOGIST, FAR_PSYCHOLOGIST = 7200, 7201, 7202, 7203
 async def free_profiles(bot) -> set[int]:
     """Psychologists whose free video slots teachers are offered now."""
     async with bot.app.sessions() as session:
-        slots = await booking_repo.free_slots(
-            session, booking_repo.Filters("video"), bot.app.settings.booking, utcnow()
-        )
+        slots = await bot.app.bookings.free_slots(session, booking_repo.Filters("video"), utcnow())
         return {slot.psychologist_id for slot in slots}
 
 
@@ -260,6 +261,7 @@ async def test_deactivation_releases_questions_and_chats(database_url):
     engine = db.create_engine(database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
+    bookings = Bookings(BookingConfig(), Events())
     try:
         async with sessions() as session:
             profile = await make_psychologist(session, PSYCHOLOGIST, "Айгүл П.")
@@ -289,7 +291,7 @@ async def test_deactivation_releases_questions_and_chats(database_url):
 
         async with sessions() as session:
             profile = await staff.psychologist(session, profile.id, REGION)
-            released = await staff.deactivate(session, profile, BookingConfig(), utcnow())
+            released = await deactivate(session, profile, bookings, utcnow())
             assert [b.id for b in released.cancelled] == [booked.id]
             assert [q.id for q in released.requeued] == [taken.id]
             assert sorted((chat.id, was) for chat, was in released.ended) == [
@@ -315,6 +317,6 @@ async def test_deactivation_releases_questions_and_chats(database_url):
             assert {q.id for q in await chat_repo.open_questions(session, REGION)} == {taken.id, waiting.id}
             stored = await staff.psychologist(session, profile.id, REGION)
             assert staff.deactivated(stored.user) and not stored.published
-            assert await staff.deactivate(session, stored, BookingConfig(), utcnow()) is None, "only once"
+            assert await deactivate(session, stored, bookings, utcnow()) is None, "only once"
     finally:
         await engine.dispose()

@@ -6,9 +6,9 @@ import argparse
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import build_crypto
 from bot.config import ConfigError, Settings
 from bot.content.regions import regions
+from bot.services.keys import build_crypto
 from storage import crypto, db, rotation
 from storage.models import Base
 from storage.models.core import FSM_STATE_SIZE
@@ -125,7 +125,7 @@ async def make_invite(engine: AsyncEngine, settings: Settings, role: str, region
 
 
 async def _ask_username(settings: Settings) -> str:
-    from bot.app import build_bot
+    from bot.telegram.bot import build_bot
 
     bot = build_bot(settings)
     try:

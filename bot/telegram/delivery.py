@@ -12,8 +12,8 @@ What it does with Telegram's answers:
   RETRYABLE. A network timeout may hide a message Telegram did deliver, so a retry after one can
   duplicate it; that is the price of not losing messages and is why the number of tries is small.
 - 403 (blocked, deactivated, kicked) and "chat not found": BLOCKED at once, never retried. When
-  `user_id` and `sessions` are given the user is marked inactive and every BLOCKED_HOOKS entry runs
-  in the same committed transaction (reminders register one that stops the user's reminders).
+  `user_id` and `sessions` are given the user is marked inactive and their pending reminders stop,
+  in one committed transaction (bot.services.accounts.record_blocked).
 - Any other 400: REJECTED (our request is wrong; retrying cannot help), logged as an error.
 - A group migrated to a supergroup: retried once in the new chat; `result.chat_id` tells the caller.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -44,14 +43,9 @@ from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.repo import users
+from bot.services.accounts import record_blocked
 
 log = logging.getLogger("demeu.delivery")
-
-# Run with (session, user_id) in the transaction that marks a user inactive after Telegram said
-# the user blocked the bot, so their pending work stops with the same commit.
-BlockedHook = Callable[[AsyncSession, int], Awaitable[None]]
-BLOCKED_HOOKS: list[BlockedHook] = []
 
 _GONE = (
     "chat not found",
@@ -177,11 +171,3 @@ async def mark_blocked(sessions: async_sessionmaker[AsyncSession], user_id: int)
     async with sessions() as session:
         await record_blocked(session, user_id)
         await session.commit()
-
-
-async def record_blocked(session: AsyncSession, user_id: int) -> None:
-    """The same in the caller's transaction: for callers that hold locks of their own while sending
-    (they pass no `sessions` to deliver() and call this on BLOCKED, or they would wait on themselves)."""
-    await users.mark_inactive(session, user_id)
-    for hook in BLOCKED_HOOKS:
-        await hook(session, user_id)

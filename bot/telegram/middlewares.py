@@ -15,7 +15,7 @@ from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from storage.fsm import UpdateSession, update_session
+from bot.telegram.fsm import UpdateSession, update_session
 from storage.models.base import utcnow
 from storage.repo import users
 

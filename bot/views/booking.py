@@ -16,15 +16,14 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import BookingConfig, BotConfig
+from bot.events import AfterCommit, UserErased
+from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder, button
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
-from storage.repo import booking as repo
-from storage.repo import users
 
 log = logging.getLogger(__name__)
 
@@ -214,24 +213,16 @@ def only(*items: Outgoing | None) -> list[Outgoing]:
 # --- "delete my data" ------------------------------------------------------------------------------------
 
 
-async def _erase_teacher(session: AsyncSession, user: User) -> list[users.AfterCommit]:
-    """Cancels the teacher's upcoming bookings; their psychologists are told once it is committed."""
-    cancelled = await repo.cancel_all_for_teacher(session, user, BookingConfig(), utcnow())
-    i18n = I18n.get_current(no_error=True)
-    if not cancelled or i18n is None:
-        return []
-    # Erasers get no settings; Kazakhstan has one zone (UTC+5) since 2024, the configured default.
-    outbox = only(*(to_psychologist(i18n, b, "erased", ERASE_ZONE) for b in cancelled))
+async def erase_teacher(event: UserErased, bookings: Bookings, i18n: I18n, tz: ZoneInfo) -> list[AfterCommit]:
+    """Subscribed to UserErased: the teacher's upcoming bookings are cancelled; their psychologists
+    are told once it is committed."""
+    cancelled = await bookings.cancel_all_for_teacher(event.session, event.user, utcnow())
+    outbox = only(*(to_psychologist(i18n, b, "erased", tz) for b in cancelled))
 
     async def tell(bot: Bot) -> None:
         await send_all(bot, None, outbox)
 
-    return [tell]
-
-
-ERASE_ZONE = ZoneInfo(BotConfig().timezone)
-if _erase_teacher not in users.ERASERS:
-    users.ERASERS.append(_erase_teacher)
+    return [tell] if outbox else []
 
 
 def profile_summary(profile: PsychologistProfile, language: str) -> str:

@@ -1,4 +1,4 @@
-"""Reminders before consultations: they follow bookings through storage.repo.booking.BOOKING_CHANGED.
+"""Reminders before consultations: they follow bookings (BookingChanged, subscribed in bot/app.py).
 
 Booked -> one reminder per `[reminders] teacher_offsets` for the teacher and per
 `psychologist_offsets` for the psychologist; rescheduled -> the old booking's reminders are
@@ -25,15 +25,14 @@ prompt, whichever comes first, and none after a rating.
 
 The psychologists' agenda: at `[reminders] agenda_time` (local) every replica plans one reminder
 per psychologist with consultations that day, keyed "agenda:<user id>:<YYYYMMDD>", so however
-many replicas plan it, there is one row and one message. It is planned again at start (a bot
-down at 08:00 still sends it) and expires when that psychologist's first consultation begins.
+many replicas plan it, there is one row and one message. It is planned again at start and expires when that psychologist's first consultation begins.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
@@ -42,9 +41,11 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import RemindersConfig, parse_duration
+from bot.events import BookingChange, BookingChanged
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
-from bot.workers.reminders import WORKER_HOOKS, ReminderWorker, Rendered, Subscription, renderer
+from bot.views.booking import rating_buttons, when
+from bot.workers.reminders import Plan, ReminderWorker, Rendered
 from storage.models import Booking, Reminder, User
 from storage.models.base import utcnow
 from storage.models.booking import ATTENDED
@@ -90,51 +91,27 @@ def planned_feedback(booking: Booking, config: RemindersConfig, now: datetime | 
     return repo.Planned(feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
 
 
-def booking_hook(config: RemindersConfig) -> Callable[[AsyncSession, Booking, str], object]:
-    async def follow(session: AsyncSession, booking: Booking, event: str) -> None:
-        if event == "rescheduled" and booking.previous_id is not None:
-            await repo.cancel_prefix(session, prefix(booking.previous_id))
-            await repo.cancel(session, feedback_key(booking.previous_id))
-        if event in ("booked", "rescheduled"):  # one statement for all of them
-            await repo.schedule_all(
-                session, [*planned_for(booking, config), planned_feedback(booking, config)]
-            )
-        elif event in ("cancelled", "attended", "no_show"):
-            await repo.cancel_prefix(session, prefix(booking.id))
-            if event == "attended":  # the same time (no change) or, if already past, now
-                await repo.schedule_all(session, [planned_feedback(booking, config, utcnow())])
-            else:
-                await repo.cancel(session, feedback_key(booking.id))
-
-    return follow
+async def follow(event: BookingChanged, config: RemindersConfig) -> None:
+    """Subscribed to BookingChanged (bot/app.py): the booking's reminders change in its own transaction."""
+    session, booking, change = event.session, event.booking, event.change
+    if change is BookingChange.RESCHEDULED and booking.previous_id is not None:
+        await repo.cancel_prefix(session, prefix(booking.previous_id))
+        await repo.cancel(session, feedback_key(booking.previous_id))
+    if change in (BookingChange.BOOKED, BookingChange.RESCHEDULED):  # one statement for all of them
+        await repo.schedule_all(session, [*planned_for(booking, config), planned_feedback(booking, config)])
+    elif change in (BookingChange.CANCELLED, BookingChange.ATTENDED, BookingChange.NO_SHOW):
+        await repo.cancel_prefix(session, prefix(booking.id))
+        if change is BookingChange.ATTENDED:  # the same time (no change) or, if already past, now
+            await repo.schedule_all(session, [planned_feedback(booking, config, utcnow())])
+        else:
+            await repo.cancel(session, feedback_key(booking.id))
 
 
-def subscription(worker: ReminderWorker) -> Subscription:
-    hook = booking_hook(worker.config)
-    job_id = f"reminders-agenda-{worker.name}"
-
-    def subscribe() -> None:
-        booking_repo.BOOKING_CHANGED.append(hook)
-        if worker.config.agenda_time:
-            at = time.fromisoformat(worker.config.agenda_time)
-            worker.scheduler.add_job(
-                worker.run_job,
-                CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
-                args=[plan_agenda, worker],
-                id=job_id,
-                replace_existing=True,
-                next_run_time=utcnow(),
-                misfire_grace_time=None,
-                coalesce=True,
-            )
-
-    def unsubscribe() -> None:
-        if hook in booking_repo.BOOKING_CHANGED:
-            booking_repo.BOOKING_CHANGED.remove(hook)
-        if worker.scheduler.get_job(job_id):
-            worker.scheduler.remove_job(job_id)
-
-    return subscribe, unsubscribe
+def agenda_plan(worker: ReminderWorker) -> Plan:
+    """Every day at `agenda_time`, and at start (a bot down at 08:00 still sends it)."""
+    at = time.fromisoformat(worker.config.agenda_time)
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz)
+    return Plan("agenda", trigger, partial(plan_agenda, worker), at_start=True)
 
 
 async def plan_agenda(worker: ReminderWorker, now: datetime | None = None) -> int:
@@ -163,9 +140,6 @@ async def plan_agenda(worker: ReminderWorker, now: datetime | None = None) -> in
     return len(first_start)
 
 
-WORKER_HOOKS.append(subscription)
-
-
 def teacher_markup(booking: Booking) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     builder.button(text=_("rem-cancel"), callback_data=cb.Mine(a="cancel", id=booking.id))
@@ -185,7 +159,6 @@ def place(booking: Booking) -> str:
     return ""
 
 
-@renderer(KIND)
 async def render_booking(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
@@ -204,7 +177,6 @@ async def render_booking(
     return Rendered(text, teacher_markup(booking))
 
 
-@renderer(AGENDA)
 async def render_agenda(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
@@ -230,13 +202,10 @@ async def render_agenda(
     return Rendered(text, builder.as_markup())
 
 
-@renderer(FEEDBACK)
 async def render_feedback(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
     """The rating prompt; None (dropped) unless attended and not rated yet: "attended" re-arms it."""
-    from bot.views.booking import rating_buttons, when  # handlers own the rating flow
-
     booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
     if booking is None or booking.state != ATTENDED or booking.rating is not None:
         return None
@@ -247,3 +216,6 @@ async def render_feedback(
         _("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
         builder.as_markup(),
     )
+
+
+RENDERERS = {KIND: render_booking, AGENDA: render_agenda, FEEDBACK: render_feedback}

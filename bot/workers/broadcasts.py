@@ -17,23 +17,22 @@ import contextlib
 import logging
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder
 from storage.models import Broadcast
 from storage.models.base import utcnow
 from storage.repo import broadcasts as repo
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger("demeu.broadcasts")
 STOP_GRACE = 10.0  # seconds in-flight sends may take to finish when the app stops
@@ -83,9 +82,11 @@ def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float, min
 
 
 class BroadcastWorker:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        config = app.settings.broadcast
+    def __init__(
+        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
+    ) -> None:
+        self.bot, self.sessions, self.i18n, self.settings = bot, sessions, i18n, settings
+        config = settings.broadcast
         self.rate = config.rate
         self.limiter = AsyncLimiter(1, 1 / config.rate)
         self.lease = timedelta(seconds=config.claim_lease_seconds)
@@ -99,7 +100,7 @@ class BroadcastWorker:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self._task is None or self._task.done():
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="broadcasts")
@@ -126,7 +127,7 @@ class BroadcastWorker:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                async with self.app.sessions() as session:
+                async with self.sessions() as session:
                     active = await repo.sending(session)
                 for broadcast_id in active:
                     await self._drain(broadcast_id)
@@ -143,7 +144,7 @@ class BroadcastWorker:
     async def _drain(self, broadcast_id: int) -> None:
         """Send this broadcast until it is done, paused, cancelled, or the worker stops."""
         while not self._stopping:
-            async with self.app.sessions() as session:
+            async with self.sessions() as session:
                 broadcast = await repo.get(session, broadcast_id)
                 if broadcast is None or broadcast.status != "sending":
                     return
@@ -179,30 +180,29 @@ class BroadcastWorker:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
 
     async def _release(self, recipient_ids: list[int]) -> None:
-        async with self.app.sessions() as session:
+        async with self.sessions() as session:
             await repo.release(session, recipient_ids, self.token)
             await session.commit()
 
     async def _deliver(self, broadcast: Broadcast, row: repo.Claimed) -> None:
-        app = self.app
         if not row.wants:  # turned announcements off (or blocked us) after the broadcast started
             state = "skipped"
         else:
-            text, markup = announcement(app.i18n, broadcast, row.language)
+            text, markup = announcement(self.i18n, broadcast, row.language)
             result = await delivery.send_message(
-                app.bot,
+                self.bot,
                 row.chat_id,
                 text,
                 reply_markup=markup,
                 user_id=row.user_id,
-                sessions=app.sessions,
+                sessions=self.sessions,
                 policy=delivery.Policy(max_retry_after=30.0),
             )
             if result.outcome is delivery.Outcome.RETRYABLE:
                 later = utcnow() + timedelta(seconds=result.retry_after or 30)
-                async with app.sessions() as session:
+                async with self.sessions() as session:
                     await repo.retry_later(
-                        session, row.recipient_id, self.token, later, app.settings.broadcast.max_attempts
+                        session, row.recipient_id, self.token, later, self.settings.broadcast.max_attempts
                     )
                     await session.commit()
                 return
@@ -210,7 +210,7 @@ class BroadcastWorker:
                 result.outcome, "failed"
             )
             self.sent += result.sent
-        async with app.sessions() as session:
+        async with self.sessions() as session:
             await repo.finish(session, row.recipient_id, self.token, state)
             await session.commit()
 
@@ -219,7 +219,7 @@ class BroadcastWorker:
     async def _finish_if_done(self, broadcast: Broadcast) -> None:
         if self._inflight:
             await asyncio.wait(self._inflight)
-        async with self.app.sessions() as session:
+        async with self.sessions() as session:
             finished = await repo.complete_if_done(session, broadcast.id, utcnow())
             await session.commit()
         if finished:
@@ -227,8 +227,8 @@ class BroadcastWorker:
             await self.show_progress(broadcast.id)
 
     async def _maybe_progress(self, broadcast_id: int) -> None:
-        every = timedelta(seconds=self.app.settings.broadcast.progress_seconds)
-        async with self.app.sessions() as session:
+        every = timedelta(seconds=self.settings.broadcast.progress_seconds)
+        async with self.sessions() as session:
             due = await repo.progress_due(session, broadcast_id, utcnow(), every)
             await session.commit()
         if due:
@@ -236,17 +236,16 @@ class BroadcastWorker:
 
     async def show_progress(self, broadcast_id: int) -> None:
         """Edit the coordinator's progress message to the current counts."""
-        app = self.app
-        async with app.sessions() as session:
+        async with self.sessions() as session:
             broadcast = await repo.get(session, broadcast_id)
             counts = await repo.counts(session, broadcast_id)
         if broadcast is None or broadcast.progress_chat is None or broadcast.progress_message_id is None:
             return
-        with app.i18n.context(), app.i18n.use_locale(broadcast.progress_language):
-            text = progress_text(broadcast, counts, self.rate, app.settings.broadcast.min_cell)
+        with self.i18n.context(), self.i18n.use_locale(broadcast.progress_language):
+            text = progress_text(broadcast, counts, self.rate, self.settings.broadcast.min_cell)
             markup = progress_markup(broadcast.id, broadcast.status)
         try:
-            await app.bot.edit_message_text(
+            await self.bot.edit_message_text(
                 text=text,
                 chat_id=int(broadcast.progress_chat),
                 message_id=broadcast.progress_message_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
-from bot.workers.reminders import WORKER_HOOKS, ReminderWorker, Rendered, Subscription, renderer
+from bot.workers.reminders import Plan, ReminderWorker, Rendered
 from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.repo import groups as groups_repo
@@ -33,30 +34,9 @@ from storage.repo import staff
 KIND = "group"
 
 
-def subscription(worker: ReminderWorker) -> Subscription:
-    job_id = f"reminders-groups-{worker.name}"
-
-    def subscribe() -> None:
-        worker.scheduler.add_job(
-            worker.run_job,
-            IntervalTrigger(seconds=worker.config.group_plan_seconds),
-            args=[plan_groups, worker],
-            id=job_id,
-            replace_existing=True,
-            next_run_time=utcnow(),
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1,
-        )
-
-    def unsubscribe() -> None:
-        if worker.scheduler.get_job(job_id):
-            worker.scheduler.remove_job(job_id)
-
-    return subscribe, unsubscribe
-
-
-WORKER_HOOKS.append(subscription)
+def plan(worker: ReminderWorker) -> Plan:
+    trigger = IntervalTrigger(seconds=worker.config.group_plan_seconds)
+    return Plan("groups", trigger, partial(plan_groups, worker), at_start=True)
 
 
 async def plan_groups(worker: ReminderWorker, now: datetime | None = None) -> int:
@@ -86,7 +66,6 @@ async def plan_groups(worker: ReminderWorker, now: datetime | None = None) -> in
     return planned
 
 
-@renderer(KIND)
 async def render_group(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:

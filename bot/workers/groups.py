@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -18,16 +17,15 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.content.regions import region_name
+from bot.events import AfterCommit, UserErased
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
-from storage.repo import groups, users
-
-if TYPE_CHECKING:
-    from bot.app import App
+from storage.repo import groups
 
 log = logging.getLogger("demeu.groups")
 Compose = Callable[[User], tuple[str, InlineKeyboardMarkup | None]]
@@ -165,13 +163,13 @@ async def ask_ratings(
 class GroupSweeper:
     """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for ratings."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(
+        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
+    ) -> None:
+        self.bot, self.sessions, self.i18n, self.settings = bot, sessions, i18n, settings
         self._task: asyncio.Task | None = None
 
-    def start(self) -> None:
-        # The eraser runs outside the app's reach (a repository hook): give it the app's settings.
-        _ERASE_CONTEXT.update(tz=self.app.settings.tz, hold=self.app.settings.groups.offer_hold)
+    async def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="group-sweeper")
 
@@ -183,15 +181,15 @@ class GroupSweeper:
             self._task = None
 
     async def sweep(self, now: datetime | None = None) -> None:
-        app, config = self.app, self.app.settings.groups
+        config = self.settings.groups
         now = now or utcnow()
-        async with app.sessions() as session:
+        async with self.sessions() as session:
             lapsed, offers = await groups.expire_offers(session, now, config.offer_hold)
             due = await groups.due_for_rating(session, now, timedelta(hours=config.rating_window_hours))
             await session.commit()  # decided before anyone is told
-            await notify_lapsed(app.bot, session, app.sessions, app.i18n, lapsed)
-            await notify_offers(app.bot, session, app.sessions, app.i18n, app.settings.tz, offers)
-            await ask_ratings(app.bot, session, app.sessions, app.i18n, due)
+            await notify_lapsed(self.bot, session, self.sessions, self.i18n, lapsed)
+            await notify_offers(self.bot, session, self.sessions, self.i18n, self.settings.tz, offers)
+            await ask_ratings(self.bot, session, self.sessions, self.i18n, due)
 
     async def _run(self) -> None:
         while True:
@@ -201,31 +199,28 @@ class GroupSweeper:
                 raise
             except Exception:  # keep sweeping; the next round retries what failed
                 log.exception("group sweep failed")
-            await asyncio.sleep(self.app.settings.groups.sweep_seconds)
+            await asyncio.sleep(self.settings.groups.sweep_seconds)
 
 
-_ERASE_CONTEXT = {"tz": ZoneInfo("Asia/Almaty"), "hold": timedelta(hours=2)}
-
-
-async def _erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
-    """Leaving every session first, so a freed seat goes to the next teacher in line."""
-    i18n = I18n.get_current(no_error=True)
+async def erase_user(
+    event: UserErased, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
+) -> list[AfterCommit]:
+    """Subscribed to UserErased: they leave every session first, so a freed seat goes to the next
+    teacher in line, who is offered it once the deletion is committed."""
     offers: list[groups.Offer] = []
-    for group_id in await groups.active_seats_of(session, user.id):
-        offers += (await groups.leave(session, group_id, user.id, utcnow(), _ERASE_CONTEXT["hold"])).offers
-    if not offers or i18n is None:
+    for group_id in await groups.active_seats_of(event.session, event.user.id):
+        left = await groups.leave(
+            event.session, group_id, event.user.id, utcnow(), settings.groups.offer_hold
+        )
+        offers += left.offers
+    if not offers:
         return []
-    sessions = async_sessionmaker(session.bind, expire_on_commit=False)
 
     async def after_commit(bot: Bot) -> None:
         async with sessions() as fresh:
-            await notify_offers(bot, fresh, None, i18n, _ERASE_CONTEXT["tz"], offers)
+            await notify_offers(bot, fresh, None, i18n, settings.tz, offers)
 
     return [after_commit]
-
-
-if _erase not in users.ERASERS:
-    users.ERASERS.append(_erase)
 
 
 # --- `python -m bot seed-demo`: three clearly marked group sessions -------------------------------------------

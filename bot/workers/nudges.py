@@ -25,9 +25,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import NudgesConfig
+from bot.content.exercises import load_exercises
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
-from bot.workers.reminders import Rendered, renderer
+from bot.views.mood import score_buttons
+from bot.workers.reminders import Rendered
 from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.repo import reminders as repo
@@ -77,26 +79,16 @@ async def turn_off(session: AsyncSession, user_id: int, kind: str) -> bool:
 def _content(kind: str, user: User, tz: ZoneInfo) -> tuple[str, KeyboardBuilder]:
     builder = KeyboardBuilder()
     if kind == "mood":
-        from handlers.teacher.mood import (
-            SCORES,
-        )  # one tap: the scores themselves, handled by handlers/mood.py
-
-        for score in reversed(SCORES):
-            builder.button(
-                text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score))
-            )
+        score_buttons(builder)  # one tap: the scores themselves, handled by handlers/teacher/mood.py
         return _("nudge-mood-text"), builder
     if kind == "relax":
-        from handlers.teacher.relax import catalogue
-
-        exercise = catalogue().exercise_of_the_day(utcnow().astimezone(tz).date())
+        exercise = load_exercises().exercise_of_the_day(utcnow().astimezone(tz).date())
         builder.button(text=_("nudge-relax-open"), callback_data=cb.Relax(action="card", value=exercise.id))
         return _("nudge-relax-text").format(title=exercise.title[user.language]), builder
     builder.button(text=_("nudge-who5-open"), callback_data=cb.SelfCheck(action="open", inst="who5"))
     return _("nudge-who5-text"), builder
 
 
-@renderer(KIND)
 async def render_nudge(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
@@ -114,3 +106,6 @@ async def render_nudge(
     builder.row(button(_("nudge-turn-off"), cb.Nudge(a="off", k=kind)))
     builder.row(*nav_row())
     return Rendered(text, builder.as_markup())
+
+
+RENDERERS = {KIND: render_nudge}

@@ -1,11 +1,10 @@
 """The reminder worker: the reminders table is the truth, APScheduler only the clock.
 
 Per replica there is one worker with two APScheduler jobs that send: a wake-up at the earliest
-pending reminder (moved whenever this process schedules an earlier one, see `_after_commit`) and
+pending reminder (moved whenever this process schedules an earlier one, see `committed`) and
 a periodic poll (`[reminders] poll_seconds`) that finds reminders other replicas scheduled and
 claims left behind by a replica that died. Both only poke one drain task. Planning jobs (the
-nightly purge; the agenda and group plans in bot/booking_reminders.py, bot/group_reminders.py)
-only write rows. No job has a misfire grace limit, so a late one still runs instead of being
+nightly purge; the `Plan`s bot/app.py adds: the agenda, group reminders, retention) only write rows. No job has a misfire grace limit, so a late one still runs instead of being
 dropped (APScheduler's default grace is 1 s). On start the poll runs
 at once: whatever came due while the bot was down is sent now, or recorded as missed when its
 `expires_at` (the session's start) has passed. Nothing is kept in memory per reminder, so a start
@@ -33,7 +32,7 @@ user who blocked the bot is marked inactive and all their pending reminders are 
 in the same transaction (no retries). Every end is a status in the table: nothing is lost without
 a record.
 
-Kinds: each reminder kind has a renderer (`@renderer("kind")`) that turns the row into text and
+Kinds: each reminder kind has a renderer (given by bot/app.py) that turns the row into text and
 buttons, or returns None when the reminder no longer makes sense (it is then cancelled).
 """
 
@@ -44,10 +43,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -55,14 +54,15 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot.config import RemindersConfig
+from bot.services.accounts import record_blocked
 from bot.telegram import delivery
 from bot.telegram.delivery import Outcome, Policy
 from bot.telegram.keyboards import nav_row
@@ -70,9 +70,6 @@ from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.models.reminders import CANCELLED, DEAD
 from storage.repo import reminders as repo
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger("demeu.reminders")
 
@@ -86,55 +83,27 @@ class Rendered:
 # Called with the recipient's locale active and the bot's time zone (for times shown to people);
 # None means "no longer relevant": the reminder is then cancelled.
 Renderer = Callable[[AsyncSession, Reminder, User, ZoneInfo], Awaitable[Rendered | None]]
-RENDERERS: dict[str, Renderer] = {}
-
-
-def renderer(kind: str) -> Callable[[Renderer], Renderer]:
-    def register(function: Renderer) -> Renderer:
-        RENDERERS[kind] = function
-        return function
-
-    return register
+MESSAGE = "message"
 
 
 def main_menu_markup() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[nav_row()])
 
 
-@renderer("message")
 async def render_message(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered:
     """A catalogue text with arguments: params {"text": "<msgid>", "args": {...}}."""
     params = reminder.params or {}
     return Rendered(_(params["text"]).format(**params.get("args", {})), main_menu_markup())
 
 
-async def _dead_on_block(session: AsyncSession, user_id: int) -> None:
-    await repo.cancel_for_user(session, user_id, error="blocked")
+@dataclass(frozen=True)
+class Plan:
+    """A feature's planning job (the agenda, group reminders, retention): it only writes rows."""
 
-
-delivery.BLOCKED_HOOKS.append(_dead_on_block)
-
-# Features that schedule reminders from their own events or clock (bookings, the agenda) hook into
-# a worker while it runs: each entry makes (subscribe, unsubscribe) for a worker.
-Subscription = tuple[Callable[[], None], Callable[[], None]]
-WORKER_HOOKS: list[Callable[[ReminderWorker], Subscription]] = []
-
-# Workers by the (sync) engine of their sessions, to nudge the right one after a commit.
-_WORKERS: dict[Any, ReminderWorker] = {}
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    """A transaction that scheduled reminders committed: wake this process's worker early enough."""
-    changed = session.info.pop(repo.CHANGED, None)
-    worker = _WORKERS.get(session.bind) if changed else None
-    if worker is not None:
-        worker.wake_at(min(changed))
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(repo.CHANGED, None)
+    name: str
+    trigger: BaseTrigger
+    run: Callable[[], Awaitable[Any]]
+    at_start: bool = False  # also once at start: what came due while the bot was down is planned now
 
 
 class ReminderWorker:
@@ -145,7 +114,8 @@ class ReminderWorker:
         scheduler: AsyncIOScheduler,
         i18n: I18n,
         config: RemindersConfig,
-        tz: ZoneInfo | None = None,
+        tz: ZoneInfo,
+        renderers: Mapping[str, Renderer],
     ) -> None:
         self.bot, self.sessions, self.scheduler, self.i18n, self.config = (
             bot,
@@ -154,7 +124,7 @@ class ReminderWorker:
             i18n,
             config,
         )
-        self.tz = tz or ZoneInfo("Asia/Almaty")
+        self.tz, self.renderers = tz, {MESSAGE: render_message, **renderers}
         self.name = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=config.lease_seconds)
         # On PostgreSQL a reminder's row stays locked while it is sent (see above), and a handler
@@ -171,24 +141,40 @@ class ReminderWorker:
         self._again = False
         self._closing = False
         self._semaphore = asyncio.Semaphore(config.concurrency)
-        self._hooks: list[Subscription] = []
+        self._plans: list[Plan] = []
         self._retries: set[datetime] = set()  # when reminders this worker released become free
         self._jobs: set[asyncio.Task[Any]] = set()
 
-    @classmethod
-    def for_app(cls, app: App) -> ReminderWorker:
-        return cls(app.bot, app.sessions, app.scheduler, app.i18n, app.settings.reminders, app.settings.tz)
+    def plan(self, plan: Plan) -> None:
+        """Run a feature's planning job from start() to stop() (bot/app.py adds them)."""
+        self._plans.append(plan)
+
+    def committed(self, session: Session) -> None:
+        """After a commit of this app's sessions: if it scheduled reminders, wake up early enough."""
+        changed = session.info.pop(repo.CHANGED, None)
+        if changed:
+            self.wake_at(min(changed))
+
+    @staticmethod
+    def rolled_back(session: Session) -> None:
+        session.info.pop(repo.CHANGED, None)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Called with the dispatcher's startup (App.workers), before or after the scheduler starts."""
-        from bot.workers import booking_reminders, group_reminders, nudges, retention  # noqa: F401 - kinds and hooks (they import this module)
-
-        _WORKERS[self.sessions.kw["bind"].sync_engine] = self
-        self._hooks = [hook(self) for hook in WORKER_HOOKS]
-        for subscribe, _unsubscribe in self._hooks:
-            subscribe()
+        for plan in self._plans:
+            self.scheduler.add_job(
+                self.run_job,
+                plan.trigger,
+                args=[plan.run],
+                id=self._plan_id(plan),
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+                **({"next_run_time": utcnow()} if plan.at_start else {}),
+            )
         self.scheduler.add_job(
             self.run_job,
             CronTrigger(hour=3, minute=30, timezone=self.tz),
@@ -215,10 +201,7 @@ class ReminderWorker:
         if self._closing:
             return
         self._closing = True
-        _WORKERS.pop(self.sessions.kw["bind"].sync_engine, None)
-        for _subscribe, unsubscribe in self._hooks:
-            unsubscribe()
-        for job_id in (self._poll_id, self._wake_id, self._purge_id):
+        for job_id in (self._poll_id, self._wake_id, self._purge_id, *map(self._plan_id, self._plans)):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
         running = [task for task in (self._task, *self._jobs) if task is not None and not task.done()]
@@ -228,8 +211,11 @@ class ReminderWorker:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
+    def _plan_id(self, plan: Plan) -> str:
+        return f"reminders-{plan.name}-{self.name}"
+
     async def run_job(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Scheduler jobs of this worker and its hooks run through here: stop() waits for them, so
+        """Scheduler jobs of this worker and its plans run through here: stop() waits for them, so
         a shutdown never cuts a plan off mid-transaction (the scheduler would cancel the task)."""
         if self._closing:
             return
@@ -356,7 +342,7 @@ class ReminderWorker:
                 await repo.mark_sent(session, reminder.id, self.name)
             elif result.outcome is Outcome.BLOCKED:
                 await repo.finish(session, reminder.id, self.name, DEAD, "blocked")
-                await delivery.record_blocked(session, user.id)
+                await record_blocked(session, user.id)
             elif result.outcome is Outcome.REJECTED or reminder.attempts >= self.config.max_attempts:
                 await repo.finish(session, reminder.id, self.name, DEAD, result.error)
             else:
@@ -371,7 +357,7 @@ class ReminderWorker:
         if user is None or not user.active:
             await repo.finish(session, reminder.id, self.name, DEAD, "inactive")
             return None
-        render = RENDERERS.get(repo.kind_of(reminder))
+        render = self.renderers.get(repo.kind_of(reminder))
         if render is None:
             log.error("reminder #%s: no renderer for kind %r", reminder.id, repo.kind_of(reminder))
             await repo.finish(session, reminder.id, self.name, DEAD, "unknown-kind")

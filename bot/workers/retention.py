@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
+from functools import partial
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.workers.reminders import WORKER_HOOKS, ReminderWorker, Subscription
+from bot.workers.reminders import Plan, ReminderWorker
 from storage.models.base import utcnow
 from storage.repo import retention as repo
 
@@ -37,26 +38,10 @@ async def run_retention(worker: ReminderWorker, now: datetime | None = None) -> 
     return counts
 
 
-def subscription(worker: ReminderWorker) -> Subscription:
-    job_id = f"retention-{worker.name}"
-
-    def subscribe() -> None:
-        at = time.fromisoformat(worker.config.retention_time)
-        worker.scheduler.add_job(
-            worker.run_job,
-            CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
-            args=[run_retention, worker],
-            id=job_id,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
-
-    def unsubscribe() -> None:
-        if worker.scheduler.get_job(job_id):
-            worker.scheduler.remove_job(job_id)
-
-    return subscribe, unsubscribe
-
-
-WORKER_HOOKS.append(subscription)
+def plan(worker: ReminderWorker) -> Plan:
+    at = time.fromisoformat(worker.config.retention_time)
+    return Plan(
+        "retention",
+        CronTrigger(hour=at.hour, minute=at.minute, timezone=worker.tz),
+        partial(run_retention, worker),
+    )

@@ -32,7 +32,9 @@ from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.views.booking import privacy_text
-from handlers.common.chat import NOT_RELAYED, ChatClock, delivered, local_time, open_chat, send_to
+from bot.views.chat import delivered, local_time, open_chat, send_to
+from bot.workers.chat_clock import ChatClock
+from handlers.common.chat import NOT_RELAYED
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content import lines
+from bot.events import UserErased
 from bot.services import safety
 from bot.services.safety import Kind, Signal
 from bot.telegram import callbacks as cb
@@ -45,8 +46,9 @@ from bot.telegram.ui import show
 from bot.telegram.utf16 import utf16_len
 from bot.views import safety as screens
 from bot.views.booking import privacy_text
-from bot.workers.reminders import Rendered, renderer
-from handlers.common.chat import ChatClock, open_chat, send_to
+from bot.views.chat import open_chat, send_to
+from bot.workers.chat_clock import ChatClock
+from bot.workers.reminders import Rendered
 from storage.models import Reminder, User
 from storage.models.base import utcnow
 from storage.models.safety import PLAN_STEPS, STEP_LIMIT
@@ -328,7 +330,6 @@ async def checkin_no(query: CallbackQuery, session: AsyncSession, user: User) ->
     await show(query, _("safety-checkin-off"), with_nav(KeyboardBuilder()))
 
 
-@renderer(CHECKIN)
 async def render_checkin(session: AsyncSession, reminder: Reminder, user: User, tz: Any) -> Rendered:
     text, markup = screens.checkin()
     return Rendered(text, markup)
@@ -356,11 +357,7 @@ def create_consented_router() -> Router:
 # -- "delete my data" --------------------------------------------------------------------------
 
 
-async def _erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
-    await repo.delete_plan(session, user.id)
-    await reminder_repo.cancel_sealed_all(session, [CHECKIN], user.id)
-    return []
-
-
-if _erase not in users.ERASERS:
-    users.ERASERS.append(_erase)
+async def erase_user(event: UserErased) -> None:
+    """Subscribed to UserErased: the safety plan and a pending check-in go."""
+    await repo.delete_plan(event.session, event.user.id)
+    await reminder_repo.cancel_sealed_all(event.session, [CHECKIN], event.user.id)

@@ -12,13 +12,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.regions import region_name, regions
+from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
+from bot.telegram.fsm import fsm_key_for
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from handlers.common.start import LANGUAGE_NAMES, language_keyboard
-from storage.fsm import fsm_key_for
 from storage.models import User
-from storage.repo import users
 
 BACK = cb.Menu(item="settings")
 
@@ -109,10 +109,15 @@ def create_router() -> Router:
 
     @router.callback_query(cb.Settings.filter(F.action == "erase"))
     async def erase(
-        query: CallbackQuery, session: AsyncSession, user: User, bot: Bot, state: FSMContext
+        query: CallbackQuery,
+        session: AsyncSession,
+        accounts: Accounts,
+        user: User,
+        bot: Bot,
+        state: FSMContext,
     ) -> None:
         await state.clear()
-        after_commit = await users.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
+        after_commit = await accounts.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
         await session.commit()
         for notify in after_commit:
             await notify(bot)

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
 from bot.telegram.keyboards import KeyboardBuilder, main_menu, urgent_row
@@ -123,6 +124,7 @@ def create_router() -> Router:
         query: CallbackQuery,
         callback_data: cb.Consent,
         session: AsyncSession,
+        accounts: Accounts,
         user: User | None,
         role: str,
         i18n: I18n,
@@ -137,7 +139,7 @@ def create_router() -> Router:
             return await show_main_menu(query, user, role)
         # Voluntary means nothing is kept from someone who said "not now".
         await state.clear()
-        await users.erase(session, user, [])
+        await accounts.erase(session, user, [])
         builder = KeyboardBuilder()
         builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
         builder.row(*urgent_row())

@@ -22,13 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content.regions import region_name
+from bot.services import staff as staff_service
+from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
-from handlers.common import chat, questions
+from bot.views.chat import tell_chats_ended
+from handlers.common import questions
 from storage.models import PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.repo import staff, users
@@ -190,11 +193,12 @@ def create_router() -> Router:
         bot: Bot,
         i18n: I18n,
         sessions: async_sessionmaker[AsyncSession],
+        bookings: Bookings,
     ) -> None:
         profile = await found(query, callback_data, session, user, role, callback_answer)
         if profile is None:
             return
-        released = await staff.deactivate(session, profile, settings.booking, utcnow())
+        released = await staff_service.deactivate(session, profile, bookings, utcnow())
         if released is None:  # pressed twice, or by two coordinators at once
             return await show_profile(query, session, profile, callback_data.p, user)
         await users.audit(
@@ -209,7 +213,7 @@ def create_router() -> Router:
             session.commit()
         )  # deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told
         await common.send_all(bot, sessions, outbox)
-        await chat.tell_chats_ended(session, bot, i18n, settings, released.ended)
+        await tell_chats_ended(session, bot, i18n, settings, released.ended)
         for question in released.requeued:
             await questions.announce(session, bot, i18n, question, settings)
         await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content.regions import regions
+from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
@@ -234,6 +235,7 @@ def create_router() -> Router:
         callback_answer: CallbackAnswer,
         bot: Bot,
         session: AsyncSession,
+        bookings: Bookings,
         sessions: async_sessionmaker[AsyncSession],
         user: User,
         settings: Settings,
@@ -243,7 +245,7 @@ def create_router() -> Router:
         if booking is None:
             return
         state = {"bcf": CONFIRMED, "att": ATTENDED, "ns": NO_SHOW}[callback_data.a]
-        if not await repo.set_state(session, booking, state, utcnow()):
+        if not await bookings.mark(session, booking, state, utcnow()):
             # A stale button on a cancelled or moved booking is not a "too early" case.
             refusal = "psy-mark-refused" if booking.upcoming else "psy-booking-closed"
             callback_answer.text, callback_answer.show_alert = _(refusal), True
@@ -284,9 +286,9 @@ def create_router() -> Router:
         )
 
     async def cancel_booking(
-        event, booking: Booking, reason: str | None, bot, session, sessions, user, settings, i18n
+        event, booking: Booking, reason: str | None, bot, session, bookings, sessions, user, settings, i18n
     ):
-        if not await repo.cancel(session, booking, "psychologist", settings.booking, utcnow(), reason):
+        if not await bookings.cancel(session, booking, "psychologist", utcnow(), reason):
             return await show_booking(event, booking, user, settings)
         outbox = common.only(common.to_teacher(i18n, booking, "cancelled_by_psy", settings.tz))
         await session.commit()  # the teacher is told only once the slot is really released
@@ -300,6 +302,7 @@ def create_router() -> Router:
         callback_answer: CallbackAnswer,
         bot: Bot,
         session: AsyncSession,
+        bookings: Bookings,
         sessions: async_sessionmaker[AsyncSession],
         user: User,
         settings: Settings,
@@ -309,13 +312,14 @@ def create_router() -> Router:
         await state.clear()
         booking = await own_booking(query, callback_data, callback_answer, session, user)
         if booking is not None:
-            await cancel_booking(query, booking, None, bot, session, sessions, user, settings, i18n)
+            await cancel_booking(query, booking, None, bot, session, bookings, sessions, user, settings, i18n)
 
     @router.message(StateFilter(PsyFlow.reason), F.text)
     async def cancel_with_reason(
         message: Message,
         bot: Bot,
         session: AsyncSession,
+        bookings: Bookings,
         sessions: async_sessionmaker[AsyncSession],
         user: User,
         settings: Settings,
@@ -329,6 +333,6 @@ def create_router() -> Router:
         if booking is None:
             return await show_home(message, profile, user)
         reason = truncate_utf16(message.text.strip(), REASON_LIMIT)
-        await cancel_booking(message, booking, reason, bot, session, sessions, user, settings, i18n)
+        await cancel_booking(message, booking, reason, bot, session, bookings, sessions, user, settings, i18n)
 
     return router

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content.regions import region_name
+from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
@@ -40,8 +41,8 @@ class BookingFlow(StatesGroup):
     note = State()
 
 
-def filters_of(data: Bk) -> repo.Filters:
-    return repo.Filters(data.f, data.l, data.g if data.f == "office" else "")
+def filters_of(data: Bk) -> Filters:
+    return Filters(data.f, data.l, data.g if data.f == "office" else "")
 
 
 def parse_day(value: str) -> date | None:
@@ -73,11 +74,13 @@ async def show_formats(query: CallbackQuery) -> None:
 EARLIEST_SHOWN = 6
 
 
-async def show_earliest(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+async def show_earliest(
+    query: CallbackQuery, session: AsyncSession, bookings: Bookings, user: User, settings: Settings
+) -> None:
     """The earliest free times of every format, soonest first: one tap to the confirm screen."""
     if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
         return await show_limit(query, settings)
-    slots = await repo.earliest_slots(session, settings.booking, utcnow(), EARLIEST_SHOWN)
+    slots = await bookings.earliest(session, utcnow(), EARLIEST_SHOWN)
     builder = KeyboardBuilder()
     for slot in slots:
         label = _("book-earliest-slot").format(
@@ -107,9 +110,9 @@ async def show_limit(query: CallbackQuery, settings: Settings) -> None:
 
 
 async def show_days(
-    query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings
+    query: CallbackQuery, session: AsyncSession, bookings: Bookings, data: Bk, user: User, settings: Settings
 ) -> None:
-    days = await repo.free_days(session, filters_of(data), settings.booking, utcnow(), settings.tz)
+    days = await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
     builder = KeyboardBuilder()
     if not days:
         builder.button(
@@ -132,16 +135,22 @@ async def show_days(
 
 
 async def show_times(
-    query: CallbackQuery, session: AsyncSession, data: Bk, user: User, settings: Settings, prefix: str = ""
+    query: CallbackQuery,
+    session: AsyncSession,
+    bookings: Bookings,
+    data: Bk,
+    user: User,
+    settings: Settings,
+    prefix: str = "",
 ) -> None:
     day = parse_day(data.d)
     slots = (
         []
         if day is None
-        else await repo.free_slots_on(session, filters_of(data), settings.booking, utcnow(), settings.tz, day)
+        else await bookings.free_slots_on(session, filters_of(data), utcnow(), settings.tz, day)
     )
     if not slots:
-        return await show_days(query, session, data, user, settings)
+        return await show_days(query, session, bookings, data, user, settings)
     builder = KeyboardBuilder()
     for slot in slots:
         text = f"{common.hhmm(slot.starts_at, settings.tz)} · {slot.psychologist.display_name}"
@@ -154,13 +163,14 @@ async def show_times(
 async def show_confirm(
     event: Message | CallbackQuery,
     session: AsyncSession,
+    bookings: Bookings,
     data: Bk,
     user: User,
     settings: Settings,
     note: str | None = None,
 ) -> bool:
     """The confirm screen; False when the slot is no longer free (the caller shows fresh times)."""
-    free = await repo.free_slots(session, filters_of(data), settings.booking, utcnow(), slot_id=data.s)
+    free = await bookings.free_slots(session, filters_of(data), utcnow(), slot_id=data.s)
     if not free:
         return False
     slot = free[0]
@@ -191,12 +201,13 @@ async def taken_now(
     query: CallbackQuery,
     answer: CallbackAnswer,
     session: AsyncSession,
+    bookings: Bookings,
     data: Bk,
     user: User,
     settings: Settings,
 ) -> None:
     answer.text, answer.show_alert = _("book-just-taken"), True
-    await show_times(query, session, data, user, settings, prefix=_("book-just-taken") + "\n\n")
+    await show_times(query, session, bookings, data, user, settings, prefix=_("book-just-taken") + "\n\n")
 
 
 async def booked(
@@ -240,10 +251,15 @@ def create_router() -> Router:
 
     @router.callback_query(Bk.filter(F.a == "soon"))
     async def soon(
-        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+        query: CallbackQuery,
+        session: AsyncSession,
+        bookings: Bookings,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
     ) -> None:
         await state.clear()
-        await show_earliest(query, session, user, settings)
+        await show_earliest(query, session, bookings, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "fmt"))
     async def choose_language(query: CallbackQuery, callback_data: Bk) -> None:
@@ -258,10 +274,15 @@ def create_router() -> Router:
 
     @router.callback_query(Bk.filter(F.a == "lang"))
     async def choose_region(
-        query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings
+        query: CallbackQuery,
+        callback_data: Bk,
+        session: AsyncSession,
+        bookings: Bookings,
+        user: User,
+        settings: Settings,
     ) -> None:
         if callback_data.f != "office":
-            return await show_days(query, session, step(callback_data, "days"), user, settings)
+            return await show_days(query, session, bookings, step(callback_data, "days"), user, settings)
         codes = await repo.office_regions(session)
         codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
         builder = KeyboardBuilder()
@@ -276,21 +297,27 @@ def create_router() -> Router:
 
     @router.callback_query(Bk.filter(F.a == "days"))
     async def days(
-        query: CallbackQuery, callback_data: Bk, session: AsyncSession, user: User, settings: Settings
+        query: CallbackQuery,
+        callback_data: Bk,
+        session: AsyncSession,
+        bookings: Bookings,
+        user: User,
+        settings: Settings,
     ) -> None:
-        await show_days(query, session, callback_data, user, settings)
+        await show_days(query, session, bookings, callback_data, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "day"))
     async def times(
         query: CallbackQuery,
         callback_data: Bk,
         session: AsyncSession,
+        bookings: Bookings,
         user: User,
         settings: Settings,
         state: FSMContext,
     ) -> None:
         await state.clear()
-        await show_times(query, session, callback_data, user, settings)
+        await show_times(query, session, bookings, callback_data, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "slot"))
     async def confirm(
@@ -298,14 +325,15 @@ def create_router() -> Router:
         callback_data: Bk,
         callback_answer: CallbackAnswer,
         session: AsyncSession,
+        bookings: Bookings,
         user: User,
         settings: Settings,
         state: FSMContext,
     ) -> None:
         data = await state.get_data()
         note = data.get("note") if data.get("slot") == callback_data.s else None
-        if not await show_confirm(query, session, callback_data, user, settings, note):
-            await taken_now(query, callback_answer, session, callback_data, user, settings)
+        if not await show_confirm(query, session, bookings, callback_data, user, settings, note):
+            await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
 
     @router.callback_query(Bk.filter(F.a == "note"))
     async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
@@ -319,14 +347,19 @@ def create_router() -> Router:
 
     @router.message(StateFilter(BookingFlow.note), F.text)
     async def got_note(
-        message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+        message: Message,
+        session: AsyncSession,
+        bookings: Bookings,
+        user: User,
+        settings: Settings,
+        state: FSMContext,
     ) -> None:
         data = await state.get_data()
         note = truncate_utf16(message.text.strip(), NOTE_LIMIT)
         await state.set_state(None)
         await state.set_data({"slot": data.get("slot"), "note": note})
         slot_data = Bk.unpack(data["back"])
-        if not await show_confirm(message, session, slot_data, user, settings, note):
+        if not await show_confirm(message, session, bookings, slot_data, user, settings, note):
             builder = KeyboardBuilder()
             builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, "day"))
             await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
@@ -342,6 +375,7 @@ def create_router() -> Router:
         callback_answer: CallbackAnswer,
         bot: Bot,
         session: AsyncSession,
+        bookings: Bookings,
         sessions: async_sessionmaker[AsyncSession],
         user: User,
         settings: Settings,
@@ -355,26 +389,26 @@ def create_router() -> Router:
         if callback_data.r:
             old = await repo.teacher_booking(session, user.id, callback_data.r)
             result = (
-                await repo.reschedule(session, old, callback_data.s, settings.booking, now)
+                await bookings.reschedule(session, old, callback_data.s, now)
                 if old
-                else repo.BookResult("stale")
+                else BookResult(BookStatus.STALE)
             )
             previous_slot = old.slot if old else None
         else:
-            result = await repo.book(session, user, callback_data.s, note, settings.booking, now)
+            result = await bookings.book(session, user, callback_data.s, note, now)
         if result.ok:
             await state.clear()
             return await booked(
                 query, bot, session, sessions, i18n, result.booking, settings, user, previous_slot
             )
-        if result.status == "limit":
+        if result.status is BookStatus.LIMIT:
             return await show_limit(query, settings)
-        if result.status == "stale":
+        if result.status is BookStatus.STALE:
             callback_answer.text, callback_answer.show_alert = _("book-stale"), True
             return await show(query, _("book-stale"), with_nav(KeyboardBuilder()))
-        if result.status == "gone":
+        if result.status is BookStatus.GONE:
             callback_answer.text, callback_answer.show_alert = _("book-gone"), True
-            return await show_times(query, session, callback_data, user, settings)
-        await taken_now(query, callback_answer, session, callback_data, user, settings)
+            return await show_times(query, session, bookings, callback_data, user, settings)
+        await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
 
     return router

@@ -19,11 +19,11 @@ from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from bot.views.charts import render_history_chart
+from bot.views.mood import SCORES, score_buttons
 from storage.models import User
 from storage.models.relax import MOOD_NOTE_LIMIT
 from storage.repo import relax as repo
 
-SCORES = range(1, 6)
 HISTORY_DAYS = 30
 BACK = cb.Menu(item="relax")
 
@@ -34,8 +34,7 @@ class MoodStates(StatesGroup):
 
 def ask_screen() -> tuple[str, InlineKeyboardMarkup]:
     builder = KeyboardBuilder()
-    for score in reversed(SCORES):  # the good end on top, as people read a scale
-        builder.button(text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score)))
+    score_buttons(builder)
     builder.button(text=_("mood-chart"), callback_data=cb.Mood(action="chart"))
     builder.adjust(1)
     return _("mood-ask"), with_nav(builder, BACK)

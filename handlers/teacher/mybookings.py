@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
@@ -115,13 +116,14 @@ def create_router() -> Router:
         callback_data: cb.Mine,
         callback_answer: CallbackAnswer,
         session: AsyncSession,
+        bookings: Bookings,
         user: User,
         settings: Settings,
     ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
         if booking is None:
             return
-        late = repo.is_late_cancel(booking, settings.booking, utcnow())
+        late = bookings.is_late_cancel(booking, utcnow())
         text = _("mine-cancel-ask").format(
             when=common.when(booking.slot.starts_at, settings.tz, user.language)
         )
@@ -138,13 +140,14 @@ def create_router() -> Router:
         callback_answer: CallbackAnswer,
         bot: Bot,
         session: AsyncSession,
+        bookings: Bookings,
         sessions: async_sessionmaker[AsyncSession],
         user: User,
         settings: Settings,
         i18n: I18n,
     ) -> None:
         booking = await own_upcoming(query, callback_data, callback_answer, session, user, settings)
-        if booking is None or not await repo.cancel(session, booking, "teacher", settings.booking, utcnow()):
+        if booking is None or not await bookings.cancel(session, booking, "teacher", utcnow()):
             return
         outbox = common.only(common.to_psychologist(i18n, booking, "cancelled", settings.tz))
         await session.commit()  # the slot is free for others before the psychologist hears of it

@@ -1,49 +1,30 @@
-"""Individual consultations: profiles, slots, bookings. Handlers and reminders call these.
-
-Every change to a booking runs the BOOKING_CHANGED hooks in the caller's transaction with
-(session, booking, event), event one of EVENTS, so other features (reminders) follow bookings
-without this module importing them. For "rescheduled" the booking is the new one and
-`booking.previous_id` names the old one (now MOVED).
+"""Individual consultations: profiles, slots, bookings. The booking rules (notice, horizon, limits)
+are bot/services/bookings.py's; here is what the database keeps and finds.
 
 One live booking per slot is the database's job: a partial unique index (see the models);
-`_insert_holding` uses INSERT ... ON CONFLICT DO NOTHING against it, so the loser of a race
+`hold` uses INSERT ... ON CONFLICT DO NOTHING against it, so the loser of a race
 gets "taken" without an exception and its transaction stays usable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy import Select, and_, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import BookingConfig
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
     ATTENDED,
     BOOKED,
-    CANCELLED,
-    CONFIRMED,
     FORMATS,
-    MOVED,
-    NO_SHOW,
     UPCOMING_STATES,
 )
-
-EVENTS = ("booked", "rescheduled", "cancelled", "confirmed", "attended", "no_show")
-BookingHook = Callable[[AsyncSession, Booking, str], Awaitable[None]]
-BOOKING_CHANGED: list[BookingHook] = []
-
-
-async def _changed(session: AsyncSession, booking: Booking, event: str) -> None:
-    for hook in BOOKING_CHANGED:
-        await hook(session, booking, event)
-
 
 # --- psychologists ---------------------------------------------------------------------------------------
 
@@ -224,17 +205,7 @@ class Filters:
     region: str = ""  # offline only; "" = any
 
 
-def _bookable_window(rules: BookingConfig, now: datetime) -> tuple[datetime, datetime]:
-    """The widest window: psychologists who accept short notice may be booked sooner (_in_notice)."""
-    return now + min(rules.min_notice, rules.urgent_notice), now + timedelta(days=rules.horizon_days)
-
-
-def _in_notice(slot: Slot, rules: BookingConfig, now: datetime) -> bool:
-    notice = rules.urgent_notice if slot.psychologist.short_notice else rules.min_notice
-    return slot.starts_at >= now + notice
-
-
-def _matches(profile: PsychologistProfile, filters: Filters) -> bool:
+def matches(profile: PsychologistProfile, filters: Filters) -> bool:
     if not profile.published or filters.fmt not in profile.format_list:
         return False
     if filters.language and filters.language not in profile.language_list:
@@ -242,25 +213,13 @@ def _matches(profile: PsychologistProfile, filters: Filters) -> bool:
     return not (filters.fmt == "office" and filters.region and filters.region not in profile.region_list)
 
 
-async def free_slots(
-    session: AsyncSession,
-    filters: Filters,
-    rules: BookingConfig,
-    now: datetime,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    slot_id: int | None = None,
-) -> list[Slot]:
-    """Free, bookable slots matching the filters, earliest first (optionally within [start, end),
-    or just the one with `slot_id`)."""
-    first, last = _bookable_window(rules, now)
-    start, end = max(first, start or first), min(last, end or last)
-    query = select(Slot) if slot_id is None else select(Slot).where(Slot.id == slot_id)
-    slots = await session.scalars(
-        query.join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
+def _free(start: datetime, end: datetime) -> Select:
+    """Free slots of published psychologists starting in [start, end), earliest first."""
+    return (
+        select(Slot)
+        .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
         .where(
             Slot.removed.is_(False),
-            Slot.format == filters.fmt,
             Slot.starts_at >= start,
             Slot.starts_at < end,
             PsychologistProfile.published.is_(True),
@@ -268,66 +227,29 @@ async def free_slots(
         )
         .order_by(Slot.starts_at, Slot.id)
     )
-    return [
-        slot
-        for slot in slots.unique()
-        if _matches(slot.psychologist, filters) and _in_notice(slot, rules, now)
-    ]
 
 
-async def earliest_slots(
-    session: AsyncSession, rules: BookingConfig, now: datetime, limit: int
+async def free_slots(
+    session: AsyncSession, filters: Filters, start: datetime, end: datetime, slot_id: int | None = None
 ) -> list[Slot]:
-    """The earliest free slots of every format, language and region (the safety screen's offer)."""
-    first, last = _bookable_window(rules, now)
-    slots = await session.scalars(
-        select(Slot)
-        .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
-        .where(
-            Slot.removed.is_(False),
-            Slot.starts_at >= first,
-            Slot.starts_at < last,
-            PsychologistProfile.published.is_(True),
-            ~_holds(Slot.id),
-        )
-        .order_by(Slot.starts_at, Slot.id)
-        .limit(limit * 4)
-    )
-    found = [
-        slot
-        for slot in slots.unique()
-        if slot.format in slot.psychologist.format_list and _in_notice(slot, rules, now)
-    ]
-    return found[:limit]
+    """Free slots matching the filters in [start, end) (or just the one with `slot_id`)."""
+    query = _free(start, end).where(Slot.format == filters.fmt)
+    if slot_id is not None:
+        query = query.where(Slot.id == slot_id)
+    return [slot for slot in (await session.scalars(query)).unique() if matches(slot.psychologist, filters)]
 
 
-async def free_days(
-    session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime, tz: ZoneInfo
-) -> list[date]:
-    days = {slot.starts_at.astimezone(tz).date() for slot in await free_slots(session, filters, rules, now)}
-    return sorted(days)
+async def free_slots_any(session: AsyncSession, start: datetime, end: datetime, limit: int) -> list[Slot]:
+    """The first `limit` free slots in [start, end) of every format its psychologist still offers."""
+    slots = await session.scalars(_free(start, end).limit(limit))
+    return [slot for slot in slots.unique() if slot.format in slot.psychologist.format_list]
 
 
-async def free_slots_on(
-    session: AsyncSession, filters: Filters, rules: BookingConfig, now: datetime, tz: ZoneInfo, day: date
-) -> list[Slot]:
-    start = datetime.combine(day, time(0), tz)
-    return await free_slots(session, filters, rules, now, start, start + timedelta(days=1))
+async def slot_by_id(session: AsyncSession, slot_id: int) -> Slot | None:
+    return await session.get(Slot, slot_id)
 
 
 # --- booking ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BookResult:
-    # "ok"; "taken" (someone was faster); "gone" (slot removed, too soon or beyond the horizon);
-    # "limit" (the teacher already has max_active upcoming bookings); "stale" (nothing to reschedule)
-    status: str
-    booking: Booking | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 async def active_count(session: AsyncSession, teacher_id: int, now: datetime) -> int:
@@ -341,10 +263,10 @@ async def active_count(session: AsyncSession, teacher_id: int, now: datetime) ->
     )
 
 
-async def _insert_holding(
-    session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None
-) -> int | None:
-    """The new booking's id, or None when another booking holds the slot (the unique index said no)."""
+async def hold(
+    session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None = None
+) -> Booking | None:
+    """A new booking holding the slot, or None when another booking holds it (the unique index said no)."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     now = utcnow()
     statement = (
@@ -363,89 +285,14 @@ async def _insert_holding(
         .on_conflict_do_nothing(index_elements=[Booking.slot_id], index_where=text("holds"))
         .returning(Booking.id)
     )
-    return await session.scalar(statement)
+    booking_id = await session.scalar(statement)
+    return None if booking_id is None else await session.get(Booking, booking_id)
 
 
-async def _bookable_slot(
-    session: AsyncSession, slot_id: int, rules: BookingConfig, now: datetime
-) -> Slot | None:
-    slot = await session.get(Slot, slot_id)
-    first, last = _bookable_window(rules, now)
-    if slot is None or slot.removed or not slot.psychologist.published or not first <= slot.starts_at < last:
-        return None
-    return slot if _in_notice(slot, rules, now) else None
-
-
-async def book(
-    session: AsyncSession, teacher: User, slot_id: int, note: str | None, rules: BookingConfig, now: datetime
-) -> BookResult:
-    slot = await _bookable_slot(session, slot_id, rules, now)
-    if slot is None:
-        return BookResult("gone")
-    if await active_count(session, teacher.id, now) >= rules.max_active:
-        return BookResult("limit")
-    booking_id = await _insert_holding(session, slot.id, teacher.id, note or None, None)
-    if booking_id is None:
-        return BookResult("taken")
-    booking = await session.get(Booking, booking_id)
-    await _changed(session, booking, "booked")
-    return BookResult("ok", booking)
-
-
-async def reschedule(
-    session: AsyncSession, booking: Booking, slot_id: int, rules: BookingConfig, now: datetime
-) -> BookResult:
-    """Take the new slot first; only then release the old one. In the caller's transaction: the
-    teacher never ends up with neither or both."""
-    if not booking.upcoming or booking.slot.starts_at <= now:
-        return BookResult("stale")
-    slot = await _bookable_slot(session, slot_id, rules, now)
-    if slot is None or slot.id == booking.slot_id:
-        return BookResult("gone")
-    new_id = await _insert_holding(session, slot.id, booking.teacher_id, booking.note, booking.id)
-    if new_id is None:
-        return BookResult("taken")
-    booking.state, booking.holds = MOVED, False
+async def release(session: AsyncSession, booking: Booking, state: str) -> None:
+    """The booking lets its slot go (moved or cancelled)."""
+    booking.state, booking.holds = state, False
     await session.flush()
-    new = await session.get(Booking, new_id)
-    await _changed(session, new, "rescheduled")
-    return BookResult("ok", new)
-
-
-def is_late_cancel(booking: Booking, rules: BookingConfig, now: datetime) -> bool:
-    return booking.slot.starts_at - now < rules.cancel_cutoff
-
-
-async def cancel(
-    session: AsyncSession,
-    booking: Booking,
-    by: str,
-    rules: BookingConfig,
-    now: datetime,
-    reason: str | None = None,
-) -> bool:
-    """Cancel an upcoming booking (by "teacher" or "psychologist"); False when it is not upcoming."""
-    if not booking.upcoming:
-        return False
-    booking.state, booking.holds, booking.cancelled_by = CANCELLED, False, by
-    booking.cancel_reason = reason or None
-    booking.late_cancel = by == "teacher" and is_late_cancel(booking, rules, now)
-    await session.flush()
-    await _changed(session, booking, "cancelled")
-    return True
-
-
-async def set_state(session: AsyncSession, booking: Booking, state: str, now: datetime) -> bool:
-    """Psychologist's marks: confirm an upcoming booking; attended / no-show once it has started."""
-    if state == CONFIRMED and booking.state == BOOKED:
-        booking.state = CONFIRMED
-    elif state in (ATTENDED, NO_SHOW) and booking.state in UPCOMING_STATES and booking.slot.starts_at <= now:
-        booking.state = state
-    else:
-        return False
-    await session.flush()
-    await _changed(session, booking, state)
-    return True
 
 
 async def rate(session: AsyncSession, booking: Booking, rating: int, comment: str | None = None) -> bool:
@@ -506,20 +353,6 @@ async def upcoming_bookings(session: AsyncSession, start: datetime, end: datetim
 
 async def booking_by_id(session: AsyncSession, booking_id: int) -> Booking | None:
     return await session.get(Booking, booking_id)
-
-
-# --- deleting a teacher's data ---------------------------------------------------------------------------
-
-
-async def cancel_all_for_teacher(
-    session: AsyncSession, teacher: User, rules: BookingConfig, now: datetime
-) -> list[Booking]:
-    """Cancels the teacher's upcoming bookings (the rows then go with the user); returns them."""
-    cancelled = []
-    for booking in await upcoming_for_teacher(session, teacher.id, now):
-        if booking.slot.starts_at > now and await cancel(session, booking, "teacher", rules, now):
-            cancelled.append(booking)
-    return cancelled
 
 
 # --- demo data -------------------------------------------------------------------------------------------

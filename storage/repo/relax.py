@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import crypto
 from storage.models import FavouriteExercise, JournalEntry, MoodEntry, User
 from storage.models.base import utcnow
-from storage.repo import users
 
 LOW_MOOD = 2  # scores 1-2 count as a hard day
 LOW_STREAK_DAYS = 3
@@ -146,12 +145,7 @@ async def low_streak(session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
 # ── delete my data ──────────────────────────────────────────────────────────
 
 
-async def erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
+async def erase(session: AsyncSession, user: User) -> None:
     for model in (FavouriteExercise, MoodEntry):
         await session.execute(delete(model).where(model.user_id == user.id))
     await session.execute(delete(JournalEntry).where(JournalEntry.owner == journal_owner(user.id)))
-    return []
-
-
-if erase not in users.ERASERS:
-    users.ERASERS.append(erase)

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cache import cached_row, caches_of
 from storage.models import SelfCheckDraft, SelfCheckResult, SelfCheckShare, User
-from storage.repo import users
 
 
 async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfCheckDraft | None:
@@ -139,11 +138,6 @@ async def unshare(session: AsyncSession, row: SelfCheckShare) -> None:
     await session.flush()
 
 
-async def _erase(session: AsyncSession, user: User) -> list[users.AfterCommit]:
+async def erase(session: AsyncSession, user: User) -> None:
     # Explicit, not only the foreign-key cascade: a database without enforced keys loses nothing less.
     await delete_all(session, user.id)
-    return []
-
-
-if _erase not in users.ERASERS:
-    users.ERASERS.append(_erase)

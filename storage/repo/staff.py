@@ -16,11 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import BookingConfig
-from storage.models import AnonQuestion, Booking, ChatSession, PsychologistProfile, Slot, User
+from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.booking import ATTENDED, UPCOMING_STATES
 from storage.repo import booking as bookings
-from storage.repo import chat as chats
 
 ACTIVE, DEACTIVATED = "psychologist", "psychologist_off"
 LOAD_DAYS = 30  # "load": booked ahead and held in the last month
@@ -118,31 +116,13 @@ async def future_bookings(
     return list(rows.unique())
 
 
-@dataclass(frozen=True)
-class Deactivation:
-    """What a deactivation released, for the people concerned to be told."""
-
-    cancelled: list[Booking]  # bookings ahead: their teachers are offered a new time
-    requeued: list[AnonQuestion]  # taken, not answered: back in the queue for the other psychologists
-    ended: list[tuple[ChatSession, str]]  # chats ended, each with the state it was in ("planned" or "open")
-
-
-async def deactivate(
-    session: AsyncSession, profile: PsychologistProfile, rules: BookingConfig, now: datetime
-) -> Deactivation | None:
-    """Unpublish first (no new booking can take a slot), then cancel what is booked ahead (their
-    planned chats go with them), requeue the questions taken and end the chats left; None if
-    already inactive."""
+async def retire(session: AsyncSession, profile: PsychologistProfile) -> bool:
+    """Unpublished and the role taken away (no new booking can take a slot); False if already inactive."""
     if not is_active(profile):
-        return None
+        return False
     profile.user.role, profile.published = DEACTIVATED, False
     await session.flush()
-    cancelled = []
-    for booking in await future_bookings(session, profile, now):
-        if await bookings.cancel(session, booking, "psychologist", rules, now):
-            cancelled.append(booking)
-    requeued = await chats.release_taken(session, profile.user_id)
-    return Deactivation(cancelled, requeued, await chats.end_all_of(session, profile.user_id, now))
+    return True
 
 
 async def reactivate(session: AsyncSession, profile: PsychologistProfile) -> bool:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 
-from aiogram import Bot
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,13 +11,6 @@ from storage import crypto
 from storage.cache import cached_row, caches_of
 from storage.models import AuditEntry, FsmRecord, User
 from storage.models.base import utcnow
-
-AfterCommit = Callable[[Bot], Awaitable[None]]
-# Features keeping data about a user register an eraser: it runs in the same transaction
-# before the user row goes (feature rows cascade with it) and returns what to send once
-# the deletion is committed, such as telling a psychologist that a booking is gone.
-Eraser = Callable[[AsyncSession, User], Awaitable[list[AfterCommit]]]
-ERASERS: list[Eraser] = []
 
 
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
@@ -60,15 +51,11 @@ async def mark_inactive(session: AsyncSession, user_id: int) -> None:
     await session.execute(update(User).where(User.id == user_id).values(active=False))
 
 
-async def erase(session: AsyncSession, user: User, fsm_keys: list[str]) -> list[AfterCommit]:
-    """Delete everything about a user in the caller's transaction."""
-    after_commit: list[AfterCommit] = []
-    for eraser in ERASERS:
-        after_commit += await eraser(session, user)
+async def delete_user(session: AsyncSession, user: User, fsm_keys: list[str]) -> None:
+    """The user's row (what references it cascades) and their conversation state."""
     await session.execute(delete(FsmRecord).where(FsmRecord.key.in_(fsm_keys)))
     await session.delete(user)
     await session.flush()
-    return after_commit
 
 
 async def audit(

@@ -1,0 +1,199 @@
+"""The booking rules: how soon and how far ahead a slot can be booked, how many bookings a teacher
+holds at once, when a cancel is late, which marks a psychologist may set.
+
+Every change is published as `BookingChanged` in the caller's transaction, so what follows a
+booking (its reminders, its chat) commits or rolls back with it; bot/app.py lists the subscribers.
+For RESCHEDULED the booking is the new one and `booking.previous_id` names the old one (now MOVED).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import BookingConfig
+from bot.events import BookingChange, BookingChanged, Events
+from storage.models import Booking, Slot, User
+from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
+from storage.repo import booking as repo
+from storage.repo.booking import Filters
+
+__all__ = ["BookResult", "BookStatus", "Bookings", "Filters"]
+
+
+class BookStatus(enum.StrEnum):
+    OK = "ok"
+    TAKEN = "taken"  # someone was faster
+    GONE = "gone"  # the slot was removed, is too soon or beyond the horizon
+    LIMIT = "limit"  # the teacher already holds max_active upcoming bookings
+    STALE = "stale"  # nothing to reschedule any more
+
+
+@dataclass(frozen=True)
+class BookResult:
+    status: BookStatus
+    booking: Booking | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is BookStatus.OK
+
+
+# The psychologist's marks and the change each publishes.
+_MARKS = {
+    CONFIRMED: BookingChange.CONFIRMED,
+    ATTENDED: BookingChange.ATTENDED,
+    NO_SHOW: BookingChange.NO_SHOW,
+}
+
+
+class Bookings:
+    def __init__(self, rules: BookingConfig, events: Events) -> None:
+        self.rules, self.events = rules, events
+
+    # --- what can be booked --------------------------------------------------------------------------------
+
+    def _window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The widest window: psychologists who accept short notice may be booked sooner (_in_notice)."""
+        rules = self.rules
+        return now + min(rules.min_notice, rules.urgent_notice), now + timedelta(days=rules.horizon_days)
+
+    def _in_notice(self, slot: Slot, now: datetime) -> bool:
+        notice = self.rules.urgent_notice if slot.psychologist.short_notice else self.rules.min_notice
+        return slot.starts_at >= now + notice
+
+    async def free_slots(
+        self,
+        session: AsyncSession,
+        filters: Filters,
+        now: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        slot_id: int | None = None,
+    ) -> list[Slot]:
+        """Free, bookable slots matching the filters, earliest first (optionally within [start, end),
+        or just the one with `slot_id`)."""
+        first, last = self._window(now)
+        found = await repo.free_slots(
+            session, filters, max(first, start or first), min(last, end or last), slot_id
+        )
+        return [slot for slot in found if self._in_notice(slot, now)]
+
+    async def earliest(self, session: AsyncSession, now: datetime, limit: int) -> list[Slot]:
+        """The earliest free slots of every format, language and region (the safety screen's offer)."""
+        first, last = self._window(now)
+        # Slots too soon for their psychologist's notice are skipped: look a little further than `limit`.
+        found = await repo.free_slots_any(session, first, last, limit * 4)
+        return [slot for slot in found if self._in_notice(slot, now)][:limit]
+
+    async def free_days(
+        self, session: AsyncSession, filters: Filters, now: datetime, tz: ZoneInfo
+    ) -> list[date]:
+        return sorted(
+            {slot.starts_at.astimezone(tz).date() for slot in await self.free_slots(session, filters, now)}
+        )
+
+    async def free_slots_on(
+        self, session: AsyncSession, filters: Filters, now: datetime, tz: ZoneInfo, day: date
+    ) -> list[Slot]:
+        start = datetime.combine(day, time(0), tz)
+        return await self.free_slots(session, filters, now, start, start + timedelta(days=1))
+
+    async def _bookable(self, session: AsyncSession, slot_id: int, now: datetime) -> Slot | None:
+        slot = await repo.slot_by_id(session, slot_id)
+        first, last = self._window(now)
+        if (
+            slot is None
+            or slot.removed
+            or not slot.psychologist.published
+            or not first <= slot.starts_at < last
+        ):
+            return None
+        return slot if self._in_notice(slot, now) else None
+
+    # --- changes -------------------------------------------------------------------------------------------
+
+    async def _publish(self, session: AsyncSession, booking: Booking, change: BookingChange) -> None:
+        await self.events.publish(BookingChanged(session, booking, change))
+
+    async def book(
+        self, session: AsyncSession, teacher: User, slot_id: int, note: str | None, now: datetime
+    ) -> BookResult:
+        slot = await self._bookable(session, slot_id, now)
+        if slot is None:
+            return BookResult(BookStatus.GONE)
+        if await repo.active_count(session, teacher.id, now) >= self.rules.max_active:
+            return BookResult(BookStatus.LIMIT)
+        booking = await repo.hold(session, slot.id, teacher.id, note or None)
+        if booking is None:
+            return BookResult(BookStatus.TAKEN)
+        await self._publish(session, booking, BookingChange.BOOKED)
+        return BookResult(BookStatus.OK, booking)
+
+    async def reschedule(
+        self, session: AsyncSession, booking: Booking, slot_id: int, now: datetime
+    ) -> BookResult:
+        """Take the new slot first; only then release the old one. In the caller's transaction: the
+        teacher never ends up with neither or both."""
+        if not booking.upcoming or booking.slot.starts_at <= now:
+            return BookResult(BookStatus.STALE)
+        slot = await self._bookable(session, slot_id, now)
+        if slot is None or slot.id == booking.slot_id:
+            return BookResult(BookStatus.GONE)
+        new = await repo.hold(session, slot.id, booking.teacher_id, booking.note, booking.id)
+        if new is None:
+            return BookResult(BookStatus.TAKEN)
+        await repo.release(session, booking, MOVED)
+        await self._publish(session, new, BookingChange.RESCHEDULED)
+        return BookResult(BookStatus.OK, new)
+
+    def is_late_cancel(self, booking: Booking, now: datetime) -> bool:
+        return booking.slot.starts_at - now < self.rules.cancel_cutoff
+
+    async def cancel(
+        self, session: AsyncSession, booking: Booking, by: str, now: datetime, reason: str | None = None
+    ) -> bool:
+        """Cancel an upcoming booking (by "teacher" or "psychologist"); False when it is not upcoming."""
+        if not booking.upcoming:
+            return False
+        booking.cancelled_by, booking.cancel_reason = by, reason or None
+        booking.late_cancel = by == "teacher" and self.is_late_cancel(booking, now)
+        await repo.release(session, booking, CANCELLED)
+        await self._publish(session, booking, BookingChange.CANCELLED)
+        return True
+
+    async def mark(self, session: AsyncSession, booking: Booking, state: str, now: datetime) -> bool:
+        """The psychologist's marks: confirm an upcoming booking; attended / no-show once it has started."""
+        if state == CONFIRMED and booking.state == BOOKED:
+            booking.state = CONFIRMED
+        elif (
+            state in (ATTENDED, NO_SHOW)
+            and booking.state in UPCOMING_STATES
+            and booking.slot.starts_at <= now
+        ):
+            booking.state = state
+        else:
+            return False
+        await session.flush()
+        await self._publish(session, booking, _MARKS[state])
+        return True
+
+    async def cancel_all_for_teacher(
+        self, session: AsyncSession, teacher: User, now: datetime
+    ) -> list[Booking]:
+        """Cancels the teacher's upcoming bookings (before their data is erased); returns them."""
+        cancelled = []
+        for booking in await repo.upcoming_for_teacher(session, teacher.id, now):
+            if booking.slot.starts_at > now and await self.cancel(session, booking, "teacher", now):
+                cancelled.append(booking)
+        return cancelled
+
+    async def cancel_all_of(
+        self, session: AsyncSession, bookings: list[Booking], now: datetime
+    ) -> list[Booking]:
+        """A psychologist's bookings ahead, cancelled by them (a deactivation); those that were upcoming."""
+        return [booking for booking in bookings if await self.cancel(session, booking, "psychologist", now)]
