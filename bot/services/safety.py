@@ -348,6 +348,25 @@ def _phrase(stem: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """Where a rule matched: its words, their sentence and what follows them there."""
+
+    tokens: list[Token]
+    words: list[Token]
+    sentence: list[Token]
+    after: list[Token]
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, tokens: list[Token], matched: tuple[int, ...]) -> _Scope:
+        words = [tokens[i] for i in matched]
+        sentence = [t for t in tokens if t.sentence == words[0].sentence]
+        low, high = min(t.position for t in words), max(t.position for t in words)
+        return cls(tokens, words, sentence, [t for t in sentence if t.position > high], low, high)
+
+
 class Detector:
     def __init__(self, files: Iterable[RuleFile]) -> None:
         files = list(files)
@@ -550,43 +569,66 @@ class Detector:
         айтты", "сказал, что хочет"), the writer's own when in the first person ("хочу", "өлгім",
         "отырмын"). Otherwise the nearest subject before them decides: "я"/"мен" (unless only
         witnessing: "я нашла", "көрдім"), or the student or person named there."""
-        words = [tokens[i] for i in matched]
-        sentence = [t for t in tokens if t.sentence == words[0].sentence]
-        low, high = min(t.position for t in words), max(t.position for t in words)
+        scope = _Scope.of(tokens, matched)
         named = [t for t in tokens if not self._addressee(t)]
-        if not (self._has(named, "student") or self._has(named, "other") or self._has(sentence, "third")):
+        if not (
+            self._has(named, "student") or self._has(named, "other") or self._has(scope.sentence, "third")
+        ):
             return About.SELF
-        after = [t for t in sentence if t.position > high]
-        reported_after = [i for i in range(len(after[:3])) if self._reported(after, i)]
-        # "... деп ойлаймын", "... деп отырмын": the writer's own thought, not someone's words
-        own_thought = any(self._has(after[i + 1 : i + 2], "self_endings") for i in reported_after) or (
-            bool(reported_after)
-            and reported_after[-1] == len(after) - 1
+        if self._reported_after(scope) or self._said_before(scope):
+            return self._speaker(scope)
+        if self._first_person(scope):
+            return About.SELF
+        if any(self._reported(scope.sentence, i) for i in range(len(scope.sentence))) or self._third_person(
+            scope.words
+        ):
+            return self._speaker(scope)
+        return self._whose(scope.sentence, scope.high + 1) or About.SELF
+
+    def _speaker(self, scope: _Scope) -> About:
+        """Whose words they are: the subject nearest before them, else whoever is named at all."""
+        return self._whose(scope.sentence, scope.low) or self._whose(scope.tokens, scope.low, anyone=True)
+
+    def _reported_after(self, scope: _Scope) -> bool:
+        """Quoted, or followed by "деп айтты" / "сказал" — unless "деп ойлаймын", "деп отырмын":
+        the writer's own thought, not someone's words."""
+        if any(t.quoted for t in scope.words):
+            return True
+        after = scope.after
+        reported = [i for i in range(len(after[:3])) if self._reported(after, i)]
+        if not reported:
+            return False
+        own_thought = any(self._has(after[i + 1 : i + 2], "self_endings") for i in reported) or (
+            reported[-1] == len(after) - 1
             and after[-1].word.forms[0] == "деп"
-            and self._has([t for t in sentence if t not in words], "self_endings")
+            and self._has([t for t in scope.sentence if t not in scope.words], "self_endings")
         )
-        if any(t.quoted for t in words) or (reported_after and not own_thought):
-            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
+        return not own_thought
+
+    def _said_before(self, scope: _Scope) -> bool:
+        """ "сказал, что хочет ..." within three words before, not said by "я"/"мен"."""
+        sentence = scope.sentence
         said = [
-            i for i, t in enumerate(sentence) if low - 3 <= t.position < low and self._reported(sentence, i)
+            i
+            for i, t in enumerate(sentence)
+            if scope.low - 3 <= t.position < scope.low and self._reported(sentence, i)
         ]
-        if said and not self._has(sentence[max(0, said[0] - 2) : said[0]], "self"):
-            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
-        near = [t for t in sentence if low - 3 <= t.position <= high]
-        # Kazakh puts the verb last: "қоштасу хатын жаздым" — its first-person ending follows the match.
-        verb = [t for t in after if t.position <= high + 2]
-        if not self._has(verb, "witness") and (
+        return bool(said) and not self._has(sentence[max(0, said[0] - 2) : said[0]], "self")
+
+    def _first_person(self, scope: _Scope) -> bool:
+        """A first-person form around the words; Kazakh puts the verb last ("қоштасу хатын жаздым"),
+        so its ending may follow them. Not when the writer only witnessed ("көрдім")."""
+        near = [t for t in scope.sentence if scope.low - 3 <= t.position <= scope.high]
+        verb = [t for t in scope.after if t.position <= scope.high + 2]
+        return not self._has(verb, "witness") and (
             self._has([*near, *verb], "self_endings")
             or any("1per" in t.word.persons and "3per" not in t.word.persons for t in near)
-        ):
-            return About.SELF
-        if any(self._reported(sentence, i) for i in range(len(sentence))):
-            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
-        if any("3per" in t.word.persons and "1per" not in t.word.persons for t in words) or self._has(
+        )
+
+    def _third_person(self, words: list[Token]) -> bool:
+        return any("3per" in t.word.persons and "1per" not in t.word.persons for t in words) or self._has(
             words, "third_endings"
-        ):
-            return self._whose(sentence, low) or self._whose(tokens, low, anyone=True)
-        return self._whose(sentence, high + 1) or About.SELF
+        )
 
     def _reported(self, tokens: list[Token], index: int) -> bool:
         """ "сказал", "деп", "жазды" — but not "жаздым" (I wrote), nor "жазып қойдым" (I wrote it down)."""
