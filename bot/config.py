@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import tomllib
+from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -380,7 +381,7 @@ def _coerce_env_value(section_name: str, key: str, value: str) -> Any:
     return value
 
 
-def _describe(error: dict[str, Any], secret_keys: set[str]) -> str:
+def _describe(error: Mapping[str, Any], secret_keys: set[str]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     shown = (
         "(hidden)"

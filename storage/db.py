@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from storage import files, sqlite_driver
 
@@ -89,6 +90,19 @@ def on_commit(
     own = sessions.kw["sync_session_class"]
     event.listen(own, "after_commit", committed)
     event.listen(own, "after_rollback", rolled_back)
+
+
+async def changed(session: AsyncSession, statement: Executable) -> int:
+    """Run an UPDATE, DELETE or INSERT ... ON CONFLICT; how many rows it changed."""
+    result = await session.execute(statement)
+    return cast(CursorResult[Any], result).rowcount
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """ "sqlite" or "postgresql": the few statements that differ (upserts, locks) choose by it."""
+    bind = session.bind
+    assert bind is not None, "sessions of the app are bound to its engine"
+    return bind.dialect.name
 
 
 def alembic_config(url: str) -> Config:

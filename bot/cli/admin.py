@@ -93,8 +93,8 @@ async def rotate_redis(url: str, prefix: str = "demeu:fsm:") -> rotation.Tally:
         async for raw_key in redis.scan_iter(match=prefix + "*", count=BATCH):
             name = raw_key.decode()
             size = sizes.get(name.rpartition(":")[2])  # locks and other keys hold no tokens
-            token = await redis.get(raw_key) if size else None
-            if token is None:
+            token = await redis.get(raw_key) if size is not None else None
+            if size is None or token is None:
                 continue
             token = token.decode()
             if cipher.is_current(token):

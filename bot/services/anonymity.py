@@ -329,7 +329,11 @@ class Equations:
 
     def determined(self) -> dict[Hashable, dict[Group, int]]:
         """The hidden cells whose value follows, each with the weights of the groups that give it."""
-        return {cell: self.proof(cell) for cell, row in self.rows.items() if len(row) == 1}
+        return {
+            cell: {self.groups[n]: w for n, w in self.proofs[cell].items()}
+            for cell, row in self.rows.items()
+            if len(row) == 1
+        }
 
 
 def _subtract(row: dict, other: Mapping, factor: int) -> None:

@@ -587,7 +587,11 @@ class Detector:
 
     def _speaker(self, scope: _Scope) -> About:
         """Whose words they are: the subject nearest before them, else whoever is named at all."""
-        return self._whose(scope.sentence, scope.low) or self._whose(scope.tokens, scope.low, anyone=True)
+        return (
+            self._whose(scope.sentence, scope.low)
+            or self._whose(scope.tokens, scope.low, anyone=True)
+            or About.OTHER
+        )
 
     def _reported_after(self, scope: _Scope) -> bool:
         """Quoted, or followed by "деп айтты" / "сказал" — unless "деп ойлаймын", "деп отырмын":

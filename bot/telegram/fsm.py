@@ -151,7 +151,7 @@ class SealedRedisStorage(RedisStorage):
 
     @classmethod
     def for_url(cls, url: str, prefix: str = "demeu:fsm") -> SealedRedisStorage:
-        return cls.from_url(
+        return cls.from_url(  # type: ignore[return-value]  # aiogram's from_url builds `cls`
             url,
             key_builder=BlindKeyBuilder(prefix=prefix),
             json_dumps=crypto.json_dumps_encrypted,

@@ -65,7 +65,9 @@ def catalogue_problems(catalogues: dict[str, Catalog]) -> list[str]:
             if message is None or not message.string:
                 problems.append(f"{language}: {key} has no translation")
             else:
-                texts[language] = message.string
+                # A plural entry holds a form per number: their placeholders together.
+                forms = message.string
+                texts[language] = forms if isinstance(forms, str) else "\n".join(forms)
         placeholders = {language: sorted(set(PLACEHOLDER.findall(text))) for language, text in texts.items()}
         if len({tuple(p) for p in placeholders.values()}) > 1:
             problems.append(f"{key}: placeholders differ {placeholders}")

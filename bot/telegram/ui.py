@@ -42,6 +42,7 @@ async def show(
                 if "not modified" in error.message:
                     return message
                 log.info("could not edit a message (%s); sending a new one", error.message)
+        assert event.bot is not None, "updates reach handlers bound to their bot"
         return await event.bot.send_message(
             event.from_user.id, text, reply_markup=markup, protect_content=protect
         )

@@ -8,6 +8,7 @@ import html
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -99,6 +100,12 @@ def opened_text(
     return _("chat-open-psy").format(code=teacher.pseudonym, until=until)
 
 
+def _opened_screen(
+    chat: ChatSession, me: User, teacher: User, settings: Settings, name: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    return opened_text(chat, me, teacher, settings, name), chat_keyboard(chat.id, enter=True)
+
+
 def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, InlineKeyboardMarkup]:
     builder = KeyboardBuilder()
     if me.id != chat.teacher_id:
@@ -114,8 +121,14 @@ def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, Inlin
 # --- opening and closing ---------------------------------------------------------------------------------------
 
 
-async def _people(session: AsyncSession, chat: ChatSession) -> tuple[User | None, User | None]:
-    return await session.get(User, chat.teacher_id), await session.get(User, chat.psychologist_id)
+async def _people(session: AsyncSession, chat: ChatSession) -> tuple[User, User]:
+    """Both sides: a chat's rows go with either user's ("delete my data" erases them first)."""
+    teacher, psychologist = (
+        await session.get(User, chat.teacher_id),
+        await session.get(User, chat.psychologist_id),
+    )
+    assert teacher is not None and psychologist is not None, "chats are erased with their users"
+    return teacher, psychologist
 
 
 async def open_chat(session: AsyncSession, bot: Bot, i18n: I18n, settings: Settings, chat_id: int) -> bool:
@@ -131,16 +144,7 @@ async def open_chat(session: AsyncSession, bot: Bot, i18n: I18n, settings: Setti
     name = await psychologist_name(session, chat)
     await session.commit()  # published before anyone is told, so their first message finds it open
     for person in (teacher, psychologist):
-        if person is not None:
-            await send_to(
-                bot,
-                i18n,
-                person,
-                lambda p=person: (
-                    opened_text(chat, p, teacher, settings, name),
-                    chat_keyboard(chat.id, enter=True),
-                ),
-            )
+        await send_to(bot, i18n, person, partial(_opened_screen, chat, person, teacher, settings, name))
     log.info("chat %s opened", chat_id)
     return True
 
@@ -161,6 +165,7 @@ async def close_chat(
         await session.commit()
         return closed
     chat = await repo.get_session(session, chat_id)
+    assert chat is not None, "it was just closed"
     teacher, psychologist = await _people(session, chat)
     await session.commit()
     await _tell_ended(bot, i18n, chat, teacher, psychologist, ender, event)
@@ -172,18 +177,20 @@ async def _tell_ended(
     bot: Bot,
     i18n: I18n,
     chat: ChatSession,
-    teacher: User | None,
-    psychologist: User | None,
+    teacher: User,
+    psychologist: User,
     ender: User | None = None,
     event: Message | CallbackQuery | None = None,
 ) -> None:
     for person in (teacher, psychologist):
-        if person is None:
-            continue
         if event is not None and ender is not None and person.id == ender.id:
             await show(event, *ended_screen(chat, person, teacher))
         else:
-            await send_to(bot, i18n, person, lambda p=person: ended_screen(chat, p, teacher))
+            await send_to(bot, i18n, person, partial(ended_screen, chat, person, teacher))
+
+
+def _called_off_screen(chat: ChatSession, settings: Settings) -> tuple[str, InlineKeyboardMarkup]:
+    return _("chat-called-off").format(time=local_time(chat.starts_at, settings)), with_nav(KeyboardBuilder())
 
 
 async def tell_chats_ended(
@@ -200,16 +207,8 @@ async def tell_chats_ended(
         teacher, psychologist = await _people(session, chat)
         if was == "open":
             await _tell_ended(bot, i18n, chat, teacher, psychologist)
-        elif teacher is not None:
-            await send_to(
-                bot,
-                i18n,
-                teacher,
-                lambda chat=chat: (
-                    _("chat-called-off").format(time=local_time(chat.starts_at, settings)),
-                    with_nav(KeyboardBuilder()),
-                ),
-            )
+        else:
+            await send_to(bot, i18n, teacher, partial(_called_off_screen, chat, settings))
         log.info("chat %s closed: its psychologist was deactivated", chat.id)
 
 

@@ -74,7 +74,13 @@ def progress_text(broadcast: Broadcast, counts: dict[str, int], rate: float, min
         "cancelled": "bc-progress-cancelled",
         "paused": "bc-progress-paused",
     }.get(broadcast.status, "bc-progress")
-    numbers = {"total": broadcast.total, "sent": sent, "failed": failed, "skipped": skipped, "left": left}
+    numbers: dict[str, int | str] = {
+        "total": broadcast.total,
+        "sent": sent,
+        "failed": failed,
+        "skipped": skipped,
+        "left": left,
+    }
     if 0 < broadcast.total < minimum:
         # As in the preview: a small audience's count, or who of it blocked the bot, is not shown.
         numbers = dict.fromkeys(numbers, _("co-fewer").format(minimum=minimum))

@@ -43,7 +43,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,7 +102,7 @@ class Plan:
 
     name: str
     trigger: BaseTrigger
-    run: Callable[[], Awaitable[Any]]
+    run: Callable[[], Coroutine[Any, Any, Any]]
     at_start: bool = False  # also once at start: what came due while the bot was down is planned now
 
 
@@ -214,7 +214,7 @@ class ReminderWorker:
     def _plan_id(self, plan: Plan) -> str:
         return f"reminders-{plan.name}-{self.name}"
 
-    async def run_job(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    async def run_job(self, function: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         """Scheduler jobs of this worker and its plans run through here: stop() waits for them, so
         a shutdown never cuts a plan off mid-transaction (the scheduler would cancel the task)."""
         if self._closing:
@@ -319,7 +319,7 @@ class ReminderWorker:
             recipient = repo.recipient(reminder)
             user = await session.get(User, recipient) if recipient is not None else None
             rendered = await self._render(session, reminder, user)
-            if rendered is None:
+            if rendered is None or user is None:
                 await session.commit()
                 return
             async with asyncio.timeout(self.lease.total_seconds() * 0.8):

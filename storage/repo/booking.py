@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, select, text
+from sqlalchemy import Exists, Select, and_, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
@@ -158,7 +160,7 @@ async def add_template(
     return added, skipped
 
 
-def _holds(slot_id) -> object:
+def _holds(slot_id: Any) -> Exists:
     return exists().where(Booking.slot_id == slot_id, Booking.holds.is_(True))
 
 
@@ -267,7 +269,7 @@ async def hold(
     session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None = None
 ) -> Booking | None:
     """A new booking holding the slot, or None when another booking holds it (the unique index said no)."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
     now = utcnow()
     statement = (
         dialect.insert(Booking)

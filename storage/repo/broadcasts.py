@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import changed
 from storage.models import Broadcast, BroadcastRecipient, GroupSeat, User
 
 AUDIENCE_KINDS = ("all", "region", "lang", "participants", "waitlist")
@@ -94,7 +95,8 @@ async def start(
     progress_message_id: int,
 ) -> int | None:
     """Snapshot the audience into recipient rows and mark it sending; None if it was already started."""
-    moved = await session.execute(
+    moved = await changed(
+        session,
         update(Broadcast)
         .where(Broadcast.id == broadcast.id, Broadcast.status == "draft")
         .values(
@@ -103,9 +105,9 @@ async def start(
             progress_chat=str(progress_chat),
             progress_message_id=progress_message_id,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if moved.rowcount != 1:
+    if moved != 1:
         return None
     audience = select(literal(broadcast.id), User.id, literal("pending"), literal(0)).where(
         audience_filter(broadcast.audience, region_limit)
@@ -229,16 +231,17 @@ async def sending(session: AsyncSession) -> list[int]:
 
 async def progress_due(session: AsyncSession, broadcast_id: int, now: datetime, every: timedelta) -> bool:
     """True for exactly one worker per interval: it edits the progress message."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Broadcast)
         .where(
             Broadcast.id == broadcast_id,
             or_(Broadcast.progress_at.is_(None), Broadcast.progress_at <= now - every),
         )
         .values(progress_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def complete_if_done(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
@@ -251,26 +254,28 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int, now: dateti
     )
     if left:
         return False
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Broadcast)
         .where(Broadcast.id == broadcast_id, Broadcast.status == "sending")
         .values(status="done", finished_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def set_status(
     session: AsyncSession, broadcast_id: int, old: tuple[str, ...], new: str, now: datetime
 ) -> bool:
     values = {"status": new} | ({"finished_at": now} if new in ("done", "cancelled") else {})
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Broadcast)
         .where(Broadcast.id == broadcast_id, Broadcast.status.in_(old))
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def statistics(

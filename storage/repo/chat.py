@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import changed
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
 
@@ -111,12 +112,13 @@ async def psychologist_busy(session: AsyncSession, psychologist_id: int) -> bool
 
 async def mark_open(session: AsyncSession, chat_id: int) -> bool:
     """planned -> open, once."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(ChatSession)
         .where(ChatSession.id == chat_id, ChatSession.status == "planned")
-        .values(status="open")
+        .values(status="open"),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def mark_closed(
@@ -127,12 +129,13 @@ async def mark_closed(
     was: tuple[str, ...] = ("planned", "open"),
 ) -> bool:
     """planned or open (or only those in `was`) -> closed, once: on time, by either side, or a cancelled booking."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(ChatSession)
         .where(ChatSession.id == chat_id, ChatSession.status.in_(was))
-        .values(status="closed", closed_at=now or utcnow())
+        .values(status="closed", closed_at=now or utcnow()),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def end_all_of(
@@ -160,14 +163,15 @@ async def pending(session: AsyncSession) -> list[ChatSession]:
 
 
 async def rate(session: AsyncSession, chat_id: int, teacher_id: int, value: int) -> bool:
-    result = await session.execute(
+    result = await changed(
+        session,
         update(ChatSession)
         .where(
             ChatSession.id == chat_id, ChatSession.teacher_id == teacher_id, ChatSession.status == "closed"
         )
-        .values(rating=value)
+        .values(rating=value),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 # --- anonymous questions ---------------------------------------------------------------------------------------
@@ -189,12 +193,13 @@ async def get_question(session: AsyncSession, question_id: int) -> AnonQuestion 
 async def take(session: AsyncSession, question_id: int, psychologist: User) -> bool:
     """open -> taken by this psychologist, if it is one they may see (a forged press on another
     region's question takes nothing). Exactly one of any number of simultaneous presses wins."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(AnonQuestion)
         .where(AnonQuestion.id == question_id, AnonQuestion.status == "open", visible_to(psychologist.region))
-        .values(status="taken", psychologist_id=psychologist.id, taken_at=utcnow())
+        .values(status="taken", psychologist_id=psychologist.id, taken_at=utcnow()),
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 async def mark_answered(session: AsyncSession, question: AnonQuestion, reply_until: datetime) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import changed
 from storage.models import GroupRating, GroupSeat, GroupSession, User
 
 ACTIVE = ("enrolled", "waitlisted", "offered")
@@ -115,13 +116,14 @@ async def waitlist_length(session: AsyncSession, group_id: int) -> int:
 
 async def _lock(session: AsyncSession, group_id: int) -> GroupSession | None:
     """Serialize seat decisions for one session (see the module docstring)."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(GroupSession)
         .where(GroupSession.id == group_id)
         .values(lock_version=GroupSession.lock_version + 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount == 0:
+    if result == 0:
         return None
     return await session.scalar(
         select(GroupSession).where(GroupSession.id == group_id).execution_options(populate_existing=True)
@@ -316,13 +318,14 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
         if group.starts_at + timedelta(minutes=group.duration_min) > now:
             continue
         # Conditional, so that of two sweeps (or replicas) at once only one asks.
-        claimed = await session.execute(
+        claimed = await changed(
+            session,
             update(GroupSession)
             .where(GroupSession.id == group.id, GroupSession.ratings_requested.is_(False))
             .values(ratings_requested=True)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             continue
         seats = (
             await session.scalars(

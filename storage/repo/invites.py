@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import changed
 from storage.models import Invite
 from storage.models.base import utcnow
 
@@ -36,11 +37,12 @@ async def redeem(session: AsyncSession, payload: str, user_id: int) -> Invite | 
         return None
     token_hash = _hash(payload.removeprefix(PREFIX))
     now = utcnow()
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Invite)
         .where(Invite.token_hash == token_hash, Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(used_at=now, used_by=user_id)
+        .values(used_at=now, used_by=user_id),
     )
-    if result.rowcount != 1:
+    if result != 1:
         return None
     return await session.scalar(select(Invite).where(Invite.token_hash == token_hash))

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import crypto
+from storage.db import changed, dialect_of
 from storage.models import GroupSeat, GroupSession
 from storage.models.base import utcnow
 from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Reminder
@@ -98,7 +99,7 @@ async def schedule_all(session: AsyncSession, planned: Sequence[Planned]) -> Non
         }
         for p in planned
     ]
-    await session.execute(_upsert(session.bind.dialect.name), values)
+    await session.execute(_upsert(dialect_of(session)), values)
     session.info.setdefault(CHANGED, []).extend(p.due_at for p in planned)
 
 
@@ -137,23 +138,25 @@ def kind_of(reminder: Reminder) -> str:
 
 async def cancel(session: AsyncSession, key: str) -> bool:
     """Cancel a pending reminder; False if there was none (already sent, cancelled or unknown)."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Reminder)
         .where(Reminder.key == key, Reminder.status == PENDING)
-        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow())
+        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow()),
     )
-    return result.rowcount > 0
+    return result > 0
 
 
 async def cancel_prefix(session: AsyncSession, prefix: str) -> int:
     """Cancel every pending reminder whose key starts with `prefix` (e.g. "booking:42:")."""
     pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Reminder)
         .where(Reminder.key.like(pattern, escape="\\"), Reminder.status == PENDING)
-        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow())
+        .values(status=CANCELLED, claimed_by=None, updated_at=utcnow()),
     )
-    return result.rowcount
+    return result
 
 
 async def cancel_for_user(
@@ -165,13 +168,14 @@ async def cancel_for_user(
     if kinds is not None:
         condition.append(Reminder.kind.in_(kinds))
     status = CANCELLED if error is None else DEAD
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Reminder)
         .where(*condition)
         .values(status=status, last_error=error, claimed_by=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount
+    return result
 
 
 def _locked_ids(condition: Any, limit: int | None = None) -> Any:
@@ -239,13 +243,14 @@ async def finish(
     if status not in (SENT, CANCELLED, DEAD):
         raise ValueError(status)
     now = utcnow()
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Reminder)
         .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
         .values(status=status, sent_at=now if status == SENT else None, last_error=error, updated_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount > 0
+    return result > 0
 
 
 async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> bool:
@@ -256,13 +261,14 @@ async def release(
     session: AsyncSession, reminder_id: int, worker: str, retry_at: datetime, error: str
 ) -> bool:
     """Give a claimed reminder back after a transient failure; nobody takes it before `retry_at`."""
-    result = await session.execute(
+    result = await changed(
+        session,
         update(Reminder)
         .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
         .values(claimed_by=None, claimed_until=retry_at, last_error=error, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount > 0
+    return result > 0
 
 
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
@@ -286,10 +292,10 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
 
 async def purge_finished(session: AsyncSession, before: datetime) -> int:
     """Delete finished reminders last changed before `before` (for the retention job)."""
-    result = await session.execute(
-        delete(Reminder).where(Reminder.status != PENDING, Reminder.updated_at < before)
+    result = await changed(
+        session, delete(Reminder).where(Reminder.status != PENDING, Reminder.updated_at < before)
     )
-    return result.rowcount
+    return result
 
 
 async def group_seats_starting(

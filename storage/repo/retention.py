@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import changed, dialect_of
 from storage.models import Booking, JobRun, MoodEntry, Slot
 from storage.models.base import utcnow
 
@@ -16,9 +17,9 @@ from storage.models.base import utcnow
 async def claim(session: AsyncSession, name: str, period: str, worker: str) -> bool:
     """True for exactly one caller per (job, period): one upsert that only moves `period` forward.
     A concurrent claimant on PostgreSQL waits for the winner's commit, then finds the period taken."""
-    insert = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(JobRun)
+    insert = (postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert)(JobRun)
     statement = insert.values(name=name, period=period, claimed_by=worker, claimed_at=utcnow())
-    statement = statement.on_conflict_do_update(
+    claimed = statement.on_conflict_do_update(
         index_elements=[JobRun.name],
         set_={
             "period": statement.excluded.period,
@@ -27,7 +28,7 @@ async def claim(session: AsyncSession, name: str, period: str, worker: str) -> b
         },
         where=JobRun.period < statement.excluded.period,
     ).returning(JobRun.name)
-    return (await session.execute(statement)).scalar() is not None
+    return (await session.execute(claimed)).scalar() is not None
 
 
 async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
@@ -35,17 +36,19 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
     comments go with the rows) and their slots, and clear mood check-in notes written before it
     (the 1-5 scores, which hold no words, stay for the teacher's chart)."""
     old_slots = select(Slot.id).where(Slot.starts_at < cutoff)
-    bookings = await session.execute(
-        delete(Booking).where(Booking.slot_id.in_(old_slots)).execution_options(synchronize_session=False)
+    bookings = await changed(
+        session,
+        delete(Booking).where(Booking.slot_id.in_(old_slots)).execution_options(synchronize_session=False),
     )
-    slots = await session.execute(
-        delete(Slot).where(Slot.starts_at < cutoff).execution_options(synchronize_session=False)
+    slots = await changed(
+        session, delete(Slot).where(Slot.starts_at < cutoff).execution_options(synchronize_session=False)
     )
     # Every entry that aged past the cutoff, note or not: which ones had a note is not visible in SQL.
-    notes = await session.execute(
+    notes = await changed(
+        session,
         update(MoodEntry)
         .where(MoodEntry.created_at < cutoff, MoodEntry.note_purged.is_(False))
         .values(note=None, note_purged=True)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return {"bookings": bookings.rowcount, "slots": slots.rowcount, "mood_entries_aged": notes.rowcount}
+    return {"bookings": bookings, "slots": slots, "mood_entries_aged": notes}

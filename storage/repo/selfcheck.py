@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cache import cached_row, caches_of
+from storage.db import changed
 from storage.models import SelfCheckDraft, SelfCheckResult, SelfCheckShare, User
 
 
@@ -110,9 +111,9 @@ async def counts(session: AsyncSession, user_id: int) -> dict[str, int]:
 
 async def delete_all(session: AsyncSession, user_id: int) -> int:
     """Every result and draft of a user; returns how many results went."""
-    removed = await session.execute(delete(SelfCheckResult).where(SelfCheckResult.user_id == user_id))
+    removed = await changed(session, delete(SelfCheckResult).where(SelfCheckResult.user_id == user_id))
     await session.execute(delete(SelfCheckDraft).where(SelfCheckDraft.user_id == user_id))
-    return removed.rowcount or 0
+    return removed or 0
 
 
 async def shared_with(session: AsyncSession, result_id: int) -> set[int]:

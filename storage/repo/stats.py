@@ -19,6 +19,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models import Booking, GroupSeat, GroupSession, SelfCheckResult, Slot, StatRelease, User
 from storage.models.booking import ATTENDED, CANCELLED, MOVED, NO_SHOW
 
@@ -156,7 +157,7 @@ async def releases(session: AsyncSession, periods: list[str]) -> dict[str, dict[
 
 async def publish(session: AsyncSession, period: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Store a period's figures unless another replica just did; what is stored is what counts."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
     await session.execute(
         dialect.insert(StatRelease)
         .values(period=period, published_at=now, data=data)
