@@ -5,24 +5,57 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 
 
-class Menu(CallbackData, prefix="m"):
-    """A main-menu section: main, book, groups, check, relax, mine, sos, settings, psy, coord, admin."""
+class Section(StrEnum):
+    """The main menu's sections (and the main menu itself)."""
 
-    item: str
+    MAIN = "main"
+    BOOK = "book"
+    ASK = "ask"
+    GROUPS = "groups"
+    CHECK = "check"
+    RELAX = "relax"
+    MINE = "mine"
+    SOS = "sos"
+    SETTINGS = "settings"
+    PSYCHOLOGIST = "psy"
+    COORDINATOR = "coord"
+    ADMIN = "admin"
+
+
+class Menu(CallbackData, prefix="m"):
+    item: Section
+
+
+class LangOrigin(StrEnum):
+    """Where a language is chosen: at /start (consent follows) or in Settings."""
+
+    START = "s"
+    SETTINGS = "st"
 
 
 class Lang(CallbackData, prefix="lg"):
     code: str
-    # Where the choice was made: "s" at /start (consent follows), "st" in settings.
-    origin: str = "s"
+    origin: LangOrigin = LangOrigin.START
 
 
 class Consent(CallbackData, prefix="cs"):
     agree: bool
 
 
+class SettingsAction(StrEnum):
+    LANGUAGE = "lang"
+    REGION = "region"
+    SET_REGION = "setreg"
+    NOTIFICATIONS = "notify"
+    ANNOUNCEMENTS = "ann"
+    DELETE = "delete"
+    ERASE = "erase"
+
+
 class Settings(CallbackData, prefix="st"):
-    action: str
+    """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS)."""
+
+    action: SettingsAction
     value: str = ""
 
 

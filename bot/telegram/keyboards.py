@@ -10,10 +10,23 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.telegram.callbacks import Menu
+from bot.telegram.callbacks import Menu, Section
 
-TEACHER_ITEMS = ("book", "ask", "groups", "check", "relax", "mine", "sos", "settings")
-STAFF_ITEMS = {"psychologist": ("psy",), "coordinator": ("coord",), "admin": ("psy", "coord", "admin")}
+TEACHER_ITEMS = (
+    Section.BOOK,
+    Section.ASK,
+    Section.GROUPS,
+    Section.CHECK,
+    Section.RELAX,
+    Section.MINE,
+    Section.SOS,
+    Section.SETTINGS,
+)
+STAFF_ITEMS = {
+    "psychologist": (Section.PSYCHOLOGIST,),
+    "coordinator": (Section.COORDINATOR,),
+    "admin": (Section.PSYCHOLOGIST, Section.COORDINATOR, Section.ADMIN),
+}
 
 
 class KeyboardBuilder(InlineKeyboardBuilder):
@@ -34,7 +47,7 @@ def button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def nav_row(back: CallbackData | None = None) -> list[InlineKeyboardButton]:
     """Back (when there is somewhere to go back to) and Main menu: on every screen."""
     row = [button(_("nav-back"), back)] if back is not None else []
-    row.append(button(_("nav-main"), Menu(item="main")))
+    row.append(button(_("nav-main"), Menu(item=Section.MAIN)))
     return row
 
 
@@ -61,4 +74,4 @@ def _main_menu(role: str, _locale: str) -> InlineKeyboardMarkup:
 
 
 def urgent_row() -> list[InlineKeyboardButton]:
-    return [button(_("menu-sos"), Menu(item="sos"))]
+    return [button(_("menu-sos"), Menu(item=Section.SOS))]

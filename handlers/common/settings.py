@@ -20,7 +20,8 @@ from bot.telegram.ui import show
 from handlers.common.start import LANGUAGE_NAMES, language_keyboard
 from storage.models import User
 
-BACK = cb.Menu(item="settings")
+BACK = cb.Menu(item=cb.Section.SETTINGS)
+Action = cb.SettingsAction
 
 
 async def show_settings(query: CallbackQuery, user: User) -> None:
@@ -36,7 +37,7 @@ async def show_settings(query: CallbackQuery, user: User) -> None:
 def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
     """The same for everyone with this language: built once."""
     builder = KeyboardBuilder()
-    for action in ("lang", "region", "notify", "delete"):
+    for action in (Action.LANGUAGE, Action.REGION, Action.NOTIFICATIONS, Action.DELETE):
         builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
     builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
     builder.adjust(2, 1, 1, 1)
@@ -47,83 +48,93 @@ async def show_notifications(query: CallbackQuery, user: User) -> None:
     builder = KeyboardBuilder()
     toggle = "off" if user.announcements else "on"
     builder.button(
-        text=_("settings-announcements-" + toggle), callback_data=cb.Settings(action="ann", value=toggle)
+        text=_("settings-announcements-" + toggle),
+        callback_data=cb.Settings(action=Action.ANNOUNCEMENTS, value=toggle),
     )
     state = _("settings-on") if user.announcements else _("settings-off")
     await show(query, _("settings-notify-title").format(announcements=state), with_nav(builder, BACK))
 
 
+async def settings_menu(query: CallbackQuery, user: User, state: FSMContext) -> None:
+    await state.clear()
+    await show_settings(query, user)
+
+
+async def choose_language(query: CallbackQuery, user: User) -> None:
+    markup = language_keyboard(cb.LangOrigin.SETTINGS, user.language)
+    markup.inline_keyboard[-1:] = [with_nav(KeyboardBuilder(), BACK).inline_keyboard[0]]
+    await show(query, _("settings-language-title"), markup)
+
+
+async def set_language(query: CallbackQuery, callback_data: cb.Lang, user: User, i18n: I18n) -> None:
+    if callback_data.code in LANGUAGE_NAMES:
+        user.language = callback_data.code
+    with i18n.use_locale(user.language):
+        await show_settings(query, user)
+
+
+async def choose_region(query: CallbackQuery, user: User) -> None:
+    builder = KeyboardBuilder()
+    for region in regions().values():
+        mark = "✓ " if region.code == user.region else ""
+        builder.button(
+            text=mark + region.name(user.language),
+            callback_data=cb.Settings(action=Action.SET_REGION, value=region.code),
+        )
+    builder.adjust(2)
+    await show(query, _("settings-region-title"), with_nav(builder, BACK))
+
+
+async def set_region(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
+    if callback_data.value in regions():
+        user.region = callback_data.value
+    await show_settings(query, user)
+
+
+async def notifications(query: CallbackQuery, user: User) -> None:
+    await show_notifications(query, user)
+
+
+async def toggle_announcements(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
+    user.announcements = callback_data.value == "on"
+    await show_notifications(query, user)
+
+
+async def confirm_delete(query: CallbackQuery) -> None:
+    builder = KeyboardBuilder()
+    builder.button(text=_("settings-delete-confirm"), callback_data=cb.Settings(action=Action.ERASE))
+    await show(query, _("settings-delete-warning"), with_nav(builder, BACK))
+
+
+async def erase(
+    query: CallbackQuery,
+    session: AsyncSession,
+    accounts: Accounts,
+    user: User,
+    bot: Bot,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    after_commit = await accounts.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
+    await session.commit()
+    for notify in after_commit:
+        await notify(bot)
+    builder = KeyboardBuilder()
+    builder.button(text=_("consent-restart"), callback_data=cb.Menu(item=cb.Section.MAIN))
+    builder.row(*urgent_row())
+    await show(query, _("settings-deleted"), builder.as_markup())
+
+
 def create_router() -> Router:
     router = Router(name="settings")
-
-    @router.callback_query(cb.Menu.filter(F.item == "settings"))
-    async def settings_menu(query: CallbackQuery, user: User, state: FSMContext) -> None:
-        await state.clear()
-        await show_settings(query, user)
-
-    @router.callback_query(cb.Settings.filter(F.action == "lang"))
-    async def choose_language(query: CallbackQuery, user: User) -> None:
-        markup = language_keyboard("st", user.language)
-        markup.inline_keyboard[-1:] = [with_nav(KeyboardBuilder(), BACK).inline_keyboard[0]]
-        await show(query, _("settings-language-title"), markup)
-
-    @router.callback_query(cb.Lang.filter(F.origin == "st"))
-    async def set_language(query: CallbackQuery, callback_data: cb.Lang, user: User, i18n: I18n) -> None:
-        if callback_data.code in LANGUAGE_NAMES:
-            user.language = callback_data.code
-        with i18n.use_locale(user.language):
-            await show_settings(query, user)
-
-    @router.callback_query(cb.Settings.filter(F.action == "region"))
-    async def choose_region(query: CallbackQuery, user: User) -> None:
-        builder = KeyboardBuilder()
-        for region in regions().values():
-            mark = "✓ " if region.code == user.region else ""
-            builder.button(
-                text=mark + region.name(user.language),
-                callback_data=cb.Settings(action="setreg", value=region.code),
-            )
-        builder.adjust(2)
-        await show(query, _("settings-region-title"), with_nav(builder, BACK))
-
-    @router.callback_query(cb.Settings.filter(F.action == "setreg"))
-    async def set_region(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
-        if callback_data.value in regions():
-            user.region = callback_data.value
-        await show_settings(query, user)
-
-    @router.callback_query(cb.Settings.filter(F.action == "notify"))
-    async def notifications(query: CallbackQuery, user: User) -> None:
-        await show_notifications(query, user)
-
-    @router.callback_query(cb.Settings.filter(F.action == "ann"))
-    async def toggle_announcements(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
-        user.announcements = callback_data.value == "on"
-        await show_notifications(query, user)
-
-    @router.callback_query(cb.Settings.filter(F.action == "delete"))
-    async def confirm_delete(query: CallbackQuery) -> None:
-        builder = KeyboardBuilder()
-        builder.button(text=_("settings-delete-confirm"), callback_data=cb.Settings(action="erase"))
-        await show(query, _("settings-delete-warning"), with_nav(builder, BACK))
-
-    @router.callback_query(cb.Settings.filter(F.action == "erase"))
-    async def erase(
-        query: CallbackQuery,
-        session: AsyncSession,
-        accounts: Accounts,
-        user: User,
-        bot: Bot,
-        state: FSMContext,
-    ) -> None:
-        await state.clear()
-        after_commit = await accounts.erase(session, user, [fsm_key_for(bot.id, query.from_user.id)])
-        await session.commit()
-        for notify in after_commit:
-            await notify(bot)
-        builder = KeyboardBuilder()
-        builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
-        builder.row(*urgent_row())
-        await show(query, _("settings-deleted"), builder.as_markup())
-
+    press = router.callback_query.register
+    press(settings_menu, cb.Menu.filter(F.item == cb.Section.SETTINGS))
+    press(choose_language, cb.Settings.filter(F.action == Action.LANGUAGE))
+    press(set_language, cb.Lang.filter(F.origin == cb.LangOrigin.SETTINGS))
+    press(choose_region, cb.Settings.filter(F.action == Action.REGION))
+    press(set_region, cb.Settings.filter(F.action == Action.SET_REGION))
+    press(notifications, cb.Settings.filter(F.action == Action.NOTIFICATIONS))
+    press(toggle_announcements, cb.Settings.filter(F.action == Action.ANNOUNCEMENTS))
+    press(confirm_delete, cb.Settings.filter(F.action == Action.DELETE))
+    press(erase, cb.Settings.filter(F.action == Action.ERASE))
     return router

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from storage.repo import invites, users
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский"}
 
 
-def language_keyboard(origin: str, current: str):
+def language_keyboard(origin: cb.LangOrigin, current: str) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     for code, name in LANGUAGE_NAMES.items():
         mark = "✓ " if code == current else ""
@@ -39,7 +39,7 @@ async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n
     with i18n.use_locale("ru"):
         russian = _("start-choose-language")
     with i18n.use_locale(language):
-        await show(event, f"{kazakh}\n\n{russian}", language_keyboard("s", language))
+        await show(event, f"{kazakh}\n\n{russian}", language_keyboard(cb.LangOrigin.START, language))
 
 
 async def ask_consent(event: Message | CallbackQuery) -> None:
