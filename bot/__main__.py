@@ -37,12 +37,15 @@ async def run(settings: Settings) -> None:
 
     from bot.app import App
 
+    from bot.telegram.bot import introduce
+
     app = await App.create(settings)
     # Everything loaded so far (aiogram's types, content, translations) lives as long as the
     # process: keep it out of the garbage collector's scans, which otherwise pause the loop for
     # hundreds of ms under load (measured in bench/bench_relax.py).
     gc.freeze()
     try:
+        await introduce(app.bot, retry=True)
         if settings.telegram.mode == "webhook":
             await web._run_app(
                 app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port
@@ -56,6 +59,8 @@ async def run(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is noise at every start
+    # A line for every job added, run and done (a reminder each): only its problems are news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "keys" and args.action == "generate":
