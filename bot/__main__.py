@@ -36,7 +36,6 @@ async def run(settings: Settings) -> None:
     from aiohttp import web
 
     from bot.app import App
-
     from bot.telegram.bot import introduce
 
     app = await App.create(settings)

@@ -11,8 +11,8 @@ from bot.content.regions import regions
 from bot.services.keys import build_crypto
 from storage import crypto, db, rotation
 from storage.models import Base
-from storage.models.core import FSM_STATE_SIZE
 from storage.models.base import utcnow
+from storage.models.core import FSM_STATE_SIZE
 from storage.repo import invites, users
 from storage.types import Sealed
 
@@ -141,5 +141,3 @@ async def _ask_username(settings: Settings) -> str:
         return (await introduce(bot, retry=False)).username or ""
     finally:
         await bot.session.close()
-
-
