@@ -36,6 +36,7 @@ async def run(settings: Settings) -> None:
     from aiohttp import web
 
     from bot.app import App
+    from bot.telegram.bot import introduce
 
     app = await App.create(settings)
     # Everything loaded so far (aiogram's types, content, translations) lives as long as the
@@ -43,6 +44,7 @@ async def run(settings: Settings) -> None:
     # hundreds of ms under load (measured in bench/bench_relax.py).
     gc.freeze()
     try:
+        await introduce(app.bot, retry=True)
         if settings.telegram.mode == "webhook":
             # aiohttp's public runner, serving until the process is stopped (`web.run_app` would
             # start an event loop of its own).
@@ -64,6 +66,8 @@ async def run(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is noise at every start
+    # A line for every job added, run and done (a reminder each): only its problems are news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "keys" and args.action == "generate":

@@ -11,7 +11,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 from aiohttp import web
@@ -29,6 +28,7 @@ from bot.services.keys import build_crypto
 from bot.telegram.bot import build_bot
 from bot.telegram.fsm import DatabaseStorage, SealedRedisStorage
 from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
+from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.views import booking as booking_views
 from bot.views import chat as chat_views
@@ -68,7 +68,7 @@ def build_storage(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     if settings.fsm.storage == "database":
-        return DatabaseStorage(sessions), SimpleEventIsolation()
+        return DatabaseStorage(sessions), ForgetfulEventIsolation()
     # Keys are blind indexes and values (state and data) encrypted and padded: Redis sees no ids, no text.
     storage = SealedRedisStorage.for_url(settings.fsm.storage)
     return storage, storage.create_isolation()

@@ -198,22 +198,33 @@ def generate_hmac_key() -> str:
 
 
 def load_or_create_local_keys(data_dir: Path) -> tuple[list[str], str]:
-    """Keys for a fresh checkout: generated once into data/ (mode 0600, the folder 0700) and reused."""
+    """Keys for a fresh checkout: generated once into data/ (mode 0600, the folder 0700) and reused.
+
+    Two processes starting at once (the bot and `invite`) must end with the same keys: each
+    writes a complete file aside and links it into place, which only the first one does."""
     path = data_dir / "keys.json"
-    if path.exists():
-        stored = json.loads(path.read_text())
-        return stored["encryption_keys"], stored["hmac_key"]
-    files.private_dir(data_dir)
-    stored = {"encryption_keys": [generate_encryption_key()], "hmac_key": generate_hmac_key()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(stored, handle)
-    log.warning(
-        "No encryption keys configured: generated new ones into %s (mode 0600). "
-        "Fine for trying Demeu out; in production set DEMEU_ENCRYPTION_KEYS and DEMEU_HMAC_KEY "
-        "and keep a copy: without the keys the data cannot be read.",
-        path,
-    )
+    if not path.exists():
+        files.private_dir(data_dir)
+        stored = {"encryption_keys": [generate_encryption_key()], "hmac_key": generate_hmac_key()}
+        aside = data_dir / f".keys.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(aside, path)
+            log.warning(
+                "No encryption keys configured: generated new ones into %s (mode 0600). "
+                "Fine for trying Demeu out; in production set DEMEU_ENCRYPTION_KEYS and DEMEU_HMAC_KEY "
+                "and keep a copy: without the keys the data cannot be read.",
+                path,
+            )
+        except FileExistsError:
+            pass  # another process was first: its keys are the ones
+        finally:
+            aside.unlink()
+    stored = json.loads(path.read_text())
     return stored["encryption_keys"], stored["hmac_key"]
 
 

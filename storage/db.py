@@ -110,9 +110,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any constant both replicas agree on: PostgreSQL's advisory lock that serialises migrations.
+MIGRATION_LOCK = 0x44454D4555  # "DEMEU"
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations on the engine's own connection (works for both async drivers)."""
-    async with engine.begin() as connection:
+    """Apply migrations in one transaction that also serialises processes: a kill at any moment
+    leaves the previous schema, and a second process starting at once waits, then finds it done."""
+    async with engine.connect() as connection:
         await connection.run_sync(
             _upgrade_sync, str(engine.url.render_as_string(hide_password=False)), revision
         )
@@ -121,7 +126,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 def _upgrade_sync(connection: Any, url: str, revision: str) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    if connection.dialect.name != "sqlite":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        command.upgrade(config, revision)
+        connection.commit()
+        return
+    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so each CREATE or
+    # ALTER would commit on its own. Driving the transaction ourselves makes the DDL atomic, and
+    # IMMEDIATE takes the write lock first: another process waits (busy timeout), then sees the
+    # version this one committed.
+    dbapi = connection.connection.dbapi_connection
+    previous = dbapi.isolation_level
+    dbapi.isolation_level = None
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        command.upgrade(config, revision)
+        connection.commit()
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        dbapi.isolation_level = previous
 
 
 async def ping(engine: AsyncEngine) -> bool:
