@@ -46,9 +46,17 @@ async def run(settings: Settings) -> None:
     try:
         await introduce(app.bot, retry=True)
         if settings.telegram.mode == "webhook":
-            await web._run_app(
-                app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port
-            )
+            # aiohttp's public runner, serving until the process is stopped (`web.run_app` would
+            # start an event loop of its own).
+            runner = web.AppRunner(app.webhook_app())
+            await runner.setup()
+            try:
+                await web.TCPSite(
+                    runner, settings.telegram.webhook_host, settings.telegram.webhook_port
+                ).start()
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
         else:
             await app.run_polling()
     finally:
