@@ -303,7 +303,7 @@ async def test_replica_killed_mid_round_leaves_its_reminders_to_the_other(
     ]
     try:
         for replica in replicas:
-            assert (await asyncio.wait_for(replica.stdout.readline(), 60)).strip() == b"ready"
+            assert (await asyncio.wait_for(replica.stdout.readline(), 180)).strip() == b"ready"
         await schedule(sessions, *((f"k{n}", ids[n % 60], utcnow(), marked(n)) for n in range(300)))
         await wait_for(lambda: len(delivered(fake_api)) >= 60, timeout=60)
         replicas[0].kill()

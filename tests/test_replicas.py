@@ -108,7 +108,9 @@ def replica_env(url: str, api_base: str, token: str, port: int, data_dir) -> dic
     }
 
 
-async def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 40) -> None:
+async def wait_healthy(
+    port: int, process: subprocess.Popen, timeout: float = 180
+) -> None:  # a ceiling: a loaded machine imports slowly
     deadline = asyncio.get_running_loop().time() + timeout
     async with ClientSession() as client:
         while asyncio.get_running_loop().time() < deadline:
