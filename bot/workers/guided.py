@@ -226,6 +226,8 @@ class _Live:
 
 @dataclass(eq=False)
 class GuidedSessions:
+    """Each user's session (keyed by user id) on the message it edits, one per dispatcher."""
+
     runner: GuidedRunner
     _live: dict[int, _Live] = field(default_factory=dict)
     _closing: bool = False

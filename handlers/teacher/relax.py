@@ -174,7 +174,8 @@ async def show_card(
 ) -> None:
     exercise = catalogue().get(exercise_id)
     if exercise is None:  # a button from an older catalogue
-        return await show_menu(query, i18n, settings)
+        await show_menu(query, i18n, settings)
+        return
     favourite = await repo.is_favourite(session, user.id, exercise.id)
     await show(query, *card(exercise, i18n.current_locale, favourite, status))
 

@@ -372,18 +372,6 @@ async def scale_points(
     return points
 
 
-def render_chart(
-    instrument: Instrument, scale: Scale, points: list[tuple[datetime, float]], lang: Lang
-) -> bytes:
-    return render_history_chart(
-        title=chart_title(instrument, scale, lang),
-        points=points,
-        y_range=(scale.min, scale.max),
-        thresholds=scale.thresholds(lang),
-        y_label=_("selfcheck-chart-axis"),
-    )
-
-
 def chart_title(instrument: Instrument, scale: Scale, lang: Lang) -> str:
     text = f"{instrument.name(lang)} ({instrument.abbreviation})"
     return f"{text} — {scale.name(lang)}" if len(instrument.scales) > 1 else text
@@ -409,8 +397,9 @@ async def show_finished(
     if row.data.get("safety_screen"):
         instrument = instruments()[row.instrument]
         go_on = button(_("selfcheck-safety-result"), result_button(row))
-        return await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
-    await show_result(query, session, user, row, settings, lang)
+        await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
+    else:
+        await show_result(query, session, user, row, settings, lang)
 
 
 async def record(
@@ -657,15 +646,20 @@ async def chart(
     if scale is None or not points:
         await show_history(query, session, user, instrument, settings, lang)
         return
+    title_text = chart_title(instrument, scale, lang)
     # Rendering takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(render_chart, instrument, scale, points, lang)
-    caption = _("selfcheck-chart-caption").format(
-        title=esc(chart_title(instrument, scale, lang)), count=len(points)
+    png = await asyncio.to_thread(
+        render_history_chart,
+        title=title_text,
+        points=points,
+        y_range=(scale.min, scale.max),
+        thresholds=scale.thresholds(lang),
+        y_label=_("selfcheck-chart-axis"),
     )
     await bot.send_photo(
         query.from_user.id,
         BufferedInputFile(png, filename=f"{instrument.key}.png"),
-        caption=caption,
+        caption=_("selfcheck-chart-caption").format(title=esc(title_text), count=len(points)),
         reply_markup=with_nav(KeyboardBuilder(), Sc(action=Action.HISTORY, inst=instrument.key)),
     )
 
@@ -692,19 +686,16 @@ def create_router() -> Router:
     known = F.inst.in_(list(instruments()))
     press(menu, cb.Menu.filter(F.item == cb.Section.CHECK))
     press(back_to_list, Sc.filter(F.action == Action.LIST))
-    for handler, action in (
-        (open_instrument, Action.OPEN),
-        (begin, Action.BEGIN),
-        (resume, Action.RESUME),
-        (answer, Action.ANSWER),
-        (go_back, Action.BACK),
-        (open_result, Action.RESULT),
-        (choose_booking, Action.SHARE),
-        (share, Action.SHARE_TO),
-        (history, Action.HISTORY),
-        (chart, Action.CHART),
-    ):
-        press(handler, Sc.filter((F.action == action) & known))
+    press(open_instrument, Sc.filter((F.action == Action.OPEN) & known))
+    press(begin, Sc.filter((F.action == Action.BEGIN) & known))
+    press(resume, Sc.filter((F.action == Action.RESUME) & known))
+    press(answer, Sc.filter((F.action == Action.ANSWER) & known))
+    press(go_back, Sc.filter((F.action == Action.BACK) & known))
+    press(open_result, Sc.filter((F.action == Action.RESULT) & known))
+    press(choose_booking, Sc.filter((F.action == Action.SHARE) & known))
+    press(share, Sc.filter((F.action == Action.SHARE_TO) & known))
+    press(history, Sc.filter((F.action == Action.HISTORY) & known))
+    press(chart, Sc.filter((F.action == Action.CHART) & known))
     press(confirm_delete, Sc.filter(F.action == Action.DELETE))
     press(erase, Sc.filter(F.action == Action.ERASE))
     return router
