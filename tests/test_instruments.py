@@ -19,6 +19,7 @@ from bot.content.instruments import (
     InstrumentError,
     L10n,
     Result,
+    language,
     load_instrument,
     load_instruments,
 )
@@ -807,3 +808,9 @@ def test_recommended_exercises_exist(instruments: dict[str, Instrument]) -> None
         for ref in keys:
             if ref.startswith("exercise:"):
                 assert catalogue.get(ref.removeprefix("exercise:")) is not None, f"{key}: unknown {ref!r}"
+
+
+def test_language_accepts_only_the_languages_texts_are_written_in() -> None:
+    assert [language(code) for code in ("kk", "ru")] == ["kk", "ru"]
+    with pytest.raises(ValueError, match="unsupported language 'en'"):
+        language("en")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.telegram.callbacks import SelfCheck
+from bot.telegram.callbacks import Nudge, NudgeAction, SelfCheck
 from bot.telegram.i18n import compile_translations
 from bot.workers import nudges
 from storage.models import MoodEntry, Reminder
@@ -169,3 +169,25 @@ async def test_an_occurrence_long_overdue_is_skipped_but_the_next_is_scheduled(f
     (following,) = (await pending_nudges(sessions, user_id)).values()
     assert following.id != reminder.id and following.due_at > utcnow()
     assert not [c for c in fake_api.calls if c.method == "sendMessage" and c.chat_id == 7602]
+
+
+async def test_a_time_no_longer_offered_is_a_stale_button(fake_api, start_bot):
+    bot = await start_bot(nudges={"times": ["08:00", "20:00"]})
+    t = compile_translations()["ru"].gettext
+    teacher = fake_api.user(user_id=7602, first_name="Әлия", language_code="ru")
+    language, agree, settings_button = AGREE["ru"]
+    await teacher.send_text("/start")
+    await teacher.press(language)
+    await teacher.press(agree)
+    await teacher.press(settings_button)
+    await teacher.press(t("settings-nudges"))
+    await teacher.press(t("nudge-name-mood"))
+    # 21:00 was offered once; so was 20:00 when buttons carried "2000" rather than the minute of the day.
+    presses = (Nudge(a=NudgeAction.SET, k="mood", minute=21 * 60).pack(), "nu:set:mood:2000")
+    for count, data in enumerate(presses, 1):
+        await teacher.press_data(data)
+        assert teacher.alerts.count(t("stale-button")) == count
+        assert t("nudge-about-mood") in teacher.last_text
+    async with bot.app.sessions() as session:
+        user_id = (await users.by_telegram_id(session, 7602)).id
+    assert await pending_nudges(bot.app.sessions, user_id) == {}

@@ -1,28 +1,23 @@
-"""Self-help exercises: the catalogue (content/exercises.toml) and the guided-session runner.
+"""Self-help exercises: the catalogue (content/exercises.toml), loaded and checked once.
 
-A guided session shows an exercise as a sequence of frames by editing one message.
-Frames are built and checked once at load; GuidedRunner plays many sessions at once as
-asyncio tasks, so handlers never sleep.
+A guided session shows an exercise as a sequence of frames by editing one message; the frames
+are built and checked here at load, and played by bot.workers.guided.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
-import logging
 import math
 import re
 import tomllib
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from bot.config import LANGUAGES
-from bot.telegram import followups
-
-log = logging.getLogger(__name__)
 
 CATALOGUE_PATH = Path(__file__).parent / "exercises.toml"
 CATEGORIES = ("breathing", "body", "mind", "creative")
@@ -127,6 +122,12 @@ class Catalogue:
         return self._rotation[day.toordinal() % len(self._rotation)]
 
 
+@functools.cache
+def catalogue() -> Catalogue:
+    """The shipped catalogue, loaded once."""
+    return load_exercises()
+
+
 def load_exercises(path: Path | None = None) -> Catalogue:
     path = path or CATALOGUE_PATH
     try:
@@ -221,7 +222,7 @@ def _text(path: Path, where: str, raw: Any) -> Text:
     return Text(**{lang: raw[lang].strip() for lang in LANGUAGES})
 
 
-def _positive(path: Path, where: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+def _positive(path: Path, where: str, value: Any, kind: type[int] | tuple[type[int], type[float]]) -> Any:
     if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
         raise ContentError(path, where, "must be a positive " + ("whole number" if kind is int else "number"))
     return value
@@ -256,174 +257,3 @@ def _bar(done: int, total: int) -> str:
     cells = min(total, 10)
     filled = math.ceil(done * cells / total)
     return "▰" * filled + "▱" * (cells - filled)
-
-
-# ── guided sessions ─────────────────────────────────────────────────────────
-
-Reason = Literal["finished", "stopped", "failed"]
-OnFinish = Callable[[Reason], Awaitable[None]]
-
-
-class Render(Protocol):
-    """Edits the session's message to show `frame`.
-
-    `paused=True` comes once when a pause takes effect, `paused=False` on every frame
-    and again after a resume: the handler shows the state (e.g. a Resume instead of a
-    Pause button), which also keeps the edit different from the previous one. Raising
-    ends the session with "failed"; a "message is not modified" error is best ignored
-    inside render.
-    """
-
-    def __call__(self, index: int, frame: Frame, *, paused: bool) -> Awaitable[None]: ...
-
-
-@dataclass(slots=True, eq=False)
-class _Session:
-    frames: Sequence[Frame]
-    render: Render
-    on_finish: OnFinish
-    paused: bool = False
-    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set on pause and resume
-    # Pause and resume presses whose redraw is not on screen yet: the press's follow-ups.
-    unshown: list[asyncio.Future[None]] = field(default_factory=list)
-    task: asyncio.Task[None] = field(init=False)
-
-
-class GuidedRunner:
-    """Plays guided sessions, one per key (e.g. per user), each as its own task.
-
-    on_finish(reason) is awaited exactly once per session: "finished" after the last
-    frame's time, "failed" when render raised, "stopped" from stop(), from a start() with
-    the same key, or from shutdown(). Its own errors are logged, never propagated.
-    `speed` multiplies every frame's seconds (tests use 0.001).
-    """
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if speed < 0:
-            raise ValueError("speed must not be negative")
-        self.speed = speed
-        self._sessions: dict[Hashable, _Session] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # includes sessions still in on_finish
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    active_count = __len__
-
-    def active(self, key: Hashable) -> bool:
-        return key in self._sessions
-
-    async def start(
-        self, key: Hashable, frames: Sequence[Frame], render: Render, on_finish: OnFinish
-    ) -> None:
-        if not frames:
-            raise ValueError("a guided session needs frames")
-        # A loop, not an if: another start() for this key may slip in while we await.
-        while key in self._sessions:
-            await self.stop(key)
-        session = _Session(frames, render, on_finish)
-        self._sessions[key] = session
-        # No key in the task name: it may be a Telegram id, which logs must not carry.
-        session.task = asyncio.create_task(self._run(key, session), name="guided-session")
-        self._tasks.add(session.task)
-        session.task.add_done_callback(self._tasks.discard)
-
-    def pause(self, key: Hashable) -> bool:
-        """Hold the current frame; False when there is no session or it is already paused."""
-        return self._set_paused(key, True)
-
-    def resume(self, key: Hashable) -> bool:
-        """Go on from the current frame with the time it had left."""
-        return self._set_paused(key, False)
-
-    async def stop(self, key: Hashable) -> bool:
-        """Cancel the session, wait for its task, report "stopped"; False if none ran.
-
-        Not for use inside render or on_finish (the task would wait for itself).
-        """
-        session = self._sessions.pop(key, None)
-        if session is None:
-            return False
-        session.task.cancel()
-        await asyncio.wait({session.task})
-        self._shown(session.unshown)  # a task cancelled before it ran never reached its own cleanup
-        await self._finish(session, "stopped")
-        return True
-
-    async def shutdown(self) -> None:
-        """Stop every session and wait for all tasks, so none outlives the bot."""
-        await asyncio.gather(*(self.stop(key) for key in list(self._sessions)))
-        if self._tasks:
-            await asyncio.wait(self._tasks)
-
-    def _set_paused(self, key: Hashable, paused: bool) -> bool:
-        session = self._sessions.get(key)
-        if session is None or session.paused == paused:
-            return False
-        session.paused = paused
-        session.wake.set()
-        # The session task redraws the message once the press is handled (see bot.followups).
-        shown = asyncio.get_running_loop().create_future()
-        session.unshown.append(shown)
-        followups.add(shown)
-        return True
-
-    async def _run(self, key: Hashable, session: _Session) -> None:
-        reason: Reason = "finished"
-        try:
-            for index, frame in enumerate(session.frames):
-                await self._play(session, index, frame)
-        except Exception:
-            reason = "failed"
-            log.warning("guided session ended: render failed", exc_info=True)
-        finally:  # an ended session shows no more pauses
-            self._shown(session.unshown)
-        if self._sessions.get(key) is not session:
-            return  # stop() took the session over and reports it
-        del self._sessions[key]
-        await self._finish(session, reason)
-
-    async def _play(self, session: _Session, index: int, frame: Frame) -> None:
-        loop = asyncio.get_running_loop()
-        # Hold time counts from the start of the edit: slow round-trips don't stretch it.
-        deadline = loop.time() + frame.seconds * self.speed
-        await self._render(session, index, frame, paused=False)
-        while True:
-            if session.paused:
-                left = deadline - loop.time()
-                await self._render(session, index, frame, paused=True)
-                while session.paused:
-                    session.wake.clear()
-                    await session.wake.wait()
-                deadline = loop.time() + left
-                await self._render(session, index, frame, paused=False)
-                continue  # paused again during that render?
-            session.wake.clear()
-            try:
-                # Always awaits, even past the deadline, so each frame yields to the loop.
-                async with asyncio.timeout_at(deadline):
-                    await session.wake.wait()
-            except TimeoutError:
-                return
-
-    async def _render(self, session: _Session, index: int, frame: Frame, *, paused: bool) -> None:
-        """A render shows every pause and resume that came before it started."""
-        shows, session.unshown = session.unshown, []
-        try:
-            await session.render(index, frame, paused=paused)
-        finally:
-            self._shown(shows)
-
-    @staticmethod
-    def _shown(presses: list[asyncio.Future[None]]) -> None:
-        for shown in presses:
-            if not shown.done():
-                shown.set_result(None)
-        presses.clear()
-
-    @staticmethod
-    async def _finish(session: _Session, reason: Reason) -> None:
-        try:
-            await session.on_finish(reason)
-        except Exception:
-            log.warning("guided session on_finish(%s) failed", reason, exc_info=True)

@@ -75,6 +75,7 @@ __all__ = [
     "SafetyRule",
     "Scale",
     "ScaleResult",
+    "language",
     "load_instrument",
     "load_instruments",
 ]
@@ -82,6 +83,14 @@ __all__ = [
 Lang = Literal["kk", "ru"]
 LANGS: tuple[Lang, ...] = ("kk", "ru")
 DEFAULT_DIR = Path(__file__).resolve().parent / "instruments"
+
+
+def language(code: str) -> Lang:
+    """A locale code (e.g. the user's) as one of the languages every text is written in."""
+    for lang in LANGS:
+        if code == lang:
+            return lang
+    raise ValueError(f"unsupported language {code!r}")
 
 
 class InstrumentError(ValueError):
@@ -354,6 +363,13 @@ class Instrument(_Content):
 
     @model_validator(mode="after")
     def _check(self) -> Instrument:
+        items = self._checked_items()
+        scales = self._checked_scales(items)
+        self._check_safety(items, scales)
+        self._items, self._scales = items, scales
+        return self
+
+    def _checked_items(self) -> dict[str, Item]:
         items: dict[str, Item] = {}
         for i, item in enumerate(self.items):
             if item.key in items:
@@ -370,7 +386,10 @@ class Instrument(_Content):
                     f"option set {item.option_set!r} is not symmetric over {opts.min}..{opts.max}, cannot reverse",
                 )
             items[item.key] = item
+        return items
 
+    def _checked_scales(self, items: dict[str, Item]) -> dict[str, Scale]:
+        """Every item in some scale; each scale's declared range the one its items produce."""
         scales: dict[str, Scale] = {}
         used: set[str] = set()
         for s, scale in enumerate(self.scales):
@@ -392,7 +411,10 @@ class Instrument(_Content):
         for i, item in enumerate(self.items):
             if item.key not in used:
                 raise _fail(f"items[{i}]", f"item {item.key!r} is not used by any scale")
+        return scales
 
+    def _check_safety(self, items: dict[str, Item], scales: dict[str, Scale]) -> None:
+        """Unique rules, each on a known item (firing for some options, not all) or scale (within range)."""
         rule_keys: set[str] = set()
         for r, rule in enumerate(self.safety):
             if rule.key in rule_keys:
@@ -416,9 +438,6 @@ class Instrument(_Content):
                     raise _fail(
                         f"safety[{r}].value", f"{rule.value} outside scale range {target.min}..{target.max}"
                     )
-
-        self._items, self._scales = items, scales
-        return self
 
     @staticmethod
     def _aggregate(scale: Scale, values: list[int]) -> int | float:

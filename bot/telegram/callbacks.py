@@ -65,27 +65,61 @@ class Admin(CallbackData, prefix="ad"):
     region: str = ""
 
 
-class SelfCheck(CallbackData, prefix="sc"):
-    """Self-check screens. `inst` is an instrument key; `n` an item position (answers, Back)
-    or a result id; `v` an option value."""
+class SelfCheckAction(StrEnum):
+    LIST = "list"
+    OPEN = "open"  # an instrument's screen
+    BEGIN = "begin"  # (again) from the first question
+    RESUME = "go"  # from the draft's question
+    ANSWER = "ans"  # n: the item position, v: the option value
+    BACK = "back"  # n: the item position
+    RESULT = "res"  # n: a result id; v: 1 when opened from the history (Back leads there)
+    SHARE = "share"  # n: a result id: pick a booking
+    SHARE_TO = "shto"  # n: a result id, v: a booking id
+    HISTORY = "hist"
+    CHART = "chart"  # n: a scale's index
+    DELETE = "del"  # ask before deleting every result
+    ERASE = "erase"
 
-    action: str
+
+class SelfCheck(CallbackData, prefix="sc"):
+    """Self-check screens; `inst` is an instrument key."""
+
+    action: SelfCheckAction
     inst: str = ""
     n: int = 0
     v: int = 0
 
 
-class Relax(CallbackData, prefix="rx"):
-    """Relaxation: action is a short verb (cat, card, go, pause, resume, stop, fav, ...);
-    value an exercise id or a category."""
+class RelaxAction(StrEnum):
+    MENU = "menu"
+    CATEGORY = "cat"  # value: a category
+    FAVOURITES = "favs"
+    CARD = "card"  # value: an exercise id, as for every action below but JOURNAL and PHOTO
+    FAVOURITE = "fav"  # add to or remove from the favourites
+    START = "go"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    KEEP = "keep"  # keep a drawing or a reflection in the journal
+    JOURNAL = "journal"
+    PHOTO = "photo"  # value: a journal entry id
 
-    action: str
+
+class Relax(CallbackData, prefix="rx"):
+    action: RelaxAction
     value: str = ""
+
+
+class MoodAction(StrEnum):
+    ASK = "ask"
+    SCORE = "score"  # value: the score
+    SKIP = "skip"  # no note
+    CHART = "chart"
 
 
 class Mood(CallbackData, prefix="md"):
-    action: str
-    value: str = ""
+    action: MoodAction
+    value: int | None = None
 
 
 class Chat(CallbackData, prefix="ch"):
@@ -165,12 +199,19 @@ class Mine(CallbackData, prefix="mb"):
     v: int = 0
 
 
-class Nudge(CallbackData, prefix="nu"):
-    """Opt-in nudges (Settings → Reminders). a: list, kind, set, off; k: mood, relax, who5; t: a time "2030"."""
+class NudgeAction(StrEnum):
+    LIST = "list"
+    KIND = "kind"  # one kind's screen: pick a time
+    SET = "set"  # turn on at `minute`
+    OFF = "off"
 
-    a: str
+
+class Nudge(CallbackData, prefix="nu"):
+    """Opt-in nudges (Settings → Reminders); k: a kind (mood, relax, who5); minute: of the day."""
+
+    a: NudgeAction
     k: str = ""
-    t: str = ""
+    minute: int | None = None
 
 
 class Staff(CallbackData, prefix="sa"):

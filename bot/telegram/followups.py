@@ -1,6 +1,6 @@
 """Follow-ups: work an update starts that ends after its handlers have returned, though its user sees
 the result as the answer to that update (a guided session redraws its message after a Pause press is
-handled, see bot.exercises).
+handled, see bot.workers.guided).
 
 Code that leaves such work behind calls `add(future)` with a future that is resolved (or cancelled)
 once the result is visible, and must resolve it whatever happens. Whoever feeds updates to the

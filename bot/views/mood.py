@@ -13,4 +13,6 @@ SCORES = range(1, 6)
 def score_buttons(builder: KeyboardBuilder) -> None:
     """One tap per score, the good end on top, as people read a scale."""
     for score in reversed(SCORES):
-        builder.button(text=_(f"mood-score-{score}"), callback_data=cb.Mood(action="score", value=str(score)))
+        builder.button(
+            text=_(f"mood-score-{score}"), callback_data=cb.Mood(action=cb.MoodAction.SCORE, value=score)
+        )

@@ -25,7 +25,8 @@ from storage.models.relax import MOOD_NOTE_LIMIT
 from storage.repo import relax as repo
 
 HISTORY_DAYS = 30
-BACK = cb.Menu(item="relax")
+BACK = cb.Menu(item=cb.Section.RELAX)
+Action = cb.MoodAction
 
 
 class MoodStates(StatesGroup):
@@ -35,7 +36,7 @@ class MoodStates(StatesGroup):
 def ask_screen() -> tuple[str, InlineKeyboardMarkup]:
     builder = KeyboardBuilder()
     score_buttons(builder)
-    builder.button(text=_("mood-chart"), callback_data=cb.Mood(action="chart"))
+    builder.button(text=_("mood-chart"), callback_data=cb.Mood(action=Action.CHART))
     builder.adjust(1)
     return _("mood-ask"), with_nav(builder, BACK)
 
@@ -43,95 +44,101 @@ def ask_screen() -> tuple[str, InlineKeyboardMarkup]:
 def after_keyboard(*, skip: bool = False, low: bool = False) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     if skip:
-        builder.button(text=_("mood-skip-note"), callback_data=cb.Mood(action="skip"))
-    builder.button(text=_("mood-chart"), callback_data=cb.Mood(action="chart"))
+        builder.button(text=_("mood-skip-note"), callback_data=cb.Mood(action=Action.SKIP))
+    builder.button(text=_("mood-chart"), callback_data=cb.Mood(action=Action.CHART))
     builder.adjust(1)
     if low:
-        builder.row(button(_("menu-book"), cb.Menu(item="book")))
+        builder.row(button(_("menu-book"), cb.Menu(item=cb.Section.BOOK)))
         builder.row(*urgent_row())
     return with_nav(builder, BACK)
 
 
+async def ask(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await show(query, *ask_screen())
+
+
+async def score(
+    query: CallbackQuery,
+    callback_data: cb.Mood,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    value = callback_data.value
+    if value is None or value not in SCORES:
+        await show(query, *ask_screen())
+        return
+    entry = await repo.add_mood(session, user.id, value)
+    await state.set_state(MoodStates.note)
+    await state.update_data(entry=entry.id)
+    text = _("mood-saved").format(word=_(f"mood-score-{value}")) + "\n\n" + _("mood-note-ask")
+    low = await repo.low_streak(session, user.id, settings.tz)
+    if low:
+        text += "\n\n" + _("mood-low-streak")
+    await show(query, text, after_keyboard(skip=True, low=low))
+
+
+async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    entry_id = (await state.get_data()).get("entry")
+    await state.clear()
+    saved = isinstance(entry_id, int) and await repo.set_mood_note(
+        session, user.id, entry_id, truncate_utf16(message.text or "", MOOD_NOTE_LIMIT)
+    )
+    await message.answer(_("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard())
+
+
+async def not_a_note(message: Message) -> None:
+    await message.answer(_("mood-note-text-only"), reply_markup=after_keyboard(skip=True))
+
+
+async def skip(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await show(query, _("mood-thanks"), after_keyboard())
+
+
+async def chart(
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    bot: Bot,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    await state.clear()
+    history = await repo.mood_history(session, user.id, HISTORY_DAYS)
+    builder = KeyboardBuilder()
+    builder.button(text=_("mood-open"), callback_data=cb.Mood(action=Action.ASK))
+    markup = with_nav(builder, BACK)
+    if not history:
+        await show(query, _("mood-chart-empty"), markup)
+        return
+    points = [(created.astimezone(settings.tz), float(value)) for created, value in history]
+    # Drawing takes tens of milliseconds: a worker thread keeps other users' taps quick.
+    png = await asyncio.to_thread(
+        render_history_chart,
+        title=_("mood-chart-title"),
+        points=points,
+        y_range=(1, 5),
+        thresholds=[],
+        y_label=_("mood-chart-axis"),
+    )
+    await bot.send_photo(
+        query.from_user.id,
+        BufferedInputFile(png, "mood.png"),
+        caption=_("mood-chart-caption").format(count=len(points)),
+        reply_markup=markup,
+    )
+
+
 def create_router() -> Router:
     router = Router(name="mood")
-
-    @router.callback_query(cb.Mood.filter(F.action == "ask"))
-    async def ask(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await show(query, *ask_screen())
-
-    @router.callback_query(cb.Mood.filter(F.action == "score"))
-    async def score(
-        query: CallbackQuery,
-        callback_data: cb.Mood,
-        session: AsyncSession,
-        user: User,
-        state: FSMContext,
-        settings: Settings,
-    ) -> None:
-        if not callback_data.value.isdigit() or int(callback_data.value) not in SCORES:
-            return await show(query, *ask_screen())
-        value = int(callback_data.value)
-        entry = await repo.add_mood(session, user.id, value)
-        await state.set_state(MoodStates.note)
-        await state.update_data(entry=entry.id)
-        text = _("mood-saved").format(word=_(f"mood-score-{value}")) + "\n\n" + _("mood-note-ask")
-        low = await repo.low_streak(session, user.id, settings.tz)
-        if low:
-            text += "\n\n" + _("mood-low-streak")
-        await show(query, text, after_keyboard(skip=True, low=low))
-
-    @router.message(StateFilter(MoodStates.note), F.text)
-    async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-        entry_id = (await state.get_data()).get("entry")
-        await state.clear()
-        saved = isinstance(entry_id, int) and await repo.set_mood_note(
-            session, user.id, entry_id, truncate_utf16(message.text, MOOD_NOTE_LIMIT)
-        )
-        await message.answer(
-            _("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard()
-        )
-
-    @router.message(StateFilter(MoodStates.note))
-    async def not_a_note(message: Message) -> None:
-        await message.answer(_("mood-note-text-only"), reply_markup=after_keyboard(skip=True))
-
-    @router.callback_query(cb.Mood.filter(F.action == "skip"))
-    async def skip(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await show(query, _("mood-thanks"), after_keyboard())
-
-    @router.callback_query(cb.Mood.filter(F.action == "chart"))
-    async def chart(
-        query: CallbackQuery,
-        session: AsyncSession,
-        user: User,
-        bot: Bot,
-        state: FSMContext,
-        settings: Settings,
-    ) -> None:
-        await state.clear()
-        history = await repo.mood_history(session, user.id, HISTORY_DAYS)
-        builder = KeyboardBuilder()
-        builder.button(text=_("mood-open"), callback_data=cb.Mood(action="ask"))
-        markup = with_nav(builder, BACK)
-        if not history:
-            return await show(query, _("mood-chart-empty"), markup)
-        points = [(created.astimezone(settings.tz), float(value)) for created, value in history]
-        # Drawing takes tens of milliseconds: a worker thread keeps other users' taps quick.
-        png = await asyncio.to_thread(
-            render_history_chart,
-            title=_("mood-chart-title"),
-            points=points,
-            y_range=(1, 5),
-            thresholds=[],
-            y_label=_("mood-chart-axis"),
-        )
-        await bot.send_photo(
-            query.from_user.id,
-            BufferedInputFile(png, "mood.png"),
-            caption=_("mood-chart-caption").format(count=len(points)),
-            reply_markup=markup,
-        )
-
+    press = router.callback_query.register
+    press(ask, cb.Mood.filter(F.action == Action.ASK))
+    press(score, cb.Mood.filter(F.action == Action.SCORE))
+    press(skip, cb.Mood.filter(F.action == Action.SKIP))
+    press(chart, cb.Mood.filter(F.action == Action.CHART))
+    router.message.register(note, StateFilter(MoodStates.note), F.text)
+    router.message.register(not_a_note, StateFilter(MoodStates.note))
     return router

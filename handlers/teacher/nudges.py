@@ -1,4 +1,4 @@
-"""Settings → Reminders: the opt-in nudges (bot/nudges.py) a teacher turns on at a time they
+"""Settings → Reminders: the opt-in nudges (bot/workers/nudges.py) a teacher turns on at a time they
 pick, and the one-tap "turn off" on every nudge message."""
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from storage.models import User
 from storage.models.base import utcnow
 from storage.repo import nudges as repo
 
-LIST = cb.Nudge(a="list")
+Action = cb.NudgeAction
+LIST = cb.Nudge(a=Action.LIST)
 
 
-def _clock(value: str) -> str:
-    """ "20:00" <-> "2000": callback data must not hold ":" (aiogram's separator)."""
-    return value.replace(":", "") if ":" in value else f"{value[:2]}:{value[2:]}"
+def minute_of(at: str) -> int:
+    """ "20:30" -> 1230: a time button carries the minute of the day (":" separates callback fields)."""
+    hours, minutes = at.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 async def chosen_times(session: AsyncSession, user: User) -> dict[str, str]:
@@ -50,11 +52,13 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, set
         lines.append(_("nudges-line").format(name=_("nudge-name-" + kind), state=state))
         builder.button(
             text=("✅ " if kind in on else "") + _("nudge-name-" + kind),
-            callback_data=cb.Nudge(a="kind", k=kind),
+            callback_data=cb.Nudge(a=Action.KIND, k=kind),
         )
     builder.adjust(1)
     await show(
-        query, _("nudges-title") + "\n\n" + "\n".join(lines), with_nav(builder, cb.Menu(item="settings"))
+        query,
+        _("nudges-title") + "\n\n" + "\n".join(lines),
+        with_nav(builder, cb.Menu(item=cb.Section.SETTINGS)),
     )
 
 
@@ -65,11 +69,12 @@ async def show_kind(
     builder = KeyboardBuilder()
     for at in settings.nudges.times:
         builder.button(
-            text=("✓ " if at == current else "") + at, callback_data=cb.Nudge(a="set", k=kind, t=_clock(at))
+            text=("✓ " if at == current else "") + at,
+            callback_data=cb.Nudge(a=Action.SET, k=kind, minute=minute_of(at)),
         )
     builder.adjust(3)
     if current:
-        builder.row(button(_("nudge-turn-off"), cb.Nudge(a="off", k=kind)))
+        builder.row(button(_("nudge-turn-off"), cb.Nudge(a=Action.OFF, k=kind)))
     state = schedule_text(kind, current, settings, user.language) if current else _("nudges-off")
     text = (
         _("nudge-about-" + kind)
@@ -81,51 +86,54 @@ async def show_kind(
     await show(query, text, with_nav(builder, LIST))
 
 
+async def overview(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+    await show_list(query, session, user, settings)
+
+
+async def one_kind(
+    query: CallbackQuery, callback_data: cb.Nudge, session: AsyncSession, user: User, settings: Settings
+) -> None:
+    await show_kind(query, session, user, settings, callback_data.k)
+
+
+async def set_time(
+    query: CallbackQuery,
+    callback_data: cb.Nudge,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+) -> None:
+    at = next((at for at in settings.nudges.times if minute_of(at) == callback_data.minute), None)
+    if at is None:  # an old button after the offered times changed
+        callback_answer.text = _("stale-button")
+        await show_kind(query, session, user, settings, callback_data.k)
+        return
+    await nudges.turn_on(session, user.id, callback_data.k, at, settings.nudges, settings.tz)
+    callback_answer.text = _("nudges-saved")
+    await show_list(query, session, user, settings)
+
+
+async def turn_off(
+    query: CallbackQuery,
+    callback_data: cb.Nudge,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    await nudges.turn_off(session, user.id, callback_data.k)
+    callback_answer.text = _("nudges-turned-off")
+    builder = KeyboardBuilder()
+    builder.button(text=_("settings-nudges"), callback_data=LIST)
+    await show(query, _("nudges-off-done").format(name=_("nudge-name-" + callback_data.k)), with_nav(builder))
+
+
 def create_router() -> Router:
     router = Router(name="nudges")
+    press = router.callback_query.register
     known = F.k.in_(set(nudges.KINDS))
-
-    @router.callback_query(cb.Nudge.filter(F.a == "list"))
-    async def overview(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-        await show_list(query, session, user, settings)
-
-    @router.callback_query(cb.Nudge.filter((F.a == "kind") & known))
-    async def one_kind(
-        query: CallbackQuery, callback_data: cb.Nudge, session: AsyncSession, user: User, settings: Settings
-    ) -> None:
-        await show_kind(query, session, user, settings, callback_data.k)
-
-    @router.callback_query(cb.Nudge.filter((F.a == "set") & known))
-    async def set_time(
-        query: CallbackQuery,
-        callback_data: cb.Nudge,
-        callback_answer: CallbackAnswer,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-    ) -> None:
-        at = _clock(callback_data.t)
-        if at not in settings.nudges.times:  # an old button after the offered times changed
-            callback_answer.text = _("stale-button")
-            return await show_kind(query, session, user, settings, callback_data.k)
-        await nudges.turn_on(session, user.id, callback_data.k, at, settings.nudges, settings.tz)
-        callback_answer.text = _("nudges-saved")
-        await show_list(query, session, user, settings)
-
-    @router.callback_query(cb.Nudge.filter((F.a == "off") & known))
-    async def turn_off(
-        query: CallbackQuery,
-        callback_data: cb.Nudge,
-        callback_answer: CallbackAnswer,
-        session: AsyncSession,
-        user: User,
-    ) -> None:
-        await nudges.turn_off(session, user.id, callback_data.k)
-        callback_answer.text = _("nudges-turned-off")
-        builder = KeyboardBuilder()
-        builder.button(text=_("settings-nudges"), callback_data=LIST)
-        await show(
-            query, _("nudges-off-done").format(name=_("nudge-name-" + callback_data.k)), with_nav(builder)
-        )
-
+    press(overview, cb.Nudge.filter(F.a == Action.LIST))
+    press(one_kind, cb.Nudge.filter((F.a == Action.KIND) & known))
+    press(set_time, cb.Nudge.filter((F.a == Action.SET) & known))
+    press(turn_off, cb.Nudge.filter((F.a == Action.OFF) & known))
     return router

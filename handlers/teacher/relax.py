@@ -16,30 +16,28 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, Settings
-from bot.content.exercises import CATEGORIES, Catalogue, ContentError, Exercise, Frame, Reason, load_exercises
+from bot.content.exercises import CATEGORIES, ContentError, Exercise, Frame, catalogue
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
-from handlers.teacher.guided import GuidedSessions, GuidedView, Screen, setup_guided
+from bot.workers.guided import GuidedSessions, GuidedView, Reason, Screen
+from handlers.teacher.guided import setup_guided
 from storage.models import User
 from storage.models.base import utcnow
 from storage.models.relax import JOURNAL_TEXT_LIMIT
 from storage.repo import relax as repo
 
-MENU = cb.Menu(item="relax")
-CONTROLS = ("pause", "resume", "stop")
+Action = cb.RelaxAction
+MENU = cb.Menu(item=cb.Section.RELAX)
+JOURNAL = cb.Relax(action=Action.JOURNAL)
+CONTROLS = (Action.PAUSE, Action.RESUME, Action.STOP)
 JOURNAL_SHOWN = 10
 JOURNAL_TEXT_SHOWN = 300  # characters of each reflection on the journal screen
 
 
 class RelaxStates(StatesGroup):
     journal = State()  # waiting for a drawing's photo or a few lines
-
-
-@functools.cache
-def catalogue() -> Catalogue:
-    return load_exercises()
 
 
 def check_content() -> None:
@@ -55,24 +53,34 @@ def setup(dispatcher: Dispatcher, settings: Settings) -> GuidedSessions:
 
 
 def is_control(query: CallbackQuery) -> bool:
-    prefix, _sep, rest = (query.data or "").partition(":")
-    return prefix == cb.Relax.__prefix__ and rest.split(":", 1)[0] in CONTROLS
+    """Pause, Resume or Stop: the presses that act on a running session."""
+    try:
+        pressed = cb.Relax.unpack(query.data or "")
+    except (TypeError, ValueError):  # another feature's button
+        return False
+    return pressed.action in CONTROLS
 
 
 # ── screens ─────────────────────────────────────────────────────────────────
+
+
+def card_button(exercise: Exercise) -> cb.Relax:
+    return cb.Relax(action=Action.CARD, value=exercise.id)
 
 
 def relax_menu(lang: str, today: Exercise) -> Screen:
     builder = KeyboardBuilder()
     builder.button(
         text=_("relax-today").format(title=today.title[lang]),
-        callback_data=cb.Relax(action="card", value=today.id),
+        callback_data=card_button(today),
     )
     for category in CATEGORIES:
-        builder.button(text=_("relax-cat-" + category), callback_data=cb.Relax(action="cat", value=category))
-    builder.button(text=_("relax-favourites"), callback_data=cb.Relax(action="favs"))
-    builder.button(text=_("relax-journal"), callback_data=cb.Relax(action="journal"))
-    builder.button(text=_("mood-open"), callback_data=cb.Mood(action="ask"))
+        builder.button(
+            text=_("relax-cat-" + category), callback_data=cb.Relax(action=Action.CATEGORY, value=category)
+        )
+    builder.button(text=_("relax-favourites"), callback_data=cb.Relax(action=Action.FAVOURITES))
+    builder.button(text=_("relax-journal"), callback_data=JOURNAL)
+    builder.button(text=_("mood-open"), callback_data=cb.Mood(action=cb.MoodAction.ASK))
     builder.adjust(1, 2, 2, 2, 1)
     return _("relax-title"), with_nav(builder)
 
@@ -81,7 +89,7 @@ def exercise_list(lang: str, exercises: list[Exercise], title: str, back: cb.Cal
     builder = KeyboardBuilder()
     for exercise in exercises:
         label = _("relax-item").format(title=exercise.title[lang], minutes=exercise.minutes)
-        builder.button(text=label, callback_data=cb.Relax(action="card", value=exercise.id))
+        builder.button(text=label, callback_data=card_button(exercise))
     builder.adjust(1)
     return title, with_nav(builder, back)
 
@@ -101,17 +109,17 @@ def card_keyboard(
     builder = KeyboardBuilder()
     builder.button(
         text=_("relax-again" if again else "relax-start"),
-        callback_data=cb.Relax(action="go", value=exercise.id),
+        callback_data=cb.Relax(action=Action.START, value=exercise.id),
     )
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
-        builder.button(text=_(label), callback_data=cb.Relax(action="keep", value=exercise.id))
+        builder.button(text=_(label), callback_data=cb.Relax(action=Action.KEEP, value=exercise.id))
     builder.button(
         text=_("relax-fav-remove" if favourite else "relax-fav-add"),
-        callback_data=cb.Relax(action="fav", value=exercise.id),
+        callback_data=cb.Relax(action=Action.FAVOURITE, value=exercise.id),
     )
     builder.adjust(1)
-    return with_nav(builder, cb.Relax(action="cat", value=exercise.category))
+    return with_nav(builder, cb.Relax(action=Action.CATEGORY, value=exercise.category))
 
 
 def card(exercise: Exercise, lang: str, favourite: bool, status: str = "") -> Screen:
@@ -123,9 +131,8 @@ def card(exercise: Exercise, lang: str, favourite: bool, status: str = "") -> Sc
 def guided_keyboard(exercise_id: str, lang: str, paused: bool) -> InlineKeyboardMarkup:
     """The same on every frame, so built once: at hundreds of sessions a markup per tick costs."""
     builder = KeyboardBuilder()
-    toggle = "resume" if paused else "pause"
-    builder.button(text=_("relax-" + toggle), callback_data=cb.Relax(action=toggle, value=exercise_id))
-    builder.button(text=_("relax-stop"), callback_data=cb.Relax(action="stop", value=exercise_id))
+    for action in (Action.RESUME if paused else Action.PAUSE, Action.STOP):
+        builder.button(text=_("relax-" + action), callback_data=cb.Relax(action=action, value=exercise_id))
     builder.row(*urgent_row())
     return builder.as_markup()
 
@@ -167,7 +174,8 @@ async def show_card(
 ) -> None:
     exercise = catalogue().get(exercise_id)
     if exercise is None:  # a button from an older catalogue
-        return await show_menu(query, i18n, settings)
+        await show_menu(query, i18n, settings)
+        return
     favourite = await repo.is_favourite(session, user.id, exercise.id)
     await show(query, *card(exercise, i18n.current_locale, favourite, status))
 
@@ -178,187 +186,201 @@ def relax_menu_button() -> InlineKeyboardMarkup:
     return with_nav(builder)
 
 
+async def menu(query: CallbackQuery, i18n: I18n, state: FSMContext, settings: Settings) -> None:
+    await state.clear()
+    await show_menu(query, i18n, settings)
+
+
+async def category(query: CallbackQuery, callback_data: cb.Relax, i18n: I18n, settings: Settings) -> None:
+    exercises = catalogue().by_category(callback_data.value)
+    if not exercises:
+        await show_menu(query, i18n, settings)
+        return
+    title = _("relax-category-title").format(name=_("relax-cat-" + callback_data.value))
+    await show(query, *exercise_list(i18n.current_locale, exercises, title, MENU))
+
+
+async def favourites(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
+    chosen = [e for e in map(catalogue().get, await repo.favourites(session, user.id)) if e is not None]
+    title = _("relax-favourites-title") if chosen else _("relax-favourites-empty")
+    await show(query, *exercise_list(i18n.current_locale, chosen, title, MENU))
+
+
+async def exercise_card(
+    query: CallbackQuery,
+    callback_data: cb.Relax,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    await show_card(query, session, user, i18n, settings, callback_data.value)
+
+
+async def toggle_favourite(
+    query: CallbackQuery,
+    callback_data: cb.Relax,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    if catalogue().get(callback_data.value) is not None:
+        was = await repo.is_favourite(session, user.id, callback_data.value)
+        await repo.set_favourite(session, user.id, callback_data.value, not was)
+    await show_card(query, session, user, i18n, settings, callback_data.value)
+
+
+async def start_exercise(
+    query: CallbackQuery,
+    callback_data: cb.Relax,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+    bot: Bot,
+    guided: GuidedSessions,
+    state: FSMContext,
+) -> None:
+    exercise = catalogue().get(callback_data.value)
+    if exercise is None:
+        await show_menu(query, i18n, settings)
+        return
+    await state.clear()
+    lang = i18n.current_locale
+    view = guided_view(exercise, lang, await repo.is_favourite(session, user.id, exercise.id))
+    frames = exercise.frames(lang)
+    first = view.frame(frames[0], False)
+    message = await show(query, *first)  # the card becomes the exercise: one message
+    await guided.start(user.id, bot, message, frames, view, i18n, lang, shown=first)
+
+
+async def control(
+    query: CallbackQuery,
+    callback_data: cb.Relax,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+    guided: GuidedSessions,
+) -> None:
+    if not guided.on_message(user.id, query.message):
+        # The session ended (a restart, or an older message): back to the card, never a dead button.
+        await show_card(query, session, user, i18n, settings, callback_data.value, _("relax-stopped"))
+    elif callback_data.action == Action.PAUSE:
+        guided.pause(user.id)  # the session redraws its own message
+    elif callback_data.action == Action.RESUME:
+        guided.resume(user.id)
+    else:
+        await guided.stop(user.id)
+
+
+# ── journal ─────────────────────────────────────────────────────────────────
+
+
+async def keep(
+    query: CallbackQuery, callback_data: cb.Relax, state: FSMContext, i18n: I18n, settings: Settings
+) -> None:
+    exercise = catalogue().get(callback_data.value)
+    if exercise is None or not (exercise.accepts_photo or exercise.accepts_text):
+        await show_menu(query, i18n, settings)
+        return
+    await state.set_state(RelaxStates.journal)
+    await state.update_data(ex=exercise.id)
+    prompt = _("relax-journal-ask-photo" if exercise.accepts_photo else "relax-journal-ask-text")
+    await show(query, prompt, with_nav(KeyboardBuilder(), card_button(exercise)))
+
+
+async def journal_input(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    exercise = catalogue().get((await state.get_data()).get("ex", ""))
+    if exercise is None:
+        await state.clear()
+        await message.answer(_("relax-journal-lost"), reply_markup=relax_menu_button())
+        return
+    if exercise.accepts_photo and message.photo:
+        await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
+    elif exercise.accepts_text and message.text and not message.text.startswith("/"):
+        await repo.add_journal_entry(
+            session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT)
+        )
+    else:
+        hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
+        await message.answer(hint, reply_markup=with_nav(KeyboardBuilder(), card_button(exercise)))
+        return
+    await state.clear()
+    builder = KeyboardBuilder()
+    builder.button(text=_("relax-journal"), callback_data=JOURNAL)
+    await message.answer(_("relax-journal-saved"), reply_markup=with_nav(builder, MENU))
+
+
+def entry_date(entry: repo.Journal, settings: Settings) -> str:
+    return entry.created_at.astimezone(settings.tz).strftime("%d.%m")
+
+
+def shortened(text: str) -> str:
+    return text if len(text) <= JOURNAL_TEXT_SHOWN else text[:JOURNAL_TEXT_SHOWN] + "…"
+
+
+async def journal(
+    query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings
+) -> None:
+    """Reflections in full (shortened), drawings as buttons that send the photo."""
+    entries = await repo.journal(session, user.id, JOURNAL_SHOWN)
+    builder = KeyboardBuilder()
+    lines = [_("relax-journal-title") if entries else _("relax-journal-empty")]
+    for entry in entries:
+        exercise = catalogue().get(entry.exercise_id)
+        title = exercise.title[i18n.current_locale] if exercise else ""
+        day = entry_date(entry, settings)
+        if entry.kind == "photo":
+            builder.button(
+                text=_("relax-journal-photo").format(date=day, title=title),
+                callback_data=cb.Relax(action=Action.PHOTO, value=str(entry.id)),
+            )
+        else:
+            lines.append(f"<b>{day}</b> · {html.escape(title)}\n{html.escape(shortened(entry.content))}")
+    builder.adjust(1)
+    await show(query, "\n\n".join(lines), with_nav(builder, MENU))
+
+
+async def journal_photo(
+    query: CallbackQuery,
+    callback_data: cb.Relax,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    bot: Bot,
+    settings: Settings,
+) -> None:
+    entry_id = callback_data.value
+    entry = await repo.journal_entry(session, user.id, int(entry_id)) if entry_id.isdigit() else None
+    if entry is None or entry.kind != "photo":
+        await show(query, _("relax-journal-empty"), with_nav(KeyboardBuilder(), MENU))
+        return
+    exercise = catalogue().get(entry.exercise_id)
+    caption = _("relax-journal-photo").format(
+        date=entry_date(entry, settings),
+        title=html.escape(exercise.title[i18n.current_locale]) if exercise else "",
+    )
+    markup = with_nav(KeyboardBuilder(), JOURNAL)
+    await bot.send_photo(query.from_user.id, entry.content, caption=caption, reply_markup=markup)
+
+
 def create_router() -> Router:
     router = Router(name="relax")
-
-    @router.callback_query(cb.Menu.filter(F.item == "relax"))
-    @router.callback_query(cb.Relax.filter(F.action == "menu"))
-    async def menu(query: CallbackQuery, i18n: I18n, state: FSMContext, settings: Settings) -> None:
-        await state.clear()
-        await show_menu(query, i18n, settings)
-
-    @router.callback_query(cb.Relax.filter(F.action == "cat"))
-    async def category(query: CallbackQuery, callback_data: cb.Relax, i18n: I18n, settings: Settings) -> None:
-        exercises = catalogue().by_category(callback_data.value)
-        if not exercises:
-            return await show_menu(query, i18n, settings)
-        title = _("relax-category-title").format(name=_("relax-cat-" + callback_data.value))
-        await show(query, *exercise_list(i18n.current_locale, exercises, title, MENU))
-
-    @router.callback_query(cb.Relax.filter(F.action == "favs"))
-    async def favourites(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
-        chosen = [e for e in map(catalogue().get, await repo.favourites(session, user.id)) if e is not None]
-        title = _("relax-favourites-title") if chosen else _("relax-favourites-empty")
-        await show(query, *exercise_list(i18n.current_locale, chosen, title, MENU))
-
-    @router.callback_query(cb.Relax.filter(F.action == "card"))
-    async def exercise_card(
-        query: CallbackQuery,
-        callback_data: cb.Relax,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        settings: Settings,
-        state: FSMContext,
-    ) -> None:
-        await state.clear()
-        await show_card(query, session, user, i18n, settings, callback_data.value)
-
-    @router.callback_query(cb.Relax.filter(F.action == "fav"))
-    async def toggle_favourite(
-        query: CallbackQuery,
-        callback_data: cb.Relax,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        settings: Settings,
-    ) -> None:
-        if catalogue().get(callback_data.value) is not None:
-            was = await repo.is_favourite(session, user.id, callback_data.value)
-            await repo.set_favourite(session, user.id, callback_data.value, not was)
-        await show_card(query, session, user, i18n, settings, callback_data.value)
-
-    @router.callback_query(cb.Relax.filter(F.action == "go"))
-    async def start_exercise(
-        query: CallbackQuery,
-        callback_data: cb.Relax,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        settings: Settings,
-        bot: Bot,
-        guided: GuidedSessions,
-        state: FSMContext,
-    ) -> None:
-        exercise = catalogue().get(callback_data.value)
-        if exercise is None:
-            return await show_menu(query, i18n, settings)
-        await state.clear()
-        lang = i18n.current_locale
-        view = guided_view(exercise, lang, await repo.is_favourite(session, user.id, exercise.id))
-        frames = exercise.frames(lang)
-        first = view.frame(frames[0], False)
-        message = await show(query, *first)  # the card becomes the exercise: one message
-        await guided.start(user.id, bot, message, frames, view, i18n, lang, shown=first)
-
-    @router.callback_query(cb.Relax.filter(F.action.in_(CONTROLS)))
-    async def control(
-        query: CallbackQuery,
-        callback_data: cb.Relax,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        settings: Settings,
-        guided: GuidedSessions,
-    ) -> None:
-        if not guided.on_message(user.id, query.message):
-            # The session ended (a restart, or an older message): back to the card, never a dead button.
-            return await show_card(
-                query, session, user, i18n, settings, callback_data.value, _("relax-stopped")
-            )
-        if callback_data.action == "pause":
-            guided.pause(user.id)  # the session redraws its own message
-        elif callback_data.action == "resume":
-            guided.resume(user.id)
-        else:
-            await guided.stop(user.id)
-
-    # ── journal ─────────────────────────────────────────────────────────────
-
-    @router.callback_query(cb.Relax.filter(F.action == "keep"))
-    async def keep(
-        query: CallbackQuery, callback_data: cb.Relax, state: FSMContext, i18n: I18n, settings: Settings
-    ) -> None:
-        exercise = catalogue().get(callback_data.value)
-        if exercise is None or not (exercise.accepts_photo or exercise.accepts_text):
-            return await show_menu(query, i18n, settings)
-        await state.set_state(RelaxStates.journal)
-        await state.update_data(ex=exercise.id)
-        prompt = _("relax-journal-ask-photo" if exercise.accepts_photo else "relax-journal-ask-text")
-        await show(query, prompt, with_nav(KeyboardBuilder(), cb.Relax(action="card", value=exercise.id)))
-
-    @router.message(StateFilter(RelaxStates.journal))
-    async def journal_input(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-        exercise = catalogue().get((await state.get_data()).get("ex", ""))
-        if exercise is None:
-            await state.clear()
-            return await message.answer(_("relax-journal-lost"), reply_markup=relax_menu_button())
-        if exercise.accepts_photo and message.photo:
-            await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
-        elif exercise.accepts_text and message.text and not message.text.startswith("/"):
-            await repo.add_journal_entry(
-                session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT)
-            )
-        else:
-            hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
-            back = cb.Relax(action="card", value=exercise.id)
-            return await message.answer(hint, reply_markup=with_nav(KeyboardBuilder(), back))
-        await state.clear()
-        builder = KeyboardBuilder()
-        builder.button(text=_("relax-journal"), callback_data=cb.Relax(action="journal"))
-        await message.answer(_("relax-journal-saved"), reply_markup=with_nav(builder, MENU))
-
-    @router.callback_query(cb.Relax.filter(F.action == "journal"))
-    async def journal(
-        query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, settings: Settings
-    ) -> None:
-        lang = i18n.current_locale
-        entries = await repo.journal(session, user.id, JOURNAL_SHOWN)
-        builder = KeyboardBuilder()
-        lines = [_("relax-journal-title") if entries else _("relax-journal-empty")]
-        for entry in entries:
-            exercise = catalogue().get(entry.exercise_id)
-            title = exercise.title[lang] if exercise else ""
-            day = entry.created_at.astimezone(settings.tz).strftime("%d.%m")
-            if entry.kind == "photo":
-                builder.button(
-                    text=_("relax-journal-photo").format(date=day, title=title),
-                    callback_data=cb.Relax(action="photo", value=str(entry.id)),
-                )
-            else:
-                text = (
-                    entry.content
-                    if len(entry.content) <= JOURNAL_TEXT_SHOWN
-                    else entry.content[:JOURNAL_TEXT_SHOWN] + "…"
-                )
-                lines.append(f"<b>{day}</b> · {html.escape(title)}\n{html.escape(text)}")
-        builder.adjust(1)
-        await show(query, "\n\n".join(lines), with_nav(builder, MENU))
-
-    @router.callback_query(cb.Relax.filter(F.action == "photo"))
-    async def journal_photo(
-        query: CallbackQuery,
-        callback_data: cb.Relax,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        entry = (
-            await repo.journal_entry(session, user.id, int(callback_data.value))
-            if callback_data.value.isdigit()
-            else None
-        )
-        builder = KeyboardBuilder()
-        if entry is None or entry.kind != "photo":
-            return await show(query, _("relax-journal-empty"), with_nav(builder, MENU))
-        exercise = catalogue().get(entry.exercise_id)
-        caption = _("relax-journal-photo").format(
-            date=entry.created_at.astimezone(settings.tz).strftime("%d.%m"),
-            title=html.escape(exercise.title[i18n.current_locale]) if exercise else "",
-        )
-        markup = with_nav(builder, cb.Relax(action="journal"))
-        await bot.send_photo(query.from_user.id, entry.content, caption=caption, reply_markup=markup)
-
+    press = router.callback_query.register
+    press(menu, cb.Menu.filter(F.item == cb.Section.RELAX))
+    press(menu, cb.Relax.filter(F.action == Action.MENU))
+    press(category, cb.Relax.filter(F.action == Action.CATEGORY))
+    press(favourites, cb.Relax.filter(F.action == Action.FAVOURITES))
+    press(exercise_card, cb.Relax.filter(F.action == Action.CARD))
+    press(toggle_favourite, cb.Relax.filter(F.action == Action.FAVOURITE))
+    press(start_exercise, cb.Relax.filter(F.action == Action.START))
+    press(control, cb.Relax.filter(F.action.in_(CONTROLS)))
+    press(keep, cb.Relax.filter(F.action == Action.KEEP))
+    router.message.register(journal_input, StateFilter(RelaxStates.journal))
+    press(journal, cb.Relax.filter(F.action == Action.JOURNAL))
+    press(journal_photo, cb.Relax.filter(F.action == Action.PHOTO))
     return router

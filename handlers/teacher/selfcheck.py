@@ -27,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content import lines
-from bot.content.exercises import load_exercises
-from bot.content.instruments import Instrument, Result, load_instruments
+from bot.content.exercises import catalogue
+from bot.content.instruments import Instrument, Item, Lang, Result, Scale, language, load_instruments
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.views import safety as safety_screens
 from bot.views.charts import render_history_chart
-from storage.models import SelfCheckDraft, SelfCheckResult, User
+from storage.models import Booking, SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
 from storage.repo import selfcheck as repo
@@ -43,7 +43,8 @@ from storage.repo.staff import deactivated
 log = logging.getLogger(__name__)
 
 Sc = cb.SelfCheck
-LIST = Sc(action="list")
+Action = cb.SelfCheckAction
+LIST = Sc(action=Action.LIST)
 SECONDS_PER_ITEM = 12  # a calm pace on a phone, for the "about N min" estimate
 HISTORY_LINES = 10  # dated lines in the history text; the chart shows all
 HISTORY_BUTTONS = 5  # newest results that can be opened in full
@@ -54,9 +55,8 @@ def instruments() -> dict[str, Instrument]:
     return load_instruments()
 
 
-@lru_cache(maxsize=1)
-def exercises():
-    return load_exercises()
+def lang_of(i18n: I18n) -> Lang:
+    return language(i18n.current_locale)
 
 
 def stored_result(row: SelfCheckResult) -> Result:
@@ -68,7 +68,7 @@ def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def title(instrument: Instrument, lang: str) -> str:
+def title(instrument: Instrument, lang: Lang) -> str:
     return esc(f"{instrument.name(lang)} ({instrument.abbreviation})")
 
 
@@ -93,7 +93,7 @@ def local_date(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime("%d.%m.%Y")
 
 
-def stem(instrument: Instrument, lang: str) -> str:
+def stem(instrument: Instrument, lang: Lang) -> str:
     """The question stem ("How often over the last 2 weeks...") is the intro's last paragraph."""
     paragraphs = [p.strip() for p in instrument.intro(lang).split("\n\n") if p.strip()]
     return paragraphs[-1] if len(paragraphs) > 1 else ""
@@ -102,9 +102,9 @@ def stem(instrument: Instrument, lang: str) -> str:
 # -- screens -----------------------------------------------------------------------------
 
 
-async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lang: str) -> None:
+async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lang: Lang) -> None:
     drafts = await repo.drafts(session, user.id)
-    lines, builder = [_("selfcheck-list")], KeyboardBuilder()
+    paragraphs, builder = [_("selfcheck-list")], KeyboardBuilder()
     for key, instrument in instruments().items():
         line = _("selfcheck-list-line").format(
             title=title(instrument, lang), count=len(instrument.items), minutes=minutes(instrument)
@@ -115,16 +115,16 @@ async def show_list(query: CallbackQuery, session: AsyncSession, user: User, lan
                 n=drafts[key].position + 1, total=len(instrument.items)
             )
             mark = "▶️ "
-        lines.append(line)
-        builder.button(text=mark + title(instrument, lang), callback_data=Sc(action="open", inst=key))
+        paragraphs.append(line)
+        builder.button(text=mark + title(instrument, lang), callback_data=Sc(action=Action.OPEN, inst=key))
     if await repo.counts(session, user.id):
-        builder.button(text=_("selfcheck-delete"), callback_data=Sc(action="del"))
+        builder.button(text=_("selfcheck-delete"), callback_data=Sc(action=Action.DELETE))
     builder.adjust(1)
-    await show(query, "\n\n".join(lines), with_nav(builder))
+    await show(query, "\n\n".join(paragraphs), with_nav(builder))
 
 
 async def show_instrument(
-    query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: str
+    query: CallbackQuery, session: AsyncSession, user: User, instrument: Instrument, lang: Lang
 ) -> None:
     draft = await repo.draft(session, user.id, instrument.key)
     done = (await repo.counts(session, user.id)).get(instrument.key, 0)
@@ -133,15 +133,17 @@ async def show_instrument(
         total = len(instrument.items)
         builder.button(
             text=_("selfcheck-continue").format(n=draft.position + 1, total=total),
-            callback_data=Sc(action="go", inst=instrument.key),
+            callback_data=Sc(action=Action.RESUME, inst=instrument.key),
         )
-        builder.button(text=_("selfcheck-restart"), callback_data=Sc(action="begin", inst=instrument.key))
+        builder.button(
+            text=_("selfcheck-restart"), callback_data=Sc(action=Action.BEGIN, inst=instrument.key)
+        )
     else:
-        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
+        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action=Action.BEGIN, inst=instrument.key))
     if done:
         builder.button(
             text=_("selfcheck-history-button").format(count=done),
-            callback_data=Sc(action="hist", inst=instrument.key),
+            callback_data=Sc(action=Action.HISTORY, inst=instrument.key),
         )
     builder.adjust(1)
     text = _("selfcheck-about").format(
@@ -155,7 +157,7 @@ async def show_instrument(
 
 
 async def show_question(
-    query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: str
+    query: CallbackQuery, instrument: Instrument, draft: SelfCheckDraft, lang: Lang
 ) -> None:
     given = repo.answers(draft).get(instrument.items[draft.position].key)
     await show(query, *question_screen(instrument.key, draft.position, given, lang))
@@ -163,7 +165,7 @@ async def show_question(
 
 @lru_cache(maxsize=1024)
 def question_screen(
-    key: str, position: int, given: int | None, lang: str
+    key: str, position: int, given: int | None, lang: Lang
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The same for everyone at this question with this answer ticked: built once per language."""
     instrument = instruments()[key]
@@ -173,7 +175,7 @@ def question_screen(
         mark = "✓ " if option.value == given else ""
         builder.button(
             text=mark + option.label(lang),
-            callback_data=Sc(action="ans", inst=instrument.key, n=position, v=option.value),
+            callback_data=Sc(action=Action.ANSWER, inst=instrument.key, n=position, v=option.value),
         )
     builder.adjust(1)
     parts = [
@@ -184,29 +186,29 @@ def question_screen(
     if stem(instrument, lang):
         parts.append(f"<i>{esc(stem(instrument, lang))}</i>")
     parts.append(f"<b>{esc(item.text(lang))}</b>")
-    return "\n\n".join(parts), with_nav(builder, Sc(action="back", inst=instrument.key, n=position))
+    return "\n\n".join(parts), with_nav(builder, Sc(action=Action.BACK, inst=instrument.key, n=position))
 
 
-def next_steps(result: Result, lang: str) -> list[InlineKeyboardButton]:
+def next_steps(result: Result, lang: Lang) -> list[InlineKeyboardButton]:
     """The result's recommendations as buttons; booking and a relaxation exercise always among them."""
     steps = list(result.recommendations)
     steps += [key for key in ("booking", "exercise:") if not any(s.startswith(key) for s in steps)]
     buttons, exercise_shown = [], False
     for step in steps:
         if step == "booking":
-            buttons.append(button(_("menu-book"), cb.Menu(item="book")))
+            buttons.append(button(_("menu-book"), cb.Menu(item=cb.Section.BOOK)))
         elif step == "groups":
-            buttons.append(button(_("menu-groups"), cb.Menu(item="groups")))
+            buttons.append(button(_("menu-groups"), cb.Menu(item=cb.Section.GROUPS)))
         elif step.startswith("exercise:") and not exercise_shown:
             exercise_shown = True
-            exercise = exercises().get(step.removeprefix("exercise:"))
+            exercise = catalogue().get(step.removeprefix("exercise:"))
             if exercise is None:
-                buttons.append(button(_("menu-relax"), cb.Menu(item="relax")))
+                buttons.append(button(_("menu-relax"), cb.Menu(item=cb.Section.RELAX)))
             else:  # straight to the fitting exercise's card in Relaxation
                 buttons.append(
                     button(
                         _("selfcheck-exercise").format(title=exercise.title[lang]),
-                        cb.Relax(action="card", value=exercise.id),
+                        cb.Relax(action=cb.RelaxAction.CARD, value=exercise.id),
                     )
                 )
     return buttons
@@ -217,7 +219,7 @@ def result_text(
     result: Result,
     created_at: datetime,
     settings: Settings,
-    lang: str,
+    lang: Lang,
     *,
     for_staff: bool = False,
 ) -> str:
@@ -246,13 +248,17 @@ def result_text(
     return "\n\n".join(parts)
 
 
+def result_button(row: SelfCheckResult) -> cb.SelfCheck:
+    return Sc(action=Action.RESULT, inst=row.instrument, n=row.id)
+
+
 async def show_result(
     query: CallbackQuery,
     session: AsyncSession,
     user: User,
     row: SelfCheckResult,
     settings: Settings,
-    lang: str,
+    lang: Lang,
     back: CallbackData = LIST,
 ) -> None:
     instrument = instruments()[row.instrument]
@@ -261,8 +267,8 @@ async def show_result(
     for step in next_steps(result, lang):
         builder.row(step)
     if await bookings.upcoming_for_teacher(session, user.id, utcnow()):
-        builder.row(button(_("selfcheck-share"), Sc(action="share", inst=row.instrument, n=row.id)))
-    builder.row(button(_("selfcheck-history-button-short"), Sc(action="hist", inst=row.instrument)))
+        builder.row(button(_("selfcheck-share"), Sc(action=Action.SHARE, inst=row.instrument, n=row.id)))
+    builder.row(button(_("selfcheck-history-button-short"), Sc(action=Action.HISTORY, inst=row.instrument)))
     builder.row(*urgent_row())
     await show(
         query, result_text(instrument, result, row.created_at, settings, lang), with_nav(builder, back)
@@ -287,96 +293,88 @@ async def show_safety(
     await show(query, text, safety_markup(go_on))
 
 
-async def show_history(
-    query: CallbackQuery,
-    session: AsyncSession,
-    user: User,
-    instrument: Instrument,
-    settings: Settings,
-    lang: str,
-) -> None:
-    rows = await repo.history(session, user.id, instrument.key)
-    builder = KeyboardBuilder()
-    if not rows:
-        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action="begin", inst=instrument.key))
-        await show(
-            query,
-            _("selfcheck-history-empty").format(title=title(instrument, lang)),
-            with_nav(builder, Sc(action="open", inst=instrument.key)),
-        )
-        return
+def history_lines(rows: list[SelfCheckResult], settings: Settings, lang: Lang) -> list[str]:
+    """One dated line per result: every score, and its change since the result before."""
     results = [stored_result(row) for row in rows]
-    lines = []
-    for index, (row, result) in enumerate(zip(rows, results, strict=True)):
+    dated = []
+    for row, result, before in zip(rows, results, [None, *results[:-1]], strict=True):
         scores = []
-        for key, scale in result.scales.items():
-            text = f"{esc(scale.name(lang))} {number(scale.score)}"
-            previous = results[index - 1].scales.get(key) if index else None
+        for key, scored in result.scales.items():
+            text = f"{esc(scored.name(lang))} {number(scored.score)}"
+            previous = before.scales.get(key) if before else None
             if previous is not None:
-                text += f" ({change(scale.score, previous.score)})"
+                text += f" ({change(scored.score, previous.score)})"
             scores.append(text)
-        lines.append(f"{local_date(row.created_at, settings)} — " + "; ".join(scores))
-    text = _("selfcheck-history").format(
-        title=title(instrument, lang), lines="\n".join(lines[-HISTORY_LINES:])
-    )
-    if len(lines) > HISTORY_LINES:
-        text += "\n\n" + _("selfcheck-history-more").format(shown=HISTORY_LINES, total=len(lines))
+        dated.append(f"{local_date(row.created_at, settings)} — " + "; ".join(scores))
+    return dated
+
+
+def history_keyboard(
+    instrument: Instrument, rows: list[SelfCheckResult], settings: Settings, lang: Lang
+) -> InlineKeyboardMarkup:
+    """A chart per scale, then the newest results to open in full."""
+    builder = KeyboardBuilder()
     for index, scale in enumerate(instrument.scales):
         label = (
             _("selfcheck-chart")
             if len(instrument.scales) == 1
             else _("selfcheck-chart-scale").format(scale=esc(scale.name(lang)))
         )
-        builder.row(button(label, Sc(action="chart", inst=instrument.key, n=index)))
+        builder.row(button(label, Sc(action=Action.CHART, inst=instrument.key, n=index)))
     opened = [
         button(
-            f"🗓 {local_date(row.created_at, settings)}", Sc(action="res", inst=instrument.key, n=row.id, v=1)
+            f"🗓 {local_date(row.created_at, settings)}",
+            Sc(action=Action.RESULT, inst=instrument.key, n=row.id, v=1),
         )
         for row in rows[-HISTORY_BUTTONS:]
     ]
     for start in range(0, len(opened), 3):
         builder.row(*opened[start : start + 3])
-    await show(query, text, with_nav(builder, Sc(action="open", inst=instrument.key)))
+    return with_nav(builder, Sc(action=Action.OPEN, inst=instrument.key))
 
 
-async def send_chart(
+async def show_history(
     query: CallbackQuery,
-    bot: Bot,
     session: AsyncSession,
     user: User,
     instrument: Instrument,
-    scale_index: int,
     settings: Settings,
-    lang: str,
+    lang: Lang,
 ) -> None:
-    scale = instrument.scales[scale_index]
     rows = await repo.history(session, user.id, instrument.key)
+    if not rows:
+        builder = KeyboardBuilder()
+        builder.button(text=_("selfcheck-begin"), callback_data=Sc(action=Action.BEGIN, inst=instrument.key))
+        await show(
+            query,
+            _("selfcheck-history-empty").format(title=title(instrument, lang)),
+            with_nav(builder, Sc(action=Action.OPEN, inst=instrument.key)),
+        )
+        return
+    dated = history_lines(rows, settings, lang)
+    text = _("selfcheck-history").format(
+        title=title(instrument, lang), lines="\n".join(dated[-HISTORY_LINES:])
+    )
+    if len(dated) > HISTORY_LINES:
+        text += "\n\n" + _("selfcheck-history-more").format(shown=HISTORY_LINES, total=len(dated))
+    await show(query, text, history_keyboard(instrument, rows, settings, lang))
+
+
+async def scale_points(
+    session: AsyncSession, user: User, instrument: Instrument, scale: Scale, settings: Settings
+) -> list[tuple[datetime, float]]:
+    """(local time, score) of every result that scored `scale`."""
     points = []
-    for row in rows:
+    for row in await repo.history(session, user.id, instrument.key):
         scored = stored_result(row).scales.get(scale.key)
         if scored is not None:
             points.append((row.created_at.astimezone(settings.tz), float(scored.score)))
-    if not points:
-        return await show_history(query, session, user, instrument, settings, lang)
-    chart_title = f"{instrument.name(lang)} ({instrument.abbreviation})"
-    if len(instrument.scales) > 1:
-        chart_title += f" — {scale.name(lang)}"
-    # Rendering takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(
-        render_history_chart,
-        title=chart_title,
-        points=points,
-        y_range=(scale.min, scale.max),
-        thresholds=scale.thresholds(lang),
-        y_label=_("selfcheck-chart-axis"),
-    )
-    markup = with_nav(KeyboardBuilder(), Sc(action="hist", inst=instrument.key))
-    await bot.send_photo(
-        query.from_user.id,
-        BufferedInputFile(png, filename=f"{instrument.key}.png"),
-        caption=_("selfcheck-chart-caption").format(title=esc(chart_title), count=len(points)),
-        reply_markup=markup,
-    )
+    return points
+
+
+def chart_title(instrument: Instrument, scale: Scale, lang: Lang) -> str:
+    text = f"{instrument.name(lang)} ({instrument.abbreviation})"
+    return f"{text} — {scale.name(lang)}" if len(instrument.scales) > 1 else text
 
 
 # -- the questionnaire ---------------------------------------------------------------------
@@ -393,58 +391,44 @@ async def show_finished(
     row: SelfCheckResult,
     user: User,
     settings: Settings,
-    lang: str,
+    lang: Lang,
 ) -> None:
     """The screen that follows the last answer: the safety screen first when it is due, then the result."""
     if row.data.get("safety_screen"):
         instrument = instruments()[row.instrument]
-        go_on = button(_("selfcheck-safety-result"), Sc(action="res", inst=row.instrument, n=row.id))
-        return await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
-    await show_result(query, session, user, row, settings, lang)
+        go_on = button(_("selfcheck-safety-result"), result_button(row))
+        await show_safety(query, settings, safety_intro(instrument, stored_result(row)), go_on)
+    else:
+        await show_result(query, session, user, row, settings, lang)
 
 
-async def answer(
-    query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, settings: Settings, lang: str
+async def record(
+    query: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    instrument: Instrument,
+    draft: SelfCheckDraft,
+    item: Item,
+    value: int,
+    settings: Settings,
+    lang: Lang,
 ) -> None:
-    instrument = instruments()[data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
-    if draft is None:
-        # Finished already (a double tap on the last answer): the same screen stays.
-        latest = await repo.history(session, user.id, instrument.key, limit=1)
-        if latest:
-            return await show_finished(query, session, latest[-1], user, settings, lang)
-        return await show_instrument(query, session, user, instrument, lang)
-    if data.n != draft.position or data.n >= len(instrument.items):
-        return await show_question(query, instrument, draft, lang)  # stale or repeated tap
-    item = instrument.items[data.n]
-    if data.v not in {option.value for option in instrument.options_for(item)}:
-        return await show_question(query, instrument, draft, lang)  # forged value
+    """Count the answer, then show the next question, the safety screen, or the result."""
     alerted_before = bool(draft.data.get("alerted"))
-    alarm = instrument.safety_triggered_by(item.key, data.v)
-    repo.record_answer(draft, item.key, data.v, data.n + 1, alerted=alarm)
+    alarm = instrument.safety_triggered_by(item.key, value)
+    repo.record_answer(draft, item.key, value, draft.position + 1, alerted=alarm)
     if draft.position < len(instrument.items):
         if alarm:
-            go_on = button(_("selfcheck-safety-continue"), Sc(action="go", inst=instrument.key))
-            return await show_safety(query, settings, _("selfcheck-safety-answer"), go_on)
-        return await show_question(query, instrument, draft, lang)
-
+            go_on = button(_("selfcheck-safety-continue"), Sc(action=Action.RESUME, inst=instrument.key))
+            await show_safety(query, settings, _("selfcheck-safety-answer"), go_on)
+        else:
+            await show_question(query, instrument, draft, lang)
+        return
     result = instrument.score(repo.answers(draft))
     # Not twice: a safety screen already shown mid-questionnaire is not repeated for the same rule.
     safety_screen = alarm or (result.safety and not alerted_before)
     row = await repo.finish(session, draft, safety_screen=safety_screen)
     await show_finished(query, session, row, user, settings, lang)
-
-
-async def go_back(
-    query: CallbackQuery, data: cb.SelfCheck, session: AsyncSession, user: User, lang: str
-) -> None:
-    instrument = instruments()[data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
-    if draft is None or data.n == 0:
-        return await show_instrument(query, session, user, instrument, lang)
-    if data.n == draft.position:  # a repeated Back tap must not go back twice
-        draft.position -= 1
-    await show_question(query, instrument, draft, lang)
 
 
 # -- sharing one result with the psychologist of one booking ---------------------------------
@@ -456,7 +440,6 @@ async def show_share(
     user: User,
     row: SelfCheckResult,
     settings: Settings,
-    lang: str,
 ) -> None:
     # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
     upcoming = [
@@ -470,11 +453,29 @@ async def show_share(
         mark = "✓ " if booking.id in done else ""
         when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
         name = booking.slot.psychologist.display_name
-        builder.row(
-            button(f"{mark}{when} · {name}", Sc(action="shto", inst=row.instrument, n=row.id, v=booking.id))
-        )
+        share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
+        builder.row(button(f"{mark}{when} · {name}", share_to))
     text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
-    await show(query, text, with_nav(builder, Sc(action="res", inst=row.instrument, n=row.id)))
+    await show(query, text, with_nav(builder, result_button(row)))
+
+
+def shared_text(user: User, row: SelfCheckResult, booking: Booking, settings: Settings, i18n: I18n) -> str:
+    """The result as its psychologist reads it, in their language."""
+    staff = booking.slot.psychologist.user
+    staff_lang = language(staff.language)
+    with i18n.use_locale(staff_lang):
+        return _("selfcheck-shared-psy").format(
+            code=user.pseudonym,
+            when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
+            result=result_text(
+                instruments()[row.instrument],
+                stored_result(row),
+                row.created_at,
+                settings,
+                staff_lang,
+                for_staff=True,
+            ),
+        )
 
 
 async def share_result(
@@ -488,179 +489,213 @@ async def share_result(
     i18n: I18n,
 ) -> None:
     booking = await bookings.teacher_booking(session, user.id, booking_id)
-    back = with_nav(KeyboardBuilder(), Sc(action="res", inst=row.instrument, n=row.id))
     if booking is None or not booking.upcoming or deactivated(booking.slot.psychologist.user):
-        return await show_share(query, session, user, row, settings, i18n.current_locale)
+        await show_share(query, session, user, row, settings)
+        return
+    back = with_nav(KeyboardBuilder(), result_button(row))
     psychologist = booking.slot.psychologist
     shared = await repo.share(session, row.id, booking.id)
-    if shared is None:  # already sent (a repeated tap): say so, send nothing again
-        return await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)
-    # Published before the message goes out: a crash after sending must not let a retry send it twice.
-    await session.commit()
-    instrument = instruments()[row.instrument]
-    result = stored_result(row)
-    staff = psychologist.user
-    with i18n.use_locale(staff.language):
-        text = _("selfcheck-shared-psy").format(
-            code=user.pseudonym,
-            when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
-            result=result_text(instrument, result, row.created_at, settings, staff.language, for_staff=True),
-        )
-    try:
-        await bot.send_message(staff.telegram_chat_id, text)
-    except TelegramAPIError as error:
-        log.warning("self-check share to a psychologist failed (%s)", type(error).__name__)
-        await repo.unshare(session, shared)
-        return await show(query, _("selfcheck-share-failed"), back)
+    if shared is not None:  # None: already sent (a repeated tap), so nothing is sent again
+        # Published before the message goes out: a crash after sending must not let a retry send it twice.
+        await session.commit()
+        try:
+            await bot.send_message(
+                psychologist.user.telegram_chat_id, shared_text(user, row, booking, settings, i18n)
+            )
+        except TelegramAPIError as error:
+            log.warning("self-check share to a psychologist failed (%s)", type(error).__name__)
+            await repo.unshare(session, shared)
+            await show(query, _("selfcheck-share-failed"), back)
+            return
     await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)
+
+
+# -- handlers -------------------------------------------------------------------------------
+
+
+async def menu(
+    query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, state: FSMContext
+) -> None:
+    await state.clear()
+    await show_list(query, session, user, lang_of(i18n))
+
+
+async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
+    await show_list(query, session, user, lang_of(i18n))
+
+
+async def open_instrument(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+) -> None:
+    await show_instrument(query, session, user, instruments()[callback_data.inst], lang_of(i18n))
+
+
+async def begin(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+) -> None:
+    instrument = instruments()[callback_data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
+        draft = await repo.start(session, user.id, instrument.key)
+    await show_question(query, instrument, draft, lang_of(i18n))
+
+
+async def resume(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+) -> None:
+    instrument = instruments()[callback_data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None:
+        await show_instrument(query, session, user, instrument, lang_of(i18n))
+    else:
+        await show_question(query, instrument, draft, lang_of(i18n))
+
+
+async def answer(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+) -> None:
+    lang, position = lang_of(i18n), callback_data.n
+    instrument = instruments()[callback_data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None:
+        # Finished already (a double tap on the last answer): the same screen stays.
+        latest = await repo.history(session, user.id, instrument.key, limit=1)
+        if latest:
+            await show_finished(query, session, latest[-1], user, settings, lang)
+        else:
+            await show_instrument(query, session, user, instrument, lang)
+        return
+    current = position == draft.position and position < len(instrument.items)
+    item = instrument.items[position] if current else None
+    if item is None or callback_data.v not in {option.value for option in instrument.options_for(item)}:
+        await show_question(query, instrument, draft, lang)  # a stale or repeated tap, or a forged value
+        return
+    await record(query, session, user, instrument, draft, item, callback_data.v, settings, lang)
+
+
+async def go_back(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+) -> None:
+    instrument = instruments()[callback_data.inst]
+    draft = await repo.draft(session, user.id, instrument.key)
+    if draft is None or callback_data.n == 0:
+        await show_instrument(query, session, user, instrument, lang_of(i18n))
+        return
+    if callback_data.n == draft.position:  # a repeated Back tap must not go back twice
+        draft.position -= 1
+    await show_question(query, instrument, draft, lang_of(i18n))
+
+
+async def open_result(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+) -> None:
+    row = await repo.result(session, user.id, callback_data.n)
+    if row is None:  # deleted meanwhile, or not this teacher's
+        await show_list(query, session, user, lang_of(i18n))
+        return
+    back = Sc(action=Action.HISTORY, inst=row.instrument) if callback_data.v else LIST
+    await show_result(query, session, user, row, settings, lang_of(i18n), back)
+
+
+async def choose_booking(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+) -> None:
+    row = await repo.result(session, user.id, callback_data.n)
+    if row is None:
+        await show_list(query, session, user, lang_of(i18n))
+    else:
+        await show_share(query, session, user, row, settings)
+
+
+async def share(
+    query: CallbackQuery,
+    callback_data: Sc,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    row = await repo.result(session, user.id, callback_data.n)
+    if row is None:
+        await show_list(query, session, user, lang_of(i18n))
+    else:
+        await share_result(query, bot, session, user, row, callback_data.v, settings, i18n)
+
+
+async def history(
+    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
+) -> None:
+    await show_history(query, session, user, instruments()[callback_data.inst], settings, lang_of(i18n))
+
+
+async def chart(
+    query: CallbackQuery,
+    callback_data: Sc,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """One scale's scores over time, as a photo."""
+    lang, instrument = lang_of(i18n), instruments()[callback_data.inst]
+    in_range = 0 <= callback_data.n < len(instrument.scales)
+    scale = instrument.scales[callback_data.n] if in_range else None
+    points = await scale_points(session, user, instrument, scale, settings) if scale else []
+    if scale is None or not points:
+        await show_history(query, session, user, instrument, settings, lang)
+        return
+    title_text = chart_title(instrument, scale, lang)
+    # Rendering takes a noticeable fraction of a second: off the event loop.
+    png = await asyncio.to_thread(
+        render_history_chart,
+        title=title_text,
+        points=points,
+        y_range=(scale.min, scale.max),
+        thresholds=scale.thresholds(lang),
+        y_label=_("selfcheck-chart-axis"),
+    )
+    await bot.send_photo(
+        query.from_user.id,
+        BufferedInputFile(png, filename=f"{instrument.key}.png"),
+        caption=_("selfcheck-chart-caption").format(title=esc(title_text), count=len(points)),
+        reply_markup=with_nav(KeyboardBuilder(), Sc(action=Action.HISTORY, inst=instrument.key)),
+    )
+
+
+async def confirm_delete(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+    count = sum((await repo.counts(session, user.id)).values())
+    builder = KeyboardBuilder()
+    builder.button(text=_("selfcheck-delete-confirm"), callback_data=Sc(action=Action.ERASE))
+    await show(query, _("selfcheck-delete-warning").format(count=count), with_nav(builder, LIST))
+
+
+async def erase(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+    await repo.delete_all(session, user.id)
+    log.info("self-check results deleted on request")
+    builder = KeyboardBuilder()
+    builder.button(text=_("selfcheck-back-to-list"), callback_data=LIST)
+    await show(query, _("selfcheck-deleted"), with_nav(builder))
 
 
 def create_router() -> Router:
     instruments()  # validate every instrument file at start, not at a teacher's first tap
     router = Router(name="selfcheck")
+    press = router.callback_query.register
     known = F.inst.in_(list(instruments()))
-
-    @router.callback_query(cb.Menu.filter(F.item == "check"))
-    async def menu(
-        query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n, state: FSMContext
-    ) -> None:
-        await state.clear()
-        await show_list(query, session, user, i18n.current_locale)
-
-    @router.callback_query(Sc.filter(F.action == "list"))
-    async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
-        await show_list(query, session, user, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "open") & known))
-    async def open_instrument(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
-    ) -> None:
-        await show_instrument(query, session, user, instruments()[callback_data.inst], i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "begin") & known))
-    async def begin(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
-    ) -> None:
-        instrument = instruments()[callback_data.inst]
-        draft = await repo.draft(session, user.id, instrument.key)
-        if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
-            draft = await repo.start(session, user.id, instrument.key)
-        await show_question(query, instrument, draft, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "go") & known))
-    async def resume(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
-    ) -> None:
-        instrument = instruments()[callback_data.inst]
-        draft = await repo.draft(session, user.id, instrument.key)
-        if draft is None:
-            return await show_instrument(query, session, user, instrument, i18n.current_locale)
-        await show_question(query, instrument, draft, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "ans") & known))
-    async def on_answer(
-        query: CallbackQuery,
-        callback_data: Sc,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        await answer(query, callback_data, session, user, settings, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "back") & known))
-    async def on_back(
-        query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
-    ) -> None:
-        await go_back(query, callback_data, session, user, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "res") & known))
-    async def open_result(
-        query: CallbackQuery,
-        callback_data: Sc,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        row = await repo.result(session, user.id, callback_data.n)
-        if row is None:  # deleted meanwhile, or not this teacher's
-            return await show_list(query, session, user, i18n.current_locale)
-        back = Sc(action="hist", inst=row.instrument) if callback_data.v else LIST
-        await show_result(query, session, user, row, settings, i18n.current_locale, back)
-
-    @router.callback_query(Sc.filter((F.action == "share") & known))
-    async def choose_booking(
-        query: CallbackQuery,
-        callback_data: Sc,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        row = await repo.result(session, user.id, callback_data.n)
-        if row is None:
-            return await show_list(query, session, user, i18n.current_locale)
-        await show_share(query, session, user, row, settings, i18n.current_locale)
-
-    @router.callback_query(Sc.filter((F.action == "shto") & known))
-    async def share(
-        query: CallbackQuery,
-        callback_data: Sc,
-        bot: Bot,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        row = await repo.result(session, user.id, callback_data.n)
-        if row is None:
-            return await show_list(query, session, user, i18n.current_locale)
-        await share_result(query, bot, session, user, row, callback_data.v, settings, i18n)
-
-    @router.callback_query(Sc.filter((F.action == "hist") & known))
-    async def history(
-        query: CallbackQuery,
-        callback_data: Sc,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        await show_history(
-            query, session, user, instruments()[callback_data.inst], settings, i18n.current_locale
-        )
-
-    @router.callback_query(Sc.filter((F.action == "chart") & known))
-    async def chart(
-        query: CallbackQuery,
-        callback_data: Sc,
-        bot: Bot,
-        session: AsyncSession,
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        instrument = instruments()[callback_data.inst]
-        if not 0 <= callback_data.n < len(instrument.scales):
-            return await show_history(query, session, user, instrument, settings, i18n.current_locale)
-        await send_chart(
-            query, bot, session, user, instrument, callback_data.n, settings, i18n.current_locale
-        )
-
-    @router.callback_query(Sc.filter(F.action == "del"))
-    async def confirm_delete(query: CallbackQuery, session: AsyncSession, user: User) -> None:
-        count = sum((await repo.counts(session, user.id)).values())
-        builder = KeyboardBuilder()
-        builder.button(text=_("selfcheck-delete-confirm"), callback_data=Sc(action="erase"))
-        await show(query, _("selfcheck-delete-warning").format(count=count), with_nav(builder, LIST))
-
-    @router.callback_query(Sc.filter(F.action == "erase"))
-    async def erase(query: CallbackQuery, session: AsyncSession, user: User) -> None:
-        await repo.delete_all(session, user.id)
-        log.info("self-check results deleted on request")
-        builder = KeyboardBuilder()
-        builder.button(text=_("selfcheck-back-to-list"), callback_data=LIST)
-        await show(query, _("selfcheck-deleted"), with_nav(builder))
-
+    press(menu, cb.Menu.filter(F.item == cb.Section.CHECK))
+    press(back_to_list, Sc.filter(F.action == Action.LIST))
+    press(open_instrument, Sc.filter((F.action == Action.OPEN) & known))
+    press(begin, Sc.filter((F.action == Action.BEGIN) & known))
+    press(resume, Sc.filter((F.action == Action.RESUME) & known))
+    press(answer, Sc.filter((F.action == Action.ANSWER) & known))
+    press(go_back, Sc.filter((F.action == Action.BACK) & known))
+    press(open_result, Sc.filter((F.action == Action.RESULT) & known))
+    press(choose_booking, Sc.filter((F.action == Action.SHARE) & known))
+    press(share, Sc.filter((F.action == Action.SHARE_TO) & known))
+    press(history, Sc.filter((F.action == Action.HISTORY) & known))
+    press(chart, Sc.filter((F.action == Action.CHART) & known))
+    press(confirm_delete, Sc.filter(F.action == Action.DELETE))
+    press(erase, Sc.filter(F.action == Action.ERASE))
     return router
