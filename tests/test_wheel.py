@@ -101,9 +101,22 @@ async def test_the_installed_wheel_answers_start_with_the_language_screen(instal
             )
             await asyncio.sleep(0.1)
 
+        # The shipped bot reports nothing to the fake server: wait for the reply itself.
         teacher = fake_api.user(user_id=880_101, language_code="ru")
-        await teacher.send_text("/start", timeout=30)
-        assert "Выберите язык" in teacher.last_text
+        message = fake_api.store_message(
+            teacher.id,
+            teacher.as_user,
+            kind="text",
+            text="/start",
+            entities=[{"type": "bot_command", "offset": 0, "length": 6}],
+        )
+        fake_api.feed({"message": message.to_api()})
+        deadline = asyncio.get_running_loop().time() + 60
+        while not any("Выберите язык" in (m.text or "") for m in teacher.messages):
+            assert asyncio.get_running_loop().time() < deadline, (
+                "no language screen:\n" + log_path.read_text()[-3000:]
+            )
+            await asyncio.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
