@@ -112,13 +112,18 @@ class HelpFirstMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        text = event.text or event.caption if isinstance(event, Message) else None
-        writing_plan = data.get("raw_state") == PlanFlow.step.state  # their plan speaks of crisis by design
-        if text and not text.startswith("/") and data.get("role") == "teacher" and not writing_plan:
-            signal = data["safety_signal"] = safety.classify(text)
-            if signal is not None and signal.kind is not Kind.DISTRESS:
-                await self.first_reply(event, data, signal)
+        if isinstance(event, Message):
+            await self.screen_first(event, data)
         return await handler(event, data)
+
+    async def screen_first(self, message: Message, data: dict[str, Any]) -> None:
+        text = message.text or message.caption
+        writing_plan = data.get("raw_state") == PlanFlow.step.state  # their plan speaks of crisis by design
+        if not text or text.startswith("/") or data.get("role") != "teacher" or writing_plan:
+            return
+        signal = data["safety_signal"] = safety.classify(text)
+        if signal is not None and signal.kind is not Kind.DISTRESS:
+            await self.first_reply(message, data, signal)
 
     async def first_reply(self, message: Message, data: dict[str, Any], signal: Signal) -> None:
         settings: Settings = data["settings"]
@@ -157,7 +162,7 @@ def create_router() -> Router:
     """Registered before the consent gate: urgent help and the safety answers need no account."""
     router = Router(name="urgent")
     router.message.register(urgent_command, Command("sos", "help"))
-    router.callback_query.register(urgent_button, cb.Menu.filter(F.item == "sos"))
+    router.callback_query.register(urgent_button, cb.Menu.filter(F.item == cb.Section.SOS))
     router.callback_query.register(
         safety_answer, Safe.filter(F.a.in_({SafeAction.SAFE, SafeAction.UNSURE, SafeAction.DANGER}))
     )
@@ -188,7 +193,7 @@ async def ask_step(query: CallbackQuery, callback_data: Safe, state: FSMContext)
 
 
 async def save_step(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    text = message.text.strip()
+    text = (message.text or "").strip()
     if utf16_len(text) > STEP_LIMIT:
         await message.answer(
             _("plan-too-long").format(limit=STEP_LIMIT),
@@ -225,16 +230,18 @@ async def clear_plan(query: CallbackQuery, session: AsyncSession, user: User) ->
 
 async def ask_handoff(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
     if await chat_repo.active_for(session, user.id):
-        return await show(query, _("handoff-in-chat"), with_nav(KeyboardBuilder()))
+        await show(query, _("handoff-in-chat"), with_nav(KeyboardBuilder()))
+        return
     if await repo.open_handoff(session, user):
         text = _("handoff-waiting") + "\n\n" + lines.text(settings.support.crisis_lines)
-        return await show(query, text, with_nav(KeyboardBuilder()))
+        await show(query, text, with_nav(KeyboardBuilder()))
+        return
     builder = KeyboardBuilder()
     builder.button(text=_("handoff-yes"), callback_data=Safe(a=SafeAction.HANDOFF_YES))
     await show(
         query,
         _("handoff-explain").format(privacy=privacy_text("chat")),
-        with_nav(builder, cb.Menu(item="sos")),
+        with_nav(builder, cb.Menu(item=cb.Section.SOS)),
     )
 
 
@@ -248,13 +255,16 @@ async def send_handoff(
 ) -> None:
     crisis_lines = lines.text(settings.support.crisis_lines)
     if await repo.open_handoff(session, user) or await chat_repo.active_for(session, user.id):
-        return await show(query, _("handoff-waiting") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+        await show(query, _("handoff-waiting") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+        return
     on_duty = await repo.on_duty_for(session, user.region, utcnow(), settings.tz)
     if not on_duty:
         builder = KeyboardBuilder()
         builder.row(screens.earliest_button())
-        return await show(query, _("handoff-none") + "\n\n" + crisis_lines, with_nav(builder))
-    question = await repo.create_handoff(session, user, query.message.message_id)
+        await show(query, _("handoff-none") + "\n\n" + crisis_lines, with_nav(builder))
+        return
+    # The safety screen's message: a hand-off's is never copied (storage.repo.safety.create_handoff).
+    question = await repo.create_handoff(session, user, query.message.message_id if query.message else 0)
     await session.commit()  # published before psychologists are told, so "take" finds it
 
     def card() -> tuple[str, Any]:
