@@ -72,45 +72,49 @@ class NearChat(Filter):
         return {"chat_session": chat} if chat is not None else False
 
 
-async def _relay(
-    message: Message,
-    bot: Bot,
-    session: AsyncSession,
-    user: User,
-    chat: ChatSession,
-    i18n: I18n,
-    signal: Signal | None = None,
-) -> None:
-    other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
+async def _deliver(
+    message: Message, bot: Bot, session: AsyncSession, user: User, chat: ChatSession
+) -> User | str:
+    """The other side, reached by the bot's copy of the message; otherwise what went wrong (a locale key)."""
     if message.content_type in NOT_RELAYED:
-        await message.answer(_("chat-not-relayed-private"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-not-relayed-private"
+    other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
     if other is None or not other.active:
-        await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-other-gone"
     try:
         await bot.copy_message(
             other.telegram_chat_id, message.chat.id, message.message_id, protect_content=True
         )
     except TelegramForbiddenError:  # the other side blocked the bot
         await record_blocked(session, other.id)
-        await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-other-gone"
     except TelegramBadRequest:
-        await message.answer(_("chat-not-relayed"), reply_markup=chat_keyboard(chat.id, enter=False))
+        return "chat-not-relayed"
+    return other
+
+
+def crisis_alert(teacher: User) -> tuple[str, None]:
+    return _("chat-crisis-alert").format(code=teacher.pseudonym) + "\n\n" + _("crisis-protocol"), None
+
+
+async def relay(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    chat_session: ChatSession,
+    i18n: I18n,
+    safety_signal: Signal | None = None,
+) -> None:
+    other = await _deliver(message, bot, session, user, chat_session)
+    if isinstance(other, str):
+        await message.answer(_(other), reply_markup=chat_keyboard(chat_session.id, enter=False))
         return
     await message.react([DELIVERED])
-    if user.id == chat.teacher_id and signal is not None and signal.kind is Kind.CRISIS:
+    crisis = safety_signal is not None and safety_signal.kind is Kind.CRISIS
+    if user.id == chat_session.teacher_id and crisis:
         # The teacher saw the safety screen first (HelpFirstMiddleware); the psychologist gets the protocol.
-        await send_to(
-            bot,
-            i18n,
-            other,
-            lambda: (
-                _("chat-crisis-alert").format(code=user.pseudonym) + "\n\n" + _("crisis-protocol"),
-                None,
-            ),
-        )
+        await send_to(bot, i18n, other, lambda: crisis_alert(user))
 
 
 async def end_command(
@@ -123,18 +127,6 @@ async def end_command(
     settings: Settings,
 ) -> None:
     await close_chat(session, bot, i18n, settings, chat_session.id, user, message)
-
-
-async def relay(
-    message: Message,
-    bot: Bot,
-    session: AsyncSession,
-    user: User,
-    chat_session: ChatSession,
-    i18n: I18n,
-    safety_signal: Signal | None = None,
-) -> None:
-    await _relay(message, bot, session, user, chat_session, i18n, safety_signal)
 
 
 async def own_open_chat(

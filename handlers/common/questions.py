@@ -11,7 +11,6 @@ in the Telegram chats until deleted there (the teacher is told so).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -290,9 +289,7 @@ async def accept_live(
     if await repo.active_for(session, user.id) or await repo.psychologist_busy(session, psychologist.id):
         alert(callback_answer, "ask-live-busy")
         return
-    now = utcnow()
-    ends_at = now + timedelta(minutes=settings.chat.live_minutes)
-    chat = await repo.create_session(session, user.id, psychologist.id, now, ends_at, question_id=question.id)
+    chat = await rules.live_chat(session, question, psychologist, settings.chat, utcnow())
     await session.commit()
     await show(query, _("ask-live-accepted"), None)
     await open_chat(session, bot, i18n, settings, chat.id)
@@ -318,6 +315,22 @@ async def queue(
     await show(event, text, with_nav(builder))
 
 
+async def refuse_take(
+    query: CallbackQuery,
+    question_id: int,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """Taken first by a colleague, or not one this psychologist may see (a forged press): nothing is
+    copied, the queue is shown again."""
+    question = await repo.get_question(session, question_id)
+    taken = question is not None and question.status != "open"
+    alert(callback_answer, "ask-taken-by-other" if taken else "ask-not-available")
+    await queue(query, session, user, settings)
+
+
 async def take(
     query: CallbackQuery,
     callback_data: cb.Ask,
@@ -330,11 +343,7 @@ async def take(
     callback_answer: CallbackAnswer,
 ) -> None:
     if not await repo.take(session, callback_data.id, user):
-        # Taken first by a colleague, or not one this psychologist may see (a forged press): nothing is copied.
-        question = await repo.get_question(session, callback_data.id)
-        taken = question is not None and question.status != "open"
-        alert(callback_answer, "ask-taken-by-other" if taken else "ask-not-available")
-        await queue(query, session, user, settings)
+        await refuse_take(query, callback_data.id, session, user, settings, callback_answer)
         return
     await session.commit()  # the win is published before anyone is told
     found = await with_teacher(session, callback_data.id)
@@ -385,7 +394,7 @@ async def receive_answer(
         await message.answer(_("ask-question-gone"), reply_markup=nav_only())
         return
     question, teacher = found
-    await repo.mark_answered(session, question, utcnow() + timedelta(hours=settings.chat.reply_hours))
+    await rules.answered(session, question, settings.chat, utcnow())
     await session.commit()
     await send_to(bot, i18n, teacher, lambda: (_("ask-answer-title"), None))
     with i18n.use_locale(teacher.language):

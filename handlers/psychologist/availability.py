@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from aiogram import F, Router
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, InlineKeyboardButton
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.services import availability as offer
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
-from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
 from bot.views.calendar import day_grid, weekday_names
@@ -101,6 +101,13 @@ def day_line(slot: Slot, booking: Booking | None, at: str) -> str:
     )
 
 
+def slot_button(slot: Slot, booking: Booking | None, at: str, day: date) -> InlineKeyboardButton:
+    """A free slot can be removed, a booked one opened."""
+    if booking is None:
+        return button(_("psy-remove-slot").format(time=at), P(a=A.REMOVE_SLOT, id=slot.id, v=ymd(day)))
+    return button(f"{at} · {booking.teacher.pseudonym}", P(a=A.BOOKING, id=booking.id))
+
+
 async def show_day(
     query: CallbackQuery,
     session: AsyncSession,
@@ -117,22 +124,14 @@ async def show_day(
     for slot, booking in rows:
         at = common.hhmm(slot.starts_at, settings.tz)
         lines.append(day_line(slot, booking, at))
-        if booking is None:
-            remove = P(a=A.REMOVE_SLOT, id=slot.id, v=ymd(day))
-            builder.button(text=_("psy-remove-slot").format(time=at), callback_data=remove)
-        else:
-            builder.button(
-                text=f"{at} · {booking.teacher.pseudonym}", callback_data=P(a=A.BOOKING, id=booking.id)
-            )
+        builder.add(slot_button(slot, booking, at, day))
     builder.adjust(2)
     builder.row(
-        *KeyboardBuilder()
-        .button(text="◀️", callback_data=P(a=A.DAY, v=ymd(day - timedelta(days=1))))
-        .button(text=_("psy-add-here"), callback_data=P(a=A.SLOT_TIME, v=ymd(day)))
-        .button(text="▶️", callback_data=P(a=A.DAY, v=ymd(day + timedelta(days=1))))
-        .buttons
+        button("◀️", P(a=A.DAY, v=ymd(day - timedelta(days=1)))),
+        button(_("psy-add-here"), P(a=A.SLOT_TIME, v=ymd(day))),
+        button("▶️", P(a=A.DAY, v=ymd(day + timedelta(days=1)))),
     )
-    builder.row(*KeyboardBuilder().button(text=_("psy-week"), callback_data=P(a=A.WEEK, v=ymd(day))).buttons)
+    builder.row(button(_("psy-week"), P(a=A.WEEK, v=ymd(day))))
     body = "\n".join(lines) or _("psy-day-empty")
     text = prefix + _("psy-day-title").format(day=common.day_title(day, user.language)) + "\n\n" + body
     await show(query, text, with_nav(builder, HOME))
@@ -163,10 +162,8 @@ async def show_week(
         builder.button(text=label, callback_data=P(a=A.DAY, v=ymd(day)))
     builder.adjust(4)
     builder.row(
-        *KeyboardBuilder()
-        .button(text="◀️", callback_data=P(a=A.WEEK, v=ymd(monday - timedelta(days=7))))
-        .button(text="▶️", callback_data=P(a=A.WEEK, v=ymd(monday + timedelta(days=7))))
-        .buttons
+        button("◀️", P(a=A.WEEK, v=ymd(monday - timedelta(days=7)))),
+        button("▶️", P(a=A.WEEK, v=ymd(monday + timedelta(days=7)))),
     )
     text = _("psy-week-title").format(day=common.day_title(monday, user.language)) + "\n\n" + "\n".join(lines)
     await show(query, text, with_nav(builder, HOME))
