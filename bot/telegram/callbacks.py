@@ -59,8 +59,14 @@ class Settings(CallbackData, prefix="st"):
     value: str = ""
 
 
+class AdminAction(StrEnum):
+    HOME = "home"  # pick the role to invite
+    REGION = "region"  # pick the region
+    MAKE = "make"  # make the invite link
+
+
 class Admin(CallbackData, prefix="ad"):
-    action: str
+    action: AdminAction
     role: str = ""
     region: str = ""
 
@@ -122,18 +128,34 @@ class Mood(CallbackData, prefix="md"):
     value: int | None = None
 
 
-class Chat(CallbackData, prefix="ch"):
-    """Anonymous chat: action enter, end, rate (value 1/0), accept/decline an offered live chat."""
+class ChatAction(StrEnum):
+    ENTER = "enter"
+    END = "end"
+    RATE = "rate"  # value: "1" it helped, "0" it did not
+    ACCEPT = "accept"  # a live chat offered on a question (id: the question)
+    DECLINE = "decline"
 
-    action: str
+
+class Chat(CallbackData, prefix="ch"):
+    """Anonymous chat; id a chat session, or the question a live chat is offered on."""
+
+    action: ChatAction
     id: int = 0
     value: str = ""
 
 
-class Ask(CallbackData, prefix="aq"):
-    """Anonymous questions: action new, take, queue, answer, reply, live (offer a live chat)."""
+class AskAction(StrEnum):
+    TAKE = "take"
+    QUEUE = "queue"
+    ANSWER = "answer"
+    REPLY = "reply"
+    LIVE = "live"  # offer a live chat
 
-    action: str
+
+class Ask(CallbackData, prefix="aq"):
+    """Anonymous questions; id the question."""
+
+    action: AskAction
     id: int = 0
 
 
@@ -178,11 +200,46 @@ class Book(CallbackData, prefix="bk"):
     r: int = 0
 
 
+class PsyAction(StrEnum):
+    """The psychologist's cabinet (handlers/psychologist/cabinet.py) and availability (availability.py)."""
+
+    PROFILE = "prof"
+    SHORT_NOTICE = "sn"
+    EDIT = "edit"  # v: a free-text profile field
+    LANGUAGES = "langs"
+    TOGGLE_LANGUAGE = "tl"  # v: a language
+    FORMATS = "fmts"
+    TOGGLE_FORMAT = "tf"  # v: a format
+    REGIONS = "regs"
+    TOGGLE_REGION = "tr"  # v: a region
+    BOOKING = "bk"
+    CONFIRM = "bcf"
+    ATTENDED = "att"
+    NO_SHOW = "ns"
+    CANCEL = "bcx"  # ask for a reason
+    CANCEL_NO_REASON = "bcxn"
+    NOOP = "noop"  # calendar padding and headers
+    CALENDAR = "cal"
+    SLOT_TIME = "dt"  # v: the day
+    SLOT_DURATION = "dur"  # v, t
+    SLOT_FORMAT = "sfm"  # v, t, n: minutes
+    SLOT_ADD = "add"  # v, t, n, f
+    TEMPLATE = "tw"  # pick a weekday
+    TEMPLATE_START = "tws"  # v: the weekday
+    TEMPLATE_END = "twe"  # v, t
+    TEMPLATE_FORMAT = "twf"  # v, t, e
+    TEMPLATE_WEEKS = "twk"  # v, t, e, f
+    TEMPLATE_APPLY = "twgo"  # v, t, e, f, n: weeks
+    DAY = "day"  # v: the day
+    WEEK = "week"  # v: a day of the week
+    REMOVE_SLOT = "rm"  # id, v: the day shown
+
+
 class Psy(CallbackData, prefix="ps"):
     """Psychologist's cabinet. a: the action; v a value (profile field, day YYYYMMDD, weekday 0-6);
     t a time HHMM; e an end time HHMM; f a format; n minutes or weeks; id a slot or booking id."""
 
-    a: str
+    a: PsyAction
     v: str = ""
     t: str = ""
     e: str = ""

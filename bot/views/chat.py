@@ -76,8 +76,8 @@ def closes_at(chat: ChatSession, settings: Settings) -> datetime:
 def chat_keyboard(chat_id: int, *, enter: bool) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     if enter:
-        builder.button(text=_("chat-enter"), callback_data=cb.Chat(action="enter", id=chat_id))
-    builder.button(text=_("chat-end"), callback_data=cb.Chat(action="end", id=chat_id))
+        builder.button(text=_("chat-enter"), callback_data=cb.Chat(action=cb.ChatAction.ENTER, id=chat_id))
+    builder.button(text=_("chat-end"), callback_data=cb.Chat(action=cb.ChatAction.END, id=chat_id))
     builder.row(*urgent_row())
     return builder.as_markup()
 
@@ -112,7 +112,8 @@ def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, Inlin
         return _("chat-ended-psy").format(code=teacher.pseudonym), with_nav(builder)
     for value in ("1", "0"):
         builder.button(
-            text=_("chat-rate-" + value), callback_data=cb.Chat(action="rate", id=chat.id, value=value)
+            text=_("chat-rate-" + value),
+            callback_data=cb.Chat(action=cb.ChatAction.RATE, id=chat.id, value=value),
         )
     builder.adjust(2)
     return _("chat-ended-teacher"), with_nav(builder)

@@ -43,12 +43,9 @@ from storage.repo import chat as repo
 
 # Contact cards and locations would reveal a phone number or a place: never relayed.
 NOT_RELAYED = {ContentType.CONTACT, ContentType.LOCATION, ContentType.VENUE}
-DELIVERED = [ReactionTypeEmoji(emoji="👌")]
+DELIVERED = ReactionTypeEmoji(emoji="👌")
 # A message sent this close to a planned chat, or after one ended, is explained rather than ignored.
 NEARBY = timedelta(hours=2)
-
-
-# --- handlers --------------------------------------------------------------------------------------------------
 
 
 class InOpenChat(Filter):
@@ -75,121 +72,141 @@ class NearChat(Filter):
         return {"chat_session": chat} if chat is not None else False
 
 
-async def _relay(
-    message: Message,
-    bot: Bot,
-    session: AsyncSession,
-    user: User,
-    chat: ChatSession,
-    i18n: I18n,
-    signal: Signal | None = None,
-) -> None:
-    other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
+async def _deliver(
+    message: Message, bot: Bot, session: AsyncSession, user: User, chat: ChatSession
+) -> User | str:
+    """The other side, reached by the bot's copy of the message; otherwise what went wrong (a locale key)."""
     if message.content_type in NOT_RELAYED:
-        await message.answer(_("chat-not-relayed-private"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-not-relayed-private"
+    other = await session.get(User, chat.psychologist_id if user.id == chat.teacher_id else chat.teacher_id)
     if other is None or not other.active:
-        await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-other-gone"
     try:
         await bot.copy_message(
             other.telegram_chat_id, message.chat.id, message.message_id, protect_content=True
         )
     except TelegramForbiddenError:  # the other side blocked the bot
         await record_blocked(session, other.id)
-        await message.answer(_("chat-other-gone"), reply_markup=chat_keyboard(chat.id, enter=False))
-        return
+        return "chat-other-gone"
     except TelegramBadRequest:
-        await message.answer(_("chat-not-relayed"), reply_markup=chat_keyboard(chat.id, enter=False))
+        return "chat-not-relayed"
+    return other
+
+
+def crisis_alert(teacher: User) -> tuple[str, None]:
+    return _("chat-crisis-alert").format(code=teacher.pseudonym) + "\n\n" + _("crisis-protocol"), None
+
+
+async def relay(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    chat_session: ChatSession,
+    i18n: I18n,
+    safety_signal: Signal | None = None,
+) -> None:
+    other = await _deliver(message, bot, session, user, chat_session)
+    if isinstance(other, str):
+        await message.answer(_(other), reply_markup=chat_keyboard(chat_session.id, enter=False))
         return
-    await message.react(DELIVERED)
-    if user.id == chat.teacher_id and signal is not None and signal.kind is Kind.CRISIS:
+    await message.react([DELIVERED])
+    crisis = safety_signal is not None and safety_signal.kind is Kind.CRISIS
+    if user.id == chat_session.teacher_id and crisis:
         # The teacher saw the safety screen first (HelpFirstMiddleware); the psychologist gets the protocol.
-        await send_to(
-            bot,
-            i18n,
-            other,
-            lambda: (
-                _("chat-crisis-alert").format(code=user.pseudonym) + "\n\n" + _("crisis-protocol"),
-                None,
-            ),
-        )
+        await send_to(bot, i18n, other, lambda: crisis_alert(user))
+
+
+async def end_command(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    chat_session: ChatSession,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    await close_chat(session, bot, i18n, settings, chat_session.id, user, message)
+
+
+async def own_open_chat(
+    query: CallbackQuery,
+    callback_data: cb.Chat,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+) -> ChatSession | None:
+    """The chat pressed on, if it is open and this user's; otherwise they are told it is not open."""
+    chat = await repo.get_session(session, callback_data.id)
+    if chat is not None and user.id in (chat.teacher_id, chat.psychologist_id) and chat.status == "open":
+        return chat
+    callback_answer.text = _("chat-not-open")
+    await show(query, _("chat-not-open"), with_nav(KeyboardBuilder()))
+    return None
+
+
+async def enter(
+    query: CallbackQuery,
+    callback_data: cb.Chat,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+) -> None:
+    chat = await own_open_chat(query, callback_data, callback_answer, session, user)
+    teacher = await session.get(User, chat.teacher_id) if chat is not None else None
+    if chat is None or teacher is None:
+        return
+    name = await psychologist_name(session, chat)
+    text = opened_text(chat, user, teacher, settings, name) + "\n\n" + _("chat-inside")
+    await show(query, text, chat_keyboard(chat.id, enter=False))
+
+
+async def end(
+    query: CallbackQuery,
+    callback_data: cb.Chat,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    chat = await own_open_chat(query, callback_data, callback_answer, session, user)
+    if chat is not None:
+        await close_chat(session, bot, i18n, settings, chat.id, user, query)
+
+
+async def rate(query: CallbackQuery, callback_data: cb.Chat, session: AsyncSession, user: User) -> None:
+    await repo.rate(session, callback_data.id, user.id, 1 if callback_data.value == "1" else 0)
+    await show(query, _("chat-thanks"), with_nav(KeyboardBuilder()))
 
 
 def create_router() -> Router:
     """Registered BEFORE the other feature routers (see handlers/__init__.py): while a chat is open,
     a participant's messages belong to the conversation, whatever screen or state they left."""
     router = Router(name="chat")
-
-    @router.message(Command("end"), InOpenChat())
-    async def end_command(
-        message: Message,
-        bot: Bot,
-        session: AsyncSession,
-        user: User,
-        chat_session: ChatSession,
-        i18n: I18n,
-        settings: Settings,
-    ) -> None:
-        await close_chat(session, bot, i18n, settings, chat_session.id, user, message)
-
+    router.message.register(end_command, Command("end"), InOpenChat())
     # Commands go on to their own handlers (/start, /menu, /sos are handled even earlier).
-    @router.message(InOpenChat(), ~F.text.startswith("/"))
-    async def relay(
-        message: Message,
-        bot: Bot,
-        session: AsyncSession,
-        user: User,
-        chat_session: ChatSession,
-        i18n: I18n,
-        safety_signal: Signal | None = None,
-    ) -> None:
-        await _relay(message, bot, session, user, chat_session, i18n, safety_signal)
-
-    @router.callback_query(cb.Chat.filter(F.action.in_({"enter", "end"})))
-    async def enter_or_end(
-        query: CallbackQuery,
-        callback_data: cb.Chat,
-        callback_answer: CallbackAnswer,
-        bot: Bot,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-        settings: Settings,
-    ) -> None:
-        chat = await repo.get_session(session, callback_data.id)
-        if chat is None or user.id not in (chat.teacher_id, chat.psychologist_id) or chat.status != "open":
-            callback_answer.text = _("chat-not-open")
-            await show(query, _("chat-not-open"), with_nav(KeyboardBuilder()))
-            return
-        if callback_data.action == "end":
-            await close_chat(session, bot, i18n, settings, chat.id, user, query)
-            return
-        teacher = await session.get(User, chat.teacher_id)
-        name = await psychologist_name(session, chat)
-        text = opened_text(chat, user, teacher, settings, name) + "\n\n" + _("chat-inside")
-        await show(query, text, chat_keyboard(chat.id, enter=False))
-
-    @router.callback_query(cb.Chat.filter(F.action == "rate"))
-    async def rate(query: CallbackQuery, callback_data: cb.Chat, session: AsyncSession, user: User) -> None:
-        await repo.rate(session, callback_data.id, user.id, 1 if callback_data.value == "1" else 0)
-        await show(query, _("chat-thanks"), with_nav(KeyboardBuilder()))
-
+    router.message.register(relay, InOpenChat(), ~F.text.startswith("/"))
+    router.callback_query.register(enter, cb.Chat.filter(F.action == cb.ChatAction.ENTER))
+    router.callback_query.register(end, cb.Chat.filter(F.action == cb.ChatAction.END))
+    router.callback_query.register(rate, cb.Chat.filter(F.action == cb.ChatAction.RATE))
     return router
+
+
+async def outside(message: Message, chat_session: ChatSession, settings: Settings) -> None:
+    chat = chat_session
+    if chat.status == "planned":
+        text = _("chat-not-yet").format(time=local_time(chat.starts_at, settings))
+    else:
+        text = _("chat-already-ended")
+    await message.answer(text, reply_markup=with_nav(KeyboardBuilder()))
 
 
 def create_outside_router() -> Router:
     """Near the end of the line: a stray message from someone whose chat has not opened yet or has
     just ended gets told so, instead of the generic "I did not understand"."""
     router = Router(name="chat-outside")
-
-    @router.message(~F.text.startswith("/"), NearChat())
-    async def outside(message: Message, chat_session: ChatSession, settings: Settings) -> None:
-        chat = chat_session
-        if chat.status == "planned":
-            text = _("chat-not-yet").format(time=local_time(chat.starts_at, settings))
-        else:
-            text = _("chat-already-ended")
-        await message.answer(text, reply_markup=with_nav(KeyboardBuilder()))
-
+    router.message.register(outside, ~F.text.startswith("/"), NearChat())
     return router

@@ -17,32 +17,33 @@ from handlers.common.start import greet
 from storage.models import User
 
 
+async def stale_button(
+    query: CallbackQuery, callback_answer: CallbackAnswer, user: User | None, role: str, i18n: I18n
+) -> None:
+    callback_answer.text = _("stale-button")
+    await greet(query, user, role, i18n, i18n.current_locale)
+
+
+async def unexpected_input(
+    message: Message,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    safety_signal: Signal | None = None,
+) -> None:
+    if safety_signal is not None:
+        # A crisis or a worry for someone got its screen first (HelpFirstMiddleware): nothing more.
+        # Distress gets a warm reply instead of "did not understand".
+        if safety_signal.kind is Kind.DISTRESS:
+            text, markup = screens.distress()
+            await message.answer(text, reply_markup=markup)
+        return
+    await message.answer(_("unexpected-input"))
+    await greet(message, user, role, i18n, i18n.current_locale)
+
+
 def create_router() -> Router:
     router = Router(name="fallback")
-
-    @router.callback_query()
-    async def stale_button(
-        query: CallbackQuery, callback_answer: CallbackAnswer, user: User | None, role: str, i18n: I18n
-    ) -> None:
-        callback_answer.text = _("stale-button")
-        await greet(query, user, role, i18n, i18n.current_locale)
-
-    @router.message()
-    async def unexpected_input(
-        message: Message,
-        user: User | None,
-        role: str,
-        i18n: I18n,
-        safety_signal: Signal | None = None,
-    ) -> None:
-        if safety_signal is not None:
-            # A crisis or a worry for someone got its screen first (HelpFirstMiddleware): nothing more.
-            # Distress gets a warm reply instead of "did not understand".
-            if safety_signal.kind is Kind.DISTRESS:
-                text, markup = screens.distress()
-                await message.answer(text, reply_markup=markup)
-            return
-        await message.answer(_("unexpected-input"))
-        await greet(message, user, role, i18n, i18n.current_locale)
-
+    router.callback_query.register(stale_button)
+    router.message.register(unexpected_input)
     return router

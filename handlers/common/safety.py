@@ -20,14 +20,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, TelegramObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -37,6 +37,8 @@ from bot.config import Settings
 from bot.content import lines
 from bot.events import UserErased
 from bot.services import safety
+from bot.services.checkin import checkin_time
+from bot.services.questions import answer_handoff
 from bot.services.safety import Kind, Signal
 from bot.telegram import callbacks as cb
 from bot.telegram.callbacks import Safe, SafeAction
@@ -49,7 +51,7 @@ from bot.views.booking import privacy_text
 from bot.views.chat import open_chat, send_to
 from bot.workers.chat_clock import ChatClock
 from bot.workers.reminders import Rendered
-from storage.models import Reminder, User
+from storage.models import AnonQuestion, Reminder, User
 from storage.models.base import utcnow
 from storage.models.safety import PLAN_STEPS, STEP_LIMIT
 from storage.repo import chat as chat_repo
@@ -112,13 +114,18 @@ class HelpFirstMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        text = event.text or event.caption if isinstance(event, Message) else None
-        writing_plan = data.get("raw_state") == PlanFlow.step.state  # their plan speaks of crisis by design
-        if text and not text.startswith("/") and data.get("role") == "teacher" and not writing_plan:
-            signal = data["safety_signal"] = safety.classify(text)
-            if signal is not None and signal.kind is not Kind.DISTRESS:
-                await self.first_reply(event, data, signal)
+        if isinstance(event, Message):
+            await self.screen_first(event, data)
         return await handler(event, data)
+
+    async def screen_first(self, message: Message, data: dict[str, Any]) -> None:
+        text = message.text or message.caption
+        writing_plan = data.get("raw_state") == PlanFlow.step.state  # their plan speaks of crisis by design
+        if not text or text.startswith("/") or data.get("role") != "teacher" or writing_plan:
+            return
+        signal = data["safety_signal"] = safety.classify(text)
+        if signal is not None and signal.kind is not Kind.DISTRESS:
+            await self.first_reply(message, data, signal)
 
     async def first_reply(self, message: Message, data: dict[str, Any], signal: Signal) -> None:
         settings: Settings = data["settings"]
@@ -157,7 +164,7 @@ def create_router() -> Router:
     """Registered before the consent gate: urgent help and the safety answers need no account."""
     router = Router(name="urgent")
     router.message.register(urgent_command, Command("sos", "help"))
-    router.callback_query.register(urgent_button, cb.Menu.filter(F.item == "sos"))
+    router.callback_query.register(urgent_button, cb.Menu.filter(F.item == cb.Section.SOS))
     router.callback_query.register(
         safety_answer, Safe.filter(F.a.in_({SafeAction.SAFE, SafeAction.UNSURE, SafeAction.DANGER}))
     )
@@ -188,7 +195,7 @@ async def ask_step(query: CallbackQuery, callback_data: Safe, state: FSMContext)
 
 
 async def save_step(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    text = message.text.strip()
+    text = (message.text or "").strip()
     if utf16_len(text) > STEP_LIMIT:
         await message.answer(
             _("plan-too-long").format(limit=STEP_LIMIT),
@@ -225,17 +232,28 @@ async def clear_plan(query: CallbackQuery, session: AsyncSession, user: User) ->
 
 async def ask_handoff(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
     if await chat_repo.active_for(session, user.id):
-        return await show(query, _("handoff-in-chat"), with_nav(KeyboardBuilder()))
+        await show(query, _("handoff-in-chat"), with_nav(KeyboardBuilder()))
+        return
     if await repo.open_handoff(session, user):
         text = _("handoff-waiting") + "\n\n" + lines.text(settings.support.crisis_lines)
-        return await show(query, text, with_nav(KeyboardBuilder()))
+        await show(query, text, with_nav(KeyboardBuilder()))
+        return
     builder = KeyboardBuilder()
     builder.button(text=_("handoff-yes"), callback_data=Safe(a=SafeAction.HANDOFF_YES))
     await show(
         query,
         _("handoff-explain").format(privacy=privacy_text("chat")),
-        with_nav(builder, cb.Menu(item="sos")),
+        with_nav(builder, cb.Menu(item=cb.Section.SOS)),
     )
+
+
+def handoff_card(teacher: User, question_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    """What the psychologists on duty get: the crisis protocol and a button to take the hand-off."""
+    take = KeyboardBuilder()
+    take.button(
+        text=_("handoff-take").format(code=teacher.pseudonym), callback_data=cb.Handoff(id=question_id)
+    )
+    return _("handoff-psy").format(code=teacher.pseudonym, protocol=_("crisis-protocol")), with_nav(take)
 
 
 async def send_handoff(
@@ -248,25 +266,32 @@ async def send_handoff(
 ) -> None:
     crisis_lines = lines.text(settings.support.crisis_lines)
     if await repo.open_handoff(session, user) or await chat_repo.active_for(session, user.id):
-        return await show(query, _("handoff-waiting") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+        await show(query, _("handoff-waiting") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+        return
     on_duty = await repo.on_duty_for(session, user.region, utcnow(), settings.tz)
     if not on_duty:
         builder = KeyboardBuilder()
         builder.row(screens.earliest_button())
-        return await show(query, _("handoff-none") + "\n\n" + crisis_lines, with_nav(builder))
-    question = await repo.create_handoff(session, user, query.message.message_id)
+        await show(query, _("handoff-none") + "\n\n" + crisis_lines, with_nav(builder))
+        return
+    # The safety screen's message: a hand-off's is never copied (storage.repo.safety.create_handoff).
+    question = await repo.create_handoff(session, user, query.message.message_id if query.message else 0)
     await session.commit()  # published before psychologists are told, so "take" finds it
-
-    def card() -> tuple[str, Any]:
-        take = KeyboardBuilder()
-        take.button(
-            text=_("handoff-take").format(code=user.pseudonym), callback_data=cb.Handoff(id=question.id)
-        )
-        return _("handoff-psy").format(code=user.pseudonym, protocol=_("crisis-protocol")), with_nav(take)
-
     for psychologist in on_duty:
-        await send_to(bot, i18n, psychologist, card)
+        await send_to(bot, i18n, psychologist, lambda: handoff_card(user, question.id))
     await show(query, _("handoff-sent") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+
+
+async def claim_handoff(session: AsyncSession, question_id: int, user: User) -> AnonQuestion | str:
+    """The hand-off, once this psychologist took it; otherwise why not (a locale key)."""
+    question = await chat_repo.get_question(session, question_id)
+    if question is None or not question.handoff:
+        return "handoff-gone"
+    if question.status == "open" and await chat_repo.psychologist_busy(session, user.id):
+        return "ask-live-busy"
+    if not await chat_repo.take(session, question.id, user):
+        return "handoff-taken-other"
+    return question
 
 
 async def take_handoff(
@@ -280,27 +305,11 @@ async def take_handoff(
     callback_answer: CallbackAnswer,
     chat_clock: ChatClock,
 ) -> None:
-    question = await chat_repo.get_question(session, callback_data.id)
-    if question is None or not question.handoff:
-        callback_answer.text, callback_answer.show_alert = _("handoff-gone"), True
+    question = await claim_handoff(session, callback_data.id, user)
+    if isinstance(question, str):
+        callback_answer.text, callback_answer.show_alert = _(question), True
         return
-    if question.status == "open" and await chat_repo.psychologist_busy(session, user.id):
-        callback_answer.text, callback_answer.show_alert = _("ask-live-busy"), True
-        return
-    if not await chat_repo.take(session, question.id, user):
-        callback_answer.text, callback_answer.show_alert = _("handoff-taken-other"), True
-        return
-    now = utcnow()
-    # As a question answered with a live chat: at rest a hand-off looks like any other question.
-    await chat_repo.mark_answered(session, question, now + timedelta(hours=settings.chat.reply_hours))
-    chat = await chat_repo.create_session(
-        session,
-        question.teacher_id,
-        user.id,
-        now,
-        now + timedelta(minutes=settings.chat.live_minutes),
-        question_id=question.id,
-    )
+    chat = await answer_handoff(session, question, user, settings.chat, utcnow())
     await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)
     await session.commit()
     await show(query, _("crisis-protocol"), None)
@@ -311,17 +320,10 @@ async def take_handoff(
 # -- the check-in tomorrow ---------------------------------------------------------------------
 
 
-def checkin_time(settings: Settings) -> datetime:
-    """The next full hour after the check-in period: a due time to the second would point, in a copy
-    of the database, to the teacher's other rows of the moment the safety screen was shown."""
-    due = utcnow() + timedelta(hours=settings.support.checkin_hours)
-    if settings.support.checkin_hours < 2:  # short periods are for trying it out and for tests
-        return due
-    return due.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-
-
 async def checkin_yes(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-    await reminder_repo.schedule_sealed(session, CHECKIN, user.id, checkin_time(settings))
+    await reminder_repo.schedule_sealed(
+        session, CHECKIN, user.id, checkin_time(settings.support.checkin_hours, utcnow())
+    )
     await show(query, _("safety-checkin-set"), with_nav(KeyboardBuilder()))
 
 

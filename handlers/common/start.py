@@ -6,6 +6,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,88 +67,93 @@ async def greet(
         await show_main_menu(event, user, role)
 
 
+async def start_with_invite(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    user: User | None,
+    role: str,
+    settings: Settings,
+    i18n: I18n,
+    state: FSMContext,
+    event_from_user: TelegramUser,
+) -> None:
+    await state.clear()
+    if user is None:
+        language = preferred_language({"event_from_user": event_from_user}, settings.bot.default_language)
+        user = await users.create(session, event_from_user.id, language)
+    invite = await invites.redeem(session, command.args or "", user.id)
+    with i18n.use_locale(user.language):
+        if invite is None:
+            await message.answer(_("invite-invalid"))
+        else:
+            user.role, user.region = invite.role, invite.region or user.region
+            await users.audit(session, user.pseudonym, "role_granted:" + invite.role, "invite", invite.id)
+            await message.answer(_("invite-welcome-" + invite.role))
+        await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
+
+
+async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+    await state.clear()
+    await greet(message, user, role, i18n, i18n.current_locale)
+
+
+async def choose_language(
+    query: CallbackQuery,
+    callback_data: cb.Lang,
+    session: AsyncSession,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in LANGUAGE_NAMES:
+        await ask_language(query, i18n.current_locale, i18n)
+        return
+    if user is None:
+        user = await users.create(session, query.from_user.id, callback_data.code)
+    user.language = callback_data.code
+    with i18n.use_locale(user.language):
+        await greet(query, user, role, i18n, user.language)
+
+
+async def consent(
+    query: CallbackQuery,
+    callback_data: cb.Consent,
+    session: AsyncSession,
+    accounts: Accounts,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+) -> None:
+    if user is None:
+        await ask_language(query, i18n.current_locale, i18n)
+        return
+    if callback_data.agree or user.consented:
+        user.consent_at = user.consent_at or utcnow()
+        await show_main_menu(query, user, role)
+        return
+    # Voluntary means nothing is kept from someone who said "not now".
+    await state.clear()
+    await accounts.erase(session, user, [])
+    builder = KeyboardBuilder()
+    builder.button(text=_("consent-restart"), callback_data=cb.Menu(item=cb.Section.MAIN))
+    builder.row(*urgent_row())
+    await show(query, _("consent-declined"), builder.as_markup())
+
+
+async def main(query: CallbackQuery, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+    await state.clear()
+    await greet(query, user, role, i18n, i18n.current_locale)
+
+
 def create_router() -> Router:
     router = Router(name="start")
-
-    @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.PREFIX)))
-    async def start_with_invite(
-        message: Message,
-        command: CommandObject,
-        session: AsyncSession,
-        user: User | None,
-        role: str,
-        settings: Settings,
-        i18n: I18n,
-        state: FSMContext,
-    ) -> None:
-        await state.clear()
-        if user is None:
-            language = preferred_language(
-                {"event_from_user": message.from_user}, settings.bot.default_language
-            )
-            user = await users.create(session, message.from_user.id, language)
-        invite = await invites.redeem(session, command.args or "", user.id)
-        with i18n.use_locale(user.language):
-            if invite is None:
-                await message.answer(_("invite-invalid"))
-            else:
-                user.role, user.region = invite.role, invite.region or user.region
-                await users.audit(session, user.pseudonym, "role_granted:" + invite.role, "invite", invite.id)
-                await message.answer(_("invite-welcome-" + invite.role))
-            await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
-
-    @router.message(CommandStart())
-    @router.message(Command("menu"))
-    async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
-        await state.clear()
-        await greet(message, user, role, i18n, i18n.current_locale)
-
-    @router.callback_query(cb.Lang.filter(F.origin == "s"))
-    async def choose_language(
-        query: CallbackQuery,
-        callback_data: cb.Lang,
-        session: AsyncSession,
-        user: User | None,
-        role: str,
-        i18n: I18n,
-    ) -> None:
-        if callback_data.code not in LANGUAGE_NAMES:
-            return await ask_language(query, i18n.current_locale, i18n)
-        if user is None:
-            user = await users.create(session, query.from_user.id, callback_data.code)
-        user.language = callback_data.code
-        with i18n.use_locale(user.language):
-            await greet(query, user, role, i18n, user.language)
-
-    @router.callback_query(cb.Consent.filter())
-    async def consent(
-        query: CallbackQuery,
-        callback_data: cb.Consent,
-        session: AsyncSession,
-        accounts: Accounts,
-        user: User | None,
-        role: str,
-        i18n: I18n,
-        state: FSMContext,
-    ) -> None:
-        if user is None:
-            return await ask_language(query, i18n.current_locale, i18n)
-        if callback_data.agree:
-            user.consent_at = user.consent_at or utcnow()
-            return await show_main_menu(query, user, role)
-        if user.consented:
-            return await show_main_menu(query, user, role)
-        # Voluntary means nothing is kept from someone who said "not now".
-        await state.clear()
-        await accounts.erase(session, user, [])
-        builder = KeyboardBuilder()
-        builder.button(text=_("consent-restart"), callback_data=cb.Menu(item="main"))
-        builder.row(*urgent_row())
-        await show(query, _("consent-declined"), builder.as_markup())
-
-    @router.callback_query(cb.Menu.filter(F.item == "main"))
-    async def main(query: CallbackQuery, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
-        await state.clear()
-        await greet(query, user, role, i18n, i18n.current_locale)
-
+    invite_link = CommandStart(deep_link=True, magic=F.args.startswith(invites.PREFIX))
+    router.message.register(start_with_invite, invite_link)
+    router.message.register(start, CommandStart())
+    router.message.register(start, Command("menu"))
+    router.callback_query.register(choose_language, cb.Lang.filter(F.origin == cb.LangOrigin.START))
+    router.callback_query.register(consent, cb.Consent.filter())
+    router.callback_query.register(main, cb.Menu.filter(F.item == cb.Section.MAIN))
     return router

@@ -6,6 +6,8 @@ On duty, a psychologist receives urgent questions and crisis hand-offs of their 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -18,8 +20,9 @@ from bot.telegram.callbacks import Duty, DutyAction
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
-from storage.models import PsychologistProfile, User
+from storage.models import User
 from storage.models.base import utcnow
+from storage.models.safety import DutyHours
 from storage.repo import booking as booking_repo
 from storage.repo import safety as repo
 
@@ -35,24 +38,17 @@ def weekday(number: int) -> str:
     return _(f"bk-weekday-{number}")
 
 
-async def show_home(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
-    profile = await booking_repo.ensure_profile(session, user)
-    hours = await repo.duty_hours(session, profile.id)
-    now = utcnow()
-    if profile.on_duty_until is not None and profile.on_duty_until > now:
-        state = _("duty-now-on").format(until=hhmm_local(profile, settings))
-    elif repo.on_duty(profile, hours, now, settings.tz):
-        state = _("duty-now-hours")
-    else:
-        state = _("duty-now-off")
-    lines = [
-        _("duty-hours-line").format(
-            day=weekday(row.weekday), start=hhmm(row.start_min), end=hhmm(row.end_min)
-        )
-        for row in hours
-    ]
+def duty_now(until: datetime | None, on_hours: bool, settings: Settings) -> str:
+    if until is not None:
+        return _("duty-now-on").format(until=until.astimezone(settings.tz).strftime("%H:%M"))
+    return _("duty-now-hours") if on_hours else _("duty-now-off")
+
+
+def home_keyboard(
+    until: datetime | None, hours: list[DutyHours], lines: list[str], settings: Settings
+) -> KeyboardBuilder:
     builder = KeyboardBuilder()
-    if profile.on_duty_until is not None and profile.on_duty_until > now:
+    if until is not None:
         builder.button(text=_("duty-stop"), callback_data=Duty(a=DutyAction.STOP))
     else:
         builder.button(
@@ -65,12 +61,26 @@ async def show_home(query: CallbackQuery, session: AsyncSession, user: User, set
             text=_("duty-remove").format(line=line), callback_data=Duty(a=DutyAction.REMOVE, id=row.id)
         )
     builder.adjust(1)
+    return builder
+
+
+async def show_home(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+    profile = await booking_repo.ensure_profile(session, user)
+    hours = await repo.duty_hours(session, profile.id)
+    now = utcnow()
+    until = (
+        profile.on_duty_until if profile.on_duty_until is not None and profile.on_duty_until > now else None
+    )
+    state = duty_now(until, repo.on_duty(profile, hours, now, settings.tz), settings)
+    lines = [
+        _("duty-hours-line").format(
+            day=weekday(row.weekday), start=hhmm(row.start_min), end=hhmm(row.end_min)
+        )
+        for row in hours
+    ]
     text = _("duty-title").format(state=state, hours="\n".join(lines) or _("duty-hours-none"))
-    await show(query, text, with_nav(builder, cb.Menu(item="psy")))
-
-
-def hhmm_local(profile: PsychologistProfile, settings: Settings) -> str:
-    return profile.on_duty_until.astimezone(settings.tz).strftime("%H:%M")
+    builder = home_keyboard(until, hours, lines, settings)
+    await show(query, text, with_nav(builder, cb.Menu(item=cb.Section.PSYCHOLOGIST)))
 
 
 async def home(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
@@ -133,7 +143,8 @@ async def save(
 ) -> None:
     data = callback_data
     if not (0 <= data.d <= 6 and 0 <= data.t < data.e <= 24 * 60):
-        return await show_home(query, session, user, settings)  # a forged or stale press
+        await show_home(query, session, user, settings)  # a forged or stale press
+        return
     profile = await booking_repo.ensure_profile(session, user)
     if not await repo.add_duty_hours(session, profile.id, data.d, data.t, data.e):
         callback_answer.text, callback_answer.show_alert = _("duty-overlap"), True
@@ -150,12 +161,13 @@ async def remove(
 
 def create_router() -> Router:
     router = staff_only(Router(name="duty"), "psychologist")
-    router.callback_query.register(home, Duty.filter(F.a == DutyAction.HOME))
-    router.callback_query.register(start, Duty.filter(F.a == DutyAction.START))
-    router.callback_query.register(stop, Duty.filter(F.a == DutyAction.STOP))
-    router.callback_query.register(pick_day, Duty.filter(F.a == DutyAction.ADD))
-    router.callback_query.register(pick_start, Duty.filter(F.a == DutyAction.DAY))
-    router.callback_query.register(pick_end, Duty.filter(F.a == DutyAction.START_AT))
-    router.callback_query.register(save, Duty.filter(F.a == DutyAction.END_AT))
-    router.callback_query.register(remove, Duty.filter(F.a == DutyAction.REMOVE))
+    press = router.callback_query.register
+    press(home, Duty.filter(F.a == DutyAction.HOME))
+    press(start, Duty.filter(F.a == DutyAction.START))
+    press(stop, Duty.filter(F.a == DutyAction.STOP))
+    press(pick_day, Duty.filter(F.a == DutyAction.ADD))
+    press(pick_start, Duty.filter(F.a == DutyAction.DAY))
+    press(pick_end, Duty.filter(F.a == DutyAction.START_AT))
+    press(save, Duty.filter(F.a == DutyAction.END_AT))
+    press(remove, Duty.filter(F.a == DutyAction.REMOVE))
     return router
