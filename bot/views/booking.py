@@ -190,19 +190,21 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
         if event == "rate":
             rating_buttons(builder, booking)
         elif event == "cancelled_by_psy":
-            builder.button(text=_("book-again"), callback_data=cb.Menu(item="book"))
+            builder.button(text=_("book-again"), callback_data=cb.Menu(item=cb.Section.BOOK))
         else:
-            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
-        builder.row(button(_("nav-main"), cb.Menu(item="main")))
+            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
+        builder.row(button(_("nav-main"), cb.Menu(item=cb.Section.MAIN)))
         return text, builder.as_markup()
 
     return _in_language(i18n, booking.teacher, render)
 
 
 def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
-    """1-5 stars for an attended booking (handled by handlers/mybookings.py, Mine a="rate")."""
+    """1-5 stars for an attended booking (handled by handlers/teacher/mybookings.py)."""
     for stars in range(1, 6):
-        builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))
+        builder.button(
+            text="⭐" * stars, callback_data=cb.Mine(a=cb.MineAction.RATE, id=booking.id, stars=stars)
+        )
     builder.adjust(1)
 
 
