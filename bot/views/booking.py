@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.content.regions import region_name
 from bot.events import AfterCommit, UserErased
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
@@ -228,8 +229,6 @@ async def erase_teacher(event: UserErased, bookings: Bookings, i18n: I18n, tz: Z
 
 
 def profile_summary(profile: PsychologistProfile, language: str) -> str:
-    from bot.content.regions import region_name
-
     regions = ", ".join(region_name(code, language) or code for code in profile.region_list) or "—"
     return _("psy-profile-lines").format(
         name=esc(profile.display_name) or "—",
