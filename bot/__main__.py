@@ -36,6 +36,7 @@ async def run(settings: Settings) -> None:
     from aiohttp import web
 
     from bot.app import App
+    from bot.telegram.bot import introduce
 
     app = await App.create(settings)
     # Everything loaded so far (aiogram's types, content, translations) lives as long as the
@@ -43,10 +44,19 @@ async def run(settings: Settings) -> None:
     # hundreds of ms under load (measured in bench/bench_relax.py).
     gc.freeze()
     try:
+        await introduce(app.bot, retry=True)
         if settings.telegram.mode == "webhook":
-            await web._run_app(
-                app.webhook_app(), host=settings.telegram.webhook_host, port=settings.telegram.webhook_port
-            )
+            # aiohttp's public runner, serving until the process is stopped (`web.run_app` would
+            # start an event loop of its own).
+            runner = web.AppRunner(app.webhook_app())
+            await runner.setup()
+            try:
+                await web.TCPSite(
+                    runner, settings.telegram.webhook_host, settings.telegram.webhook_port
+                ).start()
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
         else:
             await app.run_polling()
     finally:
@@ -56,6 +66,8 @@ async def run(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is noise at every start
+    # A line for every job added, run and done (a reminder each): only its problems are news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "keys" and args.action == "generate":

@@ -184,7 +184,7 @@ class App:
         engine = db.create_engine(settings.database.url, echo=settings.database.echo)
         if migrate:
             await db.upgrade(engine)
-        sessions = db.session_factory(engine, RowCaches.for_database(settings.database.url))
+        sessions = db.session_factory(engine, RowCaches.for_database(settings.database.url).session_class())
         i18n = build_i18n(settings.bot.default_language)
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         events = Events()

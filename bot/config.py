@@ -32,6 +32,9 @@ class ConfigError(Exception):
     """A configuration problem a person can fix; the message names the key."""
 
 
+# What @BotFather hands out; aiogram checks only that there is a colon with digits before it.
+TOKEN_FORM = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+
 # Telegram allows 1-256 of these in a webhook's secret_token; Demeu wants at least 32 random ones,
 # so the webhook cannot be guessed.
 WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]*")
@@ -55,7 +58,7 @@ class TelegramConfig(_Section):
     api_server: str = ""
     mode: Literal["polling", "webhook"] = "polling"
     # Public HTTPS base URL Telegram calls, e.g. https://demeu.example.kz
-    webhook_url: str = ""
+    webhook_url: str = Field("", validate_default=True)
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(8080, ge=1, le=65535)
     webhook_path: str = "/telegram"
@@ -63,6 +66,30 @@ class TelegramConfig(_Section):
     webhook_secret: SecretStr | None = Field(None, validate_default=True)
     # Used in invite links; asked from Telegram (getMe) when empty.
     bot_username: str = ""
+
+    @field_validator("token")
+    @classmethod
+    def _looks_like_a_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value().strip() if value is not None else ""
+        if token and not TOKEN_FORM.fullmatch(token):
+            raise ValueError(
+                "is not a token from @BotFather, which looks like 123456789:AAE… (the bot's number, a colon, "
+                "then 35 letters, digits, _ or -); the README's example only stands for one"
+            )
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _reachable_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("mode") != "webhook":
+            return value
+        # Telegram calls only HTTPS; a local Bot API server (api_server) may call plain HTTP.
+        schemes = ("https://", "http://") if info.data.get("api_server") else ("https://",)
+        if not value.startswith(schemes) or any(c.isspace() for c in value):
+            raise ValueError(
+                "required in webhook mode: the public HTTPS address Telegram calls, e.g. https://demeu.example.kz"
+            )
+        return value
 
     @field_validator("webhook_path")
     @classmethod

@@ -1,10 +1,6 @@
 """One Router per feature, built fresh for every dispatcher (tests build many)."""
 
-from collections.abc import Awaitable, Callable
-
 from aiogram import Router
-from aiogram.filters.callback_data import CallbackQueryFilter
-from aiogram.types import CallbackQuery
 
 from bot.telegram.filters import ConsentGate
 from handlers.common import chat, errors, fallback, questions, safety, settings, start
@@ -49,7 +45,6 @@ def build_routers() -> list[Router]:
     for router in features:
         router.message.middleware(gate)
         router.callback_query.middleware(gate)
-        skip_foreign_presses(router)
     return [
         errors.create_router(),
         safety.create_router(),
@@ -57,27 +52,3 @@ def build_routers() -> list[Router]:
         *features,
         fallback.create_router(),
     ]
-
-
-def skip_foreign_presses(router: Router) -> None:
-    """A press whose callback prefix none of the router's handlers takes skips the router at once,
-    instead of being tried against each handler's filter in turn (most presses pass most routers)."""
-    prefixes: set[str] = set()
-    for each in router.chain_tail:
-        for handler in each.callback_query.handlers:
-            taken = {
-                f.callback.callback_data.__prefix__
-                for f in handler.filters or ()
-                if isinstance(f.callback, CallbackQueryFilter)
-            }
-            if not taken:
-                return  # a handler that takes any press: every press must reach it
-            prefixes |= taken
-    router.callback_query.filter(_prefix_in(frozenset(prefixes)))
-
-
-def _prefix_in(prefixes: frozenset[str]) -> Callable[[CallbackQuery], Awaitable[bool]]:
-    async def takes(query: CallbackQuery) -> bool:  # async: aiogram runs plain functions in a thread
-        return (query.data or "").partition(":")[0] in prefixes
-
-    return takes

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
+    Mapper,
     ORMExecuteState,
     Session,
     SessionTransaction,
@@ -114,7 +115,8 @@ def _copied(value: Any) -> Any:
 
 
 def _column_keys(entity: type) -> tuple[str, ...]:
-    return tuple(attribute.key for attribute in inspect(entity).column_attrs)
+    mapper: Mapper[Any] = inspect(entity)
+    return tuple(attribute.key for attribute in mapper.column_attrs)
 
 
 def caches_of(session: AsyncSession | Session) -> RowCaches:
@@ -139,7 +141,7 @@ async def cached_row(
     cache: RowCache,
     key: Hashable,
     entity: type[Row],
-    query: Callable[[], Select[tuple[Row]]],
+    query: Callable[[], Select[Row]],
 ) -> Row | None:
     """The row of `entity` with cache key `key`, read by `query()` when the cache lacks it.
     A cached row joins the session as loaded: changing it flushes only what changed."""
@@ -257,13 +259,12 @@ class RowCaches:
                 continue
             for key, instance in rows.items():
                 state = inspect(instance) if instance is not None else None
-                ours = (
-                    state is not None
-                    and state.persistent
-                    and not cache.changed_since(key, state.info[READ_AT])
-                )
+                if state is not None and (
+                    not state.persistent or cache.changed_since(key, state.info[READ_AT])
+                ):
+                    state = None  # gone, or changed by another update since read: not ours to cache
                 cache.drop(key)
-                if ours and (value := watched_by_cache[cache].value_of(instance)) is not None:
+                if state is not None and (value := watched_by_cache[cache].value_of(instance)) is not None:
                     cache.put(key, value, cache.generation)
                     state.info[READ_AT] = cache.generation
 

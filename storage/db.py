@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -15,10 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from storage import files, sqlite_driver
-
-if TYPE_CHECKING:
-    from storage.cache import RowCaches
+from storage import files
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,8 +31,6 @@ def create_engine(url: str, *, echo: bool = False, **options: Any) -> AsyncEngin
             # Made owner-only before SQLite opens it: SQLite would create it (and its WAL) with the umask's mode.
             files.private_dir(Path(parsed.database).parent)
             files.private_file(Path(parsed.database))
-        if parsed.get_driver_name() == "aiosqlite":
-            parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -74,10 +69,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine, caches: RowCaches | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions of the app; with `caches`, every change they make drops the cached rows it touches.
-    Their class is the app's own, so listeners on it (`on_commit`) hear this app's sessions only."""
-    own = caches.session_class() if caches is not None else type("AppSession", (Session,), {})
+def session_factory(
+    engine: AsyncEngine, session_class: type[Session] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the app, of `session_class` (the row caches' `RowCaches.session_class()`) or a
+    plain one. Either way the class is the app's own, so listeners on it (`on_commit`) hear this
+    app's sessions only."""
+    own = session_class or type("AppSession", (Session,), {})
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own)
 
 

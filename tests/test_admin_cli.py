@@ -54,11 +54,17 @@ async def test_invite_is_single_use_and_expires(database_url):
 
 
 async def test_cli_invite_link_and_region_check(sqlite_url, tmp_path):
-    settings = make_settings(sqlite_url, "", "1:a", tmp_path, telegram={"bot_username": "demeu_bot"})
+    settings = make_settings(
+        sqlite_url,
+        "",
+        "1:AAE-test-token-0123456789abcdefghij",
+        tmp_path,
+        telegram={"bot_username": "demeu_bot"},
+    )
     engine = db.create_engine(sqlite_url)
     await db.upgrade(engine)
     link = await make_invite(engine, settings, "coordinator", "KZ-61")
-    assert link.startswith("https://t.me/demeu_bot?start=inv_")
+    assert link.splitlines()[-1].startswith("https://t.me/demeu_bot?start=inv_")
     with pytest.raises(ConfigError, match="KZ-99"):
         await make_invite(engine, settings, "coordinator", "KZ-99")
     await engine.dispose()

@@ -385,7 +385,9 @@ async def counts(sessions) -> dict[str, int]:
 
 
 async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_path, capsys):
-    settings = make_settings(database_url, "http://127.0.0.1:1", "1:test", tmp_path)
+    settings = make_settings(
+        database_url, "http://127.0.0.1:1", "1:AAE-test-token-0123456789abcdefghij", tmp_path
+    )
     engine = db.create_engine(database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)

@@ -11,9 +11,12 @@ from bot.config import ConfigError, MissingTokenError, generate_webhook_secret, 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+TOKEN = "1:AAE-test-token-0123456789abcdefghij"
+
+
 def test_defaults_need_nothing_but_the_token(tmp_path):
-    settings = load_settings(environ={"BOT_TOKEN": "1:abc"}, path=_empty(tmp_path))
-    assert settings.require_token() == "1:abc"
+    settings = load_settings(environ={"BOT_TOKEN": TOKEN}, path=_empty(tmp_path))
+    assert settings.require_token() == TOKEN
     assert settings.database.url == "sqlite+aiosqlite:///data/demeu.db"
     assert settings.bot.timezone == "Asia/Almaty"
     assert settings.bot.default_language == "kk"
@@ -73,7 +76,11 @@ def test_secrets_are_not_echoed_in_errors(tmp_path):
     assert "security.encryption_keys" in str(error.value)
 
 
-WEBHOOK = {"BOT_TOKEN": "1:abc", "DEMEU_TELEGRAM_MODE": "webhook"}
+WEBHOOK = {
+    "BOT_TOKEN": TOKEN,
+    "DEMEU_TELEGRAM_MODE": "webhook",
+    "DEMEU_TELEGRAM_WEBHOOK_URL": "https://demeu.example.kz",
+}
 
 
 @pytest.mark.parametrize(
@@ -101,7 +108,7 @@ def test_webhook_secret_accepted_and_not_needed_for_polling(tmp_path):
     secret = generate_webhook_secret()
     settings = load_settings(_empty(tmp_path), environ={**WEBHOOK, "DEMEU_TELEGRAM_WEBHOOK_SECRET": secret})
     assert settings.telegram.webhook_secret.get_secret_value() == secret
-    assert load_settings(_empty(tmp_path), environ={"BOT_TOKEN": "1:abc"}).telegram.webhook_secret is None
+    assert load_settings(_empty(tmp_path), environ={"BOT_TOKEN": TOKEN}).telegram.webhook_secret is None
 
 
 def test_missing_token_says_where_to_get_one(tmp_path):
@@ -135,7 +142,7 @@ def test_cli_missing_token_exits_2_without_traceback(tmp_path):
 
 
 def test_cli_invalid_config_exits_2_naming_the_key(tmp_path):
-    (tmp_path / "config.toml").write_text('[telegram]\ntoken = "1:a"\nwebhook_port = 70000\n')
+    (tmp_path / "config.toml").write_text(f'[telegram]\ntoken = "{TOKEN}"\nwebhook_port = 70000\n')
     result = _run_cli([], {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, tmp_path)
     assert result.returncode == 2
     assert "telegram.webhook_port = 70000" in result.stderr
@@ -163,3 +170,35 @@ def _empty(tmp_path):
     path = tmp_path / "empty.toml"
     path.touch()
     return path
+
+
+@pytest.mark.parametrize("token", ["123456:ABC...", "abc", "123456:short", "123456789:AAE" + "x" * 32 + " y"])
+def test_a_placeholder_or_malformed_token_is_refused_without_showing_it(tmp_path, token):
+    with pytest.raises(ConfigError) as error:
+        load_settings(_empty(tmp_path), environ={"BOT_TOKEN": token})
+    message = str(error.value)
+    assert "telegram.token = (hidden)" in message and "@BotFather" in message
+    assert token not in message
+
+
+@pytest.mark.parametrize(
+    "url", [None, "", "demeu.example.kz", "http://demeu.example.kz", "https://demeu .kz"]
+)
+def test_webhook_mode_needs_the_https_address_telegram_calls(tmp_path, url):
+    environ = {**WEBHOOK, "DEMEU_TELEGRAM_WEBHOOK_SECRET": generate_webhook_secret()}
+    environ.pop("DEMEU_TELEGRAM_WEBHOOK_URL")
+    if url is not None:
+        environ["DEMEU_TELEGRAM_WEBHOOK_URL"] = url
+    with pytest.raises(ConfigError) as error:
+        load_settings(_empty(tmp_path), environ=environ)
+    assert "telegram.webhook_url" in str(error.value) and "https://" in str(error.value)
+
+
+def test_a_local_bot_api_server_may_call_the_webhook_over_http(tmp_path):
+    environ = {
+        **WEBHOOK,
+        "DEMEU_TELEGRAM_WEBHOOK_SECRET": generate_webhook_secret(),
+        "DEMEU_TELEGRAM_WEBHOOK_URL": "http://bot:8080",
+        "DEMEU_TELEGRAM_API_SERVER": "http://telegram-bot-api:8081",
+    }
+    assert load_settings(_empty(tmp_path), environ=environ).telegram.webhook_url == "http://bot:8080"

@@ -248,7 +248,7 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
             await session.commit()
         async with sessions() as session:
             user = await session.get(users.User, a)
-            settings = Settings(telegram={"token": "1:x"})
+            settings = Settings(telegram={"token": "1:AAE-test-token-0123456789abcdefghij"})
             await erase_user(
                 UserErased(session, user), sessions=sessions, i18n=build_i18n("kk"), settings=settings
             )

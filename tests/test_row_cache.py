@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import db
@@ -24,7 +24,7 @@ async def app_sessions(sqlite_url):
     engine = db.create_engine(sqlite_url)
     await db.upgrade(engine)
     caches = RowCaches.for_database(sqlite_url)
-    yield db.session_factory(engine, caches), caches
+    yield db.session_factory(engine, caches.session_class()), caches
     await engine.dispose()
 
 
@@ -107,6 +107,32 @@ async def test_each_answer_reads_the_draft_it_committed(app_sessions):
         assert stored.position == 3 and selfcheck.answers(stored) == {"q1": 3, "q2": 3, "q3": 3}
 
 
+async def test_on_the_installed_sqlalchemy_a_warm_press_reads_without_a_statement(app_sessions):
+    """The guard of the caches, which lean on SQLAlchemy's ORM internals (their gain:
+    bench/bench_internals.py): once warm, an answer reads the user, their state and their draft
+    with no statement and writes one UPDATE. An upgrade that bypasses them fails here."""
+    sessions, _caches = app_sessions
+    storage = DatabaseStorage(sessions)
+    key = StorageKey(bot_id=1, chat_id=TEACHER, user_id=TEACHER)
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    await storage.set_state(key, "SelfCheckFlow:answering")
+    await current(sessions)  # the press that started the questionnaire read them
+    await storage.get_state(key)
+    statements: list[str] = []
+    event.listen(
+        sessions.kw["bind"].sync_engine,
+        "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: statements.append(statement.split()[0]),
+    )
+    async with sessions.begin() as session:
+        assert (await users.by_telegram_id(session, TEACHER)).id == teacher.id
+        selfcheck.record_answer(await selfcheck.draft(session, teacher.id, "who5"), "q1", 3, 1)
+    assert await storage.get_state(key) == "SelfCheckFlow:answering"
+    assert statements == ["UPDATE"]
+
+
 def test_a_read_that_raced_a_change_is_not_cached():
     cache = RowCache(10)
     began = cache.generation
@@ -124,7 +150,9 @@ async def test_replicas_on_postgres_see_each_others_changes():
     async with fresh_postgres() as url:
         engines = [db.create_engine(url), db.create_engine(url)]
         await db.upgrade(engines[0])
-        first, second = (db.session_factory(engine, RowCaches.for_database(url)) for engine in engines)
+        first, second = (
+            db.session_factory(engine, RowCaches.for_database(url).session_class()) for engine in engines
+        )
         try:
             async with first.begin() as session:
                 await users.create(session, TEACHER, "kk")

@@ -11,6 +11,7 @@ from bot.content.regions import regions
 from bot.services.keys import build_crypto
 from storage import crypto, db, rotation
 from storage.models import Base
+from storage.models.base import utcnow
 from storage.models.core import FSM_STATE_SIZE
 from storage.repo import invites, users
 from storage.types import Sealed
@@ -115,20 +116,28 @@ async def rotate_redis(url: str, prefix: str = "demeu:fsm:") -> rotation.Tally:
 
 
 async def make_invite(engine: AsyncEngine, settings: Settings, role: str, region: str | None) -> str:
+    """The link and what it grants: role, region, once, until when."""
     if region and region not in regions():
         raise ConfigError(f"--region {region!r}: not a region code; expected one of {', '.join(regions())}")
+    # Asked first: a link is only made once it can be printed.
+    username = settings.telegram.bot_username or await _ask_username(settings)
     async with db.session_factory(engine).begin() as session:
         payload = await invites.create(session, role, region, settings.invites.validity)
         await users.audit(session, "cli", "invite_created:" + role, "invite")
-    username = settings.telegram.bot_username or await _ask_username(settings)
-    return f"https://t.me/{username}?start={payload}"
+    until = (utcnow() + settings.invites.validity).astimezone(settings.tz)
+    where = f" for {region}" if region else ""
+    return (
+        f"A {role} invite{where}: it works once, for the first person who opens it, "
+        f"until {until:%Y-%m-%d %H:%M} ({settings.bot.timezone}).\n"
+        f"https://t.me/{username}?start={payload}"
+    )
 
 
 async def _ask_username(settings: Settings) -> str:
-    from bot.telegram.bot import build_bot
+    from bot.telegram.bot import build_bot, introduce
 
     bot = build_bot(settings)
     try:
-        return (await bot.me()).username or ""
+        return (await introduce(bot, retry=False)).username or ""
     finally:
         await bot.session.close()

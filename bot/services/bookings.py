@@ -118,6 +118,10 @@ class Bookings:
             return None
         return slot if self._in_notice(slot, now) else None
 
+    async def _lost(self, session: AsyncSession, slot_id: int) -> BookResult:
+        """Why a hold failed: someone booked the slot, or it was removed or unpublished meanwhile."""
+        return BookResult(BookStatus.TAKEN if await repo.held(session, slot_id) else BookStatus.GONE)
+
     # --- a teacher's bookings ------------------------------------------------------------------------------
 
     async def at_limit(self, session: AsyncSession, teacher: User, now: datetime) -> bool:
@@ -153,7 +157,7 @@ class Bookings:
             return BookResult(BookStatus.LIMIT)
         booking = await repo.hold(session, slot.id, teacher.id, note or None)
         if booking is None:
-            return BookResult(BookStatus.TAKEN)
+            return await self._lost(session, slot.id)
         await self._publish(session, booking, BookingChange.BOOKED)
         return BookResult(BookStatus.OK, booking)
 
@@ -169,7 +173,7 @@ class Bookings:
             return BookResult(BookStatus.GONE)
         new = await repo.hold(session, slot.id, booking.teacher_id, booking.note, booking.id)
         if new is None:
-            return BookResult(BookStatus.TAKEN)
+            return await self._lost(session, slot.id)
         await repo.release(session, booking, MOVED)
         await self._publish(session, new, BookingChange.RESCHEDULED)
         return BookResult(BookStatus.OK, new, booking.slot)

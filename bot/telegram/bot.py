@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import LinkPreviewOptions
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
+from aiogram.types import LinkPreviewOptions, User
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+# A command run by hand (an invite) waits this long for Telegram before it says so.
+ASK_TIMEOUT = 10
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -29,3 +38,27 @@ def build_bot(settings: Settings) -> Bot:
             protect_content=True,
         ),
     )
+
+
+async def introduce(bot: Bot, *, retry: bool) -> User:
+    """The bot's own account, from Telegram. A token Telegram refuses stops at once, saying what to
+    do. An unreachable API is tried again with backoff when `retry` (a bot started during a network
+    outage comes up once it returns); a command run by hand fails fast instead."""
+    delay = 1.0
+    while True:
+        try:
+            return await bot.get_me(request_timeout=ASK_TIMEOUT)
+        except TelegramUnauthorizedError:
+            raise ConfigError(
+                "telegram.token: Telegram does not know this token (401 Unauthorized); "
+                "copy it again from @BotFather (/mybots → API Token)"
+            ) from None
+        except (TelegramNetworkError, TelegramServerError) as error:
+            if not retry:
+                raise ConfigError(
+                    f"cannot reach the Telegram Bot API ({error.message}); check the network and "
+                    "telegram.api_server, or set telegram.bot_username so that this needs no Telegram"
+                ) from None
+            log.warning("Telegram Bot API unreachable (%s): trying again in %.0f s", error.message, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60)

@@ -29,15 +29,9 @@ STAFF_ITEMS = {
 }
 
 
-class KeyboardBuilder(InlineKeyboardBuilder):
-    """aiogram's builder without a deep copy of every button on every call.
-
-    Its `add()` and `as_markup()` deep-copy the whole markup each time (quadratic in buttons):
-    a third of a menu press went there (bench/bench_stack.py). Buttons are never changed after
-    they are made, so sharing them between the builder and its markups is safe."""
-
-    def export(self) -> list[list[InlineKeyboardButton]]:
-        return [list(row) for row in self._markup]
+# The builder of every screen: aiogram's own (its deep copies cost a press nothing measurable,
+# bench/bench_internals.py).
+KeyboardBuilder = InlineKeyboardBuilder
 
 
 def button(text: str, data: CallbackData) -> InlineKeyboardButton:

@@ -14,11 +14,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Select, and_, exists, func, select, text
+from sqlalchemy import Exists, Select, and_, exists, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import dialect_of
+from storage.db import changed, dialect_of
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
@@ -168,15 +168,28 @@ async def _holding_booking(session: AsyncSession, slot_id: int) -> Booking | Non
     return await session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.holds.is_(True)))
 
 
+async def held(session: AsyncSession, slot_id: int) -> bool:
+    return await _holding_booking(session, slot_id) is not None
+
+
+async def lock_slot(session: AsyncSession, slot_id: int) -> None:
+    """Wait for a booking of this slot in flight to commit (PostgreSQL; SQLite has one writer)."""
+    await session.execute(select(Slot.id).where(Slot.id == slot_id).with_for_update())
+
+
 async def remove_slot(session: AsyncSession, profile: PsychologistProfile, slot_id: int) -> bool:
-    """Only a free slot of this psychologist can be removed; False otherwise."""
-    slot = await session.get(Slot, slot_id)
-    if slot is None or slot.psychologist_id != profile.id or slot.removed:
-        return False
-    if await _holding_booking(session, slot_id) is not None:
-        return False
-    slot.removed = True
-    return True
+    """Only a free slot of this psychologist can be removed; False otherwise. One conditional
+    UPDATE after the slot's lock: a booking racing it either committed first (the slot stays) or
+    finds the slot removed."""
+    await lock_slot(session, slot_id)
+    holding = exists().where(Booking.slot_id == Slot.id, Booking.holds.is_(True))
+    removed = await changed(
+        session,
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.psychologist_id == profile.id, Slot.removed.is_(False), ~holding)
+        .values(removed=True),
+    )
+    return bool(removed)
 
 
 async def schedule(
@@ -268,22 +281,39 @@ async def active_count(session: AsyncSession, teacher_id: int, now: datetime) ->
 async def hold(
     session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None = None
 ) -> Booking | None:
-    """A new booking holding the slot, or None when another booking holds it (the unique index said no)."""
+    """A new booking holding the slot, or None when the slot is held, removed or its psychologist
+    unpublished meanwhile.
+
+    The database decides races with the staff: the insert checks the slot and the profile in the
+    same statement (one SQLite writer at a time), and on PostgreSQL it first takes a shared lock on
+    both rows, which removing the slot or deactivating the psychologist take exclusively
+    (`lock_slot`, `lock_profile`): whoever comes second sees what the first committed.
+    """
+    bookable = and_(
+        Slot.id == slot_id,
+        Slot.removed.is_(False),
+        Slot.psychologist_id == PsychologistProfile.id,
+        PsychologistProfile.published.is_(True),
+    )
+    await session.execute(select(Slot.id).where(bookable).with_for_update(read=True))
     dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
     now = utcnow()
+    values = {
+        "slot_id": slot_id,
+        "teacher_id": teacher_id,
+        "state": BOOKED,
+        "holds": True,
+        "note": note,
+        "previous_id": previous_id,
+        "late_cancel": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Each value bound with its column's type, so the note is sealed as in any insert.
+    row = select(*(literal(value, Booking.__table__.c[name].type) for name, value in values.items()))
     statement = (
         dialect.insert(Booking)
-        .values(
-            slot_id=slot_id,
-            teacher_id=teacher_id,
-            state=BOOKED,
-            holds=True,
-            note=note,
-            previous_id=previous_id,
-            late_cancel=False,
-            created_at=now,
-            updated_at=now,
-        )
+        .from_select(list(values), row.where(exists().where(bookable)))
         .on_conflict_do_nothing(index_elements=[Booking.slot_id], index_where=text("holds"))
         .returning(Booking.id)
     )

@@ -118,6 +118,11 @@ async def future_bookings(
 
 async def retire(session: AsyncSession, profile: PsychologistProfile) -> bool:
     """Unpublished and the role taken away (no new booking can take a slot); False if already inactive."""
+    # Exclusively, against `booking.hold`'s shared lock: a booking in flight commits first and is
+    # then among the future bookings the caller cancels; one after this finds the profile unpublished.
+    await session.execute(
+        select(PsychologistProfile.id).where(PsychologistProfile.id == profile.id).with_for_update()
+    )
     if not is_active(profile):
         return False
     profile.user.role, profile.published = DEACTIVATED, False

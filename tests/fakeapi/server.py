@@ -22,7 +22,7 @@ from .spec import Spec, load_spec
 from .users import SimulatedUser
 
 BOT_ID = 123456789
-TOKEN = f"{BOT_ID}:TEST-fake-token_abc"
+TOKEN = f"{BOT_ID}:TEST-fake-token_abcdefghijklmnopqrs"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
