@@ -223,3 +223,27 @@ async def test_deleting_a_teacher_cancels_and_removes_their_bookings(sessions):
         await users.delete_user(session, teacher, [])
         assert await session.scalar(select(func.count(Booking.id))) == 0
         assert await session.scalar(select(func.count(Slot.id))) == 1
+
+
+async def test_a_teachers_own_upcoming_bookings_and_moving_them(sessions):
+    async with sessions.begin() as session:
+        profile = await make_psychologist(session)
+        a, b, c = [
+            await repo.add_slot(session, profile, NOW + timedelta(days=d), 50, "video") for d in (1, 2, 3)
+        ]
+        mine, other = await make_teachers(session, 2)
+        first = (await BOOKINGS.book(session, mine, a.id, None, NOW)).booking
+        assert not await BOOKINGS.at_limit(session, mine, NOW)
+        second = (await BOOKINGS.book(session, mine, b.id, None, NOW)).booking
+        assert await BOOKINGS.at_limit(session, mine, NOW), "two upcoming bookings is the default limit"
+        assert await BOOKINGS.own_upcoming(session, mine, first.id, NOW) is first
+        assert await BOOKINGS.own_upcoming(session, other, first.id, NOW) is None, "not theirs"
+        started = a.starts_at + timedelta(minutes=1)
+        assert await BOOKINGS.own_upcoming(session, mine, first.id, started) is None, "it has begun"
+        assert await BOOKINGS.upcoming(session, mine, started) == [second]
+        assert (await BOOKINGS.move(session, other, first.id, c.id, NOW)).status == "stale"
+        moved = await BOOKINGS.move(session, mine, first.id, c.id, NOW)
+        assert moved.ok and moved.booking.slot_id == c.id and moved.previous is a
+        assert await BOOKINGS.at_limit(session, mine, NOW), "a move keeps the count"
+        after_b = b.starts_at + timedelta(minutes=1)
+        assert not await BOOKINGS.at_limit(session, mine, after_b), "the limit counts only bookings ahead"

@@ -192,10 +192,10 @@ async def test_attended_then_rated_with_an_encrypted_comment_and_a_no_show(fake_
     assert t("psy-state-no_show") in psychologist.last_text
     await fake_api.wait_idle()
     assert len(second.messages) == before
-    await second.press_data(Mine(a="rate", id=missed_id, v=5).pack())
+    await second.press_data(Mine(a="rate", id=missed_id, stars=5).pack())
     assert t("stale-button") in second.alerts and t("rate-gone") in screen(second)
     # Nor can one teacher rate another's session.
-    await second.press_data(Mine(a="rate", id=attended_id, v=1).pack())
+    await second.press_data(Mine(a="rate", id=attended_id, stars=1).pack())
     assert t("rate-gone") in screen(second)
 
     async with bot.app.sessions() as session:

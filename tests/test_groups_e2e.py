@@ -184,7 +184,7 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
         await session.commit()
 
     # Rating before the session ended: refused politely.
-    await teacher.press_data(Group(a="rate", s=group.id, v="5").pack())
+    await teacher.press_data(Group(a="rate", s=group.id, score=5).pack())
     assert t("groups-rate-closed") in teacher.alerts
 
     await bot.app.sweeper.sweep(now=utcnow() + timedelta(minutes=70))

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.events import UserErased
+from bot.services import groups as group_rules
 from bot.telegram.i18n import build_i18n
 from bot.workers.groups import erase_user
 from storage import db
@@ -259,3 +260,25 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
             assert await groups.seat_of(session, group_id, a) is None
     finally:
         await engine.dispose()
+
+
+async def test_who_may_rate_a_session_and_which_sessions_can_be_joined(database_url):
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    asked, unasked = await make_teachers(sessions, 2)
+    group_id = await make_group(sessions, 5)
+    async with sessions() as session:
+        group = await groups.get(session, group_id)
+        assert group_rules.joinable(group, utcnow())
+        assert not group_rules.joinable(group, group.starts_at), "not once it has begun"
+        assert not group_rules.joinable(None, utcnow())
+        for user_id in (asked, unasked):
+            await groups.enroll(session, group_id, user_id, utcnow())
+        seat = await groups.seat_of(session, group_id, asked)
+        seat.rating_asked = True
+        assert not await group_rules.rate(session, group_id, asked, 6), "scores are 1-5"
+        assert not await group_rules.rate(session, group_id, unasked, 5), "only those asked rate"
+        assert await group_rules.rate(session, group_id, asked, 5)
+        assert await groups.comment(session, group_id, asked, "спасибо")
+    await engine.dispose()

@@ -35,8 +35,11 @@ class BookStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class BookResult:
+    """`booking`: the one booked when OK; `previous`: the slot it was moved from (rescheduling)."""
+
     status: BookStatus
     booking: Booking | None = None
+    previous: Slot | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,26 @@ class Bookings:
         """Why a hold failed: someone booked the slot, or it was removed or unpublished meanwhile."""
         return BookResult(BookStatus.TAKEN if await repo.held(session, slot_id) else BookStatus.GONE)
 
+    # --- a teacher's bookings ------------------------------------------------------------------------------
+
+    async def at_limit(self, session: AsyncSession, teacher: User, now: datetime) -> bool:
+        """The teacher already holds as many upcoming bookings as allowed."""
+        return await repo.active_count(session, teacher.id, now) >= self.rules.max_active
+
+    async def upcoming(self, session: AsyncSession, teacher: User, now: datetime) -> list[Booking]:
+        """The teacher's upcoming bookings that have not begun, soonest first."""
+        found = await repo.upcoming_for_teacher(session, teacher.id, now)
+        return [booking for booking in found if booking.slot.starts_at > now]
+
+    async def own_upcoming(
+        self, session: AsyncSession, teacher: User, booking_id: int, now: datetime
+    ) -> Booking | None:
+        """The teacher's own booking while it is upcoming and has not begun."""
+        booking = await repo.teacher_booking(session, teacher.id, booking_id)
+        if booking is None or not booking.upcoming or booking.slot.starts_at <= now:
+            return None
+        return booking
+
     # --- changes -------------------------------------------------------------------------------------------
 
     async def _publish(self, session: AsyncSession, booking: Booking, change: BookingChange) -> None:
@@ -130,7 +153,7 @@ class Bookings:
         slot = await self._bookable(session, slot_id, now)
         if slot is None:
             return BookResult(BookStatus.GONE)
-        if await repo.active_count(session, teacher.id, now) >= self.rules.max_active:
+        if await self.at_limit(session, teacher, now):
             return BookResult(BookStatus.LIMIT)
         booking = await repo.hold(session, slot.id, teacher.id, note or None)
         if booking is None:
@@ -153,7 +176,16 @@ class Bookings:
             return await self._lost(session, slot.id)
         await repo.release(session, booking, MOVED)
         await self._publish(session, new, BookingChange.RESCHEDULED)
-        return BookResult(BookStatus.OK, new)
+        return BookResult(BookStatus.OK, new, booking.slot)
+
+    async def move(
+        self, session: AsyncSession, teacher: User, booking_id: int, slot_id: int, now: datetime
+    ) -> BookResult:
+        """Reschedule the teacher's own booking; STALE when there is no such booking of theirs."""
+        booking = await repo.teacher_booking(session, teacher.id, booking_id)
+        if booking is None:
+            return BookResult(BookStatus.STALE)
+        return await self.reschedule(session, booking, slot_id, now)
 
     def is_late_cancel(self, booking: Booking, now: datetime) -> bool:
         return booking.slot.starts_at - now < self.rules.cancel_cutoff
@@ -190,11 +222,11 @@ class Bookings:
         self, session: AsyncSession, teacher: User, now: datetime
     ) -> list[Booking]:
         """Cancels the teacher's upcoming bookings (before their data is erased); returns them."""
-        cancelled = []
-        for booking in await repo.upcoming_for_teacher(session, teacher.id, now):
-            if booking.slot.starts_at > now and await self.cancel(session, booking, "teacher", now):
-                cancelled.append(booking)
-        return cancelled
+        return [
+            booking
+            for booking in await self.upcoming(session, teacher, now)
+            if await self.cancel(session, booking, "teacher", now)
+        ]
 
     async def cancel_all_of(
         self, session: AsyncSession, bookings: list[Booking], now: datetime

@@ -159,14 +159,39 @@ class Ask(CallbackData, prefix="aq"):
     id: int = 0
 
 
-class Group(CallbackData, prefix="gr"):
-    """Group sessions: a = list, view, open (from an announcement), join, leave (ask), out (confirmed), acc, dec,
-    mine, led, who,
-    rate, cmt, skip; s = session id; v = filters "format.language.region" on list screens, a score on rate."""
+class GroupAction(StrEnum):
+    LIST = "list"
+    VIEW = "view"
+    OPEN = "open"  # a session's card from an announcement or a reminder: sent below it
+    JOIN = "join"
+    LEAVE = "leave"  # ask first
+    OUT = "out"  # leaving confirmed
+    ACCEPT = "acc"  # a held seat
+    DECLINE = "dec"
+    MINE = "mine"
+    LED = "led"  # the sessions one leads
+    WHO = "who"  # who comes (the facilitator only)
+    RATE = "rate"
+    COMMENT = "cmt"
 
-    a: str
+
+class GroupScope(StrEnum):
+    """The regions a list of group sessions covers."""
+
+    MINE = "m"  # the teacher's own region
+    ALL = "a"
+
+
+class Group(CallbackData, prefix="gr"):
+    """Group sessions. s: a session id; f, l, g: the list's filters (format, language: "" any; g None:
+    the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
+
+    a: GroupAction
     s: int = 0
-    v: str = ""
+    f: str = ""
+    l: str = ""  # noqa: E741 - one letter keeps callback data short
+    g: GroupScope | None = None
+    score: int = 0
 
 
 class Coord(CallbackData, prefix="co"):
@@ -187,11 +212,25 @@ class Stat(CallbackData, prefix="cst"):
     r: str = ""
 
 
-class Book(CallbackData, prefix="bk"):
-    """Booking a consultation. a: fmt, lang, reg, days, day, slot, note, ok; f format, l language
-    ("" any), g region ("" any), d day YYYYMMDD, s slot id, r the booking being rescheduled (0 = new)."""
+class BookAction(StrEnum):
+    """A step of booking: what was just picked (or asked for) in the flow."""
 
-    a: str
+    START = "start"
+    SOON = "soon"  # the earliest free times of every format
+    FORMAT = "fmt"  # the format is picked: the language next
+    LANGUAGE = "lang"  # the language is picked: the region (office) or the days next
+    DAYS = "days"  # the filters are set: the free days
+    DAY = "day"  # a day is picked: its free times
+    SLOT = "slot"  # a time is picked: the confirm screen
+    NOTE = "note"  # write a note to the psychologist
+    OK = "ok"  # book (or move) it
+
+
+class Book(CallbackData, prefix="bk"):
+    """Booking a consultation. f format, l language ("" any), g region ("" any), d day YYYYMMDD,
+    s slot id, r the booking being rescheduled (0 = new)."""
+
+    a: BookAction
     f: str = ""
     l: str = ""  # noqa: E741 - one letter keeps callback data short
     g: str = ""
@@ -248,12 +287,20 @@ class Psy(CallbackData, prefix="ps"):
     id: int = 0
 
 
-class Mine(CallbackData, prefix="mb"):
-    """My bookings. a: list, open, cancel, cancelok, move, ics, rate, comment; id a booking; v a rating."""
+class MineAction(StrEnum):
+    OPEN = "open"
+    ICS = "ics"
+    CANCEL = "cancel"  # ask first
+    CANCELLED = "cancelok"
+    RATE = "rate"
 
-    a: str
+
+class Mine(CallbackData, prefix="mb"):
+    """My bookings. id: a booking; stars: the rating (RATE)."""
+
+    a: MineAction
     id: int = 0
-    v: int = 0
+    stars: int = 0
 
 
 class NudgeAction(StrEnum):

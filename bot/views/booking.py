@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.content.regions import region_name
 from bot.events import AfterCommit, UserErased
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
@@ -190,19 +191,21 @@ def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoi
         if event == "rate":
             rating_buttons(builder, booking)
         elif event == "cancelled_by_psy":
-            builder.button(text=_("book-again"), callback_data=cb.Menu(item="book"))
+            builder.button(text=_("book-again"), callback_data=cb.Menu(item=cb.Section.BOOK))
         else:
-            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
-        builder.row(button(_("nav-main"), cb.Menu(item="main")))
+            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
+        builder.row(button(_("nav-main"), cb.Menu(item=cb.Section.MAIN)))
         return text, builder.as_markup()
 
     return _in_language(i18n, booking.teacher, render)
 
 
 def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
-    """1-5 stars for an attended booking (handled by handlers/mybookings.py, Mine a="rate")."""
+    """1-5 stars for an attended booking (handled by handlers/teacher/mybookings.py)."""
     for stars in range(1, 6):
-        builder.button(text="⭐" * stars, callback_data=cb.Mine(a="rate", id=booking.id, v=stars))
+        builder.button(
+            text="⭐" * stars, callback_data=cb.Mine(a=cb.MineAction.RATE, id=booking.id, stars=stars)
+        )
     builder.adjust(1)
 
 
@@ -226,8 +229,6 @@ async def erase_teacher(event: UserErased, bookings: Bookings, i18n: I18n, tz: Z
 
 
 def profile_summary(profile: PsychologistProfile, language: str) -> str:
-    from bot.content.regions import region_name
-
     regions = ", ".join(region_name(code, language) or code for code in profile.region_list) or "—"
     return _("psy-profile-lines").format(
         name=esc(profile.display_name) or "—",

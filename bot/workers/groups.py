@@ -1,4 +1,4 @@
-"""Group sessions outside a conversation: texts both handlers share, messages to teachers
+"""Group sessions outside a conversation: messages to teachers
 (seat offers, lapsed offers, a cancelled session, rating requests) and the sweeper that
 passes expired offers on and asks for ratings after a session."""
 
@@ -18,66 +18,15 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.content.regions import region_name
 from bot.events import AfterCommit, UserErased
-from bot.telegram import callbacks as cb
 from bot.telegram import delivery
-from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.views.groups import describe, menu_markup, offer_markup, rating_markup, when
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
 from storage.repo import groups
 
 log = logging.getLogger("demeu.groups")
 Compose = Callable[[User], tuple[str, InlineKeyboardMarkup | None]]
-
-
-def when(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
-
-
-def describe(group: GroupSession, language: str, tz: ZoneInfo, seats_left: int | None = None) -> str:
-    """The card of a session, in the current locale; titles and descriptions are staff text, escaped."""
-    from html import escape
-
-    lines = [
-        "<b>" + escape(group.title(language)) + "</b>",
-        _("groups-card").format(
-            when=when(group.starts_at, tz),
-            minutes=group.duration_min,
-            format=_("groups-format-" + group.format),
-            place=region_name(group.region, language) or _("groups-online"),
-            language=_("groups-language-" + group.language),
-        ),
-    ]
-    if seats_left is not None:
-        lines.append(_("groups-seats-left").format(left=max(seats_left, 0), capacity=group.capacity))
-    if group.description(language):
-        lines.append("\n" + escape(group.description(language)))
-    return "\n".join(lines)
-
-
-def offer_markup(group_id: int) -> InlineKeyboardMarkup:
-    builder = KeyboardBuilder()
-    builder.button(text=_("groups-accept"), callback_data=cb.Group(a="acc", s=group_id))
-    builder.button(text=_("groups-decline"), callback_data=cb.Group(a="dec", s=group_id))
-    builder.row(*nav_row())
-    return builder.as_markup()
-
-
-def rating_markup(group_id: int) -> InlineKeyboardMarkup:
-    builder = KeyboardBuilder()
-    for score in range(1, 6):
-        builder.button(text=str(score), callback_data=cb.Group(a="rate", s=group_id, v=str(score)))
-    builder.adjust(5)
-    builder.row(*nav_row())
-    return builder.as_markup()
-
-
-def menu_markup() -> InlineKeyboardMarkup:
-    builder = KeyboardBuilder()
-    builder.button(text=_("menu-groups"), callback_data=cb.Group(a="list"))
-    builder.row(*nav_row())
-    return builder.as_markup()
 
 
 async def tell(

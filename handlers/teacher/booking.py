@@ -29,12 +29,15 @@ from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
-from storage.models import Booking, User
+from storage.models import Booking, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS, LANGUAGES, NOTE_LIMIT
 from storage.repo import booking as repo
 
 Bk = cb.Book
+Action = cb.BookAction
+EARLIEST_SHOWN = 6
+MY_BOOKINGS = cb.Menu(item=cb.Section.MINE)
 
 
 class BookingFlow(StatesGroup):
@@ -52,34 +55,41 @@ def parse_day(value: str) -> date | None:
         return None
 
 
-def step(data: Bk, action: str, **changes) -> Bk:
+def step(data: Bk, action: cb.BookAction, **changes: str | int) -> Bk:
     return data.model_copy(update={"a": action, **changes})
 
 
 def back_from_days(data: Bk) -> Bk | cb.Mine:
     if data.r:
-        return cb.Mine(a="open", id=data.r)
-    return step(data, "lang") if data.f == "office" else step(data, "fmt")
+        return cb.Mine(a=cb.MineAction.OPEN, id=data.r)
+    return step(data, Action.LANGUAGE) if data.f == "office" else step(data, Action.FORMAT)
+
+
+async def note_for(state: FSMContext, data: Bk) -> str | None:
+    """The note written on this slot's confirm screen, if any."""
+    stored = await state.get_data()
+    return stored.get("note") if stored.get("slot") == data.s else None
+
+
+# --- screens ----------------------------------------------------------------------------------------------
 
 
 async def show_formats(query: CallbackQuery) -> None:
     builder = KeyboardBuilder()
     for fmt in FORMATS:
-        builder.button(text=common.format_name(fmt), callback_data=Bk(a="fmt", f=fmt))
+        builder.button(text=common.format_name(fmt), callback_data=Bk(a=Action.FORMAT, f=fmt))
     builder.adjust(1)
     builder.row(*urgent_row())
     await show(query, _("book-intro"), with_nav(builder))
-
-
-EARLIEST_SHOWN = 6
 
 
 async def show_earliest(
     query: CallbackQuery, session: AsyncSession, bookings: Bookings, user: User, settings: Settings
 ) -> None:
     """The earliest free times of every format, soonest first: one tap to the confirm screen."""
-    if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
-        return await show_limit(query, settings)
+    if await bookings.at_limit(session, user, utcnow()):
+        await show_limit(query, settings)
+        return
     slots = await bookings.earliest(session, utcnow(), EARLIEST_SHOWN)
     builder = KeyboardBuilder()
     for slot in slots:
@@ -88,24 +98,17 @@ async def show_earliest(
             when=common.when(slot.starts_at, settings.tz, user.language),
             name=slot.psychologist.display_name,
         )
-        builder.button(
-            text=label,
-            callback_data=Bk(
-                a="slot",
-                f=slot.format,
-                s=slot.id,
-                d=slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d"),
-            ),
-        )
+        day = slot.starts_at.astimezone(settings.tz).strftime("%Y%m%d")
+        builder.button(text=label, callback_data=Bk(a=Action.SLOT, f=slot.format, s=slot.id, d=day))
     builder.adjust(1)
     builder.row(*urgent_row())
     text = _("book-earliest-title") if slots else _("book-earliest-none")
-    await show(query, text, with_nav(builder, cb.Menu(item="sos")))
+    await show(query, text, with_nav(builder, cb.Menu(item=cb.Section.SOS)))
 
 
 async def show_limit(query: CallbackQuery, settings: Settings) -> None:
     builder = KeyboardBuilder()
-    builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
+    builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
     await show(query, _("book-limit").format(count=settings.booking.max_active), with_nav(builder))
 
 
@@ -115,23 +118,19 @@ async def show_days(
     days = await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
     builder = KeyboardBuilder()
     if not days:
-        builder.button(
-            text=_("book-change-filters"),
-            callback_data=Bk(a="fmt", f=data.f) if not data.r else Bk(a="start"),
-        )
+        again = Bk(a=Action.FORMAT, f=data.f) if not data.r else Bk(a=Action.START)
+        builder.button(text=_("book-change-filters"), callback_data=again)
         builder.row(*urgent_row())
-        return await show(query, _("book-no-days"), with_nav(builder, back_from_days(data)))
+        await show(query, _("book-no-days"), with_nav(builder, back_from_days(data)))
+        return
     for day in days:
         builder.button(
             text=common.day_label(day, user.language),
-            callback_data=step(data, "day", d=day.strftime("%Y%m%d")),
+            callback_data=step(data, Action.DAY, d=day.strftime("%Y%m%d")),
         )
     builder.adjust(3)
-    await show(
-        query,
-        _("book-choose-day").format(format=common.format_name(data.f)),
-        with_nav(builder, back_from_days(data)),
-    )
+    text = _("book-choose-day").format(format=common.format_name(data.f))
+    await show(query, text, with_nav(builder, back_from_days(data)))
 
 
 async def show_times(
@@ -149,15 +148,16 @@ async def show_times(
         if day is None
         else await bookings.free_slots_on(session, filters_of(data), utcnow(), settings.tz, day)
     )
-    if not slots:
-        return await show_days(query, session, bookings, data, user, settings)
+    if day is None or not slots:
+        await show_days(query, session, bookings, data, user, settings)
+        return
     builder = KeyboardBuilder()
     for slot in slots:
         text = f"{common.hhmm(slot.starts_at, settings.tz)} · {slot.psychologist.display_name}"
-        builder.button(text=text, callback_data=step(data, "slot", s=slot.id))
+        builder.button(text=text, callback_data=step(data, Action.SLOT, s=slot.id))
     builder.adjust(1)
     text = prefix + _("book-choose-time").format(day=common.day_title(day, user.language))
-    await show(query, text, with_nav(builder, step(data, "days")))
+    await show(query, text, with_nav(builder, step(data, Action.DAYS)))
 
 
 async def show_confirm(
@@ -173,28 +173,32 @@ async def show_confirm(
     free = await bookings.free_slots(session, filters_of(data), utcnow(), slot_id=data.s)
     if not free:
         return False
-    slot = free[0]
-    profile = slot.psychologist
+    builder = KeyboardBuilder()
+    if data.r:
+        builder.button(text=_("book-move-ok"), callback_data=step(data, Action.OK))
+    else:
+        builder.button(text=_("book-ok"), callback_data=step(data, Action.OK))
+        builder.button(
+            text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, Action.NOTE)
+        )
+    builder.adjust(1)
+    text = confirm_text(free[0], data, note, user, settings)
+    await show(event, text, with_nav(builder, step(data, Action.DAY)))
+    return True
+
+
+def confirm_text(slot: Slot, data: Bk, note: str | None, user: User, settings: Settings) -> str:
     parts = [
         _("book-confirm-title") if not data.r else _("book-move-title"),
         common.slot_lines(slot, settings.tz, user.language, booked=False),
         common.privacy_text(slot.format),
     ]
-    bio = profile.bio(user.language)
+    bio = slot.psychologist.bio(user.language)
     if bio:
         parts.append(_("book-bio").format(bio=common.esc(bio)))
-    builder = KeyboardBuilder()
-    if data.r:
-        builder.button(text=_("book-move-ok"), callback_data=step(data, "ok"))
-    else:
+    if not data.r:
         parts.append(_("book-note-yours").format(note=common.esc(note)) if note else _("book-note-hint"))
-        builder.button(text=_("book-ok"), callback_data=step(data, "ok"))
-        builder.button(
-            text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, "note")
-        )
-    builder.adjust(1)
-    await show(event, "\n\n".join(parts), with_nav(builder, step(data, "day")))
-    return True
+    return "\n\n".join(parts)
 
 
 async def taken_now(
@@ -219,7 +223,7 @@ async def booked(
     booking: Booking,
     settings: Settings,
     user: User,
-    previous_slot=None,
+    previous_slot: Slot | None,
 ) -> None:
     """Publish the booking, then tell the psychologist and give the teacher the summary and the .ics."""
     event = "rescheduled" if previous_slot is not None else "booked"
@@ -228,187 +232,214 @@ async def booked(
     await session.commit()
     await common.send_all(bot, sessions, outbox)
     builder = KeyboardBuilder()
-    builder.button(text=_("menu-mine"), callback_data=cb.Menu(item="mine"))
-    text = _("book-done" if previous_slot is None else "book-moved").format(
-        lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
+    builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
+    lines = common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
+    text = (
+        _("book-done").format(lines=lines) if previous_slot is None else _("book-moved").format(lines=lines)
     )
     await show(query, text, with_nav(builder))
     await common.send_ics(bot, booking, user, settings.tz)
 
 
-def create_router() -> Router:
-    router = Router(name="booking")
+# --- handlers ---------------------------------------------------------------------------------------------
 
-    @router.callback_query(cb.Menu.filter(F.item == "book"))
-    @router.callback_query(Bk.filter(F.a == "start"))
-    async def start(
-        query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, state: FSMContext
-    ) -> None:
-        await state.clear()
-        if await repo.active_count(session, user.id, utcnow()) >= settings.booking.max_active:
-            return await show_limit(query, settings)
+
+async def start(
+    query: CallbackQuery,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    if await bookings.at_limit(session, user, utcnow()):
+        await show_limit(query, settings)
+    else:
         await show_formats(query)
 
-    @router.callback_query(Bk.filter(F.a == "soon"))
-    async def soon(
-        query: CallbackQuery,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-        state: FSMContext,
-    ) -> None:
-        await state.clear()
-        await show_earliest(query, session, bookings, user, settings)
 
-    @router.callback_query(Bk.filter(F.a == "fmt"))
-    async def choose_language(query: CallbackQuery, callback_data: Bk) -> None:
-        if callback_data.f not in FORMATS:
-            return await show_formats(query)
-        builder = KeyboardBuilder()
-        builder.button(text=_("book-any-language"), callback_data=step(callback_data, "lang", l=""))
-        for code in LANGUAGES:
-            builder.button(text=_("bk-lang-" + code), callback_data=step(callback_data, "lang", l=code))
-        builder.adjust(1, 2)
-        await show(query, _("book-choose-language"), with_nav(builder, Bk(a="start")))
+async def soon(
+    query: CallbackQuery,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    await show_earliest(query, session, bookings, user, settings)
 
-    @router.callback_query(Bk.filter(F.a == "lang"))
-    async def choose_region(
-        query: CallbackQuery,
-        callback_data: Bk,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-    ) -> None:
-        if callback_data.f != "office":
-            return await show_days(query, session, bookings, step(callback_data, "days"), user, settings)
-        codes = await repo.office_regions(session)
-        codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
-        builder = KeyboardBuilder()
-        for code in codes:
-            builder.button(
-                text=region_name(code, user.language) or code,
-                callback_data=step(callback_data, "days", g=code),
-            )
-        builder.button(text=_("book-any-region"), callback_data=step(callback_data, "days", g=""))
-        builder.adjust(1)
-        await show(query, _("book-choose-region"), with_nav(builder, step(callback_data, "fmt")))
 
-    @router.callback_query(Bk.filter(F.a == "days"))
-    async def days(
-        query: CallbackQuery,
-        callback_data: Bk,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-    ) -> None:
-        await show_days(query, session, bookings, callback_data, user, settings)
+async def choose_language(query: CallbackQuery, callback_data: Bk) -> None:
+    if callback_data.f not in FORMATS:
+        await show_formats(query)
+        return
+    builder = KeyboardBuilder()
+    builder.button(text=_("book-any-language"), callback_data=step(callback_data, Action.LANGUAGE, l=""))
+    for code in LANGUAGES:
+        builder.button(text=_("bk-lang-" + code), callback_data=step(callback_data, Action.LANGUAGE, l=code))
+    builder.adjust(1, 2)
+    await show(query, _("book-choose-language"), with_nav(builder, Bk(a=Action.START)))
 
-    @router.callback_query(Bk.filter(F.a == "day"))
-    async def times(
-        query: CallbackQuery,
-        callback_data: Bk,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-        state: FSMContext,
-    ) -> None:
-        await state.clear()
-        await show_times(query, session, bookings, callback_data, user, settings)
 
-    @router.callback_query(Bk.filter(F.a == "slot"))
-    async def confirm(
-        query: CallbackQuery,
-        callback_data: Bk,
-        callback_answer: CallbackAnswer,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-        state: FSMContext,
-    ) -> None:
-        data = await state.get_data()
-        note = data.get("note") if data.get("slot") == callback_data.s else None
-        if not await show_confirm(query, session, bookings, callback_data, user, settings, note):
-            await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
-
-    @router.callback_query(Bk.filter(F.a == "note"))
-    async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
-        await state.set_state(BookingFlow.note)
-        await state.set_data({"slot": callback_data.s, "back": step(callback_data, "slot").pack()})
-        builder = KeyboardBuilder()
-        builder.button(text=_("book-note-skip"), callback_data=step(callback_data, "slot"))
-        await show(
-            query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, step(callback_data, "slot"))
+async def choose_region(
+    query: CallbackQuery,
+    callback_data: Bk,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+) -> None:
+    if callback_data.f != "office":
+        await show_days(query, session, bookings, step(callback_data, Action.DAYS), user, settings)
+        return
+    codes = await repo.office_regions(session)
+    codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
+    builder = KeyboardBuilder()
+    for code in codes:
+        builder.button(
+            text=region_name(code, user.language) or code,
+            callback_data=step(callback_data, Action.DAYS, g=code),
         )
+    builder.button(text=_("book-any-region"), callback_data=step(callback_data, Action.DAYS, g=""))
+    builder.adjust(1)
+    await show(query, _("book-choose-region"), with_nav(builder, step(callback_data, Action.FORMAT)))
 
-    @router.message(StateFilter(BookingFlow.note), F.text)
-    async def got_note(
-        message: Message,
-        session: AsyncSession,
-        bookings: Bookings,
-        user: User,
-        settings: Settings,
-        state: FSMContext,
-    ) -> None:
-        data = await state.get_data()
-        note = truncate_utf16(message.text.strip(), NOTE_LIMIT)
-        await state.set_state(None)
-        await state.set_data({"slot": data.get("slot"), "note": note})
-        slot_data = Bk.unpack(data["back"])
-        if not await show_confirm(message, session, bookings, slot_data, user, settings, note):
-            builder = KeyboardBuilder()
-            builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, "day"))
-            await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
 
-    @router.message(StateFilter(BookingFlow.note))
-    async def note_not_text(message: Message) -> None:
-        await message.answer(_("book-note-text-only"))
+async def days(
+    query: CallbackQuery,
+    callback_data: Bk,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+) -> None:
+    await show_days(query, session, bookings, callback_data, user, settings)
 
-    @router.callback_query(Bk.filter(F.a == "ok"))
-    async def book(
-        query: CallbackQuery,
-        callback_data: Bk,
-        callback_answer: CallbackAnswer,
-        bot: Bot,
-        session: AsyncSession,
-        bookings: Bookings,
-        sessions: async_sessionmaker[AsyncSession],
-        user: User,
-        settings: Settings,
-        i18n: I18n,
-        state: FSMContext,
-    ) -> None:
-        now = utcnow()
-        data = await state.get_data()
-        note = data.get("note") if data.get("slot") == callback_data.s else None
-        previous_slot = None
-        if callback_data.r:
-            old = await repo.teacher_booking(session, user.id, callback_data.r)
-            result = (
-                await bookings.reschedule(session, old, callback_data.s, now)
-                if old
-                else BookResult(BookStatus.STALE)
-            )
-            previous_slot = old.slot if old else None
-        else:
-            result = await bookings.book(session, user, callback_data.s, note, now)
-        if result.ok:
-            await state.clear()
-            return await booked(
-                query, bot, session, sessions, i18n, result.booking, settings, user, previous_slot
-            )
-        if result.status is BookStatus.LIMIT:
-            return await show_limit(query, settings)
-        if result.status is BookStatus.STALE:
-            callback_answer.text, callback_answer.show_alert = _("book-stale"), True
-            return await show(query, _("book-stale"), with_nav(KeyboardBuilder()))
-        if result.status is BookStatus.GONE:
-            callback_answer.text, callback_answer.show_alert = _("book-gone"), True
-            return await show_times(query, session, bookings, callback_data, user, settings)
+
+async def times(
+    query: CallbackQuery,
+    callback_data: Bk,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    await show_times(query, session, bookings, callback_data, user, settings)
+
+
+async def confirm(
+    query: CallbackQuery,
+    callback_data: Bk,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    note = await note_for(state, callback_data)
+    if not await show_confirm(query, session, bookings, callback_data, user, settings, note):
         await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
 
+
+async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
+    back = step(callback_data, Action.SLOT)
+    await state.set_state(BookingFlow.note)
+    await state.set_data({"slot": callback_data.s, "back": back.pack()})
+    builder = KeyboardBuilder()
+    builder.button(text=_("book-note-skip"), callback_data=back)
+    await show(query, _("book-note-ask").format(limit=NOTE_LIMIT), with_nav(builder, back))
+
+
+async def got_note(
+    message: Message,
+    text: str,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    note = truncate_utf16(text.strip(), NOTE_LIMIT)
+    await state.set_state(None)
+    await state.set_data({"slot": data.get("slot"), "note": note})
+    slot_data = Bk.unpack(data["back"])
+    if not await show_confirm(message, session, bookings, slot_data, user, settings, note):
+        builder = KeyboardBuilder()
+        builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, Action.DAY))
+        await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
+
+
+async def note_not_text(message: Message) -> None:
+    await message.answer(_("book-note-text-only"))
+
+
+async def book(
+    query: CallbackQuery,
+    callback_data: Bk,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    session: AsyncSession,
+    bookings: Bookings,
+    sessions: async_sessionmaker[AsyncSession],
+    user: User,
+    settings: Settings,
+    i18n: I18n,
+    state: FSMContext,
+) -> None:
+    if callback_data.r:
+        result = await bookings.move(session, user, callback_data.r, callback_data.s, utcnow())
+    else:
+        note = await note_for(state, callback_data)
+        result = await bookings.book(session, user, callback_data.s, note, utcnow())
+    if result.booking is not None:
+        await state.clear()
+        await booked(query, bot, session, sessions, i18n, result.booking, settings, user, result.previous)
+    else:
+        await refused(query, callback_answer, session, bookings, callback_data, user, settings, result)
+
+
+async def refused(
+    query: CallbackQuery,
+    answer: CallbackAnswer,
+    session: AsyncSession,
+    bookings: Bookings,
+    data: Bk,
+    user: User,
+    settings: Settings,
+    result: BookResult,
+) -> None:
+    """Why the slot could not be booked, and where to go from there."""
+    if result.status is BookStatus.LIMIT:
+        await show_limit(query, settings)
+    elif result.status is BookStatus.STALE:
+        answer.text, answer.show_alert = _("book-stale"), True
+        await show(query, _("book-stale"), with_nav(KeyboardBuilder()))
+    elif result.status is BookStatus.GONE:
+        answer.text, answer.show_alert = _("book-gone"), True
+        await show_times(query, session, bookings, data, user, settings)
+    else:
+        await taken_now(query, answer, session, bookings, data, user, settings)
+
+
+def create_router() -> Router:
+    router = Router(name="booking")
+    press = router.callback_query.register
+    press(start, cb.Menu.filter(F.item == cb.Section.BOOK))
+    press(start, Bk.filter(F.a == Action.START))
+    press(soon, Bk.filter(F.a == Action.SOON))
+    press(choose_language, Bk.filter(F.a == Action.FORMAT))
+    press(choose_region, Bk.filter(F.a == Action.LANGUAGE))
+    press(days, Bk.filter(F.a == Action.DAYS))
+    press(times, Bk.filter(F.a == Action.DAY))
+    press(confirm, Bk.filter(F.a == Action.SLOT))
+    press(ask_note, Bk.filter(F.a == Action.NOTE))
+    press(book, Bk.filter(F.a == Action.OK))
+    router.message.register(got_note, StateFilter(BookingFlow.note), F.text.as_("text"))
+    router.message.register(note_not_text, StateFilter(BookingFlow.note))
     return router

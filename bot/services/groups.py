@@ -1,0 +1,33 @@
+"""Group-session rules for teachers: which sessions can still be joined, who sees who comes, what a
+rating may be. Seats themselves (places, the waitlist, offers) are decided under a lock in
+storage/repo/groups.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeGuard
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import GroupSession, User
+from storage.repo import groups, staff
+
+SCORES = range(1, 6)
+
+
+def joinable(group: GroupSession | None, now: datetime) -> TypeGuard[GroupSession]:
+    """Still open and not begun: what a press on one session (view, join, leave, accept) needs."""
+    return group is not None and group.status == "open" and group.starts_at > now
+
+
+def leads(group: GroupSession, user: User) -> bool:
+    """Only the facilitator sees who comes, and not once deactivated."""
+    return group.facilitator_id == user.id and not staff.deactivated(user)
+
+
+async def rate(session: AsyncSession, group_id: int, user_id: int, score: int) -> bool:
+    """A score from a teacher who was enrolled and asked for it; False when rating is closed."""
+    if score not in SCORES or not await groups.can_rate(session, group_id, user_id):
+        return False
+    await groups.rate(session, group_id, user_id, score)
+    return True
