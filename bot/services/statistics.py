@@ -39,6 +39,7 @@ from bot.services.periods import Period, to_publish
 from bot.services.periods import offered as offered_periods
 from storage.models.booking import ATTENDED, CANCELLED, FORMATS, NO_SHOW, UPCOMING_STATES
 from storage.repo import broadcasts, groups, stats
+from storage.repo.groups import GroupStats
 
 COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
 DELIVERY = ("sent", "blocked", "failed", "skipped")
@@ -117,58 +118,58 @@ def breakdowns(period: Period) -> list[Group]:
 async def count_month(session: AsyncSession, month: Period, tz: ZoneInfo) -> dict[str, dict[str, int]]:
     """Every count of a month, by scope: the country, each region, and the rest (no region)."""
     since, until = month.since(tz), month.until(tz)
-    by_region: dict[str | None, Counter] = {}
+    by_region: dict[str | None, Counter[str]] = {}
 
     def add(region: str | None, values: Mapping[str, int]) -> None:
         by_region.setdefault(region, Counter()).update(values)
 
     for region, group in (await groups.statistics(session, since, until)).items():
-        add(
-            region,
-            {
-                "sessions": group.sessions,
-                "cancelled": group.cancelled_sessions,
-                "capacity": group.capacity,
-                "seats": group.seats_taken,
-                "waitlist": group.waitlisted,
-                "ratings": group.ratings,
-                "rating-sum": group.rating_sum,
-            },
-        )
+        add(region, _group_values(group))
     for region, delivery in (await broadcasts.statistics(session, since, until)).items():
-        add(
-            region,
-            {
-                "bc-total": sum(delivery.get(s, 0) for s in DELIVERY),
-                **{f"bc-{s}": delivery.get(s, 0) for s in DELIVERY},
-            },
-        )
+        add(region, {"bc-total": sum(delivery.get(s, 0) for s in DELIVERY)})
+        add(region, {f"bc-{s}": delivery.get(s, 0) for s in DELIVERY})
     for region, data in (await stats.bookings(session, since, until, tz)).items():
-        cancelled = data.by_state.get(CANCELLED, 0)
-        values = {
-            "bk-total": data.total,
-            **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
-            "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
-            "bk-attended": data.by_state.get(ATTENDED, 0),
-            "bk-no-show": data.by_state.get(NO_SHOW, 0),
-            "bk-cancelled": cancelled,
-            "bk-late": data.late_cancels,
-            "bk-ontime": cancelled - data.late_cancels,
-            "bk-ratings": data.ratings,
-            "bk-rating-sum": data.rating_sum,
-        }
-        for n, (first, last) in enumerate(parts_of(month), start=1):
-            values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
-        add(region, values)
+        add(region, _booking_values(data, month))
     for region, teachers in (await stats.active(session, since, until)).items():
         add(region, {"active": teachers})
-    country = sum(by_region.values(), Counter())
+    country = sum(by_region.values(), Counter[str]())
     # Self-checks are counted from the decrypted results: the country in one pass, then each
     # region that has any.
     country.update(_selfcheck_values(await stats.selfchecks(session, since, until, None, bands)))
     for region in await stats.selfcheck_regions(session, since, until):
         add(region, _selfcheck_values(await stats.selfchecks(session, since, until, region, bands)))
     return _scopes(country, by_region, _names(month))
+
+
+def _group_values(group: GroupStats) -> dict[str, int]:
+    return {
+        "sessions": group.sessions,
+        "cancelled": group.cancelled_sessions,
+        "capacity": group.capacity,
+        "seats": group.seats_taken,
+        "waitlist": group.waitlisted,
+        "ratings": group.ratings,
+        "rating-sum": group.rating_sum,
+    }
+
+
+def _booking_values(data: stats.BookingStats, month: Period) -> dict[str, int]:
+    cancelled = data.by_state.get(CANCELLED, 0)
+    values = {
+        "bk-total": data.total,
+        **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
+        "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
+        "bk-attended": data.by_state.get(ATTENDED, 0),
+        "bk-no-show": data.by_state.get(NO_SHOW, 0),
+        "bk-cancelled": cancelled,
+        "bk-late": data.late_cancels,
+        "bk-ontime": cancelled - data.late_cancels,
+        "bk-ratings": data.ratings,
+        "bk-rating-sum": data.rating_sum,
+    }
+    for n, (first, last) in enumerate(parts_of(month), start=1):
+        values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
+    return values
 
 
 def _selfcheck_values(data: stats.SelfCheckStats) -> dict[str, int]:
@@ -265,24 +266,7 @@ def protect_new(
         names = cells(period)
         for scope in (*scopes, NO_REGION):
             values.update({(code, scope, n): raw[scope][n] for n in names})
-        for scope in scopes:
-            sums += [
-                Group(
-                    (code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance
-                )
-                for g in breakdowns(period)
-            ]
-        sums += [
-            Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names
-        ]
-        parts = [p.code for p in period.parts]
-        if parts:
-            sums += [
-                Group((code, scope, n), tuple((part, scope, n) for part in parts))
-                for scope in scopes
-                for n in names
-                if n not in NOT_SUMMED
-            ]
+        sums += _sums(code, period, names)
     fixed = {
         (code, scope, n)
         for code, data in old.items()
@@ -301,6 +285,27 @@ def protect_new(
     for code, scope, name in sorted(c for c in cast(set[CellKey], hide) if c[0] in counts):
         result[code][scope].append(name)
     return result
+
+
+def _sums(code: str, period: Period, names: list[str]) -> list[Group]:
+    """Every sum over one period's cells a coordinator could form: each screen's breakdowns in
+    each scope, the country from its regions, and a quarter or year from its parts."""
+    scopes = [COUNTRY, *regions()]
+    found = [
+        Group((code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance)
+        for scope in scopes
+        for g in breakdowns(period)
+    ]
+    found += [Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names]
+    parts = [p.code for p in period.parts]
+    if parts:
+        found += [
+            Group((code, scope, n), tuple((part, scope, n) for part in parts))
+            for scope in scopes
+            for n in names
+            if n not in NOT_SUMMED
+        ]
+    return found
 
 
 def stored_period(code: str) -> Period:

@@ -61,20 +61,13 @@ def render_history_chart(
     from matplotlib import dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     xs = [float(mdates.date2num(day)) for day in dates]  # matplotlib's day numbers: what its axes take
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
 
-    span = y_max - y_min
-    ax.set_ylim(y_min - span * 0.03, y_max + span * 0.06)  # keep lines at the limits visible
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # scores and mood are whole numbers
-    ax.grid(axis="y", color="#e6e6e6", linewidth=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _value_axis(ax, y_min, y_max)
     _thresholds(ax, thresholds, y_min, y_max)
 
     ax.plot(
@@ -102,6 +95,18 @@ def render_history_chart(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
+
+
+def _value_axis(ax: Axes, y_min: float, y_max: float) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    span = y_max - y_min
+    ax.set_ylim(y_min - span * 0.03, y_max + span * 0.06)  # keep lines at the limits visible
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # scores and mood are whole numbers
+    ax.grid(axis="y", color="#e6e6e6", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _thresholds(ax: Axes, thresholds: list[tuple[float, str]], y_min: float, y_max: float) -> None:
