@@ -234,7 +234,6 @@ class App:
             reminders,
             chat_clock,
         )
-        dispatcher["app"] = app
         dispatcher.startup.register(app._on_startup)
         dispatcher.shutdown.register(app._on_shutdown)
         return app

@@ -25,6 +25,7 @@ from bot.services import anonymity, periods, statistics
 from bot.services.anonymity import HIDDEN, Equations, Group, protect
 from bot.telegram.callbacks import Stat
 from bot.telegram.i18n import compile_translations
+from bot.views import statistics as view
 from bot.views.stats_chart import Labels, render_stats_chart
 from storage.models import Booking, PsychologistProfile, SelfCheckResult, Slot, StatRelease, User
 from storage.models.base import utcnow
@@ -121,7 +122,7 @@ def phq9(total: int) -> dict:
 
 def names(bot, lang: str, *shown: periods.Period) -> list[str]:
     with bot.app.i18n.context(), bot.app.i18n.use_locale(lang):
-        return [statistics.period_name(period, lang) for period in shown]
+        return [view.period_name(period, lang) for period in shown]
 
 
 def published_month(bot) -> periods.Period:

@@ -13,32 +13,33 @@ Disclosure rules (README, "Statistics: what is shown"):
   published before are fixed and the new ones protect them.
 - Every view below reads the stored counts and hidden cells, so the message, the chart and the
   CSV show the same values. Percentages and averages only over counts that are shown.
-Text lines are rendered in the current locale (call inside the handler's i18n context).
+The report is figures only; bot/views/statistics.py words them in a language.
 """
 
 from __future__ import annotations
 
 import calendar
+import csv
 import functools
-import html
+import io
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.instruments import Instrument, load_instruments
+from bot.content.instruments import Band, Instrument, Scale, load_instruments
 from bot.content.regions import regions
 from bot.services import anonymity
 from bot.services.anonymity import HIDDEN, Group
 from bot.services.periods import Period, to_publish
+from bot.services.periods import offered as offered_periods
 from storage.models.booking import ATTENDED, CANCELLED, FORMATS, NO_SHOW, UPCOMING_STATES
 from storage.repo import broadcasts, groups, stats
+from storage.repo.groups import GroupStats
 
 COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
 DELIVERY = ("sent", "blocked", "failed", "skipped")
@@ -46,6 +47,7 @@ STATES = ("upcoming", "attended", "no-show", "cancelled")
 PLAIN = ("sessions", "cancelled", "capacity")  # what coordinators made, not what teachers did: exact
 SUMS = ("rating-sum", "bk-rating-sum")  # for averages only
 NOT_SUMMED = ("active",)  # distinct teachers: a quarter's is not the sum of its months'
+CellKey = tuple[str, str, str]  # a period code, a scope, a metric
 
 
 @functools.cache
@@ -116,58 +118,58 @@ def breakdowns(period: Period) -> list[Group]:
 async def count_month(session: AsyncSession, month: Period, tz: ZoneInfo) -> dict[str, dict[str, int]]:
     """Every count of a month, by scope: the country, each region, and the rest (no region)."""
     since, until = month.since(tz), month.until(tz)
-    by_region: dict[str | None, Counter] = {}
+    by_region: dict[str | None, Counter[str]] = {}
 
     def add(region: str | None, values: Mapping[str, int]) -> None:
         by_region.setdefault(region, Counter()).update(values)
 
     for region, group in (await groups.statistics(session, since, until)).items():
-        add(
-            region,
-            {
-                "sessions": group.sessions,
-                "cancelled": group.cancelled_sessions,
-                "capacity": group.capacity,
-                "seats": group.seats_taken,
-                "waitlist": group.waitlisted,
-                "ratings": group.ratings,
-                "rating-sum": group.rating_sum,
-            },
-        )
+        add(region, _group_values(group))
     for region, delivery in (await broadcasts.statistics(session, since, until)).items():
-        add(
-            region,
-            {
-                "bc-total": sum(delivery.get(s, 0) for s in DELIVERY),
-                **{f"bc-{s}": delivery.get(s, 0) for s in DELIVERY},
-            },
-        )
+        add(region, {"bc-total": sum(delivery.get(s, 0) for s in DELIVERY)})
+        add(region, {f"bc-{s}": delivery.get(s, 0) for s in DELIVERY})
     for region, data in (await stats.bookings(session, since, until, tz)).items():
-        cancelled = data.by_state.get(CANCELLED, 0)
-        values = {
-            "bk-total": data.total,
-            **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
-            "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
-            "bk-attended": data.by_state.get(ATTENDED, 0),
-            "bk-no-show": data.by_state.get(NO_SHOW, 0),
-            "bk-cancelled": cancelled,
-            "bk-late": data.late_cancels,
-            "bk-ontime": cancelled - data.late_cancels,
-            "bk-ratings": data.ratings,
-            "bk-rating-sum": data.rating_sum,
-        }
-        for n, (first, last) in enumerate(parts_of(month), start=1):
-            values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
-        add(region, values)
+        add(region, _booking_values(data, month))
     for region, teachers in (await stats.active(session, since, until)).items():
         add(region, {"active": teachers})
-    country = sum(by_region.values(), Counter())
+    country = sum(by_region.values(), Counter[str]())
     # Self-checks are counted from the decrypted results: the country in one pass, then each
     # region that has any.
     country.update(_selfcheck_values(await stats.selfchecks(session, since, until, None, bands)))
     for region in await stats.selfcheck_regions(session, since, until):
         add(region, _selfcheck_values(await stats.selfchecks(session, since, until, region, bands)))
     return _scopes(country, by_region, _names(month))
+
+
+def _group_values(group: GroupStats) -> dict[str, int]:
+    return {
+        "sessions": group.sessions,
+        "cancelled": group.cancelled_sessions,
+        "capacity": group.capacity,
+        "seats": group.seats_taken,
+        "waitlist": group.waitlisted,
+        "ratings": group.ratings,
+        "rating-sum": group.rating_sum,
+    }
+
+
+def _booking_values(data: stats.BookingStats, month: Period) -> dict[str, int]:
+    cancelled = data.by_state.get(CANCELLED, 0)
+    values = {
+        "bk-total": data.total,
+        **{f"bk-format-{f}": data.by_format.get(f, 0) for f in FORMATS},
+        "bk-upcoming": sum(data.by_state.get(s, 0) for s in UPCOMING_STATES),
+        "bk-attended": data.by_state.get(ATTENDED, 0),
+        "bk-no-show": data.by_state.get(NO_SHOW, 0),
+        "bk-cancelled": cancelled,
+        "bk-late": data.late_cancels,
+        "bk-ontime": cancelled - data.late_cancels,
+        "bk-ratings": data.ratings,
+        "bk-rating-sum": data.rating_sum,
+    }
+    for n, (first, last) in enumerate(parts_of(month), start=1):
+        values[f"bk-part-{n}"] = sum(v for day, v in data.by_day.items() if first <= day.day <= last)
+    return values
 
 
 def _selfcheck_values(data: stats.SelfCheckStats) -> dict[str, int]:
@@ -201,8 +203,8 @@ async def count_sum(
     """A quarter's or year's counts: its stored months added up, so they agree with them exactly;
     only the teachers who used Demeu are counted anew (one teacher in three months is one, not three)."""
     names = _names(period)
-    country: Counter = Counter()
-    by_region: dict[str, Counter] = {}
+    country: Counter[str] = Counter()
+    by_region: dict[str | None, Counter[str]] = {}
     for month in period.months:
         raw = months[month.code]["raw"]
         country.update({n: raw[COUNTRY].get(n, 0) for n in names if n not in NOT_SUMMED})
@@ -229,7 +231,7 @@ async def publish_due(session: AsyncSession, now: datetime, tz: ZoneInfo, minimu
     if not due:
         return
     years = {month.year for month in due}  # no period spans two years: only these are linked to the new ones
-    stored = await stats.releases(session, [code for code in have if Period.parse(code).year in years])
+    stored = await stats.releases(session, [code for code in have if stored_period(code).year in years])
     for month in due:
         fresh = [p for p in month.closing if p.code not in stored]
         counts: dict[str, dict[str, dict[str, int]]] = {}
@@ -253,35 +255,18 @@ def protect_new(
     """Which of the new counts (a month, and the quarter and year it closes) to hide, given what
     was published before. Only sums can link periods: a month alone is linked to nothing else
     yet, a new quarter to its months, a new year to its quarters and their months."""
-    linked = {p.code for code in counts for p in _inside(Period.parse(code))}
+    linked = {p.code for code in counts for p in _inside(stored_period(code))}
     old = {code: stored[code] for code in linked - set(counts)}
     raws = {**{code: data["raw"] for code, data in old.items()}, **counts}
     scopes = [COUNTRY, *regions()]
-    values: dict[tuple[str, str, str], int] = {}
+    values: dict[CellKey, int] = {}
     sums: list[Group] = []
     for code, raw in raws.items():
-        period = Period.parse(code)
+        period = stored_period(code)
         names = cells(period)
         for scope in (*scopes, NO_REGION):
             values.update({(code, scope, n): raw[scope][n] for n in names})
-        for scope in scopes:
-            sums += [
-                Group(
-                    (code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance
-                )
-                for g in breakdowns(period)
-            ]
-        sums += [
-            Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names
-        ]
-        parts = [p.code for p in period.parts]
-        if parts:
-            sums += [
-                Group((code, scope, n), tuple((part, scope, n) for part in parts))
-                for scope in scopes
-                for n in names
-                if n not in NOT_SUMMED
-            ]
+        sums += _sums(code, period, names)
     fixed = {
         (code, scope, n)
         for code, data in old.items()
@@ -290,13 +275,45 @@ def protect_new(
     }
     never = {cell for cell in values if cell[1] == NO_REGION or cell[2] == "bk-ontime"}
     new = {cell for cell in values if cell[0] in counts}
-    hide = anonymity.protect(values, sums, minimum, new=new, hidden=fixed, never_shown=never)
+    # protect() takes cells of any kind and hides some of those it is given: ours.
+    hide = anonymity.protect(
+        cast(Mapping[Hashable, int], values), sums, minimum, new=new, hidden=fixed, never_shown=never
+    )
     result: dict[str, dict[str, list[str]]] = {
         code: {scope: [] for scope in (*scopes, NO_REGION)} for code in counts
     }
-    for code, scope, name in sorted(c for c in hide if c[0] in counts):
+    for code, scope, name in sorted(c for c in cast(set[CellKey], hide) if c[0] in counts):
         result[code][scope].append(name)
     return result
+
+
+def _sums(code: str, period: Period, names: list[str]) -> list[Group]:
+    """Every sum over one period's cells a coordinator could form: each screen's breakdowns in
+    each scope, the country from its regions, and a quarter or year from its parts."""
+    scopes = [COUNTRY, *regions()]
+    found = [
+        Group((code, scope, g.total), tuple((code, scope, p) for p in g.parts), g.breakdown, g.dominance)
+        for scope in scopes
+        for g in breakdowns(period)
+    ]
+    found += [Group((code, COUNTRY, n), tuple((code, s, n) for s in (*regions(), NO_REGION))) for n in names]
+    parts = [p.code for p in period.parts]
+    if parts:
+        found += [
+            Group((code, scope, n), tuple((part, scope, n) for part in parts))
+            for scope in scopes
+            for n in names
+            if n not in NOT_SUMMED
+        ]
+    return found
+
+
+def stored_period(code: str) -> Period:
+    """The period of a code this module stored."""
+    period = Period.parse(code)
+    if period is None:
+        raise ValueError(f"not a period code: {code!r}")
+    return period
 
 
 def _inside(period: Period) -> list[Period]:
@@ -307,14 +324,99 @@ def _inside(period: Period) -> list[Period]:
 # --- the report ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One published value (a count, a share, an average, or the hidden mark): a CSV row and,
+    unless not `listed`, a line of the message."""
+
+    key: str
+    value: str
+    listed: bool = True
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        return [(self.key, self.value)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormatFigure(Figure):
+    """Consultations of one format."""
+
+    format: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Taken(Figure):
+    """Results of one self-check instrument."""
+
+    instrument: Instrument
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part(Figure):
+    """Consultations in one part of the period: a month's days `first`-`last`, or a `month` of a
+    quarter or year. `count` is the chart's bar, None when hidden."""
+
+    count: int | None
+    first: int = 0
+    last: int = 0
+    month: Period | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    band: Band
+    key: str
+    value: str
+    count: int | None  # None when hidden
+
+
+@dataclass(frozen=True)
+class ScaleBands:
+    """One scale's results by band: CSV rows always; a line and a chart row only when the
+    instrument's count is `shown` (a hidden count is not split, nor is a zero)."""
+
+    instrument: Instrument
+    scale: Scale
+    total: int
+    cells: tuple[Cell, ...]
+    shown: bool
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        return [(cell.key, cell.value) for cell in self.cells]
+
+
 @dataclass
 class Report:
-    rows: list[tuple[str, str]] = field(default_factory=list)  # CSV: metric, shown value
-    lines: list[str] = field(default_factory=list)  # the message, in the current locale
-    bars: list[tuple[str, int | None]] = field(
-        default_factory=list
-    )  # chart: consultations by part; None = hidden
-    bands: list[tuple[str, int, list[tuple[str, int | None]]]] = field(default_factory=list)  # chart rows
+    """An offered period for a region (None: the country), in the order the message lists it."""
+
+    period: Period
+    region: str | None
+    activity: list[Figure] = field(default_factory=list)  # group sessions, teachers, broadcasts
+    consultations: list[Figure] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+    selfchecks: list[Figure | ScaleBands] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        entries = [*self.activity, *self.consultations, *self.parts, *self.selfchecks]
+        return [row for entry in entries for row in entry.rows]
+
+    @property
+    def scales(self) -> list[ScaleBands]:
+        """The bands drawn: those the message lists."""
+        return [entry for entry in self.selfchecks if isinstance(entry, ScaleBands) and entry.shown]
+
+    def csv(self) -> bytes:
+        """The CSV file, with a BOM so that spreadsheet programs read it as UTF-8."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["metric", "value"])
+        writer.writerow(["period", self.period.code])
+        writer.writerow(["region", self.region or "all"])
+        writer.writerows(self.rows)
+        return buffer.getvalue().encode("utf-8-sig")
 
 
 def bands(instrument: str, answers: dict[str, int]) -> list[tuple[str, str]]:
@@ -351,136 +453,97 @@ def average(total: int, count: int | None) -> str:
     return f"{total / count:.1f}" if count else "—"
 
 
-def period_name(period: Period, language: str) -> str:
-    if period.kind == "m":
-        name = format_date(period.first, "LLLL yyyy", locale=language)
-        return name[:1].upper() + name[1:]
-    if period.kind == "q":
-        return _("co-period-quarter").format(quarter=period.number, year=period.year)
-    return _("co-period-year").format(year=period.year)
-
-
-def _add(report: Report, key: str, value: str, line: str | None = None) -> None:
-    report.rows.append((key, value))
-    report.lines.append(line if line is not None else _("co-stat-" + key).format(value=html.escape(value)))
+def permitted(
+    period_code: str, region_code: str, limit: str | None, now: datetime, tz: ZoneInfo
+) -> tuple[Period, str | None]:
+    """What a coordinator may see of the period and region asked for: an offered period only (else
+    the latest month), and a regional coordinator's own region (`limit`) whatever was asked."""
+    offered = offered_periods(now, tz)
+    period = Period.parse(period_code)
+    region = limit if limit is not None else (region_code if region_code in regions() else None)
+    return (period if period in offered else offered[0]), region
 
 
 async def build(
-    session: AsyncSession,
-    period: Period,
-    region: str | None,
-    minimum: int,
-    language: str,
-    tz: ZoneInfo,
-    now: datetime,
+    session: AsyncSession, period: Period, region: str | None, minimum: int, tz: ZoneInfo, now: datetime
 ) -> Report:
     """The report of an offered period for a region (None: the country), publishing what is due."""
     await publish_due(session, now, tz, minimum)
     published = await stats.releases(session, [period.code, *(m.code for m in period.months)])
     scope = region or COUNTRY
     shown = Shown(published[period.code], scope)
-    report = Report()
-    _groups_and_broadcasts(report, shown)
-    report.lines.append("")
-    _consultations(
-        report, shown, period, {p.code: Shown(published[p.code], scope) for p in period.months}, language
+    months = {p.code: Shown(published[p.code], scope) for p in period.months}
+    return Report(
+        period,
+        region,
+        _activity(shown),
+        _consultations(shown),
+        _parts(shown, period, months),
+        _selfchecks(shown),
     )
-    report.lines.append("")
-    _selfchecks(report, shown, language)
-    return report
 
 
-def _groups_and_broadcasts(report: Report, shown: Shown) -> None:
-    for key, value in (
-        ("sessions", shown["sessions"]),
-        ("cancelled", shown["cancelled"]),
-        ("seats", shown["seats"]),
-        ("fill", share(shown.number("seats"), shown.raw["capacity"])),
-        ("waitlist", shown["waitlist"]),
-        ("ratings", shown["ratings"]),
-        ("rating", average(shown.raw["rating-sum"], shown.number("ratings"))),
-        ("active", shown["active"]),
-        ("bc-total", shown["bc-total"]),
-        *((f"bc-{state}", shown[f"bc-{state}"]) for state in DELIVERY),
-    ):
-        _add(report, key, value)
-
-
-def _consultations(
-    report: Report, shown: Shown, period: Period, months: Mapping[str, Shown], language: str
-) -> None:
-    _add(report, "bk-total", shown["bk-total"])
-    for fmt in FORMATS:
-        value = shown[f"bk-format-{fmt}"]
-        _add(
-            report,
-            f"bk-format-{fmt}",
-            value,
-            _("co-stat-bk-format").format(format=_("bk-format-" + fmt), value=html.escape(value)),
+def _activity(shown: Shown) -> list[Figure]:
+    return [
+        Figure(key, value)
+        for key, value in (
+            ("sessions", shown["sessions"]),
+            ("cancelled", shown["cancelled"]),
+            ("seats", shown["seats"]),
+            ("fill", share(shown.number("seats"), shown.raw["capacity"])),
+            ("waitlist", shown["waitlist"]),
+            ("ratings", shown["ratings"]),
+            ("rating", average(shown.raw["rating-sum"], shown.number("ratings"))),
+            ("active", shown["active"]),
+            ("bc-total", shown["bc-total"]),
+            *((f"bc-{state}", shown[f"bc-{state}"]) for state in DELIVERY),
         )
-    for state in STATES:
-        _add(report, f"bk-{state}", shown[f"bk-{state}"])
-    _add(report, "bk-late", shown["bk-late"])
+    ]
+
+
+def _consultations(shown: Shown) -> list[Figure]:
     attended, missed = shown.number("bk-attended"), shown.number("bk-no-show")
     marked = None if attended is None or missed is None else attended + missed
-    _add(report, "bk-attendance", share(attended, marked))
-    _add(report, "bk-no-show-rate", share(missed, marked))
-    report.rows.append(("bk-ratings", shown["bk-ratings"]))
-    _add(report, "bk-rating", average(shown.raw["bk-rating-sum"], shown.number("bk-ratings")))
+    return [
+        Figure("bk-total", shown["bk-total"]),
+        *(FormatFigure(f"bk-format-{fmt}", shown[f"bk-format-{fmt}"], format=fmt) for fmt in FORMATS),
+        *(Figure(f"bk-{state}", shown[f"bk-{state}"]) for state in STATES),
+        Figure("bk-late", shown["bk-late"]),
+        Figure("bk-attendance", share(attended, marked)),
+        Figure("bk-no-show-rate", share(missed, marked)),
+        Figure("bk-ratings", shown["bk-ratings"], listed=False),
+        Figure("bk-rating", average(shown.raw["bk-rating-sum"], shown.number("bk-ratings"))),
+    ]
 
+
+def _parts(shown: Shown, period: Period, months: Mapping[str, Shown]) -> list[Part]:
     if period.kind == "m":
-        report.lines.append(_("co-stat-bk-by-days"))
-        parts = [
-            (f"bk-part-{n}", f"{first}–{last}", shown, f"bk-part-{n}")
-            for n, (first, last) in enumerate(parts_of(period), 1)
+        names = [f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)]
+        return [
+            Part(name, shown[name], count=shown.number(name), first=first, last=last)
+            for name, (first, last) in zip(names, parts_of(period), strict=True)
         ]
-    else:
-        report.lines.append(_("co-stat-bk-by-months"))
-        parts = [
-            (f"bk-month-{m.code[1:]}", period_name(m, language), months[m.code], "bk-total")
-            for m in period.months
-        ]
-    for key, label, source, name in parts:
-        value = source[name]
-        report.rows.append((key, value))
-        report.lines.append(_("co-stat-bk-part").format(part=html.escape(label), value=html.escape(value)))
-        report.bars.append((label, source.number(name)))
-
-
-def _selfchecks(report: Report, shown: Shown, language: str) -> None:
-    _add(report, "sc-total", shown["sc-total"])
-    for key, instrument in instruments().items():
-        taken = shown[f"sc-{key}"]
-        line = _("co-stat-sc-taken").format(
-            name=html.escape(instrument.abbreviation), value=html.escape(taken)
+    return [
+        Part(
+            f"bk-month-{m.code[1:]}",
+            months[m.code]["bk-total"],
+            count=months[m.code].number("bk-total"),
+            month=m,
         )
-        _add(report, f"sc-{key}", taken, line)
+        for m in period.months
+    ]
+
+
+def _selfchecks(shown: Shown) -> list[Figure | ScaleBands]:
+    found: list[Figure | ScaleBands] = [Figure("sc-total", shown["sc-total"])]
+    for key, instrument in instruments().items():
+        found.append(Taken(f"sc-{key}", shown[f"sc-{key}"], instrument=instrument))
+        split = bool(shown.number(f"sc-{key}"))
         for scale in instrument.scales:
             names = [f"sc-{key}-{scale.key}-{band.key}" for band in scale.bands]
-            report.rows += [(name, shown[name]) for name in names]
-            if not shown.number(f"sc-{key}"):
-                continue  # a hidden count is not split on screen (its bands are hidden too), nor is a zero
-            label = (
-                instrument.abbreviation
-                if len(instrument.scales) == 1
-                else f"{instrument.abbreviation} · {scale.name(language)}"
-            )
-            parts = [
-                _("co-stat-sc-band").format(
-                    band=html.escape(band.label(language)), value=html.escape(shown[name])
-                )
+            cells = tuple(
+                Cell(band, name, shown[name], shown.number(name))
                 for band, name in zip(scale.bands, names, strict=True)
-            ]
-            report.lines.append(
-                _("co-stat-sc-bands").format(scale=html.escape(label), bands="; ".join(parts))
             )
-            report.bands.append(
-                (
-                    label,
-                    shown.raw[f"sc-{key}"],
-                    [
-                        (band.label(language), shown.number(name))
-                        for band, name in zip(scale.bands, names, strict=True)
-                    ],
-                )
-            )
+            found.append(ScaleBands(instrument, scale, shown.raw[f"sc-{key}"], cells, split))
+    return found

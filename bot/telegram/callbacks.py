@@ -66,6 +66,8 @@ class AdminAction(StrEnum):
 
 
 class Admin(CallbackData, prefix="ad"):
+    """`role`: the role invited (psychologist, coordinator); `region`: a region code, "" any."""
+
     action: AdminAction
     role: str = ""
     region: str = ""
@@ -194,20 +196,69 @@ class Group(CallbackData, prefix="gr"):
     score: int = 0
 
 
-class Coord(CallbackData, prefix="co"):
-    """Coordinator: a = home, new, aud, audv, prev, send, pause, resume, stop, menu, gnew, gfmt, greg, glng,
-    gdur, gfac, gok, glist, gview, gcancel, gkill; i = a broadcast or session id; v = a value."""
+class CoordAction(StrEnum):
+    HOME = "home"
+    MENU = "menu"  # a fresh main menu under a broadcast's progress message
+    # broadcasts
+    COMPOSE = "new"
+    SAME_TEXT = "same"  # the Russian text is the Kazakh one
+    AUDIENCES = "aud"
+    AUDIENCE_REGIONS = "audr"
+    AUDIENCE_SESSIONS = "auds"
+    AUDIENCE = "audv"  # chosen: `to`, with `v` (region, language) or `i` (session)
+    ENROLL_BUTTON = "btn"  # i: the session to enrol in under the text, 0 none
+    SEND = "send"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    PROGRESS = "prog"
+    # group sessions
+    GROUP_NEW = "gnew"
+    GROUP_DURATION = "gdur"  # n: minutes
+    GROUP_FORMAT = "gfmt"  # v: a format
+    GROUP_REGION = "greg"  # v: a region code, "" every region
+    GROUP_LANGUAGE = "glng"  # v: kk or ru
+    GROUP_FACILITATOR = "gfac"  # i: a psychologist, 0 none
+    GROUP_LIST = "glist"
+    GROUP_VIEW = "gview"
+    GROUP_CANCEL = "gcancel"  # ask
+    GROUP_KILL = "gkill"  # confirmed
 
-    a: str
+
+class Audience(StrEnum):
+    """Who a broadcast goes to: everyone, a region, a language, or a session's participants or
+    waitlist."""
+
+    ALL = "all"
+    REGION = "region"
+    LANGUAGE = "lang"
+    PARTICIPANTS = "participants"
+    WAITLIST = "waitlist"
+
+
+class Coord(CallbackData, prefix="co"):
+    """Coordinator's cabinet. i: a broadcast, session or psychologist id; n: minutes; v: one plain
+    value (a region code, a language, a format); to: an audience."""
+
+    a: CoordAction
     i: int = 0
+    n: int = 0
     v: str = ""
+    to: Audience | None = None
+
+
+class StatAction(StrEnum):
+    SHOW = "show"
+    CHART = "chart"
+    CSV = "csv"
+    REGION = "reg"  # pick a region
 
 
 class Stat(CallbackData, prefix="cst"):
-    """Coordinators' statistics: a = show, chart, csv, reg (pick a region); p = a period code from
-    bot/periods.py ("m202610", "q20263", "y2025"; "" the latest month); r = a region code, "" the country."""
+    """Coordinators' statistics. p = a period code from bot/services/periods.py ("m202610", "q20263",
+    "y2025"; "" the latest month); r = a region code, "" the country."""
 
-    a: str
+    a: StatAction
     p: str = ""
     r: str = ""
 
@@ -318,11 +369,18 @@ class Nudge(CallbackData, prefix="nu"):
     minute: int | None = None
 
 
-class Staff(CallbackData, prefix="sa"):
-    """Staff administration (coordinators, admins). a: list, view, off, offok, on; id a psychologist
-    profile; p a page of the list."""
+class StaffAction(StrEnum):
+    LIST = "list"
+    VIEW = "view"
+    OFF = "off"  # ask before deactivating
+    OFF_CONFIRMED = "offok"
+    ON = "on"  # reactivate
 
-    a: str
+
+class Staff(CallbackData, prefix="sa"):
+    """Staff administration (coordinators, admins): id a psychologist profile; p a page of the list."""
+
+    a: StaffAction
     id: int = 0
     p: int = 0
 

@@ -15,6 +15,10 @@ from __future__ import annotations
 import io
 import textwrap
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["render_history_chart"]
 
@@ -51,18 +55,50 @@ def render_history_chart(
         raise ValueError(f"invalid y_range {y_range}")
 
     points = sorted(points, key=lambda p: p[0])
-    xs = [p[0] for p in points]
+    dates = [p[0] for p in points]
     ys = [float(p[1]) for p in points]
-    tz = xs[0].tzinfo
 
     from matplotlib import dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
+    xs = [float(mdates.date2num(day)) for day in dates]  # matplotlib's day numbers: what its axes take
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+
+    _value_axis(ax, y_min, y_max)
+    _thresholds(ax, thresholds, y_min, y_max)
+
+    ax.plot(
+        xs, ys, color=LINE_COLOR, linewidth=2.2, marker="o", markersize=6 if len(xs) > 12 else 8, zorder=3
+    )
+    # The latest value is what the teacher looks for first.
+    ax.annotate(
+        _fmt(ys[-1]),
+        (xs[-1], ys[-1]),
+        xytext=(0, 9),
+        textcoords="offset points",
+        ha="center",
+        fontsize=12,
+        fontweight="bold",
+        fontfamily=FONT,
+        color=LINE_COLOR,
+        zorder=4,
+    )
+    _date_axis(ax, dates)
+
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=14, fontfamily=FONT, loc="left")
+    ax.set_ylabel(y_label, fontsize=11, fontfamily=FONT)
+    ax.tick_params(labelsize=11, labelfontfamily=FONT)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def _value_axis(ax: Axes, y_min: float, y_max: float) -> None:
+    from matplotlib.ticker import MaxNLocator
 
     span = y_max - y_min
     ax.set_ylim(y_min - span * 0.03, y_max + span * 0.06)  # keep lines at the limits visible
@@ -72,6 +108,10 @@ def render_history_chart(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
+
+def _thresholds(ax: Axes, thresholds: list[tuple[float, str]], y_min: float, y_max: float) -> None:
+    """Dashed lines with their labels, those inside the range only."""
+    span = y_max - y_min
     for value, label in thresholds:
         if not y_min <= value <= y_max:
             continue
@@ -92,38 +132,22 @@ def render_history_chart(
             zorder=2,
         )
 
-    ax.plot(
-        xs, ys, color=LINE_COLOR, linewidth=2.2, marker="o", markersize=6 if len(xs) > 12 else 8, zorder=3
-    )
-    # The latest value is what the teacher looks for first.
-    ax.annotate(
-        _fmt(ys[-1]),
-        (xs[-1], ys[-1]),
-        xytext=(0, 9),
-        textcoords="offset points",
-        ha="center",
-        fontsize=12,
-        fontweight="bold",
-        fontfamily=FONT,
-        color=LINE_COLOR,
-        zorder=4,
-    )
 
-    if xs[-1] - xs[0] < timedelta(days=1):
+def _date_axis(ax: Axes, dates: list[datetime]) -> None:
+    """Dates as dd.mm in the timezone of the points."""
+    from matplotlib import dates as mdates
+
+    def x(moment: datetime) -> float:
+        return float(mdates.date2num(moment))
+
+    tz = dates[0].tzinfo
+    if dates[-1] - dates[0] < timedelta(days=1):
         # A lone point (or a single day): one date, right under it, in a window
         # wide enough not to look like a zoomed-in glitch.
-        ax.set_xlim(xs[0] - timedelta(days=3), xs[-1] + timedelta(days=3))
-        ax.set_xticks([xs[0]])
+        ax.set_xlim(x(dates[0] - timedelta(days=3)), x(dates[-1] + timedelta(days=3)))
+        ax.set_xticks([x(dates[0])])
     else:
-        pad = (xs[-1] - xs[0]) * 0.05
-        ax.set_xlim(xs[0] - pad, xs[-1] + pad)
+        pad = (dates[-1] - dates[0]) * 0.05
+        ax.set_xlim(x(dates[0] - pad), x(dates[-1] + pad))
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz, minticks=2, maxticks=7))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d.%m", tz=tz))
-
-    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=14, fontfamily=FONT, loc="left")
-    ax.set_ylabel(y_label, fontsize=11, fontfamily=FONT)
-    ax.tick_params(labelsize=11, labelfontfamily=FONT)
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
-    return buf.getvalue()

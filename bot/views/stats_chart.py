@@ -1,7 +1,7 @@
 """PNG chart of coordinators' statistics: consultations by part of the period (days of a month,
 months of a quarter or year), and self-check bands.
 
-Same rules as bot/charts.py: a standalone Figure on the Agg canvas (no pyplot, no global state),
+Same rules as bot/views/charts.py: a standalone Figure on the Agg canvas (no pyplot, no global state),
 rendered by the caller in a worker thread. It draws only numbers that already went through
 small-cell suppression: a hidden value (None) gets no bar, only its "×" mark, and hidden bands
 are drawn together as one grey "hidden" part, so no single small count can be read off.
@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.views.charts import DPI, FONT, LINE_COLOR
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["Labels", "render_stats_chart"]
 
@@ -37,7 +41,7 @@ def _colors(count: int) -> list[str]:
     return [BAND_COLORS[i % len(BAND_COLORS)] for i in range(count)]
 
 
-def _empty(ax, text: str) -> None:
+def _empty(ax: Axes, text: str) -> None:
     ax.text(
         0.5,
         0.5,
@@ -59,9 +63,8 @@ def render_stats_chart(
     bands: list[tuple[str, int, list[tuple[str, int | None]]]],
 ) -> bytes:
     """`bars`: (label, count or None if hidden); `bands`: (row label, results, [(band, count or None)])."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/charts.py
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use, as in bot/views/charts.py
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -70,65 +73,57 @@ def render_stats_chart(
     for ax in (top, bottom):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-
     top.set_title(labels.bars, fontsize=12, fontfamily=FONT, loc="left")
-    if any(value for _label, value in bars) or any(value is None for _label, value in bars):
-        xs = list(range(len(bars)))
-        heights = [value or 0 for _label, value in bars]
-        top.bar(xs, heights, color=LINE_COLOR, width=0.7)
-        for x, (_label, value) in zip(xs, bars, strict=True):
-            if value is None:
-                top.text(
-                    x,
-                    0,
-                    labels.hidden,
-                    ha="center",
-                    va="bottom",
-                    fontsize=8,
-                    fontfamily=FONT,
-                    color="#777777",
-                )
-        top.set_xticks(xs, [label for label, _value in bars], rotation=30 if len(bars) > 6 else 0)
-        top.yaxis.set_major_locator(MaxNLocator(integer=True))
-        top.grid(axis="y", color="#e6e6e6", linewidth=0.8)
-        top.set_axisbelow(True)
-        top.tick_params(labelsize=9, labelfontfamily=FONT)
-    else:
-        _empty(top, labels.empty)
-
+    _bars(top, labels, bars)
     bottom.set_title(labels.bands, fontsize=12, fontfamily=FONT, loc="left")
-    if bands:
-        for row, (_label, total, cells) in enumerate(bands):
-            # Shares of the scale's (shown) total; whatever is hidden is one grey part at the end.
-            left = 0.0
-            for (name, value), color in zip(cells, _colors(len(cells)), strict=True):
-                if value:
-                    width = value / total
-                    bottom.barh(row, width, left=left, color=color, height=0.6)
-                    if width > 0.07:
-                        bottom.text(
-                            left + width / 2, row, name, ha="center", va="center", fontsize=7, fontfamily=FONT
-                        )
-                    left += width
-            if any(value is None for _name, value in cells) and left < 1:
-                bottom.barh(row, 1 - left, left=left, color=HIDDEN_COLOR, height=0.6)
-                bottom.text(
-                    left + (1 - left) / 2,
-                    row,
-                    labels.hidden,
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    fontfamily=FONT,
-                )
-        bottom.set_yticks(range(len(bands)), [label for label, _total, _cells in bands])
-        bottom.invert_yaxis()
-        bottom.set_xlim(0, 1)
-        bottom.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
-        bottom.tick_params(labelsize=9, labelfontfamily=FONT)
-    else:
-        _empty(bottom, labels.empty)
+    _bands(bottom, labels, bands)
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
+
+
+def _bars(ax: Axes, labels: Labels, bars: list[tuple[str, int | None]]) -> None:
+    """One bar a part; a hidden one gets no bar, only its mark."""
+    from matplotlib.ticker import MaxNLocator
+
+    if not any(value for _label, value in bars) and not any(value is None for _label, value in bars):
+        return _empty(ax, labels.empty)
+    xs = list(range(len(bars)))
+    ax.bar(xs, [value or 0 for _label, value in bars], color=LINE_COLOR, width=0.7)
+    for x, (_label, value) in zip(xs, bars, strict=True):
+        if value is None:
+            ax.text(
+                x, 0, labels.hidden, ha="center", va="bottom", fontsize=8, fontfamily=FONT, color="#777777"
+            )
+    ax.set_xticks(xs, [label for label, _value in bars], rotation=30 if len(bars) > 6 else 0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(axis="y", color="#e6e6e6", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=9, labelfontfamily=FONT)
+
+
+def _bands(ax: Axes, labels: Labels, bands: list[tuple[str, int, list[tuple[str, int | None]]]]) -> None:
+    """One row a scale: shares of its (shown) total; whatever is hidden is one grey part at the end."""
+    if not bands:
+        return _empty(ax, labels.empty)
+    for row, (_label, total, cells) in enumerate(bands):
+        left = 0.0
+        for (name, value), color in zip(cells, _colors(len(cells)), strict=True):
+            if value:
+                width = value / total
+                ax.barh(row, width, left=left, color=color, height=0.6)
+                if width > 0.07:
+                    ax.text(
+                        left + width / 2, row, name, ha="center", va="center", fontsize=7, fontfamily=FONT
+                    )
+                left += width
+        if any(value is None for _name, value in cells) and left < 1:
+            ax.barh(row, 1 - left, left=left, color=HIDDEN_COLOR, height=0.6)
+            middle = left + (1 - left) / 2
+            ax.text(middle, row, labels.hidden, ha="center", va="center", fontsize=7, fontfamily=FONT)
+    ax.set_yticks(range(len(bands)), [label for label, _total, _cells in bands])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
+    ax.tick_params(labelsize=9, labelfontfamily=FONT)

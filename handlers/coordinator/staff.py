@@ -32,6 +32,7 @@ from bot.telegram.ui import show
 from bot.views import booking as common
 from bot.views.chat import tell_chats_ended
 from handlers.common import questions
+from handlers.coordinator.home import HOME, region_limit
 from storage.models import PsychologistProfile, User
 from storage.models.base import utcnow
 from storage.repo import staff, users
@@ -39,12 +40,7 @@ from storage.repo import staff, users
 log = logging.getLogger(__name__)
 
 PAGE = 8
-LIST = cb.Staff(a="list")
-
-
-def region_limit(user: User, role: str) -> str | None:
-    """A coordinator invited for one region administers that region only; admins everywhere."""
-    return user.region if role == "coordinator" else None
+Action = cb.StaffAction
 
 
 def name_of(profile: PsychologistProfile) -> str:
@@ -56,11 +52,6 @@ def status_of(profile: PsychologistProfile) -> str:
     if not staff.is_active(profile):
         return _("sa-status-off")
     return _("sa-status-on") if profile.published else _("sa-status-hidden")
-
-
-def home_button(builder: KeyboardBuilder) -> None:
-    """The coordinator's home screen reuses this to open the list."""
-    builder.button(text=_("sa-open"), callback_data=LIST)
 
 
 async def tell_colleague(
@@ -76,182 +67,198 @@ async def tell_colleague(
     )
 
 
-def create_router() -> Router:
-    router = staff_only(Router(name="staff-admin"), "coordinator")
-
-    @router.callback_query(cb.Staff.filter(F.a == "list"))
-    async def psychologist_list(
-        query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str
-    ) -> None:
-        region = region_limit(user, role)
-        profiles = await staff.psychologists(session, region)
-        pages = max(1, -(-len(profiles) // PAGE))
-        page = min(max(callback_data.p, 0), pages - 1)
-        shown = profiles[page * PAGE : (page + 1) * PAGE]
-        load = await staff.loads(session, [p.id for p in shown], utcnow())
-        builder = KeyboardBuilder()
-        for profile in shown:
-            label = _("sa-item").format(
-                name=profile.display_name or profile.user.pseudonym,
-                status=status_of(profile),
-                upcoming=load[profile.id].upcoming,
-            )
-            builder.button(text=label, callback_data=cb.Staff(a="view", id=profile.id, p=page))
-        builder.adjust(1)
-        if pages > 1:
-            moves = [("◀", page - 1), (f"{page + 1}/{pages}", page), ("▶", page + 1)]
-            builder.row(*(button(text, cb.Staff(a="list", p=target % pages)) for text, target in moves))
-        area = region_name(region, user.language) or _("co-stats-all-regions")
-        text = (
-            _("sa-list").format(region=html.escape(area), count=len(profiles))
-            if profiles
-            else _("sa-none").format(region=html.escape(area))
-        )
-        await show(query, text, with_nav(builder, cb.Coord(a="home")))
-
-    async def found(
-        query: CallbackQuery,
-        callback_data: cb.Staff,
-        session: AsyncSession,
-        user: User,
-        role: str,
-        callback_answer: CallbackAnswer,
-    ) -> PsychologistProfile | None:
-        profile = await staff.psychologist(session, callback_data.id, region_limit(user, role))
-        if profile is None:
-            callback_answer.text, callback_answer.show_alert = _("sa-not-found"), True
-            await psychologist_list(query, cb.Staff(a="list"), session, user, role)
-        return profile
-
-    async def show_profile(
-        query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, page: int, user: User
-    ) -> None:
-        load = (await staff.loads(session, [profile.id], utcnow()))[profile.id]
-        regions = ", ".join(region_name(code, user.language) or code for code in profile.region_list) or "—"
-        text = _("sa-view").format(
-            name=name_of(profile),
-            code=profile.user.pseudonym,
+async def psychologist_list(
+    query: CallbackQuery, callback_data: cb.Staff, session: AsyncSession, user: User, role: str
+) -> None:
+    region = region_limit(user, role)
+    profiles = await staff.psychologists(session, region)
+    pages = max(1, -(-len(profiles) // PAGE))
+    page = min(max(callback_data.p, 0), pages - 1)
+    shown = profiles[page * PAGE : (page + 1) * PAGE]
+    load = await staff.loads(session, [p.id for p in shown], utcnow())
+    builder = KeyboardBuilder()
+    for profile in shown:
+        label = _("sa-item").format(
+            name=profile.display_name or profile.user.pseudonym,
             status=status_of(profile),
-            regions=html.escape(regions),
-            formats=", ".join(common.format_name(f) for f in profile.format_list) or "—",
-            upcoming=load.upcoming,
-            free=load.free,
-            held=load.held,
-            days=staff.LOAD_DAYS,
+            upcoming=load[profile.id].upcoming,
         )
-        builder = KeyboardBuilder()
-        if staff.is_active(profile):
-            builder.button(text=_("sa-off"), callback_data=cb.Staff(a="off", id=profile.id, p=page))
-        else:
-            builder.button(text=_("sa-on"), callback_data=cb.Staff(a="on", id=profile.id, p=page))
-        await show(query, text, with_nav(builder, cb.Staff(a="list", p=page)))
+        builder.button(text=label, callback_data=cb.Staff(a=Action.VIEW, id=profile.id, p=page))
+    builder.adjust(1)
+    if pages > 1:
+        moves = [("◀", page - 1), (f"{page + 1}/{pages}", page), ("▶", page + 1)]
+        builder.row(*(button(text, cb.Staff(a=Action.LIST, p=target % pages)) for text, target in moves))
+    area = html.escape(region_name(region, user.language) or _("co-stats-all-regions"))
+    text = (
+        _("sa-list").format(region=area, count=len(profiles))
+        if profiles
+        else _("sa-none").format(region=area)
+    )
+    await show(query, text, with_nav(builder, HOME))
 
-    @router.callback_query(cb.Staff.filter(F.a == "view"))
-    async def view(
-        query: CallbackQuery,
-        callback_data: cb.Staff,
-        session: AsyncSession,
-        user: User,
-        role: str,
-        callback_answer: CallbackAnswer,
-    ) -> None:
-        profile = await found(query, callback_data, session, user, role, callback_answer)
-        if profile is not None:
-            await show_profile(query, session, profile, callback_data.p, user)
 
-    @router.callback_query(cb.Staff.filter(F.a == "off"))
-    async def ask_off(
-        query: CallbackQuery,
-        callback_data: cb.Staff,
-        session: AsyncSession,
-        user: User,
-        role: str,
-        callback_answer: CallbackAnswer,
-    ) -> None:
-        profile = await found(query, callback_data, session, user, role, callback_answer)
-        if profile is None:
-            return
-        if not staff.is_active(profile):
-            return await show_profile(query, session, profile, callback_data.p, user)
-        ahead = len(await staff.future_bookings(session, profile, utcnow()))
-        builder = KeyboardBuilder()
-        builder.button(
-            text=_("sa-off-confirm"), callback_data=cb.Staff(a="offok", id=profile.id, p=callback_data.p)
-        )
-        text = _("sa-off-ask").format(name=name_of(profile), count=ahead)
-        await show(query, text, with_nav(builder, cb.Staff(a="view", id=profile.id, p=callback_data.p)))
+async def found(
+    query: CallbackQuery,
+    callback_data: cb.Staff,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    callback_answer: CallbackAnswer,
+) -> PsychologistProfile | None:
+    """The profile pressed on, if this coordinator may see it; else the list again."""
+    profile = await staff.psychologist(session, callback_data.id, region_limit(user, role))
+    if profile is None:
+        callback_answer.text, callback_answer.show_alert = _("sa-not-found"), True
+        await psychologist_list(query, cb.Staff(a=Action.LIST), session, user, role)
+    return profile
 
-    @router.callback_query(cb.Staff.filter(F.a == "offok"))
-    async def deactivate(
-        query: CallbackQuery,
-        callback_data: cb.Staff,
-        session: AsyncSession,
-        user: User,
-        role: str,
-        callback_answer: CallbackAnswer,
-        settings: Settings,
-        bot: Bot,
-        i18n: I18n,
-        sessions: async_sessionmaker[AsyncSession],
-        bookings: Bookings,
-    ) -> None:
-        profile = await found(query, callback_data, session, user, role, callback_answer)
-        if profile is None:
-            return
-        released = await staff_service.deactivate(session, profile, bookings, utcnow())
-        if released is None:  # pressed twice, or by two coordinators at once
-            return await show_profile(query, session, profile, callback_data.p, user)
+
+async def show_profile(
+    query: CallbackQuery, session: AsyncSession, profile: PsychologistProfile, page: int, user: User
+) -> None:
+    load = (await staff.loads(session, [profile.id], utcnow()))[profile.id]
+    regions = ", ".join(region_name(code, user.language) or code for code in profile.region_list) or "—"
+    text = _("sa-view").format(
+        name=name_of(profile),
+        code=profile.user.pseudonym,
+        status=status_of(profile),
+        regions=html.escape(regions),
+        formats=", ".join(common.format_name(f) for f in profile.format_list) or "—",
+        upcoming=load.upcoming,
+        free=load.free,
+        held=load.held,
+        days=staff.LOAD_DAYS,
+    )
+    toggle = Action.OFF if staff.is_active(profile) else Action.ON
+    builder = KeyboardBuilder()
+    builder.button(text=_("sa-" + toggle), callback_data=cb.Staff(a=toggle, id=profile.id, p=page))
+    await show(query, text, with_nav(builder, cb.Staff(a=Action.LIST, p=page)))
+
+
+async def view(
+    query: CallbackQuery,
+    callback_data: cb.Staff,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    profile = await found(query, callback_data, session, user, role, callback_answer)
+    if profile is not None:
+        await show_profile(query, session, profile, callback_data.p, user)
+
+
+async def ask_off(
+    query: CallbackQuery,
+    callback_data: cb.Staff,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    callback_answer: CallbackAnswer,
+) -> None:
+    profile = await found(query, callback_data, session, user, role, callback_answer)
+    if profile is None:
+        return
+    if not staff.is_active(profile):
+        return await show_profile(query, session, profile, callback_data.p, user)
+    ahead = len(await staff.future_bookings(session, profile, utcnow()))
+    builder = KeyboardBuilder()
+    builder.button(
+        text=_("sa-off-confirm"),
+        callback_data=cb.Staff(a=Action.OFF_CONFIRMED, id=profile.id, p=callback_data.p),
+    )
+    text = _("sa-off-ask").format(name=name_of(profile), count=ahead)
+    await show(query, text, with_nav(builder, cb.Staff(a=Action.VIEW, id=profile.id, p=callback_data.p)))
+
+
+async def tell_released(
+    session: AsyncSession,
+    bot: Bot,
+    i18n: I18n,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    released: staff_service.Deactivation,
+) -> None:
+    """Teachers are offered a new time, both sides of ended chats told, the questions put back
+    announced: each in their own language."""
+    outbox = common.only(
+        *(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled)
+    )
+    await common.send_all(bot, sessions, outbox)
+    await tell_chats_ended(session, bot, i18n, settings, released.ended)
+    for question in released.requeued:
+        await questions.announce(session, bot, i18n, question, settings)
+
+
+async def deactivate(
+    query: CallbackQuery,
+    callback_data: cb.Staff,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    callback_answer: CallbackAnswer,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+    sessions: async_sessionmaker[AsyncSession],
+    bookings: Bookings,
+) -> None:
+    profile = await found(query, callback_data, session, user, role, callback_answer)
+    if profile is None:
+        return
+    released = await staff_service.deactivate(session, profile, bookings, utcnow())
+    if released is None:  # pressed twice, or by two coordinators at once
+        return await show_profile(query, session, profile, callback_data.p, user)
+    await users.audit(session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id)
+    colleague = profile.user
+    # Deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told.
+    await session.commit()
+    await tell_released(session, bot, i18n, sessions, settings, released)
+    await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
+    log.info(
+        "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",
+        user.pseudonym,
+        profile.id,
+        len(released.cancelled),
+        len(released.requeued),
+        len(released.ended),
+    )
+    callback_answer.text = _("sa-off-done").format(count=len(released.cancelled))
+    await show_profile(query, session, profile, callback_data.p, user)
+
+
+async def reactivate(
+    query: CallbackQuery,
+    callback_data: cb.Staff,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    i18n: I18n,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    profile = await found(query, callback_data, session, user, role, callback_answer)
+    if profile is None:
+        return
+    if await staff.reactivate(session, profile):
         await users.audit(
-            session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id
-        )
-        # Teachers are offered a new time, the psychologist is told: each in their own language.
-        outbox = common.only(
-            *(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled)
+            session, user.pseudonym, "psychologist_reactivated", "psychologist_profile", profile.id
         )
         colleague = profile.user
-        await (
-            session.commit()
-        )  # deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told
-        await common.send_all(bot, sessions, outbox)
-        await tell_chats_ended(session, bot, i18n, settings, released.ended)
-        for question in released.requeued:
-            await questions.announce(session, bot, i18n, question, settings)
-        await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
-        log.info(
-            "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",
-            user.pseudonym,
-            profile.id,
-            len(released.cancelled),
-            len(released.requeued),
-            len(released.ended),
-        )
-        callback_answer.text = _("sa-off-done").format(count=len(released.cancelled))
-        await show_profile(query, session, profile, callback_data.p, user)
+        await session.commit()  # the cabinet opens before the psychologist is told
+        await tell_colleague(bot, i18n, sessions, colleague, "sa-you-on")
+        log.info("%s reactivated psychologist profile %s", user.pseudonym, profile.id)
+        callback_answer.text = _("sa-on-done")
+    await show_profile(query, session, profile, callback_data.p, user)
 
-    @router.callback_query(cb.Staff.filter(F.a == "on"))
-    async def reactivate(
-        query: CallbackQuery,
-        callback_data: cb.Staff,
-        session: AsyncSession,
-        user: User,
-        role: str,
-        callback_answer: CallbackAnswer,
-        bot: Bot,
-        i18n: I18n,
-        sessions: async_sessionmaker[AsyncSession],
-    ) -> None:
-        profile = await found(query, callback_data, session, user, role, callback_answer)
-        if profile is None:
-            return
-        if await staff.reactivate(session, profile):
-            await users.audit(
-                session, user.pseudonym, "psychologist_reactivated", "psychologist_profile", profile.id
-            )
-            colleague = profile.user
-            await session.commit()  # the cabinet opens before the psychologist is told
-            await tell_colleague(bot, i18n, sessions, colleague, "sa-you-on")
-            log.info("%s reactivated psychologist profile %s", user.pseudonym, profile.id)
-            callback_answer.text = _("sa-on-done")
-        await show_profile(query, session, profile, callback_data.p, user)
 
+def create_router() -> Router:
+    router = staff_only(Router(name="staff-admin"), "coordinator")
+    press = router.callback_query.register
+    press(psychologist_list, cb.Staff.filter(F.a == Action.LIST))
+    press(view, cb.Staff.filter(F.a == Action.VIEW))
+    press(ask_off, cb.Staff.filter(F.a == Action.OFF))
+    press(deactivate, cb.Staff.filter(F.a == Action.OFF_CONFIRMED))
+    press(reactivate, cb.Staff.filter(F.a == Action.ON))
     return router

@@ -1,0 +1,299 @@
+"""Group sessions: the coordinator's form to create one, the list of upcoming ones, cancelling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.content.regions import regions
+from bot.telegram import callbacks as cb
+from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.telegram.ui import show
+from bot.workers import groups as notify
+from bot.workers.groups import describe
+from handlers.coordinator.home import HOME, back_to, prompt, region_limit
+from storage.models import GroupSession, User
+from storage.models.base import utcnow
+from storage.models.groups import GROUP_FORMATS
+from storage.repo import groups, users
+
+Action = cb.CoordAction
+LIST = cb.Coord(a=Action.GROUP_LIST)
+DURATIONS = (45, 60, 90, 120)
+LANGUAGES = ("kk", "ru")
+REQUIRED = {"title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
+
+
+class GroupForm(StatesGroup):
+    kk = State()
+    ru = State()
+    when = State()
+    capacity = State()
+
+
+def title_and_description(text: str) -> tuple[str, str]:
+    """The first line is the title, the rest the description."""
+    title, _newline, rest = text.strip().partition("\n")
+    return title.strip()[:120], rest.strip()[:2000]
+
+
+async def group_new(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(GroupForm.kk)
+    await prompt(query, _("co-g-kk"))
+
+
+async def group_kk(message: Message, text: str, state: FSMContext) -> None:
+    title, description = title_and_description(text)
+    await state.update_data(title_kk=title, description_kk=description)
+    await state.set_state(GroupForm.ru)
+    await prompt(message, _("co-g-ru"))
+
+
+async def group_ru(message: Message, text: str, state: FSMContext) -> None:
+    title, description = title_and_description(text)
+    await state.update_data(title_ru=title, description_ru=description)
+    await state.set_state(GroupForm.when)
+    await prompt(message, _("co-g-when"))
+
+
+async def group_when(message: Message, text: str, state: FSMContext, settings: Settings) -> None:
+    try:
+        moment = datetime.strptime(text.strip(), "%d.%m.%Y %H:%M").replace(tzinfo=settings.tz)
+    except ValueError:
+        return await prompt(message, _("co-g-when-bad"))
+    if moment <= utcnow():
+        return await prompt(message, _("co-g-when-past"))
+    await state.update_data(starts_at=moment.isoformat())
+    builder = KeyboardBuilder()
+    for minutes in DURATIONS:
+        builder.button(
+            text=_("co-g-minutes").format(minutes=minutes),
+            callback_data=cb.Coord(a=Action.GROUP_DURATION, n=minutes),
+        )
+    builder.adjust(4)
+    await show(message, _("co-g-duration"), with_nav(builder, HOME))
+
+
+async def group_duration(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
+    await state.update_data(duration_min=callback_data.n if callback_data.n in DURATIONS else 60)
+    await state.set_state(GroupForm.capacity)
+    await prompt(query, _("co-g-capacity"))
+
+
+async def group_capacity(message: Message, text: str, state: FSMContext) -> None:
+    text = text.strip()
+    if not text.isdigit() or not 2 <= int(text) <= 200:
+        return await prompt(message, _("co-g-capacity-bad"))
+    await state.update_data(capacity=int(text))
+    await state.set_state(None)
+    builder = KeyboardBuilder()
+    for fmt in GROUP_FORMATS:
+        builder.button(text=_("groups-format-" + fmt), callback_data=cb.Coord(a=Action.GROUP_FORMAT, v=fmt))
+    builder.adjust(1)
+    await show(message, _("co-g-format"), with_nav(builder, HOME))
+
+
+async def group_format(
+    query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, user: User, role: str
+) -> None:
+    if callback_data.v not in GROUP_FORMATS:
+        return await group_new(query, state)
+    await state.update_data(format=callback_data.v)
+    limit = region_limit(user, role)
+    if callback_data.v != "offline" or limit:
+        # Online sessions are open to every region, unless a regional coordinator runs them.
+        return await choose_language(query, state, limit)
+    builder = KeyboardBuilder()
+    for region in regions().values():
+        builder.button(
+            text=region.name(user.language), callback_data=cb.Coord(a=Action.GROUP_REGION, v=region.code)
+        )
+    builder.adjust(2)
+    await show(query, _("co-g-region"), with_nav(builder, HOME))
+
+
+async def group_region(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
+    await choose_language(query, state, callback_data.v if callback_data.v in regions() else None)
+
+
+async def choose_language(query: CallbackQuery, state: FSMContext, region: str | None) -> None:
+    await state.update_data(region=region)
+    builder = KeyboardBuilder()
+    for language in LANGUAGES:
+        builder.button(
+            text=_("groups-language-" + language), callback_data=cb.Coord(a=Action.GROUP_LANGUAGE, v=language)
+        )
+    await show(query, _("co-g-language"), with_nav(builder, HOME))
+
+
+async def group_language(
+    query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, session: AsyncSession
+) -> None:
+    await state.update_data(language=callback_data.v if callback_data.v in LANGUAGES else "kk")
+    data = await state.get_data()
+    builder = KeyboardBuilder()
+    builder.button(text=_("co-g-fac-none"), callback_data=cb.Coord(a=Action.GROUP_FACILITATOR))
+    for psychologist in await groups.facilitators(session, data.get("region")):
+        builder.button(
+            text=psychologist.pseudonym, callback_data=cb.Coord(a=Action.GROUP_FACILITATOR, i=psychologist.id)
+        )
+    builder.adjust(1, 3)
+    await show(query, _("co-g-facilitator"), with_nav(builder, HOME))
+
+
+async def facilitator(session: AsyncSession, region: str | None, psychologist_id: int) -> int | None:
+    """The psychologist chosen, if still one who may lead a session there."""
+    if not psychologist_id:
+        return None
+    candidates = {p.id for p in await groups.facilitators(session, region)}
+    return psychologist_id if psychologist_id in candidates else None
+
+
+async def group_create(
+    query: CallbackQuery,
+    callback_data: cb.Coord,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+) -> None:
+    data = await state.get_data()
+    if not data.keys() >= REQUIRED:
+        return await group_new(query, state)
+    group = await groups.create_session(
+        session,
+        title_kk=data["title_kk"],
+        title_ru=data["title_ru"],
+        description_kk=data.get("description_kk", ""),
+        description_ru=data.get("description_ru", ""),
+        starts_at=datetime.fromisoformat(data["starts_at"]),
+        duration_min=data.get("duration_min", 60),
+        capacity=data["capacity"],
+        format=data["format"],
+        region=data.get("region"),
+        language=data["language"],
+        facilitator_id=await facilitator(session, data.get("region"), callback_data.i),
+        created_by=user.id,
+    )
+    await users.audit(session, user.pseudonym, "group_created", "group_session", group.id)
+    await state.clear()
+    builder = KeyboardBuilder()
+    builder.button(text=_("co-new"), callback_data=cb.Coord(a=Action.COMPOSE))
+    builder.button(text=_("co-glist"), callback_data=LIST)
+    builder.adjust(1)
+    text = _("co-g-created") + "\n\n" + describe(group, user.language, settings.tz, group.capacity)
+    await show(query, text, with_nav(builder, HOME))
+
+
+async def group_list(
+    query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings
+) -> None:
+    builder = KeyboardBuilder()
+    for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=15):
+        label = _("co-g-item").format(
+            when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"),
+            title=group.title(user.language),
+            taken=taken,
+            capacity=group.capacity,
+        )
+        builder.button(text=label, callback_data=cb.Coord(a=Action.GROUP_VIEW, i=group.id))
+    builder.adjust(1)
+    text = _("co-glist") if builder.export() else _("co-no-sessions")
+    await show(query, text, with_nav(builder, HOME))
+
+
+async def own_group(
+    session: AsyncSession, group_id: int, user: User, role: str, callback_answer: CallbackAnswer
+) -> GroupSession | None:
+    """An open session of this coordinator's region; else told it is gone."""
+    group = await groups.get(session, group_id)
+    limit = region_limit(user, role)
+    if group is None or group.status != "open" or (limit and group.region not in (None, limit)):
+        callback_answer.text, callback_answer.show_alert = _("groups-gone"), True
+        return None
+    return group
+
+
+async def group_view(
+    query: CallbackQuery,
+    callback_data: cb.Coord,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    group = await own_group(session, callback_data.i, user, role, callback_answer)
+    if group is None:
+        return await group_list(query, session, user, role, settings)
+    taken = await groups.taken(session, group.id)
+    waiting = await groups.waitlist_length(session, group.id)
+    # Counts only: who is there is the facilitator's to know, not the coordinator's.
+    text = (
+        describe(group, user.language, settings.tz, group.capacity - taken)
+        + "\n\n"
+        + _("co-g-counts").format(taken=taken, capacity=group.capacity, waiting=waiting)
+    )
+    builder = KeyboardBuilder()
+    builder.button(text=_("co-g-cancel"), callback_data=cb.Coord(a=Action.GROUP_CANCEL, i=group.id))
+    await show(query, text, with_nav(builder, LIST))
+
+
+async def group_cancel_ask(query: CallbackQuery, callback_data: cb.Coord) -> None:
+    builder = KeyboardBuilder()
+    builder.button(
+        text=_("co-g-cancel-confirm"), callback_data=cb.Coord(a=Action.GROUP_KILL, i=callback_data.i)
+    )
+    back = cb.Coord(a=Action.GROUP_VIEW, i=callback_data.i)
+    await show(query, _("co-g-cancel-ask"), with_nav(builder, back))
+
+
+async def group_cancel(
+    query: CallbackQuery,
+    callback_data: cb.Coord,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    i18n: I18n,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    group = await own_group(session, callback_data.i, user, role, callback_answer)
+    if group is None:
+        return await group_list(query, session, user, role, settings)
+    told = await groups.cancel_session(session, group.id)
+    await users.audit(session, user.pseudonym, "group_cancelled", "group_session", group.id)
+    await session.commit()  # cancelled for good before anyone is told
+    reached = await notify.notify_cancelled(bot, session, sessions, i18n, settings.tz, group, told)
+    text = _("co-g-cancelled").format(count=reached)
+    await show(query, text, with_nav(back_to(Action.GROUP_LIST), HOME))
+
+
+def register(router: Router) -> None:
+    press, typed = router.callback_query.register, router.message.register
+    press(group_new, cb.Coord.filter(F.a == Action.GROUP_NEW))
+    typed(group_kk, StateFilter(GroupForm.kk), F.text.as_("text"))
+    typed(group_ru, StateFilter(GroupForm.ru), F.text.as_("text"))
+    typed(group_when, StateFilter(GroupForm.when), F.text.as_("text"))
+    press(group_duration, cb.Coord.filter(F.a == Action.GROUP_DURATION))
+    typed(group_capacity, StateFilter(GroupForm.capacity), F.text.as_("text"))
+    press(group_format, cb.Coord.filter(F.a == Action.GROUP_FORMAT))
+    press(group_region, cb.Coord.filter(F.a == Action.GROUP_REGION))
+    press(group_language, cb.Coord.filter(F.a == Action.GROUP_LANGUAGE))
+    press(group_create, cb.Coord.filter(F.a == Action.GROUP_FACILITATOR))
+    press(group_list, cb.Coord.filter(F.a == Action.GROUP_LIST))
+    press(group_view, cb.Coord.filter(F.a == Action.GROUP_VIEW))
+    press(group_cancel_ask, cb.Coord.filter(F.a == Action.GROUP_CANCEL))
+    press(group_cancel, cb.Coord.filter(F.a == Action.GROUP_KILL))
