@@ -87,6 +87,7 @@ def build_dispatcher(
         events_isolation=isolation,
         disable_fsm=True,
         settings=settings,
+        i18n=i18n,  # also for the error handler, when the middleware that sets it failed
         sessions=sessions,
         **services,
     )
