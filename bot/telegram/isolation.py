@@ -40,7 +40,10 @@ class ForgetfulEventIsolation(BaseEventIsolation):
             if not held.users:
                 del self._held[key]
 
-    def __len__(self) -> int:
+    @property
+    def held(self) -> int:
+        """Users whose lock exists now. (Not __len__: aiogram takes `events_isolation or
+        DisabledEventIsolation()`, and an empty sized object is false.)"""
         return len(self._held)
 
     async def close(self) -> None:
