@@ -12,7 +12,7 @@ import traceback
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, Update
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,37 +41,33 @@ def is_outage(error: BaseException) -> bool:
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, language: str | None = None) -> None:
     update, error = event.update, event.exception
     outage = is_outage(error)
-    if outage:
-        # One line, not a traceback per press for as long as the outage lasts.
-        log.warning(
-            "update %s (%s): storage unavailable: %s",
-            update.update_id,
-            update.event_type,
-            type(error).__name__,
-        )
-    else:
-        # The exception's type and where it happened, never its message: it may quote user text.
-        frames = "".join(traceback.format_tb(error.__traceback__))
-        # No code beside it: the failing handler's frames could tell what the person was doing (a safety screen).
-        log.error(
-            "update %s (%s) failed: %s\n%s", update.update_id, update.event_type, type(error).__name__, frames
-        )
+    _log(update, error, outage)
     event_from = update.callback_query or update.message
     if event_from is None or event_from.from_user is None:
         return
     sender = event_from.from_user
     if language is None and sender.language_code in i18n.available_locales:
         language = sender.language_code
-    text_key = "error-temporary" if outage else "error-generic"
     with i18n.context(), i18n.use_locale(language or i18n.default_locale):
-        if update.callback_query is not None and await _answer_press(
-            bot, update.callback_query.id, _(text_key)
-        ):
+        text = _("error-temporary" if outage else "error-generic")
+        if update.callback_query is not None and await _answer_press(bot, update.callback_query.id, text):
             return
         try:
-            await bot.send_message(sender.id, _(text_key), reply_markup=with_nav(KeyboardBuilder()))
+            await bot.send_message(sender.id, text, reply_markup=with_nav(KeyboardBuilder()))
         except TelegramAPIError:
             log.warning("could not tell the sender of update %s about the failure", update.update_id)
+
+
+def _log(update: Update, error: Exception, outage: bool) -> None:
+    kind = type(error).__name__
+    if outage:
+        # One line, not a traceback per press for as long as the outage lasts.
+        log.warning("update %s (%s): storage unavailable: %s", update.update_id, update.event_type, kind)
+        return
+    # The exception's type and where it happened, never its message: it may quote user text.
+    # No code beside it: the failing handler's frames could tell what the person was doing (a safety screen).
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error("update %s (%s) failed: %s\n%s", update.update_id, update.event_type, kind, frames)
 
 
 async def _answer_press(bot: Bot, query_id: str, text: str) -> bool:
