@@ -43,6 +43,29 @@ def test_a_link_must_be_https() -> None:
     assert psy.video_link == "https://meet.example/b"
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://meet.example/a b",
+        "https://meet.example/a\nhttps://other.example",
+        "https://meet",
+        "https:///path",
+        "meet.example/room",
+        "https://meet.example/" + "x" * 200,
+    ],
+)
+def test_a_link_is_one_https_address_refused_not_cut(link: str) -> None:
+    psy = profile(video_link="https://meet.example/a")
+    assert not profiles.set_text(psy, "link", link)
+    assert psy.video_link == "https://meet.example/a"
+
+
+def test_text_limits_count_utf16_units_as_telegram_does() -> None:
+    psy = profile()
+    assert profiles.set_text(psy, "name", "🙂" * 40)  # 80 units: over the 64 allowed
+    assert psy.display_name == "🙂" * 32
+
+
 def test_toggling_keeps_the_offered_order_and_publishes_a_complete_profile() -> None:
     psy = profile(display_name="Айгүл", languages="ru")
     profiles.toggle(psy, "languages", "kk", ["kk", "ru"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Literal
+from urllib.parse import urlsplit
 
+from bot.services.text import truncate_utf16, utf16_len
 from storage.models import PsychologistProfile
 from storage.models.booking import split_codes
 from storage.repo.booking import profile_ready
@@ -21,12 +23,25 @@ COLUMNS = {
 Choice = Literal["languages", "formats", "regions"]
 
 
-def set_text(profile: PsychologistProfile, field: str, text: str) -> bool:
-    """Sets a free-text field, cut to its limit (empty clears it); False, nothing set, for a link
-    that is not https. The profile is shown to teachers only while it is complete."""
-    value = text.strip()[: TEXT_LIMITS.get(field, 0)]
-    if field == "link" and value and not value.startswith("https://"):
+def valid_link(value: str) -> bool:
+    """One https address a teacher can open: one line, no spaces, a host with a dot, within its
+    limit (a link is refused, never cut: a shortened link leads elsewhere)."""
+    if any(c.isspace() for c in value) or utf16_len(value) > TEXT_LIMITS["link"]:
         return False
+    parts = urlsplit(value)
+    return parts.scheme == "https" and "." in (parts.hostname or "")
+
+
+def set_text(profile: PsychologistProfile, field: str, text: str) -> bool:
+    """Sets a free-text field, cut to its limit in UTF-16 units as Telegram counts (empty clears
+    it); False, nothing set, for a link that is not valid. The profile is shown to teachers only
+    while it is complete."""
+    value = text.strip()
+    if field == "link":
+        if value and not valid_link(value):
+            return False
+    else:
+        value = truncate_utf16(value, TEXT_LIMITS.get(field, 0))
     if field in COLUMNS:
         setattr(profile, COLUMNS[field], value or ("" if field == "name" else None))
     profile.published = profile_ready(profile)

@@ -40,12 +40,12 @@ from bot.services import safety
 from bot.services.checkin import checkin_time
 from bot.services.questions import answer_handoff
 from bot.services.safety import Kind, Signal
+from bot.services.text import utf16_len
 from bot.telegram import callbacks as cb
 from bot.telegram.callbacks import Safe, SafeAction
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import utf16_len
 from bot.views import safety as screens
 from bot.views.booking import privacy_text
 from bot.views.chat import open_chat, send_to

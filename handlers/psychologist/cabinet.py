@@ -19,11 +19,11 @@ from bot.config import Settings
 from bot.content.regions import regions
 from bot.services import profiles
 from bot.services.bookings import Bookings
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from handlers.common.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.content.regions import region_name
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from storage.models import Booking, Slot, User
 from storage.models.base import utcnow

@@ -27,12 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.services import groups as rules
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.views.groups import describe, offer_buttons, when
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User

@@ -14,10 +14,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.views.charts import render_history_chart
 from bot.views.mood import SCORES, score_buttons
 from storage.models import User

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.services.bookings import Bookings
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.views import booking as common
 from storage.models import Booking, User
 from storage.models.base import utcnow

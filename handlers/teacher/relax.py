@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, Settings
 from bot.content.exercises import CATEGORIES, ContentError, Exercise, Frame, catalogue
+from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
-from bot.telegram.utf16 import truncate_utf16
 from bot.workers.guided import GuidedSessions, GuidedView, Reason, Screen
 from handlers.teacher.guided import setup_guided
 from storage.models import User
