@@ -1,15 +1,22 @@
 """Telegram's conventions, end to end in Kazakh and Russian: the "/" menu and the descriptions set
 once per language, /help, /privacy, /settings and /cancel answered, never with "did not understand"."""
 
+import asyncio
 import json
+import logging
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from bot import __main__ as entry
+from bot.config import generate_webhook_secret
 from bot.telegram.callbacks import Menu, Safe, SafeAction
 from bot.telegram.profile import COMMANDS
 from storage.models import AnonQuestion
 from storage.models.safety import SafetyPlan
+from tests.conftest import make_settings
+from tests.test_webhook_serve import free_port, healthz
 
 TEXTS = {
     "kk": {
@@ -91,6 +98,32 @@ async def test_commands_and_descriptions_are_set_per_language_once(fake_api, sta
     await fake_api.user(user_id=7100).send_text("/start")
     assert sum(call.method == "getMyCommands" for call in fake_api.calls) == asked + 3
     assert len(setters(fake_api)) == 9
+
+
+async def test_webhook_mode_sets_them_too(fake_api, tmp_path):
+    port = free_port()
+    webhook = {"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_port": port}
+    webhook |= {"webhook_secret": SecretStr(generate_webhook_secret()), "webhook_host": "127.0.0.1"}
+    database = f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+    settings = make_settings(database, fake_api.base_url, fake_api.token, tmp_path, telegram=webhook)
+    running = asyncio.create_task(entry.run(settings))
+    try:
+        assert await healthz(port) == 200
+        assert len(setters(fake_api)) == 9
+        assert fake_api.short_descriptions["kk"] and fake_api.short_descriptions["ru"]
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_telegram_refusing_them_is_logged_and_the_bot_serves(fake_api, start_bot, caplog):
+    caplog.set_level(logging.ERROR)
+    fake_api.inject("getmycommands", status=500)
+    await start_bot()
+    user = fake_api.user(user_id=7106, language_code="ru")
+    await user.send_text("/start")
+    assert "Выберите язык" in user.last_text
+    assert "setting the bot's commands and descriptions failed" in caplog.text
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
