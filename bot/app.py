@@ -30,6 +30,7 @@ from bot.telegram.fsm import DatabaseStorage, SealedRedisStorage
 from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
 from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
+from bot.telegram.profile import publish_profile
 from bot.views import booking as booking_views
 from bot.views import chat as chat_views
 from bot.workers import booking_reminders, group_reminders, groups, nudges, retention
@@ -249,6 +250,17 @@ class App:
         )
         if not self.scheduler.running:
             self.scheduler.start()
+        await self.publish_profile()
+
+    async def publish_profile(self) -> None:
+        """The "/" menu and descriptions; a bot that could not set them still serves its users."""
+        try:
+            changed = await publish_profile(self.bot, self.i18n, self.settings.bot.default_language)
+        except Exception:
+            log.exception("setting the bot's commands and descriptions failed")
+            return
+        if changed:
+            log.info("bot profile updated: %s", ", ".join(changed))
 
     async def publish_statistics(self) -> None:
         try:

@@ -3,7 +3,7 @@
 from aiogram import Router
 
 from bot.telegram.filters import ConsentGate
-from handlers.common import chat, errors, fallback, questions, safety, settings, start
+from handlers.common import about, chat, errors, fallback, questions, safety, settings, start
 from handlers.coordinator import cabinet as coordinator
 from handlers.coordinator import invites as staff
 from handlers.coordinator import staff as staff_admin
@@ -23,6 +23,7 @@ def build_routers() -> list[Router]:
     # screen or state they were in (its filter matches only them; /start, /menu, /sos are handled
     # above it). chat-outside last: it explains stray messages around a chat, before the fallback.
     features = [
+        settings.create_command_router(),  # /settings, before any feature's text handler takes it
         chat.create_router(),
         safety.create_consented_router(),  # its plan-writing state before any other feature's text handler
         settings.create_router(),
@@ -49,6 +50,7 @@ def build_routers() -> list[Router]:
         errors.create_router(),
         safety.create_router(),
         start.create_router(),
+        about.create_router(),
         *features,
         fallback.create_router(),
     ]

@@ -20,6 +20,7 @@ from aiogram.exceptions import (
 )
 from aiogram.filters import CommandStart
 from aiogram.types import (
+    BotCommand,
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
@@ -239,6 +240,24 @@ async def test_caption_limit(fake_api: FakeBotAPI, bot: Bot) -> None:
     with pytest.raises(TelegramBadRequest, match="message caption is too long"):
         await bot.send_photo(USER, photo, caption="c" * 1025)
     assert len(fake_api.expect_violations()) == 1
+
+
+async def test_commands_and_descriptions_are_kept_per_language_and_limited(
+    fake_api: FakeBotAPI, bot: Bot
+) -> None:
+    await bot.set_my_commands([BotCommand(command="help", description="Помощь")], language_code="ru")
+    assert [c.command for c in await bot.get_my_commands(language_code="ru")] == ["help"]
+    assert await bot.get_my_commands(language_code="kk") == [], "each language apart, as Telegram keeps them"
+    await bot.set_my_commands([], language_code="ru")
+    assert await bot.get_my_commands(language_code="ru") == []
+    await bot.set_my_short_description("к" * 120, language_code="kk")
+    assert (await bot.get_my_short_description(language_code="kk")).short_description == "к" * 120
+    assert (await bot.get_my_short_description()).short_description == ""
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="Help-me", description="x")])
+    with pytest.raises(TelegramBadRequest, match="too long"):
+        await bot.set_my_description("д" * 513)
+    assert len(fake_api.expect_violations()) == 2
 
 
 async def test_callback_data_is_limited_to_64_bytes(fake_api: FakeBotAPI, bot: Bot) -> None:

@@ -42,6 +42,10 @@ class Consent(CallbackData, prefix="cs"):
     agree: bool
 
 
+class Privacy(CallbackData, prefix="pv"):
+    page: int  # 1-based, of handlers/common/about.PRIVACY_PAGES
+
+
 class SettingsAction(StrEnum):
     LANGUAGE = "lang"
     REGION = "region"

@@ -163,7 +163,7 @@ async def concern_screen(query: CallbackQuery, settings: Settings) -> None:
 def create_router() -> Router:
     """Registered before the consent gate: urgent help and the safety answers need no account."""
     router = Router(name="urgent")
-    router.message.register(urgent_command, Command("sos", "help"))
+    router.message.register(urgent_command, Command("sos"))
     router.callback_query.register(urgent_button, cb.Menu.filter(F.item == cb.Section.SOS))
     router.callback_query.register(
         safety_answer, Safe.filter(F.a.in_({SafeAction.SAFE, SafeAction.UNSURE, SafeAction.DANGER}))

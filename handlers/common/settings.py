@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from aiogram import Bot, F, Router
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +25,13 @@ BACK = cb.Menu(item=cb.Section.SETTINGS)
 Action = cb.SettingsAction
 
 
-async def show_settings(query: CallbackQuery, user: User) -> None:
+async def show_settings(event: CallbackQuery | Message, user: User) -> None:
     text = _("settings-title").format(
         code=user.pseudonym,
         language=LANGUAGE_NAMES[user.language],
         region=region_name(user.region, user.language) or _("settings-region-none"),
     )
-    await show(query, text, settings_keyboard(get_i18n().current_locale))
+    await show(event, text, settings_keyboard(get_i18n().current_locale))
 
 
 @lru_cache(maxsize=4)
@@ -55,9 +56,9 @@ async def show_notifications(query: CallbackQuery, user: User) -> None:
     await show(query, _("settings-notify-title").format(announcements=state), with_nav(builder, BACK))
 
 
-async def settings_menu(query: CallbackQuery, user: User, state: FSMContext) -> None:
+async def settings_menu(event: CallbackQuery | Message, user: User, state: FSMContext) -> None:
     await state.clear()
-    await show_settings(query, user)
+    await show_settings(event, user)
 
 
 async def choose_language(query: CallbackQuery, user: User) -> None:
@@ -137,4 +138,11 @@ def create_router() -> Router:
     press(toggle_announcements, cb.Settings.filter(F.action == Action.ANNOUNCEMENTS))
     press(confirm_delete, cb.Settings.filter(F.action == Action.DELETE))
     press(erase, cb.Settings.filter(F.action == Action.ERASE))
+    return router
+
+
+def create_command_router() -> Router:
+    """/settings: behind the consent gate like the button, but ahead of every feature's state."""
+    router = Router(name="settings-command")
+    router.message.register(settings_menu, Command("settings"))
     return router

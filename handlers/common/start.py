@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
-from bot.telegram.keyboards import KeyboardBuilder, main_menu, urgent_row
+from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, urgent_row
 from bot.telegram.ui import show
 from storage.models import User
 from storage.models.base import utcnow
@@ -47,12 +47,15 @@ async def ask_consent(event: Message | CallbackQuery) -> None:
     builder = KeyboardBuilder()
     builder.button(text=_("consent-agree"), callback_data=cb.Consent(agree=True))
     builder.button(text=_("consent-decline"), callback_data=cb.Consent(agree=False))
+    builder.row(button(_("help-privacy-button"), cb.Privacy(page=1)))  # the whole policy, before agreeing
     builder.row(*urgent_row())
     await show(event, _("consent-text"), builder.as_markup())
 
 
-async def show_main_menu(event: Message | CallbackQuery, user: User, role: str) -> None:
-    await show(event, _("main-menu").format(code=user.pseudonym), main_menu(role))
+async def show_main_menu(event: Message | CallbackQuery, user: User, role: str, note: str = "") -> None:
+    """The main menu, after a short `note` on what just happened (if any)."""
+    text = _("main-menu").format(code=user.pseudonym)
+    await show(event, f"{note}\n\n{text}" if note else text, main_menu(role))
 
 
 async def greet(

@@ -12,6 +12,13 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_ANSWER_LIMIT = 200
 CALLBACK_DATA_BYTES = 64
+# setMyCommands, setMyDescription, setMyShortDescription ("0-512 characters", "0-120 characters").
+COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+COMMAND_DESCRIPTION_LIMIT = 256
+DESCRIPTION_LIMITS = {
+    "setMyDescription": ("description", 512),
+    "setMyShortDescription": ("short_description", 120),
+}
 # InlineKeyboardButton: "exactly one of the fields other than text, icon_custom_emoji_id, and style must be used".
 BUTTON_DECORATION = {"text", "icon_custom_emoji_id", "style"}
 
@@ -74,6 +81,7 @@ def check(method: str, params: dict[str, Any]) -> list[str]:
     problems = []
     if method == "answerCallbackQuery" and utf16_len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
         problems.append("Bad Request: MESSAGE_TOO_LONG")
+    problems += _profile_problems(method, params)
     markup = params.get("reply_markup")
     for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
         for button in row:
@@ -91,6 +99,21 @@ def check(method: str, params: dict[str, Any]) -> list[str]:
             data = button.get("callback_data")
             if isinstance(data, str) and not 1 <= len(data.encode()) <= CALLBACK_DATA_BYTES:
                 problems.append("Bad Request: BUTTON_DATA_INVALID")
+    return problems
+
+
+def _profile_problems(method: str, params: dict[str, Any]) -> list[str]:
+    if method in DESCRIPTION_LIMITS:
+        field, limit = DESCRIPTION_LIMITS[method]
+        return ["Bad Request: description is too long"] if len(params.get(field) or "") > limit else []
+    if method != "setMyCommands":
+        return []
+    problems = []
+    for command in params.get("commands") or []:
+        if not COMMAND.fullmatch(str(command.get("command"))):
+            problems.append("Bad Request: BOT_COMMAND_INVALID")
+        if not 1 <= len(str(command.get("description") or "")) <= COMMAND_DESCRIPTION_LIMIT:
+            problems.append("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
     return problems
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import json
 import math
 import time
 from collections import defaultdict, deque
@@ -160,6 +161,10 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self._pushes: set[asyncio.Task[None]] = set()
         self._push_count = 0
+        # What the bot set about itself, per (scope, language_code) and per language_code, as Telegram keeps it.
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": lambda call: {**self.bot_user, **self._getme_flags},
             "setWebhook": self._set_webhook,
@@ -180,6 +185,19 @@ class FakeBotAPI:
             "forwardMessage": self._duplicate,
             "answerCallbackQuery": self._answer_callback,
             "getFile": self._get_file,
+            "setMyCommands": self._set_commands,
+            "getMyCommands": lambda call: self.commands.get(self._commands_key(call.params), []),
+            "deleteMyCommands": self._delete_commands,
+            "setMyDescription": lambda call: self._set_text(self.descriptions, call.params, "description"),
+            "getMyDescription": lambda call: {
+                "description": self.descriptions.get(call.params.get("language_code") or "", "")
+            },
+            "setMyShortDescription": lambda call: self._set_text(
+                self.short_descriptions, call.params, "short_description"
+            ),
+            "getMyShortDescription": lambda call: {
+                "short_description": self.short_descriptions.get(call.params.get("language_code") or "", "")
+            },
             "getChat": lambda call: {
                 **self.spec.minimal("ChatFullInfo"),
                 **self._chat(self._chat_id(call.params)),
@@ -605,6 +623,30 @@ class FakeBotAPI:
         if call.params.get("drop_pending_updates"):
             self._dropped.update((u["update_id"], _update_kind(u)) for u in self._queue)
             self._queue.clear()
+        return True
+
+    @staticmethod
+    def _commands_key(params: dict[str, Any]) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), params.get("language_code") or ""
+
+    def _set_commands(self, call: Call) -> bool:
+        # An empty list deletes the commands of that scope and language, as deleteMyCommands does.
+        commands = [
+            {"command": c["command"], "description": c["description"]} for c in call.params["commands"]
+        ]
+        if not commands:
+            return self._delete_commands(call)
+        self.commands[self._commands_key(call.params)] = commands
+        return True
+
+    def _delete_commands(self, call: Call) -> bool:
+        self.commands.pop(self._commands_key(call.params), None)
+        return True
+
+    @staticmethod
+    def _set_text(store: dict[str, str], params: dict[str, Any], field: str) -> bool:
+        store[params.get("language_code") or ""] = params.get(field) or ""  # empty removes it
         return True
 
     def _chat(self, chat_id: int) -> dict[str, Any]:

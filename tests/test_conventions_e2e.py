@@ -1,0 +1,209 @@
+"""Telegram's conventions, end to end in Kazakh and Russian: the "/" menu and the descriptions set
+once per language, /help, /privacy, /settings and /cancel answered, never with "did not understand"."""
+
+import asyncio
+import json
+import logging
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from bot import __main__ as entry
+from bot.config import generate_webhook_secret
+from bot.telegram.callbacks import Menu, Safe, SafeAction
+from bot.telegram.profile import COMMANDS
+from storage.models import AnonQuestion
+from storage.models.safety import SafetyPlan
+from tests.conftest import make_settings
+from tests.test_webhook_serve import free_port, healthz
+
+TEXTS = {
+    "kk": {
+        "lang": "Қазақша",
+        "agree": "Келісемін",
+        "menu": "Басты мәзір",
+        "unexpected": "түсінбедім",
+        "sos": "Шұғыл көмек",
+        "help": "Демеуді қалай пайдалануға болады",
+        "privacy": "Құпиялық",
+        "next": "Әрі қарай",
+        "back": "Артқа",
+        "stored": "Не сақталады",
+        "who": "Кім не көреді",
+        "delete": "Деректерімді өшіру",
+        "settings": "Баптаулар",
+        "cancelled": "тоқтаттық",
+        "consent": "құпия қолдау",
+        "choose": "Тілді таңдаңыз",
+    },
+    "ru": {
+        "lang": "Русский",
+        "agree": "Согласен",
+        "menu": "Главное меню",
+        "unexpected": "не понял",
+        "sos": "Срочная помощь",
+        "help": "Как пользоваться Демеу",
+        "privacy": "Конфиденциальность",
+        "next": "Дальше",
+        "back": "Назад",
+        "stored": "Что хранится",
+        "who": "Кто что видит",
+        "delete": "Удалить мои данные",
+        "settings": "Настройки",
+        "cancelled": "отменили",
+        "consent": "конфиденциальная поддержка",
+        "choose": "Выберите язык",
+    },
+}
+PROFILE_SETTERS = ("setMyCommands", "setMyDescription", "setMyShortDescription")
+
+
+def default_scope(language: str) -> tuple[str, str]:
+    return json.dumps({"type": "default"}), language
+
+
+async def agree(user, t) -> None:
+    await user.send_text("/start")
+    await user.press(t["lang"])
+    await user.press(t["agree"])
+
+
+def setters(fake_api) -> list[str]:
+    return [call.method for call in fake_api.calls if call.method in PROFILE_SETTERS]
+
+
+async def test_commands_and_descriptions_are_set_per_language_once(fake_api, start_bot):
+    bot = await start_bot()
+    await fake_api.user(user_id=7100, language_code="kk").send_text("/start")  # polling: started up
+    await bot.stop()
+    for language in ("kk", "ru", ""):
+        commands = fake_api.commands[default_scope(language)]
+        assert [c["command"] for c in commands] == list(COMMANDS)
+        assert fake_api.descriptions[language] and fake_api.short_descriptions[language]
+    default = bot.settings.bot.default_language
+    assert fake_api.commands[default_scope("")] == fake_api.commands[default_scope(default)], (
+        "other languages get the default language"
+    )
+    assert fake_api.descriptions[""] == fake_api.descriptions[default]
+    kazakh, russian = fake_api.commands[default_scope("kk")], fake_api.commands[default_scope("ru")]
+    assert {c["command"]: c["description"] for c in kazakh}["sos"] == "Шұғыл көмек"
+    assert {c["command"]: c["description"] for c in russian}["sos"] == "Срочная помощь"
+    assert "Өрлеу" in fake_api.descriptions["kk"] and "мұғалім" in fake_api.descriptions["kk"]
+    assert "учител" in fake_api.short_descriptions["ru"]
+    assert len(setters(fake_api)) == 9
+
+    asked = sum(call.method == "getMyCommands" for call in fake_api.calls)
+    await start_bot()  # a restart, or another replica: Telegram already has it all
+    await fake_api.user(user_id=7100).send_text("/start")
+    assert sum(call.method == "getMyCommands" for call in fake_api.calls) == asked + 3
+    assert len(setters(fake_api)) == 9
+
+
+async def test_webhook_mode_sets_them_too(fake_api, tmp_path):
+    port = free_port()
+    webhook = {"mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}", "webhook_port": port}
+    webhook |= {"webhook_secret": SecretStr(generate_webhook_secret()), "webhook_host": "127.0.0.1"}
+    database = f"sqlite+aiosqlite:///{tmp_path / 'demeu.db'}"
+    settings = make_settings(database, fake_api.base_url, fake_api.token, tmp_path, telegram=webhook)
+    running = asyncio.create_task(entry.run(settings))
+    try:
+        assert await healthz(port) == 200
+        assert len(setters(fake_api)) == 9
+        assert fake_api.short_descriptions["kk"] and fake_api.short_descriptions["ru"]
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_telegram_refusing_them_is_logged_and_the_bot_serves(fake_api, start_bot, caplog):
+    caplog.set_level(logging.ERROR)
+    fake_api.inject("getmycommands", status=500)
+    await start_bot()
+    user = fake_api.user(user_id=7106, language_code="ru")
+    await user.send_text("/start")
+    assert "Выберите язык" in user.last_text
+    assert "setting the bot's commands and descriptions failed" in caplog.text
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_help_says_how_to_use_it_with_urgent_help_one_tap_away(fake_api, start_bot, lang):
+    t = TEXTS[lang]
+    await start_bot()
+    user = fake_api.user(user_id=7101, language_code=lang)
+    await user.send_text("/help")
+    assert t["help"] in user.last_text and "/cancel" in user.last_text and "150" in user.last_text
+    assert t["unexpected"] not in user.last_text
+    await user.press(t["sos"])
+    assert all(number in user.last_text for number in ("111", "112"))
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_privacy_before_consent_in_three_screens(fake_api, start_bot, lang):
+    t = TEXTS[lang]
+    await start_bot()
+    user = fake_api.user(user_id=7102, language_code=lang)
+    await user.send_text("/privacy")
+    first = user.last.message_id
+    assert t["stored"] in user.last_text and "T-XXXXXX" in user.last_text
+    await user.press(t["next"])
+    assert t["who"] in user.last_text and user.last.message_id == first, "pages edit one message"
+    await user.press(t["next"])
+    assert t["delete"] in user.last_text and "365" in user.last_text and "Өрлеу" in user.last_text
+    assert not any(t["next"] in b for b in user.last.buttons), "the last page"
+    await user.press(t["back"])
+    assert t["who"] in user.last_text
+    assert user.last.protected
+    await user.press(t["menu"])
+    assert t["choose"] in user.last_text, "not consented yet: the main menu is the first screen"
+
+    await user.send_text("/start")
+    await user.press(t["lang"])
+    await user.press(t["privacy"])  # from the consent screen, before agreeing
+    assert t["stored"] in user.last_text
+    await user.press(t["menu"])
+    assert t["consent"] in user.last_text
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_settings_command_opens_settings(fake_api, start_bot, lang):
+    t = TEXTS[lang]
+    await start_bot()
+    user = fake_api.user(user_id=7103, language_code=lang)
+    await user.send_text("/settings")
+    assert t["choose"] in user.last_text, "settings need consent first"
+    await agree(user, t)
+    await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())  # writing a step of the safety plan
+    await user.send_text("/settings")
+    assert t["settings"] in user.last_text and t["delete"] in " ".join(user.last.buttons)
+    assert t["unexpected"] not in user.last_text
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_cancel_leaves_the_question_being_written(fake_api, start_bot, lang):
+    t = TEXTS[lang]
+    bot = await start_bot()
+    user = fake_api.user(user_id=7104, language_code=lang)
+    await agree(user, t)
+    await user.press_data(Menu(item="ask").pack())
+    await user.send_text("/cancel")
+    assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
+    await user.send_text("Это не вопрос")
+    assert t["unexpected"] in user.messages[-2].text, "the question form was left"
+    async with bot.app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AnonQuestion)) == 0
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_cancel_leaves_the_safety_plan_step_unsaved(fake_api, start_bot, lang):
+    t = TEXTS[lang]
+    bot = await start_bot()
+    user = fake_api.user(user_id=7105, language_code=lang)
+    await agree(user, t)
+    await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())
+    await user.send_text("/cancel")
+    assert t["cancelled"] in user.last_text and t["unexpected"] not in user.last_text
+    await user.send_text("/cancel")  # nothing to leave: still the main menu, still no "did not understand"
+    assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
+    async with bot.app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(SafetyPlan)) == 0
