@@ -24,6 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import limits
 from bot.services import questions as rules
 from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
@@ -204,14 +205,28 @@ async def receive_question(
     settings: Settings,
     safety_signal: Signal | None = None,
 ) -> None:
-    question = await repo.ask(session, user, message.message_id, rules.is_urgent(safety_signal))
+    urgent = rules.is_urgent(safety_signal)
     await state.clear()
+    if not await limits.question_allowed(session, user, urgent, settings.limits, utcnow()):
+        await refuse_question(message, settings)
+        return
+    question = await repo.ask(session, user, message.message_id, urgent)
     await session.commit()  # published before psychologists are told, so "take" finds it
     await announce(session, bot, i18n, question, settings)
     # The same line for every question: nothing in the log says which one was urgent or who asked.
     log.info("question %s asked", question.id)
     # A crisis message already got the safety screen first (HelpFirstMiddleware).
     await message.answer(_("ask-sent"), reply_markup=nav_only())
+
+
+async def refuse_question(message: Message, settings: Settings) -> None:
+    """Past the day's questions: what the teacher can do instead, Urgent help one tap away."""
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-book"), callback_data=cb.Menu(item=cb.Section.BOOK))
+    builder.row(*urgent_row())
+    await message.answer(
+        _("limit-questions").format(count=settings.limits.questions_per_day), reply_markup=with_nav(builder)
+    )
 
 
 async def reply_prompt(
