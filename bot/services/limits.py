@@ -32,3 +32,26 @@ async def cancellation_allowed(
     session: AsyncSession, teacher: User, rules: LimitsConfig, now: datetime
 ) -> bool:
     return await repo.cancellations_since(session, teacher.id, now - DAY) < rules.cancellations_per_day
+
+
+async def announced(session: AsyncSession, teacher: User, urgent: bool, now: datetime) -> bool:
+    """Whether psychologists are told of a new question: not while a psychologist has muted the
+    teacher (it waits in the queue); a question with a crisis phrase always is."""
+    return urgent or not await repo.is_muted(session, teacher.id, now)
+
+
+async def mute(
+    session: AsyncSession,
+    question_id: int,
+    psychologist: User,
+    hours: int,
+    rules: LimitsConfig,
+    now: datetime,
+) -> bool:
+    """Mute the teacher behind a question the psychologist may see, for one of the allowed periods."""
+    question = await repo.visible_question(session, question_id, psychologist)
+    teacher = await session.get(User, question.teacher_id) if question else None
+    if teacher is None or hours not in rules.mute_hours:
+        return False
+    await repo.mute(session, teacher, psychologist, now + timedelta(hours=hours))
+    return True

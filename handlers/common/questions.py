@@ -36,6 +36,7 @@ from bot.views.booking import privacy_text
 from bot.views.chat import delivered, local_time, open_chat, send_to
 from bot.workers.chat_clock import ChatClock
 from handlers.common.chat import NOT_RELAYED
+from handlers.common.mutes import period
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
@@ -68,8 +69,16 @@ def queue_button() -> InlineKeyboardMarkup:
     return buttons(("ask-queue", cb.Ask(action=A.QUEUE)))
 
 
-def take_keyboard(question: AnonQuestion) -> InlineKeyboardMarkup:
-    return buttons(("ask-take", cb.Ask(action=A.TAKE, id=question.id)), ("ask-queue", cb.Ask(action=A.QUEUE)))
+def take_keyboard(question: AnonQuestion, settings: Settings) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    builder.button(text=_("ask-take"), callback_data=cb.Ask(action=A.TAKE, id=question.id))
+    builder.button(text=_("ask-queue"), callback_data=cb.Ask(action=A.QUEUE))
+    if not question.urgent:  # the safety net is never muted
+        for hours in settings.limits.mute_hours:
+            mute = cb.Mute(a=cb.MuteAction.SET, id=question.id, hours=hours)
+            builder.button(text=_("mute-button").format(period=period(hours)), callback_data=mute)
+    builder.adjust(1, 1, len(settings.limits.mute_hours))
+    return with_nav(builder)
 
 
 def psychologist_actions(question_id: int) -> InlineKeyboardMarkup:
@@ -132,7 +141,10 @@ async def announce(
     psychologists = on_duty or await repo.psychologists_for(session, question.region)
     for psychologist in psychologists:
         await send_to(
-            bot, i18n, psychologist, lambda: (question_title(question, teacher), take_keyboard(question))
+            bot,
+            i18n,
+            psychologist,
+            lambda: (question_title(question, teacher), take_keyboard(question, settings)),
         )
     return len(psychologists)
 
@@ -212,7 +224,8 @@ async def receive_question(
         return
     question = await repo.ask(session, user, message.message_id, urgent)
     await session.commit()  # published before psychologists are told, so "take" finds it
-    await announce(session, bot, i18n, question, settings)
+    if await limits.announced(session, user, urgent, utcnow()):
+        await announce(session, bot, i18n, question, settings)
     # The same line for every question: nothing in the log says which one was urgent or who asked.
     log.info("question %s asked", question.id)
     # A crisis message already got the safety screen first (HelpFirstMiddleware).
