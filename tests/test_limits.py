@@ -15,6 +15,7 @@ from bot.telegram.throttle import ThrottleMiddleware
 from storage import db
 from storage.repo import booking as booking_repo
 from storage.repo import chat
+from storage.repo import limits as limits_repo
 from tests.test_booking_repo import make_psychologist, make_teachers
 
 NOW = datetime(2030, 3, 4, 4, 0, tzinfo=UTC)
@@ -81,3 +82,28 @@ def test_the_throttle_forgets_everyone_when_the_second_ends(monkeypatch):
     now[0] = 6.2
     assert throttle.count(1) == 1
     assert len(throttle.counts) == 1, "only this second's writers are kept"
+
+
+async def test_a_mute_holds_notices_for_its_period_and_only_the_regions_coordinator_lifts_it(sessions):
+    rules = LimitsConfig()
+    async with sessions.begin() as session:
+        teacher, psychologist, far = await make_teachers(session, 3)
+        teacher.region, psychologist.region, far.region = "KZ-61", "KZ-61", "KZ-75"
+        psychologist.role = far.role = "psychologist"
+        psychologist.consent_at = far.consent_at = NOW  # KZ-61 is served: its questions are its own
+        question = await chat.ask(session, teacher, 1, urgent=False)
+        assert not await limits.mute(session, question.id, far, 24, rules, NOW), "another region's question"
+        assert not await limits.mute(session, question.id, psychologist, 5, rules, NOW), (
+            "only the set periods"
+        )
+        assert await limits.mute(session, question.id, psychologist, 24, rules, NOW)
+        assert not await limits.announced(session, teacher, False, NOW)
+        assert await limits.announced(session, teacher, True, NOW), "never the safety net"
+        assert await limits.announced(session, teacher, False, NOW + timedelta(hours=24))
+
+        ((row, muted),) = await limits_repo.active_mutes(session, "KZ-61", NOW)
+        assert muted.id == teacher.id
+        assert await limits_repo.active_mutes(session, "KZ-75", NOW) == []
+        assert not await limits_repo.lift(session, row.id, "KZ-75"), "another region's coordinator"
+        assert await limits_repo.lift(session, row.id, "KZ-61")
+        assert await limits.announced(session, teacher, False, NOW)

@@ -145,3 +145,38 @@ async def test_a_burst_gets_one_notice_and_a_crisis_within_it_the_safety_screen(
     replied = len(teacher.messages)
     await teacher.send_text("/menu")
     assert len(teacher.messages) == replied + 1
+
+
+COORDINATOR = {"user_id": 730001, "first_name": "Дана", "username": "dana_coord", "language_code": "kk"}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_psychologist_mutes_a_pseudonym_and_the_coordinator_lifts_it(fake_api, start_bot, lang):
+    bot = await start_bot()
+    teacher = await add_user(bot, fake_api, TEACHER)
+    psy = await add_user(bot, fake_api, PSY | {"language_code": lang}, role="psychologist")
+    coordinator = await add_user(bot, fake_api, COORDINATOR | {"language_code": lang}, role="coordinator")
+    await teacher.send_text("/menu")
+    await ask(teacher, "Сұрақ 1")
+    await eventually(lambda: len(psy.messages) == 1, "the psychologist is told")
+
+    await psy.press(tr(lang, "mute-days", days=7))
+    assert tr(lang, "mute-done", period=tr(lang, "mute-days", days=7)) in psy.alerts
+    await ask(teacher, "Сұрақ 2")
+    assert teacher.last_text == tr("kk", "ask-sent"), "the teacher's question is sent, and waits"
+    await ask(teacher, CRISIS["kk"])
+    await eventually(lambda: len(psy.messages) == 2, "a crisis question is announced even now")
+    assert not any(tr(lang, "mute-days", days=7) in b for b in psy.last.buttons), "the safety net has no mute"
+    await ask(teacher, "Сұрақ 4")
+    assert len(psy.messages) == 2, "no notice while muted"
+
+    await coordinator.send_text("/mutes")
+    assert coordinator.last_text == tr(lang, "mutes-title")
+    await coordinator.press("🔔")
+    assert coordinator.last_text == tr(lang, "mutes-none")
+    await ask(teacher, "Сұрақ 5")
+    await eventually(lambda: len(psy.messages) == 3, "notices are back")
+    async with bot.app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AnonQuestion)) == 5, (
+            "every question queued"
+        )
