@@ -31,6 +31,7 @@ from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_prob
 from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.telegram.profile import publish_profile
+from bot.telegram.throttle import ThrottleMiddleware
 from bot.views import booking as booking_views
 from bot.views import chat as chat_views
 from bot.workers import booking_reminders, group_reminders, groups, nudges, retention
@@ -103,6 +104,7 @@ def build_dispatcher(
     # Help first: a crisis message gets the safety screen before any handler answers it.
     tally = dispatcher["safety_tally"] = SafetyTally()
     dispatcher.message.outer_middleware(HelpFirstMiddleware(tally))
+    dispatcher.message.outer_middleware(ThrottleMiddleware(settings.limits.messages_per_second))
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*build_routers())
     return dispatcher

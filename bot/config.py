@@ -225,6 +225,28 @@ class BookingConfig(_Section):
         return timedelta(hours=self.cancel_cutoff_hours)
 
 
+class LimitsConfig(_Section):
+    """Per-teacher limits, so one person cannot flood psychologists with notices. Never on the
+    safety path: a crisis message, Urgent help and a crisis question always go through."""
+
+    # Anonymous questions a teacher may send in any 24 hours (a question with a crisis phrase always goes).
+    questions_per_day: int = Field(5, ge=1, le=100)
+    # Bookings (and reschedules) and cancellations a teacher may make in any 24 hours.
+    bookings_per_day: int = Field(4, ge=1, le=100)
+    cancellations_per_day: int = Field(4, ge=1, le=100)
+    # Messages one user may send in a second before the rest of that second is ignored.
+    messages_per_second: int = Field(3, ge=1, le=30)
+    # Periods a psychologist may mute a pseudonym's questions for, in hours.
+    mute_hours: list[int] = Field([24, 24 * 7], min_length=1, max_length=4)
+
+    @field_validator("mute_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[int]) -> list[int]:
+        if any(hours < 1 or hours > 24 * 90 for hours in value):
+            raise ValueError("each mute period is 1 to 2160 hours")
+        return value
+
+
 class GroupsConfig(_Section):
     # How long a freed seat is held for the next teacher on the waitlist, in minutes.
     offer_hold_minutes: int = Field(120, ge=1, le=24 * 60)
@@ -364,6 +386,7 @@ class Settings(_Section):
     booking: BookingConfig = BookingConfig()
     reminders: RemindersConfig = RemindersConfig()
     nudges: NudgesConfig = NudgesConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def tz(self) -> ZoneInfo:

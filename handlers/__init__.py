@@ -3,7 +3,7 @@
 from aiogram import Router
 
 from bot.telegram.filters import ConsentGate
-from handlers.common import about, chat, errors, fallback, questions, safety, settings, start
+from handlers.common import about, chat, errors, fallback, mutes, questions, safety, settings, start
 from handlers.coordinator import cabinet as coordinator
 from handlers.coordinator import invites as staff
 from handlers.coordinator import staff as staff_admin
@@ -41,6 +41,7 @@ def build_routers() -> list[Router]:
         staff_admin.create_router(),
         nudges.create_router(),
         questions.create_router(),
+        mutes.create_router(),
         chat.create_outside_router(),
     ]
     for router in features:

@@ -434,3 +434,14 @@ class Duty(CallbackData, prefix="du"):
     t: int = 0
     e: int = 0
     id: int = 0
+
+
+class MuteAction(StrEnum):
+    SET = "set"  # a psychologist mutes a question's pseudonym: id the question, hours
+    LIFT = "lift"  # id the mute
+
+
+class Mute(CallbackData, prefix="mu"):
+    a: MuteAction
+    id: int = 0
+    hours: int = 0

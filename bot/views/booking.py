@@ -21,7 +21,7 @@ from bot.events import AfterCommit, UserErased
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
-from bot.telegram.keyboards import KeyboardBuilder, button
+from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
@@ -240,3 +240,11 @@ def profile_summary(profile: PsychologistProfile, language: str) -> str:
         bio_kk=esc(profile.bio_kk) or "—",
         bio_ru=esc(profile.bio_ru) or "—",
     )
+
+
+def daily_limit(key: str, count: int) -> tuple[str, InlineKeyboardMarkup]:
+    """A day's bookings or cancellations used up: the teacher's bookings and Urgent help one tap away."""
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
+    builder.row(*urgent_row())
+    return _(key).format(count=count), with_nav(builder)

@@ -24,6 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import limits
 from bot.services import questions as rules
 from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
@@ -35,6 +36,7 @@ from bot.views.booking import privacy_text
 from bot.views.chat import delivered, local_time, open_chat, send_to
 from bot.workers.chat_clock import ChatClock
 from handlers.common.chat import NOT_RELAYED
+from handlers.common.mutes import period
 from storage.models import AnonQuestion, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
@@ -67,8 +69,16 @@ def queue_button() -> InlineKeyboardMarkup:
     return buttons(("ask-queue", cb.Ask(action=A.QUEUE)))
 
 
-def take_keyboard(question: AnonQuestion) -> InlineKeyboardMarkup:
-    return buttons(("ask-take", cb.Ask(action=A.TAKE, id=question.id)), ("ask-queue", cb.Ask(action=A.QUEUE)))
+def take_keyboard(question: AnonQuestion, settings: Settings) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    builder.button(text=_("ask-take"), callback_data=cb.Ask(action=A.TAKE, id=question.id))
+    builder.button(text=_("ask-queue"), callback_data=cb.Ask(action=A.QUEUE))
+    if not question.urgent:  # the safety net is never muted
+        for hours in settings.limits.mute_hours:
+            mute = cb.Mute(a=cb.MuteAction.SET, id=question.id, hours=hours)
+            builder.button(text=_("mute-button").format(period=period(hours)), callback_data=mute)
+    builder.adjust(1, 1, len(settings.limits.mute_hours))
+    return with_nav(builder)
 
 
 def psychologist_actions(question_id: int) -> InlineKeyboardMarkup:
@@ -131,7 +141,10 @@ async def announce(
     psychologists = on_duty or await repo.psychologists_for(session, question.region)
     for psychologist in psychologists:
         await send_to(
-            bot, i18n, psychologist, lambda: (question_title(question, teacher), take_keyboard(question))
+            bot,
+            i18n,
+            psychologist,
+            lambda: (question_title(question, teacher), take_keyboard(question, settings)),
         )
     return len(psychologists)
 
@@ -204,14 +217,29 @@ async def receive_question(
     settings: Settings,
     safety_signal: Signal | None = None,
 ) -> None:
-    question = await repo.ask(session, user, message.message_id, rules.is_urgent(safety_signal))
+    urgent = rules.is_urgent(safety_signal)
     await state.clear()
+    if not await limits.question_allowed(session, user, urgent, settings.limits, utcnow()):
+        await refuse_question(message, settings)
+        return
+    question = await repo.ask(session, user, message.message_id, urgent)
     await session.commit()  # published before psychologists are told, so "take" finds it
-    await announce(session, bot, i18n, question, settings)
+    if await limits.announced(session, user, urgent, utcnow()):
+        await announce(session, bot, i18n, question, settings)
     # The same line for every question: nothing in the log says which one was urgent or who asked.
     log.info("question %s asked", question.id)
     # A crisis message already got the safety screen first (HelpFirstMiddleware).
     await message.answer(_("ask-sent"), reply_markup=nav_only())
+
+
+async def refuse_question(message: Message, settings: Settings) -> None:
+    """Past the day's questions: what the teacher can do instead, Urgent help one tap away."""
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-book"), callback_data=cb.Menu(item=cb.Section.BOOK))
+    builder.row(*urgent_row())
+    await message.answer(
+        _("limit-questions").format(count=settings.limits.questions_per_day), reply_markup=with_nav(builder)
+    )
 
 
 async def reply_prompt(

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content.regions import region_name
+from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
@@ -392,6 +393,9 @@ async def book(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
+    if not await limits.booking_allowed(session, user, settings.limits, utcnow()):
+        await show(query, *common.daily_limit("limit-bookings", settings.limits.bookings_per_day))
+        return
     if callback_data.r:
         result = await bookings.move(session, user, callback_data.r, callback_data.s, utcnow())
     else:

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.services import limits
 from bot.services.bookings import Bookings
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
@@ -160,6 +161,9 @@ async def cancel(
     settings: Settings,
     i18n: I18n,
 ) -> None:
+    if not await limits.cancellation_allowed(session, user, settings.limits, utcnow()):
+        await show(query, *common.daily_limit("limit-cancellations", settings.limits.cancellations_per_day))
+        return
     booking = await own_upcoming(query, callback_data, callback_answer, session, bookings, user, settings)
     if booking is None or not await bookings.cancel(session, booking, "teacher", utcnow()):
         return

@@ -7,6 +7,7 @@ from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
 from storage.models.jobs import JobRun
+from storage.models.limits import QuestionMute
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
@@ -32,6 +33,7 @@ __all__ = [
     "JournalEntry",
     "MoodEntry",
     "PsychologistProfile",
+    "QuestionMute",
     "Reminder",
     "SafetyPlan",
     "SelfCheckDraft",
