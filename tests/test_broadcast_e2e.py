@@ -16,6 +16,7 @@ from bot.telegram.i18n import compile_translations
 from storage.models import Broadcast, BroadcastRecipient, User
 from storage.models.base import utcnow
 from storage.repo import broadcasts, groups, users
+from tests.conftest import STATS_CEILING
 
 T = compile_translations()["ru"].gettext
 FIRST = 600_000
@@ -181,7 +182,7 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
         await session.commit()
     await coordinator.send_text("/menu")
     await coordinator.press(T("menu-coord"))
-    await coordinator.press(T("co-stats"))
+    await coordinator.press(T("co-stats"), timeout=STATS_CEILING)
     stats = coordinator.last_text
     assert T("co-stat-bc-blocked").format(value=HIDDEN) in stats
     assert T("co-stat-bc-sent").format(value=HIDDEN) in stats
@@ -189,7 +190,7 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
         T("co-stat-seats").format(value=HIDDEN) in stats and T("co-stat-sessions").format(value="1") in stats
     )
     assert str(eligible - len(BLOCKED_NOW)) not in stats
-    await coordinator.press(T("co-stats-csv"))
+    await coordinator.press(T("co-stats-csv"), timeout=STATS_CEILING)
     document = coordinator.documents[-1]
     assert f"seats,{HIDDEN}".encode() in document.file.data and b"sessions,1" in document.file.data
 

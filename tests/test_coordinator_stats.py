@@ -30,7 +30,7 @@ from bot.views.stats_chart import Labels, render_stats_chart
 from storage.models import Booking, PsychologistProfile, SelfCheckResult, Slot, StatRelease, User
 from storage.models.base import utcnow
 from storage.repo import groups, stats, users
-from tests.conftest import stored_bytes
+from tests.conftest import STATS_CEILING, stored_bytes
 from tests.test_selfcheck_e2e import CASES, answer, open_instrument
 
 TRANSLATIONS = compile_translations()
@@ -210,7 +210,7 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     bot = await start_bot()
     await seed(bot)
     coordinator = await coordinator_of(fake_api, bot, lang)
-    await coordinator.press(t("co-stats"))
+    await coordinator.press(t("co-stats"), timeout=STATS_CEILING)
     text = coordinator.last_text
     month = published_month(bot)
     assert names(bot, lang, month)[0] in text.splitlines()[0]
@@ -252,7 +252,7 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     assert all(name in " ".join(buttons) for name in names(bot, lang, *offered))
 
     # The chart: a PNG photo with Back to the statistics.
-    await coordinator.press(t("co-stats-chart"))
+    await coordinator.press(t("co-stats-chart"), timeout=STATS_CEILING)
     photo = coordinator.last
     assert photo.kind == "photo" and photo.file.data.startswith(PNG)
     assert t("co-chart-caption").split("{")[0].strip() in photo.caption
@@ -260,7 +260,7 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     assert t("co-stat-bk-total").format(value="18") in coordinator.last_text
 
     # The CSV of the same numbers, then another period.
-    await coordinator.press(t("co-stats-csv"))
+    await coordinator.press(t("co-stats-csv"), timeout=STATS_CEILING)
     data = csv_values(coordinator.documents[-1])
     assert data["period"] == month.code and data["region"] == REGION
     assert data["bk-no-show"] == HIDDEN and data["bk-cancelled"] == HIDDEN and data["bk-attended"] == "9"
@@ -292,12 +292,12 @@ async def test_a_teacher_acting_moves_no_published_figure(fake_api, start_bot):
     async def look() -> None:
         await coordinator.send_text("/menu")
         await coordinator.press(t("menu-coord"))
-        await coordinator.press(t("co-stats"))
+        await coordinator.press(t("co-stats"), timeout=STATS_CEILING)
         text = coordinator.last_text
-        await coordinator.press(t("co-stats-chart"))
+        await coordinator.press(t("co-stats-chart"), timeout=STATS_CEILING)
         chart = coordinator.last.file.data
         await coordinator.press(t("nav-back"))
-        await coordinator.press(t("co-stats-csv"))
+        await coordinator.press(t("co-stats-csv"), timeout=STATS_CEILING)
         screens.append((text, chart, coordinator.documents[-1].file.data))
 
     await look()
