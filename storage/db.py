@@ -13,7 +13,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 
 from storage import files
 
@@ -101,6 +101,13 @@ def dialect_of(session: AsyncSession) -> str:
     bind = session.bind
     assert bind is not None, "sessions of the app are bound to its engine"
     return bind.dialect.name
+
+
+async def lock_rows(session: AsyncSession, statement: Select[Any]) -> None:
+    """Take the row locks of a SELECT ... FOR UPDATE/SHARE on PostgreSQL. SQLite has one writer at
+    a time and no row locks, so there the statement would be a round trip that locks nothing."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(statement)
 
 
 def alembic_config(url: str) -> Config:

@@ -6,7 +6,6 @@ the user's row when it was read, else from Telegram's language of the user."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import traceback
 
@@ -29,8 +28,8 @@ OUTAGES = (
     InterfaceError,
     RedisConnectionError,
     RedisTimeoutError,
-    OSError,
-    asyncio.TimeoutError,
+    ConnectionError,  # refused or reset before the driver wrapped it
+    TimeoutError,
 )
 
 

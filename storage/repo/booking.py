@@ -18,7 +18,7 @@ from sqlalchemy import Exists, Select, and_, exists, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import changed, dialect_of
+from storage.db import changed, dialect_of, lock_rows
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
@@ -174,7 +174,7 @@ async def held(session: AsyncSession, slot_id: int) -> bool:
 
 async def lock_slot(session: AsyncSession, slot_id: int) -> None:
     """Wait for a booking of this slot in flight to commit (PostgreSQL; SQLite has one writer)."""
-    await session.execute(select(Slot.id).where(Slot.id == slot_id).with_for_update())
+    await lock_rows(session, select(Slot.id).where(Slot.id == slot_id).with_for_update())
 
 
 async def remove_slot(session: AsyncSession, profile: PsychologistProfile, slot_id: int) -> bool:
@@ -295,7 +295,7 @@ async def hold(
         Slot.psychologist_id == PsychologistProfile.id,
         PsychologistProfile.published.is_(True),
     )
-    await session.execute(select(Slot.id).where(bookable).with_for_update(read=True))
+    await lock_rows(session, select(Slot.id).where(bookable).with_for_update(read=True))
     dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
     now = utcnow()
     values = {

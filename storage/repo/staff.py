@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import lock_rows
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.booking import ATTENDED, UPCOMING_STATES
 from storage.repo import booking as bookings
@@ -120,8 +121,8 @@ async def retire(session: AsyncSession, profile: PsychologistProfile) -> bool:
     """Unpublished and the role taken away (no new booking can take a slot); False if already inactive."""
     # Exclusively, against `booking.hold`'s shared lock: a booking in flight commits first and is
     # then among the future bookings the caller cancels; one after this finds the profile unpublished.
-    await session.execute(
-        select(PsychologistProfile.id).where(PsychologistProfile.id == profile.id).with_for_update()
+    await lock_rows(
+        session, select(PsychologistProfile.id).where(PsychologistProfile.id == profile.id).with_for_update()
     )
     if not is_active(profile):
         return False
