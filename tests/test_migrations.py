@@ -8,8 +8,8 @@ from storage import db
 from storage.models import Base
 
 
-async def test_upgrade_from_empty_matches_models(database_url):
-    engine = db.create_engine(database_url)
+async def test_upgrade_from_empty_matches_models(empty_database_url):
+    engine = db.create_engine(empty_database_url)
     try:
         await db.upgrade(engine)
         await db.upgrade(engine)  # idempotent: a restart migrates nothing
@@ -36,7 +36,7 @@ def test_one_linear_history():
     assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
 
 
-async def test_0009_seals_what_0008_left_in_clear_or_unpadded(database_url, test_crypto):
+async def test_0009_seals_what_0008_left_in_clear_or_unpadded(empty_database_url, test_crypto):
     """A database of the previous release: Fernet tokens, clear mood scores and urgency, a journal
     linked to its user, results with rendered band texts. After the upgrade every value is a padded
     v2 token, readable through the models, and the journal names no user."""
@@ -52,7 +52,7 @@ async def test_0009_seals_what_0008_left_in_clear_or_unpadded(database_url, test
     def token(value: str) -> str:
         return legacy.encrypt(value.encode()).decode()
 
-    engine = db.create_engine(database_url)
+    engine = db.create_engine(empty_database_url)
     try:
         await db.upgrade(engine, "0008")
         result = '{"answers":{"gad7_1":3},"result":{"scales":{"total":{"band_label":{"ru":"Тяжёлая"}}}},"safety_screen":true}'

@@ -59,6 +59,10 @@ def _shown(message: StoredMessage) -> tuple[Any, ...]:
     return message.text, message.caption, message.entities, message.reply_markup
 
 
+def _gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
+
+
 def _update_kind(update: dict[str, Any]) -> str:
     return next(key for key in update if key != "update_id")
 
@@ -506,7 +510,7 @@ class FakeBotAPI:
                 raise ApiError(*problems)
             self._check_faults(call)
             if method == "getUpdates":
-                result = await self._get_updates(call)
+                result = await self._get_updates(call, lambda: not _gone(request))
             else:
                 result = self._handlers.get(method, self._without_behaviour)(call)
             call.response, call.status = {"ok": True, "result": result}, 200
@@ -573,7 +577,7 @@ class FakeBotAPI:
 
     # --- methods ---------------------------------------------------------------------------------------------
 
-    async def _get_updates(self, call: Call) -> list[dict[str, Any]]:
+    async def _get_updates(self, call: Call, connected: Callable[[], bool]) -> list[dict[str, Any]]:
         if self.webhook_url:
             raise ApiError(
                 "Conflict: can't use getUpdates method while webhook is active; "
@@ -593,6 +597,8 @@ class FakeBotAPI:
         deadline = call.time + params.get("timeout", 0)
         while not (batch := self._deliverable(params.get("limit", 100))):
             if generation != self._poll_generation:
+                if not connected():  # a poll its bot abandoned (stopped, restarted): nobody to answer
+                    break
                 raise ApiError(
                     "Conflict: terminated by other getUpdates request; "
                     "make sure that only one bot instance is running",
