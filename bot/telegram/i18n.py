@@ -8,6 +8,7 @@ memory, so no .mo file is ever hand-edited or stale. Message ids are symbolic ke
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 import re
@@ -29,6 +30,27 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 def read_catalogues(locales: Path = LOCALES) -> dict[str, Catalog]:
     """All .po files of each language merged into one catalogue per language."""
+    return dict(_merged(locales, _stamp(locales)))
+
+
+def compile_translations(locales: Path = LOCALES) -> dict[str, gettext.GNUTranslations]:
+    return {
+        language: gettext.GNUTranslations(io.BytesIO(mo))
+        for language, mo in _compiled(locales, _stamp(locales)).items()
+    }
+
+
+def _stamp(locales: Path) -> tuple[tuple[str, int, int], ...]:
+    """What the catalogues are read from: a process reads and compiles them once (the start checks
+    them, then compiles them; tests start many bots), and again only when a file changed."""
+    files = [
+        path for language in LANGUAGES for path in sorted((locales / language / "LC_MESSAGES").glob("*.po"))
+    ]
+    return tuple((str(path), (stat := path.stat()).st_mtime_ns, stat.st_size) for path in files)
+
+
+@functools.lru_cache(maxsize=2)
+def _merged(locales: Path, _stamp: tuple[tuple[str, int, int], ...]) -> dict[str, Catalog]:
     merged: dict[str, Catalog] = {}
     for language in LANGUAGES:
         catalog = Catalog(locale=language, domain=DOMAIN)
@@ -44,14 +66,14 @@ def read_catalogues(locales: Path = LOCALES) -> dict[str, Catalog]:
     return merged
 
 
-def compile_translations(locales: Path = LOCALES) -> dict[str, gettext.GNUTranslations]:
-    translations = {}
-    for language, catalog in read_catalogues(locales).items():
+@functools.lru_cache(maxsize=2)
+def _compiled(locales: Path, stamp: tuple[tuple[str, int, int], ...]) -> dict[str, bytes]:
+    compiled = {}
+    for language, catalog in _merged(locales, stamp).items():
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
-        buffer.seek(0)
-        translations[language] = gettext.GNUTranslations(buffer)
-    return translations
+        compiled[language] = buffer.getvalue()
+    return compiled
 
 
 def catalogue_problems(catalogues: dict[str, Catalog]) -> list[str]:

@@ -59,6 +59,11 @@ def _shown(message: StoredMessage) -> tuple[Any, ...]:
     return message.text, message.caption, message.entities, message.reply_markup
 
 
+# A ceiling, not a measure: a bot that reports handling ends the wait the moment it is done, so the
+# ceiling only matters when something is wrong, or when a shared two-core machine is slow to start it.
+REACTION_CEILING = 20.0
+
+
 def _gone(request: web.Request) -> bool:
     return request.transport is None or request.transport.is_closing()
 
@@ -364,7 +369,7 @@ class FakeBotAPI:
         chat_id: int,
         *,
         quiet: float = 0.25,
-        timeout: float = 5.0,
+        timeout: float = REACTION_CEILING,
         expect_silence: bool = False,
     ) -> list[Call]:
         """Wait for the bot's reaction to the update; return its requests for `chat_id`.
