@@ -1,0 +1,34 @@
+"""The Bot object's reading of Telegram's answers."""
+
+import gc
+import json
+import weakref
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.methods import AnswerCallbackQuery, SendMessage
+
+from bot.telegram.bot import response_models
+
+TOKEN = "1:AAE-test-token-0123456789abcdefghij"
+MESSAGE = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}
+
+
+def test_each_kind_of_answer_is_read_by_a_model_built_once_per_process():
+    """Without the models held (`response_models`), the garbage collector takes pydantic's generic
+    Response[...] after each use and every later answer builds it again."""
+    response_models()
+    session, bot = AiohttpSession(), Bot(TOKEN)
+    answers = [
+        (SendMessage(chat_id=1, text="x"), MESSAGE),
+        (AnswerCallbackQuery(callback_query_id="1"), True),
+    ]
+    for method, result in answers:
+        models = []
+        for _ in range(3):
+            answer = session.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
+            models.append(weakref.ref(type(answer)))
+            del answer
+            gc.collect()
+        assert all(model() is models[0]() is not None for model in models)
+        assert models[0]() in response_models()
