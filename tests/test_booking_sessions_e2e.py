@@ -6,7 +6,6 @@ the whole profile and the teacher's filters; `python -m bot seed-demo` and `--re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import date, datetime, time, timedelta
@@ -30,6 +29,7 @@ from storage.models.base import utcnow
 from storage.repo import booking as repo
 from storage.repo import groups, users
 from tests.conftest import make_settings, stored_bytes
+from tests.waiting import wait_for
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CATALOGUES = compile_translations()
@@ -57,13 +57,6 @@ def rating_prompts(fake_api, user) -> list:
         and c.chat_id == user.id
         and "mb:rate" in str(c.params.get("reply_markup"))
     ]
-
-
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never came true"
-        await asyncio.sleep(0.05)
 
 
 def ymd(day: date) -> str:

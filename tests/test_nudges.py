@@ -18,6 +18,7 @@ from storage.models import MoodEntry, Reminder
 from storage.models.base import utcnow
 from storage.repo import users
 from tests.test_reminders import worker_of
+from tests.waiting import wait_for
 
 ALMATY = ZoneInfo("Asia/Almaty")
 AGREE = {"kk": ("Қазақша", "Келісемін", "Баптаулар"), "ru": ("Русский", "Согласен", "Настройки")}
@@ -43,13 +44,6 @@ async def pending_nudges(sessions, user_id: int) -> dict[str, Reminder]:
             )
         )
         return {r.params["n"]: r for r in rows}
-
-
-async def wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (await result if asyncio.iscoroutine(result := condition()) else result):
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

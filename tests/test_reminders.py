@@ -23,6 +23,7 @@ from storage.models.base import utcnow
 from storage.repo import reminders as repo
 from storage.repo import users
 from tests.conftest import TEST_HMAC, TEST_KEYS, make_settings
+from tests.waiting import wait_for
 
 FAST = {"poll_seconds": 60, "retry_seconds": 0.2, "lease_seconds": 30, "batch": 10}
 MARK = re.compile(r"R-\d{4}")
@@ -63,14 +64,6 @@ def markers(fake_api) -> Counter:
     return Counter(
         MARK.search(c.params["text"]).group(0) for c in delivered(fake_api) if MARK.search(c.params["text"])
     )
-
-
-async def wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (await result if asyncio.iscoroutine(result := condition()) else result):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def statuses(sessions) -> dict[str, str]:

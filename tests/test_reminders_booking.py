@@ -18,6 +18,7 @@ from storage.repo import groups as groups_repo
 from storage.repo import reminders as reminders_repo
 from storage.repo import users
 from tests.test_reminders import worker_of
+from tests.waiting import wait_for
 
 NOTE = "Директор Бекжанов кричит на меня"
 LINK = "https://meet.example/room?a=1&b=2"
@@ -46,13 +47,6 @@ def reminders_to(fake_api, chat_id: int) -> list[str]:
         for c in fake_api.calls
         if c.method == "sendMessage" and c.status == 200 and c.chat_id == chat_id and "⏰" in c.params["text"]
     ]
-
-
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_booking_reminders_follow_book_cancel_and_reschedule(fake_api, start_bot):
@@ -162,7 +156,12 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         )
         assert (await groups_repo.enroll(session, unled.id, theirs.id, now)).status == "enrolled"
         await session.commit()
-    await asyncio.sleep(1)  # planned by now (every 0.5 s); the session is cancelled before anything is due
+
+    async def planned() -> bool:  # the planner (every 0.5 s) wrote the cancelled session's reminders
+        async with sessions() as session:
+            return bool(await session.scalar(select(Reminder.id).where(Reminder.user_id == other.id)))
+
+    await wait_for(planned)  # then it is cancelled, before anything is due (2 s before its start)
     async with sessions() as session:
         assert await groups_repo.cancel_session(session, cancelled.id) == [other.id]
         await session.commit()
