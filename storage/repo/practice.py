@@ -155,7 +155,9 @@ async def bookings_between(
     return list(rows)
 
 
-async def waiting_for_mark(session: AsyncSession, profile_id: int, now: datetime, since: datetime) -> list[Booking]:
+async def waiting_for_mark(
+    session: AsyncSession, profile_id: int, now: datetime, since: datetime
+) -> list[Booking]:
     """Sessions that have begun but are still booked or confirmed: attended or no-show is to be said."""
     rows = await session.scalars(
         select(Booking)
@@ -167,7 +169,9 @@ async def waiting_for_mark(session: AsyncSession, profile_id: int, now: datetime
     return list(rows)
 
 
-async def groups_between(session: AsyncSession, user_id: int, start: datetime, end: datetime) -> list[GroupSession]:
+async def groups_between(
+    session: AsyncSession, user_id: int, start: datetime, end: datetime
+) -> list[GroupSession]:
     rows = await session.scalars(
         select(GroupSession)
         .where(GroupSession.facilitator_id == user_id, GroupSession.status == "open")
@@ -228,5 +232,3 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
         session, delete(Intake).where(Intake.booking_id.in_(old_bookings)).execution_options(**options)
     )
     return {"session_notes": notes, "intakes": intakes_deleted}
-
-
