@@ -13,15 +13,28 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.telegram.callbacks import Book, Carry, CarryAction, Menu, Practice, PracticeAction
-from storage.models import SessionNote
+from bot.telegram.callbacks import (
+    Book,
+    Carry,
+    CarryAction,
+    Coverage,
+    Menu,
+    Practice,
+    PracticeAction,
+    Psy,
+    PsyAction,
+)
+from bot.workers import practice as outbox
+from storage.models import DutyHours, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import practice as practice_repo
+from storage.repo import reminders as reminder_repo
 from storage.repo import users
 from tests.conftest import stored_bytes
-from tests.test_chat_e2e import add_user
+from tests.test_chat_e2e import add_user, eventually
 from tests.test_e2e_foundation import TEXTS
+from tests.test_safety_e2e import CRISIS
 
 SECRET = "Директор Бекжанова кричит на неё при детях"
 EDITED = "Спокойнее; говорили о границах с директором Бекжановой"
@@ -38,9 +51,11 @@ T = {
         "no": "Жоқ",
         "safety": "біз үшін өте маңызды",
         "referral": "Психологтан жолдама",
-        "no_show": "айыппұл жоқ",
+        "no_show": "Айыппұл жоқ",
         "sleep": "Ұйқы",
         "burnout": "Күйіп қалу",
+        "send": "Жіберу",
+        "already": "бұрын жіберілген",
     },
     "ru": {
         "notes": "Личные заметки",
@@ -56,6 +71,8 @@ T = {
         "no_show": "штрафов нет",
         "sleep": "Сон",
         "burnout": "Выгорание",
+        "send": "Отправить",
+        "already": "уже отправлено",
     },
 }
 
@@ -122,9 +139,7 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
     for person in (anna, olga, coordinator):
         await person.send_text("/menu")
     await anna.press_data(Practice(a=P.NOTE, id=current).pack())
-    assert t["notes"] in anna.last_text and t["returning"] not in anna.last_text, (
-        "off by default"
-    )
+    assert t["notes"] in anna.last_text and t["returning"] not in anna.last_text, "off by default"
     await anna.press_data(note(current, P.EDIT, v="t"))
     await anna.send_text(SECRET)
     assert SECRET in anna.last_text
@@ -215,7 +230,9 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
             await booking_repo.upcoming_for_teacher(session, await teacher_id(session, base), utcnow())
         )[0].id
     await anna.press_data(note(booking_id))
-    assert "Не сплю третью неделю" in anna.last_text and "⚠️" in anna.last_text and t["sleep"] in anna.last_text
+    assert (
+        "Не сплю третью неделю" in anna.last_text and "⚠️" in anna.last_text and t["sleep"] in anna.last_text
+    )
     await olga.press_data(note(booking_id))
     assert not seen(olga, "Не сплю третью неделю")
 
@@ -228,3 +245,66 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
 
 async def teacher_id(session, telegram_id: int) -> int:
     return (await users.by_telegram_id(session, telegram_id)).id
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_referral_once_under_errors_no_show_message_duty_first_and_coverage(fake_api, start_bot, lang):
+    t = T[lang]
+    bot = await start_bot(reminders={"retry_seconds": 0.2})
+    base = 7700 if lang == "kk" else 7800
+    person = {"user_id": base, "first_name": "Дана", "language_code": lang}
+    teacher = await add_user(bot, fake_api, person, region="KZ-59")
+    anna = await psychologist(bot, fake_api, base + 1, "Анна", lang)
+    olga = await psychologist(bot, fake_api, base + 2, "Ольга", lang)
+    coordinator = await add_user(
+        bot,
+        fake_api,
+        {"user_id": base + 3, "first_name": "Кор", "language_code": lang},
+        "coordinator",
+        "KZ-59",
+    )
+    async with bot.app.sessions() as session:
+        for telegram_id in (base + 1, base + 2):
+            (await users.by_telegram_id(session, telegram_id)).region = "KZ-59"
+        profile = await booking_repo.ensure_profile(session, await users.by_telegram_id(session, base + 1))
+        profile.on_duty_until = utcnow() + timedelta(hours=2)
+        session.add(DutyHours(profile_id=profile.id, weekday=0, start_min=9 * 60, end_min=13 * 60))
+        await session.commit()
+    booking_id = await booking_of(bot, base + 1, base, timedelta(hours=-1))
+    for user in (anna, olga, coordinator, teacher):
+        await user.send_text("/menu")
+
+    # A referral: the region's cited centre and the national line; delivered once under errors.
+    await anna.press_data(note(booking_id, P.REFER))
+    assert "pnd-sko.kz" in anna.last_text and "111" in anna.last_text
+    fake_api.inject("sendMessage", chat_id=base, status=500, times=4)
+    await anna.press(t["send"])
+    await eventually(lambda: seen(teacher, t["referral"]), "the referral arrives")
+    await anna.press_data(note(booking_id, P.REFER_SEND))
+    assert any(t["already"] in a for a in anna.alerts), "a second press sends nothing"
+    await worker(bot).run_once()
+    assert sum(t["referral"] in (m.text or "") for m in teacher.messages) == 1
+    failed = [
+        c for c in fake_api.calls if c.method == "sendMessage" and c.chat_id == base and c.status == 500
+    ]
+    assert len(failed) == 4
+    async with bot.app.sessions() as session:
+        assert (await reminder_repo.by_key(session, outbox.referral_key(booking_id))).status == "sent"
+
+    # No-show, marked by the psychologist only: a gentle message, once.
+    await anna.press_data(Psy(a=PsyAction.NO_SHOW, id=booking_id).pack())
+    await eventually(lambda: seen(teacher, t["no_show"]), "the gentle message")
+
+    # An urgent question goes to the psychologist on duty first.
+    await teacher.press_data(Menu(item="ask").pack())
+    await teacher.send_text(CRISIS[lang])
+    await eventually(lambda: any("🔴" in (m.text or "") for m in anna.messages), "the one on duty is told")
+    assert not any("🔴" in (m.text or "") for m in olga.messages), "off duty: not told while someone is on"
+
+    # The coordinator sees the hours nobody is on duty, never who did what.
+    await coordinator.press_data(Coverage().pack())
+    assert "06–09, 13–24" in coordinator.last_text and "Анна" not in coordinator.last_text
+
+
+def worker(bot):
+    return next(w for w in bot.app.workers if type(w).__name__ == "ReminderWorker")
