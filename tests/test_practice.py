@@ -183,3 +183,28 @@ def test_referral_data_cites_every_centre_and_line():
     for centre in data.centre:
         assert centre.region in regions() and centre.source
     assert data.where.url.startswith("https://")
+
+
+async def test_a_group_note_is_its_facilitators_alone(sessions):  # noqa: F811
+    async with sessions.begin() as session:
+        anna = await make_psychologist(session, 150)
+        olga = await make_psychologist(session, 151)
+        group = GroupSession(
+            title_kk="Топ",
+            title_ru="Группа",
+            starts_at=NOW + timedelta(days=1),
+            capacity=5,
+            format="video",
+            language="ru",
+            facilitator_id=anna.user_id,
+        )
+        session.add(group)
+        await session.flush()
+        assert await practice.own_group(session, olga.user, group.id) is None
+        mine = await practice.own_group(session, anna.user, group.id)
+        assert mine is not None
+        await practice.save_group_note(session, anna.user, mine, practice.with_text(None, "t", SECRET))
+        await practice.save_group_note(session, anna.user, mine, practice.with_text(None, "n", NEXT))
+        assert await practice.group_note(session, olga.user, mine) == practice.empty_note()
+        assert (await practice.group_note(session, anna.user, mine))["n"] == NEXT
+        assert await session.scalar(select(func.count()).select_from(SessionNote)) == 1, "replaced, not added"

@@ -25,7 +25,7 @@ from bot.telegram.callbacks import (
     PsyAction,
 )
 from bot.workers import practice as outbox
-from storage.models import DutyHours, SessionNote
+from storage.models import ContinuityConsent, DutyHours, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import practice as practice_repo
@@ -169,6 +169,9 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
     await teacher.press_data(Carry(a=CarryAction.SET, id=await profile_id(bot, base + 2), on=True).pack())
     await teacher.press("⛔ Анна")
     assert any(b.startswith("✅ Анна") for b in teacher.last.buttons)
+    async with bot.app.sessions() as session:
+        allowed = list(await session.scalars(select(ContinuityConsent.psychologist_id)))
+    assert allowed == [await profile_id(bot, base + 1)], "a forged id for a psychologist never met: nothing"
     await anna.press_data(note(current))
     assert t["returning"] in anna.last_text and "первая встреча" in anna.last_text
     assert anna.last_text.count("\n• ") == 1, "exactly the one earlier session"
@@ -294,6 +297,8 @@ async def test_referral_once_under_errors_no_show_message_duty_first_and_coverag
     # No-show, marked by the psychologist only: a gentle message, once.
     await anna.press_data(Psy(a=PsyAction.NO_SHOW, id=booking_id).pack())
     await eventually(lambda: seen(teacher, t["no_show"]), "the gentle message")
+    await worker(bot).run_once()
+    assert sum(t["no_show"] in (m.text or "") for m in teacher.messages) == 1
 
     # An urgent question goes to the psychologist on duty first.
     await teacher.press_data(Menu(item="ask").pack())
