@@ -272,6 +272,11 @@ async def refer_send(
 # --- the caseload ----------------------------------------------------------------------------------------
 
 
+def short_when(booking: Booking, settings: Settings, language: str) -> str:
+    local = booking.slot.starts_at.astimezone(settings.tz)
+    return f"{common.day_label(local.date(), language)} {local:%H:%M}"
+
+
 def caseload_text(load: practice.Caseload, week: bool, settings: Settings, language: str) -> str:
     def line(booking: Booking) -> str:
         mark = "⚠️ " if booking.id in load.urgent else ""
@@ -311,7 +316,7 @@ async def caseload(
     builder = KeyboardBuilder()
     for booking in load.waiting[:LISTED]:
         label = _("practice-caseload-mark").format(
-            when=common.hhmm(booking.slot.starts_at, settings.tz), code=booking.teacher.pseudonym
+            when=short_when(booking, settings, user.language), code=booking.teacher.pseudonym
         )
         builder.row(button(label, cb.Psy(a=cb.PsyAction.BOOKING, id=booking.id)))
     for group in load.groups[:2]:
