@@ -25,7 +25,7 @@ from bot.telegram.callbacks import (
     PsyAction,
 )
 from bot.workers import practice as outbox
-from storage.models import ContinuityConsent, DutyHours, SessionNote
+from storage.models import ContinuityConsent, DutyHours, GroupSession, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import practice as practice_repo
@@ -305,6 +305,27 @@ async def test_referral_once_under_errors_no_show_message_duty_first_and_coverag
     await teacher.send_text(CRISIS[lang])
     await eventually(lambda: any("🔴" in (m.text or "") for m in anna.messages), "the one on duty is told")
     assert not any("🔴" in (m.text or "") for m in olga.messages), "off duty: not told while someone is on"
+
+    # A group session's note, reached from the caseload, is the facilitator's too.
+    async with bot.app.sessions() as session:
+        group = GroupSession(
+            title_kk="Күйзеліс",
+            title_ru="Стресс",
+            starts_at=utcnow() + timedelta(minutes=30),
+            capacity=8,
+            format="video",
+            language=lang,
+            facilitator_id=(await users.by_telegram_id(session, base + 1)).id,
+        )
+        session.add(group)
+        await session.commit()
+    await anna.press_data(Practice(a=P.CASELOAD).pack())
+    await anna.press("📝")
+    await anna.press_data(note(group.id, P.EDIT, g=1, v="n"))
+    await anna.send_text("Следующая группа: дыхание")
+    assert "Следующая группа: дыхание" in anna.last_text
+    await olga.press_data(note(group.id, g=1))
+    assert not seen(olga, "Следующая группа: дыхание")
 
     # The coordinator sees the hours nobody is on duty, never who did what.
     await coordinator.press_data(Coverage().pack())
