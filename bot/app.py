@@ -127,7 +127,8 @@ def connect(
     # A booking's reminders and its chat change in the booking's own transaction.
     events.subscribe(BookingChanged, partial(booking_reminders.follow, config=settings.reminders))
     events.subscribe(BookingChanged, chat_clock.follow)
-    events.subscribe(BookingChanged, practice.follow)  # a no-show: the gentle message, through the outbox
+    # A no-show: the gentle message, through the outbox; a reschedule keeps the intake and the note.
+    events.subscribe(BookingChanged, practice.follow)
     # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
     events.subscribe(

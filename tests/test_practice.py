@@ -9,10 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
+from bot.config import BookingConfig
 from bot.content.lines import lines
 from bot.content.referrals import referrals
 from bot.content.regions import regions
+from bot.events import BookingChanged, Events
 from bot.services import practice
+from bot.services.bookings import Bookings
+from bot.workers import practice as outbox
 from storage.models import DutyHours, GroupSession
 from storage.models.practice import NOTE_SIZE, ContinuityConsent, Intake, SessionNote
 from storage.repo import booking as booking_repo
@@ -208,3 +212,21 @@ async def test_a_group_note_is_its_facilitators_alone(sessions):  # noqa: F811
         assert await practice.group_note(session, olga.user, mine) == practice.empty_note()
         assert (await practice.group_note(session, anna.user, mine))["n"] == NEXT
         assert await session.scalar(select(func.count()).select_from(SessionNote)) == 1, "replaced, not added"
+
+
+async def test_a_rescheduled_booking_keeps_its_intake_and_note(sessions):  # noqa: F811
+    events = Events()
+    events.subscribe(BookingChanged, outbox.follow)
+    bookings = Bookings(BookingConfig(), events)
+    async with sessions.begin() as session:
+        anna = await make_psychologist(session, 160)
+        (teacher,) = await make_teachers(session, 1)
+        first = await booking_repo.add_slot(session, anna, NOW + timedelta(days=1), 50, "video")
+        later = await booking_repo.add_slot(session, anna, NOW + timedelta(days=3), 50, "video")
+        booking = (await bookings.book(session, teacher, first.id, None, NOW)).booking
+        await repo.save_intake(session, booking.id, practice.intake_answers([], SECRET, "kk", 1, False))
+        await repo.save_note(session, anna.user_id, {"t": SECRET}, booking_id=booking.id)
+        moved = (await bookings.reschedule(session, booking, later.id, NOW)).booking
+        assert (await repo.intake(session, moved.id)).answers["t"] == SECRET
+        assert (await repo.booking_note(session, anna.user_id, moved.id)).body["t"] == SECRET
+        assert await repo.intake(session, booking.id) is None

@@ -14,6 +14,7 @@ from bot.workers.reminders import Rendered, Renderer, main_menu_markup
 from storage.models import Booking, Reminder, User
 from storage.models.base import utcnow
 from storage.models.reminders import CANCELLED, DEAD
+from storage.repo import practice as practice_repo
 from storage.repo import reminders as repo
 
 REFERRAL = "referral"
@@ -35,7 +36,10 @@ async def refer(session: AsyncSession, booking: Booking) -> bool:
 
 
 async def follow(event: BookingChanged) -> None:
-    """Subscribed to BookingChanged (bot/app.py): a no-show mark queues the gentle message."""
+    """Subscribed to BookingChanged (bot/app.py): a no-show mark queues the gentle message; a
+    rescheduled booking takes its intake and note along."""
+    if event.change is BookingChange.RESCHEDULED and event.booking.previous_id is not None:
+        await practice_repo.moved(event.session, event.booking.previous_id, event.booking.id)
     if event.change is BookingChange.NO_SHOW:
         booking = event.booking
         await repo.schedule(event.session, f"no_show:{booking.id}", booking.teacher_id, utcnow(), NO_SHOW)

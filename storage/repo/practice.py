@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
@@ -201,6 +201,17 @@ async def region_duty_hours(session: AsyncSession, region: str | None) -> list[D
     if region:
         query = query.where(or_(User.region == region, User.region.is_(None)))
     return list(await session.scalars(query))
+
+
+async def moved(session: AsyncSession, old_booking_id: int, new_booking_id: int) -> None:
+    """A rescheduled consultation keeps its intake and its psychologist's note (the same one, later)."""
+    for model in (Intake, SessionNote):
+        await session.execute(
+            update(model)
+            .where(model.booking_id == old_booking_id)
+            .values(booking_id=new_booking_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # ── deletion ─────────────────────────────────────────────────────────────────
