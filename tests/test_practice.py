@@ -17,11 +17,12 @@ from bot.events import BookingChanged, Events
 from bot.services import practice
 from bot.services.bookings import Bookings
 from bot.workers import practice as outbox
-from storage.models import DutyHours, GroupSession
+from storage.models import DutyHours, GroupSession, SelfCheckResult
 from storage.models.practice import NOTE_SIZE, ContinuityConsent, Intake, SessionNote
 from storage.repo import booking as booking_repo
 from storage.repo import practice as repo
 from storage.repo import retention, users
+from storage.repo import selfcheck as selfcheck_repo
 from tests.conftest import stored_bytes
 from tests.test_booking_repo import BOOKINGS, NOW, make_psychologist, make_teachers, sessions  # noqa: F401
 
@@ -126,6 +127,10 @@ async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_s
         current = await booked(session, anna, teacher, NOW + timedelta(days=1))
         await repo.save_note(session, anna.user_id, {"t": "первая"}, booking_id=first.id)
         await repo.save_note(session, olga.user_id, {"t": "чужая"}, booking_id=second.id)
+        result = SelfCheckResult(user_id=teacher.id, instrument="phq9", data={"answers": []})
+        session.add(result)
+        await session.flush()
+        await selfcheck_repo.share(session, result.id, second.id)
     async with sessions.begin() as session:
         current = await session.get(type(current), current.id)
         assert await practice.history(session, anna.user, current) is None, "off by default"
@@ -135,6 +140,7 @@ async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_s
         assert earlier is not None
         assert [e.booking.id for e in earlier] == [first.id, second.id]
         assert [e.note for e in earlier] == [{"t": "первая"}, None], "only the author's own notes"
+        assert [e.shared for e in earlier] == [[], ["phq9"]], "and the results the teacher shared"
         await repo.set_allowed(session, teacher.id, anna.id, False)
         assert await practice.history(session, anna.user, current) is None, "withdrawn"
         assert await session.scalar(select(func.count()).select_from(ContinuityConsent)) == 0

@@ -25,11 +25,12 @@ from bot.telegram.callbacks import (
     PsyAction,
 )
 from bot.workers import practice as outbox
-from storage.models import ContinuityConsent, DutyHours, GroupSession, SessionNote
+from storage.models import ContinuityConsent, DutyHours, GroupSession, SelfCheckResult, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import practice as practice_repo
 from storage.repo import reminders as reminder_repo
+from storage.repo import selfcheck as selfcheck_repo
 from storage.repo import users
 from tests.conftest import stored_bytes
 from tests.test_chat_e2e import add_user, eventually
@@ -133,6 +134,12 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
     async with bot.app.sessions() as session:
         anna_user = await users.by_telegram_id(session, base + 1)
         await practice_repo.save_note(session, anna_user.id, {"t": "первая встреча"}, booking_id=earlier)
+        result = SelfCheckResult(
+            user_id=await teacher_id(session, base), instrument="phq9", data={"answers": []}
+        )
+        session.add(result)
+        await session.flush()
+        await selfcheck_repo.share(session, result.id, earlier)
         await session.commit()
 
     # The author writes and edits.
@@ -173,7 +180,9 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
         allowed = list(await session.scalars(select(ContinuityConsent.psychologist_id)))
     assert allowed == [await profile_id(bot, base + 1)], "a forged id for a psychologist never met: nothing"
     await anna.press_data(note(current))
-    assert t["returning"] in anna.last_text and "первая встреча" in anna.last_text
+    assert (
+        t["returning"] in anna.last_text and "первая встреча" in anna.last_text and "PHQ-9" in anna.last_text
+    )
     assert anna.last_text.count("\n• ") == 1, "exactly the one earlier session"
     await olga.press_data(note(current))
     assert not seen(olga, "первая встреча")

@@ -95,16 +95,18 @@ async def save_group_note(
 class Earlier:
     booking: Booking
     note: dict[str, Any] | None  # the author's own note on it, if they wrote one
+    shared: list[str]  # instruments of the self-check results the teacher shared for it
 
 
 async def history(session: AsyncSession, author: User, booking: Booking) -> list[Earlier] | None:
-    """The teacher's earlier sessions with this psychologist and the psychologist's own notes on
-    them, when the teacher allowed it; None when not (the psychologist then sees nothing of them)."""
+    """The teacher's earlier sessions with this psychologist, the psychologist's own notes on them
+    and the results the teacher chose to share for them, when the teacher allowed it; None when not (the psychologist then sees nothing of them)."""
     if not await repo.allows(session, booking.teacher_id, booking.slot.psychologist_id):
         return None
     earlier = await repo.earlier_sessions(session, booking)
     notes = await repo.booking_notes(session, author.id, [b.id for b in earlier])
-    return [Earlier(b, notes.get(b.id)) for b in earlier]
+    shared = await repo.shared_results(session, [b.id for b in earlier])
+    return [Earlier(b, notes.get(b.id), shared.get(b.id, [])) for b in earlier]
 
 
 # ── intake ───────────────────────────────────────────────────────────────────

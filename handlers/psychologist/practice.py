@@ -21,6 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.content.instruments import load_instruments
 from bot.services import practice
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
@@ -74,10 +75,14 @@ def intake_text(answers: dict[str, Any]) -> str:
 
 def earlier_text(earlier: list[practice.Earlier], settings: Settings, language: str) -> str:
     lines = [_("practice-returning").format(count=len(earlier))]
+    catalogue = load_instruments() if any(item.shared for item in earlier) else {}
     for item in earlier[-EARLIER_SHOWN:]:
         note = truncate_utf16((item.note or {}).get("t", ""), EARLIER_NOTE)
         when = common.when(item.booking.slot.starts_at, settings.tz, language)
         lines.append(f"• {when}: {common.esc(note) or '—'}")
+        if item.shared:
+            names = ", ".join(catalogue[code].abbreviation for code in item.shared if code in catalogue)
+            lines.append("  " + _("practice-shared").format(names=common.esc(names)))
     return "\n".join(lines)
 
 

@@ -13,7 +13,16 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
-from storage.models import Booking, DutyHours, GroupSession, PsychologistProfile, Slot, User
+from storage.models import (
+    Booking,
+    DutyHours,
+    GroupSession,
+    PsychologistProfile,
+    SelfCheckResult,
+    SelfCheckShare,
+    Slot,
+    User,
+)
 from storage.models.booking import UPCOMING_STATES
 from storage.models.practice import ContinuityConsent, Intake, SessionNote
 
@@ -132,6 +141,22 @@ async def earlier_sessions(session: AsyncSession, booking: Booking) -> list[Book
         .order_by(Slot.starts_at)
     )
     return list(rows)
+
+
+async def shared_results(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The self-check results (their instruments) the teacher chose to share for these bookings."""
+    if not booking_ids:
+        return {}
+    rows = await session.execute(
+        select(SelfCheckShare.booking_id, SelfCheckResult.instrument)
+        .join(SelfCheckResult, SelfCheckResult.id == SelfCheckShare.result_id)
+        .where(SelfCheckShare.booking_id.in_(booking_ids))
+        .order_by(SelfCheckResult.created_at)
+    )
+    shared: dict[int, list[str]] = {}
+    for booking_id, instrument in rows:
+        shared.setdefault(booking_id, []).append(instrument)
+    return shared
 
 
 async def first_with(session: AsyncSession, booking: Booking) -> bool:
