@@ -236,6 +236,9 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
     await teacher.press(t["urgent"])
     await teacher.press(t["no"])
     assert t["safety"] in teacher.last_text, "an urgent answer raises the safety screen"
+    await teacher.press_data(Menu(item="mine").pack())
+    await teacher.press(" · ")
+    assert any(t["intake"] in b for b in teacher.last.buttons), "also from My bookings, to change the answers"
 
     async with bot.app.sessions() as session:
         booking_id = (
