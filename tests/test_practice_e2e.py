@@ -311,6 +311,8 @@ async def test_referral_once_under_errors_no_show_message_duty_first_and_coverag
     await eventually(lambda: seen(teacher, t["no_show"]), "the gentle message")
     await worker(bot).run_once()
     assert sum(t["no_show"] in (m.text or "") for m in teacher.messages) == 1
+    gentle = next(m for m in teacher.messages if t["no_show"] in (m.text or ""))
+    assert any("🗓" in b for b in gentle.buttons), "with the way to book again"
 
     # An urgent question goes to the psychologist on duty first.
     await teacher.press_data(Menu(item="ask").pack())

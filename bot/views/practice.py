@@ -3,11 +3,14 @@ and the gentle message after a missed session."""
 
 from __future__ import annotations
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.content import lines
 from bot.content.referrals import referrals
 from bot.content.regions import region_name
+from bot.telegram.callbacks import Menu, Section
+from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
 from bot.views.booking import esc
 
 
@@ -29,5 +32,9 @@ def referral_text(region: str | None, language: str) -> str:
     return "\n\n".join(parts)
 
 
-def no_show_text() -> str:
-    return _("practice-no-show-message")
+def no_show() -> tuple[str, InlineKeyboardMarkup]:
+    """After a session marked as missed: gently, no penalty, and the way to book again."""
+    builder = KeyboardBuilder()
+    builder.row(button(_("menu-book"), Menu(item=Section.BOOK)))
+    builder.row(*nav_row())
+    return _("practice-no-show-message"), builder.as_markup()

@@ -50,7 +50,7 @@ async def render_referral(session: AsyncSession, reminder: Reminder, user: User,
 
 
 async def render_no_show(session: AsyncSession, reminder: Reminder, user: User, tz: Any) -> Rendered:
-    return Rendered(views.no_show_text(), main_menu_markup())
+    return Rendered(*views.no_show())
 
 
 RENDERERS: dict[str, Renderer] = {REFERRAL: render_referral, NO_SHOW: render_no_show}
