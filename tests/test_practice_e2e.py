@@ -250,6 +250,7 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
     )
     await olga.press_data(note(booking_id))
     assert not seen(olga, "Не сплю третью неделю")
+    assert "Не сплю третью неделю".encode() not in await stored_bytes(bot.settings.database.url)
 
     await anna.press_data(Practice(a=P.CASELOAD, v="w").pack())
     week = anna.last
