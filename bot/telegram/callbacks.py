@@ -498,5 +498,3 @@ class Carry(CallbackData, prefix="cy"):
 
 class Coverage(CallbackData, prefix="cv"):
     """A coordinator's duty coverage of their region (handlers/coordinator/coverage.py)."""
-
-    week: int = 0
