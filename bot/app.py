@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings
 from bot.content import lines
+from bot.content.referrals import referrals
 from bot.content.regions import regions
 from bot.events import BookingChanged, Events, UserErased
 from bot.services import safety, statistics
@@ -34,7 +35,7 @@ from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
 from bot.views import booking as booking_views
 from bot.views import chat as chat_views
-from bot.workers import booking_reminders, group_reminders, groups, nudges, retention
+from bot.workers import booking_reminders, group_reminders, groups, nudges, practice, retention
 from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
@@ -47,6 +48,7 @@ from storage import crypto, db
 from storage.cache import RowCaches
 from storage.models import User
 from storage.models.base import utcnow
+from storage.repo import practice as practice_repo
 from storage.repo import relax as relax_repo
 from storage.repo import selfcheck as selfcheck_repo
 
@@ -62,6 +64,7 @@ def check_content(settings: Settings) -> None:
     if problems:
         raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
     regions()
+    referrals()  # every centre and line of a referral has its source
     safety.detector()  # the crisis rules: every example must fire its rule
     relax.check_content()
 
@@ -124,6 +127,8 @@ def connect(
     # A booking's reminders and its chat change in the booking's own transaction.
     events.subscribe(BookingChanged, partial(booking_reminders.follow, config=settings.reminders))
     events.subscribe(BookingChanged, chat_clock.follow)
+    # A no-show: the gentle message, through the outbox; a reschedule keeps the intake and the note.
+    events.subscribe(BookingChanged, practice.follow)
     # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
     events.subscribe(
@@ -134,6 +139,7 @@ def connect(
     events.subscribe(UserErased, safety_handlers.erase_user)
     events.subscribe(UserErased, _rows(relax_repo.erase))
     events.subscribe(UserErased, _rows(selfcheck_repo.erase))
+    events.subscribe(UserErased, _rows(practice_repo.erase_teacher))  # notes on their sessions, intakes
     # Reminders scheduled in a transaction wake the worker once it commits.
     db.on_commit(sessions, reminders.committed, reminders.rolled_back)
     if settings.reminders.agenda_time:
@@ -154,6 +160,7 @@ RENDERERS = {
     group_reminders.KIND: group_reminders.render_group,
     **nudges.RENDERERS,
     safety_handlers.CHECKIN: safety_handlers.render_checkin,
+    **practice.RENDERERS,
 }
 
 

@@ -9,7 +9,9 @@ from handlers.coordinator import invites as staff
 from handlers.coordinator import staff as staff_admin
 from handlers.psychologist import availability, duty
 from handlers.psychologist import cabinet as psychologist
+from handlers.psychologist import practice as psychologist_practice
 from handlers.teacher import booking, groups, mood, mybookings, nudges, relax, selfcheck
+from handlers.teacher import practice as teacher_practice
 
 
 async def _lead_to_start(event, data) -> None:
@@ -36,6 +38,8 @@ def build_routers() -> list[Router]:
         psychologist.create_router(),
         availability.create_router(),
         duty.create_router(),
+        psychologist_practice.create_router(),
+        teacher_practice.create_router(),
         groups.create_router(),
         coordinator.create_router(),
         staff_admin.create_router(),

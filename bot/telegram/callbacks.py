@@ -445,3 +445,56 @@ class Mute(CallbackData, prefix="mu"):
     a: MuteAction
     id: int = 0
     hours: int = 0
+
+
+class PracticeAction(StrEnum):
+    """A psychologist's practice (handlers/psychologist/practice.py)."""
+
+    NOTE = "n"  # the note screen of a booking (g=0) or group session (g=1): id
+    EDIT = "e"  # write a free-text field: id, g, v ("t" text, "n" next step)
+    TOPICS = "k"  # the topics screen: id, g
+    TOPIC = "kt"  # tick or untick a topic: id, g, v
+    REFER = "r"  # an in-person referral's preview: id (a booking)
+    REFER_SEND = "rs"  # send it through the outbox
+    CASELOAD = "c"  # today and this week
+
+
+class Practice(CallbackData, prefix="pr"):
+    a: PracticeAction
+    id: int = 0
+    g: int = 0  # 1: `id` is a group session
+    v: str = ""
+
+
+class IntakeAction(StrEnum):
+    """The teacher's intake before a first session (handlers/teacher/practice.py); id: the booking."""
+
+    START = "s"  # the topics to tick
+    TOPIC = "k"  # v: a topic
+    TEXT = "t"  # in their own words (or skip)
+    LANGUAGE = "l"  # v: "kk", "ru" or "" (either)
+    URGENCY = "u"  # v: 0-2
+    BEFORE = "b"  # v: "y" or "n": saved
+
+
+class Intake(CallbackData, prefix="in"):
+    a: IntakeAction
+    id: int = 0
+    v: str = ""
+
+
+class CarryAction(StrEnum):
+    LIST = "l"  # Settings → earlier sessions: the psychologists the teacher met
+    SET = "s"  # id: a psychologist profile, on
+
+
+class Carry(CallbackData, prefix="cy"):
+    """Continuity by consent: may this psychologist see my earlier sessions with them?"""
+
+    a: CarryAction
+    id: int = 0
+    on: bool = False
+
+
+class Coverage(CallbackData, prefix="cv"):
+    """A coordinator's duty coverage of their region (handlers/coordinator/coverage.py)."""

@@ -41,7 +41,8 @@ def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
     for action in (Action.LANGUAGE, Action.REGION, Action.NOTIFICATIONS, Action.DELETE):
         builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
     builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
-    builder.adjust(2, 1, 1, 1)
+    builder.button(text=_("practice-carry-button"), callback_data=cb.Carry(a=cb.CarryAction.LIST))
+    builder.adjust(2, 1, 1, 1, 1)
     return with_nav(builder)
 
 

@@ -63,7 +63,10 @@ async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile
     builder.button(text=_("psy-today"), callback_data=cb.Psy(a=A.DAY))
     builder.button(text=_("psy-week"), callback_data=cb.Psy(a=A.WEEK))
     builder.button(text=_("duty-button"), callback_data=cb.Duty(a=cb.DutyAction.HOME))
-    builder.adjust(1, 2, 2, 1)
+    builder.button(
+        text=_("practice-caseload-button"), callback_data=cb.Practice(a=cb.PracticeAction.CASELOAD)
+    )
+    builder.adjust(1, 2, 2, 2)
     builder.row(*queue_button().inline_keyboard[0])  # anonymous questions waiting for a psychologist
     await show(event, text, with_nav(builder))
 
@@ -110,6 +113,9 @@ def booking_text(booking: Booking, settings: Settings, language: str) -> str:
 
 def booking_buttons(booking: Booking) -> KeyboardBuilder:
     builder = KeyboardBuilder()
+    builder.button(
+        text=_("practice-notes"), callback_data=cb.Practice(a=cb.PracticeAction.NOTE, id=booking.id)
+    )
     if booking.state == "booked":
         builder.button(text=_("psy-confirm"), callback_data=cb.Psy(a=A.CONFIRM, id=booking.id))
     if booking.upcoming:

@@ -34,6 +34,7 @@ from storage.models import Booking, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS, LANGUAGES, NOTE_LIMIT
 from storage.repo import booking as repo
+from storage.repo import practice as practice_repo
 
 Bk = cb.Book
 Action = cb.BookAction
@@ -199,6 +200,7 @@ def confirm_text(slot: Slot, data: Bk, note: str | None, user: User, settings: S
         parts.append(_("book-bio").format(bio=common.esc(bio)))
     if not data.r:
         parts.append(_("book-note-yours").format(note=common.esc(note)) if note else _("book-note-hint"))
+        parts.append(_("practice-no-show-policy"))
     return "\n\n".join(parts)
 
 
@@ -233,6 +235,12 @@ async def booked(
     await session.commit()
     await common.send_all(bot, sessions, outbox)
     builder = KeyboardBuilder()
+    if previous_slot is None and await practice_repo.first_with(
+        session, booking
+    ):  # optional, before the first
+        builder.button(
+            text=_("practice-intake-button"), callback_data=cb.Intake(a=cb.IntakeAction.START, id=booking.id)
+        )
     builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
     lines = common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
     text = (

@@ -393,7 +393,12 @@ async def who(
         codes=", ".join(codes) or "—",
     )
     text = describe(group, user.language, settings.tz) + "\n\n" + participants
-    await show(query, text, with_nav(KeyboardBuilder(), cb.Group(a=Action.LED)))
+    builder = KeyboardBuilder()
+    if user.role == "psychologist":  # private notes: handlers/psychologist/practice.py
+        builder.button(
+            text=_("practice-notes"), callback_data=cb.Practice(a=cb.PracticeAction.NOTE, id=group.id, g=1)
+        )
+    await show(query, text, with_nav(builder, cb.Group(a=Action.LED)))
 
 
 async def rate(

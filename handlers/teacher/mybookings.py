@@ -25,6 +25,7 @@ from storage.models import Booking, User
 from storage.models.base import utcnow
 from storage.models.booking import COMMENT_LIMIT
 from storage.repo import booking as repo
+from storage.repo import practice as practice_repo
 
 Action = cb.MineAction
 LIST = cb.Menu(item=cb.Section.MINE)
@@ -109,6 +110,10 @@ async def open_booking(
     move = cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id)
     builder.button(text=_("mine-move"), callback_data=move)
     builder.button(text=_("mine-cancel"), callback_data=cb.Mine(a=Action.CANCEL, id=booking.id))
+    if await practice_repo.first_with(session, booking):  # the optional intake (handlers/teacher/practice.py)
+        builder.button(
+            text=_("practice-intake-button"), callback_data=cb.Intake(a=cb.IntakeAction.START, id=booking.id)
+        )
     builder.adjust(1)
     await show(query, text, with_nav(builder, LIST))
 

@@ -8,6 +8,7 @@ from storage.models.core import AuditEntry, FsmRecord, Invite, User
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
 from storage.models.jobs import JobRun
 from storage.models.limits import QuestionMute
+from storage.models.practice import ContinuityConsent, Intake, SessionNote
 from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
@@ -22,12 +23,14 @@ __all__ = [
     "Broadcast",
     "BroadcastRecipient",
     "ChatSession",
+    "ContinuityConsent",
     "DutyHours",
     "FavouriteExercise",
     "FsmRecord",
     "GroupRating",
     "GroupSeat",
     "GroupSession",
+    "Intake",
     "Invite",
     "JobRun",
     "JournalEntry",
@@ -39,6 +42,7 @@ __all__ = [
     "SelfCheckDraft",
     "SelfCheckResult",
     "SelfCheckShare",
+    "SessionNote",
     "Slot",
     "StatRelease",
     "User",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import changed, dialect_of
 from storage.models import Booking, JobRun, MoodEntry, Slot
 from storage.models.base import utcnow
+from storage.repo import practice
 
 
 async def claim(session: AsyncSession, name: str, period: str, worker: str) -> bool:
@@ -33,8 +34,10 @@ async def claim(session: AsyncSession, name: str, period: str, worker: str) -> b
 
 async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
     """Delete consultations that took place before `cutoff` (their notes, cancel reasons and rating
-    comments go with the rows) and their slots, and clear mood check-in notes written before it
+    comments go with the rows) and their slots, the psychologists' private notes and the teachers'
+    intakes on them and on group sessions held before it (storage.repo.practice), and clear mood check-in notes written before it
     (the 1-5 scores, which hold no words, stay for the teacher's chart)."""
+    practice_counts = await practice.purge_before(session, cutoff)  # first: explicitly, not by cascade
     old_slots = select(Slot.id).where(Slot.starts_at < cutoff)
     bookings = await changed(
         session,
@@ -51,4 +54,4 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
         .values(note=None, note_purged=True)
         .execution_options(synchronize_session=False),
     )
-    return {"bookings": bookings, "slots": slots, "mood_entries_aged": notes}
+    return {"bookings": bookings, "slots": slots, "mood_entries_aged": notes} | practice_counts

@@ -1,0 +1,270 @@
+"""A psychologist's practice: notes, intakes, continuity consents, caseload and duty coverage queries.
+
+Every note query filters by its author: there is no statement here that reads a note for anyone
+else, and none that lists notes in bulk beyond one author's own (there is no export)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import changed
+from storage.models import (
+    Booking,
+    DutyHours,
+    GroupSession,
+    PsychologistProfile,
+    SelfCheckResult,
+    SelfCheckShare,
+    Slot,
+    User,
+)
+from storage.models.booking import UPCOMING_STATES
+from storage.models.practice import ContinuityConsent, Intake, SessionNote
+
+# ── notes ────────────────────────────────────────────────────────────────────
+
+
+async def booking_note(session: AsyncSession, author_id: int, booking_id: int) -> SessionNote | None:
+    return await session.scalar(
+        select(SessionNote).where(SessionNote.booking_id == booking_id, SessionNote.author_id == author_id)
+    )
+
+
+async def group_note(session: AsyncSession, author_id: int, group_id: int) -> SessionNote | None:
+    return await session.scalar(
+        select(SessionNote).where(SessionNote.group_id == group_id, SessionNote.author_id == author_id)
+    )
+
+
+async def save_note(
+    session: AsyncSession,
+    author_id: int,
+    body: dict[str, Any],
+    *,
+    booking_id: int | None = None,
+    group_id: int | None = None,
+) -> SessionNote:
+    """Create or replace the author's note on a booking or a group session."""
+    note = (
+        await booking_note(session, author_id, booking_id)
+        if booking_id is not None
+        else await group_note(session, author_id, group_id or 0)
+    )
+    if note is None:
+        note = SessionNote(author_id=author_id, booking_id=booking_id, group_id=group_id, body=body)
+        session.add(note)
+    else:
+        note.body = body
+    await session.flush()
+    return note
+
+
+async def booking_notes(
+    session: AsyncSession, author_id: int, booking_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The author's own notes on these bookings, by booking id."""
+    if not booking_ids:
+        return {}
+    rows = await session.scalars(
+        select(SessionNote).where(SessionNote.author_id == author_id, SessionNote.booking_id.in_(booking_ids))
+    )
+    return {row.booking_id: row.body for row in rows if row.booking_id is not None}
+
+
+# ── intakes ──────────────────────────────────────────────────────────────────
+
+
+async def intake(session: AsyncSession, booking_id: int) -> Intake | None:
+    return await session.get(Intake, booking_id)
+
+
+async def save_intake(session: AsyncSession, booking_id: int, answers: dict[str, Any]) -> None:
+    row = await session.get(Intake, booking_id)
+    if row is None:
+        session.add(Intake(booking_id=booking_id, answers=answers))
+    else:
+        row.answers = answers
+    await session.flush()
+
+
+async def intakes(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not booking_ids:
+        return {}
+    rows = await session.scalars(select(Intake).where(Intake.booking_id.in_(booking_ids)))
+    return {row.booking_id: row.answers for row in rows}
+
+
+# ── continuity ───────────────────────────────────────────────────────────────
+
+
+async def allows(session: AsyncSession, teacher_id: int, profile_id: int) -> bool:
+    return await session.get(ContinuityConsent, (teacher_id, profile_id)) is not None
+
+
+async def set_allowed(session: AsyncSession, teacher_id: int, profile_id: int, allowed: bool) -> None:
+    row = await session.get(ContinuityConsent, (teacher_id, profile_id))
+    if allowed and row is None:
+        session.add(ContinuityConsent(teacher_id=teacher_id, psychologist_id=profile_id))
+    elif not allowed and row is not None:
+        await session.delete(row)
+    await session.flush()
+
+
+async def psychologists_of(session: AsyncSession, teacher_id: int) -> list[PsychologistProfile]:
+    """The psychologists this teacher has (or had) a consultation with, in the order first met."""
+    rows = await session.execute(
+        select(PsychologistProfile, Slot.starts_at)
+        .join(Slot, Slot.psychologist_id == PsychologistProfile.id)
+        .join(Booking, Booking.slot_id == Slot.id)
+        .where(Booking.teacher_id == teacher_id, Booking.holds.is_(True))
+        .order_by(Slot.starts_at)
+    )
+    return list({profile.id: profile for profile, _start in rows}.values())
+
+
+async def earlier_sessions(session: AsyncSession, booking: Booking) -> list[Booking]:
+    """The teacher's sessions with this booking's psychologist before it (held ones: not cancelled or moved)."""
+    rows = await session.scalars(
+        select(Booking)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(
+            Booking.teacher_id == booking.teacher_id,
+            Slot.psychologist_id == booking.slot.psychologist_id,
+            Booking.holds.is_(True),
+            Slot.starts_at < booking.slot.starts_at,
+        )
+        .order_by(Slot.starts_at)
+    )
+    return list(rows)
+
+
+async def shared_results(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The self-check results (their instruments) the teacher chose to share for these bookings."""
+    if not booking_ids:
+        return {}
+    rows = await session.execute(
+        select(SelfCheckShare.booking_id, SelfCheckResult.instrument)
+        .join(SelfCheckResult, SelfCheckResult.id == SelfCheckShare.result_id)
+        .where(SelfCheckShare.booking_id.in_(booking_ids))
+        .order_by(SelfCheckResult.created_at)
+    )
+    shared: dict[int, list[str]] = {}
+    for booking_id, instrument in rows:
+        shared.setdefault(booking_id, []).append(instrument)
+    return shared
+
+
+async def first_with(session: AsyncSession, booking: Booking) -> bool:
+    """True if this booking is the teacher's first session with its psychologist."""
+    return not await earlier_sessions(session, booking)
+
+
+# ── caseload ─────────────────────────────────────────────────────────────────
+
+
+async def bookings_between(
+    session: AsyncSession, profile_id: int, start: datetime, end: datetime
+) -> list[Booking]:
+    rows = await session.scalars(
+        select(Booking)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.psychologist_id == profile_id, Booking.holds.is_(True))
+        .where(Slot.starts_at >= start, Slot.starts_at < end)
+        .order_by(Slot.starts_at)
+    )
+    return list(rows)
+
+
+async def waiting_for_mark(
+    session: AsyncSession, profile_id: int, now: datetime, since: datetime
+) -> list[Booking]:
+    """Sessions that have begun but are still booked or confirmed: attended or no-show is to be said."""
+    rows = await session.scalars(
+        select(Booking)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.psychologist_id == profile_id, Booking.state.in_(UPCOMING_STATES))
+        .where(Slot.starts_at <= now, Slot.starts_at >= since)
+        .order_by(Slot.starts_at)
+    )
+    return list(rows)
+
+
+async def groups_between(
+    session: AsyncSession, user_id: int, start: datetime, end: datetime
+) -> list[GroupSession]:
+    rows = await session.scalars(
+        select(GroupSession)
+        .where(GroupSession.facilitator_id == user_id, GroupSession.status == "open")
+        .where(GroupSession.starts_at >= start, GroupSession.starts_at < end)
+        .order_by(GroupSession.starts_at)
+    )
+    return list(rows)
+
+
+async def facilitated(session: AsyncSession, user_id: int, group_id: int) -> GroupSession | None:
+    return await session.scalar(
+        select(GroupSession).where(GroupSession.id == group_id, GroupSession.facilitator_id == user_id)
+    )
+
+
+# ── duty coverage ────────────────────────────────────────────────────────────
+
+
+async def region_duty_hours(session: AsyncSession, region: str | None) -> list[DutyHours]:
+    """The weekly duty windows of the active psychologists who serve `region` (or every region)."""
+    query = (
+        select(DutyHours)
+        .join(PsychologistProfile, PsychologistProfile.id == DutyHours.profile_id)
+        .join(User, User.id == PsychologistProfile.user_id)
+        .where(User.role == "psychologist", User.active.is_(True))
+    )
+    if region:
+        query = query.where(or_(User.region == region, User.region.is_(None)))
+    return list(await session.scalars(query))
+
+
+async def moved(session: AsyncSession, old_booking_id: int, new_booking_id: int) -> None:
+    """A rescheduled consultation keeps its intake and its psychologist's note (the same one, later)."""
+    for model in (Intake, SessionNote):
+        await session.execute(
+            update(model)
+            .where(model.booking_id == old_booking_id)
+            .values(booking_id=new_booking_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# ── deletion ─────────────────────────────────────────────────────────────────
+
+
+async def erase_teacher(session: AsyncSession, user: User) -> None:
+    """A teacher's "delete my data": the notes on their consultations, their intakes, their consents."""
+    theirs = select(Booking.id).where(Booking.teacher_id == user.id)
+    for statement in (
+        delete(SessionNote).where(SessionNote.booking_id.in_(theirs)),
+        delete(Intake).where(Intake.booking_id.in_(theirs)),
+        delete(ContinuityConsent).where(ContinuityConsent.teacher_id == user.id),
+    ):
+        await session.execute(statement.execution_options(synchronize_session=False))
+
+
+async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
+    """Notes and intakes of consultations and group sessions that took place before `cutoff`."""
+    old_bookings = select(Booking.id).join(Slot, Slot.id == Booking.slot_id).where(Slot.starts_at < cutoff)
+    old_groups = select(GroupSession.id).where(GroupSession.starts_at < cutoff)
+    options = {"synchronize_session": False}
+    notes = await changed(
+        session,
+        delete(SessionNote)
+        .where(or_(SessionNote.booking_id.in_(old_bookings), SessionNote.group_id.in_(old_groups)))
+        .execution_options(**options),
+    )
+    intakes_deleted = await changed(
+        session, delete(Intake).where(Intake.booking_id.in_(old_bookings)).execution_options(**options)
+    )
+    return {"session_notes": notes, "intakes": intakes_deleted}
