@@ -1,6 +1,6 @@
 """practice: private session notes, intakes, continuity consents
 
-Revision ID: 0015
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-01
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 import storage.types
 
-revision = "0015"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
