@@ -207,13 +207,8 @@ async def profile_id(bot, telegram_id: int) -> int:
         ).id
 
 
-@pytest.mark.parametrize("lang", ["kk", "ru"])
-async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the_safety_screen(
-    fake_api, start_bot, lang
-):
-    t = T[lang]
-    bot = await start_bot()
-    base = 7500 if lang == "kk" else 7600
+async def booked_with_anna(bot, fake_api, base: int, lang: str):
+    """A teacher who has just booked their first session with Anna (Olga is another psychologist)."""
     teacher = await add_user(bot, fake_api, {"user_id": base, "first_name": "Сәуле", "language_code": lang})
     anna = await psychologist(bot, fake_api, base + 1, "Анна", lang)
     olga = await psychologist(bot, fake_api, base + 2, "Ольга", lang)
@@ -227,6 +222,17 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
     await teacher.press_data(Book(a="slot", f="video", s=slot.id).pack())
     assert "ℹ️" in teacher.last_text, "the no-show policy is stated before booking"
     await teacher.press_data(Book(a="ok", f="video", s=slot.id).pack())
+    return teacher, anna, olga
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the_safety_screen(
+    fake_api, start_bot, lang
+):
+    t = T[lang]
+    bot = await start_bot()
+    base = 7500 if lang == "kk" else 7600
+    teacher, anna, olga = await booked_with_anna(bot, fake_api, base, lang)
     await teacher.press(t["intake"])
     await teacher.press(t["sleep"])
     assert "✓ " + t["sleep"] in screen(teacher).buttons
@@ -257,6 +263,27 @@ async def test_intake_reaches_the_booked_psychologist_only_and_urgent_raises_the
     assert "⚠️" in week.text and len(week.text) <= 1000 and len(week.buttons) <= 8
     await anna.press_data(Practice(a=P.CASELOAD).pack())
     assert len(anna.last.text) <= 1000 and len(anna.last.buttons) <= 8
+
+
+async def test_a_crisis_written_in_the_intake_gets_the_safety_screen_first_and_marks_the_booking(
+    fake_api, start_bot
+):
+    t = T["ru"]
+    bot = await start_bot()
+    teacher, anna, _olga = await booked_with_anna(bot, fake_api, 7900, "ru")
+    await teacher.press(t["intake"])
+    await teacher.press(t["next"])
+    await teacher.send_text("Не хочу больше жить")
+    assert t["safety"] in teacher.messages[-2].text, "the safety screen is the first reply"
+    await teacher.press("Русский")
+    await teacher.press("Может подождать")
+    await teacher.press(t["no"])
+    async with bot.app.sessions() as session:
+        booking_id = (
+            await booking_repo.upcoming_for_teacher(session, await teacher_id(session, 7900), utcnow())
+        )[0].id
+    await anna.press_data(note(booking_id))
+    assert "⚠️" in anna.last_text, "the psychologist sees the booking marked urgent"
 
 
 async def teacher_id(session, telegram_id: int) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import practice
+from bot.services.safety import Kind, Signal
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.callbacks import Carry, CarryAction, Intake, IntakeAction
@@ -98,9 +99,11 @@ async def ask_text(query: CallbackQuery, callback_data: Intake, state: FSMContex
     await show(query, text, with_nav(language_keyboard(callback_data.id), MINE))
 
 
-async def got_text(message: Message, state: FSMContext) -> None:
+async def got_text(message: Message, state: FSMContext, safety_signal: Signal | None = None) -> None:
     data = await state.get_data()
     data["t"] = truncate_utf16((message.text or "").strip(), INTAKE_TEXT_LIMIT)
+    # The safety screen came first (HelpFirstMiddleware); the psychologist sees the booking marked.
+    data["c"] = data.get("c") or (safety_signal is not None and safety_signal.kind is Kind.CRISIS)
     await state.set_data(data)
     text = _("practice-intake-text-kept").format(text=esc(data["t"]))
     await show(message, text, with_nav(language_keyboard(data.get("intake", 0)), MINE))
@@ -149,8 +152,9 @@ async def before(
     if booking is None or data.get("intake") != callback_data.id:
         callback_answer.text, callback_answer.show_alert = _("practice-intake-closed"), True
         return
+    urgency = practice.URGENT if data.get("c") else data.get("u", 0)
     answers = practice.intake_answers(
-        data.get("k", []), data.get("t", ""), data.get("l", ""), data.get("u", 0), callback_data.v == "y"
+        data.get("k", []), data.get("t", ""), data.get("l", ""), urgency, callback_data.v == "y"
     )
     await repo.save_intake(session, booking.id, answers)
     if practice.is_urgent(answers):  # help first: the safety screen, and the booking is marked
