@@ -183,8 +183,11 @@ async def test_attended_then_rated_with_an_encrypted_comment_and_a_no_show(fake_
     await psychologist.press(f"11:00 · {second_code}")
     await psychologist.press(t("psy-no-show"))
     assert t("psy-state-no_show") in psychologist.last_text
+    await wait_for(lambda: len(second.messages) > before)
     await fake_api.wait_idle()
-    assert len(second.messages) == before
+    # Issue 20: one gentle message (no penalty, the way to book again), and no rating prompt.
+    assert [m.text for m in second.messages[before:]] == [t("practice-no-show-message")]
+    assert rating_prompts(fake_api, second) == []
     await second.press_data(Mine(a="rate", id=missed_id, stars=5).pack())
     assert t("stale-button") in second.alerts and t("rate-gone") in screen(second)
     # Nor can one teacher rate another's session.

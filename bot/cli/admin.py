@@ -56,15 +56,16 @@ async def rotate_keys(engine: AsyncEngine, redis_url: str | None = None) -> rota
     their own transactions, then the conversation state in Redis when it lives there."""
     total = rotation.Tally()
     for table in Base.metadata.sorted_tables:
-        (key,) = table.primary_key.columns
-        for column in table.columns:
-            if not isinstance(column.type, Sealed):
-                continue
+        sealed = [(column.name, column.type) for column in table.columns if isinstance(column.type, Sealed)]
+        if not sealed:
+            continue
+        (key,) = table.primary_key.columns  # batches walk a one-column key
+        for name, sealed_type in sealed:
             after = None
             while True:
                 async with engine.begin() as connection:
                     tally, after = await connection.run_sync(
-                        rotation.reseal_batch, table.name, key.name, column.name, column.type.size, after
+                        rotation.reseal_batch, table.name, key.name, name, sealed_type.size, after
                     )
                 total.add(tally)
                 if after is None:
