@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import regions
@@ -246,13 +245,10 @@ async def mark(
     query: CallbackQuery,
     callback_data: cb.Psy,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     booking = await own_booking(query, callback_data, callback_answer, session, user)
     if booking is None:
@@ -266,10 +262,7 @@ async def mark(
         return
     # No rating prompt here: the durable feedback reminder (bot/booking_reminders.py) asks once,
     # 1 h after the end, or at once when the mark comes later than that.
-    notice = "confirmed" if state == CONFIRMED else None
-    outbox = common.only(common.to_teacher(i18n, booking, notice, settings.tz)) if notice else []
-    await session.commit()  # the teacher acts on the message (rates) only once the mark is saved
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # a confirmation's notice to the teacher goes out now (bot/workers/notices.py)
     callback_answer.text = _("psy-saved")
     await show_booking(query, booking, user, settings)
 
@@ -303,20 +296,15 @@ async def cancel_booking(
     booking: Booking,
     reason: str | None,
     *,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     if not await bookings.cancel(session, booking, "psychologist", utcnow(), reason):
         await show_booking(event, booking, user, settings)
         return
-    outbox = common.only(common.to_teacher(i18n, booking, "cancelled_by_psy", settings.tz))
-    await session.commit()  # the teacher is told only once the slot is really released
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # the slot is released; the teacher's notice goes out now
     await show_booking(event, booking, user, settings, prefix=_("psy-cancelled") + "\n\n")
 
 
@@ -324,13 +312,10 @@ async def cancel_without_reason(
     query: CallbackQuery,
     callback_data: cb.Psy,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
     state: FSMContext,
 ) -> None:
     await state.clear()
@@ -340,25 +325,19 @@ async def cancel_without_reason(
             query,
             booking,
             None,
-            bot=bot,
             session=session,
             bookings=bookings,
-            sessions=sessions,
             user=user,
             settings=settings,
-            i18n=i18n,
         )
 
 
 async def cancel_with_reason(
     message: Message,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
     state: FSMContext,
 ) -> None:
     booking_id = (await state.get_data()).get("booking", 0)
@@ -372,13 +351,10 @@ async def cancel_with_reason(
         message,
         booking,
         truncate_utf16((message.text or "").strip(), REASON_LIMIT),
-        bot=bot,
         session=session,
         bookings=bookings,
-        sessions=sessions,
         user=user,
         settings=settings,
-        i18n=i18n,
     )
 
 

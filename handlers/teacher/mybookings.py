@@ -9,9 +9,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import limits
@@ -153,13 +152,10 @@ async def cancel(
     query: CallbackQuery,
     callback_data: cb.Mine,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     if not await limits.cancellation_allowed(session, user, settings.limits, utcnow()):
         await show(query, *common.daily_limit("limit-cancellations", settings.limits.cancellations_per_day))
@@ -167,9 +163,7 @@ async def cancel(
     booking = await own_upcoming(query, callback_data, callback_answer, session, bookings, user, settings)
     if booking is None or not await bookings.cancel(session, booking, "teacher", utcnow()):
         return
-    outbox = common.only(common.to_psychologist(i18n, booking, "cancelled", settings.tz))
-    await session.commit()  # the slot is free for others before the psychologist hears of it
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # the slot is free for others; the psychologist's notice goes out now
     await show_list(query, session, bookings, user, settings, prefix=_("mine-cancelled") + "\n\n")
 
 
