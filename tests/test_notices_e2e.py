@@ -1,0 +1,207 @@
+"""Notices survive Telegram's failures, end to end through the fake Bot API: every notice kind
+(a booking and its .ics, a reschedule and its .ics, a confirmation, a cancel by the psychologist,
+a cancel by the teacher, "delete my data", a deactivation) reaches its recipient exactly once while
+Telegram answers 500 four times, or 429 with a flood wait of 20 to 120 s, to its first tries.
+
+Nobody waits 120 s: the reminder worker's clock is moved past the flood wait, after showing that
+the bot does not try again before its clock says the wait is over. In Kazakh and Russian."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.telegram.callbacks import Book, Mine, Psy, Settings, Staff
+from bot.telegram.i18n import compile_translations
+from bot.views.booking import when
+from storage.models.base import utcnow
+from storage.repo import booking as booking_repo
+from tests.test_booking_e2e import screen
+from tests.test_chat_e2e import eventually
+from tests.test_coordinator_stats import REGION, make_psychologist, make_user
+from tests.test_limits_e2e import booking_of
+
+TRANSLATIONS = compile_translations()
+ALMATY = ZoneInfo("Asia/Almaty")
+COORDINATOR, PSYCHOLOGIST, TEACHER, LEAVING = 7301, 7302, 7303, 7304
+FLOOD_WAITS = itertools.cycle([20, 57, 120, 33, 98, 75, 111, 42])
+FAST = {"retry_seconds": 0.1, "backoff_seconds": 0.005, "poll_seconds": 60}
+
+
+@dataclass
+class Expected:
+    """One notice: to `chat` by `method`, recognised by `looks_like` (a call's params and files)."""
+
+    name: str
+    chat: int
+    method: str
+    looks_like: object
+    failures: int
+
+
+class Telegram:
+    """Telegram failing the first tries of each notice; the test steps the bot past them."""
+
+    def __init__(self, fake_api, bot, status: int) -> None:
+        self.api, self.worker, self.status = fake_api, bot.app.reminders, status
+        self.expected: list[Expected] = []
+        self.ahead = timedelta(0)
+
+    def calls(self, notice: Expected, *, ok: bool) -> list:
+        return [
+            c
+            for c in self.api.calls
+            if c.method == notice.method and c.chat_id == notice.chat and c.ok == ok and notice.looks_like(c)
+        ]
+
+    def sends(self) -> int:
+        return sum(c.method in ("sendMessage", "sendDocument") for c in self.api.calls)
+
+    def failing(self, name: str, chat: int, method: str, looks_like) -> Expected:
+        if self.status == 500:
+            self.api.inject(method, chat, status=500, times=4)
+        else:
+            self.api.inject(method, chat, status=429, retry_after=next(FLOOD_WAITS), times=1)
+        notice = Expected(name, chat, method, looks_like, 4 if self.status == 500 else 1)
+        self.expected.append(notice)
+        return notice
+
+    async def through(self, *notices: Expected) -> None:
+        """The action is done: its notices were tried and refused; now they arrive."""
+        for notice in notices:
+            assert len(self.calls(notice, ok=False)) >= 1, f"{notice.name}: tried with the action"
+        if self.status == 429:
+            tries = self.sends()
+            await self.worker.run_once()
+            assert self.sends() == tries, "nothing is tried again before the flood wait is over"
+            self.ahead += timedelta(seconds=121)
+            self.worker.clock = lambda: utcnow() + self.ahead
+            await self.worker.run_once()
+        for notice in notices:
+            await eventually(lambda n=notice: self.calls(n, ok=True), f"{notice.name} delivered", 5)
+
+    def assert_each_once(self) -> None:
+        for notice in self.expected:
+            assert len(self.calls(notice, ok=True)) == 1, notice.name
+            assert len(self.calls(notice, ok=False)) == notice.failures, notice.name
+
+
+def text_of(template: str, slot, lang: str):
+    """A text made from `template` about `slot`: every literal part of it is there, and the time."""
+    parts = [part for part in re.split(r"\{\w+\}", template) if part.strip()]
+    parts.append(when(slot.starts_at, ALMATY, lang))
+    return lambda call: all(part in (call.params.get("text") or "") for part in parts)
+
+
+def ics_for(starts_at):
+    stamp = starts_at.astimezone(ALMATY).strftime("%Y%m%d-%H%M")
+    return lambda call: getattr(call.params.get("document"), "filename", None) == f"demeu-{stamp}.ics"
+
+
+async def prepare(bot, lang: str) -> tuple[int, list]:
+    """A coordinator, a published psychologist with five slots, two teachers who have agreed."""
+    async with bot.app.sessions() as session:
+        await make_user(session, COORDINATOR, REGION, "coordinator", lang)
+        profile = await make_psychologist(session, PSYCHOLOGIST, "Сауле")
+        profile.user.language, profile.video_link = lang, "https://meet.example.org/saule"
+        for telegram_id in (TEACHER, LEAVING):
+            await make_user(session, telegram_id, REGION, language=lang)
+        start = utcnow().replace(second=0, microsecond=0) + timedelta(days=2)
+        slots = [
+            await booking_repo.add_slot(session, profile, start + timedelta(hours=n), 50, "video")
+            for n in range(5)
+        ]
+        await session.commit()
+        return profile.id, slots
+
+
+@pytest.mark.parametrize(("lang", "status"), [("kk", 500), ("ru", 429), ("ru", 500), ("kk", 429)])
+async def test_every_notice_arrives_once_through_telegram_failures(fake_api, start_bot, lang, status):
+    t = TRANSLATIONS[lang].gettext
+    bot = await start_bot(reminders=FAST, limits={"bookings_per_day": 10})
+    profile_id, slots = await prepare(bot, lang)
+    telegram = Telegram(fake_api, bot, status)
+    coordinator, psychologist, teacher, leaving = (
+        fake_api.user(user_id=n, language_code=lang) for n in (COORDINATOR, PSYCHOLOGIST, TEACHER, LEAVING)
+    )
+    for person in (coordinator, teacher, leaving):
+        await person.send_text("/menu")
+
+    def booked(who, slot, name="booked", key="psy-notice-booked"):
+        return (
+            telegram.failing(name, PSYCHOLOGIST, "sendMessage", text_of(t(key), slot, lang)),
+            telegram.failing(f"{name} .ics", who.id, "sendDocument", ics_for(slot.starts_at)),
+        )
+
+    # Booked: the screen says the psychologist will be told; the notice and the .ics come through.
+    notices = booked(teacher, slots[0])
+    await teacher.press_data(Book(a="ok", f="video", s=slots[0].id).pack())
+    assert t("book-done").split("\n\n")[-1] in screen(teacher)
+    await telegram.through(*notices)
+    first = (await booking_of(bot, slots[0].id)).id
+
+    # Rescheduled, then confirmed and cancelled by the psychologist from the notice's own buttons.
+    notices = booked(teacher, slots[1], "rescheduled", "psy-notice-rescheduled")
+    await teacher.press_data(Book(a="ok", f="video", s=slots[1].id, r=first).pack())
+    await telegram.through(*notices)
+    moved = (await booking_of(bot, slots[1].id)).id
+    confirmed = telegram.failing(
+        "confirmed", TEACHER, "sendMessage", text_of(t("teacher-notice-confirmed"), slots[1], lang)
+    )
+    await psychologist.press_data(Psy(a="bcf", id=moved).pack())
+    await telegram.through(confirmed)
+    cancelled = telegram.failing(
+        "cancelled by the psychologist",
+        TEACHER,
+        "sendMessage",
+        text_of(t("teacher-notice-cancelled_by_psy"), slots[1], lang),
+    )
+    await psychologist.press_data(Psy(a="bcx", id=moved).pack())
+    await psychologist.press(t("psy-cancel-no-reason"))
+    assert t("psy-cancelled") in psychologist.last_text
+    await telegram.through(cancelled)
+
+    # Booked and cancelled by the teacher.
+    notices = booked(teacher, slots[2])
+    await teacher.press_data(Book(a="ok", f="video", s=slots[2].id).pack())
+    await telegram.through(*notices)
+    third = (await booking_of(bot, slots[2].id)).id
+    cancelled = telegram.failing(
+        "cancelled by the teacher",
+        PSYCHOLOGIST,
+        "sendMessage",
+        text_of(t("psy-notice-cancelled"), slots[2], lang),
+    )
+    await teacher.press_data(Mine(a="cancelok", id=third).pack())
+    assert t("mine-cancelled") in screen(teacher)
+    await telegram.through(cancelled)
+
+    # Another teacher books and deletes their data: the psychologist is told from the notice alone.
+    notices = booked(leaving, slots[3])
+    await leaving.press_data(Book(a="ok", f="video", s=slots[3].id).pack())
+    await telegram.through(*notices)
+    erased = telegram.failing(
+        "erased", PSYCHOLOGIST, "sendMessage", text_of(t("psy-notice-erased"), slots[3], lang)
+    )
+    await leaving.press_data(Settings(action="erase").pack())
+    await telegram.through(erased)
+
+    # Booked, then the psychologist is deactivated: the teacher hears their booking is cancelled.
+    notices = booked(teacher, slots[4])
+    await teacher.press_data(Book(a="ok", f="video", s=slots[4].id).pack())
+    await telegram.through(*notices)
+    gone = telegram.failing(
+        "deactivated", TEACHER, "sendMessage", text_of(t("teacher-notice-psy_off"), slots[4], lang)
+    )
+    await coordinator.press_data(Staff(a="offok", id=profile_id).pack())
+    await telegram.through(gone)
+
+    telegram.assert_each_once()
+    await fake_api.wait_idle()
+    for notice in telegram.expected:  # nothing came again later
+        assert len(telegram.calls(notice, ok=True)) == 1, notice.name
