@@ -18,11 +18,10 @@ from bot.config import Settings
 from bot.content.regions import regions
 from bot.services import profiles
 from bot.services.bookings import Bookings
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from handlers.common.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
@@ -171,8 +170,13 @@ async def ask_text(query: CallbackQuery, callback_data: cb.Psy, state: FSMContex
 
 
 async def got_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    field, text = (await state.get_data()).get("field", ""), (message.text or "").strip()
+    if await too_long(
+        message, text, profiles.TEXT_LIMITS.get(field, 0), with_nav(KeyboardBuilder(), PROFILE)
+    ):
+        return
     profile = await repo.ensure_profile(session, user)
-    if not profiles.set_text(profile, (await state.get_data()).get("field", ""), message.text or ""):
+    if not profiles.set_text(profile, field, text):
         await message.answer(_("psy-link-invalid"))
         return
     await state.clear()
@@ -341,6 +345,10 @@ async def cancel_with_reason(
     state: FSMContext,
 ) -> None:
     booking_id = (await state.get_data()).get("booking", 0)
+    reason = (message.text or "").strip()
+    back = with_nav(KeyboardBuilder(), cb.Psy(a=A.BOOKING, id=booking_id))
+    if await too_long(message, reason, REASON_LIMIT, back):
+        return
     await state.clear()
     profile = await repo.ensure_profile(session, user)
     booking = await repo.psychologist_booking(session, profile, booking_id)
@@ -350,7 +358,7 @@ async def cancel_with_reason(
     await cancel_booking(
         message,
         booking,
-        truncate_utf16((message.text or "").strip(), REASON_LIMIT),
+        reason,
         session=session,
         bookings=bookings,
         user=user,

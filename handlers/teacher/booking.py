@@ -24,10 +24,9 @@ from bot.config import Settings
 from bot.content.regions import region_name
 from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from storage.models import Booking, Slot, User
 from storage.models.base import utcnow
@@ -351,13 +350,15 @@ async def got_note(
     state: FSMContext,
 ) -> None:
     data = await state.get_data()
-    note = truncate_utf16(text.strip(), NOTE_LIMIT)
+    note = text.strip()
+    back = Bk.unpack(data["back"])
+    if await too_long(message, note, NOTE_LIMIT, with_nav(KeyboardBuilder(), back)):
+        return
     await state.set_state(None)
     await state.set_data({"slot": data.get("slot"), "note": note})
-    slot_data = Bk.unpack(data["back"])
-    if not await show_confirm(message, session, bookings, slot_data, user, settings, note):
+    if not await show_confirm(message, session, bookings, back, user, settings, note):
         builder = KeyboardBuilder()
-        builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, Action.DAY))
+        builder.button(text=_("book-fresh-times"), callback_data=step(back, Action.DAY))
         await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
 
 

@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import limits
 from bot.services.bookings import Bookings
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from storage.models import Booking, User
 from storage.models.base import utcnow
@@ -188,11 +187,13 @@ async def rate(
 async def rating_comment(
     message: Message, text: str, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    if await too_long(message, text.strip(), COMMENT_LIMIT, with_nav(KeyboardBuilder())):
+        return
     data = await state.get_data()
     await state.clear()
     booking = await repo.teacher_booking(session, user.id, data.get("booking", 0))
     if booking is not None and booking.rating:
-        await repo.rate(session, booking, booking.rating, truncate_utf16(text.strip(), COMMENT_LIMIT))
+        await repo.rate(session, booking, booking.rating, text.strip())
     await message.answer(_("rate-comment-saved"), reply_markup=with_nav(KeyboardBuilder()))
 
 
