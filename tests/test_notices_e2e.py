@@ -42,6 +42,7 @@ class Expected:
     method: str
     looks_like: object
     failures: int
+    wait: int = 0  # the flood wait Telegram asked for, in seconds
 
 
 class Telegram:
@@ -63,11 +64,12 @@ class Telegram:
         return sum(c.method in ("sendMessage", "sendDocument") for c in self.api.calls)
 
     def failing(self, name: str, chat: int, method: str, looks_like) -> Expected:
+        wait = 0 if self.status == 500 else next(FLOOD_WAITS)
         if self.status == 500:
             self.api.inject(method, chat, status=500, times=4)
         else:
-            self.api.inject(method, chat, status=429, retry_after=next(FLOOD_WAITS), times=1)
-        notice = Expected(name, chat, method, looks_like, 4 if self.status == 500 else 1)
+            self.api.inject(method, chat, status=429, retry_after=wait, times=1)
+        notice = Expected(name, chat, method, looks_like, 4 if self.status == 500 else 1, wait)
         self.expected.append(notice)
         return notice
 
@@ -76,10 +78,12 @@ class Telegram:
         for notice in notices:
             assert len(self.calls(notice, ok=False)) >= 1, f"{notice.name}: tried with the action"
         if self.status == 429:
+            shortest, longest = (timedelta(seconds=f(n.wait for n in notices)) for f in (min, max))
             tries = self.sends()
+            self.worker.clock = lambda: utcnow() + self.ahead + shortest / 2
             await self.worker.run_once()
             assert self.sends() == tries, "nothing is tried again before the flood wait is over"
-            self.ahead += timedelta(seconds=121)
+            self.ahead += longest + timedelta(seconds=1)
             self.worker.clock = lambda: utcnow() + self.ahead
             await self.worker.run_once()
         for notice in notices:
