@@ -33,9 +33,8 @@ from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
-from bot.views import booking as booking_views
 from bot.views import chat as chat_views
-from bot.workers import booking_reminders, group_reminders, groups, nudges, practice, retention
+from bot.workers import booking_reminders, group_reminders, groups, notices, nudges, practice, retention
 from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
@@ -127,13 +126,13 @@ def connect(
     # A booking's reminders and its chat change in the booking's own transaction.
     events.subscribe(BookingChanged, partial(booking_reminders.follow, config=settings.reminders))
     events.subscribe(BookingChanged, chat_clock.follow)
+    # Who is told of it (the durable outbox: rows the reminder worker sends once this commits).
+    events.subscribe(BookingChanged, notices.follow)
     # A no-show: the gentle message, through the outbox; a reschedule keeps the intake and the note.
     events.subscribe(BookingChanged, practice.follow)
     # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
-    events.subscribe(
-        UserErased, partial(booking_views.erase_teacher, bookings=bookings, i18n=i18n, tz=settings.tz)
-    )
+    events.subscribe(UserErased, partial(notices.erase_teacher, bookings=bookings))
     events.subscribe(UserErased, partial(chat_views.erase_user, i18n=i18n))
     events.subscribe(UserErased, partial(groups.erase_user, sessions=sessions, i18n=i18n, settings=settings))
     events.subscribe(UserErased, safety_handlers.erase_user)
@@ -157,6 +156,7 @@ def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[U
 
 RENDERERS = {
     **booking_reminders.RENDERERS,
+    **notices.RENDERERS,
     group_reminders.KIND: group_reminders.render_group,
     **nudges.RENDERERS,
     safety_handlers.CHECKIN: safety_handlers.render_checkin,

@@ -299,6 +299,8 @@ class RemindersConfig(_Section):
     max_attempts: int = Field(5, ge=1, le=20)
     # Seconds before the first retry of a failed reminder, doubled each time.
     retry_seconds: float = Field(60, ge=0.1, le=3600)
+    # Seconds before a send Telegram answered with 5xx is tried again within one attempt, doubled each try.
+    backoff_seconds: float = Field(0.5, ge=0.001, le=10)
     # Reminders claimed per round, and sent at once.
     batch: int = Field(50, ge=1, le=1000)
     concurrency: int = Field(8, ge=1, le=30)

@@ -172,6 +172,10 @@ async def test_a_psychologist_mutes_a_pseudonym_and_the_coordinator_lifts_it(fak
 
     await coordinator.send_text("/mutes")
     assert coordinator.last_text == tr(lang, "mutes-title")
+    await coordinator.send_text("/menu")  # the same list is one button away on the coordinator's home
+    await coordinator.press(tr(lang, "menu-coord"))
+    await coordinator.press(tr(lang, "co-mutes"))
+    assert coordinator.last_text == tr(lang, "mutes-title")
     await coordinator.press("🔔")
     assert coordinator.last_text == tr(lang, "mutes-none")
     await ask(teacher, "Сұрақ 5")

@@ -17,6 +17,7 @@ from storage.models.base import utcnow
 from storage.repo import selfcheck as repo
 from storage.repo import users
 from tests.conftest import stored_bytes
+from tests.test_booking_e2e import screen
 
 PNG = b"\x89PNG\r\n\x1a\n"
 INSTRUMENTS = load_instruments()
@@ -339,14 +340,16 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
         assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+    await bot.app.reminders.run_once()  # the booking's notices: the psychologist's, the teacher's .ics
 
     await teacher.press(t["history"])
     await teacher.press("🗓")
     await teacher.press("Показать моему психологу")
-    assert "только этот результат" in teacher.last_text
+    assert "только этот результат" in screen(teacher)  # the .ics of the booking came before
     await teacher.press("Анна")
-    assert "отправлен психологу" in teacher.last_text
-    received = [m.text for m in psychologist.messages]
+    assert "отправлен психологу" in screen(teacher)
+    notice, *received = [m.text for m in psychologist.messages]
+    assert "Жаңа жазылу" in notice
     assert len(received) == 1 and "10 / 27" in received[0] and "Орташа деңгей" in received[0]
     code = await pseudonym_of(bot, teacher.id)
     assert code in received[0] and "Гульнара" not in received[0] and str(teacher.id) not in received[0]
@@ -354,10 +357,13 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
     # Once only: the same choice again sends nothing more.
     await teacher.press(t["back"])
     await teacher.press("Показать моему психологу")
-    assert any(b.startswith("✓ ") and "Анна" in b for b in teacher.last.buttons)
+    assert any(
+        b.startswith("✓ ") and "Анна" in b
+        for b in next(m for m in reversed(teacher.messages) if m.inline_keyboard).buttons
+    )
     await teacher.press("Анна")
-    assert "отправлен психологу" in teacher.last_text
-    assert len(psychologist.messages) == 1
+    assert "отправлен психологу" in screen(teacher)
+    assert len(psychologist.messages) == 2, "the booking's notice and the one result"
 
 
 async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booking(fake_api, start_bot):

@@ -95,7 +95,7 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
         ).all()
         assert (pseudonym, "psychologist_deactivated", near_id) in actions
     assert near_id not in await free_profiles(bot), "their free slots are hidden"
-    notice = t("teacher-notice-cancelled_by_psy").split("{")[0].strip()
+    notice = t("teacher-notice-psy_off").split("}", 1)[1].split("\n")[0]  # the psychologist left
     assert notice in teacher.last_text and t("book-again") in teacher.last.buttons, "offered a new time"
     assert t("sa-you-off") in psychologist.last_text
     # The cabinet is closed to them now: an old button is refused.

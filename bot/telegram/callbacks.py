@@ -439,6 +439,7 @@ class Duty(CallbackData, prefix="du"):
 class MuteAction(StrEnum):
     SET = "set"  # a psychologist mutes a question's pseudonym: id the question, hours
     LIFT = "lift"  # id the mute
+    LIST = "list"  # a coordinator's list of the mutes in force (also /mutes)
 
 
 class Mute(CallbackData, prefix="mu"):

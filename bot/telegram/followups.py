@@ -22,6 +22,11 @@ T = TypeVar("T")
 _collected: ContextVar[list[asyncio.Future] | None] = ContextVar("followups", default=None)
 
 
+def collecting() -> bool:
+    """Whether anyone awaits the follow-ups of the update being handled (spares making futures for nobody)."""
+    return _collected.get() is not None
+
+
 def add(future: asyncio.Future) -> None:
     """Count `future` as a follow-up of the update being handled, if anyone awaits them."""
     collected = _collected.get()

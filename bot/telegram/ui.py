@@ -6,6 +6,9 @@ import logging
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.text import utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +50,13 @@ async def show(
             event.from_user.id, text, reply_markup=markup, protect_content=protect
         )
     return await event.answer(text, reply_markup=markup, protect_content=protect)
+
+
+async def too_long(message: Message, text: str, limit: int, markup: InlineKeyboardMarkup | None) -> bool:
+    """True, after asking for a shorter text, when `text` is over `limit` as Telegram counts
+    (UTF-16 code units: most emoji are two). Checked where the text is typed, so what is kept
+    always fits where it is shown; the state stays, so the next message is the shorter text."""
+    if utf16_len(text) <= limit:
+        return False
+    await message.answer(_("text-too-long").format(limit=limit), reply_markup=markup)
+    return True

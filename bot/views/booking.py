@@ -1,32 +1,22 @@
 """What the booking screens share: times in the bot's zone, texts about a booking, the .ics file,
-and messages to the other side (sent only after the change is committed)."""
+and the notices to the other side (sent by the outbox, bot/workers/notices.py)."""
 
 from __future__ import annotations
 
 import html
-import logging
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.regions import region_name
-from bot.events import AfterCommit, UserErased
-from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
-from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
-from storage.models.base import utcnow
-
-log = logging.getLogger(__name__)
 
 
 def esc(text: str | None) -> str:
@@ -111,36 +101,7 @@ async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None
     )
 
 
-# --- telling the other side ------------------------------------------------------------------------------
-
-
-@dataclass
-class Outgoing:
-    """A message to send after commit; its text was made in the recipient's language."""
-
-    user_id: int
-    chat_id: int
-    text: str
-    markup: InlineKeyboardMarkup | None = None
-
-
-async def send_all(
-    bot: Bot, sessions: async_sessionmaker[AsyncSession] | None, outbox: list[Outgoing]
-) -> None:
-    for item in outbox:
-        result = await delivery.send_message(
-            bot, item.chat_id, item.text, reply_markup=item.markup, user_id=item.user_id, sessions=sessions
-        )
-        if not result.sent:
-            log.info("booking notice to user=%s not delivered: %s", item.user_id, result.outcome)
-
-
-def _in_language(i18n: I18n, user: User, render) -> Outgoing | None:
-    if not user.active:
-        return None
-    with i18n.use_locale(user.language):
-        text, markup = render(user.language)
-    return Outgoing(user.id, user.telegram_chat_id, text, markup)
+# --- telling the other side (rendered at send time by bot/workers/notices.py) ----------------------------
 
 
 def psychologist_actions(booking: Booking) -> InlineKeyboardMarkup:
@@ -154,50 +115,41 @@ def psychologist_actions(booking: Booking) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def to_psychologist(
-    i18n: I18n, booking: Booking, event: str, tz: ZoneInfo, previous: Slot | None = None
-) -> Outgoing | None:
-    """event: booked, rescheduled, cancelled, erased. The teacher's note is decrypted only into this text."""
-
-    def render(language: str):
-        slot = booking.slot
-        parts = [_("psy-notice-" + event).format(code=booking.teacher.pseudonym)]
-        if previous is not None:
-            parts.append(_("psy-notice-was").format(when=when(previous.starts_at, tz, language)))
-        parts.append(
-            _("psy-notice-lines").format(
-                when=when(slot.starts_at, tz, language), format=format_name(slot.format)
-            )
-        )
-        if booking.late_cancel:
-            parts.append(_("psy-notice-late"))
-        if booking.note and event in ("booked", "rescheduled"):
-            parts.append(_("psy-notice-note").format(note=esc(booking.note)))
-        markup = psychologist_actions(booking) if booking.upcoming else None
-        return "\n\n".join(parts), markup
-
-    return _in_language(i18n, booking.slot.psychologist.user, render)
+def notice_lines(starts_at: datetime, fmt: str, tz: ZoneInfo, language: str) -> str:
+    return _("psy-notice-lines").format(when=when(starts_at, tz, language), format=format_name(fmt))
 
 
-def to_teacher(i18n: I18n, booking: Booking, event: str, tz: ZoneInfo) -> Outgoing | None:
-    """event: cancelled_by_psy (with the reason), confirmed, rate (after an attended session)."""
+def psychologist_notice(
+    booking: Booking, event: str, tz: ZoneInfo, language: str, previous: Slot | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """event: booked, rescheduled, cancelled. The teacher's note is decrypted only into this text."""
+    slot = booking.slot
+    parts = [_("psy-notice-" + event).format(code=booking.teacher.pseudonym)]
+    if previous is not None:
+        parts.append(_("psy-notice-was").format(when=when(previous.starts_at, tz, language)))
+    parts.append(notice_lines(slot.starts_at, slot.format, tz, language))
+    if booking.late_cancel:
+        parts.append(_("psy-notice-late"))
+    if booking.note and event in ("booked", "rescheduled"):
+        parts.append(_("psy-notice-note").format(note=esc(booking.note)))
+    return "\n\n".join(parts), psychologist_actions(booking) if booking.upcoming else None
 
-    def render(language: str):
-        builder = KeyboardBuilder()
-        text = _("teacher-notice-" + event).format(
-            when=when(booking.slot.starts_at, tz, language),
-            reason=esc(booking.cancel_reason or _("reason-none")),
-        )
-        if event == "rate":
-            rating_buttons(builder, booking)
-        elif event == "cancelled_by_psy":
-            builder.button(text=_("book-again"), callback_data=cb.Menu(item=cb.Section.BOOK))
-        else:
-            builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
-        builder.row(button(_("nav-main"), cb.Menu(item=cb.Section.MAIN)))
-        return text, builder.as_markup()
 
-    return _in_language(i18n, booking.teacher, render)
+def teacher_notice(
+    booking: Booking, event: str, tz: ZoneInfo, language: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """event: cancelled_by_psy (with the reason), psy_off (the psychologist left), confirmed."""
+    builder = KeyboardBuilder()
+    text = _("teacher-notice-" + event).format(
+        when=when(booking.slot.starts_at, tz, language),
+        reason=esc(booking.cancel_reason or _("reason-none")),
+    )
+    if event in ("cancelled_by_psy", "psy_off"):
+        builder.button(text=_("book-again"), callback_data=cb.Menu(item=cb.Section.BOOK))
+    else:
+        builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
+    builder.row(button(_("nav-main"), cb.Menu(item=cb.Section.MAIN)))
+    return text, builder.as_markup()
 
 
 def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
@@ -207,25 +159,6 @@ def rating_buttons(builder: KeyboardBuilder, booking: Booking) -> None:
             text="⭐" * stars, callback_data=cb.Mine(a=cb.MineAction.RATE, id=booking.id, stars=stars)
         )
     builder.adjust(1)
-
-
-def only(*items: Outgoing | None) -> list[Outgoing]:
-    return [item for item in items if item is not None]
-
-
-# --- "delete my data" ------------------------------------------------------------------------------------
-
-
-async def erase_teacher(event: UserErased, bookings: Bookings, i18n: I18n, tz: ZoneInfo) -> list[AfterCommit]:
-    """Subscribed to UserErased: the teacher's upcoming bookings are cancelled; their psychologists
-    are told once it is committed."""
-    cancelled = await bookings.cancel_all_for_teacher(event.session, event.user, utcnow())
-    outbox = only(*(to_psychologist(i18n, b, "erased", tz) for b in cancelled))
-
-    async def tell(bot: Bot) -> None:
-        await send_all(bot, None, outbox)
-
-    return [tell] if outbox else []
 
 
 def profile_summary(profile: PsychologistProfile, language: str) -> str:

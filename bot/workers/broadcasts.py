@@ -6,6 +6,10 @@
 - Durable: recipients are claimed from the database a few at a time (see storage.repo.broadcasts);
   each result is written as soon as Telegram answers. A stopped worker hands back what it claimed
   but did not send; rows of a worker that died are taken over after `claim_lease_seconds`.
+- At least once, in one window: a worker killed after Telegram accepted a message and before its
+  row was recorded (milliseconds per send) leaves that row claimed, and the replica that takes it
+  over sends it again; so do network timeouts that hid a delivered message. bench/bench_kills.py
+  measures about one copy per kill over 20 kills; nothing is lost.
 - Replicas: every worker claims through the database, so two processes share one broadcast
   without sending anyone a second copy; one of them edits the progress message per interval.
 """

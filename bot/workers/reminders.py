@@ -23,7 +23,7 @@ Exactly once, step by step:
    reached Telegram and before the commit. The claim then expires and another worker sends the
    reminder again. A network timeout that hid a successful send is the same window. At most
    `concurrency` reminders are in it at any moment (tests/test_reminders.py kills a replica with
-   SIGKILL and counts). Losing a reminder needs nothing like that: a crash anywhere else leaves
+   SIGKILL and counts; bench/bench_kills.py measures about one copy per kill over 20 kills). Losing a reminder needs nothing like that: a crash anywhere else leaves
    a pending row that is claimed again when the lease ends.
 
 Failures: 429 and 5xx are retried inside bot.delivery; if they persist the reminder is released
@@ -33,7 +33,13 @@ in the same transaction (no retries). Every end is a status in the table: nothin
 a record.
 
 Kinds: each reminder kind has a renderer (given by bot/app.py) that turns the row into text and
-buttons, or returns None when the reminder no longer makes sense (it is then cancelled).
+buttons (and, for a file such as the .ics, a document with the text as its caption), or returns
+None when the reminder no longer makes sense (it is then cancelled). Notices (bot/workers/notices.py)
+are reminders due at once, written in the transaction of the change they tell about.
+
+Time: the worker reads "now" from its `clock` (the wall clock; a test moves it ahead instead of
+waiting out a 120 s flood wait). When an update's handling wrote reminders due now, the round that
+sends them is a follow-up of that update (bot/telegram/followups.py): tests wait for it, not for silence.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.client.default import Default
+from aiogram.methods import SendDocument, SendMessage
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -63,7 +71,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import RemindersConfig
 from bot.services.accounts import record_blocked
-from bot.telegram import delivery
+from bot.telegram import delivery, followups
 from bot.telegram.delivery import Outcome, Policy
 from bot.telegram.keyboards import nav_row
 from storage.models import Reminder, User
@@ -76,8 +84,12 @@ log = logging.getLogger("demeu.reminders")
 
 @dataclass(frozen=True)
 class Rendered:
+    """The message; with a `document` the text is its caption. `protect_content` None: the bot's default."""
+
     text: str
     markup: InlineKeyboardMarkup | None = None
+    document: BufferedInputFile | None = None
+    protect_content: bool | None = None
 
 
 # Called with the recipient's locale active and the bot's time zone (for times shown to people);
@@ -116,6 +128,7 @@ class ReminderWorker:
         config: RemindersConfig,
         tz: ZoneInfo,
         renderers: Mapping[str, Renderer],
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.bot, self.sessions, self.scheduler, self.i18n, self.config = (
             bot,
@@ -125,13 +138,17 @@ class ReminderWorker:
             config,
         )
         self.tz, self.renderers = tz, {MESSAGE: render_message, **renderers}
+        self.clock = clock
         self.name = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=config.lease_seconds)
         # On PostgreSQL a reminder's row stays locked while it is sent (see above), and a handler
         # cancelling that booking waits for it: so short requests, and long flood waits go back
         # to the table (retried later) instead of being slept through here.
         self.policy = Policy(
-            max_retry_after=min(5.0, config.lease_seconds / 10), max_flood_waits=2, request_timeout=10
+            base_delay=config.backoff_seconds,
+            max_retry_after=min(5.0, config.lease_seconds / 10),
+            max_flood_waits=2,
+            request_timeout=10,
         )
         self._wake_id = f"reminders-wake-{self.name}"
         self._poll_id = f"reminders-poll-{self.name}"
@@ -144,6 +161,7 @@ class ReminderWorker:
         self._plans: list[Plan] = []
         self._retries: set[datetime] = set()  # when reminders this worker released become free
         self._jobs: set[asyncio.Task[Any]] = set()
+        self._followups: list[asyncio.Future[None]] = []  # resolved when the next round ends
 
     def plan(self, plan: Plan) -> None:
         """Run a feature's planning job from start() to stop() (bot/app.py adds them)."""
@@ -152,8 +170,14 @@ class ReminderWorker:
     def committed(self, session: Session) -> None:
         """After a commit of this app's sessions: if it scheduled reminders, wake up early enough."""
         changed = session.info.pop(repo.CHANGED, None)
-        if changed:
-            self.wake_at(min(changed))
+        if not changed:
+            return
+        first = min(changed)
+        if first <= self.clock() and followups.collecting() and not self._closing:
+            future = asyncio.get_running_loop().create_future()
+            self._followups.append(future)
+            followups.add(future)
+        self.wake_at(first)
 
     @staticmethod
     def rolled_back(session: Session) -> None:
@@ -210,6 +234,7 @@ class ReminderWorker:
             for task in late:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+        self._settle(self._followups)
 
     def _plan_id(self, plan: Plan) -> str:
         return f"reminders-{plan.name}-{self.name}"
@@ -254,13 +279,13 @@ class ReminderWorker:
             await asyncio.shield(self._task)
 
     def wake_at(self, when: datetime) -> None:
-        """Make sure a round starts by `when` (earlier plans stand)."""
+        """Make sure a round starts by `when` (on the worker's clock; earlier plans stand)."""
         if self._closing or (self._planned is not None and self._planned <= when):
             return
-        self._planned = max(when, utcnow() + timedelta(milliseconds=20))
+        self._planned = max(when, self.clock() + timedelta(milliseconds=20))
         self.scheduler.add_job(
             self._job,
-            DateTrigger(run_date=self._planned),
+            DateTrigger(run_date=utcnow() + (self._planned - self.clock())),
             id=self._wake_id,
             replace_existing=True,
             misfire_grace_time=None,
@@ -270,18 +295,29 @@ class ReminderWorker:
     async def _run(self) -> None:
         while True:
             self._again = False
+            waiting, self._followups = self._followups, []
             try:
                 await self._drain()
             except Exception:  # the database may be away for a moment; the poll comes back
                 log.exception("reminder round failed")
+            finally:
+                self._settle(waiting)
             if not self._again or self._closing:
                 return
+
+    @staticmethod
+    def _settle(futures: list[asyncio.Future[None]]) -> None:
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
 
     async def _drain(self) -> None:
         self._planned = None
         while not self._closing:
             async with self.sessions() as session:
-                claimed = await repo.claim_due(session, utcnow(), self.name, self.config.batch, self.lease)
+                claimed = await repo.claim_due(
+                    session, self.clock(), self.name, self.config.batch, self.lease
+                )
                 await session.commit()
             by_user: dict[int | None, list[Reminder]] = {}
             for reminder in claimed:
@@ -292,8 +328,8 @@ class ReminderWorker:
             if len(claimed) < self.config.batch:
                 break
         async with self.sessions() as session:
-            upcoming = await repo.next_due(session, utcnow())
-        now = utcnow()
+            upcoming = await repo.next_due(session, self.clock())
+        now = self.clock()
         self._retries = {when for when in self._retries if when > now}
         candidates = [when for when in (upcoming, min(self._retries, default=None)) if when is not None]
         if candidates:
@@ -324,14 +360,7 @@ class ReminderWorker:
                 return
             async with asyncio.timeout(self.lease.total_seconds() * 0.8):
                 # No `sessions`: on BLOCKED we record it below, in this transaction holding the row lock.
-                result = await delivery.send_message(
-                    self.bot,
-                    user.telegram_chat_id,
-                    rendered.text,
-                    reply_markup=rendered.markup,
-                    user_id=user.id,
-                    policy=self.policy,
-                )
+                result = await self._send(user, rendered)
             if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
                 log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
             else:
@@ -351,6 +380,22 @@ class ReminderWorker:
             await session.commit()
         if retry_at is not None:
             self._retry_at(retry_at)
+
+    async def _send(self, user: User, rendered: Rendered) -> delivery.Result:
+        protect = Default("protect_content") if rendered.protect_content is None else rendered.protect_content
+        chat, markup = user.telegram_chat_id, rendered.markup
+        method: SendMessage | SendDocument = SendMessage(
+            chat_id=chat, text=rendered.text, reply_markup=markup, protect_content=protect
+        )
+        if rendered.document is not None:
+            method = SendDocument(
+                chat_id=chat,
+                document=rendered.document,
+                caption=rendered.text,
+                reply_markup=markup,
+                protect_content=protect,
+            )
+        return await delivery.deliver(self.bot, method, user_id=user.id, policy=self.policy)
 
     async def _render(self, session: AsyncSession, reminder: Reminder, user: User | None) -> Rendered | None:
         """The message, or None after recording why there is none (the caller commits)."""
@@ -372,7 +417,7 @@ class ReminderWorker:
         delay = self.config.retry_seconds * 2 ** max(attempts - 1, 0)
         if result is not None and result.retry_after:
             delay = max(delay, result.retry_after)
-        return utcnow() + timedelta(seconds=delay)
+        return self.clock() + timedelta(seconds=delay)
 
     def _retry_at(self, when: datetime) -> None:
         """Released rows are invisible to next_due until free again, so this worker remembers them."""

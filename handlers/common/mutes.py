@@ -1,6 +1,7 @@
 """Muting a pseudonym's questions: a psychologist, on a question's notice, mutes the teacher for
 one of [limits] mute_hours (their new questions wait in the queue without a notice; a question with
-a crisis phrase is still announced); a coordinator lists the region's mutes in force and lifts them."""
+a crisis phrase is still announced); a coordinator lists the region's mutes in force (/mutes, or
+the button on the coordinator's home) and lifts them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
-from handlers.coordinator.home import region_limit
+from handlers.coordinator.home import HOME, region_limit
 from storage.models import User
 from storage.models.base import utcnow
 from storage.repo import limits as repo
@@ -55,7 +56,7 @@ async def mutes(
         label = _("mute-lift").format(code=teacher.pseudonym, until=until)
         builder.button(text=label, callback_data=cb.Mute(a=A.LIFT, id=row.id))
     builder.adjust(1)
-    await show(event, _("mutes-title") if found else _("mutes-none"), with_nav(builder))
+    await show(event, _("mutes-title") if found else _("mutes-none"), with_nav(builder, HOME))
 
 
 async def lift(
@@ -76,6 +77,7 @@ def create_router() -> Router:
     psychologists.callback_query.register(mute, cb.Mute.filter(F.a == A.SET))
     coordinators = staff_only(Router(name="mutes-coordinator"), "coordinator")
     coordinators.message.register(mutes, Command("mutes"))
+    coordinators.callback_query.register(mutes, cb.Mute.filter(F.a == A.LIST))
     coordinators.callback_query.register(lift, cb.Mute.filter(F.a == A.LIFT))
     router.include_routers(psychologists, coordinators)
     return router

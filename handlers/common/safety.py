@@ -40,12 +40,11 @@ from bot.services import safety
 from bot.services.checkin import checkin_time
 from bot.services.questions import answer_handoff
 from bot.services.safety import Kind, Signal
-from bot.services.text import utf16_len
 from bot.telegram import callbacks as cb
 from bot.telegram.callbacks import Safe, SafeAction
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import safety as screens
 from bot.views.booking import privacy_text
 from bot.views.chat import open_chat, send_to
@@ -196,11 +195,7 @@ async def ask_step(query: CallbackQuery, callback_data: Safe, state: FSMContext)
 
 async def save_step(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     text = (message.text or "").strip()
-    if utf16_len(text) > STEP_LIMIT:
-        await message.answer(
-            _("plan-too-long").format(limit=STEP_LIMIT),
-            reply_markup=with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN)),
-        )
+    if await too_long(message, text, STEP_LIMIT, with_nav(KeyboardBuilder(), Safe(a=SafeAction.PLAN))):
         return
     number = (await state.get_data()).get("n", 0)
     if 1 <= number <= PLAN_STEPS:

@@ -18,7 +18,7 @@ from bot.content.regions import regions
 from bot.services import anonymity
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.workers.broadcasts import BroadcastWorker, announcement
 from handlers.coordinator.home import HOME, pressed_on, prompt, region_limit, session_label, show_home
 from storage.models import User
@@ -62,8 +62,8 @@ async def compose(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def composed_kk(message: Message, text: str, state: FSMContext) -> None:
-    if len(text) > TEXT_MAX:
-        return await prompt(message, _("co-too-long").format(limit=TEXT_MAX))
+    if await too_long(message, text, TEXT_MAX, with_nav(KeyboardBuilder(), HOME)):
+        return None
     await state.update_data(text_kk=message.html_text)
     await state.set_state(Compose.ru)
     builder = KeyboardBuilder()
@@ -72,8 +72,8 @@ async def composed_kk(message: Message, text: str, state: FSMContext) -> None:
 
 
 async def composed_ru(message: Message, text: str, state: FSMContext) -> None:
-    if len(text) > TEXT_MAX:
-        return await prompt(message, _("co-too-long").format(limit=TEXT_MAX))
+    if await too_long(message, text, TEXT_MAX, with_nav(KeyboardBuilder(), HOME)):
+        return None
     await state.update_data(text_ru=message.html_text)
     await state.set_state(None)
     await choose_audience(message)

@@ -18,13 +18,13 @@ from bot.config import Settings
 from bot.content.regions import regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
-from storage.models.groups import GROUP_FORMATS
+from storage.models.groups import DESCRIPTION_LIMIT, GROUP_FORMATS, TITLE_LIMIT
 from storage.repo import groups, users
 
 Action = cb.CoordAction
@@ -41,10 +41,13 @@ class GroupForm(StatesGroup):
     capacity = State()
 
 
-def title_and_description(text: str) -> tuple[str, str]:
-    """The first line is the title, the rest the description."""
+async def title_and_description(message: Message, text: str) -> tuple[str, str] | None:
+    """The first line is the title, the rest the description; None after asking for a shorter one."""
     title, _newline, rest = text.strip().partition("\n")
-    return title.strip()[:120], rest.strip()[:2000]
+    for part, limit in ((title.strip(), TITLE_LIMIT), (rest.strip(), DESCRIPTION_LIMIT)):
+        if await too_long(message, part, limit, with_nav(KeyboardBuilder(), HOME)):
+            return None
+    return title.strip(), rest.strip()
 
 
 async def group_new(query: CallbackQuery, state: FSMContext) -> None:
@@ -53,14 +56,18 @@ async def group_new(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def group_kk(message: Message, text: str, state: FSMContext) -> None:
-    title, description = title_and_description(text)
+    if (written := await title_and_description(message, text)) is None:
+        return
+    title, description = written
     await state.update_data(title_kk=title, description_kk=description)
     await state.set_state(GroupForm.ru)
     await prompt(message, _("co-g-ru"))
 
 
 async def group_ru(message: Message, text: str, state: FSMContext) -> None:
-    title, description = title_and_description(text)
+    if (written := await title_and_description(message, text)) is None:
+        return
+    title, description = written
     await state.update_data(title_ru=title, description_ru=description)
     await state.set_state(GroupForm.when)
     await prompt(message, _("co-g-when"))

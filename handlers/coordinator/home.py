@@ -29,6 +29,7 @@ async def show_home(event: Message | CallbackQuery) -> None:
     builder.button(text=_("co-stats"), callback_data=cb.Stat(a=cb.StatAction.SHOW))
     builder.button(text=_("sa-open"), callback_data=cb.Staff(a=cb.StaffAction.LIST))
     builder.button(text=_("practice-coverage-button"), callback_data=cb.Coverage())
+    builder.button(text=_("co-mutes"), callback_data=cb.Mute(a=cb.MuteAction.LIST))
     builder.adjust(1)
     await show(event, _("co-title"), with_nav(builder))
 

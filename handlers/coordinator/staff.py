@@ -175,16 +175,11 @@ async def tell_released(
     session: AsyncSession,
     bot: Bot,
     i18n: I18n,
-    sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     released: staff_service.Deactivation,
 ) -> None:
-    """Teachers are offered a new time, both sides of ended chats told, the questions put back
-    announced: each in their own language."""
-    outbox = common.only(
-        *(common.to_teacher(i18n, b, "cancelled_by_psy", settings.tz) for b in released.cancelled)
-    )
-    await common.send_all(bot, sessions, outbox)
+    """Both sides of ended chats told, the questions put back announced: each in their own language.
+    (The teachers of the cancelled bookings are told by their notices, written with the cancel.)"""
     await tell_chats_ended(session, bot, i18n, settings, released.ended)
     for question in released.requeued:
         await questions.announce(session, bot, i18n, question, settings)
@@ -213,7 +208,7 @@ async def deactivate(
     colleague = profile.user
     # Deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told.
     await session.commit()
-    await tell_released(session, bot, i18n, sessions, settings, released)
+    await tell_released(session, bot, i18n, settings, released)
     await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
     log.info(
         "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",

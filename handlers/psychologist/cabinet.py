@@ -5,25 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import regions
 from bot.services import profiles
 from bot.services.bookings import Bookings
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from handlers.common.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
@@ -178,8 +176,13 @@ async def ask_text(query: CallbackQuery, callback_data: cb.Psy, state: FSMContex
 
 
 async def got_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    field, text = (await state.get_data()).get("field", ""), (message.text or "").strip()
+    if await too_long(
+        message, text, profiles.TEXT_LIMITS.get(field, 0), with_nav(KeyboardBuilder(), PROFILE)
+    ):
+        return
     profile = await repo.ensure_profile(session, user)
-    if not profiles.set_text(profile, (await state.get_data()).get("field", ""), message.text or ""):
+    if not profiles.set_text(profile, field, text):
         await message.answer(_("psy-link-invalid"))
         return
     await state.clear()
@@ -252,13 +255,10 @@ async def mark(
     query: CallbackQuery,
     callback_data: cb.Psy,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     booking = await own_booking(query, callback_data, callback_answer, session, user)
     if booking is None:
@@ -272,10 +272,7 @@ async def mark(
         return
     # No rating prompt here: the durable feedback reminder (bot/booking_reminders.py) asks once,
     # 1 h after the end, or at once when the mark comes later than that.
-    notice = "confirmed" if state == CONFIRMED else None
-    outbox = common.only(common.to_teacher(i18n, booking, notice, settings.tz)) if notice else []
-    await session.commit()  # the teacher acts on the message (rates) only once the mark is saved
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # a confirmation's notice to the teacher goes out now (bot/workers/notices.py)
     callback_answer.text = _("psy-saved")
     await show_booking(query, booking, user, settings)
 
@@ -309,20 +306,15 @@ async def cancel_booking(
     booking: Booking,
     reason: str | None,
     *,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     if not await bookings.cancel(session, booking, "psychologist", utcnow(), reason):
         await show_booking(event, booking, user, settings)
         return
-    outbox = common.only(common.to_teacher(i18n, booking, "cancelled_by_psy", settings.tz))
-    await session.commit()  # the teacher is told only once the slot is really released
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # the slot is released; the teacher's notice goes out now
     await show_booking(event, booking, user, settings, prefix=_("psy-cancelled") + "\n\n")
 
 
@@ -330,13 +322,10 @@ async def cancel_without_reason(
     query: CallbackQuery,
     callback_data: cb.Psy,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
     state: FSMContext,
 ) -> None:
     await state.clear()
@@ -346,28 +335,26 @@ async def cancel_without_reason(
             query,
             booking,
             None,
-            bot=bot,
             session=session,
             bookings=bookings,
-            sessions=sessions,
             user=user,
             settings=settings,
-            i18n=i18n,
         )
 
 
 async def cancel_with_reason(
     message: Message,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
     state: FSMContext,
 ) -> None:
     booking_id = (await state.get_data()).get("booking", 0)
+    reason = (message.text or "").strip()
+    back = with_nav(KeyboardBuilder(), cb.Psy(a=A.BOOKING, id=booking_id))
+    if await too_long(message, reason, REASON_LIMIT, back):
+        return
     await state.clear()
     profile = await repo.ensure_profile(session, user)
     booking = await repo.psychologist_booking(session, profile, booking_id)
@@ -377,14 +364,11 @@ async def cancel_with_reason(
     await cancel_booking(
         message,
         booking,
-        truncate_utf16((message.text or "").strip(), REASON_LIMIT),
-        bot=bot,
+        reason,
         session=session,
         bookings=bookings,
-        sessions=sessions,
         user=user,
         settings=settings,
-        i18n=i18n,
     )
 
 

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import region_name
 from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from storage.models import Booking, Slot, User
 from storage.models.base import utcnow
@@ -218,36 +216,20 @@ async def taken_now(
 
 
 async def booked(
-    query: CallbackQuery,
-    bot: Bot,
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    i18n: I18n,
-    booking: Booking,
-    settings: Settings,
-    user: User,
-    previous_slot: Slot | None,
+    query: CallbackQuery, session: AsyncSession, booking: Booking, settings: Settings, user: User, moved: bool
 ) -> None:
-    """Publish the booking, then tell the psychologist and give the teacher the summary and the .ics."""
-    event = "rescheduled" if previous_slot is not None else "booked"
-    outbox = common.only(common.to_psychologist(i18n, booking, event, settings.tz, previous_slot))
-    # Committed before anyone is told: a psychologist must never hear of a booking that is not there.
-    await session.commit()
-    await common.send_all(bot, sessions, outbox)
+    """The summary. The psychologist's notice and the teacher's .ics were written with the booking
+    (bot/workers/notices.py) and go out once this commit is done."""
+    await session.commit()  # the teacher hears "booked" only once it is
     builder = KeyboardBuilder()
-    if previous_slot is None and await practice_repo.first_with(
-        session, booking
-    ):  # optional, before the first
+    if not moved and await practice_repo.first_with(session, booking):  # optional, before the first
         builder.button(
             text=_("practice-intake-button"), callback_data=cb.Intake(a=cb.IntakeAction.START, id=booking.id)
         )
     builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
     lines = common.slot_lines(booking.slot, settings.tz, user.language, booked=True)
-    text = (
-        _("book-done").format(lines=lines) if previous_slot is None else _("book-moved").format(lines=lines)
-    )
+    text = _("book-moved").format(lines=lines) if moved else _("book-done").format(lines=lines)
     await show(query, text, with_nav(builder))
-    await common.send_ics(bot, booking, user, settings.tz)
 
 
 # --- handlers ---------------------------------------------------------------------------------------------
@@ -374,13 +356,15 @@ async def got_note(
     state: FSMContext,
 ) -> None:
     data = await state.get_data()
-    note = truncate_utf16(text.strip(), NOTE_LIMIT)
+    note = text.strip()
+    back = Bk.unpack(data["back"])
+    if await too_long(message, note, NOTE_LIMIT, with_nav(KeyboardBuilder(), back)):
+        return
     await state.set_state(None)
     await state.set_data({"slot": data.get("slot"), "note": note})
-    slot_data = Bk.unpack(data["back"])
-    if not await show_confirm(message, session, bookings, slot_data, user, settings, note):
+    if not await show_confirm(message, session, bookings, back, user, settings, note):
         builder = KeyboardBuilder()
-        builder.button(text=_("book-fresh-times"), callback_data=step(slot_data, Action.DAY))
+        builder.button(text=_("book-fresh-times"), callback_data=step(back, Action.DAY))
         await message.answer(_("book-just-taken"), reply_markup=with_nav(builder))
 
 
@@ -392,13 +376,10 @@ async def book(
     query: CallbackQuery,
     callback_data: Bk,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
     state: FSMContext,
 ) -> None:
     if not await limits.booking_allowed(session, user, settings.limits, utcnow()):
@@ -411,7 +392,7 @@ async def book(
         result = await bookings.book(session, user, callback_data.s, note, utcnow())
     if result.booking is not None:
         await state.clear()
-        await booked(query, bot, session, sessions, i18n, result.booking, settings, user, result.previous)
+        await booked(query, session, result.booking, settings, user, moved=result.previous is not None)
     else:
         await refused(query, callback_answer, session, bookings, callback_data, user, settings, result)
 

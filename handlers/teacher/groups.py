@@ -27,12 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.services import groups as rules
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views.groups import describe, offer_buttons, when
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User
@@ -426,11 +425,11 @@ async def ask_comment(query: CallbackQuery, callback_data: cb.Group, state: FSMC
 async def save_comment(
     message: Message, text: str, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    if await too_long(message, text, COMMENT_LIMIT, with_nav(KeyboardBuilder())):
+        return
     data = await state.get_data()
     await state.clear()
-    saved = await groups.comment(
-        session, int(data.get("group_id", 0)), user.id, truncate_utf16(text, COMMENT_LIMIT)
-    )
+    saved = await groups.comment(session, int(data.get("group_id", 0)), user.id, text)
     builder = KeyboardBuilder()
     builder.row(*nav_row())
     await message.answer(

@@ -14,10 +14,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views.charts import render_history_chart
 from bot.views.mood import SCORES, score_buttons
 from storage.models import User
@@ -81,10 +80,12 @@ async def score(
 
 
 async def note(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    if await too_long(message, message.text or "", MOOD_NOTE_LIMIT, after_keyboard(skip=True)):
+        return
     entry_id = (await state.get_data()).get("entry")
     await state.clear()
     saved = isinstance(entry_id, int) and await repo.set_mood_note(
-        session, user.id, entry_id, truncate_utf16(message.text or "", MOOD_NOTE_LIMIT)
+        session, user.id, entry_id, message.text or ""
     )
     await message.answer(_("mood-note-saved" if saved else "mood-note-lost"), reply_markup=after_keyboard())
 

@@ -9,17 +9,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import limits
 from bot.services.bookings import Bookings
-from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from storage.models import Booking, User
 from storage.models.base import utcnow
@@ -158,13 +156,10 @@ async def cancel(
     query: CallbackQuery,
     callback_data: cb.Mine,
     callback_answer: CallbackAnswer,
-    bot: Bot,
     session: AsyncSession,
     bookings: Bookings,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     if not await limits.cancellation_allowed(session, user, settings.limits, utcnow()):
         await show(query, *common.daily_limit("limit-cancellations", settings.limits.cancellations_per_day))
@@ -172,9 +167,7 @@ async def cancel(
     booking = await own_upcoming(query, callback_data, callback_answer, session, bookings, user, settings)
     if booking is None or not await bookings.cancel(session, booking, "teacher", utcnow()):
         return
-    outbox = common.only(common.to_psychologist(i18n, booking, "cancelled", settings.tz))
-    await session.commit()  # the slot is free for others before the psychologist hears of it
-    await common.send_all(bot, sessions, outbox)
+    await session.commit()  # the slot is free for others; the psychologist's notice goes out now
     await show_list(query, session, bookings, user, settings, prefix=_("mine-cancelled") + "\n\n")
 
 
@@ -199,11 +192,13 @@ async def rate(
 async def rating_comment(
     message: Message, text: str, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    if await too_long(message, text.strip(), COMMENT_LIMIT, with_nav(KeyboardBuilder())):
+        return
     data = await state.get_data()
     await state.clear()
     booking = await repo.teacher_booking(session, user.id, data.get("booking", 0))
     if booking is not None and booking.rating:
-        await repo.rate(session, booking, booking.rating, truncate_utf16(text.strip(), COMMENT_LIMIT))
+        await repo.rate(session, booking, booking.rating, text.strip())
     await message.answer(_("rate-comment-saved"), reply_markup=with_nav(KeyboardBuilder()))
 
 

@@ -20,7 +20,7 @@ from bot.content.exercises import CATEGORIES, ContentError, Exercise, Frame, cat
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
-from bot.telegram.ui import show
+from bot.telegram.ui import show, too_long
 from bot.workers.guided import GuidedSessions, GuidedView, Reason, Screen
 from handlers.teacher.guided import setup_guided
 from storage.models import User
@@ -33,7 +33,7 @@ MENU = cb.Menu(item=cb.Section.RELAX)
 JOURNAL = cb.Relax(action=Action.JOURNAL)
 CONTROLS = (Action.PAUSE, Action.RESUME, Action.STOP)
 JOURNAL_SHOWN = 10
-JOURNAL_TEXT_SHOWN = 300  # characters of each reflection on the journal screen
+JOURNAL_TEXT_SHOWN = 300  # UTF-16 code units of each reflection on the journal screen
 
 
 class RelaxStates(StatesGroup):
@@ -299,15 +299,16 @@ async def journal_input(message: Message, session: AsyncSession, user: User, sta
         await state.clear()
         await message.answer(_("relax-journal-lost"), reply_markup=relax_menu_button())
         return
+    back = with_nav(KeyboardBuilder(), card_button(exercise))
     if exercise.accepts_photo and message.photo:
         await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
     elif exercise.accepts_text and message.text and not message.text.startswith("/"):
-        await repo.add_journal_entry(
-            session, user.id, exercise.id, "text", truncate_utf16(message.text, JOURNAL_TEXT_LIMIT)
-        )
+        if await too_long(message, message.text, JOURNAL_TEXT_LIMIT, back):
+            return
+        await repo.add_journal_entry(session, user.id, exercise.id, "text", message.text)
     else:
         hint = _("relax-journal-wrong-photo" if exercise.accepts_photo else "relax-journal-wrong-text")
-        await message.answer(hint, reply_markup=with_nav(KeyboardBuilder(), card_button(exercise)))
+        await message.answer(hint, reply_markup=back)
         return
     await state.clear()
     builder = KeyboardBuilder()
@@ -320,7 +321,9 @@ def entry_date(entry: repo.Journal, settings: Settings) -> str:
 
 
 def shortened(text: str) -> str:
-    return text if len(text) <= JOURNAL_TEXT_SHOWN else text[:JOURNAL_TEXT_SHOWN] + "…"
+    """At most JOURNAL_TEXT_SHOWN UTF-16 code units: ten emoji-heavy reflections still fit one message."""
+    short = truncate_utf16(text, JOURNAL_TEXT_SHOWN)
+    return text if short == text else short + "…"
 
 
 async def journal(

@@ -20,6 +20,8 @@ GROUP_FORMATS = ("online", "offline", "chat")
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
 SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
 COMMENT_LIMIT = 1000  # a rating's comment, in UTF-16 code units
+TITLE_LIMIT = 120  # a group session's title, in UTF-16 code units (within its column's 120 characters)
+DESCRIPTION_LIMIT = 2000  # its description: the card with its details stays within one message
 BROADCAST_TEXT_SIZE = 1024  # staff texts grow in steps of this
 
 
@@ -27,8 +29,8 @@ class GroupSession(Base):
     __tablename__ = "group_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title_kk: Mapped[str] = mapped_column(String(120))
-    title_ru: Mapped[str] = mapped_column(String(120))
+    title_kk: Mapped[str] = mapped_column(String(TITLE_LIMIT))
+    title_ru: Mapped[str] = mapped_column(String(TITLE_LIMIT))
     description_kk: Mapped[str] = mapped_column(Text, default="")
     description_ru: Mapped[str] = mapped_column(Text, default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
