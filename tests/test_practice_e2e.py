@@ -36,6 +36,7 @@ from tests.conftest import stored_bytes
 from tests.test_chat_e2e import add_user, eventually
 from tests.test_e2e_foundation import TEXTS
 from tests.test_safety_e2e import CRISIS
+from tests.waiting import wait_for
 
 SECRET = "Директор Бекжанова кричит на неё при детях"
 EDITED = "Спокойнее; говорили о границах с директором Бекжановой"
@@ -142,6 +143,8 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
         await selfcheck_repo.share(session, result.id, earlier)
         await session.commit()
 
+    # The booking's notice reaches Anna first (the outbox sends it once the booking commits).
+    await wait_for(lambda: any((m.text or "").startswith("🆕") for m in anna.messages))
     # The author writes and edits.
     for person in (anna, olga, coordinator):
         await person.send_text("/menu")
