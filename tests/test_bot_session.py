@@ -23,12 +23,14 @@ def test_each_kind_of_answer_is_read_by_a_model_built_once_per_process():
         (SendMessage(chat_id=1, text="x"), MESSAGE),
         (AnswerCallbackQuery(callback_query_id="1"), True),
     ]
-    for method, result in answers:
-        models = []
-        for _ in range(3):
-            answer = session.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
-            models.append(weakref.ref(type(answer)))
-            del answer
-            gc.collect()
-        assert all(model() is models[0]() is not None for model in models)
-        assert models[0]() in response_models()
+
+    def model_of(method, result) -> weakref.ref:
+        answer = session.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
+        return weakref.ref(type(answer))
+
+    before = [model_of(method, result) for method, result in answers]
+    gc.collect()
+    after = [model_of(method, result) for method, result in answers]
+    for first, second in zip(before, after, strict=True):
+        assert first() is second() is not None
+        assert first() in response_models()
