@@ -4,6 +4,7 @@ once per language, /help, /privacy, /settings and /cancel answered, never with "
 import asyncio
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -11,10 +12,12 @@ from sqlalchemy import func, select
 
 from bot import __main__ as entry
 from bot.config import generate_webhook_secret
-from bot.telegram.callbacks import Menu, Safe, SafeAction
+from bot.telegram.callbacks import Lang, LangOrigin, Menu, Safe, SafeAction, Settings, SettingsAction
+from bot.telegram.i18n import compile_translations
 from bot.telegram.profile import COMMANDS
 from storage.models import AnonQuestion
 from storage.models.safety import SafetyPlan
+from storage.repo import invites
 from tests.conftest import make_settings
 from tests.test_webhook_serve import free_port, healthz
 
@@ -56,6 +59,7 @@ TEXTS = {
         "choose": "Выберите язык",
     },
 }
+TRANSLATIONS = compile_translations()
 PROFILE_SETTERS = ("setMyCommands", "setMyDescription", "setMyShortDescription")
 
 
@@ -207,3 +211,37 @@ async def test_cancel_leaves_the_safety_plan_step_unsaved(fake_api, start_bot, l
     assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SafetyPlan)) == 0
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_staff_have_their_own_commands_in_their_chat(fake_api, start_bot, lang):
+    t, other = TRANSLATIONS[lang].gettext, "ru" if lang == "kk" else "kk"
+    bot = await start_bot()
+    async with bot.app.sessions() as session:
+        links = {role: await invites.create(session, role, "KZ-61", timedelta(days=1)) for role in STAFF}
+        await session.commit()
+    psychologist, coordinator = (fake_api.user(user_id=7110 + i, language_code=lang) for i in range(2))
+    await psychologist.send_text("/start " + links["psychologist"])
+    await coordinator.send_text("/start " + links["coordinator"])
+    work = {"psychologist": "questions", "coordinator": "mutes"}
+    for person, role in ((psychologist, "psychologist"), (coordinator, "coordinator")):
+        assert fake_api.chat_commands(person.id) == [*COMMANDS[:2], work[role], *COMMANDS[2:]]
+    own = {c["command"]: c["description"] for c in fake_api.commands[chat_scope(7110)]}
+    assert own["questions"] == t("command-questions") and own["sos"] == t("command-sos")
+
+    teacher = fake_api.user(user_id=7112, language_code=lang)
+    await agree(teacher, TEXTS[lang])
+    assert fake_api.chat_commands(7112) is None, "teachers have the everyone's menu"
+
+    await psychologist.press(t("consent-agree"))  # a staff member changes language: so does their menu
+    await psychologist.press_data(Settings(action=SettingsAction.LANGUAGE).pack())
+    await psychologist.press_data(Lang(code=other, origin=LangOrigin.SETTINGS).pack())
+    own = {c["command"]: c["description"] for c in fake_api.commands[chat_scope(7110)]}
+    assert own["questions"] == TRANSLATIONS[other].gettext("command-questions")
+
+
+def chat_scope(chat_id: int) -> tuple[str, str]:
+    return json.dumps({"chat_id": chat_id, "type": "chat"}), ""
+
+
+STAFF = ("psychologist", "coordinator")

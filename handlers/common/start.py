@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -16,6 +16,7 @@ from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, urgent_row
+from bot.telegram.profile import STAFF_COMMANDS, publish_staff_commands
 from bot.telegram.ui import show
 from storage.models import User
 from storage.models.base import utcnow
@@ -80,6 +81,7 @@ async def start_with_invite(
     i18n: I18n,
     state: FSMContext,
     event_from_user: TelegramUser,
+    bot: Bot,
 ) -> None:
     await state.clear()
     if user is None:
@@ -93,11 +95,23 @@ async def start_with_invite(
             user.role, user.region = invite.role, invite.region or user.region
             await users.audit(session, user.pseudonym, "role_granted:" + invite.role, "invite", invite.id)
             await message.answer(_("invite-welcome-" + invite.role))
+            await publish_staff_commands(bot, i18n, message.chat.id, invite.role, user.language)
         await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
 
 
-async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+async def start(
+    message: Message,
+    command: CommandObject,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
     await state.clear()
+    if command.command == "start" and user is not None and role in STAFF_COMMANDS:
+        # Staff made otherwise than by an invite (an admin, the demo) get their "/" menu too.
+        await publish_staff_commands(bot, i18n, message.chat.id, role, user.language)
     await greet(message, user, role, i18n, i18n.current_locale)
 
 
