@@ -12,7 +12,17 @@ from sqlalchemy import func, select
 
 from bot import __main__ as entry
 from bot.config import generate_webhook_secret
-from bot.telegram.callbacks import Lang, LangOrigin, Menu, Safe, SafeAction, Settings, SettingsAction
+from bot.content.instruments import load_instruments
+from bot.telegram.callbacks import (
+    Lang,
+    LangOrigin,
+    Menu,
+    Safe,
+    SafeAction,
+    SelfCheck,
+    Settings,
+    SettingsAction,
+)
 from bot.telegram.i18n import compile_translations
 from bot.telegram.profile import COMMANDS
 from storage.models import AnonQuestion
@@ -193,7 +203,7 @@ async def test_cancel_leaves_the_question_being_written(fake_api, start_bot, lan
     await user.send_text("/cancel")
     assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
     await user.send_text("Это не вопрос")
-    assert t["unexpected"] in user.messages[-2].text, "the question form was left"
+    assert t["unexpected"] in user.last_text, "the question form was left"
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AnonQuestion)) == 0
 
@@ -245,3 +255,36 @@ def chat_scope(chat_id: int) -> tuple[str, str]:
 
 
 STAFF = ("psychologist", "coordinator")
+
+
+def sent(calls) -> int:
+    """Messages the bot sent in reply (edits are not new messages)."""
+    return sum(call.method.startswith("send") for call in calls)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_stray_input_gets_one_message_and_a_questionnaire_keeps_its_question(fake_api, start_bot, lang):
+    t, gettext = TEXTS[lang], TRANSLATIONS[lang].gettext
+    await start_bot()
+    user = fake_api.user(user_id=7120, language_code=lang)
+    await agree(user, t)
+    for stray in (user.send_sticker, lambda: user.send_text("педсовет в пятницу")):
+        assert sent(await stray()) == 1, "one hint, not a hint and a second menu"
+        assert t["unexpected"] in user.last_text and gettext("nav-main") in user.last.buttons
+    await user.press(gettext("nav-main"))
+    assert t["menu"] in user.last_text
+
+    who5 = load_instruments()["who5"]
+    await user.press_data(SelfCheck(action="begin", inst="who5").pack())
+    first = who5.options_for(who5.items[0])[0].label(lang)
+    await user.press(first)
+    question = who5.items[1].text(lang)
+    for stray in (user.send_sticker, lambda: user.send_text("не знаю")):
+        assert sent(await stray()) == 1
+        assert question in user.last_text and gettext("selfcheck-stray") in user.last_text
+        assert t["unexpected"] not in user.last_text, "still in the questionnaire"
+    await user.press(who5.options_for(who5.items[1])[0].label(lang))  # answered from the new message
+    assert who5.items[2].text(lang) in user.last_text and "3/5" in user.last_text
+
+    await user.press(gettext("nav-main"))  # left: a stray text is stray again
+    assert sent(await user.send_text("ещё")) == 1 and t["unexpected"] in user.last_text
