@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.types import TelegramObject
-from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import I18n, I18nMiddleware, get_i18n
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -56,7 +56,10 @@ def compile_translations(locales: Path = LOCALES) -> dict[str, gettext.GNUTransl
 
 def catalogue_problems(catalogues: dict[str, Catalog]) -> list[str]:
     """Keys missing or empty in a language, and translations whose placeholders differ."""
-    keys = set().union(*({m.id for m in c if m.id} for c in catalogues.values()))
+    # A plural entry's id is (msgid, msgid_plural): its msgid is the key.
+    keys = set().union(
+        *({m.id if isinstance(m.id, str) else m.id[0] for m in c if m.id} for c in catalogues.values())
+    )
     problems = []
     for key in sorted(keys):
         texts = {}
@@ -83,6 +86,13 @@ def build_i18n(default_locale: str, locales: Path = LOCALES) -> I18n:
     i18n = I18n(path=locales, default_locale=default_locale, domain=DOMAIN)
     i18n.locales = compile_translations(locales)
     return i18n
+
+
+def plural(key: str, n: int) -> str:
+    """The form of `key` for the number `n`, by the language's plural rule (Russian: 1, 21 запись;
+    2 записи; 5, 11 записей). A plural entry is symbolic like every other: msgid and msgid_plural
+    are both `key`, and each language has its forms (Kazakh's two are the same text)."""
+    return get_i18n().gettext(key, key, n)
 
 
 class UserLanguageMiddleware(I18nMiddleware):

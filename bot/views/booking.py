@@ -21,6 +21,7 @@ from bot.events import AfterCommit, UserErased
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
+from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
@@ -247,4 +248,4 @@ def daily_limit(key: str, count: int) -> tuple[str, InlineKeyboardMarkup]:
     builder = KeyboardBuilder()
     builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
     builder.row(*urgent_row())
-    return _(key).format(count=count), with_nav(builder)
+    return plural(key, count).format(count=count), with_nav(builder)
