@@ -6,14 +6,12 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.regions import region_name
@@ -23,6 +21,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
+from bot.views import dates
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
@@ -34,20 +33,10 @@ def esc(text: str | None) -> str:
     return html.escape(text or "", quote=False)
 
 
-def when(moment: datetime, tz: ZoneInfo, language: str) -> str:
-    return format_datetime(moment.astimezone(tz), "d MMMM, EEEE, HH:mm", tzinfo=tz, locale=language)
-
-
-def day_label(day: date, language: str) -> str:
-    return format_date(day, "EEE, d MMM", locale=language)
-
-
-def day_title(day: date, language: str) -> str:
-    return format_date(day, "d MMMM, EEEE", locale=language)
-
-
-def hhmm(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%H:%M")
+# The one date style (bot/views/dates.py), under the names booking screens know it by.
+when = dates.moment
+day_label = day_title = dates.day
+hhmm = dates.time
 
 
 def format_name(fmt: str) -> str:

@@ -8,7 +8,6 @@ from typing import cast
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date
 
 from bot.content.instruments import Lang
 from bot.content.regions import region_name, regions
@@ -18,6 +17,7 @@ from bot.services.periods import SETTLE, Period
 from bot.services.statistics import Figure, FormatFigure, Part, Report, ScaleBands, Taken
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.views import dates
 from bot.views.stats_chart import Labels
 
 Action = cb.StatAction
@@ -27,8 +27,7 @@ Row = tuple[str, int, list[Bar]]
 
 def period_name(period: Period, language: str) -> str:
     if period.kind == "m":
-        name = format_date(period.first, "LLLL yyyy", locale=language)
-        return name[:1].upper() + name[1:]
+        return dates.month(period.first, language)
     if period.kind == "q":
         return _("co-period-quarter").format(quarter=period.number, year=period.year)
     return _("co-period-year").format(year=period.year)

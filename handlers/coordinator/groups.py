@@ -19,6 +19,7 @@ from bot.content.regions import regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
@@ -201,7 +202,7 @@ async def group_list(
     builder = KeyboardBuilder()
     for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=15):
         label = _("co-g-item").format(
-            when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"),
+            when=dates.moment(group.starts_at, settings.tz),
             title=group.title(user.language),
             taken=taken,
             capacity=group.capacity,

@@ -42,6 +42,7 @@ from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from bot.views import safety as safety_screens
 from bot.views.charts import render_history_chart
 from handlers.common.fallback import unexpected_input
@@ -105,7 +106,7 @@ def change(current: float, previous: float) -> str:
 
 
 def local_date(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%d.%m.%Y")
+    return dates.full_date(moment, tz=settings.tz)
 
 
 def stem(instrument: Instrument, lang: Lang) -> str:
@@ -466,7 +467,7 @@ async def show_share(
     builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
-        when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+        when = dates.moment(booking.slot.starts_at, settings.tz)
         name = booking.slot.psychologist.display_name
         share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
         builder.row(button(f"{mark}{when} · {name}", share_to))
@@ -481,7 +482,7 @@ def shared_text(user: User, row: SelfCheckResult, booking: Booking, settings: Se
     with i18n.use_locale(staff_lang):
         return _("selfcheck-shared-psy").format(
             code=user.pseudonym,
-            when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
+            when=dates.moment(booking.slot.starts_at, settings.tz),
             result=result_text(
                 instruments()[row.instrument],
                 stored_result(row),
