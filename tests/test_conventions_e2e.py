@@ -243,11 +243,21 @@ async def test_staff_have_their_own_commands_in_their_chat(fake_api, start_bot, 
     await agree(teacher, TEXTS[lang])
     assert fake_api.chat_commands(7112) is None, "teachers have the everyone's menu"
 
-    await psychologist.press(t("consent-agree"))  # a staff member changes language: so does their menu
+    # Their own onboarding: no teacher's consent, no teacher's code; their cabinet first.
+    for person, cabinet in ((psychologist, "menu-psy"), (coordinator, "menu-coord")):
+        assert person.last_text == html_free(t("consent-staff-text")) and "T-XXXXXX" not in person.last_text
+        await person.press(t("consent-agree"))
+        assert person.last_text == html_free(t("main-menu-staff")) and person.last.buttons[0] == t(cabinet)
+
+    # A staff member changes language: so does their "/" menu.
     await psychologist.press_data(Settings(action=SettingsAction.LANGUAGE).pack())
     await psychologist.press_data(Lang(code=other, origin=LangOrigin.SETTINGS).pack())
     own = {c["command"]: c["description"] for c in fake_api.commands[chat_scope(7110)]}
     assert own["questions"] == TRANSLATIONS[other].gettext("command-questions")
+
+
+def html_free(text: str) -> str:
+    return text.replace("<b>", "").replace("</b>", "")
 
 
 def chat_scope(chat_id: int) -> tuple[str, str]:

@@ -223,6 +223,9 @@ class CoordAction(StrEnum):
     GROUP_REGION = "greg"  # v: a region code, "" every region
     GROUP_LANGUAGE = "glng"  # v: kk or ru
     GROUP_FACILITATOR = "gfac"  # i: a psychologist, 0 none
+    GROUP_DAY = "gday"  # v: YYYYMMDD, "" the calendar again
+    GROUP_TIME = "gtime"  # v: YYYYMMDDHHMM
+    GROUP_NOOP = "gnoop"  # the calendar's headers and padding
     GROUP_LIST = "glist"
     GROUP_VIEW = "gview"
     GROUP_CANCEL = "gcancel"  # ask

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
-from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, urgent_row
+from bot.telegram.keyboards import STAFF_ITEMS, KeyboardBuilder, button, main_menu, urgent_row
 from bot.telegram.profile import STAFF_COMMANDS, publish_staff_commands
 from bot.telegram.ui import show
 from storage.models import User
@@ -44,18 +44,20 @@ async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n
         await show(event, f"{kazakh}\n\n{russian}", language_keyboard(cb.LangOrigin.START, language))
 
 
-async def ask_consent(event: Message | CallbackQuery) -> None:
+async def ask_consent(event: Message | CallbackQuery, role: str) -> None:
+    """A teacher's consent, or staff's own: what is kept of them and what they promise."""
     builder = KeyboardBuilder()
     builder.button(text=_("consent-agree"), callback_data=cb.Consent(agree=True))
     builder.button(text=_("consent-decline"), callback_data=cb.Consent(agree=False))
     builder.row(button(_("help-privacy-button"), cb.Privacy(page=1)))  # the whole policy, before agreeing
     builder.row(*urgent_row())
-    await show(event, _("consent-text"), builder.as_markup())
+    await show(event, _("consent-staff-text" if role in STAFF_ITEMS else "consent-text"), builder.as_markup())
 
 
 async def show_main_menu(event: Message | CallbackQuery, user: User, role: str, note: str = "") -> None:
-    """The main menu, after a short `note` on what just happened (if any)."""
-    text = _("main-menu").format(code=user.pseudonym)
+    """The main menu, after a short `note` on what just happened (if any). Staff have no teacher's
+    code to be told: their menu opens with their cabinet."""
+    text = _("main-menu-staff") if role in STAFF_ITEMS else _("main-menu").format(code=user.pseudonym)
     await show(event, f"{note}\n\n{text}" if note else text, main_menu(role))
 
 
@@ -66,7 +68,7 @@ async def greet(
     if user is None:
         await ask_language(event, data_language, i18n)
     elif not user.consented:
-        await ask_consent(event)
+        await ask_consent(event, role)
     else:
         await show_main_menu(event, user, role)
 

@@ -60,4 +60,4 @@ def pressed_on(query: CallbackQuery) -> Message | InaccessibleMessage:
 
 async def fresh_menu(query: CallbackQuery, user: User, role: str) -> None:
     """From a broadcast's progress message: a new menu below, the progress message stays what it is."""
-    await pressed_on(query).answer(_("main-menu").format(code=user.pseudonym), reply_markup=main_menu(role))
+    await pressed_on(query).answer(_("main-menu-staff"), reply_markup=main_menu(role))
