@@ -259,15 +259,18 @@ class StatAction(StrEnum):
     CHART = "chart"
     CSV = "csv"
     REGION = "reg"  # pick a region
+    DETAILS = "more"  # s: a section of the details
 
 
 class Stat(CallbackData, prefix="cst"):
     """Coordinators' statistics. p = a period code from bot/services/periods.py ("m202610", "q20263",
-    "y2025"; "" the latest month); r = a region code, "" the country."""
+    "y2025"; "" the latest month); r = a region code, "" the country; s = a section of the
+    details (bot/views/statistics.py SECTIONS)."""
 
     a: StatAction
     p: str = ""
     r: str = ""
+    s: str = ""
 
 
 class BookAction(StrEnum):

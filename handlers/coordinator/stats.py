@@ -50,6 +50,20 @@ async def show_report(
     await show(query, text, view.report_keyboard(report, offered, user.language, pick_region, HOME))
 
 
+async def show_details(
+    query: CallbackQuery,
+    callback_data: cb.Stat,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+) -> None:
+    report = await report_for(callback_data, session, user, role, settings, utcnow())
+    section = callback_data.s if callback_data.s in view.SECTIONS else view.SECTIONS[0]
+    text = view.report_text(report, user.language, settings.broadcast.min_cell, section)
+    await show(query, text, view.details_keyboard(report))
+
+
 async def choose_region(
     query: CallbackQuery, callback_data: cb.Stat, user: User, role: str, settings: Settings
 ) -> None:
@@ -86,7 +100,9 @@ async def send_csv(
     settings: Settings,
 ) -> None:
     report = await report_for(callback_data, session, user, role, settings, utcnow())
-    document = BufferedInputFile(report.csv(), filename=f"demeu-stats-{report.period.code}.csv")
+    document = BufferedInputFile(
+        view.report_csv(report, user.language), filename=f"demeu-stats-{report.period.code}.csv"
+    )
     await pressed_on(query).answer_document(
         document, caption=view.csv_caption(report, user.language), protect_content=False
     )  # to be saved and used in reports
@@ -96,6 +112,7 @@ async def send_csv(
 def register(router: Router) -> None:
     press = router.callback_query.register
     press(show_report, cb.Stat.filter(F.a == Action.SHOW))
+    press(show_details, cb.Stat.filter(F.a == Action.DETAILS))
     press(choose_region, cb.Stat.filter(F.a == Action.REGION))
     press(send_chart, cb.Stat.filter(F.a == Action.CHART))
     press(send_csv, cb.Stat.filter(F.a == Action.CSV))
