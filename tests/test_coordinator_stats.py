@@ -237,7 +237,7 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     # with the same mark, so that which one is small is not told either.
     assert t("co-stat-bk-no-show").format(value=HIDDEN) in text
     assert t("co-stat-bk-cancelled").format(value=HIDDEN) in text
-    assert t("co-stat-bk-rating").format(value="5.0") in text
+    assert t("co-stat-bk-rating").format(value="5,0") in text
     assert t("co-stat-sc-total").format(value="13") in text
     assert len(text) <= view.SCREEN, "the summary fits one phone screen"
     summary = text

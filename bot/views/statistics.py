@@ -10,6 +10,7 @@ from typing import cast
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_decimal
 
 from bot.content.instruments import Lang
 from bot.content.regions import region_name, regions
@@ -97,7 +98,7 @@ def csv_rows(report: Report, language: str) -> list[tuple[str, str, str]]:
             name = f"{whole} — {name[2:]}"
         else:
             whole = name
-        rows.append((entry.key, name, entry.value))
+        rows.append((entry.key, name, local_number(entry.value, language)))
     return rows
 
 
@@ -158,7 +159,18 @@ def _line(entry: Figure | ScaleBands, language: str) -> str | None:
             return _("co-stat-sc-taken").format(
                 name=html.escape(entry.instrument.abbreviation), value=html.escape(entry.value)
             )
-    return _("co-stat-" + entry.key).format(value=html.escape(entry.value))
+    return _("co-stat-" + entry.key).format(value=html.escape(local_number(entry.value, language)))
+
+
+def local_number(value: str, language: str) -> str:
+    """An average as the language writes it («4,5»); a count, a share or the hidden mark as is."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return (
+        value if number.is_integer() and "." not in value else format_decimal(number, "0.0", locale=language)
+    )
 
 
 def _lang(language: str) -> Lang:
