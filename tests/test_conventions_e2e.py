@@ -186,6 +186,7 @@ async def test_settings_command_opens_settings(fake_api, start_bot, lang):
     user = fake_api.user(user_id=7103, language_code=lang)
     await user.send_text("/settings")
     assert t["choose"] in user.last_text, "settings need consent first"
+    assert "🆘 Шұғыл көмек / Срочная помощь" in user.last.buttons, "urgent help in both languages, first"
     await agree(user, t)
     await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())  # writing a step of the safety plan
     await user.send_text("/settings")

@@ -25,23 +25,25 @@ from storage.repo import invites, users
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский"}
 
 
-def language_keyboard(origin: cb.LangOrigin, current: str) -> InlineKeyboardMarkup:
+def language_keyboard(origin: cb.LangOrigin, current: str, urgent: str | None = None) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     for code, name in LANGUAGE_NAMES.items():
         mark = "✓ " if code == current else ""
         builder.button(text=mark + name, callback_data=cb.Lang(code=code, origin=origin))
-    builder.row(*urgent_row())
+    builder.row(button(urgent, cb.Menu(item=cb.Section.SOS)) if urgent else urgent_row()[0])
     return builder.as_markup()
 
 
 async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n) -> None:
-    # Both languages on the first screen: the user has not chosen yet.
+    # Both languages on the first screen, Urgent help too: the user has not chosen yet.
     with i18n.use_locale("kk"):
-        kazakh = _("start-choose-language")
+        kazakh, kazakh_urgent = _("start-choose-language"), _("menu-sos")
     with i18n.use_locale("ru"):
-        russian = _("start-choose-language")
+        russian, russian_urgent = _("start-choose-language"), _("menu-sos")
+    urgent = f"{kazakh_urgent} / {russian_urgent.split(' ', 1)[-1]}"  # one emoji
     with i18n.use_locale(language):
-        await show(event, f"{kazakh}\n\n{russian}", language_keyboard(cb.LangOrigin.START, language))
+        markup = language_keyboard(cb.LangOrigin.START, language, urgent)
+        await show(event, f"{kazakh}\n\n{russian}", markup)
 
 
 async def ask_consent(event: Message | CallbackQuery, role: str) -> None:
