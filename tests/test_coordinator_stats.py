@@ -280,6 +280,8 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     await coordinator.press(t("co-stats-chart"), timeout=STATS_CEILING)
     photo = coordinator.last
     assert photo.kind == "photo" and photo.file.data.startswith(PNG)
+    actions = [c.params["action"] for c in fake_api.calls if c.method == "sendChatAction"]
+    assert actions == ["upload_photo"], "the coordinator sees it being prepared"
     assert t("co-chart-caption").split("{")[0].strip() in photo.caption
     await coordinator.press(t("nav-back"))
     assert t("co-stat-bk-total").format(value="18") in coordinator.last_text

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,10 +80,12 @@ async def send_chart(
     user: User,
     role: str,
     settings: Settings,
+    bot: Bot,
 ) -> None:
     report = await report_for(callback_data, session, user, role, settings, utcnow())
-    # Drawing takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(render_stats_chart, *view.chart_input(report, user.language))
+    # Drawing takes a noticeable fraction of a second: off the event loop, "sending a photo" shown.
+    async with ChatActionSender.upload_photo(chat_id=query.from_user.id, bot=bot):
+        png = await asyncio.to_thread(render_stats_chart, *view.chart_input(report, user.language))
     await pressed_on(query).answer_photo(
         BufferedInputFile(png, filename=f"demeu-stats-{report.period.code}.png"),
         caption=view.chart_caption(report, user.language, settings.broadcast.min_cell),
@@ -98,8 +101,10 @@ async def send_csv(
     user: User,
     role: str,
     settings: Settings,
+    bot: Bot,
 ) -> None:
-    report = await report_for(callback_data, session, user, role, settings, utcnow())
+    async with ChatActionSender.upload_document(chat_id=query.from_user.id, bot=bot):
+        report = await report_for(callback_data, session, user, role, settings, utcnow())
     document = BufferedInputFile(
         view.report_csv(report, user.language), filename=f"demeu-stats-{report.period.code}.csv"
     )

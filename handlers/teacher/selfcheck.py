@@ -30,6 +30,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -709,15 +710,16 @@ async def chart(
         await show_history(query, session, user, instrument, settings, lang)
         return
     title_text = chart_title(instrument, scale, lang)
-    # Rendering takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(
-        render_history_chart,
-        title=title_text,
-        points=points,
-        y_range=(scale.min, scale.max),
-        thresholds=scale.thresholds(lang),
-        y_label=_("selfcheck-chart-axis"),
-    )
+    # Rendering takes a noticeable fraction of a second: off the event loop, "sending a photo" shown.
+    async with ChatActionSender.upload_photo(chat_id=query.from_user.id, bot=bot):
+        png = await asyncio.to_thread(
+            render_history_chart,
+            title=title_text,
+            points=points,
+            y_range=(scale.min, scale.max),
+            thresholds=scale.thresholds(lang),
+            y_label=_("selfcheck-chart-axis"),
+        )
     await bot.send_photo(
         query.from_user.id,
         BufferedInputFile(png, filename=f"{instrument.key}.png"),
