@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.telegram.i18n import compile_translations
 from bot.views import dates
 from tests.date_style import foreign_dates
 
@@ -26,6 +27,7 @@ def test_one_style_per_language(lang, moment, day, full, month, weekdays):
     assert dates.moment(MOMENT, TZ, lang) == moment
     assert dates.day(MOMENT, lang, TZ) == dates.day(date(2026, 12, 2), lang) == day
     assert dates.full_date(MOMENT, lang, TZ) == full
+    assert dates.stamp(MOMENT, TZ, lang) == full + ", 12:00"
     assert dates.month(date(2026, 12, 1), lang) == month
     assert dates.time(MOMENT, TZ) == "12:00"
     names = dates.weekdays(lang)
@@ -50,9 +52,5 @@ def test_the_scan_finds_every_other_style_and_nothing_else():
     ]
     assert foreign_dates([shown(text) for text in fine]) == []
     assert foreign_dates([SimpleNamespace(method="copyMessage", params={"text": "01.12"})]) == []
-    assert (
-        foreign_dates(
-            [shown("Когда? Отправьте дату и время в виде ДД.ММ.ГГГГ ЧЧ:ММ, например 25.12.2026 15:00.")]
-        )
-        == []
-    )
+    hint = compile_translations()["ru"].gettext("co-g-when")  # what to type, not a date shown
+    assert "25.12.2026" in hint and foreign_dates([shown(hint)]) == []

@@ -6,7 +6,8 @@ The style (issue 19), the same in both languages, always in the service's time z
 |---|---|---|---|
 | a moment (a consultation, a session, "until") | `EEE, d MMMM, HH:mm` | ср, 2 декабря, 12:00 | ср, 2 желтоқсан, 12:00 |
 | a day (a day button, a day's title, a journal entry) | `EEE, d MMMM` | ср, 2 декабря | ср, 2 желтоқсан |
-| a date that may be of another year (results, history) | `d MMMM y` | 2 декабря 2026 | 2 желтоқсан 2026 |
+| a date that may be of another year | `d MMMM y` | 2 декабря 2026 | 2 желтоқсан 2026 |
+| a result in a history (two on one day told apart) | `d MMMM y, HH:mm` | 2 декабря 2026, 12:00 | 2 желтоқсан 2026, 12:00 |
 | a month (calendar titles, statistics periods) | `LLLL y`, capitalised | Декабрь 2026 | Желтоқсан 2026 |
 | a time of day | `HH:mm` | 12:00 | 12:00 |
 | weekday names over a calendar | `EEEEEE`, capitalised | Пн … Вс | Дс … Жс |
@@ -25,6 +26,7 @@ from aiogram.utils.i18n import get_i18n
 from babel.dates import format_date, format_datetime
 
 MOMENT, DAY, DATE, MONTH, WEEKDAY = "EEE, d MMMM, HH:mm", "EEE, d MMMM", "d MMMM y", "LLLL y", "EEEEEE"
+STAMP = "d MMMM y, HH:mm"
 MONDAY = date(2024, 1, 1)
 
 
@@ -51,6 +53,10 @@ def full_date(when: date | datetime, language: str | None = None, tz: ZoneInfo |
     if isinstance(when, datetime):
         when = when.astimezone(tz).date()
     return format_date(when, DATE, locale=_language(language))
+
+
+def stamp(when: datetime, tz: ZoneInfo, language: str | None = None) -> str:
+    return format_datetime(when.astimezone(tz), STAMP, tzinfo=tz, locale=_language(language))
 
 
 def month(when: date, language: str | None = None) -> str:

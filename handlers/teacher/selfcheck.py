@@ -107,7 +107,8 @@ def change(current: float, previous: float) -> str:
 
 
 def local_date(moment: datetime, settings: Settings) -> str:
-    return dates.full_date(moment, tz=settings.tz)
+    """When a result was had: with the time, so that two of one day are told apart."""
+    return dates.stamp(moment, settings.tz)
 
 
 def stem(instrument: Instrument, lang: Lang) -> str:
