@@ -14,6 +14,7 @@ class Section(StrEnum):
     GROUPS = "groups"
     CHECK = "check"
     RELAX = "relax"
+    MOOD = "mood"  # the mood check-in, one tap from the main menu
     MINE = "mine"
     SOS = "sos"
     SETTINGS = "settings"

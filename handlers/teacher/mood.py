@@ -138,6 +138,7 @@ def create_router() -> Router:
     router = Router(name="mood")
     press = router.callback_query.register
     press(ask, cb.Mood.filter(F.action == Action.ASK))
+    press(ask, cb.Menu.filter(F.item == cb.Section.MOOD))
     press(score, cb.Mood.filter(F.action == Action.SCORE))
     press(skip, cb.Mood.filter(F.action == Action.SKIP))
     press(chart, cb.Mood.filter(F.action == Action.CHART))
