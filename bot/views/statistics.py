@@ -223,7 +223,7 @@ def csv_caption(report: Report, language: str) -> str:
 
 
 def details_keyboard(report: Report) -> InlineKeyboardMarkup:
-    """Under a details step: the other steps, and Back to the summary."""
+    """Under a details step: the other steps, the chart and the file, and Back to the summary."""
     period, region = report.period, report.region or ""
     builder = KeyboardBuilder()
     for section in SECTIONS:
@@ -231,7 +231,9 @@ def details_keyboard(report: Report) -> InlineKeyboardMarkup:
             text=_("co-stats-more-" + section),
             callback_data=cb.Stat(a=Action.DETAILS, p=period.code, r=region, s=section),
         )
-    builder.adjust(1)
+    builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
+    builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
+    builder.adjust(1, 1, 1, 2)
     return with_nav(builder, cb.Stat(a=Action.SHOW, p=period.code, r=region))
 
 
