@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings, load_settings
 from bot.telegram import followups
 from storage import crypto, db
+from tests.date_style import foreign_dates
 from tests.fakeapi import FakeBotAPI
 from tests.fakeapi.reporting import report_handled
 
@@ -78,6 +79,15 @@ def no_pseudonym_beside_a_sensitive_event():
     assert not watch.offences, "log lines name a teacher beside a sensitive event:\n" + "\n".join(
         watch.offences
     )
+
+
+@pytest.fixture(autouse=True)
+def one_date_style(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every end-to-end test: what the bot showed has its dates in the one style (tests/date_style.py)."""
+    yield
+    api = request.node.funcargs.get("fake_api")
+    if api is not None and (found := foreign_dates(api.calls)):
+        pytest.fail("dates in another style than bot/views/dates.py:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from bot.events import Events
 from bot.services.bookings import Bookings
 from bot.telegram.callbacks import Book, Menu, Mine, Psy
 from bot.telegram.i18n import compile_translations
+from bot.views import dates
 from bot.views.booking import day_label
 from storage import db
 from storage.models import Booking, GroupSession, PsychologistProfile, Slot, User
@@ -217,7 +218,7 @@ async def test_template_week_and_day_views_removing_a_slot_and_a_late_confirm(fa
     await psychologist.send_text("/menu")
     await psychologist.press(t("menu-psy"))
     await psychologist.press(t("psy-template"))
-    await psychologist.press(t(f"bk-weekday-{target.weekday()}"))
+    await psychologist.press(dates.weekdays(lang)[target.weekday()])
     await psychologist.press("10:00")
     await psychologist.press("12:00")
     await psychologist.press(t("bk-format-chat"))

@@ -183,6 +183,7 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     await coordinator.send_text("/menu")
     await coordinator.press(T("menu-coord"))
     await coordinator.press(T("co-stats"), timeout=STATS_CEILING)
+    await coordinator.press(T("co-stats-more-ac"), timeout=STATS_CEILING)  # group sessions and broadcasts
     stats = coordinator.last_text
     assert T("co-stat-bc-blocked").format(value=HIDDEN) in stats
     assert T("co-stat-bc-sent").format(value=HIDDEN) in stats
@@ -192,7 +193,12 @@ async def test_broadcast_to_a_thousand_survives_a_kill(fake_api, start_bot):
     assert str(eligible - len(BLOCKED_NOW)) not in stats
     await coordinator.press(T("co-stats-csv"), timeout=STATS_CEILING)
     document = coordinator.documents[-1]
-    assert f"seats,{HIDDEN}".encode() in document.file.data and b"sessions,1" in document.file.data
+    seats, sessions = (
+        T(key).split(":")[0] for key in ("co-stat-seats", "co-stat-sessions")
+    )  # named, not coded
+    assert (
+        f"{seats},{HIDDEN}".encode() in document.file.data and f"{sessions},1".encode() in document.file.data
+    )
 
 
 async def test_an_audience_below_the_minimum_is_fewer_than_five(fake_api, start_bot):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from matplotlib import image as mpimg
 
-from bot.views.charts import render_history_chart
+from bot.views.charts import latest_of_each_day, render_history_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALMATY = timezone(timedelta(hours=5))
@@ -66,6 +66,9 @@ def test_naive_datetimes_same_day_points_and_unsorted_input() -> None:
         render(points(30), y_range=(1, 5), thresholds=[], y_label="Көңіл-күй"),
     ):
         assert png_size(data) == (800, 450)
+    # Two results of one day would stand as a vertical line: the day's latest is drawn.
+    next_day = (datetime(2026, 3, 2, 8), 55.0)
+    assert latest_of_each_day([next_day, same_day[1], same_day[0]]) == [same_day[1], next_day]
 
 
 def test_rejects_empty_history_and_bad_range() -> None:

@@ -4,6 +4,7 @@ once per language, /help, /privacy, /settings and /cancel answered, never with "
 import asyncio
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -11,10 +12,22 @@ from sqlalchemy import func, select
 
 from bot import __main__ as entry
 from bot.config import generate_webhook_secret
-from bot.telegram.callbacks import Menu, Safe, SafeAction
+from bot.content.instruments import load_instruments
+from bot.telegram.callbacks import (
+    Lang,
+    LangOrigin,
+    Menu,
+    Safe,
+    SafeAction,
+    SelfCheck,
+    Settings,
+    SettingsAction,
+)
+from bot.telegram.i18n import compile_translations
 from bot.telegram.profile import COMMANDS
 from storage.models import AnonQuestion
 from storage.models.safety import SafetyPlan
+from storage.repo import invites
 from tests.conftest import make_settings
 from tests.test_webhook_serve import free_port, healthz
 
@@ -56,6 +69,7 @@ TEXTS = {
         "choose": "Выберите язык",
     },
 }
+TRANSLATIONS = compile_translations()
 PROFILE_SETTERS = ("setMyCommands", "setMyDescription", "setMyShortDescription")
 
 
@@ -172,6 +186,7 @@ async def test_settings_command_opens_settings(fake_api, start_bot, lang):
     user = fake_api.user(user_id=7103, language_code=lang)
     await user.send_text("/settings")
     assert t["choose"] in user.last_text, "settings need consent first"
+    assert "🆘 Шұғыл көмек / Срочная помощь" in user.last.buttons, "urgent help in both languages, first"
     await agree(user, t)
     await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())  # writing a step of the safety plan
     await user.send_text("/settings")
@@ -189,7 +204,7 @@ async def test_cancel_leaves_the_question_being_written(fake_api, start_bot, lan
     await user.send_text("/cancel")
     assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
     await user.send_text("Это не вопрос")
-    assert t["unexpected"] in user.messages[-2].text, "the question form was left"
+    assert t["unexpected"] in user.last_text, "the question form was left"
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AnonQuestion)) == 0
 
@@ -207,3 +222,80 @@ async def test_cancel_leaves_the_safety_plan_step_unsaved(fake_api, start_bot, l
     assert t["cancelled"] in user.last_text and t["menu"] in user.last_text
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SafetyPlan)) == 0
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_staff_have_their_own_commands_in_their_chat(fake_api, start_bot, lang):
+    t, other = TRANSLATIONS[lang].gettext, "ru" if lang == "kk" else "kk"
+    bot = await start_bot()
+    async with bot.app.sessions() as session:
+        links = {role: await invites.create(session, role, "KZ-61", timedelta(days=1)) for role in STAFF}
+        await session.commit()
+    psychologist, coordinator = (fake_api.user(user_id=7110 + i, language_code=lang) for i in range(2))
+    await psychologist.send_text("/start " + links["psychologist"])
+    await coordinator.send_text("/start " + links["coordinator"])
+    work = {"psychologist": "questions", "coordinator": "mutes"}
+    for person, role in ((psychologist, "psychologist"), (coordinator, "coordinator")):
+        assert fake_api.chat_commands(person.id) == [*COMMANDS[:2], work[role], *COMMANDS[2:]]
+    own = {c["command"]: c["description"] for c in fake_api.commands[chat_scope(7110)]}
+    assert own["questions"] == t("command-questions") and own["sos"] == t("command-sos")
+
+    teacher = fake_api.user(user_id=7112, language_code=lang)
+    await agree(teacher, TEXTS[lang])
+    assert fake_api.chat_commands(7112) is None, "teachers have the everyone's menu"
+
+    # Their own onboarding: no teacher's consent, no teacher's code; their cabinet first.
+    for person, cabinet in ((psychologist, "menu-psy"), (coordinator, "menu-coord")):
+        assert person.last_text == html_free(t("consent-staff-text")) and "T-XXXXXX" not in person.last_text
+        await person.press(t("consent-agree"))
+        assert person.last_text == html_free(t("main-menu-staff")) and person.last.buttons[0] == t(cabinet)
+
+    # A staff member changes language: so does their "/" menu.
+    await psychologist.press_data(Settings(action=SettingsAction.LANGUAGE).pack())
+    await psychologist.press_data(Lang(code=other, origin=LangOrigin.SETTINGS).pack())
+    own = {c["command"]: c["description"] for c in fake_api.commands[chat_scope(7110)]}
+    assert own["questions"] == TRANSLATIONS[other].gettext("command-questions")
+
+
+def html_free(text: str) -> str:
+    return text.replace("<b>", "").replace("</b>", "")
+
+
+def chat_scope(chat_id: int) -> tuple[str, str]:
+    return json.dumps({"chat_id": chat_id, "type": "chat"}), ""
+
+
+STAFF = ("psychologist", "coordinator")
+
+
+def sent(calls) -> int:
+    """Messages the bot sent in reply (edits are not new messages)."""
+    return sum(call.method.startswith("send") and call.method != "sendChatAction" for call in calls)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_stray_input_gets_one_message_and_a_questionnaire_keeps_its_question(fake_api, start_bot, lang):
+    t, gettext = TEXTS[lang], TRANSLATIONS[lang].gettext
+    await start_bot()
+    user = fake_api.user(user_id=7120, language_code=lang)
+    await agree(user, t)
+    for stray in (user.send_sticker, lambda: user.send_text("педсовет в пятницу")):
+        assert sent(await stray()) == 1, "one hint, not a hint and a second menu"
+        assert t["unexpected"] in user.last_text and gettext("nav-main") in user.last.buttons
+    await user.press(gettext("nav-main"))
+    assert t["menu"] in user.last_text
+
+    who5 = load_instruments()["who5"]
+    await user.press_data(SelfCheck(action="begin", inst="who5").pack())
+    first = who5.options_for(who5.items[0])[0].label(lang)
+    await user.press(first)
+    question = who5.items[1].text(lang)
+    for stray in (user.send_sticker, lambda: user.send_text("не знаю")):
+        assert sent(await stray()) == 1
+        assert question in user.last_text and gettext("selfcheck-stray") in user.last_text
+        assert t["unexpected"] not in user.last_text, "still in the questionnaire"
+    await user.press(who5.options_for(who5.items[1])[0].label(lang))  # answered from the new message
+    assert who5.items[2].text(lang) in user.last_text and "3/5" in user.last_text
+
+    await user.press(gettext("nav-main"))  # left: a stray text is stray again
+    assert sent(await user.send_text("ещё")) == 1 and t["unexpected"] in user.last_text

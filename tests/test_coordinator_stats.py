@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
@@ -26,7 +27,7 @@ from bot.services.anonymity import HIDDEN, Equations, Group, protect
 from bot.telegram.callbacks import Stat
 from bot.telegram.i18n import compile_translations
 from bot.views import statistics as view
-from bot.views.stats_chart import Labels, render_stats_chart
+from bot.views.stats_chart import Labels, has_bars, render_stats_chart
 from storage.models import Booking, PsychologistProfile, SelfCheckResult, Slot, StatRelease, User
 from storage.models.base import utcnow
 from storage.repo import groups, stats, users
@@ -200,6 +201,20 @@ def csv_values(document) -> dict[str, str]:
     return dict(csv.reader(io.StringIO(document.file.data.decode("utf-8-sig"))))
 
 
+async def csv_by_metric(bot, document, lang: str, region: str | None) -> dict[str, str]:
+    """The CSV's values by metric (the file names each in the coordinator's language)."""
+    async with bot.app.sessions() as session:
+        settings = bot.settings
+        report = await statistics.build(
+            session, published_month(bot), region, settings.broadcast.min_cell, settings.tz, utcnow()
+        )
+    with bot.app.i18n.context(), bot.app.i18n.use_locale(lang):
+        metrics = {name: key for key, name, _value in view.csv_rows(report, lang)}
+    values = csv_values(document)
+    assert len(metrics) == len(values) - 3, "one name a metric, after the header, period and region"
+    return {metrics[name]: value for name, value in values.items() if name in metrics}
+
+
 def small(value: str) -> bool:
     return value.isdigit() and 0 < int(value) < 5
 
@@ -222,10 +237,19 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     # with the same mark, so that which one is small is not told either.
     assert t("co-stat-bk-no-show").format(value=HIDDEN) in text
     assert t("co-stat-bk-cancelled").format(value=HIDDEN) in text
-    assert t("co-stat-bk-no-show-rate").format(value=HIDDEN) in text, "a rate would reveal the hidden count"
-    assert t("co-stat-bk-rating").format(value="5.0") in text
-    assert t("co-stat-bk-part").format(part="8–14", value="18") in text
+    assert t("co-stat-bk-rating").format(value="5,0") in text
     assert t("co-stat-sc-total").format(value="13") in text
+    assert len(text) <= view.SCREEN, "the summary fits one phone screen"
+    summary = text
+
+    # The details, a step each, each on one screen (bot/views/statistics.py cuts any longer).
+    await coordinator.press(t("co-stats-more-bk"), timeout=STATS_CEILING)
+    text = coordinator.last_text
+    assert t("co-stat-bk-no-show-rate").format(value=HIDDEN) in text, "a rate would reveal the hidden count"
+    assert t("co-stat-bk-part").format(part="8–14", value="18") in text and len(text) <= view.SCREEN
+    await coordinator.press(t("co-stats-more-sc"), timeout=STATS_CEILING)
+    text = coordinator.last_text
+    assert len(text) <= view.SCREEN
     assert t("co-stat-sc-taken").format(name="PHQ-9", value="7") in text
     # 2 mild is small, the 5 minimal would reveal it from the 7: both hidden.
     assert (
@@ -243,7 +267,8 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
         band_line(t, lang, "gad7", {"minimal": HIDDEN, "mild": HIDDEN, "moderate": "0", "severe": "0"})
         in text
     )
-    assert len(text) <= 4096
+    await coordinator.press(t("nav-back"))
+    assert coordinator.last_text == summary
 
     # Only fixed, closed periods: the latest months, quarters and year, this one marked.
     offered = periods.offered(utcnow(), bot.settings.tz)
@@ -255,14 +280,19 @@ async def test_statistics_message_chart_and_csv(fake_api, start_bot, lang):
     await coordinator.press(t("co-stats-chart"), timeout=STATS_CEILING)
     photo = coordinator.last
     assert photo.kind == "photo" and photo.file.data.startswith(PNG)
+    actions = [c.params["action"] for c in fake_api.calls if c.method == "sendChatAction"]
+    assert actions == ["upload_photo"], "the coordinator sees it being prepared"
     assert t("co-chart-caption").split("{")[0].strip() in photo.caption
     await coordinator.press(t("nav-back"))
     assert t("co-stat-bk-total").format(value="18") in coordinator.last_text
 
     # The CSV of the same numbers, then another period.
     await coordinator.press(t("co-stats-csv"), timeout=STATS_CEILING)
-    data = csv_values(coordinator.documents[-1])
-    assert data["period"] == month.code and data["region"] == REGION
+    shown = csv_values(coordinator.documents[-1])
+    assert shown[t("co-csv-metric")] == t("co-csv-value"), "headers in the coordinator's language"
+    assert shown[t("co-csv-period")] == names(bot, lang, month)[0]
+    assert not any(re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", cell) for row in shown.items() for cell in row)
+    data = await csv_by_metric(bot, coordinator.documents[-1], lang, REGION)
     assert data["bk-no-show"] == HIDDEN and data["bk-cancelled"] == HIDDEN and data["bk-attended"] == "9"
     assert data["sc-phq9-total-mild"] == HIDDEN and data["sc-phq9-total-minimal"] == HIDDEN
     assert not any(small(value) for value in data.values()), "no small count anywhere in the file"
@@ -351,11 +381,11 @@ async def test_the_country_minus_a_region_gives_nothing_away(fake_api, start_bot
     screens = {}
     for region in (None, REGION, OTHER):
         await admin.press_data(Stat(a="csv", r=region or "").pack())
-        screens[region] = csv_values(admin.documents[-1])
+        screens[region] = await csv_by_metric(bot, admin.documents[-1], "kk", region)
     assert screens[OTHER]["bk-total"] == HIDDEN and screens[OTHER]["sc-phq9"] == HIDDEN
     derived = solve(screens, published_month(bot), [(None, [REGION, OTHER])])
     assert not any(0 < value < 5 for value in derived.values()), derived
-    await admin.press_data(Stat(a="show", r=OTHER).pack())
+    await admin.press_data(Stat(a="more", r=OTHER, s="sc").pack())
     text = admin.last_text
     assert "Алматы" in text and t("co-stat-sc-bands").split("{")[0] + "PHQ-9" not in text, (
         "a hidden count is not split"
@@ -588,3 +618,6 @@ def test_chart_draws_only_suppressed_numbers():
     )
     assert png.startswith(PNG)
     assert render_stats_chart(labels, [], []).startswith(PNG), "an empty period still draws"
+    # A panel with nothing to draw is left out ("no data" is drawn once, only when all are empty).
+    assert not has_bars([("1–7", 0), ("8–14", 0)]) and has_bars([("1–7", 0), ("8–14", None)])
+    assert render_stats_chart(labels, [("1–7", 0)], [("GAD-7", 6, [("Ең аз", 6)])]).startswith(PNG)

@@ -21,6 +21,7 @@ from aiogram.exceptions import (
 from aiogram.filters import CommandStart
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
@@ -258,6 +259,22 @@ async def test_commands_and_descriptions_are_kept_per_language_and_limited(
     with pytest.raises(TelegramBadRequest, match="too long"):
         await bot.set_my_description("д" * 513)
     assert len(fake_api.expect_violations()) == 2
+
+
+async def test_a_chats_own_commands_need_the_chat(fake_api: FakeBotAPI, bot: Bot) -> None:
+    fake_api.user(USER)
+    mine = BotCommandScopeChat(chat_id=USER)
+    await bot.set_my_commands([BotCommand(command="questions", description="Очередь")], scope=mine)
+    assert fake_api.chat_commands(USER) == ["questions"] and fake_api.chat_commands(USER + 1) is None
+    assert [c.command for c in await bot.get_my_commands(scope=mine)] == ["questions"]
+    assert await bot.get_my_commands() == [], "the default scope apart"
+    await bot.delete_my_commands(scope=mine)
+    assert fake_api.chat_commands(USER) is None
+    with pytest.raises(TelegramBadRequest, match="chat not found"):  # nobody who wrote to the bot
+        await bot.set_my_commands(
+            [BotCommand(command="x", description="x")], scope=BotCommandScopeChat(chat_id=9)
+        )
+    assert len(fake_api.expect_violations()) == 1
 
 
 async def test_callback_data_is_limited_to_64_bytes(fake_api: FakeBotAPI, bot: Bot) -> None:

@@ -3,17 +3,19 @@ one, teachers join, wait in line, get a held seat, let it lapse, the session is 
 buttons are answered, ratings come back encrypted and only as aggregates."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.telegram.callbacks import Group
+from bot.telegram.callbacks import Coord, CoordAction, Group
 from bot.telegram.i18n import compile_translations
+from bot.views import dates
 from storage.models import GroupRating, GroupSession
 from storage.models.base import utcnow
 from storage.repo import groups, users
 from tests.conftest import stored_bytes
+from tests.test_coordinator_stats import make_psychologist
 
 CATALOGUES = compile_translations()
 AGREE = {"kk": ("Қазақша", "Келісемін"), "ru": ("Русский", "Согласен")}
@@ -207,3 +209,43 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     await bot.stop()
     raw = await stored_bytes(bot.settings.database.url)
     assert SECRET_COMMENT.encode() not in raw
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_coordinator_picks_the_date_in_a_calendar_and_the_facilitator_by_name(
+    fake_api, start_bot, lang
+):
+    t = texts(lang)
+    bot = await start_bot()
+    coordinator = fake_api.user(user_id=8111, language_code=lang)
+    await agree(coordinator, lang)
+    await set_role(bot, 8111, "coordinator")
+    async with bot.app.sessions() as session:
+        profile = await make_psychologist(session, 8112, "Айгүл П.")
+        psychologist_id = profile.user_id
+        await session.commit()
+
+    await coordinator.send_text("/menu")
+    await coordinator.press(t("menu-coord"))
+    await coordinator.press(t("co-gnew"))
+    await coordinator.send_text(TITLES["kk"])
+    await coordinator.send_text(TITLES["ru"])
+    today = utcnow().astimezone(bot.settings.tz).date()
+    assert dates.month(today, lang) in coordinator.last.buttons, "the calendar says its month and year"
+    day = today + timedelta(days=3)
+    await coordinator.press_data(Coord(a=CoordAction.GROUP_DAY, v=f"{day:%Y%m%d}").pack())
+    assert dates.day(day, lang) in coordinator.last_text
+    await coordinator.press("15:00")
+    await coordinator.press(t("co-g-minutes").format(minutes=90))
+    await coordinator.send_text("12")
+    await coordinator.press(t("groups-format-online"))
+    await coordinator.press(t("groups-language-" + lang))
+    assert "Айгүл П." in coordinator.last.buttons, "psychologists by the name teachers know them by"
+    await coordinator.press("Айгүл П.")
+    assert plain(t("co-g-created")) in coordinator.last_text
+    async with bot.app.sessions() as session:
+        group = await session.scalar(select(GroupSession))
+        assert group.facilitator_id == psychologist_id and group.duration_min == 90
+        assert group.starts_at.astimezone(bot.settings.tz).replace(tzinfo=None) == datetime(
+            day.year, day.month, day.day, 15, 0
+        )

@@ -27,7 +27,10 @@ ALARM = {"kk": "маңызды", "ru": "важно"}
 
 
 def tr(lang: str, key: str, **values: object) -> str:
-    return TRANSLATIONS[lang].gettext(key).format(**values)
+    translation = TRANSLATIONS[lang]  # a count picks its plural form (limit-*)
+    count = values.get("count")
+    text = translation.ngettext(key, key, count) if isinstance(count, int) else translation.gettext(key)
+    return text.format(**values)
 
 
 async def ask(teacher, text: str) -> None:

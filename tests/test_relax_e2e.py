@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.telegram.callbacks import Menu
 from handlers.teacher.relax import catalogue
 from storage.models import MoodEntry, User
 from storage.models.base import utcnow
@@ -34,7 +35,7 @@ T = {
         "fav_add": "Таңдаулыларға қосу",
         "fav_remove": "алып тастау",
         "favs": "⭐ Таңдаулылар",
-        "mood": "Көңіл күйді белгілеу",
+        "mood": "Көңіл-күйді белгілеу",
         "so-so": "Орташа",
         "hard": "Өте ауыр",
         "chart": "30 күндік кестем",
@@ -229,8 +230,7 @@ async def test_mood_check_in_note_chart_and_low_streak(fake_api, start_bot, lang
     bot = await start_bot()
     user = fake_api.user(user_id=6105, language_code=lang)
     await agree(user, TEXTS[lang])
-    await user.press(t["relax"])
-    await user.press(t["mood"])
+    await user.press_data(Menu(item="mood").pack())  # one tap from the main menu
     await user.press(t["so-so"])
     assert t["low"] not in user.last_text
     await user.send_text(NOTE)

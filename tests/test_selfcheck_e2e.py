@@ -255,9 +255,12 @@ async def test_history_chart_for_one_and_twenty_results(fake_api, start_bot):
                 repo.record_answer(draft, item.key, weeks % 4, position + 1)
             row = await repo.finish(session, draft)
             row.created_at = utcnow() - timedelta(weeks=2 * (19 - weeks))
+        row.created_at = utcnow() - timedelta(minutes=2)  # the latest two a moment apart, one day
     await user.press(t["back"])  # from the photo back to the history screen: a new text message
     assert "±0" in user.last_text or "+" in user.last_text, "change since last time"
     assert "20" in user.last_text
+    stamps = [b for b in user.last.buttons if b.startswith("🗓")]
+    assert len(stamps) == len(set(stamps)) == 5, "results of one day told apart by their time"
     await user.press(t["chart"])
     assert user.last.kind == "photo" and user.last.file.data.startswith(PNG)
     assert "20" in user.last.caption

@@ -59,6 +59,8 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
         near_id, far_id, booking_id, pseudonym = near.id, far.id, booked.id, me.pseudonym
         await session.commit()
     assert near_id in await free_profiles(bot)
+    await psychologist.send_text("/start")  # their own "/" menu, with the question queue
+    assert "questions" in fake_api.chat_commands(PSYCHOLOGIST)
 
     # The list: only this region's psychologist, with their load.
     await coordinator.send_text("/menu")
@@ -98,6 +100,7 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
     notice = t("teacher-notice-psy_off").split("}", 1)[1].split("\n")[0]  # the psychologist left
     assert notice in teacher.last_text and t("book-again") in teacher.last.buttons, "offered a new time"
     assert t("sa-you-off") in psychologist.last_text
+    assert fake_api.chat_commands(PSYCHOLOGIST) is None, "the everyone's menu again"
     # The cabinet is closed to them now: an old button is refused.
     await psychologist.press_data(Menu(item="psy").pack())
     assert t("role-refused") in psychologist.alerts
@@ -107,6 +110,7 @@ async def test_deactivate_and_reactivate_a_psychologist(fake_api, start_bot, lan
     assert t("sa-on-done") in coordinator.alerts and t("sa-status-on") in coordinator.last_text
     assert near_id in await free_profiles(bot)
     assert t("sa-you-on") in psychologist.last_text
+    assert "questions" in fake_api.chat_commands(PSYCHOLOGIST)
     async with bot.app.sessions() as session:
         actions = (await session.execute(select(AuditEntry.action, AuditEntry.target_type))).all()
         assert ("psychologist_reactivated", "psychologist_profile") in actions

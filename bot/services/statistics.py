@@ -19,9 +19,7 @@ The report is figures only; bot/views/statistics.py words them in a language.
 from __future__ import annotations
 
 import calendar
-import csv
 import functools
-import io
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -333,10 +331,6 @@ class Figure:
     value: str
     listed: bool = True
 
-    @property
-    def rows(self) -> list[tuple[str, str]]:
-        return [(self.key, self.value)]
-
 
 @dataclass(frozen=True, kw_only=True)
 class FormatFigure(Figure):
@@ -382,10 +376,6 @@ class ScaleBands:
     cells: tuple[Cell, ...]
     shown: bool
 
-    @property
-    def rows(self) -> list[tuple[str, str]]:
-        return [(cell.key, cell.value) for cell in self.cells]
-
 
 @dataclass
 class Report:
@@ -399,24 +389,9 @@ class Report:
     selfchecks: list[Figure | ScaleBands] = field(default_factory=list)
 
     @property
-    def rows(self) -> list[tuple[str, str]]:
-        entries = [*self.activity, *self.consultations, *self.parts, *self.selfchecks]
-        return [row for entry in entries for row in entry.rows]
-
-    @property
     def scales(self) -> list[ScaleBands]:
         """The bands drawn: those the message lists."""
         return [entry for entry in self.selfchecks if isinstance(entry, ScaleBands) and entry.shown]
-
-    def csv(self) -> bytes:
-        """The CSV file, with a BOM so that spreadsheet programs read it as UTF-8."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["metric", "value"])
-        writer.writerow(["period", self.period.code])
-        writer.writerow(["region", self.region or "all"])
-        writer.writerows(self.rows)
-        return buffer.getvalue().encode("utf-8-sig")
 
 
 def bands(instrument: str, answers: dict[str, int]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ class Section(StrEnum):
     GROUPS = "groups"
     CHECK = "check"
     RELAX = "relax"
+    MOOD = "mood"  # the mood check-in, one tap from the main menu
     MINE = "mine"
     SOS = "sos"
     SETTINGS = "settings"
@@ -223,6 +224,9 @@ class CoordAction(StrEnum):
     GROUP_REGION = "greg"  # v: a region code, "" every region
     GROUP_LANGUAGE = "glng"  # v: kk or ru
     GROUP_FACILITATOR = "gfac"  # i: a psychologist, 0 none
+    GROUP_DAY = "gday"  # v: YYYYMMDD, "" the calendar again
+    GROUP_TIME = "gtime"  # v: YYYYMMDDHHMM
+    GROUP_NOOP = "gnoop"  # the calendar's headers and padding
     GROUP_LIST = "glist"
     GROUP_VIEW = "gview"
     GROUP_CANCEL = "gcancel"  # ask
@@ -256,15 +260,18 @@ class StatAction(StrEnum):
     CHART = "chart"
     CSV = "csv"
     REGION = "reg"  # pick a region
+    DETAILS = "more"  # s: a section of the details
 
 
 class Stat(CallbackData, prefix="cst"):
     """Coordinators' statistics. p = a period code from bot/services/periods.py ("m202610", "q20263",
-    "y2025"; "" the latest month); r = a region code, "" the country."""
+    "y2025"; "" the latest month); r = a region code, "" the country; s = a section of the
+    details (bot/views/statistics.py SECTIONS)."""
 
     a: StatAction
     p: str = ""
     r: str = ""
+    s: str = ""
 
 
 class BookAction(StrEnum):

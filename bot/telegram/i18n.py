@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.types import TelegramObject
-from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import I18n, I18nMiddleware, get_i18n
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -78,7 +78,10 @@ def _compiled(locales: Path, stamp: tuple[tuple[str, int, int], ...]) -> dict[st
 
 def catalogue_problems(catalogues: dict[str, Catalog]) -> list[str]:
     """Keys missing or empty in a language, and translations whose placeholders differ."""
-    keys = set().union(*({m.id for m in c if m.id} for c in catalogues.values()))
+    # A plural entry's id is (msgid, msgid_plural): its msgid is the key.
+    keys = set().union(
+        *({m.id if isinstance(m.id, str) else m.id[0] for m in c if m.id} for c in catalogues.values())
+    )
     problems = []
     for key in sorted(keys):
         texts = {}
@@ -105,6 +108,13 @@ def build_i18n(default_locale: str, locales: Path = LOCALES) -> I18n:
     i18n = I18n(path=locales, default_locale=default_locale, domain=DOMAIN)
     i18n.locales = compile_translations(locales)
     return i18n
+
+
+def plural(key: str, n: int) -> str:
+    """The form of `key` for the number `n`, by the language's plural rule (Russian: 1, 21 запись;
+    2 записи; 5, 11 записей). A plural entry is symbolic like every other: msgid and msgid_plural
+    are both `key`, and each language has its forms (Kazakh's two are the same text)."""
+    return get_i18n().gettext(key, key, n)
 
 
 class UserLanguageMiddleware(I18nMiddleware):

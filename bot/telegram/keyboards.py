@@ -18,6 +18,7 @@ TEACHER_ITEMS = (
     Section.GROUPS,
     Section.CHECK,
     Section.RELAX,
+    Section.MOOD,
     Section.MINE,
     Section.SOS,
     Section.SETTINGS,
@@ -58,12 +59,11 @@ def main_menu(role: str) -> InlineKeyboardMarkup:
 def _main_menu(role: str, _locale: str) -> InlineKeyboardMarkup:
     """The most shown screen, the same for every user of a role and language: built once each."""
     builder = KeyboardBuilder()
-    for item in TEACHER_ITEMS:
-        builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
-    for item in STAFF_ITEMS.get(role, ()):
+    staff = STAFF_ITEMS.get(role, ())
+    for item in (*staff, *TEACHER_ITEMS):  # staff see their cabinet first
         builder.button(text=_("menu-" + item), callback_data=Menu(item=item))
     # Two per row reads well on a phone; Urgent help stays visible in the middle.
-    builder.adjust(1, 1, 2, 2, 1, 1, 2)
+    builder.adjust(*(1 for _item in staff), 1, 1, 2, 2, 1, 1, 1)
     return builder.as_markup()
 
 

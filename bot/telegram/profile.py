@@ -7,18 +7,45 @@ replicas restarting ask a few questions and change nothing.
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot
-from aiogram.types import BotCommand
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import LANGUAGES
 
+log = logging.getLogger(__name__)
+
 COMMANDS = ("start", "menu", "help", "sos", "settings", "privacy", "cancel")
+# A staff member's own "/" menu in their chat: the teacher's, with their work right after the menu.
+STAFF_COMMANDS = {
+    "psychologist": ("questions",),
+    "coordinator": ("mutes",),
+    "admin": ("questions", "mutes"),
+}
 
 
-def commands() -> list[BotCommand]:
-    return [BotCommand(command=name, description=_("command-" + name)) for name in COMMANDS]
+def commands(role: str = "teacher") -> list[BotCommand]:
+    names = (*COMMANDS[:2], *STAFF_COMMANDS.get(role, ()), *COMMANDS[2:])
+    return [BotCommand(command=name, description=_("command-" + name)) for name in names]
+
+
+async def publish_staff_commands(bot: Bot, i18n: I18n, chat_id: int, role: str, language: str) -> None:
+    """Staff see their own commands in their own chat, in their language (BotCommandScopeChat);
+    anyone else (a retired psychologist) gets the everyone's menu back. Telegram refusing is
+    logged: the step it came with (an invite, a deactivation) stands."""
+    scope = BotCommandScopeChat(chat_id=chat_id)
+    try:
+        if role in STAFF_COMMANDS:
+            with i18n.use_locale(language):
+                await bot.set_my_commands(commands(role), scope=scope)
+        else:
+            await bot.delete_my_commands(scope=scope)
+    except TelegramAPIError:
+        log.warning("setting a staff member's commands failed", exc_info=True)
 
 
 async def publish_profile(bot: Bot, i18n: I18n, default_language: str) -> list[str]:

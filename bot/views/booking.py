@@ -4,17 +4,18 @@ and the notices to the other side (sent by the outbox, bot/workers/notices.py)."
 from __future__ import annotations
 
 import html
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date, format_datetime
 
 from bot.content.regions import region_name
 from bot.telegram import callbacks as cb
+from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
+from bot.views import dates
 from bot.views.ics import event_file
 from storage.models import Booking, PsychologistProfile, Slot, User
 
@@ -23,20 +24,10 @@ def esc(text: str | None) -> str:
     return html.escape(text or "", quote=False)
 
 
-def when(moment: datetime, tz: ZoneInfo, language: str) -> str:
-    return format_datetime(moment.astimezone(tz), "d MMMM, EEEE, HH:mm", tzinfo=tz, locale=language)
-
-
-def day_label(day: date, language: str) -> str:
-    return format_date(day, "EEE, d MMM", locale=language)
-
-
-def day_title(day: date, language: str) -> str:
-    return format_date(day, "d MMMM, EEEE", locale=language)
-
-
-def hhmm(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%H:%M")
+# The one date style (bot/views/dates.py), under the names booking screens know it by.
+when = dates.moment
+day_label = day_title = dates.day
+hhmm = dates.time
 
 
 def format_name(fmt: str) -> str:
@@ -180,4 +171,4 @@ def daily_limit(key: str, count: int) -> tuple[str, InlineKeyboardMarkup]:
     builder = KeyboardBuilder()
     builder.button(text=_("menu-mine"), callback_data=cb.Menu(item=cb.Section.MINE))
     builder.row(*urgent_row())
-    return _(key).format(count=count), with_nav(builder)
+    return plural(key, count).format(count=count), with_nav(builder)

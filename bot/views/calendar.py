@@ -1,4 +1,4 @@
-"""A month-grid day picker for inline keyboards: weekday header, days as buttons.
+"""A month-grid day picker for inline keyboards: the month and year, weekday header, days as buttons.
 
 Days outside [first, last] and padding cells are `noop` buttons (answered, do nothing), so the
 grid keeps its shape on a phone. Callback data comes from the caller: short and ASCII.
@@ -11,12 +11,13 @@ from datetime import date, timedelta
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton
-from aiogram.utils.i18n import gettext as _
+
+from bot.views import dates
 
 
 def weekday_names() -> list[str]:
-    """Two-letter names, Monday first (locale keys weekday-short-0..6)."""
-    return [_(f"bk-weekday-{day}") for day in range(7)]
+    """Two-letter names, Monday first, in the one date style (bot/views/dates.py)."""
+    return dates.weekdays()
 
 
 def day_grid(
@@ -26,12 +27,19 @@ def day_grid(
     noop: CallbackData,
     marked: set[date] | None = None,
 ) -> list[list[InlineKeyboardButton]]:
-    """Rows: the weekday header, then whole weeks from the Monday before `first` to the Sunday after `last`."""
+    """Rows: the month and year, the weekday header, then whole weeks from the Monday before `first`
+    to the Sunday after `last`; a week in which a new month begins is headed by that month's name."""
     marked = marked or set()
     blank = noop.pack()
-    rows = [[InlineKeyboardButton(text=name, callback_data=blank) for name in weekday_names()]]
+    rows = [
+        [InlineKeyboardButton(text=dates.month(first), callback_data=blank)],
+        [InlineKeyboardButton(text=name, callback_data=blank) for name in weekday_names()],
+    ]
     day = first - timedelta(days=first.weekday())
     while day <= last:
+        new_month = next((d for d in (day + timedelta(days=n) for n in range(7)) if d.day == 1), None)
+        if new_month is not None and first < new_month <= last:
+            rows.append([InlineKeyboardButton(text=dates.month(new_month), callback_data=blank)])
         row = []
         for _offset in range(7):
             if first <= day <= last:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def render_history_chart(
     """Render a score history as PNG bytes (800x450).
 
     ``points`` may come in any order and may be timezone-aware: dates are shown
-    as dd.mm in the timezone of the points. ``thresholds`` are drawn as dashed
+    as dd.mm in the timezone of the points, one point a day (the day's latest). ``thresholds`` are drawn as dashed
     horizontal lines with their labels; those outside ``y_range`` are skipped.
     """
     if not points:
@@ -54,7 +54,7 @@ def render_history_chart(
     if not y_min < y_max:
         raise ValueError(f"invalid y_range {y_range}")
 
-    points = sorted(points, key=lambda p: p[0])
+    points = latest_of_each_day(points)
     dates = [p[0] for p in points]
     ys = [float(p[1]) for p in points]
 
@@ -95,6 +95,15 @@ def render_history_chart(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
+
+
+def latest_of_each_day(points: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
+    """In time order, one point a day (the day's latest): several results of one day would
+    otherwise stand as a vertical line. The history list above the chart keeps them all."""
+    by_day: dict[date, tuple[datetime, float]] = {}
+    for point in sorted(points, key=lambda p: p[0]):
+        by_day[point[0].date()] = point
+    return list(by_day.values())
 
 
 def _value_axis(ax: Axes, y_min: float, y_max: float) -> None:

@@ -24,6 +24,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from bot.views.booking import privacy_text
 from storage.models import ChatSession, User
 from storage.models.base import utcnow
@@ -63,7 +64,7 @@ async def delivered(result: delivery.Result, person: User) -> Any:
 
 
 def local_time(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%H:%M")
+    return dates.time(moment, settings.tz)
 
 
 def closes_at(chat: ChatSession, settings: Settings) -> datetime:

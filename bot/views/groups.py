@@ -14,13 +14,14 @@ from bot.content.regions import region_name
 from bot.services.groups import SCORES
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.views import dates
 from storage.models import GroupSession
 
 Action = cb.GroupAction
 
 
 def when(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+    return dates.moment(moment, tz)
 
 
 def describe(group: GroupSession, language: str, tz: ZoneInfo, seats_left: int | None = None) -> str:

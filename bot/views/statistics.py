@@ -3,21 +3,24 @@ report (bot/services/statistics.py), in the current locale (call inside the hand
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 from typing import cast
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date
+from babel.numbers import format_decimal
 
 from bot.content.instruments import Lang
 from bot.content.regions import region_name, regions
 from bot.services import periods
 from bot.services.anonymity import HIDDEN
 from bot.services.periods import SETTLE, Period
-from bot.services.statistics import Figure, FormatFigure, Part, Report, ScaleBands, Taken
+from bot.services.statistics import FORMATS, Figure, FormatFigure, Part, Report, ScaleBands, Taken
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.views import dates
 from bot.views.stats_chart import Labels
 
 Action = cb.StatAction
@@ -27,8 +30,7 @@ Row = tuple[str, int, list[Bar]]
 
 def period_name(period: Period, language: str) -> str:
     if period.kind == "m":
-        name = format_date(period.first, "LLLL yyyy", locale=language)
-        return name[:1].upper() + name[1:]
+        return dates.month(period.first, language)
     if period.kind == "q":
         return _("co-period-quarter").format(quarter=period.number, year=period.year)
     return _("co-period-year").format(year=period.year)
@@ -38,24 +40,95 @@ def area_name(region: str | None, language: str) -> str:
     return region_name(region, language) or _("co-stats-all-regions")
 
 
-def report_text(report: Report, language: str, minimum: int) -> str:
+SCREEN = 1000  # characters: one screen of a phone, the summary and each details step
+SECTIONS = ("bk", "ac", "sc")  # details: consultations; group sessions and broadcasts; self-checks
+SUMMARY = (  # the summary's lines, in this order; the rest is in the details
+    "active",
+    "bk-total",
+    *(f"bk-format-{fmt}" for fmt in FORMATS),
+    "bk-attended",
+    "bk-no-show",
+    "bk-cancelled",
+    "bk-rating",
+    "sessions",
+    "sc-total",
+)
+
+
+def report_text(report: Report, language: str, minimum: int, section: str = "") -> str:
+    """The summary of a report, or one section of its details: each fits one phone screen."""
     title = _("co-stats-title").format(
         period=period_name(report.period, language), region=html.escape(area_name(report.region, language))
     )
-    heading = _("co-stat-bk-by-days") if report.period.kind == "m" else _("co-stat-bk-by-months")
-    lines = [
-        title,
-        *_lines(report.activity, language),
-        "",
-        *_lines(report.consultations, language),
-        heading,
-        *_lines(report.parts, language),
-        "",
-        *_lines(report.selfchecks, language),
-        "",
-        _("co-stats-note").format(mark=HIDDEN, minimum=minimum, days=SETTLE.days),
-    ]
-    return fit("\n".join(lines))
+    if section == "bk":
+        body = [
+            *_lines(report.consultations, language),
+            parts_heading(report),
+            *_lines(report.parts, language),
+        ]
+    elif section == "ac":
+        body = _lines(report.activity, language)
+    elif section == "sc":
+        body = _lines(report.selfchecks, language)
+    else:
+        entries = [*report.activity, *report.consultations, *report.selfchecks]
+        by_key = {entry.key: entry for entry in entries if isinstance(entry, Figure)}
+        body = [
+            line for key in SUMMARY if key in by_key and (line := _line(by_key[key], language)) is not None
+        ]
+    note = _("co-stats-note").format(mark=HIDDEN, minimum=minimum, days=SETTLE.days)
+    return fit("\n".join([title, *body, "", note]), SCREEN)
+
+
+def parts_heading(report: Report) -> str:
+    return _("co-stat-bk-by-days") if report.period.kind == "m" else _("co-stat-bk-by-months")
+
+
+def csv_rows(report: Report, language: str) -> list[tuple[str, str, str]]:
+    """(metric, its name in this language, value) for every published figure of the report: a
+    part is named with the whole it is part of («Отменены — из них поздно»)."""
+    rows, whole = [], ""
+    for entry in [*report.activity, *report.consultations, *report.parts, *report.selfchecks]:
+        if isinstance(entry, ScaleBands):
+            scale = scale_label(entry, language)
+            rows += [(c.key, f"{scale} — {c.band.label(_lang(language))}", c.value) for c in entry.cells]
+            continue
+        name = _csv_name(entry, report, language)
+        if name.startswith("— "):
+            name = f"{whole} — {name[2:]}"
+        else:
+            whole = name
+        rows.append((entry.key, name, local_number(entry.value, language)))
+    return rows
+
+
+def _csv_name(entry: Figure, report: Report, language: str) -> str:
+    match entry:
+        case Part():
+            return f"{parts_heading(report).rstrip(':')} — {part_label(entry, language)}"
+        case FormatFigure():
+            return "— " + plain(_("bk-format-" + entry.format))
+        case Taken():
+            return "— " + entry.instrument.abbreviation
+    template = _("co-stat-" + entry.key)
+    return template.replace("{value}", "").strip().rstrip(":").strip()
+
+
+def plain(label: str) -> str:
+    """A label without its emoji."""
+    return label.lstrip("".join(ch for ch in label if not ch.isalnum() and ch not in "«(")).strip()
+
+
+def report_csv(report: Report, language: str) -> bytes:
+    """The CSV file in the coordinator's language, with a BOM so that spreadsheet programs read it
+    as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("co-csv-metric"), _("co-csv-value")])
+    writer.writerow([_("co-csv-period"), period_name(report.period, language)])
+    writer.writerow([_("co-csv-region"), area_name(report.region, language)])
+    writer.writerows((name, value) for _key, name, value in csv_rows(report, language))
+    return buffer.getvalue().encode("utf-8-sig")
 
 
 def _lines(entries: list[Figure | ScaleBands] | list[Figure] | list[Part], language: str) -> list[str]:
@@ -86,7 +159,18 @@ def _line(entry: Figure | ScaleBands, language: str) -> str | None:
             return _("co-stat-sc-taken").format(
                 name=html.escape(entry.instrument.abbreviation), value=html.escape(entry.value)
             )
-    return _("co-stat-" + entry.key).format(value=html.escape(entry.value))
+    return _("co-stat-" + entry.key).format(value=html.escape(local_number(entry.value, language)))
+
+
+def local_number(value: str, language: str) -> str:
+    """An average as the language writes it («4,5»); a count, a share or the hidden mark as is."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return (
+        value if number.is_integer() and "." not in value else format_decimal(number, "0.0", locale=language)
+    )
 
 
 def _lang(language: str) -> Lang:
@@ -138,6 +222,21 @@ def csv_caption(report: Report, language: str) -> str:
     return _("co-stats-csv-caption").format(period=period_name(report.period, language))
 
 
+def details_keyboard(report: Report) -> InlineKeyboardMarkup:
+    """Under a details step: the other steps, the chart and the file, and Back to the summary."""
+    period, region = report.period, report.region or ""
+    builder = KeyboardBuilder()
+    for section in SECTIONS:
+        builder.button(
+            text=_("co-stats-more-" + section),
+            callback_data=cb.Stat(a=Action.DETAILS, p=period.code, r=region, s=section),
+        )
+    builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
+    builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
+    builder.adjust(1, 1, 1, 2)
+    return with_nav(builder, cb.Stat(a=Action.SHOW, p=period.code, r=region))
+
+
 def back_to_report(report: Report) -> InlineKeyboardMarkup:
     return with_nav(KeyboardBuilder(), cb.Stat(a=Action.SHOW, p=report.period.code, r=report.region or ""))
 
@@ -155,11 +254,16 @@ def report_keyboard(
             text=mark + period_name(each, language),
             callback_data=cb.Stat(a=Action.SHOW, p=each.code, r=region),
         )
+    for section in SECTIONS:
+        builder.button(
+            text=_("co-stats-more-" + section),
+            callback_data=cb.Stat(a=Action.DETAILS, p=period.code, r=region, s=section),
+        )
     builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
     builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
     if pick_region:
         builder.button(text=_("co-stats-region"), callback_data=cb.Stat(a=Action.REGION, p=period.code))
-    builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 2, 1)
+    builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 1, 1, 1, 2, 1)
     return with_nav(builder, home)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.views.charts import DPI, FONT, LINE_COLOR
@@ -68,27 +69,42 @@ def render_stats_chart(
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, height_ratios=(1, 1.2))
     fig.suptitle(labels.title, fontsize=14, fontfamily=FONT, x=0.02, ha="left")
-    for ax in (top, bottom):
+    # Only the panels with something to draw; with nothing at all, "no data" once.
+    panels = [
+        (title, draw, ratio)
+        for title, draw, ratio, drawn in (
+            (labels.bars, partial(_bars, labels=labels, bars=bars), 1.0, has_bars(bars)),
+            (labels.bands, partial(_bands, labels=labels, bands=bands), 1.2, bool(bands)),
+        )
+        if drawn
+    ]
+    axes = fig.subplots(
+        max(len(panels), 1), 1, squeeze=False, height_ratios=[r for *_rest, r in panels] or None
+    )
+    for ax in axes[:, 0]:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    top.set_title(labels.bars, fontsize=12, fontfamily=FONT, loc="left")
-    _bars(top, labels, bars)
-    bottom.set_title(labels.bands, fontsize=12, fontfamily=FONT, loc="left")
-    _bands(bottom, labels, bands)
+    if not panels:
+        _empty(axes[0, 0], labels.empty)
+    for ax, (title, draw, _ratio) in zip(axes[:, 0], panels, strict=False):
+        ax.set_title(title, fontsize=12, fontfamily=FONT, loc="left")
+        draw(ax)
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
 
 
+def has_bars(bars: list[tuple[str, int | None]]) -> bool:
+    """A count above zero, or a hidden one, to draw."""
+    return any(value is None or value > 0 for _label, value in bars)
+
+
 def _bars(ax: Axes, labels: Labels, bars: list[tuple[str, int | None]]) -> None:
     """One bar a part; a hidden one gets no bar, only its mark."""
     from matplotlib.ticker import MaxNLocator
 
-    if not any(value for _label, value in bars) and not any(value is None for _label, value in bars):
-        return _empty(ax, labels.empty)
     xs = list(range(len(bars)))
     ax.bar(xs, [value or 0 for _label, value in bars], color=LINE_COLOR, width=0.7)
     for x, (_label, value) in zip(xs, bars, strict=True):
@@ -105,8 +121,6 @@ def _bars(ax: Axes, labels: Labels, bars: list[tuple[str, int | None]]) -> None:
 
 def _bands(ax: Axes, labels: Labels, bands: list[tuple[str, int, list[tuple[str, int | None]]]]) -> None:
     """One row a scale: shares of its (shown) total; whatever is hidden is one grey part at the end."""
-    if not bands:
-        return _empty(ax, labels.empty)
     for row, (_label, total, cells) in enumerate(bands):
         left = 0.0
         for (name, value), color in zip(cells, _colors(len(cells)), strict=True):

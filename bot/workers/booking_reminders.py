@@ -44,6 +44,7 @@ from bot.config import RemindersConfig, parse_duration
 from bot.events import BookingChange, BookingChanged
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.views import dates
 from bot.views.booking import rating_buttons, when
 from bot.workers.reminders import Plan, ReminderWorker, Rendered
 from storage.models import Booking, Reminder, User
@@ -165,8 +166,7 @@ async def render_booking(
     booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
     if booking is None or not booking.upcoming or booking.slot.starts_at <= utcnow() - timedelta(minutes=1):
         return None
-    local = booking.slot.starts_at.astimezone(tz)
-    when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
+    when = dates.moment(booking.slot.starts_at, tz)
     fmt = _("rem-format-" + booking.slot.format)
     if reminder.params["role"] == "psychologist":
         text = _("rem-booking-psy").format(code=booking.teacher.pseudonym, when=when, format=fmt)
@@ -195,7 +195,7 @@ async def render_agenda(
         )
         for slot, booking in upcoming
     ]
-    text = _("rem-agenda").format(date=f"{day:%d.%m.%Y}", count=len(upcoming)) + "\n\n" + "\n".join(lines)
+    text = _("rem-agenda").format(date=dates.day(day), count=len(upcoming)) + "\n\n" + "\n".join(lines)
     builder = KeyboardBuilder()
     builder.button(text=_("menu-psy"), callback_data=cb.Menu(item="psy"))
     builder.row(*nav_row())

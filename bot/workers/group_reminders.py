@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.views import dates
 from bot.workers.reminders import Plan, ReminderWorker, Rendered
 from storage.models import Reminder, User
 from storage.models.base import utcnow
@@ -72,8 +73,7 @@ async def render_group(
     group = await groups_repo.get(session, reminder.params["group"])
     if group is None or group.status != "open" or group.starts_at <= utcnow():
         return None
-    local = group.starts_at.astimezone(tz)
-    when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
+    when = dates.moment(group.starts_at, tz)
     title = html.escape(group.title(user.language))
     builder = KeyboardBuilder()
     builder.button(text=_("rem-group-open"), callback_data=cb.Group(a="open", s=group.id))

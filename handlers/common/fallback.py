@@ -1,17 +1,22 @@
 """Last in line: stale or unknown buttons and unexpected input.
 
-Never silence, never a dead end: every update that reaches here gets a short hint and a way on.
+Never silence, never a dead end: every update that reaches here gets a short hint and a way on,
+in one message: a stray sticker or text gets the hint with Main menu and Urgent help under it,
+not a second whole menu (the one above still works).
 """
 
 from __future__ import annotations
 
+import functools
+
 from aiogram import Router
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.safety import Kind, Signal
+from bot.telegram.keyboards import KeyboardBuilder, nav_row, urgent_row
 from bot.views import safety as screens
 from handlers.common.start import greet
 from storage.models import User
@@ -38,8 +43,18 @@ async def unexpected_input(
             text, markup = screens.distress()
             await message.answer(text, reply_markup=markup)
         return
-    await message.answer(_("unexpected-input"))
-    await greet(message, user, role, i18n, i18n.current_locale)
+    if user is None or not user.consented:  # the language and consent screens say what to do
+        await greet(message, user, role, i18n, i18n.current_locale)
+        return
+    await message.answer(_("unexpected-input"), reply_markup=way_on(i18n.current_locale))
+
+
+@functools.lru_cache(maxsize=4)
+def way_on(_locale: str) -> InlineKeyboardMarkup:
+    builder = KeyboardBuilder()
+    builder.row(*nav_row())
+    builder.row(*urgent_row())
+    return builder.as_markup()
 
 
 def create_router() -> Router:

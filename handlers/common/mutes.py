@@ -18,6 +18,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from handlers.coordinator.home import HOME, region_limit
 from storage.models import User
 from storage.models.base import utcnow
@@ -52,7 +53,7 @@ async def mutes(
     found = await repo.active_mutes(session, region_limit(user, role), utcnow())
     builder = KeyboardBuilder()
     for row, teacher in found:
-        until = row.until.astimezone(settings.tz).strftime("%d.%m %H:%M")
+        until = dates.moment(row.until, settings.tz)
         label = _("mute-lift").format(code=teacher.pseudonym, until=until)
         builder.button(text=label, callback_data=cb.Mute(a=A.LIFT, id=row.id))
     builder.adjust(1)

@@ -30,6 +30,7 @@ from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.filters import staff_only
+from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.views.booking import privacy_text
@@ -237,9 +238,8 @@ async def refuse_question(message: Message, settings: Settings) -> None:
     builder = KeyboardBuilder()
     builder.button(text=_("menu-book"), callback_data=cb.Menu(item=cb.Section.BOOK))
     builder.row(*urgent_row())
-    await message.answer(
-        _("limit-questions").format(count=settings.limits.questions_per_day), reply_markup=with_nav(builder)
-    )
+    limit = settings.limits.questions_per_day
+    await message.answer(plural("limit-questions", limit).format(count=limit), reply_markup=with_nav(builder))
 
 
 async def reply_prompt(

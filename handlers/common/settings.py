@@ -17,6 +17,7 @@ from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.fsm import fsm_key_for
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
+from bot.telegram.profile import STAFF_COMMANDS, publish_staff_commands
 from bot.telegram.ui import show
 from handlers.common.start import LANGUAGE_NAMES, language_keyboard
 from storage.models import User
@@ -68,9 +69,13 @@ async def choose_language(query: CallbackQuery, user: User) -> None:
     await show(query, _("settings-language-title"), markup)
 
 
-async def set_language(query: CallbackQuery, callback_data: cb.Lang, user: User, i18n: I18n) -> None:
-    if callback_data.code in LANGUAGE_NAMES:
+async def set_language(
+    query: CallbackQuery, callback_data: cb.Lang, user: User, role: str, i18n: I18n, bot: Bot
+) -> None:
+    if callback_data.code in LANGUAGE_NAMES and callback_data.code != user.language:
         user.language = callback_data.code
+        if role in STAFF_COMMANDS:  # their "/" menu speaks their language too
+            await publish_staff_commands(bot, i18n, user.telegram_chat_id, role, user.language)
     with i18n.use_locale(user.language):
         await show_settings(query, user)
 

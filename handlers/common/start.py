@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -15,7 +15,8 @@ from bot.config import Settings
 from bot.services.accounts import Accounts
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
-from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, urgent_row
+from bot.telegram.keyboards import STAFF_ITEMS, KeyboardBuilder, button, main_menu, urgent_row
+from bot.telegram.profile import STAFF_COMMANDS, publish_staff_commands
 from bot.telegram.ui import show
 from storage.models import User
 from storage.models.base import utcnow
@@ -24,37 +25,41 @@ from storage.repo import invites, users
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский"}
 
 
-def language_keyboard(origin: cb.LangOrigin, current: str) -> InlineKeyboardMarkup:
+def language_keyboard(origin: cb.LangOrigin, current: str, urgent: str | None = None) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     for code, name in LANGUAGE_NAMES.items():
         mark = "✓ " if code == current else ""
         builder.button(text=mark + name, callback_data=cb.Lang(code=code, origin=origin))
-    builder.row(*urgent_row())
+    builder.row(button(urgent, cb.Menu(item=cb.Section.SOS)) if urgent else urgent_row()[0])
     return builder.as_markup()
 
 
 async def ask_language(event: Message | CallbackQuery, language: str, i18n: I18n) -> None:
-    # Both languages on the first screen: the user has not chosen yet.
+    # Both languages on the first screen, Urgent help too: the user has not chosen yet.
     with i18n.use_locale("kk"):
-        kazakh = _("start-choose-language")
+        kazakh, kazakh_urgent = _("start-choose-language"), _("menu-sos")
     with i18n.use_locale("ru"):
-        russian = _("start-choose-language")
+        russian, russian_urgent = _("start-choose-language"), _("menu-sos")
+    urgent = f"{kazakh_urgent} / {russian_urgent.split(' ', 1)[-1]}"  # one emoji
     with i18n.use_locale(language):
-        await show(event, f"{kazakh}\n\n{russian}", language_keyboard(cb.LangOrigin.START, language))
+        markup = language_keyboard(cb.LangOrigin.START, language, urgent)
+        await show(event, f"{kazakh}\n\n{russian}", markup)
 
 
-async def ask_consent(event: Message | CallbackQuery) -> None:
+async def ask_consent(event: Message | CallbackQuery, role: str) -> None:
+    """A teacher's consent, or staff's own: what is kept of them and what they promise."""
     builder = KeyboardBuilder()
     builder.button(text=_("consent-agree"), callback_data=cb.Consent(agree=True))
     builder.button(text=_("consent-decline"), callback_data=cb.Consent(agree=False))
     builder.row(button(_("help-privacy-button"), cb.Privacy(page=1)))  # the whole policy, before agreeing
     builder.row(*urgent_row())
-    await show(event, _("consent-text"), builder.as_markup())
+    await show(event, _("consent-staff-text" if role in STAFF_ITEMS else "consent-text"), builder.as_markup())
 
 
 async def show_main_menu(event: Message | CallbackQuery, user: User, role: str, note: str = "") -> None:
-    """The main menu, after a short `note` on what just happened (if any)."""
-    text = _("main-menu").format(code=user.pseudonym)
+    """The main menu, after a short `note` on what just happened (if any). Staff have no teacher's
+    code to be told: their menu opens with their cabinet."""
+    text = _("main-menu-staff") if role in STAFF_ITEMS else _("main-menu").format(code=user.pseudonym)
     await show(event, f"{note}\n\n{text}" if note else text, main_menu(role))
 
 
@@ -65,7 +70,7 @@ async def greet(
     if user is None:
         await ask_language(event, data_language, i18n)
     elif not user.consented:
-        await ask_consent(event)
+        await ask_consent(event, role)
     else:
         await show_main_menu(event, user, role)
 
@@ -80,6 +85,7 @@ async def start_with_invite(
     i18n: I18n,
     state: FSMContext,
     event_from_user: TelegramUser,
+    bot: Bot,
 ) -> None:
     await state.clear()
     if user is None:
@@ -93,11 +99,23 @@ async def start_with_invite(
             user.role, user.region = invite.role, invite.region or user.region
             await users.audit(session, user.pseudonym, "role_granted:" + invite.role, "invite", invite.id)
             await message.answer(_("invite-welcome-" + invite.role))
+            await publish_staff_commands(bot, i18n, message.chat.id, invite.role, user.language)
         await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
 
 
-async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+async def start(
+    message: Message,
+    command: CommandObject,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
     await state.clear()
+    if command.command == "start" and user is not None and role in STAFF_COMMANDS:
+        # Staff made otherwise than by an invite (an admin, the demo) get their "/" menu too.
+        await publish_staff_commands(bot, i18n, message.chat.id, role, user.language)
     await greet(message, user, role, i18n, i18n.current_locale)
 
 

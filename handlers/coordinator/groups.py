@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -19,6 +20,8 @@ from bot.content.regions import regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show, too_long
+from bot.views import dates
+from bot.views.calendar import day_grid
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
@@ -30,6 +33,8 @@ from storage.repo import groups, users
 Action = cb.CoordAction
 LIST = cb.Coord(a=Action.GROUP_LIST)
 DURATIONS = (45, 60, 90, 120)
+PICKER_DAYS = 42  # six weeks ahead in the calendar; a later date can be typed
+PICKER_MINUTES = range(8 * 60, 21 * 60, 30)  # 08:00 to 20:30
 LANGUAGES = ("kk", "ru")
 REQUIRED = {"title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
 
@@ -39,6 +44,10 @@ class GroupForm(StatesGroup):
     ru = State()
     when = State()
     capacity = State()
+
+
+async def noop(query: CallbackQuery) -> None:
+    """The calendar's month, weekday and padding cells: the press is answered, nothing changes."""
 
 
 async def title_and_description(message: Message, text: str) -> tuple[str, str] | None:
@@ -64,22 +73,74 @@ async def group_kk(message: Message, text: str, state: FSMContext) -> None:
     await prompt(message, _("co-g-ru"))
 
 
-async def group_ru(message: Message, text: str, state: FSMContext) -> None:
+async def group_ru(message: Message, text: str, state: FSMContext, settings: Settings) -> None:
     if (written := await title_and_description(message, text)) is None:
         return
     title, description = written
     await state.update_data(title_ru=title, description_ru=description)
     await state.set_state(GroupForm.when)
-    await prompt(message, _("co-g-when"))
+    await show_calendar(message, settings)
+
+
+async def show_calendar(event: Message | CallbackQuery, settings: Settings, note: str = "") -> None:
+    """The day picker (the date can still be typed, as the text says)."""
+    first = utcnow().astimezone(settings.tz).date()
+    builder = KeyboardBuilder()
+    pick = partial(day_button, Action.GROUP_DAY, "%Y%m%d")
+    for row in day_grid(first, first + timedelta(days=PICKER_DAYS - 1), pick, cb.Coord(a=Action.GROUP_NOOP)):
+        builder.row(*row)
+    text = _("co-g-when")
+    await show(event, f"{note}\n\n{text}" if note else text, with_nav(builder, HOME))
+
+
+def day_button(action: cb.CoordAction, pattern: str, moment: date | datetime) -> cb.Coord:
+    return cb.Coord(a=action, v=moment.strftime(pattern))
+
+
+async def group_day(query: CallbackQuery, callback_data: cb.Coord, settings: Settings) -> None:
+    try:
+        day = datetime.strptime(callback_data.v, "%Y%m%d").date()
+    except ValueError:
+        return await show_calendar(query, settings)
+    now = utcnow()
+    starts = [
+        datetime.combine(day, time(minute // 60, minute % 60), settings.tz) for minute in PICKER_MINUTES
+    ]
+    builder = KeyboardBuilder()
+    for moment in (m for m in starts if m > now):
+        builder.button(
+            text=dates.time(moment, settings.tz),
+            callback_data=day_button(Action.GROUP_TIME, "%Y%m%d%H%M", moment),
+        )
+    builder.adjust(4)
+    back = cb.Coord(a=Action.GROUP_DAY)
+    await show(query, _("co-g-when-time").format(day=dates.day(day)), with_nav(builder, back))
+
+
+async def group_time(
+    query: CallbackQuery, callback_data: cb.Coord, state: FSMContext, settings: Settings
+) -> None:
+    try:
+        moment = datetime.strptime(callback_data.v, "%Y%m%d%H%M").replace(tzinfo=settings.tz)
+    except ValueError:
+        return await show_calendar(query, settings)
+    await chosen(query, moment, state, settings)
 
 
 async def group_when(message: Message, text: str, state: FSMContext, settings: Settings) -> None:
     try:
         moment = datetime.strptime(text.strip(), "%d.%m.%Y %H:%M").replace(tzinfo=settings.tz)
     except ValueError:
-        return await prompt(message, _("co-g-when-bad"))
+        return await show_calendar(message, settings, _("co-g-when-bad"))
+    await chosen(message, moment, state, settings)
+
+
+async def chosen(
+    event: Message | CallbackQuery, moment: datetime, state: FSMContext, settings: Settings
+) -> None:
+    """A date and time picked or typed: the duration next."""
     if moment <= utcnow():
-        return await prompt(message, _("co-g-when-past"))
+        return await show_calendar(event, settings, _("co-g-when-past"))
     await state.update_data(starts_at=moment.isoformat())
     builder = KeyboardBuilder()
     for minutes in DURATIONS:
@@ -88,7 +149,7 @@ async def group_when(message: Message, text: str, state: FSMContext, settings: S
             callback_data=cb.Coord(a=Action.GROUP_DURATION, n=minutes),
         )
     builder.adjust(4)
-    await show(message, _("co-g-duration"), with_nav(builder, HOME))
+    await show(event, _("co-g-duration"), with_nav(builder, HOME))
 
 
 async def group_duration(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
@@ -150,11 +211,9 @@ async def group_language(
     data = await state.get_data()
     builder = KeyboardBuilder()
     builder.button(text=_("co-g-fac-none"), callback_data=cb.Coord(a=Action.GROUP_FACILITATOR))
-    for psychologist in await groups.facilitators(session, data.get("region")):
-        builder.button(
-            text=psychologist.pseudonym, callback_data=cb.Coord(a=Action.GROUP_FACILITATOR, i=psychologist.id)
-        )
-    builder.adjust(1, 3)
+    for psychologist, name in await groups.facilitators(session, data.get("region")):
+        builder.button(text=name, callback_data=cb.Coord(a=Action.GROUP_FACILITATOR, i=psychologist.id))
+    builder.adjust(1, 2)
     await show(query, _("co-g-facilitator"), with_nav(builder, HOME))
 
 
@@ -162,7 +221,7 @@ async def facilitator(session: AsyncSession, region: str | None, psychologist_id
     """The psychologist chosen, if still one who may lead a session there."""
     if not psychologist_id:
         return None
-    candidates = {p.id for p in await groups.facilitators(session, region)}
+    candidates = {p.id for p, _name in await groups.facilitators(session, region)}
     return psychologist_id if psychologist_id in candidates else None
 
 
@@ -208,7 +267,7 @@ async def group_list(
     builder = KeyboardBuilder()
     for group, taken in await groups.upcoming(session, utcnow(), region=region_limit(user, role), limit=15):
         label = _("co-g-item").format(
-            when=group.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M"),
+            when=dates.moment(group.starts_at, settings.tz),
             title=group.title(user.language),
             taken=taken,
             capacity=group.capacity,
@@ -294,6 +353,9 @@ def register(router: Router) -> None:
     typed(group_kk, StateFilter(GroupForm.kk), F.text.as_("text"))
     typed(group_ru, StateFilter(GroupForm.ru), F.text.as_("text"))
     typed(group_when, StateFilter(GroupForm.when), F.text.as_("text"))
+    press(group_day, StateFilter(GroupForm.when), cb.Coord.filter(F.a == Action.GROUP_DAY))
+    press(group_time, StateFilter(GroupForm.when), cb.Coord.filter(F.a == Action.GROUP_TIME))
+    press(noop, cb.Coord.filter(F.a == Action.GROUP_NOOP))
     press(group_duration, cb.Coord.filter(F.a == Action.GROUP_DURATION))
     typed(group_capacity, StateFilter(GroupForm.capacity), F.text.as_("text"))
     press(group_format, cb.Coord.filter(F.a == Action.GROUP_FORMAT))

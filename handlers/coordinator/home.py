@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, main_menu, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from storage.models import GroupSession, User
 
 Action = cb.CoordAction
@@ -45,7 +46,7 @@ def back_to(action: cb.CoordAction) -> KeyboardBuilder:
 
 
 def session_label(group: GroupSession, language: str, tz: ZoneInfo) -> str:
-    return group.starts_at.astimezone(tz).strftime("%d.%m %H:%M") + " · " + group.title(language)
+    return dates.moment(group.starts_at, tz, language) + " · " + group.title(language)
 
 
 async def home(query: CallbackQuery, state: FSMContext) -> None:
@@ -61,4 +62,4 @@ def pressed_on(query: CallbackQuery) -> Message | InaccessibleMessage:
 
 async def fresh_menu(query: CallbackQuery, user: User, role: str) -> None:
     """From a broadcast's progress message: a new menu below, the progress message stays what it is."""
-    await pressed_on(query).answer(_("main-menu").format(code=user.pseudonym), reply_markup=main_menu(role))
+    await pressed_on(query).answer(_("main-menu-staff"), reply_markup=main_menu(role))

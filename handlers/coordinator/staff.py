@@ -28,6 +28,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram import delivery
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, with_nav
+from bot.telegram.profile import publish_staff_commands
 from bot.telegram.ui import show
 from bot.views import booking as common
 from bot.views.chat import tell_chats_ended
@@ -210,6 +211,7 @@ async def deactivate(
     await session.commit()
     await tell_released(session, bot, i18n, settings, released)
     await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
+    await publish_staff_commands(bot, i18n, colleague.telegram_chat_id, colleague.role, colleague.language)
     log.info(
         "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",
         user.pseudonym,
@@ -243,6 +245,9 @@ async def reactivate(
         colleague = profile.user
         await session.commit()  # the cabinet opens before the psychologist is told
         await tell_colleague(bot, i18n, sessions, colleague, "sa-you-on")
+        await publish_staff_commands(
+            bot, i18n, colleague.telegram_chat_id, colleague.role, colleague.language
+        )
         log.info("%s reactivated psychologist profile %s", user.pseudonym, profile.id)
         callback_answer.text = _("sa-on-done")
     await show_profile(query, session, profile, callback_data.p, user)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +51,20 @@ async def show_report(
     await show(query, text, view.report_keyboard(report, offered, user.language, pick_region, HOME))
 
 
+async def show_details(
+    query: CallbackQuery,
+    callback_data: cb.Stat,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+) -> None:
+    report = await report_for(callback_data, session, user, role, settings, utcnow())
+    section = callback_data.s if callback_data.s in view.SECTIONS else view.SECTIONS[0]
+    text = view.report_text(report, user.language, settings.broadcast.min_cell, section)
+    await show(query, text, view.details_keyboard(report))
+
+
 async def choose_region(
     query: CallbackQuery, callback_data: cb.Stat, user: User, role: str, settings: Settings
 ) -> None:
@@ -65,10 +80,12 @@ async def send_chart(
     user: User,
     role: str,
     settings: Settings,
+    bot: Bot,
 ) -> None:
     report = await report_for(callback_data, session, user, role, settings, utcnow())
-    # Drawing takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(render_stats_chart, *view.chart_input(report, user.language))
+    # Drawing takes a noticeable fraction of a second: off the event loop, "sending a photo" shown.
+    async with ChatActionSender.upload_photo(chat_id=query.from_user.id, bot=bot):
+        png = await asyncio.to_thread(render_stats_chart, *view.chart_input(report, user.language))
     await pressed_on(query).answer_photo(
         BufferedInputFile(png, filename=f"demeu-stats-{report.period.code}.png"),
         caption=view.chart_caption(report, user.language, settings.broadcast.min_cell),
@@ -84,9 +101,13 @@ async def send_csv(
     user: User,
     role: str,
     settings: Settings,
+    bot: Bot,
 ) -> None:
-    report = await report_for(callback_data, session, user, role, settings, utcnow())
-    document = BufferedInputFile(report.csv(), filename=f"demeu-stats-{report.period.code}.csv")
+    async with ChatActionSender.upload_document(chat_id=query.from_user.id, bot=bot):
+        report = await report_for(callback_data, session, user, role, settings, utcnow())
+    document = BufferedInputFile(
+        view.report_csv(report, user.language), filename=f"demeu-stats-{report.period.code}.csv"
+    )
     await pressed_on(query).answer_document(
         document, caption=view.csv_caption(report, user.language), protect_content=False
     )  # to be saved and used in reports
@@ -96,6 +117,7 @@ async def send_csv(
 def register(router: Router) -> None:
     press = router.callback_query.register
     press(show_report, cb.Stat.filter(F.a == Action.SHOW))
+    press(show_details, cb.Stat.filter(F.a == Action.DETAILS))
     press(choose_region, cb.Stat.filter(F.a == Action.REGION))
     press(send_chart, cb.Stat.filter(F.a == Action.CHART))
     press(send_csv, cb.Stat.filter(F.a == Action.CSV))

@@ -20,6 +20,7 @@ from bot.telegram.callbacks import Duty, DutyAction
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from storage.models import User
 from storage.models.base import utcnow
 from storage.models.safety import DutyHours
@@ -35,12 +36,12 @@ def hhmm(minutes: int) -> str:
 
 
 def weekday(number: int) -> str:
-    return _(f"bk-weekday-{number}")
+    return dates.weekdays()[number]
 
 
 def duty_now(until: datetime | None, on_hours: bool, settings: Settings) -> str:
     if until is not None:
-        return _("duty-now-on").format(until=until.astimezone(settings.tz).strftime("%H:%M"))
+        return _("duty-now-on").format(until=dates.time(until, settings.tz))
     return _("duty-now-hours") if on_hours else _("duty-now-off")
 
 

@@ -25,6 +25,7 @@ from bot.content.regions import region_name
 from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
 from bot.telegram import callbacks as cb
+from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import booking as common
@@ -109,7 +110,8 @@ async def show_earliest(
 async def show_limit(query: CallbackQuery, settings: Settings) -> None:
     builder = KeyboardBuilder()
     builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
-    await show(query, _("book-limit").format(count=settings.booking.max_active), with_nav(builder))
+    count = settings.booking.max_active
+    await show(query, plural("book-limit", count).format(count=count), with_nav(builder))
 
 
 async def show_days(

@@ -32,6 +32,7 @@ from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
 from bot.telegram.ui import show, too_long
+from bot.views import dates
 from bot.views.groups import describe, offer_buttons, when
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User
@@ -79,7 +80,7 @@ def _next(options: tuple[str, ...], current: str) -> str:
 
 
 def short_when(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m %H:%M")
+    return dates.moment(moment, tz)
 
 
 # --- the list ---------------------------------------------------------------------------------------------

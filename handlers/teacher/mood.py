@@ -10,6 +10,7 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,14 +118,15 @@ async def chart(
         return
     points = [(created.astimezone(settings.tz), float(value)) for created, value in history]
     # Drawing takes tens of milliseconds: a worker thread keeps other users' taps quick.
-    png = await asyncio.to_thread(
-        render_history_chart,
-        title=_("mood-chart-title"),
-        points=points,
-        y_range=(1, 5),
-        thresholds=[],
-        y_label=_("mood-chart-axis"),
-    )
+    async with ChatActionSender.upload_photo(chat_id=query.from_user.id, bot=bot):
+        png = await asyncio.to_thread(
+            render_history_chart,
+            title=_("mood-chart-title"),
+            points=points,
+            y_range=(1, 5),
+            thresholds=[],
+            y_label=_("mood-chart-axis"),
+        )
     await bot.send_photo(
         query.from_user.id,
         BufferedInputFile(png, "mood.png"),
@@ -137,6 +139,7 @@ def create_router() -> Router:
     router = Router(name="mood")
     press = router.callback_query.register
     press(ask, cb.Mood.filter(F.action == Action.ASK))
+    press(ask, cb.Menu.filter(F.item == cb.Section.MOOD))
     press(score, cb.Mood.filter(F.action == Action.SCORE))
     press(skip, cb.Mood.filter(F.action == Action.SKIP))
     press(chart, cb.Mood.filter(F.action == Action.CHART))

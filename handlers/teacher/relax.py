@@ -21,6 +21,7 @@ from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
 from bot.telegram.ui import show, too_long
+from bot.views import dates
 from bot.workers.guided import GuidedSessions, GuidedView, Reason, Screen
 from handlers.teacher.guided import setup_guided
 from storage.models import User
@@ -317,7 +318,7 @@ async def journal_input(message: Message, session: AsyncSession, user: User, sta
 
 
 def entry_date(entry: repo.Journal, settings: Settings) -> str:
-    return entry.created_at.astimezone(settings.tz).strftime("%d.%m")
+    return dates.day(entry.created_at, tz=settings.tz)
 
 
 def shortened(text: str) -> str:

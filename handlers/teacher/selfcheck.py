@@ -4,7 +4,9 @@ meaning and next steps, history with a chart, and the safety screen.
 An unfinished questionnaire is a draft row (storage.repo.selfcheck), not FSM state: every
 menu screen clears the FSM, and a questionnaire must resume after any detour or restart.
 Each answer button carries its item position; an answer counts only when it is for the
-question the draft is on, so a double tap or an old message never counts twice.
+question the draft is on, so a double tap or an old message never counts twice. While a question
+is on screen the FSM holds only a marker (`Answering`, the instrument's key): a stray text or
+sticker then gets the same question again, with a one-line hint, and the teacher stays in it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,11 +39,14 @@ from bot.config import Settings
 from bot.content import lines
 from bot.content.exercises import catalogue
 from bot.content.instruments import Instrument, Item, Lang, Result, Scale, language, load_instruments
+from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.telegram.ui import show
+from bot.views import dates
 from bot.views import safety as safety_screens
 from bot.views.charts import render_history_chart
+from handlers.common.fallback import unexpected_input
 from storage.models import Booking, SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
 from storage.repo import booking as bookings
@@ -48,6 +61,10 @@ LIST = Sc(action=Action.LIST)
 SECONDS_PER_ITEM = 12  # a calm pace on a phone, for the "about N min" estimate
 HISTORY_LINES = 10  # dated lines in the history text; the chart shows all
 HISTORY_BUTTONS = 5  # newest results that can be opened in full
+
+
+class Answering(StatesGroup):
+    question = State()  # data: inst
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +107,8 @@ def change(current: float, previous: float) -> str:
 
 
 def local_date(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%d.%m.%Y")
+    """When a result was had: with the time, so that two of one day are told apart."""
+    return dates.stamp(moment, settings.tz)
 
 
 def stem(instrument: Instrument, lang: Lang) -> str:
@@ -451,7 +469,7 @@ async def show_share(
     builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
-        when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+        when = dates.moment(booking.slot.starts_at, settings.tz)
         name = booking.slot.psychologist.display_name
         share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
         builder.row(button(f"{mark}{when} · {name}", share_to))
@@ -466,7 +484,7 @@ def shared_text(user: User, row: SelfCheckResult, booking: Booking, settings: Se
     with i18n.use_locale(staff_lang):
         return _("selfcheck-shared-psy").format(
             code=user.pseudonym,
-            when=booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M"),
+            when=dates.moment(booking.slot.starts_at, settings.tz),
             result=result_text(
                 instruments()[row.instrument],
                 stored_result(row),
@@ -531,24 +549,64 @@ async def open_instrument(
 
 
 async def begin(
-    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    query: CallbackQuery,
+    callback_data: Sc,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    state: FSMContext,
 ) -> None:
     instrument = instruments()[callback_data.inst]
     draft = await repo.draft(session, user.id, instrument.key)
     if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
         draft = await repo.start(session, user.id, instrument.key)
+    await enter(state, instrument)
     await show_question(query, instrument, draft, lang_of(i18n))
 
 
 async def resume(
-    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    query: CallbackQuery,
+    callback_data: Sc,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    state: FSMContext,
 ) -> None:
     instrument = instruments()[callback_data.inst]
     draft = await repo.draft(session, user.id, instrument.key)
     if draft is None:
         await show_instrument(query, session, user, instrument, lang_of(i18n))
     else:
+        await enter(state, instrument)
         await show_question(query, instrument, draft, lang_of(i18n))
+
+
+async def enter(state: FSMContext, instrument: Instrument) -> None:
+    await state.set_state(Answering.question)
+    await state.set_data({"inst": instrument.key})
+
+
+async def stray(
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    safety_signal: Signal | None = None,
+) -> None:
+    """Typed text or a sticker while a question is on screen: that question again, one message."""
+    key = str((await state.get_data()).get("inst"))
+    draft = await repo.draft(session, user.id, key) if key in instruments() else None
+    if draft is None or draft.position >= len(instruments()[key].items):
+        await state.clear()  # finished meanwhile: the usual hint
+        draft = None
+    if safety_signal is not None or draft is None:  # or words that need care: their own reply
+        await unexpected_input(message, user, role, i18n, safety_signal)
+        return
+    given = repo.answers(draft).get(instruments()[key].items[draft.position].key)
+    text, markup = question_screen(key, draft.position, given, lang_of(i18n))
+    await show(message, f"{_('selfcheck-stray')}\n\n{text}", markup)
 
 
 async def answer(
@@ -574,11 +632,17 @@ async def answer(
 
 
 async def go_back(
-    query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
+    query: CallbackQuery,
+    callback_data: Sc,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    state: FSMContext,
 ) -> None:
     instrument = instruments()[callback_data.inst]
     draft = await repo.draft(session, user.id, instrument.key)
     if draft is None or callback_data.n == 0:
+        await state.clear()
         await show_instrument(query, session, user, instrument, lang_of(i18n))
         return
     if callback_data.n == draft.position:  # a repeated Back tap must not go back twice
@@ -647,15 +711,16 @@ async def chart(
         await show_history(query, session, user, instrument, settings, lang)
         return
     title_text = chart_title(instrument, scale, lang)
-    # Rendering takes a noticeable fraction of a second: off the event loop.
-    png = await asyncio.to_thread(
-        render_history_chart,
-        title=title_text,
-        points=points,
-        y_range=(scale.min, scale.max),
-        thresholds=scale.thresholds(lang),
-        y_label=_("selfcheck-chart-axis"),
-    )
+    # Rendering takes a noticeable fraction of a second: off the event loop, "sending a photo" shown.
+    async with ChatActionSender.upload_photo(chat_id=query.from_user.id, bot=bot):
+        png = await asyncio.to_thread(
+            render_history_chart,
+            title=title_text,
+            points=points,
+            y_range=(scale.min, scale.max),
+            thresholds=scale.thresholds(lang),
+            y_label=_("selfcheck-chart-axis"),
+        )
     await bot.send_photo(
         query.from_user.id,
         BufferedInputFile(png, filename=f"{instrument.key}.png"),
@@ -698,4 +763,5 @@ def create_router() -> Router:
     press(chart, Sc.filter((F.action == Action.CHART) & known))
     press(confirm_delete, Sc.filter(F.action == Action.DELETE))
     press(erase, Sc.filter(F.action == Action.ERASE))
+    router.message.register(stray, Answering.question)
     return router

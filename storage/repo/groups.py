@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
-from storage.models import GroupRating, GroupSeat, GroupSession, User
+from storage.models import GroupRating, GroupSeat, GroupSession, PsychologistProfile, User
 
 ACTIVE = ("enrolled", "waitlisted", "offered")
 TAKEN = ("enrolled", "offered")  # an offered seat is held, so nobody else may take it
@@ -384,12 +384,20 @@ async def teachers(session: AsyncSession, user_ids: list[int]) -> list[User]:
     return list(await session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True))))
 
 
-async def facilitators(session: AsyncSession, region: str | None) -> list[User]:
-    """Psychologists who may lead a session in `region` (those of every region included)."""
-    query = select(User).where(User.role == "psychologist", User.active.is_(True))
+async def facilitators(session: AsyncSession, region: str | None) -> list[tuple[User, str]]:
+    """Psychologists who may lead a session in `region` (those of every region included), each with
+    the name teachers know them by (their profile's; their code before they have one), by name.
+    Names are sealed, so they are sorted here, not in SQL."""
+    query = (
+        select(User, PsychologistProfile.display_name)
+        .outerjoin(PsychologistProfile, PsychologistProfile.user_id == User.id)
+        .where(User.role == "psychologist", User.active.is_(True))
+    )
     if region:
         query = query.where(or_(User.region == region, User.region.is_(None)))
-    return list(await session.scalars(query.order_by(User.pseudonym).limit(30)))
+    rows = (await session.execute(query.order_by(User.pseudonym).limit(30))).all()
+    named = [(user, name or user.pseudonym) for user, name in rows]
+    return sorted(named, key=lambda row: row[1].casefold())
 
 
 @dataclass(frozen=True)

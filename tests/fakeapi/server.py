@@ -636,10 +636,17 @@ class FakeBotAPI:
             self._queue.clear()
         return True
 
-    @staticmethod
-    def _commands_key(params: dict[str, Any]) -> tuple[str, str]:
+    def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
+        # A chat's own scope needs a chat that exists: a private chat is a user who wrote to the bot.
+        if "chat_id" in scope and self._chat_id(scope) not in self.users:
+            raise ApiError("Bad Request: chat not found")
         return json.dumps(scope, sort_keys=True), params.get("language_code") or ""
+
+    def chat_commands(self, chat_id: int, language_code: str = "") -> list[str] | None:
+        """The commands set for one chat's own scope (BotCommandScopeChat), None if none are."""
+        key = json.dumps({"type": "chat", "chat_id": chat_id}, sort_keys=True), language_code
+        return [c["command"] for c in self.commands[key]] if key in self.commands else None
 
     def _set_commands(self, call: Call) -> bool:
         # An empty list deletes the commands of that scope and language, as deleteMyCommands does.
