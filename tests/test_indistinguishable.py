@@ -15,14 +15,16 @@ from sqlalchemy import select, text
 
 from bot.content.instruments import load_instruments
 from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
+from bot.workers import notices
 from storage import crypto
-from storage.models import Base, User
+from storage.models import Base, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import users
 from storage.types import Sealed
 from tests.conftest import REDIS_URL
 from tests.test_e2e_foundation import TEXTS, agree
+from tests.waiting import wait_for
 
 CHOICES = ["A", "B", "B", "A"]
 IDS = [7301, 7302, 7303, 7304]
@@ -43,6 +45,8 @@ NATURALLY_DIFFERENT = {
     "user_id",
     "key",
     "claimed_at",
+    "claimed_until",
+    "sent_at",
     "due_at",
     "expires_at",
 }
@@ -129,7 +133,14 @@ async def footprints(bot) -> dict[int, dict[str, list[tuple]]]:
     return found
 
 
+async def notices_sent(bot) -> bool:
+    async with bot.app.sessions() as session:
+        statuses = await session.scalars(select(Reminder.status).where(Reminder.kind.in_(notices.KINDS)))
+        return all(status == "sent" for status in statuses)
+
+
 async def assert_indistinguishable(bot, teachers: list[int]) -> None:
+    await wait_for(lambda: notices_sent(bot))  # the outbox's rows are done, each teacher's the same
     prints = await footprints(bot)
     async with bot.app.sessions() as session:
         ids = [(await users.by_telegram_id(session, telegram_id)).id for telegram_id in teachers]
