@@ -35,6 +35,7 @@ NOTE_LIMIT = 500  # the teacher's note to the psychologist
 REASON_LIMIT = 300  # why a consultation was cancelled
 COMMENT_LIMIT = 500  # a rating's comment
 STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
+ROOM_SIZE = 64  # a video room's name (random, bot/services/rooms.py)
 
 
 def split_codes(value: str | None) -> list[str]:
@@ -97,6 +98,8 @@ class Slot(Base):
     format: Mapped[str] = mapped_column(String(8))
     # A removed slot keeps its past bookings' history but is never offered again.
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The psychologist's own link for this slot (instead of a room of the video engine).
+    video_link: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
 
     psychologist: Mapped[PsychologistProfile] = relationship(lazy="joined")
 
@@ -130,6 +133,12 @@ class Booking(Base):
     late_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
+    # The booking's own video room (random, never reused; a reschedule gets a new one). Sealed:
+    # a copy of the database must not let anyone into a session.
+    room: Mapped[str | None] = mapped_column(EncryptedText(ROOM_SIZE))
+    # The calendar event: a random UID kept across reschedules, and its SEQUENCE (bot/views/ics.py).
+    calendar_uid: Mapped[str | None] = mapped_column(String(40))
+    calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
