@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import BookingConfig
 from bot.events import BookingChange, BookingChanged, Events
+from bot.services.rooms import prepare_booking
 from storage.models import Booking, Slot, User
 from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
 from storage.repo import booking as repo
@@ -158,6 +159,8 @@ class Bookings:
         booking = await repo.hold(session, slot.id, teacher.id, note or None)
         if booking is None:
             return await self._lost(session, slot.id)
+        prepare_booking(booking)
+        await session.flush()
         await self._publish(session, booking, BookingChange.BOOKED)
         return BookResult(BookStatus.OK, booking)
 
@@ -174,6 +177,7 @@ class Bookings:
         new = await repo.hold(session, slot.id, booking.teacher_id, booking.note, booking.id)
         if new is None:
             return await self._lost(session, slot.id)
+        prepare_booking(new, booking)  # a new room; the calendar event is the same, updated
         await repo.release(session, booking, MOVED)
         await self._publish(session, new, BookingChange.RESCHEDULED)
         return BookResult(BookStatus.OK, new, booking.slot)

@@ -52,12 +52,14 @@ class SettingsAction(StrEnum):
     SET_REGION = "setreg"
     NOTIFICATIONS = "notify"
     ANNOUNCEMENTS = "ann"
+    CALENDAR = "cal"  # calendar files' titles
+    SET_CALENDAR = "setcal"  # value "detail" or "neutral"
     DELETE = "delete"
     ERASE = "erase"
 
 
 class Settings(CallbackData, prefix="st"):
-    """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS)."""
+    """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS), "detail"/"neutral" (SET_CALENDAR)."""
 
     action: SettingsAction
     value: str = ""
@@ -179,6 +181,7 @@ class GroupAction(StrEnum):
     WHO = "who"  # who comes (the facilitator only)
     RATE = "rate"
     COMMENT = "cmt"
+    ICS = "ics"  # the seat's calendar file
 
 
 class GroupScope(StrEnum):
@@ -283,7 +286,7 @@ class BookAction(StrEnum):
 
 class Book(CallbackData, prefix="bk"):
     """Booking a consultation. f format, l language ("" any), g region ("" any), d day YYYYMMDD,
-    s slot id, r the booking being rescheduled (0 = new)."""
+    s slot id, r the booking being rescheduled (0 = new), p a psychologist's profile id (0 = any)."""
 
     a: BookAction
     f: str = ""
@@ -292,6 +295,7 @@ class Book(CallbackData, prefix="bk"):
     d: str = ""
     s: int = 0
     r: int = 0
+    p: int = 0
 
 
 class PsyAction(StrEnum):

@@ -32,6 +32,7 @@ LIST = cb.Coord(a=Action.GROUP_LIST)
 DURATIONS = (45, 60, 90, 120)
 LANGUAGES = ("kk", "ru")
 REQUIRED = {"title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
+PLACE_LIMIT = 400  # characters of an office session's address and directions
 
 
 class GroupForm(StatesGroup):
@@ -39,6 +40,7 @@ class GroupForm(StatesGroup):
     ru = State()
     when = State()
     capacity = State()
+    place = State()  # an office session's address and how to find the cabinet
 
 
 def title_and_description(text: str) -> tuple[str, str]:
@@ -110,9 +112,11 @@ async def group_format(
         return await group_new(query, state)
     await state.update_data(format=callback_data.v)
     limit = region_limit(user, role)
-    if callback_data.v != "offline" or limit:
+    if callback_data.v != "offline":
         # Online sessions are open to every region, unless a regional coordinator runs them.
         return await choose_language(query, state, limit)
+    if limit:
+        return await ask_place(query, state, limit)
     builder = KeyboardBuilder()
     for region in regions().values():
         builder.button(
@@ -123,10 +127,23 @@ async def group_format(
 
 
 async def group_region(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
-    await choose_language(query, state, callback_data.v if callback_data.v in regions() else None)
+    await ask_place(query, state, callback_data.v if callback_data.v in regions() else None)
 
 
-async def choose_language(query: CallbackQuery, state: FSMContext, region: str | None) -> None:
+async def ask_place(query: CallbackQuery, state: FSMContext, region: str | None) -> None:
+    """An office session: the full address and how to find the cabinet, shown to enrolled teachers."""
+    await state.update_data(region=region)
+    await state.set_state(GroupForm.place)
+    await prompt(query, _("sess-place-ask").format(limit=PLACE_LIMIT))
+
+
+async def group_place(message: Message, text: str, state: FSMContext) -> None:
+    await state.update_data(place=text.strip()[:PLACE_LIMIT])
+    await state.set_state(None)
+    await choose_language(message, state, (await state.get_data()).get("region"))
+
+
+async def choose_language(query: CallbackQuery | Message, state: FSMContext, region: str | None) -> None:
     await state.update_data(region=region)
     builder = KeyboardBuilder()
     for language in LANGUAGES:
@@ -181,6 +198,7 @@ async def group_create(
         capacity=data["capacity"],
         format=data["format"],
         region=data.get("region"),
+        place=data.get("place") if data["format"] == "offline" else None,
         language=data["language"],
         facilitator_id=await facilitator(session, data.get("region"), callback_data.i),
         created_by=user.id,
@@ -289,6 +307,7 @@ def register(router: Router) -> None:
     typed(group_when, StateFilter(GroupForm.when), F.text.as_("text"))
     press(group_duration, cb.Coord.filter(F.a == Action.GROUP_DURATION))
     typed(group_capacity, StateFilter(GroupForm.capacity), F.text.as_("text"))
+    typed(group_place, StateFilter(GroupForm.place), F.text.as_("text"))
     press(group_format, cb.Coord.filter(F.a == Action.GROUP_FORMAT))
     press(group_region, cb.Coord.filter(F.a == Action.GROUP_REGION))
     press(group_language, cb.Coord.filter(F.a == Action.GROUP_LANGUAGE))

@@ -27,7 +27,7 @@ from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
 from storage.models import Booking, Slot, User
@@ -46,7 +46,7 @@ class BookingFlow(StatesGroup):
 
 
 def filters_of(data: Bk) -> Filters:
-    return Filters(data.f, data.l, data.g if data.f == "office" else "")
+    return Filters(data.f, data.l, data.g if data.f == "office" else "", data.p)
 
 
 def parse_day(value: str) -> date | None:
@@ -118,11 +118,16 @@ async def show_days(
 ) -> None:
     days = await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
     builder = KeyboardBuilder()
+    same = await same_psychologist(session, data)
     if not days:
+        if same is not None:  # none with this psychologist: any other is one tap away
+            builder.button(text=_("sess-any-psychologist"), callback_data=step(data, Action.DAYS, p=0))
         again = Bk(a=Action.FORMAT, f=data.f) if not data.r else Bk(a=Action.START)
         builder.button(text=_("book-change-filters"), callback_data=again)
+        builder.adjust(1)
         builder.row(*urgent_row())
-        await show(query, _("book-no-days"), with_nav(builder, back_from_days(data)))
+        text = _("sess-same-none").format(name=same) if same is not None else _("book-no-days")
+        await show(query, text, with_nav(builder, back_from_days(data)))
         return
     for day in days:
         builder.button(
@@ -131,7 +136,18 @@ async def show_days(
         )
     builder.adjust(3)
     text = _("book-choose-day").format(format=common.format_name(data.f))
+    if same is not None:
+        text = _("sess-same-days").format(name=same) + "\n\n" + text
+        builder.row(button(_("sess-any-psychologist"), step(data, Action.DAYS, p=0)))
     await show(query, text, with_nav(builder, back_from_days(data)))
+
+
+async def same_psychologist(session: AsyncSession, data: Bk) -> str | None:
+    """The name of the psychologist the times are limited to (rescheduling, booking again), escaped."""
+    if not data.p:
+        return None
+    profile = await repo.profile_by_id(session, data.p)
+    return common.esc(profile.display_name) if profile is not None else None
 
 
 async def show_times(

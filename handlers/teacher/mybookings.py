@@ -18,9 +18,10 @@ from bot.services import limits
 from bot.services.bookings import Bookings
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
+from bot.views import rooms
 from storage.models import Booking, User
 from storage.models.base import utcnow
 from storage.models.booking import COMMENT_LIMIT
@@ -104,13 +105,13 @@ async def open_booking(
         lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True),
         state=_("mine-state-" + booking.state),
     )
+    way_in = rooms.booking_way_in(settings.video, booking, utcnow())
     builder = KeyboardBuilder()
-    builder.button(text=_("mine-ics"), callback_data=cb.Mine(a=Action.ICS, id=booking.id))
-    move = cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id)
-    builder.button(text=_("mine-move"), callback_data=move)
-    builder.button(text=_("mine-cancel"), callback_data=cb.Mine(a=Action.CANCEL, id=booking.id))
-    builder.adjust(1)
-    await show(query, text, with_nav(builder, LIST))
+    builder.row(*rooms.join_button(rooms.booking_room(settings.video, booking, utcnow())))
+    builder.row(button(_("mine-ics"), cb.Mine(a=Action.ICS, id=booking.id)))
+    builder.row(button(_("mine-move"), common.move_data(booking)))
+    builder.row(button(_("mine-cancel"), cb.Mine(a=Action.CANCEL, id=booking.id)))
+    await show(query, text + ("\n\n" + way_in if way_in else ""), with_nav(builder, LIST))
 
 
 async def calendar_file(
@@ -171,6 +172,7 @@ async def cancel(
     await session.commit()  # the slot is free for others before the psychologist hears of it
     await common.send_all(bot, sessions, outbox)
     await show_list(query, session, bookings, user, settings, prefix=_("mine-cancelled") + "\n\n")
+    await common.send_cancel_ics(bot, booking, settings.tz)
 
 
 async def rate(

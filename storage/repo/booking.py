@@ -218,6 +218,7 @@ class Filters:
     fmt: str
     language: str = ""  # "" = any
     region: str = ""  # offline only; "" = any
+    psychologist: int = 0  # a profile id: that psychologist's times only (rescheduling, booking again); 0 = any
 
 
 def matches(profile: PsychologistProfile, filters: Filters) -> bool:
@@ -249,6 +250,8 @@ async def free_slots(
 ) -> list[Slot]:
     """Free slots matching the filters in [start, end) (or just the one with `slot_id`)."""
     query = _free(start, end).where(Slot.format == filters.fmt)
+    if filters.psychologist:
+        query = query.where(Slot.psychologist_id == filters.psychologist)
     if slot_id is not None:
         query = query.where(Slot.id == slot_id)
     return [slot for slot in (await session.scalars(query)).unique() if matches(slot.psychologist, filters)]

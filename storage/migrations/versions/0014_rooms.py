@@ -2,7 +2,8 @@
 
 A booking's room, a slot's own link, an online group session's room and an office session's
 place are sealed (sa.Text here, like every sealed column). Bookings and group seats get a
-calendar UID and SEQUENCE; teachers a setting for detailed calendar titles. The in-bot chat
+calendar UID and SEQUENCE; teachers a setting for detailed calendar titles; each side of a live chat whether it is in the
+chat or in the menu. The in-bot chat
 format of group sessions is gone: its sessions become online ones (they get a room).
 
 Revision ID: 0014
@@ -20,6 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Every column is added in place (constant defaults): on SQLite a batch copy of `users` would
+    # drop the old table and cascade into every table that references it.
     with op.batch_alter_table("booking_slots") as batch:
         batch.add_column(sa.Column("video_link", sa.Text(), nullable=True))
     with op.batch_alter_table("bookings") as batch:
@@ -32,24 +35,29 @@ def upgrade() -> None:
     with op.batch_alter_table("group_seats") as batch:
         batch.add_column(sa.Column("calendar_uid", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("calendar_seq", sa.SmallInteger(), nullable=False, server_default="0"))
+    with op.batch_alter_table("chat_sessions") as batch:
+        batch.add_column(sa.Column("teacher_away", sa.Boolean(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("psychologist_away", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("calendar_detail", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("calendar_detail", sa.Boolean(), nullable=False, server_default="0"))
     groups = sa.table("group_sessions", sa.column("format", sa.String))
     op.execute(sa.update(groups).where(groups.c.format == "chat").values(format="online"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("calendar_detail")
-    with op.batch_alter_table("group_seats") as batch:
-        batch.drop_column("calendar_seq")
-        batch.drop_column("calendar_uid")
-    with op.batch_alter_table("group_sessions") as batch:
-        batch.drop_column("room")
-        batch.drop_column("place")
-    with op.batch_alter_table("bookings") as batch:
-        batch.drop_column("calendar_seq")
-        batch.drop_column("calendar_uid")
-        batch.drop_column("room")
-    with op.batch_alter_table("booking_slots") as batch:
-        batch.drop_column("video_link")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), never a batch copy: dropping the old users table
+    # of a copy would cascade into every table that references it.
+    for table, column in (
+        ("users", "calendar_detail"),
+        ("chat_sessions", "psychologist_away"),
+        ("chat_sessions", "teacher_away"),
+        ("group_seats", "calendar_seq"),
+        ("group_seats", "calendar_uid"),
+        ("group_sessions", "room"),
+        ("group_sessions", "place"),
+        ("bookings", "calendar_seq"),
+        ("bookings", "calendar_uid"),
+        ("bookings", "room"),
+        ("booking_slots", "video_link"),
+    ):
+        op.drop_column(table, column)
