@@ -18,7 +18,7 @@ from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.enums import ContentType
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, Filter, StateFilter
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReactionTypeEmoji, TelegramObject
+from aiogram.types import CallbackQuery, Message, ReactionTypeEmoji, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -31,6 +31,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
 from bot.views.chat import (
+    back_to_chat,
     chat_keyboard,
     close_chat,
     local_time,
@@ -78,8 +79,8 @@ def leaves_chat(event: Message | CallbackQuery) -> bool:
 class ChatPresence(BaseMiddleware):
     """Registered on messages and presses (bot/app.py): a participant of an open chat who opens the
     menu or sends a command is out of the chat until they press "Back to the chat"; their next
-    messages are not relayed (a question about the menu must not reach the psychologist), and the
-    message under the menu says where they are, with the way back."""
+    messages are not relayed (a question about the menu must not reach the psychologist). The
+    main menu then says so, with the way back (`left_chat`), and so does any message typed there."""
 
     async def __call__(
         self,
@@ -88,29 +89,17 @@ class ChatPresence(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         user: User | None = data.get("user")
-        if not isinstance(event, Message | CallbackQuery) or user is None or not leaves_chat(event):
-            return await handler(event, data)
-        session: AsyncSession = data["session"]
-        chat = await repo.active_for(session, user.id)
-        if chat is None or chat.away(user.id):
-            return await handler(event, data)
-        await repo.set_away(session, chat, user.id, True)
-        result = await handler(event, data)
-        await data["bot"].send_message(
-            user.telegram_chat_id, _("sess-chat-away"), reply_markup=back_to_chat(chat.id)
-        )
-        return result
-
-
-def back_to_chat(chat_id: int) -> InlineKeyboardMarkup:
-    builder = KeyboardBuilder()
-    builder.button(text=_("sess-chat-back"), callback_data=cb.Chat(action=cb.ChatAction.ENTER, id=chat_id))
-    return builder.as_markup()
+        if isinstance(event, Message | CallbackQuery) and user is not None and leaves_chat(event):
+            chat = await repo.active_for(data["session"], user.id)
+            if chat is not None and not chat.away(user.id):
+                await repo.set_away(data["session"], chat, user.id, True)
+                data["left_chat"] = chat
+        return await handler(event, data)
 
 
 async def not_sent(message: Message, chat_session: ChatSession) -> None:
     """Typed while in the menu: kept from the other side, and the way back."""
-    await message.answer(_("sess-chat-not-sent"), reply_markup=back_to_chat(chat_session.id))
+    await message.answer(_("sess-chat-not-sent"), reply_markup=back_to_chat(chat_session.id).as_markup())
 
 
 class NearChat(Filter):

@@ -17,7 +17,8 @@ from bot.telegram import callbacks as cb
 from bot.telegram.i18n import preferred_language
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, urgent_row
 from bot.telegram.ui import show
-from storage.models import User
+from bot.views.chat import back_to_chat
+from storage.models import ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import invites, users
 
@@ -52,14 +53,27 @@ async def ask_consent(event: Message | CallbackQuery) -> None:
     await show(event, _("consent-text"), builder.as_markup())
 
 
-async def show_main_menu(event: Message | CallbackQuery, user: User, role: str, note: str = "") -> None:
-    """The main menu, after a short `note` on what just happened (if any)."""
+async def show_main_menu(
+    event: Message | CallbackQuery, user: User, role: str, note: str = "", left_chat: ChatSession | None = None
+) -> None:
+    """The main menu, after a short `note` on what just happened (if any); opened from a live chat
+    (`left_chat`), it says the chat is paused, with the way back first."""
     text = _("main-menu").format(code=user.pseudonym)
-    await show(event, f"{note}\n\n{text}" if note else text, main_menu(role))
+    markup = main_menu(role)
+    if left_chat is not None:
+        note = _("sess-chat-away")
+        back = back_to_chat(left_chat.id).export()
+        markup = InlineKeyboardMarkup(inline_keyboard=[*back, *markup.inline_keyboard])
+    await show(event, f"{note}\n\n{text}" if note else text, markup)
 
 
 async def greet(
-    event: Message | CallbackQuery, user: User | None, role: str, i18n: I18n, data_language: str
+    event: Message | CallbackQuery,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    data_language: str,
+    left_chat: ChatSession | None = None,
 ) -> None:
     """Where a user lands: language choice, consent, or the main menu."""
     if user is None:
@@ -67,7 +81,7 @@ async def greet(
     elif not user.consented:
         await ask_consent(event)
     else:
-        await show_main_menu(event, user, role)
+        await show_main_menu(event, user, role, left_chat=left_chat)
 
 
 async def start_with_invite(
@@ -96,9 +110,16 @@ async def start_with_invite(
         await greet(message, user, "admin" if role == "admin" else user.role, i18n, user.language)
 
 
-async def start(message: Message, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+async def start(
+    message: Message,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    left_chat: ChatSession | None = None,
+) -> None:
     await state.clear()
-    await greet(message, user, role, i18n, i18n.current_locale)
+    await greet(message, user, role, i18n, i18n.current_locale, left_chat)
 
 
 async def choose_language(
@@ -145,9 +166,16 @@ async def consent(
     await show(query, _("consent-declined"), builder.as_markup())
 
 
-async def main(query: CallbackQuery, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+async def main(
+    query: CallbackQuery,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    left_chat: ChatSession | None = None,
+) -> None:
     await state.clear()
-    await greet(query, user, role, i18n, i18n.current_locale)
+    await greet(query, user, role, i18n, i18n.current_locale, left_chat)
 
 
 def create_router() -> Router:
