@@ -199,7 +199,9 @@ class App:
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         events = Events()
         bookings = Bookings(settings.booking, events)
-        reminders = ReminderWorker(bot, sessions, scheduler, i18n, settings.reminders, settings.tz, renderers(settings))
+        reminders = ReminderWorker(
+            bot, sessions, scheduler, i18n, settings.reminders, settings.tz, renderers(settings)
+        )
         chat_clock = ChatClock(bot, sessions, scheduler, i18n, settings)
         broadcaster = BroadcastWorker(bot, sessions, i18n, settings)
         connect(

@@ -76,7 +76,10 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     async with bot.app.sessions.begin() as session:
         olga = await psychologist(session, 7301, lang, OLGA, [at(later, 10), at(later, 11), at(later, 12)])
         await psychologist(session, 7302, lang, ANNA, [at(soon, 9)])  # sooner, and someone else
-    first, second = fake_api.user(user_id=8301, language_code=lang), fake_api.user(user_id=8302, language_code=lang)
+    first, second = (
+        fake_api.user(user_id=8301, language_code=lang),
+        fake_api.user(user_id=8302, language_code=lang),
+    )
     await agree(first, lang)
     await agree(second, lang)
 
@@ -121,7 +124,9 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     await my_booking(first, a_id)
     await first.press(t("mine-move"))
     assert re.sub(r"<[^>]+>", "", t("sess-same-days").format(name=OLGA)) in screen(first)
-    assert day_label(later, lang) in shown(first).buttons and day_label(soon, lang) not in shown(first).buttons
+    assert (
+        day_label(later, lang) in shown(first).buttons and day_label(soon, lang) not in shown(first).buttons
+    )
     await second.press_data(Mine(a="open", id=b_id).pack())
     await second.press(t("mine-move"))
     await second.press(t("sess-any-psychologist"))
@@ -180,7 +185,10 @@ async def test_the_menu_pauses_a_live_chat_with_a_way_back(fake_api, start_bot, 
             ends_at=now + timedelta(hours=1),
         )
         await session.commit()
-    teacher, psy = fake_api.user(user_id=8401, language_code=lang), fake_api.user(user_id=7401, language_code=lang)
+    teacher, psy = (
+        fake_api.user(user_id=8401, language_code=lang),
+        fake_api.user(user_id=7401, language_code=lang),
+    )
     await eventually(lambda: any(t("chat-enter") in m.buttons for m in teacher.messages), "the chat opens")
     await teacher.send_text("Здравствуйте")
     assert len(copies_to(fake_api, psy.id)) == 1
@@ -233,7 +241,9 @@ async def test_reminders_caught_up_after_downtime_arrive_once(fake_api, start_bo
     reminders = [m.text for m in person.messages if "⏰" in (m.text or "")]
     assert len(reminders) == 1 and ROOM.search(reminders[0]), reminders  # the nearest, with the room
     async with again.app.sessions() as session:
-        statuses = sorted((r.key.rsplit(":", 2)[-2], r.status) for r in await session.scalars(select(Reminder)))
+        statuses = sorted(
+            (r.key.rsplit(":", 2)[-2], r.status) for r in await session.scalars(select(Reminder))
+        )
     assert statuses.count(("teacher", "sent")) == 1 and ("teacher", "cancelled") in statuses
 
 

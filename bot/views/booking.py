@@ -87,14 +87,18 @@ def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInput
     return booking_document(booking, tz)
 
 
-async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo, caption: str = "book-ics-caption") -> None:
+async def send_ics(
+    bot: Bot, booking: Booking, user: User, tz: ZoneInfo, caption: str = "book-ics-caption"
+) -> None:
     """The .ics file (bot/views/ics.py), not protected: a protected file cannot be opened in a calendar app."""
     await send_document(bot, user, booking_document(booking, tz), caption)
 
 
 async def send_cancel_ics(bot: Bot, booking: Booking, tz: ZoneInfo) -> None:
     """The cancellation for the teacher's calendar (cancelled by either side)."""
-    await send_document(bot, booking.teacher, booking_document(booking, tz, cancelled=True), "sess-ics-cancel-caption")
+    await send_document(
+        bot, booking.teacher, booking_document(booking, tz, cancelled=True), "sess-ics-cancel-caption"
+    )
 
 
 # --- telling the other side ------------------------------------------------------------------------------

@@ -123,13 +123,19 @@ def group_document(
         location = group.place or "" if group.format == "offline" else ""
     ends_at = group.starts_at + timedelta(minutes=group.duration_min)
     data = event_file(
-        uid, group.starts_at, ends_at, tz, summary, description, location, sequence=sequence, cancelled=cancelled
+        uid,
+        group.starts_at,
+        ends_at,
+        tz,
+        summary,
+        description,
+        location,
+        sequence=sequence,
+        cancelled=cancelled,
     )
     return _file(data, group.starts_at, tz, cancelled)
 
 
 async def send_document(bot: Bot, user: User, document: BufferedInputFile, caption_key: str) -> None:
     """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
-    await bot.send_document(
-        user.telegram_chat_id, document, caption=_(caption_key), protect_content=False
-    )
+    await bot.send_document(user.telegram_chat_id, document, caption=_(caption_key), protect_content=False)

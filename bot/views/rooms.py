@@ -39,7 +39,9 @@ def group_open_now(video: VideoConfig, group: GroupSession, now: datetime) -> bo
 
 def group_room(video: VideoConfig, group: GroupSession, now: datetime) -> str | None:
     """An online session's link if it is given now."""
-    return group_link(video, group) if group.format == "online" and group_open_now(video, group, now) else None
+    return (
+        group_link(video, group) if group.format == "online" and group_open_now(video, group, now) else None
+    )
 
 
 def group_way_in(video: VideoConfig, group: GroupSession, now: datetime) -> str:

@@ -170,7 +170,9 @@ def superseded(reminder: Reminder, starts_at: datetime, config: RemindersConfig,
     """A reminder caught up after downtime when a nearer one of the same side is due too (or the
     session is already within it): only the nearest is sent, the others are dropped."""
     own = timedelta(seconds=int(reminder.key.rsplit(":", 1)[-1]))
-    return any(offset < own and starts_at - offset <= now for offset in config.offsets(reminder.params["role"]))
+    return any(
+        offset < own and starts_at - offset <= now for offset in config.offsets(reminder.params["role"])
+    )
 
 
 async def render_booking(
@@ -197,7 +199,9 @@ async def render_booking(
             text += "\n\n" + booking_way_in(video, booking, now, psychologist=True)
         if booking.note:  # decrypted from the booking into this message only
             text += "\n\n" + _("psy-notice-note").format(note=html.escape(booking.note, quote=False))
-        return Rendered(text, InlineKeyboardMarkup(inline_keyboard=[r for r in (join_button(link), nav_row()) if r]))
+        return Rendered(
+            text, InlineKeyboardMarkup(inline_keyboard=[r for r in (join_button(link), nav_row()) if r])
+        )
     text = _("rem-booking-teacher").format(when=when, format=fmt, place=place(booking, video, now))
     return Rendered(text, teacher_markup(booking, link))
 

@@ -106,7 +106,8 @@ async def calendar(query: CallbackQuery, user: User) -> None:
     builder = KeyboardBuilder()
     other = "neutral" if user.calendar_detail else "detail"
     builder.button(
-        text=_("sess-calendar-use-" + other), callback_data=cb.Settings(action=Action.SET_CALENDAR, value=other)
+        text=_("sess-calendar-use-" + other),
+        callback_data=cb.Settings(action=Action.SET_CALENDAR, value=other),
     )
     value = _("sess-calendar-detail") if user.calendar_detail else _("sess-calendar-neutral")
     await show(query, _("sess-calendar-explain").format(value=value), with_nav(builder, BACK))

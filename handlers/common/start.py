@@ -54,7 +54,11 @@ async def ask_consent(event: Message | CallbackQuery) -> None:
 
 
 async def show_main_menu(
-    event: Message | CallbackQuery, user: User, role: str, note: str = "", left_chat: ChatSession | None = None
+    event: Message | CallbackQuery,
+    user: User,
+    role: str,
+    note: str = "",
+    left_chat: ChatSession | None = None,
 ) -> None:
     """The main menu, after a short `note` on what just happened (if any); opened from a live chat
     (`left_chat`), it says the chat is paused, with the way back first."""

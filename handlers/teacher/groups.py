@@ -316,7 +316,9 @@ async def leave(
     was_enrolled = seat is not None and seat.status == "enrolled" and seat.calendar_uid is not None
     change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
     # The calendar file sent for this seat is cancelled (its SEQUENCE raised, saved with the leave).
-    cancel = ics.group_document(group, seat, user, settings.tz, cancelled=True) if seat and was_enrolled else None
+    cancel = (
+        ics.group_document(group, seat, user, settings.tz, cancelled=True) if seat and was_enrolled else None
+    )
     await pass_on(session, sessions, bot, i18n, settings, change.offers)
     callback_answer.text = _("groups-left")
     await show_card(query, session, group, user, settings, Filters.of(callback_data, user))

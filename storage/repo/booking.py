@@ -218,7 +218,9 @@ class Filters:
     fmt: str
     language: str = ""  # "" = any
     region: str = ""  # offline only; "" = any
-    psychologist: int = 0  # a profile id: that psychologist's times only (rescheduling, booking again); 0 = any
+    psychologist: int = (
+        0  # a profile id: that psychologist's times only (rescheduling, booking again); 0 = any
+    )
 
 
 def matches(profile: PsychologistProfile, filters: Filters) -> bool:
