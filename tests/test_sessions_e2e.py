@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.telegram.callbacks import Book, Chat, Group, Menu, Mine, Settings
+from bot.telegram.callbacks import Book, Chat, Group, Menu, Mine, Psy, Settings
 from bot.views.booking import day_label
 from storage.models import Booking, GroupSession, Reminder, Slot
 from storage.models.base import utcnow
@@ -159,6 +159,21 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     await second.press_data(Mine(a="ics", id=b_id).pack())
     _calendar, event = ics(second)
     assert event.one("SUMMARY").text != "Demeu" and OLGA in event.one("DESCRIPTION").text
+
+    # The psychologist sees the session's room, and may give their own link for this one session.
+    psy = fake_api.user(user_id=7301, language_code=lang)
+    await psy.send_text("/menu")  # a fresh screen under the booking notices
+    await psy.press_data(Psy(a="bk", id=b_id).pack())
+    assert links[1] in shown(psy).text.replace("&amp;", "&")
+    await psy.press(t("sess-own-link"))
+    await psy.send_text("https://meet.example.org/just-this-once")
+    assert t("sess-own-link-set") in shown(psy).text
+    text = await my_booking(second, b_id)
+    assert "https://meet.example.org/just-this-once" in text and not ROOM.search(text)
+    # Cancelled by the psychologist: the teacher's calendar gets the cancellation too.
+    await psy.press_data(Psy(a="bcxn", id=b_id).pack())
+    calendar, event = ics(second)
+    assert calendar.one("METHOD").value == "CANCEL" and event.one("STATUS").value == "CANCELLED"
 
     await bot.stop()
     raw = await stored_bytes(bot.settings.database.url)

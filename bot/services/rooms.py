@@ -21,7 +21,8 @@ import string
 from datetime import datetime
 
 from bot.config import VideoConfig
-from storage.models import Booking, GroupSeat, GroupSession
+from bot.services.profiles import valid_link
+from storage.models import Booking, GroupSeat, GroupSession, Slot
 
 ALPHABET = string.ascii_lowercase + string.digits
 ROOM_LENGTH = 20
@@ -73,6 +74,19 @@ def booking_link(config: VideoConfig, booking: Booking) -> str | None:
     if booking.room is None:  # a booking made before rooms existed gets one when first needed
         booking.room = new_room()
     return room_url(config, booking.room)
+
+
+def set_slot_link(slot: Slot, text: str) -> bool:
+    """A psychologist's own link for one slot instead of a room ("-" or empty: the room again);
+    False, nothing set, for a link that is not a valid https address."""
+    value = text.strip()
+    if value in ("", "-"):
+        slot.video_link = None
+        return True
+    if not valid_link(value):
+        return False
+    slot.video_link = value
+    return True
 
 
 def group_link(config: VideoConfig, group: GroupSession) -> str | None:

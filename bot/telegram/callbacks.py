@@ -316,6 +316,7 @@ class PsyAction(StrEnum):
     NO_SHOW = "ns"
     CANCEL = "bcx"  # ask for a reason
     CANCEL_NO_REASON = "bcxn"
+    OWN_LINK = "olnk"  # id: a video booking whose slot gets the psychologist's own link
     NOOP = "noop"  # calendar padding and headers
     CALENDAR = "cal"
     SLOT_TIME = "dt"  # v: the day

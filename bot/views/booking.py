@@ -3,6 +3,7 @@ and messages to the other side (sent only after the change is committed)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -94,11 +96,18 @@ async def send_ics(
     await send_document(bot, user, booking_document(booking, tz), caption)
 
 
-async def send_cancel_ics(bot: Bot, booking: Booking, tz: ZoneInfo) -> None:
-    """The cancellation for the teacher's calendar (cancelled by either side)."""
-    await send_document(
-        bot, booking.teacher, booking_document(booking, tz, cancelled=True), "sess-ics-cancel-caption"
-    )
+async def send_cancel_ics(bot: Bot, booking: Booking, tz: ZoneInfo, i18n: I18n | None = None) -> None:
+    """The cancellation for the teacher's calendar (cancelled by either side), in their language;
+    a teacher who blocked the bot is skipped (the notice before it recorded that)."""
+    teacher = booking.teacher
+    if not teacher.active:
+        return
+    with i18n.use_locale(teacher.language) if i18n is not None else contextlib.nullcontext():
+        document = booking_document(booking, tz, cancelled=True)
+        try:
+            await send_document(bot, teacher, document, "sess-ics-cancel-caption")
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.info("cancellation file to user=%s not delivered: %s", teacher.id, type(error).__name__)
 
 
 # --- telling the other side ------------------------------------------------------------------------------
