@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.telegram.callbacks import Book, Chat, Group, Menu, Mine, Psy, Settings
+from bot.telegram.callbacks import Book, Chat, Coord, Group, Menu, Mine, Psy, Settings
 from bot.views.booking import day_label
 from storage.models import Booking, GroupSession, Reminder, Slot
 from storage.models.base import utcnow
@@ -316,7 +316,8 @@ async def test_group_sessions_give_an_enrolled_teacher_a_way_in(fake_api, start_
     assert room and plain(t("sess-room-group")) in screen(teacher)
     await teacher.press(t("sess-ics-button"))
     _calendar, other = ics(teacher)
-    assert other.one("UID").value != uid
+    online_uid = other.one("UID").value
+    assert online_uid != uid
 
     # Leaving the office session cancels its calendar event.
     await teacher.press_data(Group(a="leave", s=office.id).pack())
@@ -325,3 +326,8 @@ async def test_group_sessions_give_an_enrolled_teacher_a_way_in(fake_api, start_
     assert calendar.one("METHOD").value == "CANCEL" and event.one("STATUS").value == "CANCELLED"
     assert event.one("UID").value == uid and event.one("SEQUENCE").value == "1"
     assert event.one("DTSTART").value == starts.strftime("%Y%m%d") + "T150000"
+
+    # The coordinator calls the online session off: its calendar event is cancelled too.
+    await coordinator.press_data(Coord(a="gkill", i=online.id).pack())
+    calendar, event = ics(teacher)
+    assert calendar.one("METHOD").value == "CANCEL" and event.one("UID").value == online_uid

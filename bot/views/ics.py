@@ -18,17 +18,25 @@ renderer of the reminders outbox later): the file for a booking or a seat, as it
 from __future__ import annotations
 
 import functools
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from icalendar import Alarm, Calendar, Event, Timezone
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.rooms import calendar_uid, seat_calendar
 from storage.models import Booking, GroupSeat, GroupSession, User
 from storage.models.base import utcnow
+from storage.repo import groups as groups_repo
+
+log = logging.getLogger(__name__)
 
 PRODID = "-//Demeu//Sessions//KK-RU"
 REMIND_BEFORE = timedelta(hours=1)
@@ -138,4 +146,42 @@ def group_document(
 
 async def send_document(bot: Bot, user: User, document: BufferedInputFile, caption_key: str) -> None:
     """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
-    await bot.send_document(user.telegram_chat_id, document, caption=_(caption_key), protect_content=False)
+    await send_made(bot, Made(user, document, _(caption_key)))
+
+
+@dataclass(frozen=True)
+class Made:
+    """A calendar file made in its recipient's language, to send after commit."""
+
+    user: User
+    document: BufferedInputFile
+    caption: str
+
+
+async def send_made(bot: Bot, made: Made) -> None:
+    await bot.send_document(
+        made.user.telegram_chat_id, made.document, caption=made.caption, protect_content=False
+    )
+
+
+async def group_cancellations(
+    session: AsyncSession, group: GroupSession, i18n: I18n, tz: ZoneInfo
+) -> list[Made]:
+    """A whole session called off: the cancellation for each seat that was given a calendar file
+    (call before the seats are cancelled; their SEQUENCE is raised in the caller's transaction)."""
+    made = []
+    for seat, teacher in await groups_repo.calendar_seats(session, group.id):
+        if teacher.active:
+            with i18n.use_locale(teacher.language):
+                document = group_document(group, seat, teacher, tz, cancelled=True)
+                made.append(Made(teacher, document, _("sess-ics-cancel-caption")))
+    return made
+
+
+async def send_all_made(bot: Bot, made: list[Made]) -> None:
+    """After commit; one recipient who blocked the bot does not stop the others."""
+    for item in made:
+        try:
+            await send_made(bot, item)
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.info("calendar file to user=%s not delivered: %s", item.user.id, type(error).__name__)

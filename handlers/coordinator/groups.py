@@ -19,6 +19,7 @@ from bot.content.regions import regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
+from bot.views import ics
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
@@ -291,10 +292,12 @@ async def group_cancel(
     group = await own_group(session, callback_data.i, user, role, callback_answer)
     if group is None:
         return await group_list(query, session, user, role, settings)
+    calendars = await ics.group_cancellations(session, group, i18n, settings.tz)  # before the seats go
     told = await groups.cancel_session(session, group.id)
     await users.audit(session, user.pseudonym, "group_cancelled", "group_session", group.id)
     await session.commit()  # cancelled for good before anyone is told
     reached = await notify.notify_cancelled(bot, session, sessions, i18n, settings.tz, group, told)
+    await ics.send_all_made(bot, calendars)
     text = _("co-g-cancelled").format(count=reached)
     await show(query, text, with_nav(back_to(Action.GROUP_LIST), HOME))
 
