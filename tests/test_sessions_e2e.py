@@ -89,6 +89,10 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     await first.press(t("book-any-language"))
     await first.press_data(Book(a="day", f="video", d=ymd(later)).pack())
     await first.press(f"10:00 · {OLGA}")
+    # Before a first consultation: what to expect, then back to the same confirm screen.
+    await first.press(t("sess-expect-button"))
+    assert plain(t("sess-expect")) in screen(first) and "50" in screen(first)
+    await first.press(t("nav-back"))
     await first.press(t("book-ok"))
     assert plain(t("book-done")) in screen(first) and not ROOM.search(screen(first))
     calendar, event = ics(first)

@@ -282,6 +282,7 @@ class BookAction(StrEnum):
     SLOT = "slot"  # a time is picked: the confirm screen
     NOTE = "note"  # write a note to the psychologist
     OK = "ok"  # book (or move) it
+    EXPECT = "exp"  # what to expect of a (first) consultation, from the confirm screen
 
 
 class Book(CallbackData, prefix="bk"):

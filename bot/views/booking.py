@@ -75,6 +75,11 @@ def move_data(booking: Booking) -> cb.Book:
     return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id, p=booking.slot.psychologist_id)
 
 
+def book_same_data(booking: Booking) -> cb.Book:
+    """Book again with the same psychologist: their free days at once (any psychologist one tap there)."""
+    return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, p=booking.slot.psychologist_id)
+
+
 def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
     return _("booking-slot-lines").format(
         name=esc(slot.psychologist.display_name),

@@ -47,7 +47,7 @@ from bot.config import RemindersConfig, VideoConfig, parse_duration
 from bot.events import BookingChange, BookingChanged
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
-from bot.views.booking import move_data, rating_buttons, when
+from bot.views.booking import book_same_data, move_data, rating_buttons, when
 from bot.views.rooms import booking_room, booking_way_in, join_button
 from bot.workers.reminders import Plan, ReminderWorker, Rendered, Renderer
 from storage.models import Booking, Reminder, User
@@ -240,6 +240,7 @@ async def render_feedback(
         return None
     builder = KeyboardBuilder()
     rating_buttons(builder, booking)
+    builder.row(button(_("sess-book-same"), book_same_data(booking)))  # the same psychologist, two taps away
     builder.row(*nav_row())
     return Rendered(
         _("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),

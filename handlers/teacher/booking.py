@@ -198,6 +198,7 @@ async def show_confirm(
         builder.button(
             text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, Action.NOTE)
         )
+        builder.button(text=_("sess-expect-button"), callback_data=step(data, Action.EXPECT))
     builder.adjust(1)
     text = confirm_text(free[0], data, note, user, settings)
     await show(event, text, with_nav(builder, step(data, Action.DAY)))
@@ -363,6 +364,17 @@ async def confirm(
         await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
 
 
+async def expect(query: CallbackQuery, callback_data: Bk, session: AsyncSession) -> None:
+    """Before a first consultation: how long, what may be asked, confidentiality and its limits in
+    this format, and that one may stop at any time; Back returns to the confirm screen."""
+    slot = await repo.slot_by_id(session, callback_data.s)
+    fmt = slot.format if slot is not None else callback_data.f
+    text = _("sess-expect").format(
+        minutes=slot.duration_min if slot is not None else 50, format_privacy=common.privacy_text(fmt)
+    )
+    await show(query, text, with_nav(KeyboardBuilder(), step(callback_data, Action.SLOT)))
+
+
 async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
     back = step(callback_data, Action.SLOT)
     await state.set_state(BookingFlow.note)
@@ -459,6 +471,7 @@ def create_router() -> Router:
     press(times, Bk.filter(F.a == Action.DAY))
     press(confirm, Bk.filter(F.a == Action.SLOT))
     press(ask_note, Bk.filter(F.a == Action.NOTE))
+    press(expect, Bk.filter(F.a == Action.EXPECT))
     press(book, Bk.filter(F.a == Action.OK))
     router.message.register(got_note, StateFilter(BookingFlow.note), F.text.as_("text"))
     router.message.register(note_not_text, StateFilter(BookingFlow.note))

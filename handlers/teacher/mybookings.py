@@ -190,7 +190,9 @@ async def rate(
         return
     await state.set_state(RatingFlow.comment)
     await state.set_data({"booking": booking.id})
-    await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(KeyboardBuilder()))
+    builder = KeyboardBuilder()
+    builder.button(text=_("sess-book-same"), callback_data=common.book_same_data(booking))
+    await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(builder))
 
 
 async def rating_comment(
