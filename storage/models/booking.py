@@ -36,6 +36,7 @@ REASON_LIMIT = 300  # why a consultation was cancelled
 COMMENT_LIMIT = 500  # a rating's comment
 STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
 ROOM_SIZE = 64  # a video room's name (random, bot/services/rooms.py)
+CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
 
 
 def split_codes(value: str | None) -> list[str]:
@@ -137,7 +138,7 @@ class Booking(Base):
     # a copy of the database must not let anyone into a session.
     room: Mapped[str | None] = mapped_column(EncryptedText(ROOM_SIZE))
     # The calendar event: a random UID kept across reschedules, and its SEQUENCE (bot/views/ics.py).
-    calendar_uid: Mapped[str | None] = mapped_column(String(40))
+    calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
     calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

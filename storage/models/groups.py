@@ -18,6 +18,7 @@ from storage.types import EncryptedText, UTCDateTime, text_size
 # "chat" (in-bot) was removed in migration 0014: its sessions became "online" (bot/services/rooms.py).
 GROUP_FORMATS = ("online", "offline")
 ROOM_SIZE = 64
+CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
 PLACE_SIZE = 512  # an office session's address and how to find the cabinet (staff text, grows)
 # enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
@@ -79,7 +80,7 @@ class GroupSeat(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_asked: Mapped[bool] = mapped_column(Boolean, default=False)
     # The seat's calendar event: a random UID and its SEQUENCE (bot/views/ics.py).
-    calendar_uid: Mapped[str | None] = mapped_column(String(40))
+    calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
     calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,10 +1,10 @@
 """rooms: a private video room per booking and group session, calendar UIDs, group places
 
-A booking's room, a slot's own link, an online group session's room and an office session's
-place are sealed (sa.Text here, like every sealed column). Bookings and group seats get a
-calendar UID and SEQUENCE; teachers a setting for detailed calendar titles; each side of a live chat whether it is in the
-chat or in the menu. The in-bot chat
-format of group sessions is gone: its sessions become online ones (they get a room).
+A booking's room, a slot's own link, an online group session's room, an office session's place and
+calendar UIDs are sealed (sa.Text here, like every sealed column). Bookings and group seats get a
+calendar UID and SEQUENCE; teachers a setting for detailed calendar titles; each side of a live chat
+whether it is in the chat or in the menu. The in-bot chat format of group sessions is gone: its
+sessions become online ones (they get a room).
 
 Revision ID: 0014
 Revises: 0012
@@ -27,13 +27,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("video_link", sa.Text(), nullable=True))
     with op.batch_alter_table("bookings") as batch:
         batch.add_column(sa.Column("room", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("calendar_uid", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("calendar_uid", sa.Text(), nullable=True))
         batch.add_column(sa.Column("calendar_seq", sa.SmallInteger(), nullable=False, server_default="0"))
     with op.batch_alter_table("group_sessions") as batch:
         batch.add_column(sa.Column("place", sa.Text(), nullable=True))
         batch.add_column(sa.Column("room", sa.Text(), nullable=True))
     with op.batch_alter_table("group_seats") as batch:
-        batch.add_column(sa.Column("calendar_uid", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("calendar_uid", sa.Text(), nullable=True))
         batch.add_column(sa.Column("calendar_seq", sa.SmallInteger(), nullable=False, server_default="0"))
     with op.batch_alter_table("chat_sessions") as batch:
         batch.add_column(sa.Column("teacher_away", sa.Boolean(), nullable=False, server_default="0"))
