@@ -34,7 +34,7 @@ from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
 from bot.views import booking as booking_views
 from bot.views import chat as chat_views
-from bot.workers import booking_reminders, group_reminders, groups, nudges, retention
+from bot.workers import booking_reminders, group_reminders, groups, nudges, retention, waitlist
 from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
@@ -144,6 +144,8 @@ def connect(
         reminders.plan(booking_reminders.agenda_plan(reminders))
     reminders.plan(group_reminders.plan(reminders))
     reminders.plan(retention.plan(reminders))
+    # "Tell me when a time opens": matched waits become messages, once.
+    reminders.plan(waitlist.plan(reminders, bookings))
 
 
 def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[UserErased], Awaitable[None]]:
@@ -160,6 +162,7 @@ def renderers(settings: Settings) -> dict[str, Renderer]:
         group_reminders.KIND: partial(group_reminders.render_group, video=settings.video),
         **nudges.RENDERERS,
         safety_handlers.CHECKIN: safety_handlers.render_checkin,
+        waitlist.KIND: waitlist.render_wait,
     }
 
 

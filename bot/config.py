@@ -238,6 +238,10 @@ class BookingConfig(_Section):
     default_duration_min: int = Field(50, ge=10, le=240)
     default_break_min: int = Field(10, ge=0, le=120)
     template_weeks: int = Field(4, ge=1, le=12)
+    # Seconds between looks for free times that teachers asked to be told of ("tell me when a time
+    # opens"): each look tells one waiting teacher per free time, so the first told has this long
+    # before a time still free is offered to the next.
+    waitlist_seconds: float = Field(600, ge=0.5, le=3600)
 
     @property
     def min_notice(self) -> timedelta:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.telegram.callbacks import Book, Chat, Coord, Group, Menu, Mine, Psy, Settings
 from bot.views.booking import day_label
+from bot.workers.waitlist import plan_waits
 from storage.models import Booking, GroupSession, Reminder, Slot
 from storage.models.base import utcnow
 from storage.repo import booking as repo
@@ -23,6 +24,7 @@ from tests.conftest import stored_bytes
 from tests.ics_reader import event_of
 from tests.test_booking_sessions_e2e import agree, plain, screen, texts, wait_for, ymd
 from tests.test_chat_e2e import copies_to, eventually
+from tests.test_reminders import worker_of
 
 ALMATY = ZoneInfo("Asia/Almaty")
 OLGA, ANNA = "Ольга (тест)", "Анна (тест)"
@@ -335,3 +337,43 @@ async def test_group_sessions_give_an_enrolled_teacher_a_way_in(fake_api, start_
     await coordinator.press_data(Coord(a="gkill", i=online.id).pack())
     calendar, event = ics(teacher)
     assert calendar.one("METHOD").value == "CANCEL" and event.one("UID").value == online_uid
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_teacher_waiting_for_a_time_is_told_once(fake_api, start_bot, lang):
+    t = texts(lang)
+    bot = await start_bot(booking={"min_notice_hours": 0})
+    async with bot.app.sessions.begin() as session:
+        profile = await psychologist(session, 7701, lang, OLGA, [])
+    waiting = [fake_api.user(user_id=8700 + n, language_code=lang) for n in (1, 2)]
+    for teacher in waiting:
+        await agree(teacher, lang)
+        for _twice in range(2):  # asking again changes nothing
+            await teacher.press_data(Menu(item="book").pack())
+            await teacher.press(t("bk-format-video"))
+            await teacher.press(t("book-any-language"))
+            assert plain(t("book-no-days")) in screen(teacher)
+            await teacher.press(t("sess-wait"))
+            assert plain(t("sess-wait-saved")) in screen(teacher)
+    async with bot.app.sessions.begin() as session:
+        slot = await repo.add_slot(session, profile, utcnow() + timedelta(days=1), 50, "video")
+
+    def told(teacher) -> list[str]:
+        return [m.text for m in teacher.messages if m.text and plain(t("sess-wait-found")) in m.text]
+
+    # One free time: the longest waiting is told first, the next one a look later, then nobody again.
+    worker = worker_of(bot.app)
+    for expected in ([1, 0], [1, 1], [1, 1]):
+        await plan_waits(worker, bot.app.bookings)
+        await wait_for(lambda expected=expected: [len(told(u)) for u in waiting] == expected)
+        await fake_api.wait_idle()
+        assert [len(told(u)) for u in waiting] == expected
+    # Its button leads to that day's free times.
+    first = waiting[0]
+    message = next(m for m in first.messages if m.text in told(first))
+    await first.press(t("sess-wait-see"), message_id=message.message_id)
+    day = slot.starts_at.astimezone(ALMATY)
+    assert any(
+        b.startswith(f"{day:%H:%M}")
+        for b in next(m for m in first.messages if m.message_id == message.message_id).buttons
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import BookingConfig
 from bot.events import BookingChange, BookingChanged, Events
 from bot.services.rooms import prepare_booking
-from storage.models import Booking, Slot, User
+from storage.models import Booking, BookingWait, Slot, User
 from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
 from storage.repo import booking as repo
 from storage.repo.booking import Filters
@@ -237,3 +237,23 @@ class Bookings:
     ) -> list[Booking]:
         """A psychologist's bookings ahead, cancelled by them (a deactivation); those that were upcoming."""
         return [booking for booking in bookings if await self.cancel(session, booking, "psychologist", now)]
+
+    # --- waiting for a time to open --------------------------------------------------------------------
+
+    async def wait_for(self, session: AsyncSession, teacher: User, filters: Filters) -> None:
+        """Tell this teacher, once, when a time with these filters opens."""
+        await repo.add_wait(session, teacher.id, filters)
+
+    async def match_waits(self, session: AsyncSession, now: datetime) -> list[tuple[BookingWait, Slot]]:
+        """Waits that a free time now answers; each free time goes to one teacher, the longest
+        waiting first (several told of one time would race for it)."""
+        given: set[int] = set()
+        matched = []
+        for wait in await repo.waits(session):
+            free = [
+                s for s in await self.free_slots(session, repo.wait_filters(wait), now) if s.id not in given
+            ]
+            if free:
+                given.add(free[0].id)
+                matched.append((wait, free[0]))
+        return matched

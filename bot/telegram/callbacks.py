@@ -283,6 +283,7 @@ class BookAction(StrEnum):
     NOTE = "note"  # write a note to the psychologist
     OK = "ok"  # book (or move) it
     EXPECT = "exp"  # what to expect of a (first) consultation, from the confirm screen
+    WAIT = "wait"  # no free time: tell me once when one with these filters opens
 
 
 class Book(CallbackData, prefix="bk"):

@@ -122,6 +122,8 @@ async def show_days(
     if not days:
         if same is not None:  # none with this psychologist: any other is one tap away
             builder.button(text=_("sess-any-psychologist"), callback_data=step(data, Action.DAYS, p=0))
+        if not data.r:
+            builder.button(text=_("sess-wait"), callback_data=step(data, Action.WAIT))
         again = Bk(a=Action.FORMAT, f=data.f) if not data.r else Bk(a=Action.START)
         builder.button(text=_("book-change-filters"), callback_data=again)
         builder.adjust(1)
@@ -375,6 +377,20 @@ async def expect(query: CallbackQuery, callback_data: Bk, session: AsyncSession)
     await show(query, text, with_nav(KeyboardBuilder(), step(callback_data, Action.SLOT)))
 
 
+async def wait(
+    query: CallbackQuery, callback_data: Bk, session: AsyncSession, bookings: Bookings, user: User
+) -> None:
+    """No free time with these filters: the teacher is told once, when one opens (bot/workers/waitlist.py)."""
+    if callback_data.f not in FORMATS:
+        await show_formats(query)
+        return
+    await bookings.wait_for(session, user, filters_of(callback_data))
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
+    builder.row(*urgent_row())
+    await show(query, _("sess-wait-saved"), with_nav(builder))
+
+
 async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
     back = step(callback_data, Action.SLOT)
     await state.set_state(BookingFlow.note)
@@ -472,6 +488,7 @@ def create_router() -> Router:
     press(confirm, Bk.filter(F.a == Action.SLOT))
     press(ask_note, Bk.filter(F.a == Action.NOTE))
     press(expect, Bk.filter(F.a == Action.EXPECT))
+    press(wait, Bk.filter(F.a == Action.WAIT))
     press(book, Bk.filter(F.a == Action.OK))
     router.message.register(got_note, StateFilter(BookingFlow.note), F.text.as_("text"))
     router.message.register(note_not_text, StateFilter(BookingFlow.note))

@@ -149,3 +149,23 @@ class Booking(Base):
     @property
     def upcoming(self) -> bool:
         return self.state in UPCOMING_STATES
+
+
+class BookingWait(Base):
+    """A teacher's "tell me when a time opens" for individual consultations with these filters;
+    deleted once they are told (bot/workers/waitlist.py), so they are told once."""
+
+    __tablename__ = "booking_waits"
+    __table_args__ = (
+        UniqueConstraint(
+            "teacher_id", "format", "language", "region", "psychologist_id", name="uq_booking_waits"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2), default="")
+    region: Mapped[str] = mapped_column(String(8), default="")
+    psychologist_id: Mapped[int] = mapped_column(Integer, default=0)  # a profile id; 0 = any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

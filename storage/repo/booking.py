@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed, dialect_of, lock_rows
-from storage.models import Booking, PsychologistProfile, Slot, User
+from storage.models import Booking, BookingWait, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
     ATTENDED,
@@ -420,3 +420,35 @@ async def office_regions(session: AsyncSession) -> list[str]:
         )
     )
     return sorted({code for profile in profiles.unique() for code in profile.region_list})
+
+
+# --- waiting for a time to open ------------------------------------------------------------------------
+
+
+async def add_wait(session: AsyncSession, teacher_id: int, filters: Filters) -> None:
+    """Once per teacher and filters (asking again changes nothing)."""
+    values = {
+        "teacher_id": teacher_id,
+        "format": filters.fmt,
+        "language": filters.language,
+        "region": filters.region,
+        "psychologist_id": filters.psychologist,
+    }
+    found = await session.scalar(select(BookingWait.id).filter_by(**values))
+    if found is None:
+        session.add(BookingWait(**values))
+        await session.flush()
+
+
+async def waits(session: AsyncSession) -> list[BookingWait]:
+    """Every wait, the longest waiting first."""
+    return list(await session.scalars(select(BookingWait).order_by(BookingWait.created_at, BookingWait.id)))
+
+
+def wait_filters(wait: BookingWait) -> Filters:
+    return Filters(wait.format, wait.language, wait.region, wait.psychologist_id)
+
+
+async def remove_wait(session: AsyncSession, wait: BookingWait) -> None:
+    await session.delete(wait)
+    await session.flush()

@@ -4,7 +4,7 @@ A booking's room, a slot's own link, an online group session's room, an office s
 calendar UIDs are sealed (sa.Text here, like every sealed column). Bookings and group seats get a
 calendar UID and SEQUENCE; teachers a setting for detailed calendar titles; each side of a live chat
 whether it is in the chat or in the menu. The in-bot chat format of group sessions is gone: its
-sessions become online ones (they get a room).
+sessions become online ones (they get a room). Teachers may wait for a time to open (booking_waits).
 
 Revision ID: 0014
 Revises: 0012
@@ -13,6 +13,8 @@ Create Date: 2026-12-01
 
 import sqlalchemy as sa
 from alembic import op
+
+import storage.types
 
 revision = "0014"
 down_revision = "0012"
@@ -40,6 +42,24 @@ def upgrade() -> None:
         batch.add_column(sa.Column("psychologist_away", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("calendar_detail", sa.Boolean(), nullable=False, server_default="0"))
+    op.create_table(
+        "booking_waits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("teacher_id", sa.Integer(), nullable=False),
+        sa.Column("format", sa.String(length=8), nullable=False),
+        sa.Column("language", sa.String(length=2), nullable=False),
+        sa.Column("region", sa.String(length=8), nullable=False),
+        sa.Column("psychologist_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["teacher_id"], ["users.id"], name=op.f("fk_booking_waits_teacher_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_waits")),
+        sa.UniqueConstraint(
+            "teacher_id", "format", "language", "region", "psychologist_id", name="uq_booking_waits"
+        ),
+    )
+    op.create_index(op.f("ix_booking_waits_teacher_id"), "booking_waits", ["teacher_id"], unique=False)
     groups = sa.table("group_sessions", sa.column("format", sa.String))
     op.execute(sa.update(groups).where(groups.c.format == "chat").values(format="online"))
 
@@ -47,6 +67,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), never a batch copy: dropping the old users table
     # of a copy would cascade into every table that references it.
+    op.drop_index(op.f("ix_booking_waits_teacher_id"), table_name="booking_waits")
+    op.drop_table("booking_waits")
     for table, column in (
         ("users", "calendar_detail"),
         ("chat_sessions", "psychologist_away"),
