@@ -3,8 +3,11 @@ slots, a time, the confirm screen with an optional note, then the summary and an
 
 The flow's choices travel in the callback data (cb.Book), so any screen can be reopened after a
 restart; only the note waits in FSM data (encrypted). Rescheduling reuses the same screens with
-`r` = the booking being moved. Whether a slot is still free is decided by the database when
-the button is pressed: the loser of a race is told and sees fresh times.
+`r` = the booking being moved, and `p` = its psychologist, whose times come first ("any psychologist"
+is an explicit choice); booking again with the same psychologist uses `p` too. Whether a slot is
+still free is decided by the database when the button is pressed: the loser of a race is told and
+sees fresh times. With no free time, a teacher may ask to be told once when one opens
+(bot/workers/waitlist.py); a first consultation's "what to expect" is one tap from the confirm screen.
 """
 
 from __future__ import annotations
