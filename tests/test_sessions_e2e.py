@@ -7,7 +7,8 @@ sessions with a way in per format."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -68,8 +69,22 @@ async def my_booking(teacher, booking_id: int) -> str:
     return screen(teacher)
 
 
-@pytest.mark.parametrize("lang", ["kk", "ru"])
-async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bot, lang):
+@dataclass
+class TwoBookings:
+    bot: object
+    first: object
+    second: object
+    a_id: int
+    b_id: int
+    uid: str
+    soon: date
+    later: date
+    olga_id: int
+
+
+async def two_bookings(fake_api, start_bot, lang: str) -> TwoBookings:
+    """Two teachers booked with Olga (the first through the bot, with its calendar file checked);
+    Anna, someone else, has a sooner time."""
     t = texts(lang)
     bot = await start_bot(booking={"min_notice_hours": 0})
     today = datetime.now(ALMATY).date()
@@ -111,7 +126,14 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     async with bot.app.sessions() as session:
         a_id, b_id = (await session.scalars(select(Booking.id).order_by(Booking.id))).all()
     assert plain(t("sess-link-later")) in await my_booking(first, a_id)
+    return TwoBookings(bot, first, second, a_id, b_id, uid, soon, later, olga.id)
 
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_each_booking_has_its_own_room_given_shortly_before(fake_api, start_bot, lang):
+    t = texts(lang)
+    booked = await two_bookings(fake_api, start_bot, lang)
+    bot, first, second, a_id, b_id = booked.bot, booked.first, booked.second, booked.a_id, booked.b_id
     # Both sessions now start within the hour: each teacher finds their own room, with how to stay private.
     async with bot.app.sessions.begin() as session:
         for minutes, booking_id in ((20, a_id), (40, b_id)):
@@ -126,6 +148,35 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
         assert url_buttons and url_buttons[0].startswith(links[-1])
     assert links[0] != links[1], "two bookings with one psychologist never share a room"
 
+    # The psychologist sees the session's room, and may give their own link for this one session.
+    psy = fake_api.user(user_id=7301, language_code=lang)
+    await psy.send_text("/menu")  # a fresh screen under the booking notices
+    await psy.press_data(Psy(a="bk", id=b_id).pack())
+    assert links[1] in shown(psy).text.replace("&amp;", "&")
+    await psy.press(t("sess-own-link"))
+    await psy.send_text("https://meet.example.org/just-this-once")
+    assert t("sess-own-link-set") in shown(psy).text
+    text = await my_booking(second, b_id)
+    assert "https://meet.example.org/just-this-once" in text and not ROOM.search(text)
+    # Cancelled by the psychologist: the teacher's calendar gets the cancellation too.
+    await psy.press_data(Psy(a="bcxn", id=b_id).pack())
+    calendar, event = ics(second)
+    assert calendar.one("METHOD").value == "CANCEL" and event.one("STATUS").value == "CANCELLED"
+
+    await bot.stop()
+    raw = await stored_bytes(bot.settings.database.url)
+    assert not any(ROOM.search(link).group(1).encode() in raw for link in links), "rooms are sealed"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_calendar_follows_a_reschedule_with_the_same_psychologist_and_a_cancel(
+    fake_api, start_bot, lang
+):
+    t = texts(lang)
+    booked = await two_bookings(fake_api, start_bot, lang)
+    bot, first, second, a_id, b_id = booked.bot, booked.first, booked.second, booked.a_id, booked.b_id
+    uid = booked.uid
+    soon, later = booked.soon, booked.later
     # Rescheduling offers Olga's times first; any psychologist is one explicit tap away.
     await my_booking(first, a_id)
     await first.press(t("mine-move"))
@@ -147,7 +198,10 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     assert event.one("DTSTART").value == f"{ymd(later)}T120000" and calendar.one("METHOD").value == "PUBLISH"
     async with bot.app.sessions() as session:
         moved = await session.scalar(select(Booking).where(Booking.previous_id == a_id))
-        assert moved.slot.psychologist_id == olga.id and moved.room != (await session.get(Booking, a_id)).room
+        assert (
+            moved.slot.psychologist_id == booked.olga_id
+            and moved.room != (await session.get(Booking, a_id)).room
+        )
 
     # Cancelling sends the calendar's cancellation: the same event, one version up.
     await my_booking(first, moved.id)
@@ -165,25 +219,6 @@ async def test_rooms_the_calendar_rescheduling_and_cancelling(fake_api, start_bo
     await second.press_data(Mine(a="ics", id=b_id).pack())
     _calendar, event = ics(second)
     assert event.one("SUMMARY").text != "Demeu" and OLGA in event.one("DESCRIPTION").text
-
-    # The psychologist sees the session's room, and may give their own link for this one session.
-    psy = fake_api.user(user_id=7301, language_code=lang)
-    await psy.send_text("/menu")  # a fresh screen under the booking notices
-    await psy.press_data(Psy(a="bk", id=b_id).pack())
-    assert links[1] in shown(psy).text.replace("&amp;", "&")
-    await psy.press(t("sess-own-link"))
-    await psy.send_text("https://meet.example.org/just-this-once")
-    assert t("sess-own-link-set") in shown(psy).text
-    text = await my_booking(second, b_id)
-    assert "https://meet.example.org/just-this-once" in text and not ROOM.search(text)
-    # Cancelled by the psychologist: the teacher's calendar gets the cancellation too.
-    await psy.press_data(Psy(a="bcxn", id=b_id).pack())
-    calendar, event = ics(second)
-    assert calendar.one("METHOD").value == "CANCEL" and event.one("STATUS").value == "CANCELLED"
-
-    await bot.stop()
-    raw = await stored_bytes(bot.settings.database.url)
-    assert not any(ROOM.search(link).group(1).encode() in raw for link in links), "rooms are sealed"
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
