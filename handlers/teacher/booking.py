@@ -261,7 +261,9 @@ async def booked(
         _("book-done").format(lines=lines) if previous_slot is None else _("book-moved").format(lines=lines)
     )
     await show(query, text, with_nav(builder))
-    await common.send_ics(bot, booking, user, settings.tz)
+    # A reschedule's file is the same calendar event, updated (bot/views/ics.py).
+    caption = "book-ics-caption" if previous_slot is None else "sess-ics-update-caption"
+    await common.send_ics(bot, booking, user, settings.tz, caption)
 
 
 # --- handlers ---------------------------------------------------------------------------------------------
