@@ -368,10 +368,15 @@ async def test_group_sessions_give_an_enrolled_teacher_a_way_in(fake_api, start_
     assert event.one("UID").value == uid and event.one("SEQUENCE").value == "1"
     assert event.one("DTSTART").value == starts.strftime("%Y%m%d") + "T150000"
 
-    # The coordinator calls the online session off: its calendar event is cancelled too.
+    # The coordinator calls the online session off: its calendar event is cancelled too, for those
+    # who were given one (and no file at all for a teacher who never took one).
+    other = fake_api.user(user_id=8602, language_code=lang)
+    await agree(other, lang)
+    await other.press_data(Group(a="join", s=online.id).pack())
     await coordinator.press_data(Coord(a="gkill", i=online.id).pack())
     calendar, event = ics(teacher)
     assert calendar.one("METHOD").value == "CANCEL" and event.one("UID").value == online_uid
+    assert other.documents == [] and plain(t("groups-session-cancelled")) in other.last_text
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
