@@ -256,6 +256,8 @@ async def test_the_menu_pauses_a_live_chat_with_a_way_back(fake_api, start_bot, 
     await teacher.send_text("а меню тоже уходит психологу?")
     assert len(copies_to(fake_api, psy.id)) == 1, "typed in the menu: not relayed"
     assert plain(t("sess-chat-not-sent")) in teacher.last_text
+    await teacher.press_data(Menu(item="main").pack())  # the menu again: still says where they are
+    assert plain(t("sess-chat-away")) in teacher.last_text
     # A menu press does the same for the psychologist.
     await psy.press_data(Menu(item="main").pack(), message_id=psy.messages[-1].message_id)
     await psy.send_text("это для меню")

@@ -93,8 +93,9 @@ class ChatPresence(BaseMiddleware):
         user: User | None = data.get("user")
         if isinstance(event, Message | CallbackQuery) and user is not None and leaves_chat(event):
             chat = await repo.active_for(data["session"], user.id)
-            if chat is not None and not chat.away(user.id):
-                await repo.set_away(data["session"], chat, user.id, True)
+            if chat is not None:  # every main menu opened meanwhile says so, not only the first
+                if not chat.away(user.id):
+                    await repo.set_away(data["session"], chat, user.id, True)
                 data["left_chat"] = chat
         return await handler(event, data)
 
