@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.telegram.callbacks import Book, Chat, Coord, Group, Menu, Mine, Psy, Settings
 from bot.views.booking import day_label
 from bot.workers.waitlist import plan_waits
-from storage.models import Booking, GroupSession, Reminder, Slot
+from storage.models import Booking, BookingWait, GroupSession, Reminder, Slot
 from storage.models.base import utcnow
 from storage.repo import booking as repo
 from storage.repo import groups, users
@@ -398,6 +398,12 @@ async def test_a_teacher_waiting_for_a_time_is_told_once(fake_api, start_bot, la
             await teacher.press(t("sess-wait"))
             assert plain(t("sess-wait-saved")) in screen(teacher)
     async with bot.app.sessions.begin() as session:
+        # One who asked longer ago than times are published ahead is let go, not told.
+        stale = await users.create(session, 8709, lang)
+        stale.consent_at = utcnow()
+        session.add(
+            BookingWait(teacher_id=stale.id, format="video", created_at=utcnow() - timedelta(days=40))
+        )
         slot = await repo.add_slot(session, profile, utcnow() + timedelta(days=1), 50, "video")
 
     def told(teacher) -> list[str]:
@@ -410,6 +416,9 @@ async def test_a_teacher_waiting_for_a_time_is_told_once(fake_api, start_bot, la
         await wait_for(lambda expected=expected: [len(told(u)) for u in waiting] == expected)
         await fake_api.wait_idle()
         assert [len(told(u)) for u in waiting] == expected
+    assert fake_api.user(user_id=8709, language_code=lang).messages == []
+    async with bot.app.sessions() as session:
+        assert await session.scalar(select(BookingWait)) is None
     # Its button leads to that day's free times.
     first = waiting[0]
     message = next(m for m in first.messages if m.text in told(first))

@@ -246,10 +246,15 @@ class Bookings:
 
     async def match_waits(self, session: AsyncSession, now: datetime) -> list[tuple[BookingWait, Slot]]:
         """Waits that a free time now answers; each free time goes to one teacher, the longest
-        waiting first (several told of one time would race for it)."""
+        waiting first (several told of one time would race for it). A wait older than the booking
+        horizon is dropped."""
         given: set[int] = set()
         matched = []
+        oldest = now - timedelta(days=self.rules.horizon_days)
         for wait in await repo.waits(session):
+            if wait.created_at < oldest:  # asked longer ago than times are published ahead: let go
+                await repo.remove_wait(session, wait)
+                continue
             free = [
                 s for s in await self.free_slots(session, repo.wait_filters(wait), now) if s.id not in given
             ]
