@@ -417,6 +417,13 @@ async def test_a_teacher_waiting_for_a_time_is_told_once(fake_api, start_bot, la
         await fake_api.wait_idle()
         assert [len(told(u)) for u in waiting] == expected
     assert fake_api.user(user_id=8709, language_code=lang).messages == []
+    # Waiting shows in My bookings, and stops with one tap.
+    second = waiting[1]
+    await second.press_data(Book(a="wait", f="office").pack())
+    await second.press_data(Menu(item="mine").pack())
+    assert t("sess-waiting").format(count=1) in screen(second)
+    await second.press(t("sess-wait-stop"))
+    assert t("sess-wait-stopped") in screen(second) and t("sess-wait-stop") not in shown(second).buttons
     async with bot.app.sessions() as session:
         assert await session.scalar(select(BookingWait)) is None
     # Its button leads to that day's free times.

@@ -355,6 +355,7 @@ class MineAction(StrEnum):
     CANCEL = "cancel"  # ask first
     CANCELLED = "cancelok"
     RATE = "rate"
+    UNWAIT = "unwait"  # stop waiting for a time to open
 
 
 class Mine(CallbackData, prefix="mb"):

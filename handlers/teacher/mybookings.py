@@ -45,8 +45,12 @@ async def show_list(
 ) -> None:
     upcoming = await bookings.upcoming(session, user, utcnow())
     builder = KeyboardBuilder()
+    waiting = await repo.waits_of(session, user.id)
+    if waiting:  # "tell me when a time opens" (bot/workers/waitlist.py)
+        prefix += _("sess-waiting").format(count=waiting) + "\n\n"
     if not upcoming:
         builder.button(text=_("menu-book"), callback_data=cb.Menu(item=cb.Section.BOOK))
+        waiting_button(builder, waiting)
         await show(event, prefix + _("mine-empty"), with_nav(builder))
         return
     for booking in upcoming:
@@ -56,8 +60,21 @@ async def show_list(
             f"{common.hhmm(starts_at, settings.tz)} · {common.format_name(booking.slot.format)}"
         )
         builder.button(text=text, callback_data=cb.Mine(a=Action.OPEN, id=booking.id))
+    waiting_button(builder, waiting)
     builder.adjust(1)
     await show(event, prefix + _("mine-title").format(count=len(upcoming)), with_nav(builder))
+
+
+def waiting_button(builder: KeyboardBuilder, waiting: int) -> None:
+    if waiting:
+        builder.button(text=_("sess-wait-stop"), callback_data=cb.Mine(a=Action.UNWAIT))
+
+
+async def unwait(
+    query: CallbackQuery, session: AsyncSession, bookings: Bookings, user: User, settings: Settings
+) -> None:
+    await repo.remove_waits_of(session, user.id)
+    await show_list(query, session, bookings, user, settings, prefix=_("sess-wait-stopped") + "\n\n")
 
 
 async def own_upcoming(
@@ -215,5 +232,6 @@ def create_router() -> Router:
     press(ask_cancel, cb.Mine.filter(F.a == Action.CANCEL))
     press(cancel, cb.Mine.filter(F.a == Action.CANCELLED))
     press(rate, cb.Mine.filter(F.a == Action.RATE))
+    press(unwait, cb.Mine.filter(F.a == Action.UNWAIT))
     router.message.register(rating_comment, StateFilter(RatingFlow.comment), F.text.as_("text"))
     return router

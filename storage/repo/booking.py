@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Select, and_, exists, func, literal, select, text, update
+from sqlalchemy import Exists, Select, and_, delete, exists, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -443,6 +443,17 @@ async def add_wait(session: AsyncSession, teacher_id: int, filters: Filters) -> 
 async def waits(session: AsyncSession) -> list[BookingWait]:
     """Every wait, the longest waiting first."""
     return list(await session.scalars(select(BookingWait).order_by(BookingWait.created_at, BookingWait.id)))
+
+
+async def waits_of(session: AsyncSession, teacher_id: int) -> int:
+    return (
+        await session.scalar(select(func.count(BookingWait.id)).where(BookingWait.teacher_id == teacher_id))
+        or 0
+    )
+
+
+async def remove_waits_of(session: AsyncSession, teacher_id: int) -> None:
+    await session.execute(delete(BookingWait).where(BookingWait.teacher_id == teacher_id))
 
 
 def wait_filters(wait: BookingWait) -> Filters:
