@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
@@ -88,10 +88,6 @@ def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
         format=format_name(slot.format),
         place=place_text(slot, booked=booked),
     )
-
-
-def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInputFile:
-    return booking_document(booking, tz)
 
 
 async def send_ics(
