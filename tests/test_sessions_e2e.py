@@ -210,6 +210,7 @@ async def test_the_calendar_follows_a_reschedule_with_the_same_psychologist_and_
     calendar, event = ics(first)
     assert calendar.one("METHOD").value == "CANCEL" and event.one("STATUS").value == "CANCELLED"
     assert event.one("UID").value == uid and event.one("SEQUENCE").value == "2"
+    assert event.one("ORGANIZER").params["CN"] == "Demeu"
     neutral(first.documents[-1].file.data)
 
     # A teacher who wants it may choose detailed titles.

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PRODID = "-//Demeu//Sessions//KK-RU"
 REMIND_BEFORE = timedelta(hours=1)
+ORGANIZER = "mailto:noreply@demeu.invalid"
 
 
 def event_file(
@@ -66,6 +67,8 @@ def event_file(
     event.add("dtend", ends_at.astimezone(tz))
     event.add("summary", summary)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if cancelled:  # iTIP (RFC 5546) wants the organizer on a CANCEL; a reserved domain, no mail goes anywhere
+        event.add("organizer", ORGANIZER, parameters={"CN": "Demeu"})
     if description:
         event.add("description", description)
     if location:
