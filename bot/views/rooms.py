@@ -25,12 +25,13 @@ def booking_room(video: VideoConfig, booking: Booking, now: datetime) -> str | N
 
 def booking_way_in(video: VideoConfig, booking: Booking, now: datetime, *, psychologist: bool = False) -> str:
     """For a video booking: the room with how to stay private, or when the link will come ("" otherwise)."""
-    if booking.slot.format != "video":
+    slot = booking.slot
+    if slot.format != "video":
         return ""
-    link = booking_room(video, booking, now)
-    if link is None:
+    if not open_now(video, slot.starts_at, slot.ends_at, now):
         return _("sess-link-later").format(minutes=video.link_minutes)
-    return _("sess-room-psy" if psychologist else "sess-room-own").format(link=escape(link))
+    link = booking_link(video, booking)  # None only with engine "own" and no link given
+    return _("sess-room-psy" if psychologist else "sess-room-own").format(link=escape(link)) if link else ""
 
 
 def group_open_now(video: VideoConfig, group: GroupSession, now: datetime) -> bool:
@@ -49,6 +50,8 @@ def group_way_in(video: VideoConfig, group: GroupSession, now: datetime) -> str:
     if group.format == "offline":
         place = group.place
         return _("sess-group-place").format(place=escape(place)) if place else _("sess-group-place-none")
+    if video.engine == "own":  # no rooms made: the way in is the session's description
+        return ""
     if not group_open_now(video, group, now):
         return _("sess-group-link-later").format(minutes=video.link_minutes)
     link = group_link(video, group)

@@ -157,7 +157,8 @@ def teacher_markup(booking: Booking, link: str | None = None) -> InlineKeyboardM
 
 def place(booking: Booking, video: VideoConfig, now: datetime) -> str:
     if booking.slot.format == "video":
-        return "\n\n" + booking_way_in(video, booking, now)
+        way_in = booking_way_in(video, booking, now)
+        return "\n\n" + way_in if way_in else ""
     profile = booking.slot.psychologist
     if booking.slot.format == "office" and profile.address:
         return _("rem-place-address").format(address=html.escape(profile.address))
@@ -195,8 +196,9 @@ async def render_booking(
     link = booking_room(video, booking, now)
     if reminder.params["role"] == "psychologist":
         text = _("rem-booking-psy").format(code=booking.teacher.pseudonym, when=when, format=fmt)
-        if booking.slot.format == "video":
-            text += "\n\n" + booking_way_in(video, booking, now, psychologist=True)
+        way_in = booking_way_in(video, booking, now, psychologist=True)
+        if way_in:
+            text += "\n\n" + way_in
         if booking.note:  # decrypted from the booking into this message only
             text += "\n\n" + _("psy-notice-note").format(note=html.escape(booking.note, quote=False))
         return Rendered(

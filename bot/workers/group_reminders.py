@@ -80,7 +80,8 @@ async def render_group(
     when = _("rem-when").format(date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}")
     title = html.escape(group.title(user.language))
     now = utcnow()
-    way_in = "\n\n" + group_way_in(video, group, now)
+    way_in = group_way_in(video, group, now)
+    way_in = "\n\n" + way_in if way_in else ""
     builder = KeyboardBuilder()
     builder.row(*join_button(group_room(video, group, now)))
     builder.row(button(_("rem-group-open"), cb.Group(a=cb.GroupAction.OPEN, s=group.id)))

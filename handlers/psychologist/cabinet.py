@@ -110,9 +110,8 @@ def booking_text(booking: Booking, settings: Settings, language: str) -> str:
         text += "\n\n" + _("psy-notice-note").format(note=common.esc(booking.note))
     if booking.upcoming and slot.format == "video":
         own = _("sess-own-link-set") if slot.video_link else _("sess-own-link-none")
-        text += (
-            "\n\n" + rooms.booking_way_in(settings.video, booking, utcnow(), psychologist=True) + "\n" + own
-        )
+        way_in = rooms.booking_way_in(settings.video, booking, utcnow(), psychologist=True)
+        text += "\n\n" + (way_in + "\n" if way_in else "") + own
     return text
 
 

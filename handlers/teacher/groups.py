@@ -156,7 +156,9 @@ async def session_card(
         builder.button(text=_("groups-who"), callback_data=cb.Group(a=Action.WHO, s=group.id))
     builder.adjust(2)
     if seat is not None and seat.status == "enrolled":
-        lines.append("\n" + rooms.group_way_in(settings.video, group, utcnow()))
+        way_in = rooms.group_way_in(settings.video, group, utcnow())
+        if way_in:
+            lines.append("\n" + way_in)
         builder.row(cb_button(_("sess-ics-button"), cb.Group(a=Action.ICS, s=group.id)))
         builder.row(*rooms.join_button(rooms.group_room(settings.video, group, utcnow())))
     return "\n".join(lines), with_nav(builder, filters.press(Action.LIST))
