@@ -34,12 +34,22 @@ from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserM
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
 from bot.views import chat as chat_views
-from bot.workers import booking_reminders, group_reminders, groups, notices, nudges, practice, retention
+from bot.workers import (
+    booking_reminders,
+    group_reminders,
+    groups,
+    notices,
+    nudges,
+    practice,
+    retention,
+    waitlist,
+)
 from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
-from bot.workers.reminders import ReminderWorker
+from bot.workers.reminders import ReminderWorker, Renderer
 from handlers import build_routers
+from handlers.common import chat as chat_handlers
 from handlers.common import safety as safety_handlers
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
 from handlers.teacher import relax
@@ -107,6 +117,9 @@ def build_dispatcher(
     tally = dispatcher["safety_tally"] = SafetyTally()
     dispatcher.message.outer_middleware(HelpFirstMiddleware(tally))
     dispatcher.message.outer_middleware(ThrottleMiddleware(settings.limits.messages_per_second))
+    # A participant of a live chat who opens the menu or a command leaves the chat until they come back.
+    dispatcher.message.outer_middleware(chat_handlers.ChatPresence())
+    dispatcher.callback_query.outer_middleware(chat_handlers.ChatPresence())
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*build_routers())
     return dispatcher
@@ -145,6 +158,8 @@ def connect(
         reminders.plan(booking_reminders.agenda_plan(reminders))
     reminders.plan(group_reminders.plan(reminders))
     reminders.plan(retention.plan(reminders))
+    # "Tell me when a time opens": matched waits become messages, once.
+    reminders.plan(waitlist.plan(reminders, bookings))
 
 
 def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[UserErased], Awaitable[None]]:
@@ -154,14 +169,17 @@ def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[U
     return handler
 
 
-RENDERERS = {
-    **booking_reminders.RENDERERS,
-    **notices.RENDERERS,
-    group_reminders.KIND: group_reminders.render_group,
-    **nudges.RENDERERS,
-    safety_handlers.CHECKIN: safety_handlers.render_checkin,
-    **practice.RENDERERS,
-}
+def renderers(settings: Settings) -> dict[str, Renderer]:
+    """Each reminder kind's renderer (bot/workers/reminders.py)."""
+    return {
+        **booking_reminders.renderers(settings.video, settings.reminders),
+        group_reminders.KIND: partial(group_reminders.render_group, video=settings.video),
+        **nudges.RENDERERS,
+        safety_handlers.CHECKIN: safety_handlers.render_checkin,
+        waitlist.KIND: waitlist.render_wait,
+        **notices.RENDERERS,
+        **practice.RENDERERS,
+    }
 
 
 @dataclass
@@ -200,7 +218,9 @@ class App:
         scheduler = AsyncIOScheduler(timezone=settings.tz)
         events = Events()
         bookings = Bookings(settings.booking, events)
-        reminders = ReminderWorker(bot, sessions, scheduler, i18n, settings.reminders, settings.tz, RENDERERS)
+        reminders = ReminderWorker(
+            bot, sessions, scheduler, i18n, settings.reminders, settings.tz, renderers(settings)
+        )
         chat_clock = ChatClock(bot, sessions, scheduler, i18n, settings)
         broadcaster = BroadcastWorker(bot, sessions, i18n, settings)
         connect(

@@ -195,6 +195,33 @@ class ChatConfig(_Section):
     reply_hours: int = Field(72, ge=1, le=24 * 30)
 
 
+class VideoConfig(_Section):
+    """Video consultations and online group sessions: a private room for each, never reused."""
+
+    # "jitsi": every booking and online group session gets its own unguessable room on `base_url`
+    # (Jitsi Meet, open source, which a region can host itself); "own": only the links
+    # psychologists give (per slot, else their profile's link).
+    engine: Literal["jitsi", "own"] = "jitsi"
+    base_url: str = "https://meet.jit.si"
+    # The link reaches the teacher and the psychologist only this many minutes before the start
+    # (in the reminder and in My bookings), never earlier.
+    link_minutes: int = Field(60, ge=5, le=24 * 60)
+    # Jitsi options after "#" in the link: start with the camera off (it can be turned on).
+    camera_off: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or " " in value:
+            raise ValueError("expected an http(s) URL such as https://meet.jit.si")
+        return value
+
+    @property
+    def link_window(self) -> timedelta:
+        return timedelta(minutes=self.link_minutes)
+
+
 class BookingConfig(_Section):
     # A slot can be booked no later than this many hours before it starts.
     min_notice_hours: float = Field(2, ge=0, le=24 * 7)
@@ -211,6 +238,10 @@ class BookingConfig(_Section):
     default_duration_min: int = Field(50, ge=10, le=240)
     default_break_min: int = Field(10, ge=0, le=120)
     template_weeks: int = Field(4, ge=1, le=12)
+    # Seconds between looks for free times that teachers asked to be told of ("tell me when a time
+    # opens"): each look tells one waiting teacher per free time, so the first told has this long
+    # before a time still free is offered to the next.
+    waitlist_seconds: float = Field(600, ge=0.5, le=3600)
 
     @property
     def min_notice(self) -> timedelta:
@@ -386,6 +417,7 @@ class Settings(_Section):
     chat: ChatConfig = ChatConfig()
     relax: RelaxConfig = RelaxConfig()
     booking: BookingConfig = BookingConfig()
+    video: VideoConfig = VideoConfig()
     reminders: RemindersConfig = RemindersConfig()
     nudges: NudgesConfig = NudgesConfig()
     limits: LimitsConfig = LimitsConfig()

@@ -169,8 +169,14 @@ async def test_attended_then_rated_with_an_encrypted_comment_and_a_no_show(fake_
     assert plain(t("teacher-notice-rate").split("}")[-1]) in first.last_text
     await first.press("⭐⭐⭐⭐")
     assert plain(t("rate-thanks-comment")) in first.last_text
+    thanks = first.last.message_id
     await first.send_text(COMMENT)
     assert t("rate-comment-saved") in first.last_text
+    # Book again with the same psychologist: one tap to their times (none left here), any other one more.
+    await first.press(t("sess-book-same"), message_id=thanks)
+    again = next(m for m in first.messages if m.message_id == thanks)
+    assert re.sub(r"<[^>]+>", "", t("sess-same-none").format(name=NAME)) in again.text
+    assert t("sess-any-psychologist") in again.buttons
     assert any(t("nav-main") in b for b in first.last.buttons)
     await fake_api.wait_idle()
     assert len(rating_prompts(fake_api, first)) == 1  # asked once, not again after the mark or the rating

@@ -179,7 +179,7 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
             starts_at=utcnow() + timedelta(minutes=5),
             duration_min=60,
             capacity=10,
-            format="chat",
+            format="online",
             language=lang,
         )
         assert (await groups.enroll(session, group.id, user.id, utcnow())).status == "enrolled"

@@ -47,7 +47,7 @@ async def test_decline_and_lapsed_hold_pass_the_seat_down_the_line(fake_api, sta
             starts_at=utcnow() + timedelta(days=3),
             duration_min=60,
             capacity=1,
-            format="chat",
+            format="online",
             language=lang,
         )
     group_id = group.id

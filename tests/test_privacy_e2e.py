@@ -24,7 +24,7 @@ from tests.test_selfcheck_e2e import answer, open_instrument
 
 CATALOGUES = compile_translations()
 BOOKING_FORMATS = ("video", "chat", "office")
-GROUP_FORMATS = ("online", "offline", "chat")
+GROUP_FORMATS = ("online", "offline")
 # What each promise must tell, whatever its wording: the brief of its format in a few stems.
 BOOKING_SAYS = {
     "kk": {
@@ -42,12 +42,10 @@ GROUP_SAYS = {
     "kk": {
         "online": ("камера", "микрофон", "кез келген атпен"),
         "offline": ("бетпе-бет", "бір-бірін"),
-        "chat": ("жазғанның бәрін", "атпен", "Telegram"),
     },
     "ru": {
         "online": ("камер", "микрофон", "любым именем"),
         "offline": ("очное", "друг друга"),
-        "chat": ("всё, что вы пишете", "имя", "Telegram"),
     },
 }
 OFFICE_ADDRESSES = [p[4] for p in demo.PSYCHOLOGISTS if p[4]]

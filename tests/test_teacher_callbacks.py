@@ -45,5 +45,5 @@ def test_group_list_filters_default_to_the_teachers_region_and_ignore_forged_val
     assert Filters.of(first, without) == Filters("", "", cb.GroupScope.ALL)
     forged = cb.Group(a=cb.GroupAction.LIST, f="party", l="en", g=cb.GroupScope.ALL)
     assert Filters.of(forged, with_region) == Filters("", "", cb.GroupScope.ALL)
-    chosen = Filters("chat", "ru", cb.GroupScope.MINE).press(cb.GroupAction.VIEW, 5)
-    assert Filters.of(cb.Group.unpack(chosen.pack()), without) == Filters("chat", "ru", cb.GroupScope.MINE)
+    chosen = Filters("offline", "ru", cb.GroupScope.MINE).press(cb.GroupAction.VIEW, 5)
+    assert Filters.of(cb.Group.unpack(chosen.pack()), without) == Filters("offline", "ru", cb.GroupScope.MINE)

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import BookingConfig
 from bot.events import BookingChange, BookingChanged, Events
-from storage.models import Booking, Slot, User
+from bot.services.rooms import prepare_booking
+from storage.models import Booking, BookingWait, Slot, User
 from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
 from storage.repo import booking as repo
 from storage.repo.booking import Filters
@@ -158,6 +159,8 @@ class Bookings:
         booking = await repo.hold(session, slot.id, teacher.id, note or None)
         if booking is None:
             return await self._lost(session, slot.id)
+        prepare_booking(booking)
+        await session.flush()
         await self._publish(session, booking, BookingChange.BOOKED)
         return BookResult(BookStatus.OK, booking)
 
@@ -174,6 +177,7 @@ class Bookings:
         new = await repo.hold(session, slot.id, booking.teacher_id, booking.note, booking.id)
         if new is None:
             return await self._lost(session, slot.id)
+        prepare_booking(new, booking)  # a new room; the calendar event is the same, updated
         await repo.release(session, booking, MOVED)
         await self._publish(session, new, BookingChange.RESCHEDULED)
         return BookResult(BookStatus.OK, new, booking.slot)
@@ -233,3 +237,28 @@ class Bookings:
     ) -> list[Booking]:
         """A psychologist's bookings ahead, cancelled by them (a deactivation); those that were upcoming."""
         return [booking for booking in bookings if await self.cancel(session, booking, "psychologist", now)]
+
+    # --- waiting for a time to open --------------------------------------------------------------------
+
+    async def wait_for(self, session: AsyncSession, teacher: User, filters: Filters) -> None:
+        """Tell this teacher, once, when a time with these filters opens."""
+        await repo.add_wait(session, teacher.id, filters)
+
+    async def match_waits(self, session: AsyncSession, now: datetime) -> list[tuple[BookingWait, Slot]]:
+        """Waits that a free time now answers; each free time goes to one teacher, the longest
+        waiting first (several told of one time would race for it). A wait older than the booking
+        horizon is dropped."""
+        given: set[int] = set()
+        matched = []
+        oldest = now - timedelta(days=self.rules.horizon_days)
+        for wait in await repo.waits(session):
+            if wait.created_at < oldest:  # asked longer ago than times are published ahead: let go
+                await repo.remove_wait(session, wait)
+                continue
+            free = [
+                s for s in await self.free_slots(session, repo.wait_filters(wait), now) if s.id not in given
+            ]
+            if free:
+                given.add(free[0].id)
+                matched.append((wait, free[0]))
+        return matched

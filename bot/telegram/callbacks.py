@@ -53,12 +53,14 @@ class SettingsAction(StrEnum):
     SET_REGION = "setreg"
     NOTIFICATIONS = "notify"
     ANNOUNCEMENTS = "ann"
+    CALENDAR = "cal"  # calendar files' titles
+    SET_CALENDAR = "setcal"  # value "detail" or "neutral"
     DELETE = "delete"
     ERASE = "erase"
 
 
 class Settings(CallbackData, prefix="st"):
-    """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS)."""
+    """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS), "detail"/"neutral" (SET_CALENDAR)."""
 
     action: SettingsAction
     value: str = ""
@@ -180,6 +182,7 @@ class GroupAction(StrEnum):
     WHO = "who"  # who comes (the facilitator only)
     RATE = "rate"
     COMMENT = "cmt"
+    ICS = "ics"  # the seat's calendar file
 
 
 class GroupScope(StrEnum):
@@ -286,11 +289,13 @@ class BookAction(StrEnum):
     SLOT = "slot"  # a time is picked: the confirm screen
     NOTE = "note"  # write a note to the psychologist
     OK = "ok"  # book (or move) it
+    EXPECT = "exp"  # what to expect of a (first) consultation, from the confirm screen
+    WAIT = "wait"  # no free time: tell me once when one with these filters opens
 
 
 class Book(CallbackData, prefix="bk"):
     """Booking a consultation. f format, l language ("" any), g region ("" any), d day YYYYMMDD,
-    s slot id, r the booking being rescheduled (0 = new)."""
+    s slot id, r the booking being rescheduled (0 = new), p a psychologist's profile id (0 = any)."""
 
     a: BookAction
     f: str = ""
@@ -299,6 +304,7 @@ class Book(CallbackData, prefix="bk"):
     d: str = ""
     s: int = 0
     r: int = 0
+    p: int = 0
 
 
 class PsyAction(StrEnum):
@@ -319,6 +325,7 @@ class PsyAction(StrEnum):
     NO_SHOW = "ns"
     CANCEL = "bcx"  # ask for a reason
     CANCEL_NO_REASON = "bcxn"
+    OWN_LINK = "olnk"  # id: a video booking whose slot gets the psychologist's own link
     NOOP = "noop"  # calendar padding and headers
     CALENDAR = "cal"
     SLOT_TIME = "dt"  # v: the day
@@ -355,6 +362,7 @@ class MineAction(StrEnum):
     CANCEL = "cancel"  # ask first
     CANCELLED = "cancelok"
     RATE = "rate"
+    UNWAIT = "unwait"  # stop waiting for a time to open
 
 
 class Mine(CallbackData, prefix="mb"):

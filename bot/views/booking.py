@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.content.regions import region_name
@@ -16,7 +16,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.views import dates
-from bot.views.ics import event_file
+from bot.views.ics import booking_document, send_document
 from storage.models import Booking, PsychologistProfile, Slot, User
 
 
@@ -40,15 +40,23 @@ def privacy_text(fmt: str) -> str:
 
 
 def place_text(slot: Slot, *, booked: bool) -> str:
-    """Where the session happens. The video link is given only once the time is booked."""
+    """Where the session happens. A video link is never here: bot/views/rooms.py gives it shortly before the start."""
     profile = slot.psychologist
     if slot.format == "office":
         return _("place-office").format(address=esc(profile.address))
     if slot.format == "chat":
         return _("place-chat")
-    if booked and profile.video_link:
-        return _("place-video-link").format(link=esc(profile.video_link))
-    return _("place-video-policy")
+    return _("sess-video-room")  # its own room; the link comes shortly before the start (bot/views/rooms.py)
+
+
+def move_data(booking: Booking) -> cb.Book:
+    """Reschedule: the same psychologist's times first ("any psychologist" is one tap there)."""
+    return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id, p=booking.slot.psychologist_id)
+
+
+def book_same_data(booking: Booking) -> cb.Book:
+    """Book again with the same psychologist: their free days at once (any psychologist one tap there)."""
+    return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, p=booking.slot.psychologist_id)
 
 
 def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
@@ -61,35 +69,11 @@ def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:
     )
 
 
-def ics_document(booking: Booking, tz: ZoneInfo, language: str) -> BufferedInputFile:
-    slot = booking.slot
-    profile = slot.psychologist
-    location = profile.address if slot.format == "office" else ""
-    url = profile.video_link if slot.format == "video" and profile.video_link else ""
-    description = _("ics-description").format(name=profile.display_name, format=format_name(slot.format))
-    data = event_file(
-        f"demeu-booking-{booking.id}@demeu",
-        slot.starts_at,
-        slot.ends_at,
-        tz,
-        _("ics-summary"),
-        description,
-        location or "",
-        url,
-    )
-    return BufferedInputFile(
-        data, filename="demeu-" + slot.starts_at.astimezone(tz).strftime("%Y%m%d-%H%M") + ".ics"
-    )
-
-
-async def send_ics(bot: Bot, booking: Booking, user: User, tz: ZoneInfo) -> None:
-    """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
-    await bot.send_document(
-        user.telegram_chat_id,
-        ics_document(booking, tz, user.language),
-        caption=_("book-ics-caption"),
-        protect_content=False,
-    )
+async def send_ics(
+    bot: Bot, booking: Booking, user: User, tz: ZoneInfo, caption: str = "book-ics-caption"
+) -> None:
+    """The .ics file (bot/views/ics.py), not protected: a protected file cannot be opened in a calendar app."""
+    await send_document(bot, user, booking_document(booking, tz), caption)
 
 
 # --- telling the other side (rendered at send time by bot/workers/notices.py) ----------------------------

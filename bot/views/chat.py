@@ -83,6 +83,13 @@ def chat_keyboard(chat_id: int, *, enter: bool) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def back_to_chat(chat_id: int) -> KeyboardBuilder:
+    """One tap back into an open chat from the menu (handlers/common/chat.py ChatPresence)."""
+    builder = KeyboardBuilder()
+    builder.button(text=_("sess-chat-back"), callback_data=cb.Chat(action=cb.ChatAction.ENTER, id=chat_id))
+    return builder
+
+
 async def psychologist_name(session: AsyncSession, chat: ChatSession) -> str | None:
     """The display name from the psychologist's booking profile, if they have one (escaped for HTML)."""
     profile = await booking_repo.profile_of(session, chat.psychologist_id)

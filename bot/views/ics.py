@@ -1,21 +1,46 @@
-"""An "add to calendar" file (RFC 5545) for one consultation, in the bot's time zone.
+"""Calendar files (RFC 5545) for consultations and group seats, in the bot's time zone, that stay true.
 
 Times are written as local times with a TZID and the matching VTIMEZONE, so a phone shows
 the session at the same wall-clock time the bot showed, whatever zone the phone is in.
+
+- One event per booking and per group seat, under a random UID (bot/services/rooms.py) kept for
+  good: a reschedule sends the same UID with a SEQUENCE one higher (the calendar moves the event),
+  a cancel by either side sends METHOD:CANCEL with STATUS:CANCELLED (the calendar drops it).
+- Neutral by default: the title is «Demeu» alone, with no format, no "psychologist" and no names,
+  no address and no link (a school may manage the calendar; titles show on lock screens). A
+  teacher may choose detailed titles in Settings (`users.calendar_detail`). The video link is never
+  written into a file: it reaches only the two sides, in the bot, shortly before the start.
+
+`booking_document` and `group_document` are what any sender calls (a handler now, the notice
+renderer of the reminders outbox later): the file for a booking or a seat, as it stands or cancelled.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import BufferedInputFile
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from icalendar import Alarm, Calendar, Event, Timezone
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.rooms import calendar_uid, seat_calendar
+from storage.models import Booking, GroupSeat, GroupSession, User
 from storage.models.base import utcnow
+from storage.repo import groups as groups_repo
 
-PRODID = "-//Demeu//Consultations//KK-RU"
+log = logging.getLogger(__name__)
+
+PRODID = "-//Demeu//Sessions//KK-RU"
 REMIND_BEFORE = timedelta(hours=1)
+ORGANIZER = "mailto:noreply@demeu.invalid"
 
 
 def event_file(
@@ -26,29 +51,34 @@ def event_file(
     summary: str,
     description: str = "",
     location: str = "",
-    url: str = "",
+    *,
+    sequence: int = 0,
+    cancelled: bool = False,
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
     event = Event()
     event.add("uid", uid)
+    event.add("sequence", sequence)
     event.add("dtstamp", utcnow())
     event.add("dtstart", starts_at.astimezone(tz))
     event.add("dtend", ends_at.astimezone(tz))
     event.add("summary", summary)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if cancelled:  # iTIP (RFC 5546) wants the organizer on a CANCEL; a reserved domain, no mail goes anywhere
+        event.add("organizer", ORGANIZER, parameters={"CN": "Demeu"})
     if description:
         event.add("description", description)
     if location:
         event.add("location", location)
-    if url:
-        event.add("url", url)
-    alarm = Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", summary)
-    alarm.add("trigger", -REMIND_BEFORE)
-    event.add_component(alarm)
+    if not cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", summary)
+        alarm.add("trigger", -REMIND_BEFORE)
+        event.add_component(alarm)
     calendar.add_component(event)
     # The zone's block is the same in every file; RFC 5545 lets it stand anywhere in the calendar.
     return calendar.to_ical().replace(b"END:VCALENDAR", _vtimezone(tz.key) + b"END:VCALENDAR")
@@ -59,3 +89,102 @@ def _vtimezone(tzid: str) -> bytes:
     """The zone's VTIMEZONE block, made once: icalendar derives it from the tz database and
     writes it out in several ms, which would be most of a booking's time."""
     return Timezone.from_tzid(tzid).to_ical()
+
+
+def _file(data: bytes, starts_at: datetime, tz: ZoneInfo, cancelled: bool) -> BufferedInputFile:
+    stem = "demeu-" + starts_at.astimezone(tz).strftime("%Y%m%d-%H%M")
+    return BufferedInputFile(data, filename=stem + ("-cancel" if cancelled else "") + ".ics")
+
+
+def booking_document(booking: Booking, tz: ZoneInfo, *, cancelled: bool = False) -> BufferedInputFile:
+    """The booking's event (in the current locale): as it stands, or its cancellation."""
+    slot, detail = booking.slot, booking.teacher.calendar_detail
+    summary, description, location = _("sess-ics-title"), _("sess-ics-neutral-note"), ""
+    if detail:
+        summary = _("sess-ics-title-detail").format(format=_("bk-format-" + slot.format))
+        description = _("sess-ics-detail").format(name=slot.psychologist.display_name)
+        location = slot.psychologist.address or "" if slot.format == "office" else ""
+    # A cancel is one step past the last version the teacher was sent.
+    sequence = (booking.calendar_seq or 0) + (1 if cancelled else 0)
+    data = event_file(
+        calendar_uid(booking),
+        slot.starts_at,
+        slot.ends_at,
+        tz,
+        summary,
+        description,
+        location,
+        sequence=sequence,
+        cancelled=cancelled,
+    )
+    return _file(data, slot.starts_at, tz, cancelled)
+
+
+def group_document(
+    group: GroupSession, seat: GroupSeat, teacher: User, tz: ZoneInfo, *, cancelled: bool = False
+) -> BufferedInputFile:
+    """A group seat's event; a cancellation raises the seat's SEQUENCE, so coming back later sends a
+    newer version of the same event."""
+    uid, sequence = seat_calendar(seat)
+    if cancelled:
+        seat.calendar_seq = sequence = sequence + 1
+    summary, description, location = _("sess-ics-title"), _("sess-ics-neutral-note"), ""
+    if teacher.calendar_detail:
+        summary = _("sess-ics-group-detail").format(title=group.title(teacher.language))
+        location = group.place or "" if group.format == "offline" else ""
+    ends_at = group.starts_at + timedelta(minutes=group.duration_min)
+    data = event_file(
+        uid,
+        group.starts_at,
+        ends_at,
+        tz,
+        summary,
+        description,
+        location,
+        sequence=sequence,
+        cancelled=cancelled,
+    )
+    return _file(data, group.starts_at, tz, cancelled)
+
+
+async def send_document(bot: Bot, user: User, document: BufferedInputFile, caption_key: str) -> None:
+    """The .ics file, not protected: a protected file cannot be opened in a calendar app."""
+    await send_made(bot, Made(user, document, _(caption_key)))
+
+
+@dataclass(frozen=True)
+class Made:
+    """A calendar file made in its recipient's language, to send after commit."""
+
+    user: User
+    document: BufferedInputFile
+    caption: str
+
+
+async def send_made(bot: Bot, made: Made) -> None:
+    await bot.send_document(
+        made.user.telegram_chat_id, made.document, caption=made.caption, protect_content=False
+    )
+
+
+async def group_cancellations(
+    session: AsyncSession, group: GroupSession, i18n: I18n, tz: ZoneInfo
+) -> list[Made]:
+    """A whole session called off: the cancellation for each seat that was given a calendar file
+    (call before the seats are cancelled; their SEQUENCE is raised in the caller's transaction)."""
+    made = []
+    for seat, teacher in await groups_repo.calendar_seats(session, group.id):
+        if teacher.active:
+            with i18n.use_locale(teacher.language):
+                document = group_document(group, seat, teacher, tz, cancelled=True)
+                made.append(Made(teacher, document, _("sess-ics-cancel-caption")))
+    return made
+
+
+async def send_all_made(bot: Bot, made: list[Made]) -> None:
+    """After commit; one recipient who blocked the bot does not stop the others."""
+    for item in made:
+        try:
+            await send_made(bot, item)
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.info("calendar file to user=%s not delivered: %s", item.user.id, type(error).__name__)

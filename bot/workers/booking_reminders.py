@@ -10,8 +10,11 @@ already past when the booking is made are skipped (a booking 3 hours ahead gets 
 reminder). Each reminder expires at the session's start: one still pending then (the bot was
 down) is recorded as missed instead of arriving late.
 
-The teacher's reminder names the session by time and format, with the link or address and
-Cancel / Reschedule buttons. The psychologist's names the teacher by code and carries the
+The teacher's reminder names the session by time and format, with the address, or for video the
+session's own room (bot/views/rooms.py: only in a reminder within `[video] link_minutes` of the
+start, with how to stay private) and Cancel / Reschedule buttons (the same psychologist first).
+Reminders caught up after downtime collapse into the nearest: one whose nearer sibling is due too
+(or the session is within it) is dropped, so a bot back 2 minutes before a session sends one. The psychologist's names the teacher by code and carries the
 teacher's note: it is decrypted from the booking only into that message when it is sent, never
 copied into the reminder's params. Booking reminders are not subject to the announcements
 setting: the teacher asked for this session.
@@ -40,13 +43,14 @@ from aiogram.utils.i18n import gettext as _
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import RemindersConfig, parse_duration
+from bot.config import RemindersConfig, VideoConfig, parse_duration
 from bot.events import BookingChange, BookingChanged
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
 from bot.views import dates
-from bot.views.booking import rating_buttons, when
-from bot.workers.reminders import Plan, ReminderWorker, Rendered
+from bot.views.booking import book_same_data, move_data, rating_buttons, when
+from bot.views.rooms import booking_room, booking_way_in, join_button
+from bot.workers.reminders import Plan, ReminderWorker, Rendered, Renderer
 from storage.models import Booking, Reminder, User
 from storage.models.base import utcnow
 from storage.models.booking import ATTENDED
@@ -141,18 +145,22 @@ async def plan_agenda(worker: ReminderWorker, now: datetime | None = None) -> in
     return len(first_start)
 
 
-def teacher_markup(booking: Booking) -> InlineKeyboardMarkup:
+def teacher_markup(booking: Booking, link: str | None = None) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
-    builder.button(text=_("rem-cancel"), callback_data=cb.Mine(a="cancel", id=booking.id))
-    builder.button(text=_("rem-move"), callback_data=cb.Book(a="days", f=booking.slot.format, r=booking.id))
+    builder.row(*join_button(link))
+    builder.row(
+        button(_("rem-cancel"), cb.Mine(a=cb.MineAction.CANCEL, id=booking.id)),
+        button(_("rem-move"), move_data(booking)),
+    )
     builder.row(*nav_row())
     return builder.as_markup()
 
 
-def place(booking: Booking) -> str:
+def place(booking: Booking, video: VideoConfig, now: datetime) -> str:
+    if booking.slot.format == "video":
+        way_in = booking_way_in(video, booking, now)
+        return "\n\n" + way_in if way_in else ""
     profile = booking.slot.psychologist
-    if booking.slot.format == "video" and profile.video_link:
-        return _("rem-place-link").format(link=html.escape(profile.video_link))
     if booking.slot.format == "office" and profile.address:
         return _("rem-place-address").format(address=html.escape(profile.address))
     if booking.slot.format == "chat":
@@ -160,21 +168,44 @@ def place(booking: Booking) -> str:
     return ""
 
 
+def superseded(reminder: Reminder, starts_at: datetime, config: RemindersConfig, now: datetime) -> bool:
+    """A reminder caught up after downtime when a nearer one of the same side is due too (or the
+    session is already within it): only the nearest is sent, the others are dropped."""
+    own = timedelta(seconds=int(reminder.key.rsplit(":", 1)[-1]))
+    return any(
+        offset < own and starts_at - offset <= now for offset in config.offsets(reminder.params["role"])
+    )
+
+
 async def render_booking(
-    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+    session: AsyncSession,
+    reminder: Reminder,
+    user: User,
+    tz: ZoneInfo,
+    video: VideoConfig,
+    config: RemindersConfig,
 ) -> Rendered | None:
     booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
-    if booking is None or not booking.upcoming or booking.slot.starts_at <= utcnow() - timedelta(minutes=1):
+    now = utcnow()
+    if booking is None or not booking.upcoming or booking.slot.starts_at <= now - timedelta(minutes=1):
+        return None
+    if superseded(reminder, booking.slot.starts_at, config, now):
         return None
     when = dates.moment(booking.slot.starts_at, tz)
     fmt = _("rem-format-" + booking.slot.format)
+    link = booking_room(video, booking, now)
     if reminder.params["role"] == "psychologist":
         text = _("rem-booking-psy").format(code=booking.teacher.pseudonym, when=when, format=fmt)
+        way_in = booking_way_in(video, booking, now, psychologist=True)
+        if way_in:
+            text += "\n\n" + way_in
         if booking.note:  # decrypted from the booking into this message only
             text += "\n\n" + _("psy-notice-note").format(note=html.escape(booking.note, quote=False))
-        return Rendered(text, InlineKeyboardMarkup(inline_keyboard=[nav_row()]))
-    text = _("rem-booking-teacher").format(when=when, format=fmt, place=place(booking))
-    return Rendered(text, teacher_markup(booking))
+        return Rendered(
+            text, InlineKeyboardMarkup(inline_keyboard=[r for r in (join_button(link), nav_row()) if r])
+        )
+    text = _("rem-booking-teacher").format(when=when, format=fmt, place=place(booking, video, now))
+    return Rendered(text, teacher_markup(booking, link))
 
 
 async def render_agenda(
@@ -211,6 +242,7 @@ async def render_feedback(
         return None
     builder = KeyboardBuilder()
     rating_buttons(builder, booking)
+    builder.row(button(_("sess-book-same"), book_same_data(booking)))  # the same psychologist, two taps away
     builder.row(*nav_row())
     return Rendered(
         _("teacher-notice-rate").format(when=when(booking.slot.starts_at, tz, user.language)),
@@ -218,4 +250,9 @@ async def render_feedback(
     )
 
 
-RENDERERS = {KIND: render_booking, AGENDA: render_agenda, FEEDBACK: render_feedback}
+def renderers(video: VideoConfig, config: RemindersConfig) -> dict[str, Renderer]:
+    return {
+        KIND: partial(render_booking, video=video, config=config),
+        AGENDA: render_agenda,
+        FEEDBACK: render_feedback,
+    }

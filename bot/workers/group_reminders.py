@@ -8,7 +8,9 @@ reminders falling due within the next 1.5 intervals for the sessions' current se
 Whether the seat is still held and the session still open is checked again when the reminder is
 sent, so a teacher who left, or a cancelled session, gets nothing. A seat taken after a reminder's
 time is not reminded of it (they have just enrolled); one whose time passed while the bot was
-down is sent if the session is still ahead (it expires at the start).
+down is sent if the session is still ahead (it expires at the start). Each carries the way in
+(bot/views/rooms.py): an online session's room within `[video] link_minutes` of the start, an
+office session's address and how to find the cabinet.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from aiogram.utils.i18n import gettext as _
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import VideoConfig
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, nav_row
+from bot.telegram.keyboards import KeyboardBuilder, button, nav_row
 from bot.views import dates
+from bot.views.rooms import group_room, group_way_in, join_button
 from bot.workers.reminders import Plan, ReminderWorker, Rendered
 from storage.models import Reminder, User
 from storage.models.base import utcnow
@@ -68,24 +72,29 @@ async def plan_groups(worker: ReminderWorker, now: datetime | None = None) -> in
 
 
 async def render_group(
-    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo, video: VideoConfig
 ) -> Rendered | None:
     group = await groups_repo.get(session, reminder.params["group"])
     if group is None or group.status != "open" or group.starts_at <= utcnow():
         return None
     when = dates.moment(group.starts_at, tz)
     title = html.escape(group.title(user.language))
+    now = utcnow()
+    way_in = group_way_in(video, group, now)
+    way_in = "\n\n" + way_in if way_in else ""
     builder = KeyboardBuilder()
-    builder.button(text=_("rem-group-open"), callback_data=cb.Group(a="open", s=group.id))
+    builder.row(*join_button(group_room(video, group, now)))
+    builder.row(button(_("rem-group-open"), cb.Group(a=cb.GroupAction.OPEN, s=group.id)))
     builder.row(*nav_row())
     if user.id == group.facilitator_id:
         if staff.deactivated(user):  # no longer leads anything: not even the count reaches them
             return None
         count = await groups_repo.taken(session, group.id)
         return Rendered(
-            _("rem-group-facilitator").format(title=title, when=when, count=count), builder.as_markup()
+            _("rem-group-facilitator").format(title=title, when=when, count=count) + way_in,
+            builder.as_markup(),
         )
     seat = await groups_repo.seat_of(session, group.id, user.id)
     if seat is None or seat.status != "enrolled":
         return None
-    return Rendered(_("rem-group-teacher").format(title=title, when=when), builder.as_markup())
+    return Rendered(_("rem-group-teacher").format(title=title, when=when) + way_in, builder.as_markup())

@@ -8,10 +8,11 @@ across replicas, dead after `max_attempts`. So a notice is never lost to a Teleg
 the screens say the other side "will be notified".
 
     booked          -> the psychologist (with the teacher's note), and the teacher's .ics file
-    rescheduled     -> the psychologist (was / now), and the teacher's new .ics file
-    cancelled by the teacher          -> the psychologist
-    cancelled by the psychologist     -> the teacher, with the reason
-    cancelled by a deactivation       -> the teacher: the psychologist no longer receives
+    rescheduled     -> the psychologist (was / now), and the teacher's .ics update (same UID)
+    cancelled by the teacher          -> the psychologist; the teacher's .ics cancellation
+    cancelled by the psychologist     -> the teacher, with the reason, and the .ics cancellation
+    cancelled by a deactivation       -> the teacher (the psychologist no longer receives), and
+                                         the .ics cancellation
     confirmed by the psychologist     -> the teacher
     the teacher deleted their data    -> the psychologist (`erase_teacher`)
 
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.events import BookingChange, BookingChanged, UserErased
 from bot.services.bookings import Bookings
 from bot.views import booking as views
+from bot.views import ics
 from bot.workers.reminders import Rendered, Renderer, main_menu_markup
 from storage.models import Booking, Reminder, User
 from storage.models.base import utcnow
@@ -52,6 +54,7 @@ TO = {
     "psy_off": "teacher",
     "confirmed": "teacher",
     "ics": "teacher",
+    "ics_cancel": "teacher",
 }
 KINDS = tuple(PREFIX + name for name in TO)
 
@@ -80,9 +83,10 @@ def names_for(booking: Booking, change: BookingChange) -> list[str]:
     if change is BookingChange.CONFIRMED:
         return ["confirmed"]
     if change is BookingChange.CANCELLED and booking.cancelled_by == "teacher":
-        return ["cancelled"]
+        return ["cancelled", "ics_cancel"]
     if change is BookingChange.CANCELLED:
-        return ["cancelled_by_psy" if staff_repo.is_active(booking.slot.psychologist) else "psy_off"]
+        told = "cancelled_by_psy" if staff_repo.is_active(booking.slot.psychologist) else "psy_off"
+        return [told, "ics_cancel"]
     return []
 
 
@@ -139,13 +143,24 @@ def _to_teacher(name: str) -> Renderer:
 
 
 async def render_ics(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
-    """The .ics file of a booking just made or moved, not protected: a protected file cannot be
-    opened in a calendar app."""
+    """The .ics file of a booking just made or moved (the same calendar event, updated), not
+    protected: a protected file cannot be opened in a calendar app."""
     booking = await _booking(session, reminder, holding=True)
     if booking is None:
         return None
-    document = views.ics_document(booking, tz, user.language)
-    return Rendered(_("book-ics-caption"), document=document, protect_content=False)
+    caption = "book-ics-caption" if booking.previous_id is None else "sess-ics-update-caption"
+    return Rendered(_(caption), document=ics.booking_document(booking, tz), protect_content=False)
+
+
+async def render_ics_cancel(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    """The cancellation for the teacher's calendar, whoever cancelled."""
+    booking = await _booking(session, reminder)
+    if booking is None:
+        return None
+    document = ics.booking_document(booking, tz, cancelled=True)
+    return Rendered(_("sess-ics-cancel-caption"), document=document, protect_content=False)
 
 
 async def render_erased(
@@ -166,4 +181,5 @@ RENDERERS: dict[str, Renderer] = {
     PREFIX + "psy_off": _to_teacher("psy_off"),
     PREFIX + "confirmed": _to_teacher("confirmed"),
     PREFIX + "ics": render_ics,
+    PREFIX + "ics_cancel": render_ics_cancel,
 }

@@ -5,19 +5,22 @@ the bot (copyMessage, protected from forwarding): no "forwarded from", no name, 
 no profile. The bot stores nothing of it, but the copies stay in both Telegram chats until each
 side deletes them there (the teacher is told so); the sender's message gets a 👌 reaction once delivered.
 A session opens at its start time and closes at its end plus a grace period (bot/workers/chat_clock.py), or
-earlier when either side ends it; the teacher is then asked whether it helped.
+earlier when either side ends it; the teacher is then asked whether it helped. Opening the menu or
+a command takes a side out of the chat (ChatPresence): nothing they type is relayed until they
+press "Back to the chat", and the menu and any message typed there say so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.enums import ContentType
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.filters import Command, Filter
-from aiogram.types import CallbackQuery, Message, ReactionTypeEmoji
+from aiogram.filters import Command, Filter, StateFilter
+from aiogram.types import CallbackQuery, Message, ReactionTypeEmoji, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -30,6 +33,7 @@ from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show
 from bot.views.chat import (
+    back_to_chat,
     chat_keyboard,
     close_chat,
     local_time,
@@ -49,7 +53,11 @@ NEARBY = timedelta(hours=2)
 
 
 class InOpenChat(Filter):
-    """Matches messages from a participant of an open chat and hands the handler `chat_session`."""
+    """Matches messages from a participant of an open chat and hands the handler `chat_session`;
+    `away`: only while they are in the chat (False), only while they are in the menu (True), either (None)."""
+
+    def __init__(self, away: bool | None = False) -> None:
+        self.away = away
 
     async def __call__(
         self, message: Message, session: AsyncSession, user: User | None = None
@@ -57,7 +65,44 @@ class InOpenChat(Filter):
         if user is None or not user.consented:
             return False
         chat = await repo.active_for(session, user.id)
-        return {"chat_session": chat} if chat is not None else False
+        if chat is None or (self.away is not None and chat.away(user.id) != self.away):
+            return False
+        return {"chat_session": chat}
+
+
+def leaves_chat(event: Message | CallbackQuery) -> bool:
+    """A command (but /end) or a main-menu press: the user turned from the chat to the bot."""
+    if isinstance(event, Message):
+        text = event.text or ""
+        return text.startswith("/") and not text.startswith("/end")
+    return (event.data or "").startswith(cb.Menu.__prefix__ + ":")
+
+
+class ChatPresence(BaseMiddleware):
+    """Registered on messages and presses (bot/app.py): a participant of an open chat who opens the
+    menu or sends a command is out of the chat until they press "Back to the chat"; their next
+    messages are not relayed (a question about the menu must not reach the psychologist). The
+    main menu then says so, with the way back (`left_chat`), and so does any message typed there."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("user")
+        if isinstance(event, Message | CallbackQuery) and user is not None and leaves_chat(event):
+            chat = await repo.active_for(data["session"], user.id)
+            if chat is not None:  # every main menu opened meanwhile says so, not only the first
+                if not chat.away(user.id):
+                    await repo.set_away(data["session"], chat, user.id, True)
+                data["left_chat"] = chat
+        return await handler(event, data)
+
+
+async def not_sent(message: Message, chat_session: ChatSession) -> None:
+    """Typed while in the menu: kept from the other side, and the way back."""
+    await message.answer(_("sess-chat-not-sent"), reply_markup=back_to_chat(chat_session.id).as_markup())
 
 
 class NearChat(Filter):
@@ -157,6 +202,7 @@ async def enter(
     teacher = await session.get(User, chat.teacher_id) if chat is not None else None
     if chat is None or teacher is None:
         return
+    await repo.set_away(session, chat, user.id, False)
     name = await psychologist_name(session, chat)
     text = opened_text(chat, user, teacher, settings, name) + "\n\n" + _("chat-inside")
     await show(query, text, chat_keyboard(chat.id, enter=False))
@@ -186,9 +232,12 @@ def create_router() -> Router:
     """Registered BEFORE the other feature routers (see handlers/__init__.py): while a chat is open,
     a participant's messages belong to the conversation, whatever screen or state they left."""
     router = Router(name="chat")
-    router.message.register(end_command, Command("end"), InOpenChat())
-    # Commands go on to their own handlers (/start, /menu, /sos are handled even earlier).
+    router.message.register(end_command, Command("end"), InOpenChat(away=None))
+    # Commands go on to their own handlers (/start, /menu, /sos are handled even earlier); they
+    # take the user out of the chat (ChatPresence).
     router.message.register(relay, InOpenChat(), ~F.text.startswith("/"))
+    # In the menu, outside a form: not relayed, and said so (a form's own text goes to the form).
+    router.message.register(not_sent, InOpenChat(away=True), StateFilter(None), ~F.text.startswith("/"))
     router.callback_query.register(enter, cb.Chat.filter(F.action == cb.ChatAction.ENTER))
     router.callback_query.register(end, cb.Chat.filter(F.action == cb.ChatAction.END))
     router.callback_query.register(rate, cb.Chat.filter(F.action == cb.ChatAction.RATE))

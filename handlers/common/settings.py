@@ -39,7 +39,7 @@ async def show_settings(event: CallbackQuery | Message, user: User) -> None:
 def settings_keyboard(_locale: str) -> InlineKeyboardMarkup:
     """The same for everyone with this language: built once."""
     builder = KeyboardBuilder()
-    for action in (Action.LANGUAGE, Action.REGION, Action.NOTIFICATIONS, Action.DELETE):
+    for action in (Action.LANGUAGE, Action.REGION, Action.NOTIFICATIONS, Action.CALENDAR, Action.DELETE):
         builder.button(text=_("settings-" + action), callback_data=cb.Settings(action=action))
     builder.button(text=_("settings-nudges"), callback_data=cb.Nudge(a="list"))  # handlers/nudges.py
     builder.button(text=_("practice-carry-button"), callback_data=cb.Carry(a=cb.CarryAction.LIST))
@@ -107,6 +107,23 @@ async def toggle_announcements(query: CallbackQuery, callback_data: cb.Settings,
     await show_notifications(query, user)
 
 
+async def calendar(query: CallbackQuery, user: User) -> None:
+    """Calendar files titled «Demeu» alone (the default) or in detail (bot/views/ics.py)."""
+    builder = KeyboardBuilder()
+    other = "neutral" if user.calendar_detail else "detail"
+    builder.button(
+        text=_("sess-calendar-use-" + other),
+        callback_data=cb.Settings(action=Action.SET_CALENDAR, value=other),
+    )
+    value = _("sess-calendar-detail") if user.calendar_detail else _("sess-calendar-neutral")
+    await show(query, _("sess-calendar-explain").format(value=value), with_nav(builder, BACK))
+
+
+async def set_calendar(query: CallbackQuery, callback_data: cb.Settings, user: User) -> None:
+    user.calendar_detail = callback_data.value == "detail"
+    await calendar(query, user)
+
+
 async def confirm_delete(query: CallbackQuery) -> None:
     builder = KeyboardBuilder()
     builder.button(text=_("settings-delete-confirm"), callback_data=cb.Settings(action=Action.ERASE))
@@ -142,6 +159,8 @@ def create_router() -> Router:
     press(set_region, cb.Settings.filter(F.action == Action.SET_REGION))
     press(notifications, cb.Settings.filter(F.action == Action.NOTIFICATIONS))
     press(toggle_announcements, cb.Settings.filter(F.action == Action.ANNOUNCEMENTS))
+    press(calendar, cb.Settings.filter(F.action == Action.CALENDAR))
+    press(set_calendar, cb.Settings.filter(F.action == Action.SET_CALENDAR))
     press(confirm_delete, cb.Settings.filter(F.action == Action.DELETE))
     press(erase, cb.Settings.filter(F.action == Action.ERASE))
     return router

@@ -18,7 +18,8 @@ from bot.telegram.i18n import preferred_language
 from bot.telegram.keyboards import STAFF_ITEMS, KeyboardBuilder, button, main_menu, urgent_row
 from bot.telegram.profile import STAFF_COMMANDS, publish_staff_commands
 from bot.telegram.ui import show
-from storage.models import User
+from bot.views.chat import back_to_chat
+from storage.models import ChatSession, User
 from storage.models.base import utcnow
 from storage.repo import invites, users
 
@@ -56,15 +57,32 @@ async def ask_consent(event: Message | CallbackQuery, role: str) -> None:
     await show(event, _("consent-staff-text" if role in STAFF_ITEMS else "consent-text"), builder.as_markup())
 
 
-async def show_main_menu(event: Message | CallbackQuery, user: User, role: str, note: str = "") -> None:
+async def show_main_menu(
+    event: Message | CallbackQuery,
+    user: User,
+    role: str,
+    note: str = "",
+    left_chat: ChatSession | None = None,
+) -> None:
     """The main menu, after a short `note` on what just happened (if any). Staff have no teacher's
-    code to be told: their menu opens with their cabinet."""
+    code to be told: their menu opens with their cabinet. Opened from a live chat (`left_chat`), it
+    says the chat is paused, with the way back first."""
     text = _("main-menu-staff") if role in STAFF_ITEMS else _("main-menu").format(code=user.pseudonym)
-    await show(event, f"{note}\n\n{text}" if note else text, main_menu(role))
+    markup = main_menu(role)
+    if left_chat is not None:
+        note = _("sess-chat-away")
+        back = back_to_chat(left_chat.id).export()
+        markup = InlineKeyboardMarkup(inline_keyboard=[*back, *markup.inline_keyboard])
+    await show(event, f"{note}\n\n{text}" if note else text, markup)
 
 
 async def greet(
-    event: Message | CallbackQuery, user: User | None, role: str, i18n: I18n, data_language: str
+    event: Message | CallbackQuery,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    data_language: str,
+    left_chat: ChatSession | None = None,
 ) -> None:
     """Where a user lands: language choice, consent, or the main menu."""
     if user is None:
@@ -72,7 +90,7 @@ async def greet(
     elif not user.consented:
         await ask_consent(event, role)
     else:
-        await show_main_menu(event, user, role)
+        await show_main_menu(event, user, role, left_chat=left_chat)
 
 
 async def start_with_invite(
@@ -111,12 +129,13 @@ async def start(
     i18n: I18n,
     state: FSMContext,
     bot: Bot,
+    left_chat: ChatSession | None = None,
 ) -> None:
     await state.clear()
     if command.command == "start" and user is not None and role in STAFF_COMMANDS:
         # Staff made otherwise than by an invite (an admin, the demo) get their "/" menu too.
         await publish_staff_commands(bot, i18n, message.chat.id, role, user.language)
-    await greet(message, user, role, i18n, i18n.current_locale)
+    await greet(message, user, role, i18n, i18n.current_locale, left_chat)
 
 
 async def choose_language(
@@ -163,9 +182,16 @@ async def consent(
     await show(query, _("consent-declined"), builder.as_markup())
 
 
-async def main(query: CallbackQuery, user: User | None, role: str, i18n: I18n, state: FSMContext) -> None:
+async def main(
+    query: CallbackQuery,
+    user: User | None,
+    role: str,
+    i18n: I18n,
+    state: FSMContext,
+    left_chat: ChatSession | None = None,
+) -> None:
     await state.clear()
-    await greet(query, user, role, i18n, i18n.current_locale)
+    await greet(query, user, role, i18n, i18n.current_locale, left_chat)
 
 
 def create_router() -> Router:

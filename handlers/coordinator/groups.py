@@ -20,7 +20,7 @@ from bot.content.regions import regions
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show, too_long
-from bot.views import dates
+from bot.views import dates, ics
 from bot.views.calendar import day_grid
 from bot.workers import groups as notify
 from bot.workers.groups import describe
@@ -37,6 +37,7 @@ PICKER_DAYS = 42  # six weeks ahead in the calendar; a later date can be typed
 PICKER_MINUTES = range(8 * 60, 21 * 60, 30)  # 08:00 to 20:30
 LANGUAGES = ("kk", "ru")
 REQUIRED = {"title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
+PLACE_LIMIT = 400  # characters of an office session's address and directions
 
 
 class GroupForm(StatesGroup):
@@ -44,6 +45,7 @@ class GroupForm(StatesGroup):
     ru = State()
     when = State()
     capacity = State()
+    place = State()  # an office session's address and how to find the cabinet
 
 
 async def noop(query: CallbackQuery) -> None:
@@ -178,9 +180,11 @@ async def group_format(
         return await group_new(query, state)
     await state.update_data(format=callback_data.v)
     limit = region_limit(user, role)
-    if callback_data.v != "offline" or limit:
+    if callback_data.v != "offline":
         # Online sessions are open to every region, unless a regional coordinator runs them.
         return await choose_language(query, state, limit)
+    if limit:
+        return await ask_place(query, state, limit)
     builder = KeyboardBuilder()
     for region in regions().values():
         builder.button(
@@ -191,10 +195,23 @@ async def group_format(
 
 
 async def group_region(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
-    await choose_language(query, state, callback_data.v if callback_data.v in regions() else None)
+    await ask_place(query, state, callback_data.v if callback_data.v in regions() else None)
 
 
-async def choose_language(query: CallbackQuery, state: FSMContext, region: str | None) -> None:
+async def ask_place(query: CallbackQuery, state: FSMContext, region: str | None) -> None:
+    """An office session: the full address and how to find the cabinet, shown to enrolled teachers."""
+    await state.update_data(region=region)
+    await state.set_state(GroupForm.place)
+    await prompt(query, _("sess-place-ask").format(limit=PLACE_LIMIT))
+
+
+async def group_place(message: Message, text: str, state: FSMContext) -> None:
+    await state.update_data(place=text.strip()[:PLACE_LIMIT])
+    await state.set_state(None)
+    await choose_language(message, state, (await state.get_data()).get("region"))
+
+
+async def choose_language(query: CallbackQuery | Message, state: FSMContext, region: str | None) -> None:
     await state.update_data(region=region)
     builder = KeyboardBuilder()
     for language in LANGUAGES:
@@ -247,6 +264,7 @@ async def group_create(
         capacity=data["capacity"],
         format=data["format"],
         region=data.get("region"),
+        place=data.get("place") if data["format"] == "offline" else None,
         language=data["language"],
         facilitator_id=await facilitator(session, data.get("region"), callback_data.i),
         created_by=user.id,
@@ -339,10 +357,12 @@ async def group_cancel(
     group = await own_group(session, callback_data.i, user, role, callback_answer)
     if group is None:
         return await group_list(query, session, user, role, settings)
+    calendars = await ics.group_cancellations(session, group, i18n, settings.tz)  # before the seats go
     told = await groups.cancel_session(session, group.id)
     await users.audit(session, user.pseudonym, "group_cancelled", "group_session", group.id)
     await session.commit()  # cancelled for good before anyone is told
     reached = await notify.notify_cancelled(bot, session, sessions, i18n, settings.tz, group, told)
+    await ics.send_all_made(bot, calendars)
     text = _("co-g-cancelled").format(count=reached)
     await show(query, text, with_nav(back_to(Action.GROUP_LIST), HOME))
 
@@ -358,6 +378,7 @@ def register(router: Router) -> None:
     press(noop, cb.Coord.filter(F.a == Action.GROUP_NOOP))
     press(group_duration, cb.Coord.filter(F.a == Action.GROUP_DURATION))
     typed(group_capacity, StateFilter(GroupForm.capacity), F.text.as_("text"))
+    typed(group_place, StateFilter(GroupForm.place), F.text.as_("text"))
     press(group_format, cb.Coord.filter(F.a == Action.GROUP_FORMAT))
     press(group_region, cb.Coord.filter(F.a == Action.GROUP_REGION))
     press(group_language, cb.Coord.filter(F.a == Action.GROUP_LANGUAGE))

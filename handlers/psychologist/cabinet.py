@@ -18,11 +18,13 @@ from bot.config import Settings
 from bot.content.regions import regions
 from bot.services import profiles
 from bot.services.bookings import Bookings
+from bot.services.rooms import set_slot_link
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import booking as common
+from bot.views import rooms
 from handlers.common.questions import queue_button
 from storage.models import Booking, PsychologistProfile, User
 from storage.models.base import utcnow
@@ -49,6 +51,7 @@ MARKS = {A.CONFIRM: CONFIRMED, A.ATTENDED: ATTENDED, A.NO_SHOW: NO_SHOW}
 class PsyFlow(StatesGroup):
     text = State()  # data: field
     reason = State()  # data: booking
+    link = State()  # data: booking (its slot's own video link)
 
 
 async def show_home(event: CallbackQuery | Message, profile: PsychologistProfile, user: User) -> None:
@@ -106,6 +109,10 @@ def booking_text(booking: Booking, settings: Settings, language: str) -> str:
     )
     if booking.note:
         text += "\n\n" + _("psy-notice-note").format(note=common.esc(booking.note))
+    if booking.upcoming and slot.format == "video":
+        own = _("sess-own-link-set") if slot.video_link else _("sess-own-link-none")
+        way_in = rooms.booking_way_in(settings.video, booking, utcnow(), psychologist=True)
+        text += "\n\n" + (way_in + "\n" if way_in else "") + own
     return text
 
 
@@ -118,6 +125,8 @@ def booking_buttons(booking: Booking) -> KeyboardBuilder:
         builder.button(text=_("psy-confirm"), callback_data=cb.Psy(a=A.CONFIRM, id=booking.id))
     if booking.upcoming:
         builder.button(text=_("psy-cancel"), callback_data=cb.Psy(a=A.CANCEL, id=booking.id))
+        if booking.slot.format == "video":
+            builder.button(text=_("sess-own-link"), callback_data=cb.Psy(a=A.OWN_LINK, id=booking.id))
         if booking.slot.starts_at <= utcnow():
             builder.button(text=_("psy-attended"), callback_data=cb.Psy(a=A.ATTENDED, id=booking.id))
             builder.button(text=_("psy-no-show"), callback_data=cb.Psy(a=A.NO_SHOW, id=booking.id))
@@ -372,6 +381,40 @@ async def cancel_with_reason(
     )
 
 
+async def ask_link(
+    query: CallbackQuery,
+    callback_data: cb.Psy,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """The psychologist's own link for this one session, instead of its room."""
+    booking = await own_booking(query, callback_data, callback_answer, session, user)
+    if booking is None or not booking.upcoming or booking.slot.format != "video":
+        return
+    await state.set_state(PsyFlow.link)
+    await state.set_data({"booking": booking.id})
+    await show(query, _("sess-own-link-ask"), with_nav(KeyboardBuilder(), cb.Psy(a=A.BOOKING, id=booking.id)))
+
+
+async def got_link(
+    message: Message, session: AsyncSession, user: User, settings: Settings, state: FSMContext
+) -> None:
+    profile = await repo.ensure_profile(session, user)
+    booking = await repo.psychologist_booking(session, profile, (await state.get_data()).get("booking", 0))
+    if booking is None:
+        await state.clear()
+        await show_home(message, profile, user)
+        return
+    if not set_slot_link(booking.slot, message.text or ""):
+        await message.answer(_("psy-link-invalid"))
+        return
+    await state.clear()
+    await show_booking(message, booking, user, settings, prefix=_("psy-saved") + "\n\n")
+
+
 def create_router() -> Router:
     router = staff_only(Router(name="psychologist"), "psychologist")
     press = router.callback_query.register
@@ -388,4 +431,6 @@ def create_router() -> Router:
     press(ask_reason, cb.Psy.filter(F.a == A.CANCEL))
     press(cancel_without_reason, cb.Psy.filter(F.a == A.CANCEL_NO_REASON))
     router.message.register(cancel_with_reason, StateFilter(PsyFlow.reason), F.text)
+    press(ask_link, cb.Psy.filter(F.a == A.OWN_LINK))
+    router.message.register(got_link, StateFilter(PsyFlow.link), F.text)
     return router

@@ -3,8 +3,11 @@ slots, a time, the confirm screen with an optional note, then the summary and an
 
 The flow's choices travel in the callback data (cb.Book), so any screen can be reopened after a
 restart; only the note waits in FSM data (encrypted). Rescheduling reuses the same screens with
-`r` = the booking being moved. Whether a slot is still free is decided by the database when
-the button is pressed: the loser of a race is told and sees fresh times.
+`r` = the booking being moved, and `p` = its psychologist, whose times come first ("any psychologist"
+is an explicit choice); booking again with the same psychologist uses `p` too. Whether a slot is
+still free is decided by the database when the button is pressed: the loser of a race is told and
+sees fresh times. With no free time, a teacher may ask to be told once when one opens
+(bot/workers/waitlist.py); a first consultation's "what to expect" is one tap from the confirm screen.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bot.services import limits
 from bot.services.bookings import Bookings, BookResult, BookStatus, Filters
 from bot.telegram import callbacks as cb
 from bot.telegram.i18n import plural
-from bot.telegram.keyboards import KeyboardBuilder, urgent_row, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import booking as common
 from storage.models import Booking, Slot, User
@@ -46,7 +49,7 @@ class BookingFlow(StatesGroup):
 
 
 def filters_of(data: Bk) -> Filters:
-    return Filters(data.f, data.l, data.g if data.f == "office" else "")
+    return Filters(data.f, data.l, data.g if data.f == "office" else "", data.p)
 
 
 def parse_day(value: str) -> date | None:
@@ -119,11 +122,18 @@ async def show_days(
 ) -> None:
     days = await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
     builder = KeyboardBuilder()
+    same = await same_psychologist(session, data)
     if not days:
+        if same is not None:  # none with this psychologist: any other is one tap away
+            builder.button(text=_("sess-any-psychologist"), callback_data=step(data, Action.DAYS, p=0))
+        if not data.r:
+            builder.button(text=_("sess-wait"), callback_data=step(data, Action.WAIT))
         again = Bk(a=Action.FORMAT, f=data.f) if not data.r else Bk(a=Action.START)
         builder.button(text=_("book-change-filters"), callback_data=again)
+        builder.adjust(1)
         builder.row(*urgent_row())
-        await show(query, _("book-no-days"), with_nav(builder, back_from_days(data)))
+        text = _("sess-same-none").format(name=same) if same is not None else _("book-no-days")
+        await show(query, text, with_nav(builder, back_from_days(data)))
         return
     for day in days:
         builder.button(
@@ -132,7 +142,18 @@ async def show_days(
         )
     builder.adjust(3)
     text = _("book-choose-day").format(format=common.format_name(data.f))
+    if same is not None:
+        text = _("sess-same-days").format(name=same) + "\n\n" + text
+        builder.row(button(_("sess-any-psychologist"), step(data, Action.DAYS, p=0)))
     await show(query, text, with_nav(builder, back_from_days(data)))
+
+
+async def same_psychologist(session: AsyncSession, data: Bk) -> str | None:
+    """The name of the psychologist the times are limited to (rescheduling, booking again), escaped."""
+    if not data.p:
+        return None
+    profile = await repo.profile_by_id(session, data.p)
+    return common.esc(profile.display_name) if profile is not None else None
 
 
 async def show_times(
@@ -183,6 +204,7 @@ async def show_confirm(
         builder.button(
             text=_("book-note-edit") if note else _("book-note-add"), callback_data=step(data, Action.NOTE)
         )
+        builder.button(text=_("sess-expect-button"), callback_data=step(data, Action.EXPECT))
     builder.adjust(1)
     text = confirm_text(free[0], data, note, user, settings)
     await show(event, text, with_nav(builder, step(data, Action.DAY)))
@@ -339,6 +361,31 @@ async def confirm(
         await taken_now(query, callback_answer, session, bookings, callback_data, user, settings)
 
 
+async def expect(query: CallbackQuery, callback_data: Bk, session: AsyncSession) -> None:
+    """Before a first consultation: how long, what may be asked, confidentiality and its limits in
+    this format, and that one may stop at any time; Back returns to the confirm screen."""
+    slot = await repo.slot_by_id(session, callback_data.s)
+    fmt = slot.format if slot is not None else callback_data.f
+    text = _("sess-expect").format(
+        minutes=slot.duration_min if slot is not None else 50, format_privacy=common.privacy_text(fmt)
+    )
+    await show(query, text, with_nav(KeyboardBuilder(), step(callback_data, Action.SLOT)))
+
+
+async def wait(
+    query: CallbackQuery, callback_data: Bk, session: AsyncSession, bookings: Bookings, user: User
+) -> None:
+    """No free time with these filters: the teacher is told once, when one opens (bot/workers/waitlist.py)."""
+    if callback_data.f not in FORMATS:
+        await show_formats(query)
+        return
+    await bookings.wait_for(session, user, filters_of(callback_data))
+    builder = KeyboardBuilder()
+    builder.button(text=_("menu-mine"), callback_data=MY_BOOKINGS)
+    builder.row(*urgent_row())
+    await show(query, _("sess-wait-saved"), with_nav(builder))
+
+
 async def ask_note(query: CallbackQuery, callback_data: Bk, state: FSMContext) -> None:
     back = step(callback_data, Action.SLOT)
     await state.set_state(BookingFlow.note)
@@ -434,6 +481,8 @@ def create_router() -> Router:
     press(times, Bk.filter(F.a == Action.DAY))
     press(confirm, Bk.filter(F.a == Action.SLOT))
     press(ask_note, Bk.filter(F.a == Action.NOTE))
+    press(expect, Bk.filter(F.a == Action.EXPECT))
+    press(wait, Bk.filter(F.a == Action.WAIT))
     press(book, Bk.filter(F.a == Action.OK))
     router.message.register(got_note, StateFilter(BookingFlow.note), F.text.as_("text"))
     router.message.register(note_not_text, StateFilter(BookingFlow.note))

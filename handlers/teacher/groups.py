@@ -32,7 +32,7 @@ from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
 from bot.telegram.ui import show, too_long
-from bot.views import dates
+from bot.views import dates, ics, rooms
 from bot.views.groups import describe, offer_buttons, when
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User
@@ -136,9 +136,11 @@ def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> No
 
 
 async def session_card(
-    session: AsyncSession, group: GroupSession, user: User, tz: ZoneInfo, filters: Filters
+    session: AsyncSession, group: GroupSession, user: User, settings: Settings, filters: Filters
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A session card with this teacher's place in it and what they can do."""
+    """A session card with this teacher's place in it and what they can do; for an enrolled
+    teacher, the way in (a room shortly before, an office's address) and the calendar file."""
+    tz = settings.tz
     seat = await groups.seat_of(session, group.id, user.id)
     taken = await groups.taken(session, group.id)
     builder = KeyboardBuilder()
@@ -152,6 +154,12 @@ async def session_card(
     if rules.leads(group, user):
         builder.button(text=_("groups-who"), callback_data=cb.Group(a=Action.WHO, s=group.id))
     builder.adjust(2)
+    if seat is not None and seat.status == "enrolled":
+        way_in = rooms.group_way_in(settings.video, group, utcnow())
+        if way_in:
+            lines.append("\n" + way_in)
+        builder.row(cb_button(_("sess-ics-button"), cb.Group(a=Action.ICS, s=group.id)))
+        builder.row(*rooms.join_button(rooms.group_room(settings.video, group, utcnow())))
     return "\n".join(lines), with_nav(builder, filters.press(Action.LIST))
 
 
@@ -186,10 +194,10 @@ async def show_card(
     session: AsyncSession,
     group: GroupSession,
     user: User,
-    tz: ZoneInfo,
+    settings: Settings,
     filters: Filters,
 ) -> None:
-    text, markup = await session_card(session, group, user, tz, filters)
+    text, markup = await session_card(session, group, user, settings, filters)
     await show(query, text, markup)
 
 
@@ -261,7 +269,7 @@ async def view(
     group: GroupSession,
     bot: Bot,
 ) -> None:
-    text, markup = await session_card(session, group, user, settings.tz, Filters.of(callback_data, user))
+    text, markup = await session_card(session, group, user, settings, Filters.of(callback_data, user))
     if callback_data.a == Action.OPEN:  # from an announcement: keep the announcement, answer below it
         await bot.send_message(query.from_user.id, text, reply_markup=markup)
     else:
@@ -282,7 +290,7 @@ async def join(
         callback_answer.text = _("groups-joined")
     elif change.status == "waitlisted":
         callback_answer.text = _("groups-waitlisted").format(place=change.place)
-    await show_card(query, session, group, user, settings.tz, Filters.of(callback_data, user))
+    await show_card(query, session, group, user, settings, Filters.of(callback_data, user))
 
 
 async def ask_leave(query: CallbackQuery, callback_data: cb.Group, user: User, group: GroupSession) -> None:
@@ -305,10 +313,18 @@ async def leave(
     bot: Bot,
     i18n: I18n,
 ) -> None:
+    seat = await groups.seat_of(session, group.id, user.id)
+    was_enrolled = seat is not None and seat.status == "enrolled" and seat.calendar_uid is not None
     change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
+    # The calendar file sent for this seat is cancelled (its SEQUENCE raised, saved with the leave).
+    cancel = (
+        ics.group_document(group, seat, user, settings.tz, cancelled=True) if seat and was_enrolled else None
+    )
     await pass_on(session, sessions, bot, i18n, settings, change.offers)
     callback_answer.text = _("groups-left")
-    await show_card(query, session, group, user, settings.tz, Filters.of(callback_data, user))
+    await show_card(query, session, group, user, settings, Filters.of(callback_data, user))
+    if cancel is not None:
+        await ics.send_document(bot, user, cancel, "sess-ics-cancel-caption")
 
 
 async def accept(
@@ -329,7 +345,7 @@ async def accept(
         callback_answer.text = _("groups-joined")
     elif change.status == "expired":
         callback_answer.text, callback_answer.show_alert = _("groups-offer-too-late"), True
-    await show_card(query, session, group, user, settings.tz, Filters.of(LIST, user))
+    await show_card(query, session, group, user, settings, Filters.of(LIST, user))
 
 
 async def decline(
@@ -438,6 +454,26 @@ async def save_comment(
     )
 
 
+async def calendar_file(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    group: GroupSession,
+    bot: Bot,
+) -> None:
+    """The seat's .ics (its UID made once and kept), for an enrolled teacher."""
+    seat = await groups.seat_of(session, group.id, user.id)
+    if seat is None or seat.status != "enrolled":
+        callback_answer.text = _("stale-button")
+        return
+    document = ics.group_document(group, seat, user, settings.tz)
+    await session.commit()  # the seat's UID, before the file that carries it leaves
+    callback_answer.text = _("mine-ics-sent")
+    await ics.send_document(bot, user, document, "sess-ics-group-caption")
+
+
 def on(*actions: cb.GroupAction) -> CallbackQueryFilter:
     return cb.Group.filter(F.a.in_(actions))
 
@@ -464,6 +500,7 @@ def create_router() -> Router:
     one(leave, on(Action.OUT))
     one(accept, on(Action.ACCEPT))
     one(decline, on(Action.DECLINE))
+    one(calendar_file, on(Action.ICS))
     leading.callback_query.register(led, on(Action.LED))
     leading.callback_query.register(who, on(Action.WHO))
     return router

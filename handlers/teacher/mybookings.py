@@ -16,9 +16,10 @@ from bot.config import Settings
 from bot.services import limits
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import booking as common
+from bot.views import rooms
 from storage.models import Booking, User
 from storage.models.base import utcnow
 from storage.models.booking import COMMENT_LIMIT
@@ -43,8 +44,12 @@ async def show_list(
 ) -> None:
     upcoming = await bookings.upcoming(session, user, utcnow())
     builder = KeyboardBuilder()
+    waiting = await repo.waits_of(session, user.id)
+    if waiting:  # "tell me when a time opens" (bot/workers/waitlist.py)
+        prefix += _("sess-waiting").format(count=waiting) + "\n\n"
     if not upcoming:
         builder.button(text=_("menu-book"), callback_data=cb.Menu(item=cb.Section.BOOK))
+        waiting_button(builder, waiting)
         await show(event, prefix + _("mine-empty"), with_nav(builder))
         return
     for booking in upcoming:
@@ -54,8 +59,21 @@ async def show_list(
             f"{common.hhmm(starts_at, settings.tz)} · {common.format_name(booking.slot.format)}"
         )
         builder.button(text=text, callback_data=cb.Mine(a=Action.OPEN, id=booking.id))
+    waiting_button(builder, waiting)
     builder.adjust(1)
     await show(event, prefix + _("mine-title").format(count=len(upcoming)), with_nav(builder))
+
+
+def waiting_button(builder: KeyboardBuilder, waiting: int) -> None:
+    if waiting:
+        builder.button(text=_("sess-wait-stop"), callback_data=cb.Mine(a=Action.UNWAIT))
+
+
+async def unwait(
+    query: CallbackQuery, session: AsyncSession, bookings: Bookings, user: User, settings: Settings
+) -> None:
+    await repo.remove_waits_of(session, user.id)
+    await show_list(query, session, bookings, user, settings, prefix=_("sess-wait-stopped") + "\n\n")
 
 
 async def own_upcoming(
@@ -103,17 +121,15 @@ async def open_booking(
         lines=common.slot_lines(booking.slot, settings.tz, user.language, booked=True),
         state=_("mine-state-" + booking.state),
     )
+    way_in = rooms.booking_way_in(settings.video, booking, utcnow())
     builder = KeyboardBuilder()
-    builder.button(text=_("mine-ics"), callback_data=cb.Mine(a=Action.ICS, id=booking.id))
-    move = cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id)
-    builder.button(text=_("mine-move"), callback_data=move)
-    builder.button(text=_("mine-cancel"), callback_data=cb.Mine(a=Action.CANCEL, id=booking.id))
+    builder.row(*rooms.join_button(rooms.booking_room(settings.video, booking, utcnow())))
+    builder.row(button(_("mine-ics"), cb.Mine(a=Action.ICS, id=booking.id)))
+    builder.row(button(_("mine-move"), common.move_data(booking)))
+    builder.row(button(_("mine-cancel"), cb.Mine(a=Action.CANCEL, id=booking.id)))
     if await practice_repo.first_with(session, booking):  # the optional intake (handlers/teacher/practice.py)
-        builder.button(
-            text=_("practice-intake-button"), callback_data=cb.Intake(a=cb.IntakeAction.START, id=booking.id)
-        )
-    builder.adjust(1)
-    await show(query, text, with_nav(builder, LIST))
+        builder.row(button(_("practice-intake-button"), cb.Intake(a=cb.IntakeAction.START, id=booking.id)))
+    await show(query, text + ("\n\n" + way_in if way_in else ""), with_nav(builder, LIST))
 
 
 async def calendar_file(
@@ -186,7 +202,9 @@ async def rate(
         return
     await state.set_state(RatingFlow.comment)
     await state.set_data({"booking": booking.id})
-    await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(KeyboardBuilder()))
+    builder = KeyboardBuilder()
+    builder.button(text=_("sess-book-same"), callback_data=common.book_same_data(booking))
+    await show(query, _("rate-thanks-comment").format(limit=COMMENT_LIMIT), with_nav(builder))
 
 
 async def rating_comment(
@@ -211,5 +229,6 @@ def create_router() -> Router:
     press(ask_cancel, cb.Mine.filter(F.a == Action.CANCEL))
     press(cancel, cb.Mine.filter(F.a == Action.CANCELLED))
     press(rate, cb.Mine.filter(F.a == Action.RATE))
+    press(unwait, cb.Mine.filter(F.a == Action.UNWAIT))
     router.message.register(rating_comment, StateFilter(RatingFlow.comment), F.text.as_("text"))
     return router

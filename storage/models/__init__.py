@@ -2,7 +2,7 @@
 puts every table on `Base.metadata`, which Alembic and the tests compare."""
 
 from storage.models.base import Base
-from storage.models.booking import Booking, PsychologistProfile, Slot
+from storage.models.booking import Booking, BookingWait, PsychologistProfile, Slot
 from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
@@ -20,6 +20,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Booking",
+    "BookingWait",
     "Broadcast",
     "BroadcastRecipient",
     "ChatSession",

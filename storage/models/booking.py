@@ -35,6 +35,8 @@ NOTE_LIMIT = 500  # the teacher's note to the psychologist
 REASON_LIMIT = 300  # why a consultation was cancelled
 COMMENT_LIMIT = 500  # a rating's comment
 STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
+ROOM_SIZE = 64  # a video room's name (random, bot/services/rooms.py)
+CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
 
 
 def split_codes(value: str | None) -> list[str]:
@@ -97,6 +99,8 @@ class Slot(Base):
     format: Mapped[str] = mapped_column(String(8))
     # A removed slot keeps its past bookings' history but is never offered again.
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The psychologist's own link for this slot (instead of a room of the video engine).
+    video_link: Mapped[str | None] = mapped_column(EncryptedText(STAFF_TEXT_SIZE, grows=True))
 
     psychologist: Mapped[PsychologistProfile] = relationship(lazy="joined")
 
@@ -130,6 +134,12 @@ class Booking(Base):
     late_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
+    # The booking's own video room (random, never reused; a reschedule gets a new one). Sealed:
+    # a copy of the database must not let anyone into a session.
+    room: Mapped[str | None] = mapped_column(EncryptedText(ROOM_SIZE))
+    # The calendar event: a random UID kept across reschedules, and its SEQUENCE (bot/views/ics.py).
+    calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
+    calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -139,3 +149,23 @@ class Booking(Base):
     @property
     def upcoming(self) -> bool:
         return self.state in UPCOMING_STATES
+
+
+class BookingWait(Base):
+    """A teacher's "tell me when a time opens" for individual consultations with these filters;
+    deleted once they are told (bot/workers/waitlist.py), so they are told once."""
+
+    __tablename__ = "booking_waits"
+    __table_args__ = (
+        UniqueConstraint(
+            "teacher_id", "format", "language", "region", "psychologist_id", name="uq_booking_waits"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2), default="")
+    region: Mapped[str] = mapped_column(String(8), default="")
+    psychologist_id: Mapped[int] = mapped_column(Integer, default=0)  # a profile id; 0 = any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

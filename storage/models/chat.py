@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -38,9 +38,16 @@ class ChatSession(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(8), default="planned", index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A side that opened the menu or a command during the chat: their messages are not relayed
+    # until they press "Back to the chat" (handlers/common/chat.py).
+    teacher_away: Mapped[bool] = mapped_column(Boolean, default=False)
+    psychologist_away: Mapped[bool] = mapped_column(Boolean, default=False)
     # 1 helped, 0 not really: the teacher's answer to "did it help?", nothing more.
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def away(self, user_id: int) -> bool:
+        return self.teacher_away if user_id == self.teacher_id else self.psychologist_away
 
 
 class AnonQuestion(Base):

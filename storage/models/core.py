@@ -35,6 +35,8 @@ class User(Base):
     region: Mapped[str | None] = mapped_column(String(8))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     announcements: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Calendar files titled in detail (format, psychologist) instead of the neutral «Demeu».
+    calendar_detail: Mapped[bool] = mapped_column(Boolean, default=False)
     # False once Telegram says the user blocked the bot; nothing more is sent to them.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

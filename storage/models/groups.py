@@ -15,7 +15,11 @@ from storage.models.base import Base, utcnow
 from storage.models.core import CHAT_ID_SIZE
 from storage.types import EncryptedText, UTCDateTime, text_size
 
-GROUP_FORMATS = ("online", "offline", "chat")
+# "chat" (in-bot) was removed in migration 0014: its sessions became "online" (bot/services/rooms.py).
+GROUP_FORMATS = ("online", "offline")
+ROOM_SIZE = 64
+CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
+PLACE_SIZE = 512  # an office session's address and how to find the cabinet (staff text, grows)
 # enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
 SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
@@ -38,6 +42,10 @@ class GroupSession(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(8))
     region: Mapped[str | None] = mapped_column(String(8))  # None: online, open to every region
+    # Offline: the full address and how to find the cabinet, as the coordinator wrote it.
+    place: Mapped[str | None] = mapped_column(EncryptedText(PLACE_SIZE, grows=True))
+    # Online: the session's own video room (random, sealed), made when it is first needed.
+    room: Mapped[str | None] = mapped_column(EncryptedText(ROOM_SIZE))
     language: Mapped[str] = mapped_column(String(2))
     facilitator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -73,6 +81,9 @@ class GroupSeat(Base):
     position: Mapped[int] = mapped_column(Integer)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_asked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The seat's calendar event: a random UID and its SEQUENCE (bot/views/ics.py).
+    calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
+    calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -14,12 +14,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Select, and_, exists, func, literal, select, text, update
+from sqlalchemy import Exists, Select, and_, delete, exists, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed, dialect_of, lock_rows
-from storage.models import Booking, PsychologistProfile, Slot, User
+from storage.models import Booking, BookingWait, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import (
     ATTENDED,
@@ -218,6 +218,9 @@ class Filters:
     fmt: str
     language: str = ""  # "" = any
     region: str = ""  # offline only; "" = any
+    psychologist: int = (
+        0  # a profile id: that psychologist's times only (rescheduling, booking again); 0 = any
+    )
 
 
 def matches(profile: PsychologistProfile, filters: Filters) -> bool:
@@ -249,6 +252,8 @@ async def free_slots(
 ) -> list[Slot]:
     """Free slots matching the filters in [start, end) (or just the one with `slot_id`)."""
     query = _free(start, end).where(Slot.format == filters.fmt)
+    if filters.psychologist:
+        query = query.where(Slot.psychologist_id == filters.psychologist)
     if slot_id is not None:
         query = query.where(Slot.id == slot_id)
     return [slot for slot in (await session.scalars(query)).unique() if matches(slot.psychologist, filters)]
@@ -415,3 +420,46 @@ async def office_regions(session: AsyncSession) -> list[str]:
         )
     )
     return sorted({code for profile in profiles.unique() for code in profile.region_list})
+
+
+# --- waiting for a time to open ------------------------------------------------------------------------
+
+
+async def add_wait(session: AsyncSession, teacher_id: int, filters: Filters) -> None:
+    """Once per teacher and filters (asking again changes nothing)."""
+    values = {
+        "teacher_id": teacher_id,
+        "format": filters.fmt,
+        "language": filters.language,
+        "region": filters.region,
+        "psychologist_id": filters.psychologist,
+    }
+    found = await session.scalar(select(BookingWait.id).filter_by(**values))
+    if found is None:
+        session.add(BookingWait(**values))
+        await session.flush()
+
+
+async def waits(session: AsyncSession) -> list[BookingWait]:
+    """Every wait, the longest waiting first."""
+    return list(await session.scalars(select(BookingWait).order_by(BookingWait.created_at, BookingWait.id)))
+
+
+async def waits_of(session: AsyncSession, teacher_id: int) -> int:
+    return (
+        await session.scalar(select(func.count(BookingWait.id)).where(BookingWait.teacher_id == teacher_id))
+        or 0
+    )
+
+
+async def remove_waits_of(session: AsyncSession, teacher_id: int) -> None:
+    await session.execute(delete(BookingWait).where(BookingWait.teacher_id == teacher_id))
+
+
+def wait_filters(wait: BookingWait) -> Filters:
+    return Filters(wait.format, wait.language, wait.region, wait.psychologist_id)
+
+
+async def remove_wait(session: AsyncSession, wait: BookingWait) -> None:
+    await session.delete(wait)
+    await session.flush()

@@ -121,6 +121,13 @@ async def mark_open(session: AsyncSession, chat_id: int) -> bool:
     return result == 1
 
 
+async def set_away(session: AsyncSession, chat: ChatSession, user_id: int, away: bool) -> None:
+    """One side left the chat for the menu (away) or came back to it."""
+    column = "teacher_away" if user_id == chat.teacher_id else "psychologist_away"
+    setattr(chat, column, away)
+    await session.flush()
+
+
 async def mark_closed(
     session: AsyncSession,
     chat_id: int,

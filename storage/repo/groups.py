@@ -243,6 +243,17 @@ async def expire_offers(
     return lapsed, offers
 
 
+async def calendar_seats(session: AsyncSession, group_id: int) -> list[tuple[GroupSeat, User]]:
+    """Enrolled seats that were given a calendar file (a UID), with their teachers."""
+    rows = await session.execute(
+        select(GroupSeat, User)
+        .join(User, User.id == GroupSeat.user_id)
+        .where(GroupSeat.session_id == group_id, GroupSeat.status == "enrolled")
+    )
+    # Sealed, "no UID" is a token like any other: it is told apart only once decrypted.
+    return [(seat, user) for seat, user in rows.all() if seat.calendar_uid is not None]
+
+
 async def cancel_session(session: AsyncSession, group_id: int) -> list[int]:
     """Cancel the whole session; returns everyone to tell: seated, offered and waitlisted."""
     group = await _lock(session, group_id)
