@@ -61,12 +61,15 @@ async def test_each_change_writes_its_notices_in_its_transaction(sessions, datab
         (moved.id, "ics", teacher_id),
         (moved.id, "confirmed", teacher_id),
         (moved.id, "cancelled_by_psy", teacher_id),
+        (moved.id, "ics_cancel", teacher_id),
         (third.id, "booked", psychologist),
         (third.id, "ics", teacher_id),
         (third.id, "cancelled", psychologist),
+        (third.id, "ics_cancel", teacher_id),
         (fourth.id, "booked", psychologist),
         (fourth.id, "ics", teacher_id),
         (fourth.id, "psy_off", teacher_id),
+        (fourth.id, "ics_cancel", teacher_id),
     }
     found = await written(sessions)
     assert {(params["booking"], kind, user_id) for kind, user_id, params in found.values()} == expected
