@@ -104,9 +104,14 @@ def text_of(template: str, slot, lang: str):
     return lambda call: all(part in (call.params.get("text") or "") for part in parts)
 
 
-def ics_for(starts_at):
-    stamp = starts_at.astimezone(ALMATY).strftime("%Y%m%d-%H%M")
+def ics_for(starts_at, cancelled: bool = False):
+    stamp = starts_at.astimezone(ALMATY).strftime("%Y%m%d-%H%M") + ("-cancel" if cancelled else "")
     return lambda call: getattr(call.params.get("document"), "filename", None) == f"demeu-{stamp}.ics"
+
+
+def calendar_cancel(slot):
+    """The teacher's calendar cancellation, whoever cancelled."""
+    return ("calendar cancellation", TEACHER, "sendDocument", ics_for(slot.starts_at, cancelled=True))
 
 
 async def prepare(bot, lang: str) -> tuple[int, list]:
@@ -175,9 +180,10 @@ async def test_booked_moved_confirmed_and_cancelled_by_the_psychologist(fake_api
         text_of(t("teacher-notice-cancelled_by_psy"), slots[1], lang),
     )
     await psychologist.press_data(Psy(a="bcx", id=moved).pack())
+    calendar = telegram.failing(*calendar_cancel(slots[1]))
     await psychologist.press(t("psy-cancel-no-reason"))
     assert t("psy-cancelled") in psychologist.last_text
-    await telegram.through(cancelled)
+    await telegram.through(cancelled, calendar)
     await telegram.assert_each_once()
 
 
@@ -194,9 +200,10 @@ async def test_cancelled_by_the_teacher_erased_and_deactivated(fake_api, start_b
         "sendMessage",
         text_of(t("psy-notice-cancelled"), slots[0], lang),
     )
+    calendar = telegram.failing(*calendar_cancel(slots[0]))
     await teacher.press_data(Mine(a="cancelok", id=third).pack())
     assert t("mine-cancelled") in screen(teacher)
-    await telegram.through(cancelled)
+    await telegram.through(cancelled, calendar)
 
     # Another teacher books and deletes their data: the psychologist is told from the notice alone.
     await booked(bot, telegram, lang, leaving, slots[1])
@@ -211,6 +218,7 @@ async def test_cancelled_by_the_teacher_erased_and_deactivated(fake_api, start_b
     gone = telegram.failing(
         "deactivated", TEACHER, "sendMessage", text_of(t("teacher-notice-psy_off"), slots[2], lang)
     )
+    calendar = telegram.failing(*calendar_cancel(slots[2]))
     await coordinator.press_data(Staff(a="offok", id=profile_id).pack())
-    await telegram.through(gone)
+    await telegram.through(gone, calendar)
     await telegram.assert_each_once()
