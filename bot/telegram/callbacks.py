@@ -189,13 +189,14 @@ class GroupScope(StrEnum):
 
 
 class Group(CallbackData, prefix="gr"):
-    """Group sessions. s: a session id; f, l, g: the list's filters (format, language: "" any; g None:
-    the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
+    """Group sessions. s: a session id; f, l, k, g: the list's filters (format, language, kind: "" any;
+    g None: the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
 
     a: GroupAction
     s: int = 0
     f: str = ""
     l: str = ""  # noqa: E741 - one letter keeps callback data short
+    k: str = ""
     g: GroupScope | None = None
     score: int = 0
 
@@ -220,6 +221,7 @@ class CoordAction(StrEnum):
     GROUP_NEW = "gnew"
     GROUP_DURATION = "gdur"  # n: minutes
     GROUP_FORMAT = "gfmt"  # v: a format
+    GROUP_KIND = "gkind"  # v: a kind
     GROUP_REGION = "greg"  # v: a region code, "" every region
     GROUP_LANGUAGE = "glng"  # v: kk or ru
     GROUP_FACILITATOR = "gfac"  # i: a psychologist, 0 none

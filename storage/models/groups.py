@@ -16,6 +16,9 @@ from storage.models.core import CHAT_ID_SIZE
 from storage.types import EncryptedText, UTCDateTime, text_size
 
 GROUP_FORMATS = ("online", "offline", "chat")
+# What a session is, as the Өрлеу cabinets' programme names them: a consultation group, a training,
+# an art-therapy group, a relaxation session. Each has its own short description (groups-kind-<kind>-about).
+GROUP_KINDS = ("consult", "training", "art", "relax")
 # enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
 SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
@@ -35,6 +38,7 @@ class GroupSession(Base):
     duration_min: Mapped[int] = mapped_column(Integer, default=60)
     capacity: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8), default="consult", server_default="consult")
     region: Mapped[str | None] = mapped_column(String(8))  # None: online, open to every region
     language: Mapped[str] = mapped_column(String(2))
     facilitator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
