@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings
 from bot.content import lines
+from bot.content.instruments import load_instruments
+from bot.content.library import library
 from bot.content.referrals import referrals
 from bot.content.regions import regions
 from bot.events import BookingChanged, Events, UserErased
@@ -63,6 +65,8 @@ def check_content(settings: Settings) -> None:
     problems += [f"support lines: {problem}" for problem in lines.problems(numbers, catalogues)]
     if problems:
         raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
+    if problems := library().problems(set(load_instruments())):  # every reading's self-checks exist, and back
+        raise ConfigError("\n  ".join(["the self-help library does not fit the self-checks:", *problems]))
     regions()
     referrals()  # every centre and line of a referral has its source
     safety.detector()  # the crisis rules: every example must fire its rule

@@ -1,13 +1,21 @@
 """The cabinet's programme below Telegram, on SQLite and PostgreSQL: kinds of group sessions (sessions
-made before the kinds existed are consultation groups; the list filters by kind)."""
+made before the kinds existed are consultation groups; the list filters by kind); the self-help
+library as content checked at start."""
 
+import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
+from bot.content.instruments import load_instruments
+from bot.content.library import PAGE_LIMIT, PAGES, LibraryError, library, load_library
+from bot.paths import CONTENT
 from storage import db
 from storage.models.base import utcnow
 from storage.repo import groups
+
+KAZAKH = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 
 
 async def test_sessions_made_before_kinds_are_consultation_groups(empty_database_url):
@@ -62,3 +70,47 @@ async def test_the_list_filters_by_kind(database_url):
             assert len(await titles(None)) == 4
     finally:
         await engine.dispose()
+
+
+def test_the_shipped_library_is_short_practical_reading_with_sources():
+    readings = list(library())
+    assert 6 <= len(readings) <= 8
+    assert not library().problems(set(load_instruments()))  # every self-check offers something, and back
+    for reading in readings:
+        assert PAGES[0] <= len(reading.page) <= PAGES[1] and reading.source
+        for page in reading.page:
+            assert KAZAKH.search(page.kk), f"{reading.id}: Kazakh written without its own letters"
+            assert not KAZAKH.search(page.ru), f"{reading.id}: Kazakh letters in the Russian text"
+            assert len(page.kk) <= PAGE_LIMIT and len(page.ru) <= PAGE_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda text: text.replace('id = "sleep"', 'id = "burnout"'), "two readings share an id"),
+        (lambda text: text.replace("[[reading.source]]", "[[reading.sourse]]"), "sourse"),
+        (lambda text: text.replace("year = 2016", 'year = "2016"'), "year"),
+        (lambda text: text.replace('url = "https://www.who', 'url = "http://www.who'), "url"),
+    ],
+)
+def test_a_broken_library_is_refused_naming_the_field(tmp_path, change, problem):
+    path = tmp_path / "library.toml"
+    path.write_text(change((CONTENT / "library.toml").read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(LibraryError, match=problem):
+        load_library(path)
+
+
+def test_a_reading_with_too_few_screens_or_no_source_is_refused(tmp_path):
+    page = '[[reading.page]]\nkk = "Қысқа мәтін"\nru = "Короткий текст"\n'
+    source = '[[reading.source]]\nby = "WHO"\ntitle = "Guide"\nyear = 2020\n'
+    head = '[[reading]]\nid = "x"\ntitle.kk = "Тақырып"\ntitle.ru = "Заголовок"\ninstruments = ["cbi"]\n'
+    path = tmp_path / "library.toml"
+    path.write_text(head + page * 2 + source, encoding="utf-8")
+    with pytest.raises(LibraryError, match="page"):
+        load_library(path)
+    path.write_text(head + page * 3, encoding="utf-8")
+    with pytest.raises(LibraryError, match="source"):
+        load_library(path)
+    path.write_text(head + page * 3 + source, encoding="utf-8")
+    assert load_library(path).problems({"cbi", "phq9"}) == ["library: no reading for the self-check phq9"]
+    assert load_library(path).problems(set()) == ["library: cbi: no such self-check instrument"]

@@ -1,16 +1,19 @@
 """The cabinet's programme end to end, in Kazakh and Russian: a coordinator creates a group session of
 each kind (consultation group, training, art-therapy group, relaxation session), each kind with its
-description, and teachers find them by kind."""
+description, and teachers find them by kind; the self-help library opens from a self-check result
+("what may help now") and pages a reading in one message."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot.content.library import library
 from bot.telegram.i18n import compile_translations
 from storage.models import GroupSession
 from storage.models.base import utcnow
 from storage.models.groups import GROUP_KINDS
+from tests import test_selfcheck_e2e as selfcheck_e2e
 from tests.test_groups_e2e import agree, plain, set_role
 
 CATALOGUES = compile_translations()
@@ -75,3 +78,54 @@ async def test_a_coordinator_creates_each_kind_and_teachers_find_them_by_kind(fa
     assert shown() == {TITLES["relax"]}
     await teacher.press(t("groups-filter-kind").format(value=value))
     assert shown() == set(TITLES.values())
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_library_opens_from_a_self_check_result_and_pages_in_one_message(fake_api, start_bot, lang):
+    t = texts(lang)
+    await start_bot()
+    teacher = fake_api.user(user_id=9201, language_code=lang)
+    await selfcheck_e2e.agree(teacher, lang)
+    await selfcheck_e2e.open_instrument(teacher, "pss10", lang)
+    await teacher.press(selfcheck_e2e.TEXTS[lang]["begin"])
+    await selfcheck_e2e.answer(teacher, "pss10", selfcheck_e2e.CASES["pss10"][0], lang)
+    result = teacher.last
+    assert "29 / 40" in result.text
+
+    # What may help now: the readings on the questionnaire's topics, in the result's own message.
+    await teacher.press(t("library-may-help"))
+    assert (
+        plain(t("library-help-title")) in teacher.last_text and teacher.last.message_id == result.message_id
+    )
+    offered = [reading for reading in library() if any(reading.name(lang) in b for b in teacher.last.buttons)]
+    assert offered == library().for_instrument("pss10") and len(offered) >= 2
+    burnout = library().get("burnout")
+    await teacher.press(burnout.name(lang))
+    pages = len(burnout.page)
+    for number in range(pages):  # paged in place: one message, Next until the end, sources on the last
+        assert teacher.last.message_id == result.message_id
+        assert t("library-page").format(n=number + 1, total=pages) in teacher.last_text
+        assert burnout.text(number, lang)[:40] in teacher.last_text
+        if number < pages - 1:
+            assert plain(t("library-sources")) not in teacher.last_text
+            await teacher.press(t("library-next"))
+    assert t("library-next") not in teacher.last.buttons
+    assert plain(t("library-sources")) in teacher.last_text
+    assert all(source.title[:30] in teacher.last_text for source in burnout.source)
+    await teacher.press(t("library-prev"))
+    assert t("library-page").format(n=pages - 1, total=pages) in teacher.last_text
+    assert any(t("nav-main") in b for b in teacher.last.buttons)
+    # Back leads to what may help now, then to the result itself.
+    await teacher.press(t("nav-back"))
+    assert plain(t("library-help-title")) in teacher.last_text
+    await teacher.press(t("nav-back"))
+    assert "29 / 40" in teacher.last_text and t("library-may-help") in teacher.last.buttons
+
+    # The whole library is in Relaxation too.
+    await teacher.press(t("nav-main"))
+    await teacher.press(t("menu-relax"))
+    await teacher.press(t("library-open"))
+    assert all(any(reading.name(lang) in b for b in teacher.last.buttons) for reading in library())
+    await teacher.press(library().get("grief").name(lang))
+    await teacher.press(t("nav-back"))
+    assert plain(t("library-title")) in teacher.last_text

@@ -102,6 +102,22 @@ class SelfCheck(CallbackData, prefix="sc"):
     v: int = 0
 
 
+class LibraryAction(StrEnum):
+    LIST = "list"
+    HELP = "help"  # what may help now, after a self-check result: i the instrument, n the result
+    READ = "read"  # r: a reading, p: its page
+
+
+class Library(CallbackData, prefix="lb"):
+    """The self-help library. i, n: the self-check result a reading was opened from (Back leads there)."""
+
+    a: LibraryAction
+    r: str = ""
+    p: int = 0
+    i: str = ""
+    n: int = 0
+
+
 class RelaxAction(StrEnum):
     MENU = "menu"
     CATEGORY = "cat"  # value: a category

@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.content import lines
 from bot.content.exercises import catalogue
 from bot.content.instruments import Instrument, Item, Lang, Result, Scale, language, load_instruments
+from bot.content.library import library
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
 from bot.telegram.ui import show
@@ -266,6 +267,10 @@ async def show_result(
     builder = KeyboardBuilder()
     for step in next_steps(result, lang):
         builder.row(step)
+    if library().for_instrument(row.instrument):  # what may help now: readings by the questionnaire's topic
+        builder.row(
+            button(_("library-may-help"), cb.Library(a=cb.LibraryAction.HELP, i=row.instrument, n=row.id))
+        )
     if await bookings.upcoming_for_teacher(session, user.id, utcnow()):
         builder.row(button(_("selfcheck-share"), Sc(action=Action.SHARE, inst=row.instrument, n=row.id)))
     builder.row(button(_("selfcheck-history-button-short"), Sc(action=Action.HISTORY, inst=row.instrument)))
