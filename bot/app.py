@@ -42,6 +42,7 @@ from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
 from bot.workers.reminders import ReminderWorker
+from bot.workers.reports import ReportMaker
 from handlers import build_routers
 from handlers.common import safety as safety_handlers
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
@@ -183,13 +184,14 @@ class App:
     sweeper: GroupSweeper
     reminders: ReminderWorker
     chat_clock: ChatClock
+    reports: ReportMaker
     _closed: bool = field(default=False, init=False)
     _scheduler_stopping: bool = field(default=False, init=False)
 
     @property
     def workers(self) -> list[Any]:
         """Background loops started with the dispatcher and stopped before the bot session closes."""
-        return [self.broadcaster, self.sweeper, self.reminders, self.chat_clock]
+        return [self.broadcaster, self.sweeper, self.reminders, self.chat_clock, self.reports]
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> App:
@@ -207,6 +209,7 @@ class App:
         reminders = ReminderWorker(bot, sessions, scheduler, i18n, settings.reminders, settings.tz, RENDERERS)
         chat_clock = ChatClock(bot, sessions, scheduler, i18n, settings)
         broadcaster = BroadcastWorker(bot, sessions, i18n, settings)
+        reports = ReportMaker(bot, sessions, i18n, settings)
         connect(
             events,
             bookings=bookings,
@@ -224,6 +227,7 @@ class App:
             accounts=Accounts(events),
             chat_clock=chat_clock,
             broadcaster=broadcaster,
+            reports=reports,
         )
         # Safety screens are counted, never named: their tally reaches the log once a day.
         scheduler.add_job(
@@ -248,6 +252,7 @@ class App:
             GroupSweeper(bot, sessions, i18n, settings),
             reminders,
             chat_clock,
+            reports,
         )
         dispatcher.startup.register(app._on_startup)
         dispatcher.shutdown.register(app._on_shutdown)

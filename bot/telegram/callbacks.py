@@ -285,6 +285,21 @@ class Stat(CallbackData, prefix="cst"):
     r: str = ""
 
 
+class ReportAction(StrEnum):
+    OPEN = "open"  # the report screen of the statistics shown
+    MAKE = "make"  # f: xlsx or pdf
+
+
+class Report(CallbackData, prefix="rep"):
+    """Reports for the ministry: p, r as in Stat (a period code, a region code or "" the country);
+    f: the file's format."""
+
+    a: ReportAction
+    p: str = ""
+    r: str = ""
+    f: str = ""
+
+
 class BookAction(StrEnum):
     """A step of booking: what was just picked (or asked for) in the flow."""
 
