@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.content.exercises import catalogue
 from bot.content.library import library
 from bot.telegram.i18n import compile_translations
 from storage.models import GroupSession
@@ -129,3 +130,12 @@ async def test_the_library_opens_from_a_self_check_result_and_pages_in_one_messa
     await teacher.press(library().get("grief").name(lang))
     await teacher.press(t("nav-back"))
     assert plain(t("library-title")) in teacher.last_text
+
+    # Art therapy: the drawing prompts, each card saying the bot never interprets a drawing.
+    await teacher.press(t("nav-main"))
+    await teacher.press(t("menu-relax"))
+    await teacher.press(t("relax-cat-art"))
+    prompts = [e for e in catalogue() if e.category == "art"]
+    assert len(prompts) >= 4 and all(any(e.title[lang] in b for b in teacher.last.buttons) for e in prompts)
+    await teacher.press(catalogue()["mandala"].title[lang])
+    assert catalogue()["mandala"].note[lang] in teacher.last_text

@@ -20,7 +20,9 @@ from typing import Any
 from bot.config import LANGUAGES
 
 CATALOGUE_PATH = Path(__file__).parent / "exercises.toml"
-CATEGORIES = ("breathing", "body", "mind", "creative")
+CATEGORIES = ("breathing", "body", "mind", "creative", "art")
+# The exercise of the day comes from these: an art-therapy prompt asks for paper and ten quiet minutes.
+ROTATED = ("breathing", "body", "mind", "creative")
 # Telegram throttles edits of a message; a faster countdown would meet flood errors.
 MIN_TICK_SECONDS = 1.0
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")  # short: it travels in callback data
@@ -100,7 +102,7 @@ class Catalogue:
     def __init__(self, exercises: Sequence[Exercise]) -> None:
         self._by_id = {exercise.id: exercise for exercise in exercises}
         # Round-robin over categories so consecutive days bring a different kind of exercise.
-        queues = [[e for e in exercises if e.category == c] for c in CATEGORIES]
+        queues = [[e for e in exercises if e.category == c] for c in ROTATED]
         self._rotation = [queue.pop(0) for _ in range(len(exercises)) for queue in queues if queue]
 
     def __iter__(self) -> Iterator[Exercise]:

@@ -82,7 +82,7 @@ def relax_menu(lang: str, today: Exercise) -> Screen:
     builder.button(text=_("relax-journal"), callback_data=JOURNAL)
     builder.button(text=_("mood-open"), callback_data=cb.Mood(action=cb.MoodAction.ASK))
     builder.button(text=_("library-open"), callback_data=cb.Library(a=cb.LibraryAction.LIST))
-    builder.adjust(1, 2, 2, 2, 1, 1)
+    builder.adjust(1, 2, 2, 1, 2, 1, 1)
     return _("relax-title"), with_nav(builder)
 
 
