@@ -1,7 +1,8 @@
 """The cabinet's programme end to end, in Kazakh and Russian: a coordinator creates a group session of
 each kind (consultation group, training, art-therapy group, relaxation session), each kind with its
 description, and teachers find them by kind; the self-help library opens from a self-check result
-("what may help now") and pages a reading in one message."""
+("what may help now") and pages a reading in one message; the art-therapy prompts say the bot never
+interprets a drawing, and a journal drawing reaches the booked psychologist only with consent."""
 
 from datetime import timedelta
 
@@ -10,10 +11,14 @@ from sqlalchemy import select
 
 from bot.content.exercises import catalogue
 from bot.content.library import library
+from bot.telegram.callbacks import Drawing
 from bot.telegram.i18n import compile_translations
 from storage.models import GroupSession
 from storage.models.base import utcnow
 from storage.models.groups import GROUP_KINDS
+from storage.repo import booking as bookings
+from storage.repo import relax as relax_repo
+from storage.repo import users
 from tests import test_selfcheck_e2e as selfcheck_e2e
 from tests.test_groups_e2e import agree, plain, set_role
 
@@ -139,3 +144,69 @@ async def test_the_library_opens_from_a_self_check_result_and_pages_in_one_messa
     assert len(prompts) >= 4 and all(any(e.title[lang] in b for b in teacher.last.buttons) for e in prompts)
     await teacher.press(catalogue()["mandala"].title[lang])
     assert catalogue()["mandala"].note[lang] in teacher.last_text
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_drawing_reaches_the_booked_psychologist_only_with_consent(fake_api, start_bot, lang):
+    t = texts(lang)
+    bot = await start_bot()
+    teacher = fake_api.user(user_id=9301, first_name="Гульнара", language_code=lang)
+    psychologist = fake_api.user(user_id=9302, language_code="ru")
+    code = await agree(teacher, lang)
+    drawing = fake_api.register_file(b"\xff\xd8\xff drawing", "drawing.jpg", "image/jpeg", "photo")
+    async with bot.app.sessions.begin() as session:
+        owner = await users.by_telegram_id(session, teacher.id)
+        await relax_repo.add_journal_entry(session, owner.id, "mandala", "photo", drawing.file_id)
+
+    async def open_drawing() -> None:
+        await teacher.send_text("/menu")
+        await teacher.press(t("menu-relax"))
+        await teacher.press(t("relax-journal"))
+        await teacher.press(catalogue()["mandala"].title[lang])
+        assert teacher.last.kind == "photo"
+
+    # No consultation yet: nobody to show it to.
+    await open_drawing()
+    await teacher.press(t("drawing-share"))
+    assert t("drawing-none") in teacher.last_text
+
+    async with bot.app.sessions.begin() as session:
+        staff = await users.create(session, psychologist.id, "ru")
+        staff.role, staff.consent_at = "psychologist", utcnow()
+        profile = await bookings.ensure_profile(session, staff)
+        profile.display_name, profile.languages, profile.formats, profile.published = (
+            "Анна",
+            "ru,kk",
+            "video",
+            True,
+        )
+        slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
+        owner = await users.by_telegram_id(session, teacher.id)
+        assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+
+    # Pick the consultation, read what the psychologist will see; only Send sends.
+    await open_drawing()
+    await teacher.press(t("drawing-share"))
+    assert plain(t("drawing-pick")) in teacher.last_text
+    await teacher.press("Анна")
+    assert code in teacher.last_text and "Анна" in teacher.last_text
+    assert psychologist.messages == [], "nothing leaves before the teacher consents"
+    consent = teacher.last.message_id
+    send = next(
+        b["callback_data"]
+        for row in teacher.last.inline_keyboard
+        for b in row
+        if b["text"] == t("drawing-send")
+    )
+    await teacher.press(t("drawing-send"))
+    assert t("drawing-sent").format(name="Анна") in teacher.last_text
+    received = [m for m in psychologist.messages if m.kind == "photo"]
+    assert len(received) == 1 and received[0].file.file_id == drawing.file_id
+    assert code in received[0].caption and "Гульнара" not in received[0].caption
+    assert plain(CATALOGUES["ru"].gettext("drawing-for-psy").split("}", 1)[1]) in received[0].caption
+
+    # The same Send again (a double tap, an old message) sends nothing more.
+    assert Drawing.unpack(send).a == "send"
+    await teacher.press_data(send, message_id=consent)
+    assert plain(t("drawing-not-sent")) in teacher.last_text
+    assert len([m for m in psychologist.messages if m.kind == "photo"]) == 1

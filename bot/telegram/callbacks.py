@@ -118,6 +118,20 @@ class Library(CallbackData, prefix="lb"):
     n: int = 0
 
 
+class DrawingAction(StrEnum):
+    PICK = "pick"  # e: a journal drawing: which upcoming consultation
+    ASK = "ask"  # e, b: the drawing and a booking: the consent screen
+    SEND = "send"  # e, b: consented
+
+
+class Drawing(CallbackData, prefix="dr"):
+    """A journal drawing shown to the psychologist of one booking, with consent."""
+
+    a: DrawingAction
+    e: int = 0
+    b: int = 0
+
+
 class RelaxAction(StrEnum):
     MENU = "menu"
     CATEGORY = "cat"  # value: a category

@@ -365,7 +365,11 @@ async def journal_photo(
         date=entry_date(entry, settings),
         title=html.escape(exercise.title[i18n.current_locale]) if exercise else "",
     )
-    markup = with_nav(KeyboardBuilder(), JOURNAL)
+    builder = (
+        KeyboardBuilder()
+    )  # to the psychologist of a consultation, with consent: handlers/teacher/drawings.py
+    builder.button(text=_("drawing-share"), callback_data=cb.Drawing(a=cb.DrawingAction.PICK, e=entry.id))
+    markup = with_nav(builder, JOURNAL)
     await bot.send_photo(query.from_user.id, entry.content, caption=caption, reply_markup=markup)
 
 

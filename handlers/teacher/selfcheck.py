@@ -439,6 +439,21 @@ async def record(
 # -- sharing one result with the psychologist of one booking ---------------------------------
 
 
+async def shareable(session: AsyncSession, user: User) -> list[Booking]:
+    """The upcoming bookings whose psychologist may be shown something (a result, a drawing): a
+    psychologist deactivated since the booking (one under way is not cancelled) receives nothing."""
+    return [
+        b
+        for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
+        if not deactivated(b.slot.psychologist.user)
+    ]
+
+
+def booking_label(booking: Booking, settings: Settings) -> str:
+    when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+    return f"{when} · {booking.slot.psychologist.display_name}"
+
+
 async def show_share(
     query: CallbackQuery,
     session: AsyncSession,
@@ -446,20 +461,13 @@ async def show_share(
     row: SelfCheckResult,
     settings: Settings,
 ) -> None:
-    # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
-    upcoming = [
-        b
-        for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
-        if not deactivated(b.slot.psychologist.user)
-    ]
+    upcoming = await shareable(session, user)
     done = await repo.shared_with(session, row.id)
     builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
-        when = booking.slot.starts_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
-        name = booking.slot.psychologist.display_name
         share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
-        builder.row(button(f"{mark}{when} · {name}", share_to))
+        builder.row(button(mark + booking_label(booking, settings), share_to))
     text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
     await show(query, text, with_nav(builder, result_button(row)))
 
