@@ -4,9 +4,11 @@ description, and teachers find them by kind; the self-help library opens from a 
 ("what may help now") and pages a reading in one message; the art-therapy prompts say the bot never
 interprets a drawing, and a journal drawing reaches the booked psychologist only with consent."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.content.exercises import catalogue
@@ -144,6 +146,11 @@ async def test_the_library_opens_from_a_self_check_result_and_pages_in_one_messa
     assert len(prompts) >= 4 and all(any(e.title[lang] in b for b in teacher.last.buttons) for e in prompts)
     await teacher.press(catalogue()["mandala"].title[lang])
     assert catalogue()["mandala"].note[lang] in teacher.last_text
+    await teacher.press(t("relax-template"))  # the mandala's rings to print, a PDF
+    template = teacher.documents[-1]
+    assert template.filename.endswith(".pdf") and not template.protected
+    text = " ".join(PdfReader(io.BytesIO(template.file.data)).pages[0].extract_text().split())
+    assert catalogue()["mandala"].title[lang] in text
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

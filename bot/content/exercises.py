@@ -36,6 +36,7 @@ _EXERCISE_KEYS = {
     "note",
     "accepts_photo",
     "accepts_text",
+    "template",
     "intro",
     "step",
     "outro",
@@ -89,6 +90,7 @@ class Exercise:
     note: Text | None = None
     accepts_photo: bool = False
     accepts_text: bool = False
+    template: bool = False  # a printable template to draw on (a mandala's rings), sent as a PDF
     _frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def frames(self, lang: str) -> tuple[Frame, ...]:
@@ -166,7 +168,7 @@ def _exercise(path: Path, number: int, raw: Any, cycle_label: Text) -> Exercise:
         raise ContentError(path, where, f"unknown keys {sorted(unknown)}")
     if raw.get("category") not in CATEGORIES:
         raise ContentError(path, f"{where}.category", f"must be one of {', '.join(CATEGORIES)}")
-    for flag in ("accepts_photo", "accepts_text"):
+    for flag in ("accepts_photo", "accepts_text", "template"):
         if not isinstance(raw.get(flag, False), bool):
             raise ContentError(path, f"{where}.{flag}", "must be true or false")
     steps = _steps(path, f"{where}.step", raw.get("step"))
@@ -185,6 +187,7 @@ def _exercise(path: Path, number: int, raw: Any, cycle_label: Text) -> Exercise:
         note=_text(path, f"{where}.note", raw["note"]) if "note" in raw else None,
         accepts_photo=raw.get("accepts_photo", False),
         accepts_text=raw.get("accepts_text", False),
+        template=raw.get("template", False),
     )
     for lang in LANGUAGES:
         frames = _build_frames(exercise, lang, cycle_label)

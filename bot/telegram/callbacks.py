@@ -145,6 +145,7 @@ class RelaxAction(StrEnum):
     KEEP = "keep"  # keep a drawing or a reflection in the journal
     JOURNAL = "journal"
     PHOTO = "photo"  # value: a journal entry id
+    TEMPLATE = "tpl"  # the exercise's printable template
 
 
 class Relax(CallbackData, prefix="rx"):

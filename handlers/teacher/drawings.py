@@ -1,4 +1,5 @@
-"""A journal drawing shown to the psychologist of one upcoming consultation, only with the teacher's
+"""Art therapy around the drawing: an exercise's printable template (a mandala's rings, PDF), and a
+journal drawing shown to the psychologist of one upcoming consultation, only with the teacher's
 consent: pick the consultation, read what the psychologist will see, then send. The bot never
 interprets a drawing, and both sides are told so.
 
@@ -9,21 +10,24 @@ the sealed conversation state: a second press on Send finds none and sends nothi
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
+from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.content.exercises import catalogue
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
+from bot.views.templates import mandala_pdf
 from handlers.teacher.selfcheck import booking_label, shareable
 from storage.models import Booking, User
 from storage.repo import booking as bookings
@@ -123,9 +127,24 @@ async def send(
     )
 
 
+async def send_template(query: CallbackQuery, callback_data: cb.Relax, bot: Bot, i18n: I18n) -> None:
+    exercise = catalogue().get(callback_data.value)
+    if exercise is None or not exercise.template:
+        return
+    title = exercise.title[i18n.current_locale]
+    pdf = await asyncio.to_thread(mandala_pdf, title, _("template-hint"))
+    await bot.send_document(
+        query.from_user.id,
+        BufferedInputFile(pdf, filename=f"demeu-{exercise.id}.pdf"),
+        caption=_("template-caption"),
+        protect_content=False,  # a blank page, made to be printed
+    )
+
+
 def create_router() -> Router:
     router = Router(name="drawings")
     press = router.callback_query.register
+    press(send_template, cb.Relax.filter(F.action == cb.RelaxAction.TEMPLATE))
     press(pick, cb.Drawing.filter(F.a == Action.PICK))
     press(ask, cb.Drawing.filter(F.a == Action.ASK))
     press(send, cb.Drawing.filter(F.a == Action.SEND))

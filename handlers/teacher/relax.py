@@ -115,6 +115,10 @@ def card_keyboard(
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
         builder.button(text=_(label), callback_data=cb.Relax(action=Action.KEEP, value=exercise.id))
+    if exercise.template:  # sent by handlers/teacher/drawings.py
+        builder.button(
+            text=_("relax-template"), callback_data=cb.Relax(action=Action.TEMPLATE, value=exercise.id)
+        )
     builder.button(
         text=_("relax-fav-remove" if favourite else "relax-fav-add"),
         callback_data=cb.Relax(action=Action.FAVOURITE, value=exercise.id),
