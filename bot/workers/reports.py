@@ -75,7 +75,7 @@ class ReportMaker:
                 caption=caption,
                 protect_content=False,  # aggregates with small cells hidden, made for the ministry
             )
-        except (TelegramAPIError, OSError, ValueError):
+        except Exception:  # the edge of a background task: the coordinator is told, the next try may work
             log.exception("a report could not be made")
             with self.i18n.context(), self.i18n.use_locale(order.language):
                 done = _("rep-failed")
