@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings
 from bot.content import lines
+from bot.content.instruments import load_instruments
+from bot.content.library import library
 from bot.content.referrals import referrals
 from bot.content.regions import regions
 from bot.events import BookingChanged, Events, UserErased
@@ -48,6 +50,7 @@ from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
 from bot.workers.reminders import ReminderWorker, Renderer
+from bot.workers.reports import ReportMaker
 from handlers import build_routers
 from handlers.common import chat as chat_handlers
 from handlers.common import safety as safety_handlers
@@ -72,6 +75,8 @@ def check_content(settings: Settings) -> None:
     problems += [f"support lines: {problem}" for problem in lines.problems(numbers, catalogues)]
     if problems:
         raise ConfigError("locales are incomplete:\n  " + "\n  ".join(problems))
+    if problems := library().problems(set(load_instruments())):  # every reading's self-checks exist, and back
+        raise ConfigError("\n  ".join(["the self-help library does not fit the self-checks:", *problems]))
     regions()
     referrals()  # every centre and line of a referral has its source
     safety.detector()  # the crisis rules: every example must fire its rule
@@ -197,13 +202,14 @@ class App:
     sweeper: GroupSweeper
     reminders: ReminderWorker
     chat_clock: ChatClock
+    reports: ReportMaker
     _closed: bool = field(default=False, init=False)
     _scheduler_stopping: bool = field(default=False, init=False)
 
     @property
     def workers(self) -> list[Any]:
         """Background loops started with the dispatcher and stopped before the bot session closes."""
-        return [self.broadcaster, self.sweeper, self.reminders, self.chat_clock]
+        return [self.broadcaster, self.sweeper, self.reminders, self.chat_clock, self.reports]
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> App:
@@ -223,6 +229,7 @@ class App:
         )
         chat_clock = ChatClock(bot, sessions, scheduler, i18n, settings)
         broadcaster = BroadcastWorker(bot, sessions, i18n, settings)
+        reports = ReportMaker(bot, sessions, i18n, settings)
         connect(
             events,
             bookings=bookings,
@@ -240,6 +247,7 @@ class App:
             accounts=Accounts(events),
             chat_clock=chat_clock,
             broadcaster=broadcaster,
+            reports=reports,
         )
         # Safety screens are counted, never named: their tally reaches the log once a day.
         scheduler.add_job(
@@ -264,6 +272,7 @@ class App:
             GroupSweeper(bot, sessions, i18n, settings),
             reminders,
             chat_clock,
+            reports,
         )
         dispatcher.startup.register(app._on_startup)
         dispatcher.shutdown.register(app._on_shutdown)

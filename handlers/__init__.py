@@ -10,7 +10,7 @@ from handlers.coordinator import staff as staff_admin
 from handlers.psychologist import availability, duty
 from handlers.psychologist import cabinet as psychologist
 from handlers.psychologist import practice as psychologist_practice
-from handlers.teacher import booking, groups, mood, mybookings, nudges, relax, selfcheck
+from handlers.teacher import booking, drawings, groups, library, mood, mybookings, nudges, relax, selfcheck
 from handlers.teacher import practice as teacher_practice
 
 
@@ -32,6 +32,8 @@ def build_routers() -> list[Router]:
         staff.create_router(),
         selfcheck.create_router(),
         relax.create_router(),
+        library.create_router(),
+        drawings.create_router(),
         mood.create_router(),
         booking.create_router(),
         mybookings.create_router(),

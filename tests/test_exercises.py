@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.exercises import CATEGORIES, ContentError, load_exercises
+from bot.content.exercises import CATEGORIES, ROTATED, ContentError, load_exercises
 
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 REQUIRED = {
@@ -22,6 +22,10 @@ REQUIRED = {
     "voice",
     "drawing",
     "evening",
+    "resource",
+    "safeplace",
+    "boundary",
+    "mandala",
 }
 
 
@@ -62,7 +66,10 @@ def test_every_text_in_both_languages(catalogue):
 
 
 def test_journal_flags(catalogue):
-    assert [e.id for e in catalogue if e.accepts_photo] == ["drawing"]
+    art = ["drawing", "resource", "safeplace", "boundary", "mandala"]  # drawings for the private journal
+    assert [e.id for e in catalogue if e.accepts_photo] == art
+    # The bot never interprets a drawing, and each art-therapy prompt says so on its card.
+    assert all(catalogue[key].note is not None for key in art[1:])
     assert [e.id for e in catalogue if e.accepts_text] == ["evening"]
     assert catalogue["478"].note is not None  # the dizziness caution
 
@@ -94,11 +101,12 @@ def test_declared_minutes_match_guided_length(catalogue):
 
 def test_exercise_of_the_day_rotates_deterministically(catalogue):
     start = date(2025, 9, 1)
-    days = [catalogue.exercise_of_the_day(start + timedelta(days=n)) for n in range(len(catalogue))]
-    assert {e.id for e in days} == {e.id for e in catalogue}  # each once per period
+    rotated = [e for e in catalogue if e.category in ROTATED]  # not the art-therapy prompts
+    days = [catalogue.exercise_of_the_day(start + timedelta(days=n)) for n in range(len(rotated))]
+    assert {e.id for e in days} == {e.id for e in rotated}  # each once per period
     assert load_exercises().exercise_of_the_day(start).id == days[0].id
-    assert catalogue.exercise_of_the_day(start + timedelta(days=len(catalogue))).id == days[0].id
-    week = [catalogue.exercise_of_the_day(start + timedelta(days=n)) for n in range(3 * len(catalogue))]
+    assert catalogue.exercise_of_the_day(start + timedelta(days=len(rotated))).id == days[0].id
+    week = [catalogue.exercise_of_the_day(start + timedelta(days=n)) for n in range(3 * len(rotated))]
     assert all(a.category != b.category for a, b in itertools.pairwise(week))
 
 

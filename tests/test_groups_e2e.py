@@ -63,6 +63,7 @@ async def test_group_session_lifecycle(fake_api, start_bot, lang):
     await coordinator.send_text("/menu")
     await coordinator.press(t("menu-coord"))
     await coordinator.press(t("co-gnew"))
+    await coordinator.press(t("groups-kind-consult"))
     await coordinator.send_text(TITLES["kk"] + "\nШаршау мен күйзеліс туралы әңгіме")
     await coordinator.send_text(TITLES["ru"] + "\nРазговор об усталости и стрессе")
     starts = (utcnow() + timedelta(days=3)).astimezone(bot.settings.tz)

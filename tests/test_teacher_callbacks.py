@@ -41,9 +41,12 @@ def test_the_packed_actions_stay_what_buttons_already_sent_carry():
 def test_group_list_filters_default_to_the_teachers_region_and_ignore_forged_values():
     with_region, without = User(region="KZ-75"), User(region=None)
     first = cb.Group(a=cb.GroupAction.LIST)
-    assert Filters.of(first, with_region) == Filters("", "", cb.GroupScope.MINE)
-    assert Filters.of(first, without) == Filters("", "", cb.GroupScope.ALL)
-    forged = cb.Group(a=cb.GroupAction.LIST, f="party", l="en", g=cb.GroupScope.ALL)
-    assert Filters.of(forged, with_region) == Filters("", "", cb.GroupScope.ALL)
-    chosen = Filters("offline", "ru", cb.GroupScope.MINE).press(cb.GroupAction.VIEW, 5)
-    assert Filters.of(cb.Group.unpack(chosen.pack()), without) == Filters("offline", "ru", cb.GroupScope.MINE)
+    assert Filters.of(first, with_region) == Filters("", "", "", cb.GroupScope.MINE)
+    assert Filters.of(first, without) == Filters("", "", "", cb.GroupScope.ALL)
+    forged = cb.Group(a=cb.GroupAction.LIST, f="party", l="en", k="disco", g=cb.GroupScope.ALL)
+    assert Filters.of(forged, with_region) == Filters("", "", "", cb.GroupScope.ALL)
+    chosen = Filters("offline", "ru", "art", cb.GroupScope.MINE).press(cb.GroupAction.VIEW, 5)
+    assert len(chosen.pack()) <= 64
+    assert Filters.of(cb.Group.unpack(chosen.pack()), without) == Filters(
+        "offline", "ru", "art", cb.GroupScope.MINE
+    )

@@ -20,7 +20,9 @@ from typing import Any
 from bot.config import LANGUAGES
 
 CATALOGUE_PATH = Path(__file__).parent / "exercises.toml"
-CATEGORIES = ("breathing", "body", "mind", "creative")
+CATEGORIES = ("breathing", "body", "mind", "creative", "art")
+# The exercise of the day comes from these: an art-therapy prompt asks for paper and ten quiet minutes.
+ROTATED = ("breathing", "body", "mind", "creative")
 # Telegram throttles edits of a message; a faster countdown would meet flood errors.
 MIN_TICK_SECONDS = 1.0
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")  # short: it travels in callback data
@@ -34,6 +36,7 @@ _EXERCISE_KEYS = {
     "note",
     "accepts_photo",
     "accepts_text",
+    "template",
     "intro",
     "step",
     "outro",
@@ -87,6 +90,7 @@ class Exercise:
     note: Text | None = None
     accepts_photo: bool = False
     accepts_text: bool = False
+    template: bool = False  # a printable template to draw on (a mandala's rings), sent as a PDF
     _frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def frames(self, lang: str) -> tuple[Frame, ...]:
@@ -100,7 +104,7 @@ class Catalogue:
     def __init__(self, exercises: Sequence[Exercise]) -> None:
         self._by_id = {exercise.id: exercise for exercise in exercises}
         # Round-robin over categories so consecutive days bring a different kind of exercise.
-        queues = [[e for e in exercises if e.category == c] for c in CATEGORIES]
+        queues = [[e for e in exercises if e.category == c] for c in ROTATED]
         self._rotation = [queue.pop(0) for _ in range(len(exercises)) for queue in queues if queue]
 
     def __iter__(self) -> Iterator[Exercise]:
@@ -164,7 +168,7 @@ def _exercise(path: Path, number: int, raw: Any, cycle_label: Text) -> Exercise:
         raise ContentError(path, where, f"unknown keys {sorted(unknown)}")
     if raw.get("category") not in CATEGORIES:
         raise ContentError(path, f"{where}.category", f"must be one of {', '.join(CATEGORIES)}")
-    for flag in ("accepts_photo", "accepts_text"):
+    for flag in ("accepts_photo", "accepts_text", "template"):
         if not isinstance(raw.get(flag, False), bool):
             raise ContentError(path, f"{where}.{flag}", "must be true or false")
     steps = _steps(path, f"{where}.step", raw.get("step"))
@@ -183,6 +187,7 @@ def _exercise(path: Path, number: int, raw: Any, cycle_label: Text) -> Exercise:
         note=_text(path, f"{where}.note", raw["note"]) if "note" in raw else None,
         accepts_photo=raw.get("accepts_photo", False),
         accepts_text=raw.get("accepts_text", False),
+        template=raw.get("template", False),
     )
     for lang in LANGUAGES:
         frames = _build_frames(exercise, lang, cycle_label)

@@ -105,6 +105,36 @@ class SelfCheck(CallbackData, prefix="sc"):
     v: int = 0
 
 
+class LibraryAction(StrEnum):
+    LIST = "list"
+    HELP = "help"  # what may help now, after a self-check result: i the instrument, n the result
+    READ = "read"  # r: a reading, p: its page
+
+
+class Library(CallbackData, prefix="lb"):
+    """The self-help library. i, n: the self-check result a reading was opened from (Back leads there)."""
+
+    a: LibraryAction
+    r: str = ""
+    p: int = 0
+    i: str = ""
+    n: int = 0
+
+
+class DrawingAction(StrEnum):
+    PICK = "pick"  # e: a journal drawing: which upcoming consultation
+    ASK = "ask"  # e, b: the drawing and a booking: the consent screen
+    SEND = "send"  # e, b: consented
+
+
+class Drawing(CallbackData, prefix="dr"):
+    """A journal drawing shown to the psychologist of one booking, with consent."""
+
+    a: DrawingAction
+    e: int = 0
+    b: int = 0
+
+
 class RelaxAction(StrEnum):
     MENU = "menu"
     CATEGORY = "cat"  # value: a category
@@ -118,6 +148,7 @@ class RelaxAction(StrEnum):
     KEEP = "keep"  # keep a drawing or a reflection in the journal
     JOURNAL = "journal"
     PHOTO = "photo"  # value: a journal entry id
+    TEMPLATE = "tpl"  # the exercise's printable template
 
 
 class Relax(CallbackData, prefix="rx"):
@@ -193,13 +224,14 @@ class GroupScope(StrEnum):
 
 
 class Group(CallbackData, prefix="gr"):
-    """Group sessions. s: a session id; f, l, g: the list's filters (format, language: "" any; g None:
-    the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
+    """Group sessions. s: a session id; f, l, k, g: the list's filters (format, language, kind: "" any;
+    g None: the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
 
     a: GroupAction
     s: int = 0
     f: str = ""
     l: str = ""  # noqa: E741 - one letter keeps callback data short
+    k: str = ""
     g: GroupScope | None = None
     score: int = 0
 
@@ -224,6 +256,7 @@ class CoordAction(StrEnum):
     GROUP_NEW = "gnew"
     GROUP_DURATION = "gdur"  # n: minutes
     GROUP_FORMAT = "gfmt"  # v: a format
+    GROUP_KIND = "gkind"  # v: a kind
     GROUP_REGION = "greg"  # v: a region code, "" every region
     GROUP_LANGUAGE = "glng"  # v: kk or ru
     GROUP_FACILITATOR = "gfac"  # i: a psychologist, 0 none
@@ -275,6 +308,21 @@ class Stat(CallbackData, prefix="cst"):
     p: str = ""
     r: str = ""
     s: str = ""
+
+
+class ReportAction(StrEnum):
+    OPEN = "open"  # the report screen of the statistics shown
+    MAKE = "make"  # f: xlsx or pdf
+
+
+class Report(CallbackData, prefix="rep"):
+    """Reports for the ministry: p, r as in Stat (a period code, a region code or "" the country);
+    f: the file's format."""
+
+    a: ReportAction
+    p: str = ""
+    r: str = ""
+    f: str = ""
 
 
 class BookAction(StrEnum):

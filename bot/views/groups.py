@@ -24,10 +24,16 @@ def when(moment: datetime, tz: ZoneInfo) -> str:
     return dates.moment(moment, tz)
 
 
+def kind_about(kind: str) -> str:
+    """A kind of session by name, with what it is (the same words for coordinators and teachers)."""
+    return "<b>" + _("groups-kind-" + kind) + "</b> — " + _("groups-kind-" + kind + "-about")
+
+
 def describe(group: GroupSession, language: str, tz: ZoneInfo, seats_left: int | None = None) -> str:
     """The card of a session, in the current locale; titles and descriptions are staff text, escaped."""
     lines = [
         "<b>" + escape(group.title(language)) + "</b>",
+        kind_about(group.kind),
         _("groups-card").format(
             when=when(group.starts_at, tz),
             minutes=group.duration_min,

@@ -261,6 +261,9 @@ def report_keyboard(
         )
     builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
     builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
+    builder.button(  # reports for the ministry: handlers/coordinator/reports.py
+        text=_("rep-open"), callback_data=cb.Report(a=cb.ReportAction.OPEN, p=period.code, r=region)
+    )
     if pick_region:
         builder.button(text=_("co-stats-region"), callback_data=cb.Stat(a=Action.REGION, p=period.code))
     builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 1, 1, 1, 2, 1)

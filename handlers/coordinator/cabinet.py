@@ -11,7 +11,7 @@ from aiogram import F, Router
 
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
-from handlers.coordinator import broadcasts, coverage, groups, stats
+from handlers.coordinator import broadcasts, coverage, groups, reports, stats
 from handlers.coordinator.home import Action, fresh_menu, home
 
 
@@ -24,5 +24,6 @@ def create_router() -> Router:
     broadcasts.register(router)
     groups.register(router)
     stats.register(router)
+    reports.register(router)
     coverage.register(router)
     return router

@@ -22,12 +22,13 @@ from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import dates, ics
 from bot.views.calendar import day_grid
+from bot.views.groups import kind_about
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
 from storage.models import GroupSession, User
 from storage.models.base import utcnow
-from storage.models.groups import DESCRIPTION_LIMIT, GROUP_FORMATS, TITLE_LIMIT
+from storage.models.groups import DESCRIPTION_LIMIT, GROUP_FORMATS, GROUP_KINDS, TITLE_LIMIT
 from storage.repo import groups, users
 
 Action = cb.CoordAction
@@ -36,7 +37,7 @@ DURATIONS = (45, 60, 90, 120)
 PICKER_DAYS = 42  # six weeks ahead in the calendar; a later date can be typed
 PICKER_MINUTES = range(8 * 60, 21 * 60, 30)  # 08:00 to 20:30
 LANGUAGES = ("kk", "ru")
-REQUIRED = {"title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
+REQUIRED = {"kind", "title_kk", "title_ru", "starts_at", "capacity", "format", "language"}
 PLACE_LIMIT = 400  # characters of an office session's address and directions
 
 
@@ -62,6 +63,20 @@ async def title_and_description(message: Message, text: str) -> tuple[str, str] 
 
 
 async def group_new(query: CallbackQuery, state: FSMContext) -> None:
+    """First what the session is: each kind with its description, so the choice is informed."""
+    await state.clear()
+    builder = KeyboardBuilder()
+    for kind in GROUP_KINDS:
+        builder.button(text=_("groups-kind-" + kind), callback_data=cb.Coord(a=Action.GROUP_KIND, v=kind))
+    builder.adjust(2)
+    text = "\n\n".join([_("co-g-kind"), *(kind_about(kind) for kind in GROUP_KINDS)])
+    await show(query, text, with_nav(builder, HOME))
+
+
+async def group_kind(query: CallbackQuery, callback_data: cb.Coord, state: FSMContext) -> None:
+    if callback_data.v not in GROUP_KINDS:
+        return await group_new(query, state)
+    await state.update_data(kind=callback_data.v)
     await state.set_state(GroupForm.kk)
     await prompt(query, _("co-g-kk"))
 
@@ -255,6 +270,7 @@ async def group_create(
         return await group_new(query, state)
     group = await groups.create_session(
         session,
+        kind=data["kind"],
         title_kk=data["title_kk"],
         title_ru=data["title_ru"],
         description_kk=data.get("description_kk", ""),
@@ -370,6 +386,7 @@ async def group_cancel(
 def register(router: Router) -> None:
     press, typed = router.callback_query.register, router.message.register
     press(group_new, cb.Coord.filter(F.a == Action.GROUP_NEW))
+    press(group_kind, cb.Coord.filter(F.a == Action.GROUP_KIND))
     typed(group_kk, StateFilter(GroupForm.kk), F.text.as_("text"))
     typed(group_ru, StateFilter(GroupForm.ru), F.text.as_("text"))
     typed(group_when, StateFilter(GroupForm.when), F.text.as_("text"))

@@ -33,11 +33,11 @@ from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
 from bot.telegram.ui import show, too_long
 from bot.views import dates, ics, rooms
-from bot.views.groups import describe, offer_buttons, when
+from bot.views.groups import describe, kind_about, offer_buttons, when
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User
 from storage.models.base import utcnow
-from storage.models.groups import COMMENT_LIMIT, GROUP_FORMATS
+from storage.models.groups import COMMENT_LIMIT, GROUP_FORMATS, GROUP_KINDS
 from storage.repo import groups
 from storage.repo.groups import Offer
 
@@ -45,6 +45,7 @@ Action = cb.GroupAction
 Scope = cb.GroupScope
 FORMATS = ("", *GROUP_FORMATS)  # "" any
 LANGUAGES = ("", "kk", "ru")
+KINDS = ("", *GROUP_KINDS)
 # Staff who see the sessions they lead; a deactivated psychologist ("psychologist_off") is not staff any more.
 LEADERS = ("psychologist", "coordinator")
 LIST_SIZE = 8
@@ -57,10 +58,11 @@ class RatingComment(StatesGroup):
 
 @dataclass(frozen=True)
 class Filters:
-    """The list's filters; they travel in cb.Group (f, l, g) to a session's card and back."""
+    """The list's filters; they travel in cb.Group (f, l, k, g) to a session's card and back."""
 
     fmt: str
     language: str
+    kind: str
     scope: cb.GroupScope
 
     @classmethod
@@ -68,11 +70,12 @@ class Filters:
         return cls(
             fmt=data.f if data.f in FORMATS else "",
             language=data.l if data.l in LANGUAGES else "",
+            kind=data.k if data.k in KINDS else "",
             scope=data.g or (Scope.MINE if user.region else Scope.ALL),
         )
 
     def press(self, action: cb.GroupAction, group_id: int = 0) -> cb.Group:
-        return cb.Group(a=action, s=group_id, f=self.fmt, l=self.language, g=self.scope)
+        return cb.Group(a=action, s=group_id, f=self.fmt, l=self.language, k=self.kind, g=self.scope)
 
 
 def _next(options: tuple[str, ...], current: str) -> str:
@@ -95,6 +98,7 @@ async def show_list(
         region=user.region if filters.scope is Scope.MINE else None,
         language=filters.language or None,
         fmt=filters.fmt or None,
+        kind=filters.kind or None,
         limit=LIST_SIZE,
     )
     builder = KeyboardBuilder()
@@ -108,12 +112,16 @@ async def show_list(
     filter_buttons(builder, filters, user)
     if role in (*LEADERS, "admin"):
         builder.row(cb_button(_("groups-led"), cb.Group(a=Action.LED)))
-    text = _("groups-title") + "\n\n" + (_("groups-list-hint") if found else _("groups-none"))
+    about = kind_about(filters.kind) + "\n\n" if filters.kind else ""
+    text = _("groups-title") + "\n\n" + about + (_("groups-list-hint") if found else _("groups-none"))
     await show(query, text, with_nav(builder))
 
 
 def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> None:
     """Each filter button shows its value and steps to the next one."""
+    kind = _("groups-kind-" + filters.kind) if filters.kind else _("groups-any")
+    next_kind = dataclasses.replace(filters, kind=_next(KINDS, filters.kind))
+    builder.row(cb_button(_("groups-filter-kind").format(value=kind), next_kind.press(Action.LIST)))
     fmt = _("groups-format-" + filters.fmt) if filters.fmt else _("groups-any")
     language = _("groups-language-" + filters.language) if filters.language else _("groups-any")
     next_fmt = dataclasses.replace(filters, fmt=_next(FORMATS, filters.fmt))

@@ -82,7 +82,8 @@ def relax_menu(lang: str, today: Exercise) -> Screen:
     builder.button(text=_("relax-favourites"), callback_data=cb.Relax(action=Action.FAVOURITES))
     builder.button(text=_("relax-journal"), callback_data=JOURNAL)
     builder.button(text=_("mood-open"), callback_data=cb.Mood(action=cb.MoodAction.ASK))
-    builder.adjust(1, 2, 2, 2, 1)
+    builder.button(text=_("library-open"), callback_data=cb.Library(a=cb.LibraryAction.LIST))
+    builder.adjust(1, 2, 2, 1, 2, 1, 1)
     return _("relax-title"), with_nav(builder)
 
 
@@ -115,6 +116,10 @@ def card_keyboard(
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
         builder.button(text=_(label), callback_data=cb.Relax(action=Action.KEEP, value=exercise.id))
+    if exercise.template:  # sent by handlers/teacher/drawings.py
+        builder.button(
+            text=_("relax-template"), callback_data=cb.Relax(action=Action.TEMPLATE, value=exercise.id)
+        )
     builder.button(
         text=_("relax-fav-remove" if favourite else "relax-fav-add"),
         callback_data=cb.Relax(action=Action.FAVOURITE, value=exercise.id),
@@ -368,7 +373,11 @@ async def journal_photo(
         date=entry_date(entry, settings),
         title=html.escape(exercise.title[i18n.current_locale]) if exercise else "",
     )
-    markup = with_nav(KeyboardBuilder(), JOURNAL)
+    builder = (
+        KeyboardBuilder()
+    )  # to the psychologist of a consultation, with consent: handlers/teacher/drawings.py
+    builder.button(text=_("drawing-share"), callback_data=cb.Drawing(a=cb.DrawingAction.PICK, e=entry.id))
+    markup = with_nav(builder, JOURNAL)
     await bot.send_photo(query.from_user.id, entry.content, caption=caption, reply_markup=markup)
 
 

@@ -39,6 +39,7 @@ from bot.config import Settings
 from bot.content import lines
 from bot.content.exercises import catalogue
 from bot.content.instruments import Instrument, Item, Lang, Result, Scale, language, load_instruments
+from bot.content.library import library
 from bot.services.safety import Signal
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, button, nav_row, urgent_row, with_nav
@@ -284,6 +285,10 @@ async def show_result(
     builder = KeyboardBuilder()
     for step in next_steps(result, lang):
         builder.row(step)
+    if library().for_instrument(row.instrument):  # what may help now: readings by the questionnaire's topic
+        builder.row(
+            button(_("library-may-help"), cb.Library(a=cb.LibraryAction.HELP, i=row.instrument, n=row.id))
+        )
     if await bookings.upcoming_for_teacher(session, user.id, utcnow()):
         builder.row(button(_("selfcheck-share"), Sc(action=Action.SHARE, inst=row.instrument, n=row.id)))
     builder.row(button(_("selfcheck-history-button-short"), Sc(action=Action.HISTORY, inst=row.instrument)))
@@ -452,6 +457,20 @@ async def record(
 # -- sharing one result with the psychologist of one booking ---------------------------------
 
 
+async def shareable(session: AsyncSession, user: User) -> list[Booking]:
+    """The upcoming bookings whose psychologist may be shown something (a result, a drawing): a
+    psychologist deactivated since the booking (one under way is not cancelled) receives nothing."""
+    return [
+        b
+        for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
+        if not deactivated(b.slot.psychologist.user)
+    ]
+
+
+def booking_label(booking: Booking, settings: Settings) -> str:
+    return f"{dates.moment(booking.slot.starts_at, settings.tz)} · {booking.slot.psychologist.display_name}"
+
+
 async def show_share(
     query: CallbackQuery,
     session: AsyncSession,
@@ -459,20 +478,13 @@ async def show_share(
     row: SelfCheckResult,
     settings: Settings,
 ) -> None:
-    # A psychologist deactivated since the booking (one under way is not cancelled) receives nothing.
-    upcoming = [
-        b
-        for b in await bookings.upcoming_for_teacher(session, user.id, utcnow())
-        if not deactivated(b.slot.psychologist.user)
-    ]
+    upcoming = await shareable(session, user)
     done = await repo.shared_with(session, row.id)
     builder = KeyboardBuilder()
     for booking in upcoming:
         mark = "✓ " if booking.id in done else ""
-        when = dates.moment(booking.slot.starts_at, settings.tz)
-        name = booking.slot.psychologist.display_name
         share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
-        builder.row(button(f"{mark}{when} · {name}", share_to))
+        builder.row(button(mark + booking_label(booking, settings), share_to))
     text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
     await show(query, text, with_nav(builder, result_button(row)))
 

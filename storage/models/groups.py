@@ -20,6 +20,9 @@ GROUP_FORMATS = ("online", "offline")
 ROOM_SIZE = 64
 CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
 PLACE_SIZE = 512  # an office session's address and how to find the cabinet (staff text, grows)
+# What a session is, as the Өрлеу cabinets' programme names them: a consultation group, a training,
+# an art-therapy group, a relaxation session. Each has its own short description (groups-kind-<kind>-about).
+GROUP_KINDS = ("consult", "training", "art", "relax")
 # enrolled: has a seat; waitlisted: in line by `position`; offered: a freed seat is held for them
 # until offer_expires_at; cancelled: left, declined, let the offer expire, or the session was cancelled.
 SEAT_STATUSES = ("enrolled", "waitlisted", "offered", "cancelled")
@@ -41,6 +44,7 @@ class GroupSession(Base):
     duration_min: Mapped[int] = mapped_column(Integer, default=60)
     capacity: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8), default="consult", server_default="consult")
     region: Mapped[str | None] = mapped_column(String(8))  # None: online, open to every region
     # Offline: the full address and how to find the cabinet, as the coordinator wrote it.
     place: Mapped[str | None] = mapped_column(EncryptedText(PLACE_SIZE, grows=True))

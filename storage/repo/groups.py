@@ -63,6 +63,7 @@ async def upcoming(
     region: str | None = None,
     language: str | None = None,
     fmt: str | None = None,
+    kind: str | None = None,
     limit: int = 20,
 ) -> list[tuple[GroupSession, int]]:
     """Open sessions not yet started, with seats taken. `region` keeps that region's and online ones."""
@@ -75,6 +76,8 @@ async def upcoming(
         query = query.where(GroupSession.language == language)
     if fmt:
         query = query.where(GroupSession.format == fmt)
+    if kind:
+        query = query.where(GroupSession.kind == kind)
     rows = await session.execute(query.order_by(GroupSession.starts_at, GroupSession.id).limit(limit))
     return [(group, taken) for group, taken in rows.all()]
 
