@@ -229,6 +229,7 @@ async def test_a_coordinator_picks_the_date_in_a_calendar_and_the_facilitator_by
     await coordinator.send_text("/menu")
     await coordinator.press(t("menu-coord"))
     await coordinator.press(t("co-gnew"))
+    await coordinator.press(t("groups-kind-training"))
     await coordinator.send_text(TITLES["kk"])
     await coordinator.send_text(TITLES["ru"])
     today = utcnow().astimezone(bot.settings.tz).date()

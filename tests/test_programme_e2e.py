@@ -23,6 +23,7 @@ from storage.repo import relax as relax_repo
 from storage.repo import users
 from tests import test_selfcheck_e2e as selfcheck_e2e
 from tests.test_groups_e2e import agree, plain, set_role
+from tests.waiting import wait_for
 
 CATALOGUES = compile_translations()
 TITLES = {"consult": "Сөйлесу", "training": "Тренинг-1", "art": "Сурет", "relax": "Тыныштық"}
@@ -190,6 +191,9 @@ async def test_a_drawing_reaches_the_booked_psychologist_only_with_consent(fake_
         slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
         owner = await users.by_telegram_id(session, teacher.id)
         assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+    # The booking's notice reaches the psychologist (the outbox); nothing else may before consent.
+    await wait_for(lambda: len(psychologist.messages) == 1)
+    told = len(psychologist.messages)
 
     # Pick the consultation, read what the psychologist will see; only Send sends.
     await open_drawing()
@@ -197,7 +201,7 @@ async def test_a_drawing_reaches_the_booked_psychologist_only_with_consent(fake_
     assert plain(t("drawing-pick")) in teacher.last_text
     await teacher.press("Анна")
     assert code in teacher.last_text and "Анна" in teacher.last_text
-    assert psychologist.messages == [], "nothing leaves before the teacher consents"
+    assert len(psychologist.messages) == told, "nothing leaves before the teacher consents"
     consent = teacher.last.message_id
     send = next(
         b["callback_data"]

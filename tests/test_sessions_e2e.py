@@ -320,6 +320,7 @@ async def test_group_sessions_give_an_enrolled_teacher_a_way_in(fake_api, start_
     await coordinator.send_text("/menu")
     await coordinator.press(t("menu-coord"))
     await coordinator.press(t("co-gnew"))
+    await coordinator.press(t("groups-kind-consult"))
     await coordinator.send_text("Кездесу\nСипаттама")
     await coordinator.send_text("Встреча\nОписание")
     starts = (utcnow() + timedelta(days=3)).astimezone(bot.settings.tz)

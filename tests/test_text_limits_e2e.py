@@ -122,6 +122,7 @@ async def test_staff_texts_are_limited_where_typed(fake_api, start_bot):
 
     # A group session with the longest description: its card fits when it is created.
     await coordinator.press_data(Coord(a="gnew").pack())
+    await coordinator.press(t("groups-kind-consult"))
     await refused_then_taken(coordinator, t, DESCRIPTION_LIMIT, "Группа\n")
     await refused_then_taken(coordinator, t, DESCRIPTION_LIMIT, "Группа\n")
     starts = (utcnow() + timedelta(days=3)).astimezone(bot.settings.tz)
