@@ -26,7 +26,7 @@ from bot.content.instruments import Lang
 from bot.services.anonymity import HIDDEN
 from bot.services.periods import SETTLE
 from bot.services.statistics import Figure, FormatFigure, Part, Report, ScaleBands, Taken
-from bot.views.statistics import area_name, part_label, period_name, scale_label
+from bot.views.statistics import area_name, local_number, part_label, period_name, scale_label
 
 # DejaVu Sans has every Kazakh letter; matplotlib (a dependency, for the charts) ships it.
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -100,7 +100,9 @@ def sections(report: Report, language: str, minimum: int, today: date) -> Docume
             (
                 heading,
                 tuple(
-                    Row(plain(row.label), row.value, row.key) for e in entries for row in rows_of(e, language)
+                    Row(plain(row.label), local_number(row.value, language), row.key)
+                    for e in entries
+                    for row in rows_of(e, language)
                 ),
             )
             for heading, entries in grouped
