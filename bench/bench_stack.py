@@ -47,10 +47,10 @@ import itertools
 import os
 import pstats
 import random
+import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -58,8 +58,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as day_time
+from types import FrameType
 from typing import Any
 
+import greenlet
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Update
@@ -503,67 +505,69 @@ def summary(profiler: cProfile.Profile, presses: int, top: int) -> str:
 
 
 class Sampler:
-    """The event loop thread's stack sampled every millisecond or so from another thread: per
-    function, the share of samples it is on the stack (inclusive time, what cProfile's cumulative
-    figures should say, but across coroutines and SQLAlchemy's greenlets they add up every
-    resumption and do not). A sample whose innermost frame is the selector waits for I/O."""
+    """A wall-clock sampler: SIGALRM every millisecond, its handler running in the event
+    loop's thread at the next bytecode, sees the stack there. A sample whose innermost frame is the
+    selector is the loop waiting for I/O (the database, aiosqlite's thread); any other goes to the
+    innermost Demeu function on the stack (itself and the library code it called; across
+    SQLAlchemy's greenlets, to the coroutine that started the greenlet) and to the package of the
+    innermost frame. cProfile's cumulative figures would say this, but across coroutines and
+    greenlets they add up every resumption and do not."""
 
     def __init__(self) -> None:
-        self.target = threading.get_ident()
         self.samples = 0
         self.waiting = 0
-        self.inclusive: dict[tuple[str, int, str], int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.demeu: dict[str, int] = {}
+        self.package: dict[str, int] = {}
 
     def __enter__(self) -> Sampler:
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0005)  # so the sampler gets the GIL at many points, not every 5 ms
-        self._thread.start()
+        signal.signal(signal.SIGALRM, self._sample)
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        sys.setswitchinterval(self._interval)
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.001):
-            frame = sys._current_frames().get(self.target)
-            if frame is None:
-                continue
-            self.samples += 1
-            if frame.f_code.co_name in {"select", "poll"} or "selectors" in frame.f_code.co_filename:
-                self.waiting += 1
-            seen = set()
+    def _sample(self, _signum: int, frame: FrameType | None) -> None:
+        if frame is None:
+            return
+        self.samples += 1
+        if "selectors" in frame.f_code.co_filename:
+            self.waiting += 1
+            return
+        inner = where(frame.f_code.co_filename)
+        self.package[inner] = self.package.get(inner, 0) + 1
+        self.demeu[self._owner(frame, inner)] = self.demeu.get(self._owner(frame, inner), 0) + 1
+
+    @staticmethod
+    def _owner(frame: FrameType | None, inner: str) -> str:
+        current = greenlet.getcurrent()
+        while True:
             while frame is not None:
                 code = frame.f_code
-                key = (code.co_filename, code.co_firstlineno, code.co_name)
-                if key not in seen:
-                    seen.add(key)
-                    self.inclusive[key] = self.inclusive.get(key, 0) + 1
+                if where(code.co_filename).startswith("demeu"):
+                    return f"{short(code.co_filename)}:{code.co_firstlineno} {code.co_name}"
                 frame = frame.f_back
+            if current.parent is None:  # a greenlet's frames end at its start: go on in its parent
+                return f"(no Demeu frame) {inner}"
+            current = current.parent
+            frame = current.gr_frame
 
-    def report(self, seconds_per_press: float, top: int) -> str:
-        out = io.StringIO()
+    def report(self, wall_per_press: float, top: int) -> str:
         if not self.samples:
             return "  no samples\n"
+        ms = wall_per_press * 1000 / self.samples  # one sample's share of a press, in ms
+        out = io.StringIO()
         out.write(
-            f"  sampled ({self.samples} samples): wall {seconds_per_press * 1000:.2f} ms per press, "
-            f"{self.waiting / self.samples:.0%} of it the loop waiting for I/O; on the stack (inclusive):\n"
+            f"  sampled ({self.samples} samples): wall {wall_per_press * 1000:.2f} ms per press, of it "
+            f"{self.waiting * ms:.2f} ms ({self.waiting / self.samples:.0%}) the loop waiting for I/O;\n"
+            "  running, by the innermost Demeu function on the stack (with the libraries it called):\n"
         )
-        ranked = sorted(self.inclusive.items(), key=lambda kv: -kv[1])
-        shown = 0
-        for (path, line, name), count in ranked:
-            if where(path).startswith(("python ", "builtins")) or "bench_stack" in path:
-                continue
-            share = count / self.samples
-            out.write(
-                f"    {share * seconds_per_press * 1000:6.3f} ms {share:5.1%}  {short(path)}:{line} {name}\n"
-            )
-            shown += 1
-            if shown >= top:
-                break
+        for owner, count in sorted(self.demeu.items(), key=lambda kv: -kv[1])[:top]:
+            out.write(f"    {count * ms:6.3f} ms {count / self.samples:5.1%}  {owner}\n")
+        out.write("  running, by the package of the innermost frame:\n")
+        for package, count in sorted(self.package.items(), key=lambda kv: -kv[1])[:10]:
+            out.write(f"    {count * ms:6.3f} ms {count / self.samples:5.1%}  {package}\n")
         return out.getvalue()
 
 
