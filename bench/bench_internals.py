@@ -79,10 +79,10 @@ async def prepared(turned_off: Patch, count: int) -> tuple[App, dict[str, list[U
         app = await App.create(bench_settings(None, temp_dir()))
     app.bot.session = NullSession()
     teachers = await make_teachers(app, FIRST_USER, TEACHERS)
-    await Side(app).run(menu_updates(teachers, TEACHERS))
+    await Side(app).run(menu_updates(teachers, TEACHERS, app.bot))
     return app, {
-        "menu step": menu_updates(teachers, count),
-        "questionnaire answer": await answer_updates(app, teachers, count),
+        "menu step": menu_updates(teachers, count, app.bot),
+        "questionnaire answer": await answer_updates(app, teachers, count, app.bot),
     }
 
 

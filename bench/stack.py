@@ -11,16 +11,24 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import CallbackQuery, Chat, Message, Update
+from aiogram.types import (
+    BotDescription,
+    BotShortDescription,
+    BufferedInputFile,
+    CallbackQuery,
+    Chat,
+    Message,
+    Update,
+)
 from aiogram.types import User as TelegramUser
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -29,6 +37,9 @@ from bot.config import Settings, load_settings
 BENCH_KEYS = "x7Y5jM4qVv0w3yVd7QwCkq9m3e4pQK3n6b0bI8t8hbM="
 BENCH_HMAC = "bench-hmac-key-0123456789abcdef0123456789abcdef"
 TOKEN = "42:BENCHMARK-TOKEN-abcdefghijklmnopqrstuvwxyz"
+# The bare side's own bot: aiogram compares bots by token, and an update attached to another bot is
+# re-validated (a JSON round trip) before it is handled, so each side is fed updates attached to its own.
+BARE_TOKEN = "43:BARE-AIOGRAM-TOKEN-abcdefghijklmnopqrstuvw"
 _NOW = datetime.now(UTC)
 
 
@@ -57,6 +68,12 @@ class NullSession(BaseSession):
             )
         if method.__api_method__ == "getMe":
             return TelegramUser(id=42, is_bot=True, first_name="Demeu", username="demeu_bench_bot")
+        if getattr(returning, "__origin__", None) is list:  # getMyCommands
+            return []
+        if method.__api_method__ == "getMyDescription":
+            return BotDescription(description="")
+        if method.__api_method__ == "getMyShortDescription":
+            return BotShortDescription(short_description="")
         raise NotImplementedError(f"NullSession does not answer {method.__api_method__}")
 
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
@@ -92,8 +109,8 @@ def telegram_user(user_id: int) -> dict[str, Any]:
 _update_ids = itertools.count(1)
 
 
-def callback_update(user_id: int, data: str, text: str = "·") -> Update:
-    """A button press on a bot message that has text (so handlers can edit it in place)."""
+def callback_payload(user_id: int, data: str, text: str = "·") -> dict[str, Any]:
+    """A button press on a bot message that has text (so handlers can edit it in place), as JSON."""
     message = {
         "message_id": 7,
         "date": int(_NOW.timestamp()),
@@ -108,10 +125,20 @@ def callback_update(user_id: int, data: str, text: str = "·") -> Update:
         "message": message,
         "data": data,
     }
-    return Update.model_validate({"update_id": next(_update_ids), "callback_query": query})
+    return {"update_id": next(_update_ids), "callback_query": query}
 
 
-def text_update(user_id: int, text: str) -> Update:
+def attached(payload: dict[str, Any], bot: Bot | None) -> Update:
+    """The update as polling makes it: validated once, bound to the bot that will handle it (aiogram
+    re-validates an update bound to another bot, or to none, before handling it)."""
+    return Update.model_validate(payload, context={"bot": bot} if bot is not None else {})
+
+
+def callback_update(user_id: int, data: str, text: str = "·", bot: Bot | None = None) -> Update:
+    return attached(callback_payload(user_id, data, text), bot)
+
+
+def text_update(user_id: int, text: str, bot: Bot | None = None) -> Update:
     message = {
         "message_id": next(_update_ids),
         "date": int(_NOW.timestamp()),
@@ -119,25 +146,51 @@ def text_update(user_id: int, text: str) -> Update:
         "chat": {"id": user_id, "type": "private"},
         "from": telegram_user(user_id),
     }
-    return Update.model_validate({"update_id": next(_update_ids), "message": message})
+    return attached({"update_id": next(_update_ids), "message": message}, bot)
 
 
-def bare_dispatcher() -> Dispatcher:
-    """A plain aiogram bot making the same replies to a menu press: edit the message, answer the press."""
+def starts_with(prefix: str) -> Callable[[CallbackQuery], Awaitable[bool]]:
+    """A filter as a coroutine function: aiogram 3 runs a plain function (a magic `F.…` filter too)
+    in a worker thread (`asyncio.to_thread`), a hop a hand-written bare bot would not pay."""
+
+    async def check(query: CallbackQuery) -> bool:
+        return query.data is not None and query.data.startswith(prefix)
+
+    return check
+
+
+def bare_dispatcher(psychologist_chat: int) -> Dispatcher:
+    """Plain aiogram making the same Bot API calls as Demeu for each kind of press (a menu step, a
+    booking confirmation, a questionnaire answer), with no database; its filters are coroutines."""
     router = Router()
     builder = InlineKeyboardBuilder()
-    for item in ("book", "groups", "check", "relax", "mine", "sos", "settings"):
-        builder.button(text=item, callback_data=f"m:{item}")
-    markup = builder.as_markup()
+    for n in range(8):
+        builder.button(text=f"item {n}", callback_data=f"m:{n}")
+    markup = builder.adjust(1, 1, 2, 2, 2).as_markup()
 
-    @router.callback_query(F.data.startswith("m:"))
+    @router.callback_query(starts_with("m:"))
     async def menu(query: CallbackQuery) -> None:
-        await query.message.edit_text("Басты мәзір · Главное меню", reply_markup=markup)
+        # The pressed item in the text: each press changes the screen, as Demeu's menu steps do.
+        await query.message.edit_text(f"Басты мәзір · Главное меню {query.data}", reply_markup=markup)
+        await query.answer()
+
+    @router.callback_query(starts_with("bk:"))
+    async def book(query: CallbackQuery, bot: Bot) -> None:
+        await query.message.edit_text("Жазылдыңыз · Вы записаны", reply_markup=markup)
+        await query.message.answer_document(
+            BufferedInputFile(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "demeu.ics")
+        )
+        await bot.send_message(psychologist_chat, "Жаңа жазылу · Новая запись", reply_markup=markup)
+        await query.answer()
+
+    @router.callback_query(starts_with("sc:"))
+    async def answer(query: CallbackQuery) -> None:
+        await query.message.edit_text(f"Сұрақ · Вопрос {query.data}", reply_markup=markup)
         await query.answer()
 
     @router.message()
     async def reply(message: Message) -> None:
-        await message.answer("ok", reply_markup=markup)
+        await message.answer("Басты мәзір · Главное меню", reply_markup=markup)
 
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
