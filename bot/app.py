@@ -34,14 +34,25 @@ from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserM
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
 from bot.views import chat as chat_views
-from bot.workers import booking_reminders, group_reminders, groups, notices, nudges, practice, retention
+from bot.workers import (
+    booking_reminders,
+    chat_notices,
+    group_reminders,
+    groups,
+    notices,
+    nudges,
+    practice,
+    retention,
+)
 from bot.workers.broadcasts import BroadcastWorker
 from bot.workers.chat_clock import ChatClock
 from bot.workers.groups import GroupSweeper
 from bot.workers.reminders import ReminderWorker
 from handlers import build_routers
+from handlers.common import questions as question_handlers
 from handlers.common import safety as safety_handlers
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
+from handlers.coordinator import staff as staff_handlers
 from handlers.teacher import relax
 from storage import crypto, db
 from storage.cache import RowCaches
@@ -134,7 +145,7 @@ def connect(
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
     events.subscribe(UserErased, partial(notices.erase_teacher, bookings=bookings))
     events.subscribe(UserErased, partial(chat_views.erase_user, i18n=i18n))
-    events.subscribe(UserErased, partial(groups.erase_user, sessions=sessions, i18n=i18n, settings=settings))
+    events.subscribe(UserErased, partial(groups.erase_user, settings=settings))
     events.subscribe(UserErased, safety_handlers.erase_user)
     events.subscribe(UserErased, _rows(relax_repo.erase))
     events.subscribe(UserErased, _rows(selfcheck_repo.erase))
@@ -157,6 +168,10 @@ def _rows(erase: Callable[[AsyncSession, User], Awaitable[None]]) -> Callable[[U
 RENDERERS = {
     **booking_reminders.RENDERERS,
     **notices.RENDERERS,
+    **groups.RENDERERS,
+    **chat_notices.RENDERERS,
+    **question_handlers.RENDERERS,
+    **staff_handlers.RENDERERS,
     group_reminders.KIND: group_reminders.render_group,
     **nudges.RENDERERS,
     safety_handlers.CHECKIN: safety_handlers.render_checkin,

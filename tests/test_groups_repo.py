@@ -8,7 +8,6 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.events import UserErased
 from bot.services import groups as group_rules
-from bot.telegram.i18n import build_i18n
 from bot.workers.groups import erase_user
 from storage import db
 from storage.models import GroupSeat
@@ -123,7 +122,7 @@ async def test_waitlist_promotion_with_hold_expiry(database_url):
         async with sessions() as session:
             lapsed, offers = await groups.expire_offers(session, later, HOLD)
             await session.commit()
-        assert lapsed == [b] and [o.user_id for o in offers] == [c]
+        assert lapsed == [(group_id, b)] and [o.user_id for o in offers] == [c]
         async with sessions() as session:
             # B pressing Accept too late is told so and gets nothing.
             assert (await groups.accept(session, group_id, b, later, HOLD)).status == "expired"
@@ -249,9 +248,7 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
         async with sessions() as session:
             user = await session.get(users.User, a)
             settings = Settings(telegram={"token": "1:AAE-test-token-0123456789abcdefghij"})
-            await erase_user(
-                UserErased(session, user), sessions=sessions, i18n=build_i18n("kk"), settings=settings
-            )
+            await erase_user(UserErased(session, user), settings=settings)
             await users.delete_user(session, user, [])
             await session.commit()
         async with sessions() as session:

@@ -190,29 +190,6 @@ async def _tell_ended(
             await send_to(bot, i18n, person, partial(ended_screen, chat, person, teacher))
 
 
-def _called_off_screen(chat: ChatSession, settings: Settings) -> tuple[str, InlineKeyboardMarkup]:
-    return _("chat-called-off").format(time=local_time(chat.starts_at, settings)), with_nav(KeyboardBuilder())
-
-
-async def tell_chats_ended(
-    session: AsyncSession,
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    ended: list[tuple[ChatSession, str]],
-) -> None:
-    """After a deactivation committed (storage.repo.staff.deactivate ended the chats): both sides of
-    an open chat are told as when any chat ends; the teacher of one still to open, that it will not
-    (the psychologist hears of the deactivation itself)."""
-    for chat, was in ended:
-        teacher, psychologist = await _people(session, chat)
-        if was == "open":
-            await _tell_ended(bot, i18n, chat, teacher, psychologist)
-        else:
-            await send_to(bot, i18n, teacher, partial(_called_off_screen, chat, settings))
-        log.info("chat %s closed: its psychologist was deactivated", chat.id)
-
-
 # --- "delete my data" ------------------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ After "delete my data" the booking is gone, so that one notice carries the code,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -56,8 +56,23 @@ TO = {
 KINDS = tuple(PREFIX + name for name in TO)
 
 
-def key(name: str, booking_id: int) -> str:
+def key(name: str, booking_id: int | str) -> str:
     return f"notice:{name}:{booking_id}"
+
+
+def notice(
+    name: str,
+    ident: int | str,
+    recipient: int,
+    params: dict,
+    *,
+    expires_at: datetime | None = None,
+    after: int = 0,
+) -> repo.Planned:
+    """A notice of any other change (group seats, questions, a deactivation), due now (`after`
+    milliseconds later: the order of one recipient's notices); its kind's renderer is in RENDERERS."""
+    due = utcnow() + timedelta(milliseconds=after)
+    return repo.Planned(key(name, ident), recipient, due, PREFIX + name, params, expires_at=expires_at)
 
 
 def planned(booking: Booking, name: str, params: dict | None = None) -> repo.Planned:
