@@ -15,6 +15,13 @@ the screens say the other side "will be notified".
     confirmed by the psychologist     -> the teacher
     the teacher deleted their data    -> the psychologist (`erase_teacher`)
 
+Other changes write their notices with `notice()` (kinds "notice-<name>", renderers next to the
+feature, all in RENDERERS of bot/app.py): group seats offered, lapsed, a session cancelled, a
+rating asked (bot/workers/groups.py); a question announced to psychologists, taken, answered
+with its title and the copy of the answer (handlers/common/questions.py); the chats a
+deactivation ended (bot/workers/chat_notices.py) and the psychologist deactivated or reactivated
+(handlers/coordinator/staff.py).
+
 Params name the booking only ("booking": id; sealed like every reminder's params); the text is
 made when it is sent, in the recipient's language, from the booking as it is then (the note is
 decrypted into the message only). Keys are "notice:<name>:<booking id>", so a replayed event adds

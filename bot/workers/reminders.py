@@ -30,10 +30,12 @@ Failures: 429 and 5xx are retried inside bot.delivery; if they persist the remin
 for a later try (`retry_seconds`, doubled) and after `max_attempts` tries recorded as dead. A
 user who blocked the bot is marked inactive and all their pending reminders are recorded as dead
 in the same transaction (no retries). Every end is a status in the table: nothing is lost without
-a record.
+a record. A user's reminders go in order: after one is given back for a later try, the rest of
+that user's round are given back untried to the same time (the copy of an answer waits for its title).
 
 Kinds: each reminder kind has a renderer (given by bot/app.py) that turns the row into text and
-buttons (and, for a file such as the .ics, a document with the text as its caption), or returns
+buttons (and, for a file such as the .ics, a document with the text as its caption; for a copied
+message, such as a psychologist's answer, the chat and message to copy), or returns
 None when the reminder no longer makes sense (it is then cancelled). Notices (bot/workers/notices.py)
 are reminders due at once, written in the transaction of the change they tell about.
 
