@@ -256,7 +256,7 @@ class App:
             events,
             bookings,
             broadcaster,
-            GroupSweeper(bot, sessions, i18n, settings),
+            GroupSweeper(sessions, settings),
             reminders,
             chat_clock,
         )

@@ -19,8 +19,6 @@ from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -120,12 +118,11 @@ RENDERERS: dict[str, Renderer] = {
 
 
 class GroupSweeper:
-    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for ratings."""
+    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for
+    ratings; who is told is written with the decision (the reminder worker sends it)."""
 
-    def __init__(
-        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
-    ) -> None:
-        self.bot, self.sessions, self.i18n, self.settings = bot, sessions, i18n, settings
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
