@@ -164,7 +164,8 @@ async def render_question(
 async def render_taken(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
-    if await repo.get_question(session, reminder.params["question"]) is None:
+    question = await repo.get_question(session, reminder.params["question"])
+    if question is None or question.status == "open":  # put back in the queue meanwhile
         return None
     return Rendered(_("ask-taken-teacher"), nav_only())
 
