@@ -32,6 +32,7 @@ After "delete my data" the booking is gone, so that one notice carries the code,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,6 +124,15 @@ async def erase_teacher(event: UserErased, bookings: Bookings) -> None:
         slot = booking.slot
         params = {"code": event.user.pseudonym, "at": slot.starts_at.isoformat(), "f": slot.format}
         await repo.schedule_all(session, [planned(booking, "erased", params)])
+
+
+def to_psychologists(
+    question_id: int, psychologist_ids: Iterable[int], mute_hours: Sequence[int]
+) -> list[repo.Planned]:
+    """The notices of a question (or of a crisis hand-off: the same rows, told apart only when
+    rendered, as the question rows are) to the psychologists who may take it."""
+    params = {"question": question_id, "mute": list(mute_hours)}
+    return [notice("ask", f"{question_id}:{user_id}", user_id, params) for user_id in psychologist_ids]
 
 
 # --- rendered when sent, in the recipient's language ---------------------------------------------------

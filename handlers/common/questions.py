@@ -37,10 +37,11 @@ from bot.telegram.ui import show
 from bot.views.booking import privacy_text
 from bot.views.chat import delivered, local_time, open_chat, send_to
 from bot.workers.chat_clock import ChatClock
-from bot.workers.notices import PREFIX, notice
+from bot.workers.notices import PREFIX, notice, to_psychologists
 from bot.workers.reminders import Rendered, Renderer
 from handlers.common.chat import NOT_RELAYED
 from handlers.common.mutes import period
+from handlers.common.safety import handoff_card
 from storage.models import AnonQuestion, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
@@ -141,9 +142,8 @@ async def announce(session: AsyncSession, question: AnonQuestion, settings: Sett
         else []
     )
     psychologists = on_duty or await repo.psychologists_for(session, question.region)
-    params = {"question": question.id, "mute": list(settings.limits.mute_hours)}
-    planned = [notice("ask", f"{question.id}:{p.id}", p.id, params) for p in psychologists]
-    await reminders.schedule_all(session, planned)
+    ids = [p.id for p in psychologists]
+    await reminders.schedule_all(session, to_psychologists(question.id, ids, settings.limits.mute_hours))
     return len(psychologists)
 
 
@@ -153,11 +153,13 @@ async def announce(session: AsyncSession, question: AnonQuestion, settings: Sett
 async def render_question(
     session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
 ) -> Rendered | None:
-    """A question to take, while it is still in the queue."""
+    """A question (or a crisis hand-off) to take, while it is still in the queue."""
     found = await with_teacher(session, reminder.params["question"])
     if found is None or found[0].status != "open":
         return None
     question, teacher = found
+    if question.handoff:
+        return Rendered(*handoff_card(teacher, question.id))
     return Rendered(question_title(question, teacher), take_keyboard(question, reminder.params["mute"]))
 
 
