@@ -1,6 +1,7 @@
 """The other notice kinds survive Telegram's failures too, end to end through the fake Bot API: group
-seats (an offer from the waitlist, a lapsed offer, a cancelled session, a rating request), anonymous
-questions (announced to a psychologist, taken, answered: its title and the copy of the answer) and a
+seats (an offer from the waitlist, a lapsed offer, a cancelled session, a rating request), a crisis
+hand-off's card, anonymous questions (announced to a psychologist, taken, answered: its title and
+the copy of the answer) and a
 deactivation (both sides of an ended chat, a chat called off, a question put back in the queue, the
 psychologist told, then told of the reactivation). Each reaches its recipient exactly once while
 Telegram answers 500 four times, or 429 with a flood wait of 20 to 120 s, to its first tries; the
@@ -13,7 +14,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.telegram.callbacks import Coord, CoordAction, Group, GroupAction, Menu, Staff, StaffAction
+from bot.telegram.callbacks import (
+    Coord,
+    CoordAction,
+    Group,
+    GroupAction,
+    Menu,
+    Safe,
+    SafeAction,
+    Staff,
+    StaffAction,
+)
 from storage.models import AnonQuestion
 from storage.models.base import utcnow
 from storage.repo import chat as chat_repo
@@ -109,7 +120,7 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
     async with bot.app.sessions() as session:
         await make_user(session, COORDINATOR, REGION, "coordinator", lang)
         profile = await make_psychologist(session, PSYCHOLOGIST, "Сауле")
-        profile.user.language = lang
+        profile.user.language, profile.on_duty_until = lang, utcnow() + timedelta(hours=2)
         teacher = await make_user(session, TEACHER, REGION, language=lang)
         chatting = await make_user(session, CHATTING, REGION, language=lang)
         await session.commit()
@@ -131,6 +142,12 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
         return lambda call: (
             title.format(number=number_of.get(key), code=code) in (call.params.get("text") or "")
         )
+
+    # A crisis hand-off: the psychologist on duty gets its card.
+    card = telegram.failing("hand-off", PSYCHOLOGIST, "sendMessage", text_like(t("handoff-psy"), code))
+    await asking.press_data(Safe(a=SafeAction.HANDOFF_YES).pack())
+    assert t("handoff-sent") in asking.last_text
+    await telegram.through(card)
 
     # A question: the psychologist is told, takes it, and the teacher hears it is taken.
     number: dict[str, int] = {}

@@ -17,8 +17,9 @@ the screens say the other side "will be notified".
 
 Other changes write their notices with `notice()` (kinds "notice-<name>", renderers next to the
 feature, all in RENDERERS of bot/app.py): group seats offered, lapsed, a session cancelled, a
-rating asked (bot/workers/groups.py); a question announced to psychologists, taken, answered
-with its title and the copy of the answer (handlers/common/questions.py); the chats a
+rating asked (bot/workers/groups.py); a question (or a crisis hand-off) announced to
+psychologists, taken, answered with its title and the copy of the answer
+(handlers/common/questions.py, handlers/common/safety.py); the chats a
 deactivation ended (bot/workers/chat_notices.py) and the psychologist deactivated or reactivated
 (handlers/coordinator/staff.py).
 
