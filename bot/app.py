@@ -33,7 +33,6 @@ from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
-from bot.views import chat as chat_views
 from bot.workers import (
     booking_reminders,
     chat_notices,
@@ -130,7 +129,6 @@ def connect(
     reminders: ReminderWorker,
     chat_clock: ChatClock,
     sessions: async_sessionmaker[AsyncSession],
-    i18n: I18n,
     settings: Settings,
 ) -> None:
     """Who follows what: the one place that answers "what happens when a booking is made?"."""
@@ -144,7 +142,7 @@ def connect(
     # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
     events.subscribe(UserErased, partial(notices.erase_teacher, bookings=bookings))
-    events.subscribe(UserErased, partial(chat_views.erase_user, i18n=i18n))
+    events.subscribe(UserErased, chat_notices.erase_user)
     events.subscribe(UserErased, partial(groups.erase_user, settings=settings))
     events.subscribe(UserErased, safety_handlers.erase_user)
     events.subscribe(UserErased, _rows(relax_repo.erase))
@@ -224,7 +222,6 @@ class App:
             reminders=reminders,
             chat_clock=chat_clock,
             sessions=sessions,
-            i18n=i18n,
             settings=settings,
         )
         dispatcher = build_dispatcher(

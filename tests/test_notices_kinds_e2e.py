@@ -3,7 +3,8 @@ seats (an offer from the waitlist, a lapsed offer, a cancelled session, a rating
 hand-off's card, anonymous questions (announced to a psychologist, taken, answered: its title and
 the copy of the answer) and a
 deactivation (both sides of an ended chat, a chat called off, a question put back in the queue, the
-psychologist told, then told of the reactivation). Each reaches its recipient exactly once while
+psychologist told, then told of the reactivation), and the other side of a chat told that a teacher
+who deleted their data left it. Each reaches its recipient exactly once while
 Telegram answers 500 four times, or 429 with a flood wait of 20 to 120 s, to its first tries; the
 reminder worker's clock is moved past the wait (tests/test_notices_e2e.py). In Kazakh and Russian."""
 
@@ -22,6 +23,7 @@ from bot.telegram.callbacks import (
     Menu,
     Safe,
     SafeAction,
+    Settings,
     Staff,
     StaffAction,
 )
@@ -190,7 +192,7 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
         colleague = await make_psychologist(session, COLLEAGUE, "Әсел")
         colleague.user.language = lang
         await session.commit()
-        colleague_profile = colleague.id
+        colleague_profile, colleague_user = colleague.id, colleague.user_id
     at = later.astimezone(bot.settings.tz).strftime("%H:%M")
     released = [
         telegram.failing("chat ended (teacher)", CHATTING, "sendMessage", text_like(t("chat-ended-teacher"))),
@@ -216,4 +218,16 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
     on = telegram.failing("reactivated", COLLEAGUE, "sendMessage", text_like(t("sa-you-on")))
     await coordinator.press_data(Staff(a=StaffAction.ON, id=colleague_profile).pack())
     await telegram.through(on)
+
+    # A teacher in a live chat with the colleague deletes their data: the colleague is told they left.
+    async with bot.app.sessions() as session:
+        now = utcnow()
+        chat = await chat_repo.create_session(
+            session, chatting_id, colleague_user, now, now + timedelta(minutes=30)
+        )
+        await chat_repo.mark_open(session, chat.id)
+        await session.commit()
+    left = telegram.failing("left", COLLEAGUE, "sendMessage", text_like(t("chat-other-left")))
+    await fake_api.user(user_id=CHATTING, language_code=lang).press_data(Settings(action="erase").pack())
+    await telegram.through(left)
     await telegram.assert_each_once()

@@ -18,7 +18,6 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
 from bot.config import Settings
-from bot.events import AfterCommit, UserErased
 from bot.services.accounts import record_blocked
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
@@ -188,19 +187,3 @@ async def _tell_ended(
             await show(event, *ended_screen(chat, person, teacher))
         else:
             await send_to(bot, i18n, person, partial(ended_screen, chat, person, teacher))
-
-
-# --- "delete my data" ------------------------------------------------------------------------------------------
-
-
-async def erase_user(event: UserErased, i18n: I18n) -> list[AfterCommit]:
-    """Subscribed to UserErased: their chats go; the other side of each is told once it is committed."""
-    others = await repo.erase_user(event.session, event.user)
-
-    def tell(person: User) -> AfterCommit:
-        async def notify(bot: Bot) -> None:
-            await send_to(bot, i18n, person, lambda: (_("chat-other-left"), with_nav(KeyboardBuilder())))
-
-        return notify
-
-    return [tell(person) for person in others]

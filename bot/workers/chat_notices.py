@@ -1,15 +1,17 @@
 """Chats ended by a psychologist's deactivation: both sides of an open chat are told as when any
 chat ends, the teacher of one still to open that it will not (the psychologist hears of the
-deactivation itself). Notices (bot/workers/notices.py): rows written in the deactivation's
+deactivation itself); chats ended by "delete my data": the other side is told they left. Notices (bot/workers/notices.py): rows written in the deactivation's
 transaction, rendered when sent in each person's language; params name the chat only."""
 
 from __future__ import annotations
 
+import uuid
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.events import UserErased
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.views.chat import ended_screen
 from bot.workers.notices import PREFIX, notice
@@ -30,6 +32,14 @@ async def ended(session: AsyncSession, chats: list[tuple[ChatSession, str]]) -> 
         else:
             planned.append(notice("chat-off", chat.id, chat.teacher_id, params))
     await reminders.schedule_all(session, planned)
+
+
+async def erase_user(event: UserErased) -> None:
+    """Subscribed to UserErased: their chats go; the other side of each open one is told by a notice
+    of the deletion's transaction, keyed by a random token (nothing in it links to who left)."""
+    others = await repo.erase_user(event.session, event.user)
+    planned = [notice("chat-left", uuid.uuid4().hex, person.id, {}) for person in others]
+    await reminders.schedule_all(event.session, planned)
 
 
 async def _chat(session: AsyncSession, reminder: Reminder) -> tuple[ChatSession, User] | None:
@@ -58,7 +68,12 @@ async def render_called_off(
     return Rendered(_("chat-called-off").format(time=time), with_nav(KeyboardBuilder()))
 
 
+async def render_left(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered:
+    return Rendered(_("chat-other-left"), with_nav(KeyboardBuilder()))
+
+
 RENDERERS: dict[str, Renderer] = {
+    PREFIX + "chat-left": render_left,
     PREFIX + "chat-ended": render_ended,
     PREFIX + "chat-off": render_called_off,
 }
