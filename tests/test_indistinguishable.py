@@ -45,6 +45,8 @@ NATURALLY_DIFFERENT = {
     "claimed_at",
     "due_at",
     "expires_at",
+    "sent_at",  # a notice's moments (the booking's .ics, sent by the outbox)
+    "claimed_until",
 }
 
 
