@@ -35,9 +35,9 @@ from bot.telegram.isolation import ForgetfulEventIsolation
 from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
-from bot.views import chat as chat_views
 from bot.workers import (
     booking_reminders,
+    chat_notices,
     group_reminders,
     groups,
     notices,
@@ -53,8 +53,10 @@ from bot.workers.reminders import ReminderWorker, Renderer
 from bot.workers.reports import ReportMaker
 from handlers import build_routers
 from handlers.common import chat as chat_handlers
+from handlers.common import questions as question_handlers
 from handlers.common import safety as safety_handlers
 from handlers.common.safety import HelpFirstMiddleware, SafetyTally
+from handlers.coordinator import staff as staff_handlers
 from handlers.teacher import relax
 from storage import crypto, db
 from storage.cache import RowCaches
@@ -137,7 +139,6 @@ def connect(
     reminders: ReminderWorker,
     chat_clock: ChatClock,
     sessions: async_sessionmaker[AsyncSession],
-    i18n: I18n,
     settings: Settings,
 ) -> None:
     """Who follows what: the one place that answers "what happens when a booking is made?"."""
@@ -151,8 +152,8 @@ def connect(
     # "Delete my data": each feature deletes what it keeps, in the deletion's transaction, before
     # the user's row goes. Bookings first: cancelling them calls off their chats and reminders.
     events.subscribe(UserErased, partial(notices.erase_teacher, bookings=bookings))
-    events.subscribe(UserErased, partial(chat_views.erase_user, i18n=i18n))
-    events.subscribe(UserErased, partial(groups.erase_user, sessions=sessions, i18n=i18n, settings=settings))
+    events.subscribe(UserErased, chat_notices.erase_user)
+    events.subscribe(UserErased, partial(groups.erase_user, settings=settings))
     events.subscribe(UserErased, safety_handlers.erase_user)
     events.subscribe(UserErased, _rows(relax_repo.erase))
     events.subscribe(UserErased, _rows(selfcheck_repo.erase))
@@ -184,6 +185,10 @@ def renderers(settings: Settings) -> dict[str, Renderer]:
         waitlist.KIND: waitlist.render_wait,
         **notices.RENDERERS,
         **practice.RENDERERS,
+        **groups.RENDERERS,
+        **chat_notices.RENDERERS,
+        **question_handlers.RENDERERS,
+        **staff_handlers.RENDERERS,
     }
 
 
@@ -236,7 +241,6 @@ class App:
             reminders=reminders,
             chat_clock=chat_clock,
             sessions=sessions,
-            i18n=i18n,
             settings=settings,
         )
         dispatcher = build_dispatcher(
@@ -269,7 +273,7 @@ class App:
             events,
             bookings,
             broadcaster,
-            GroupSweeper(bot, sessions, i18n, settings),
+            GroupSweeper(sessions, settings),
             reminders,
             chat_clock,
             reports,

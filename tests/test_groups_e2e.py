@@ -16,6 +16,7 @@ from storage.models.base import utcnow
 from storage.repo import groups, users
 from tests.conftest import stored_bytes
 from tests.test_coordinator_stats import make_psychologist
+from tests.waiting import wait_for
 
 CATALOGUES = compile_translations()
 AGREE = {"kk": ("Қазақша", "Келісемін"), "ru": ("Русский", "Согласен")}
@@ -132,7 +133,7 @@ async def test_group_session_lifecycle(fake_api, start_bot, lang):
     offer_message = d.last.message_id
     sweeper = bot.app.sweeper
     await sweeper.sweep(now=utcnow() + bot.settings.groups.offer_hold + timedelta(minutes=1))
-    assert t("groups-offer-lapsed") in d.last_text
+    await wait_for(lambda: t("groups-offer-lapsed") in d.last_text)  # a notice, sent by the outbox
     await d.press(t("groups-accept"), message_id=offer_message)
     assert t("groups-offer-too-late") in d.alerts
 
@@ -191,7 +192,7 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     assert t("groups-rate-closed") in teacher.alerts
 
     await bot.app.sweeper.sweep(now=utcnow() + timedelta(minutes=70))
-    assert TITLES[lang] in teacher.last_text
+    await wait_for(lambda: TITLES[lang] in teacher.last_text)  # a notice, sent by the outbox
     await teacher.press("5")
     assert plain(t("groups-rate-thanks")) in teacher.last_text
     await teacher.press(t("groups-comment-add"))

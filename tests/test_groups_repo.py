@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -9,9 +10,11 @@ from bot.config import Settings
 from bot.events import UserErased
 from bot.services import groups as group_rules
 from bot.telegram.i18n import build_i18n
+from bot.workers import groups as group_notices
+from bot.workers import notices
 from bot.workers.groups import erase_user
 from storage import db
-from storage.models import GroupSeat
+from storage.models import GroupSeat, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import broadcasts, groups, users
 
@@ -123,7 +126,7 @@ async def test_waitlist_promotion_with_hold_expiry(database_url):
         async with sessions() as session:
             lapsed, offers = await groups.expire_offers(session, later, HOLD)
             await session.commit()
-        assert lapsed == [b] and [o.user_id for o in offers] == [c]
+        assert lapsed == [(group_id, b)] and [o.user_id for o in offers] == [c]
         async with sessions() as session:
             # B pressing Accept too late is told so and gets nothing.
             assert (await groups.accept(session, group_id, b, later, HOLD)).status == "expired"
@@ -249,9 +252,7 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
         async with sessions() as session:
             user = await session.get(users.User, a)
             settings = Settings(telegram={"token": "1:AAE-test-token-0123456789abcdefghij"})
-            await erase_user(
-                UserErased(session, user), sessions=sessions, i18n=build_i18n("kk"), settings=settings
-            )
+            await erase_user(UserErased(session, user), settings=settings)
             await users.delete_user(session, user, [])
             await session.commit()
         async with sessions() as session:
@@ -282,3 +283,63 @@ async def test_who_may_rate_a_session_and_which_sessions_can_be_joined(database_
         assert await group_rules.rate(session, group_id, asked, 5)
         assert await groups.comment(session, group_id, asked, "спасибо")
     await engine.dispose()
+
+
+async def test_group_notices_are_written_with_the_decision_and_rendered_from_the_seat_as_it_is(database_url):
+    """An offer's notice commits (or rolls back) with the offer; when it is sent it describes the seat
+    as it is then: once accepted, nothing is sent; a cancelled session's notice names it."""
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    i18n, tz = build_i18n("kk"), ZoneInfo("Asia/Almaty")
+
+    async def rows() -> dict[str, Reminder]:
+        async with sessions() as session:
+            return {r.key: r for r in await session.scalars(select(Reminder))}
+
+    async def rendered(key: str, user_id: int, render) -> str | None:
+        async with sessions() as session:
+            reminder, user = (
+                await session.get(Reminder, (await rows())[key].id),
+                await session.get(User, user_id),
+            )
+            with i18n.context(), i18n.use_locale(user.language):
+                result = await render(session, reminder, user, tz)
+            return result.text if result is not None else None
+
+    try:
+        a, b = await make_teachers(sessions, 2)
+        group_id = await make_group(sessions, 1)
+        async with sessions() as session:
+            await groups.enroll(session, group_id, a, utcnow())
+            await groups.enroll(session, group_id, b, utcnow())
+            await session.commit()
+        for commit in (False, True):
+            async with sessions() as session:
+                change = await groups.leave(session, group_id, a, utcnow(), HOLD)
+                await group_notices.offered(session, change.offers)
+                await (session.commit() if commit else session.rollback())
+            offer = notices.key("group-offer", f"{group_id}:{b}")
+            assert (offer in await rows()) is commit, "written with the offer, or not at all"
+        reminder = (await rows())[offer]
+        assert (reminder.kind, reminder.user_id, reminder.params) == (
+            "notice-group-offer",
+            b,
+            {"group": group_id},
+        )
+        assert reminder.expires_at is not None, "an offer's notice is moot once the hold is over"
+        assert "Топ" in await rendered(offer, b, group_notices.render_offer)  # in b's language, kk
+        async with sessions() as session:
+            assert (await groups.accept(session, group_id, b, utcnow(), HOLD)).status == "enrolled"
+            await session.commit()
+        assert await rendered(offer, b, group_notices.render_offer) is None, "accepted meanwhile"
+
+        async with sessions() as session:
+            group = await groups.get(session, group_id)
+            await group_notices.cancelled(session, group, await groups.cancel_session(session, group_id))
+            await session.commit()
+        cancelled = notices.key("group-cancelled", f"{group_id}:{b}")
+        assert set(await rows()) == {offer, cancelled}
+        assert "Топ" in await rendered(cancelled, b, group_notices.render_cancelled)
+    finally:
+        await engine.dispose()

@@ -15,6 +15,7 @@ from bot.workers.groups import GroupSweeper
 from storage.models import GroupSeat
 from storage.models.base import utcnow
 from storage.repo import groups, users
+from tests.waiting import wait_for
 
 CATALOGUES = compile_translations()
 AGREE = {"kk": ("Қазақша", "Келісемін"), "ru": ("Русский", "Согласен")}
@@ -89,7 +90,8 @@ async def test_decline_and_lapsed_hold_pass_the_seat_down_the_line(fake_api, sta
     # C lets the hold lapse: C is told, the offer passes to D.
     sweeper = next(w for w in bot.app.workers if isinstance(w, GroupSweeper))
     await sweeper.sweep(now=utcnow() + bot.settings.groups.offer_hold + timedelta(minutes=1))
-    assert t("groups-offer-lapsed") in c.last_text
+    await wait_for(lambda: t("groups-offer-lapsed") in c.last_text)  # notices, sent by the outbox
+    await wait_for(lambda: plain(t("groups-offer")) in d.last_text)
     assert plain(t("groups-offer")) in d.last_text
     # A late Accept on the lapsed offer: refused with an alert, the card shows C can join the line again.
     await c.press(t("groups-accept"), message_id=c_offer)

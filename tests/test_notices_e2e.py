@@ -97,11 +97,15 @@ class Telegram:
             assert len(self.calls(notice, ok=False)) == notice.failures, notice.name
 
 
+def text_like(template: str, *more: str):
+    """A text made from `template`: every literal part of it is there, and each of `more`."""
+    parts = [part for part in re.split(r"\{\w+\}", template) if part.strip()] + list(more)
+    return lambda call: all(part in (call.params.get("text") or "") for part in parts)
+
+
 def text_of(template: str, slot, lang: str):
     """A text made from `template` about `slot`: every literal part of it is there, and the time."""
-    parts = [part for part in re.split(r"\{\w+\}", template) if part.strip()]
-    parts.append(when(slot.starts_at, ALMATY, lang))
-    return lambda call: all(part in (call.params.get("text") or "") for part in parts)
+    return text_like(template, when(slot.starts_at, ALMATY, lang))
 
 
 def ics_for(starts_at, cancelled: bool = False):

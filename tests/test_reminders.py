@@ -238,6 +238,28 @@ async def test_429_and_5xx_still_deliver_everything_once(fake_api, start_bot):
     assert set((await statuses(sessions)).values()) == {"sent"}
 
 
+async def test_a_users_reminders_keep_their_order_through_a_failure(fake_api, start_bot):
+    """The first of a user's three reminders fails every try of a round: the two after it wait for
+    it, untried (their try is not counted), and all three arrive in order."""
+    bot = await start_bot(reminders={**FAST, "backoff_seconds": 0.005})
+    sessions = bot.app.sessions
+    ids = await make_users(sessions, [8520])
+    fake_api.inject("sendMessage", 8520, status=500, times=4)
+    due = utcnow()
+    await schedule(
+        sessions, *((f"o{n}", ids[8520], due + timedelta(milliseconds=n), marked(n)) for n in range(3))
+    )
+    await wait_for(lambda: len(markers(fake_api)) == 3)
+    assert [MARK.search(c.params["text"]).group(0) for c in delivered(fake_api, 8520)] == [
+        "R-0000",
+        "R-0001",
+        "R-0002",
+    ]
+    async with sessions() as session:
+        attempts = {r.key: r.attempts for r in await session.scalars(select(Reminder))}
+    assert attempts == {"o0": 2, "o1": 1, "o2": 1}
+
+
 async def test_blocked_user_gets_one_try_and_their_reminders_stop(fake_api, start_bot):
     bot = await start_bot(reminders={**FAST, "poll_seconds": 0.3})
     sessions = bot.app.sessions

@@ -18,7 +18,6 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 
 from bot.config import Settings
-from bot.events import AfterCommit, UserErased
 from bot.services.accounts import record_blocked
 from bot.telegram import callbacks as cb
 from bot.telegram import delivery
@@ -196,42 +195,3 @@ async def _tell_ended(
             await show(event, *ended_screen(chat, person, teacher))
         else:
             await send_to(bot, i18n, person, partial(ended_screen, chat, person, teacher))
-
-
-def _called_off_screen(chat: ChatSession, settings: Settings) -> tuple[str, InlineKeyboardMarkup]:
-    return _("chat-called-off").format(time=local_time(chat.starts_at, settings)), with_nav(KeyboardBuilder())
-
-
-async def tell_chats_ended(
-    session: AsyncSession,
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    ended: list[tuple[ChatSession, str]],
-) -> None:
-    """After a deactivation committed (storage.repo.staff.deactivate ended the chats): both sides of
-    an open chat are told as when any chat ends; the teacher of one still to open, that it will not
-    (the psychologist hears of the deactivation itself)."""
-    for chat, was in ended:
-        teacher, psychologist = await _people(session, chat)
-        if was == "open":
-            await _tell_ended(bot, i18n, chat, teacher, psychologist)
-        else:
-            await send_to(bot, i18n, teacher, partial(_called_off_screen, chat, settings))
-        log.info("chat %s closed: its psychologist was deactivated", chat.id)
-
-
-# --- "delete my data" ------------------------------------------------------------------------------------------
-
-
-async def erase_user(event: UserErased, i18n: I18n) -> list[AfterCommit]:
-    """Subscribed to UserErased: their chats go; the other side of each is told once it is committed."""
-    others = await repo.erase_user(event.session, event.user)
-
-    def tell(person: User) -> AfterCommit:
-        async def notify(bot: Bot) -> None:
-            await send_to(bot, i18n, person, lambda: (_("chat-other-left"), with_nav(KeyboardBuilder())))
-
-        return notify
-
-    return [tell(person) for person in others]

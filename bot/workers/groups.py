@@ -1,121 +1,128 @@
-"""Group sessions outside a conversation: messages to teachers
-(seat offers, lapsed offers, a cancelled session, rating requests) and the sweeper that
-passes expired offers on and asks for ratings after a session."""
+"""Group sessions outside a conversation: what teachers are told (seat offers, lapsed offers, a
+cancelled session, rating requests) and the sweeper that passes expired offers on and asks for
+ratings after a session.
+
+Each message is a notice (bot/workers/notices.py): a row of the reminders table written in the
+transaction that decided the change (the offer, the cancel, the rating's claim), sent by the
+reminder worker with its delivery rules and rendered then, in the teacher's language, from the
+session as it is: an offer no longer held, or a session no longer open, is not sent. Params name
+ids only; keys are "notice:group-<what>:<session>:<teacher>".
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.events import AfterCommit, UserErased
-from bot.telegram import delivery
+from bot.events import UserErased
 from bot.views.groups import describe, menu_markup, offer_markup, rating_markup, when
-from storage.models import GroupSession, User
+from bot.workers.notices import PREFIX, notice
+from bot.workers.reminders import Rendered, Renderer
+from storage.models import GroupSession, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import groups
+from storage.repo import reminders as repo
 
 log = logging.getLogger("demeu.groups")
-Compose = Callable[[User], tuple[str, InlineKeyboardMarkup | None]]
 
 
-async def tell(
-    bot: Bot,
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession] | None,
-    i18n: I18n,
-    user_ids: Iterable[int],
-    compose: Compose,
-) -> int:
-    """Send each user a message in their own language; returns how many were delivered."""
-    sent = 0
-    for user in await groups.teachers(session, list(dict.fromkeys(user_ids))):
-        with i18n.context(), i18n.use_locale(user.language):
-            text, markup = compose(user)
-        result = await delivery.send_message(
-            bot, user.telegram_chat_id, text, reply_markup=markup, user_id=user.id, sessions=sessions
-        )
-        sent += result.sent
-    return sent
+def _notice(what: str, group_id: int, user_id: int, **extra) -> repo.Planned:
+    return notice(f"group-{what}", f"{group_id}:{user_id}", user_id, {"group": group_id}, **extra)
 
 
-async def notify_offers(
-    bot: Bot, session: AsyncSession, sessions, i18n: I18n, tz: ZoneInfo, offers: Iterable[groups.Offer]
-) -> None:
-    for offer in offers:
-        group = await groups.get(session, offer.session_id)
-        if group is None:
-            continue
-
-        def compose(user: User, group=group, offer=offer):
-            text = (
-                _("groups-offer").format(until=when(offer.expires_at, tz))
-                + "\n\n"
-                + describe(group, user.language, tz)
-            )
-            return text, offer_markup(group.id)
-
-        await tell(bot, session, sessions, i18n, [offer.user_id], compose)
+async def offered(session: AsyncSession, offers: Iterable[groups.Offer]) -> None:
+    """Each teacher offered a seat is told, in the offer's transaction (until the offer lapses)."""
+    planned = [_notice("offer", o.session_id, o.user_id, expires_at=o.expires_at) for o in offers]
+    await repo.schedule_all(session, planned)
 
 
-async def notify_lapsed(bot: Bot, session: AsyncSession, sessions, i18n: I18n, user_ids: list[int]) -> None:
-    await tell(bot, session, sessions, i18n, user_ids, lambda user: (_("groups-offer-lapsed"), menu_markup()))
+async def lapsed(session: AsyncSession, lapsed: Iterable[tuple[int, int]]) -> None:
+    """Each teacher whose offer (session id, teacher id) lapsed is told so."""
+    await repo.schedule_all(session, [_notice("lapsed", group_id, user) for group_id, user in lapsed])
 
 
-async def notify_cancelled(
-    bot: Bot,
-    session: AsyncSession,
-    sessions,
-    i18n: I18n,
-    tz: ZoneInfo,
-    group: GroupSession,
-    user_ids: list[int],
-) -> int:
-    def compose(user: User):
-        from html import escape
-
-        return _("groups-session-cancelled").format(
-            title=escape(group.title(user.language)), when=when(group.starts_at, tz)
-        ), menu_markup()
-
-    return await tell(bot, session, sessions, i18n, user_ids, compose)
+async def cancelled(session: AsyncSession, group: GroupSession, user_ids: Iterable[int]) -> None:
+    """Everyone who held a seat, an offer or a place in line is told the session is cancelled."""
+    planned = [_notice("cancelled", group.id, user, expires_at=group.starts_at) for user in user_ids]
+    await repo.schedule_all(session, planned)
 
 
-async def ask_ratings(
-    bot: Bot, session: AsyncSession, sessions, i18n: I18n, due: list[tuple[int, int]]
-) -> None:
-    for group_id, user_id in due:
-        group = await groups.get(session, group_id)
-        if group is None:
-            continue
+async def ask_ratings(session: AsyncSession, due: Iterable[tuple[int, int]]) -> None:
+    await repo.schedule_all(session, [_notice("rate", group_id, user) for group_id, user in due])
 
-        def compose(user: User, group=group):
-            from html import escape
 
-            return _("groups-rate-ask").format(title=escape(group.title(user.language))), rating_markup(
-                group.id
-            )
+# --- rendered when sent, in the teacher's language -------------------------------------------------------------
 
-        await tell(bot, session, sessions, i18n, [user_id], compose)
+
+async def _group(session: AsyncSession, reminder: Reminder) -> GroupSession | None:
+    return await groups.get(session, reminder.params["group"])
+
+
+async def render_offer(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    group = await _group(session, reminder)
+    seat = await groups.seat_of(session, group.id, user.id) if group is not None else None
+    if group is None or group.status != "open" or seat is None or seat.status != "offered":
+        return None  # taken back, declined or passed on meanwhile
+    assert seat.offer_expires_at is not None, "an offered seat has its deadline"
+    text = (
+        _("groups-offer").format(until=when(seat.offer_expires_at, tz))
+        + "\n\n"
+        + describe(group, user.language, tz)
+    )
+    return Rendered(text, offer_markup(group.id))
+
+
+async def render_lapsed(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    return Rendered(_("groups-offer-lapsed"), menu_markup())
+
+
+async def render_cancelled(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    group = await _group(session, reminder)
+    if group is None or group.status != "cancelled":
+        return None
+    text = _("groups-session-cancelled").format(
+        title=escape(group.title(user.language)), when=when(group.starts_at, tz)
+    )
+    return Rendered(text, menu_markup())
+
+
+async def render_rate(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+    group = await _group(session, reminder)
+    if group is None or not await groups.can_rate(session, group.id, user.id):
+        return None
+    text = _("groups-rate-ask").format(title=escape(group.title(user.language)))
+    return Rendered(text, rating_markup(group.id))
+
+
+RENDERERS: dict[str, Renderer] = {
+    PREFIX + "group-offer": render_offer,
+    PREFIX + "group-lapsed": render_lapsed,
+    PREFIX + "group-cancelled": render_cancelled,
+    PREFIX + "group-rate": render_rate,
+}
 
 
 class GroupSweeper:
-    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for ratings."""
+    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for
+    ratings; who is told is written with the decision (the reminder worker sends it)."""
 
-    def __init__(
-        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
-    ) -> None:
-        self.bot, self.sessions, self.i18n, self.settings = bot, sessions, i18n, settings
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -133,12 +140,12 @@ class GroupSweeper:
         config = self.settings.groups
         now = now or utcnow()
         async with self.sessions() as session:
-            lapsed, offers = await groups.expire_offers(session, now, config.offer_hold)
+            gone, offers = await groups.expire_offers(session, now, config.offer_hold)
             due = await groups.due_for_rating(session, now, timedelta(hours=config.rating_window_hours))
-            await session.commit()  # decided before anyone is told
-            await notify_lapsed(self.bot, session, self.sessions, self.i18n, lapsed)
-            await notify_offers(self.bot, session, self.sessions, self.i18n, self.settings.tz, offers)
-            await ask_ratings(self.bot, session, self.sessions, self.i18n, due)
+            await lapsed(session, gone)
+            await offered(session, offers)
+            await ask_ratings(session, due)
+            await session.commit()  # the decisions and their notices together
 
     async def _run(self) -> None:
         while True:
@@ -151,25 +158,14 @@ class GroupSweeper:
             await asyncio.sleep(self.settings.groups.sweep_seconds)
 
 
-async def erase_user(
-    event: UserErased, sessions: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
-) -> list[AfterCommit]:
+async def erase_user(event: UserErased, settings: Settings) -> None:
     """Subscribed to UserErased: they leave every session first, so a freed seat goes to the next
-    teacher in line, who is offered it once the deletion is committed."""
-    offers: list[groups.Offer] = []
+    teacher in line, who is told by a notice written in the deletion's transaction."""
     for group_id in await groups.active_seats_of(event.session, event.user.id):
         left = await groups.leave(
             event.session, group_id, event.user.id, utcnow(), settings.groups.offer_hold
         )
-        offers += left.offers
-    if not offers:
-        return []
-
-    async def after_commit(bot: Bot) -> None:
-        async with sessions() as fresh:
-            await notify_offers(bot, fresh, None, i18n, settings.tz, offers)
-
-    return [after_commit]
+        await offered(event.session, left.offers)
 
 
 # --- `python -m bot seed-demo`: three clearly marked group sessions -------------------------------------------

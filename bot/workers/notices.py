@@ -16,6 +16,14 @@ the screens say the other side "will be notified".
     confirmed by the psychologist     -> the teacher
     the teacher deleted their data    -> the psychologist (`erase_teacher`)
 
+Other changes write their notices with `notice()` (kinds "notice-<name>", renderers next to the
+feature, all in RENDERERS of bot/app.py): group seats offered, lapsed, a session cancelled, a
+rating asked (bot/workers/groups.py); a question (or a crisis hand-off) announced to
+psychologists, taken, answered with its title and the copy of the answer
+(handlers/common/questions.py, handlers/common/safety.py); the chats a
+deactivation ended (bot/workers/chat_notices.py) and the psychologist deactivated or reactivated
+(handlers/coordinator/staff.py).
+
 Params name the booking only ("booking": id; sealed like every reminder's params); the text is
 made when it is sent, in the recipient's language, from the booking as it is then (the note is
 decrypted into the message only). Keys are "notice:<name>:<booking id>", so a replayed event adds
@@ -26,7 +34,8 @@ After "delete my data" the booking is gone, so that one notice carries the code,
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -59,8 +68,23 @@ TO = {
 KINDS = tuple(PREFIX + name for name in TO)
 
 
-def key(name: str, booking_id: int) -> str:
+def key(name: str, booking_id: int | str) -> str:
     return f"notice:{name}:{booking_id}"
+
+
+def notice(
+    name: str,
+    ident: int | str,
+    recipient: int,
+    params: dict,
+    *,
+    expires_at: datetime | None = None,
+    after: int = 0,
+) -> repo.Planned:
+    """A notice of any other change (group seats, questions, a deactivation), due now (`after`
+    milliseconds later: the order of one recipient's notices); its kind's renderer is in RENDERERS."""
+    due = utcnow() + timedelta(milliseconds=after)
+    return repo.Planned(key(name, ident), recipient, due, PREFIX + name, params, expires_at=expires_at)
 
 
 def planned(booking: Booking, name: str, params: dict | None = None) -> repo.Planned:
@@ -105,6 +129,15 @@ async def erase_teacher(event: UserErased, bookings: Bookings) -> None:
         slot = booking.slot
         params = {"code": event.user.pseudonym, "at": slot.starts_at.isoformat(), "f": slot.format}
         await repo.schedule_all(session, [planned(booking, "erased", params)])
+
+
+def to_psychologists(
+    question_id: int, psychologist_ids: Iterable[int], mute_hours: Sequence[int]
+) -> list[repo.Planned]:
+    """The notices of a question (or of a crisis hand-off: the same rows, told apart only when
+    rendered, as the question rows are) to the psychologists who may take it."""
+    params = {"question": question_id, "mute": list(mute_hours)}
+    return [notice("ask", f"{question_id}:{user_id}", user_id, params) for user_id in psychologist_ids]
 
 
 # --- rendered when sent, in the recipient's language ---------------------------------------------------

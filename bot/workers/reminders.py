@@ -30,10 +30,12 @@ Failures: 429 and 5xx are retried inside bot.delivery; if they persist the remin
 for a later try (`retry_seconds`, doubled) and after `max_attempts` tries recorded as dead. A
 user who blocked the bot is marked inactive and all their pending reminders are recorded as dead
 in the same transaction (no retries). Every end is a status in the table: nothing is lost without
-a record.
+a record. A user's reminders go in order: after one is given back for a later try, the rest of
+that user's round are given back untried to the same time (the copy of an answer waits for its title).
 
 Kinds: each reminder kind has a renderer (given by bot/app.py) that turns the row into text and
-buttons (and, for a file such as the .ics, a document with the text as its caption), or returns
+buttons (and, for a file such as the .ics, a document with the text as its caption; for a copied
+message, such as a psychologist's answer, the chat and message to copy), or returns
 None when the reminder no longer makes sense (it is then cancelled). Notices (bot/workers/notices.py)
 are reminders due at once, written in the transaction of the change they tell about.
 
@@ -57,7 +59,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.client.default import Default
-from aiogram.methods import SendDocument, SendMessage
+from aiogram.methods import CopyMessage, SendDocument, SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -84,12 +86,14 @@ log = logging.getLogger("demeu.reminders")
 
 @dataclass(frozen=True)
 class Rendered:
-    """The message; with a `document` the text is its caption. `protect_content` None: the bot's default."""
+    """The message; with a `document` the text is its caption; with `copy` (chat id, message id)
+    that message is copied instead (the text is then unused). `protect_content` None: the bot's default."""
 
     text: str
     markup: InlineKeyboardMarkup | None = None
     document: BufferedInputFile | None = None
     protect_content: bool | None = None
+    copy: tuple[int, int] | None = None
 
 
 # Called with the recipient's locale active and the bot's time zone (for times shown to people);
@@ -339,25 +343,38 @@ class ReminderWorker:
 
     async def _process_user(self, group: list[Reminder]) -> None:
         async with self._semaphore:
-            for claimed in group:
+            for number, claimed in enumerate(group):
                 try:
-                    await self._deliver(claimed.id)
+                    retry_at = await self._deliver(claimed.id)
                 except Exception:
                     log.exception("reminder #%s failed", claimed.id)
-                    await self._retry_later(claimed.id, claimed.attempts, "Exception")
+                    retry_at = await self._retry_later(claimed.id, claimed.attempts, "Exception")
+                if retry_at is not None:  # the rest wait for it: a user reads them in order
+                    await self._hold(group[number + 1 :], retry_at)
+                    return
 
-    async def _deliver(self, reminder_id: int) -> None:
+    async def _hold(self, rest: list[Reminder], until: datetime) -> None:
+        """Give back the user's later reminders of this round, untried (their try is not counted)."""
+        if not rest:
+            return
+        async with self.sessions() as session:
+            for reminder in rest:
+                await repo.release(session, reminder.id, self.name, until, "held", refund=True)
+            await session.commit()
+
+    async def _deliver(self, reminder_id: int) -> datetime | None:
+        """Send one claimed reminder; when it was given back for a later try, that time."""
         retry_at: datetime | None = None
         async with self.sessions() as session:
             reminder = await repo.lock_claimed(session, reminder_id, self.name)
             if reminder is None:
-                return  # cancelled or moved since the claim
+                return None  # cancelled or moved since the claim
             recipient = repo.recipient(reminder)
             user = await session.get(User, recipient) if recipient is not None else None
             rendered = await self._render(session, reminder, user)
             if rendered is None or user is None:
                 await session.commit()
-                return
+                return None
             async with asyncio.timeout(self.lease.total_seconds() * 0.8):
                 # No `sessions`: on BLOCKED we record it below, in this transaction holding the row lock.
                 result = await self._send(user, rendered)
@@ -380,13 +397,23 @@ class ReminderWorker:
             await session.commit()
         if retry_at is not None:
             self._retry_at(retry_at)
+        return retry_at
 
     async def _send(self, user: User, rendered: Rendered) -> delivery.Result:
         protect = Default("protect_content") if rendered.protect_content is None else rendered.protect_content
         chat, markup = user.telegram_chat_id, rendered.markup
-        method: SendMessage | SendDocument = SendMessage(
+        method: SendMessage | SendDocument | CopyMessage = SendMessage(
             chat_id=chat, text=rendered.text, reply_markup=markup, protect_content=protect
         )
+        if rendered.copy is not None:
+            from_chat, message_id = rendered.copy
+            method = CopyMessage(
+                chat_id=chat,
+                from_chat_id=from_chat,
+                message_id=message_id,
+                reply_markup=markup,
+                protect_content=protect,
+            )
         if rendered.document is not None:
             method = SendDocument(
                 chat_id=chat,
@@ -425,10 +452,10 @@ class ReminderWorker:
         self._retries.add(when)
         self.wake_at(when)
 
-    async def _retry_later(self, reminder_id: int, attempts: int, error: str) -> None:
+    async def _retry_later(self, reminder_id: int, attempts: int, error: str) -> datetime | None:
+        retry_at = None
         try:
             async with self.sessions() as session:
-                retry_at = None
                 if attempts >= self.config.max_attempts:
                     await repo.finish(session, reminder_id, self.name, DEAD, error)
                 else:
@@ -439,3 +466,4 @@ class ReminderWorker:
                 self._retry_at(retry_at)
         except Exception:  # the lease runs out and another round takes it
             log.exception("reminder #%s: could not record the failure", reminder_id)
+        return retry_at

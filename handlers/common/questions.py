@@ -11,6 +11,8 @@ in the Telegram chats until deleted there (the teacher is told so).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -36,13 +38,16 @@ from bot.telegram.ui import show
 from bot.views.booking import privacy_text
 from bot.views.chat import delivered, local_time, open_chat, send_to
 from bot.workers.chat_clock import ChatClock
+from bot.workers.notices import PREFIX, notice, to_psychologists
+from bot.workers.reminders import Rendered, Renderer
 from handlers.common.chat import NOT_RELAYED
 from handlers.common.mutes import period
-from storage.models import AnonQuestion, User
+from handlers.common.safety import handoff_card
+from storage.models import AnonQuestion, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import chat as repo
+from storage.repo import reminders, staff, users
 from storage.repo import safety as safety_repo
-from storage.repo import staff, users
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +75,15 @@ def queue_button() -> InlineKeyboardMarkup:
     return buttons(("ask-queue", cb.Ask(action=A.QUEUE)))
 
 
-def take_keyboard(question: AnonQuestion, settings: Settings) -> InlineKeyboardMarkup:
+def take_keyboard(question: AnonQuestion, mute_hours: Sequence[int]) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     builder.button(text=_("ask-take"), callback_data=cb.Ask(action=A.TAKE, id=question.id))
     builder.button(text=_("ask-queue"), callback_data=cb.Ask(action=A.QUEUE))
     if not question.urgent:  # the safety net is never muted
-        for hours in settings.limits.mute_hours:
+        for hours in mute_hours:
             mute = cb.Mute(a=cb.MuteAction.SET, id=question.id, hours=hours)
             builder.button(text=_("mute-button").format(period=period(hours)), callback_data=mute)
-    builder.adjust(1, 1, len(settings.limits.mute_hours))
+    builder.adjust(1, 1, len(mute_hours))
     return with_nav(builder)
 
 
@@ -126,13 +131,11 @@ async def copy(bot: Bot, to: User, from_chat: int, message_id: int, markup: Inli
     return await delivered(await delivery.deliver(bot, method, user_id=to.id), to) is not None
 
 
-async def announce(
-    session: AsyncSession, bot: Bot, i18n: I18n, question: AnonQuestion, settings: Settings
-) -> int:
-    """The psychologists who may take a question are told of it (new, or back in the queue); how many.
-    An urgent one reaches the psychologists on duty first; everyone who may take it when nobody is."""
-    teacher = await session.get(User, question.teacher_id)
-    if teacher is None:  # erased meanwhile: the question went with them
+async def announce(session: AsyncSession, question: AnonQuestion, settings: Settings) -> int:
+    """The psychologists who may take a question are told of it (new, or back in the queue) by
+    notices written in this transaction; how many. An urgent one reaches the psychologists on duty
+    first; everyone who may take it when nobody is."""
+    if await session.get(User, question.teacher_id) is None:  # erased meanwhile: it went with them
         return 0
     on_duty = (
         await safety_repo.on_duty_for(session, question.region, utcnow(), settings.tz)
@@ -140,14 +143,63 @@ async def announce(
         else []
     )
     psychologists = on_duty or await repo.psychologists_for(session, question.region)
-    for psychologist in psychologists:
-        await send_to(
-            bot,
-            i18n,
-            psychologist,
-            lambda: (question_title(question, teacher), take_keyboard(question, settings)),
-        )
+    ids = [p.id for p in psychologists]
+    await reminders.schedule_all(session, to_psychologists(question.id, ids, settings.limits.mute_hours))
     return len(psychologists)
+
+
+# --- notices, rendered when sent in the recipient's language (bot/workers/notices.py) ---------------------
+
+
+async def render_question(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    """A question (or a crisis hand-off) to take, while it is still in the queue."""
+    found = await with_teacher(session, reminder.params["question"])
+    if found is None or found[0].status != "open":
+        return None
+    question, teacher = found
+    if question.handoff:
+        return Rendered(*handoff_card(teacher, question.id))
+    return Rendered(question_title(question, teacher), take_keyboard(question, reminder.params["mute"]))
+
+
+async def render_taken(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    question = await repo.get_question(session, reminder.params["question"])
+    if question is None or question.status == "open":  # put back in the queue meanwhile
+        return None
+    return Rendered(_("ask-taken-teacher"), nav_only())
+
+
+async def render_answer_title(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    if await repo.get_question(session, reminder.params["question"]) is None:
+        return None
+    return Rendered(_("ask-answer-title"))
+
+
+async def render_answer(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    """The bot's copy of the psychologist's answer, protected, with the way to reply."""
+    question = await repo.get_question(session, reminder.params["question"])
+    psychologist = await session.get(User, question.psychologist_id) if question else None
+    if question is None or psychologist is None:
+        return None
+    markup = buttons(("ask-reply", cb.Ask(action=A.REPLY, id=question.id)))
+    copied = (psychologist.telegram_chat_id, reminder.params["message"])
+    return Rendered("", markup, protect_content=True, copy=copied)
+
+
+RENDERERS: dict[str, Renderer] = {
+    PREFIX + "ask": render_question,
+    PREFIX + "ask-taken": render_taken,
+    PREFIX + "ask-answer-title": render_answer_title,
+    PREFIX + "ask-answer": render_answer,
+}
 
 
 def alert(callback_answer: CallbackAnswer, key: str) -> None:
@@ -210,11 +262,9 @@ async def ask_intro(query: CallbackQuery, user: User, state: FSMContext) -> None
 
 async def receive_question(
     message: Message,
-    bot: Bot,
     session: AsyncSession,
     user: User,
     state: FSMContext,
-    i18n: I18n,
     settings: Settings,
     safety_signal: Signal | None = None,
 ) -> None:
@@ -224,9 +274,8 @@ async def receive_question(
         await refuse_question(message, settings)
         return
     question = await repo.ask(session, user, message.message_id, urgent)
-    await session.commit()  # published before psychologists are told, so "take" finds it
     if await limits.announced(session, user, urgent, utcnow()):
-        await announce(session, bot, i18n, question, settings)
+        await announce(session, question, settings)  # its notices, committed with the question
     # The same line for every question: nothing in the log says which one was urgent or who asked.
     log.info("question %s asked", question.id)
     # A crisis message already got the safety screen first (HelpFirstMiddleware).
@@ -373,13 +422,16 @@ async def take(
     if not await repo.take(session, callback_data.id, user):
         await refuse_take(query, callback_data.id, session, user, settings, callback_answer)
         return
-    await session.commit()  # the win is published before anyone is told
     found = await with_teacher(session, callback_data.id)
     if found is None:
         await show(query, _("ask-question-gone"), nav_only())
         return
     question, teacher = found
     await users.audit(session, user.pseudonym, "question_taken", "anon_question", question.id)
+    await reminders.schedule_all(
+        session, [notice("ask-taken", question.id, teacher.id, {"question": question.id})]
+    )
+    await session.commit()  # the win and the teacher's notice are published before the copy
     await show(query, question_title(question, teacher) + "\n\n" + _("ask-write-answer"), None)
     markup = psychologist_actions(question.id)
     if not await copy(bot, user, teacher.telegram_chat_id, question.message_id, markup):
@@ -387,7 +439,6 @@ async def take(
         return
     await state.set_state(AskStates.answer)
     await state.update_data(q=question.id)
-    await send_to(bot, i18n, teacher, lambda: (_("ask-taken-teacher"), nav_only()))
 
 
 async def answer_prompt(
@@ -409,11 +460,9 @@ async def answer_prompt(
 
 async def receive_answer(
     message: Message,
-    bot: Bot,
     session: AsyncSession,
     user: User,
     state: FSMContext,
-    i18n: I18n,
     settings: Settings,
 ) -> None:
     found = await answered_by(session, (await state.get_data()).get("q", 0), user)
@@ -423,13 +472,16 @@ async def receive_answer(
         return
     question, teacher = found
     await rules.answered(session, question, settings.chat, utcnow())
-    await session.commit()
-    await send_to(bot, i18n, teacher, lambda: (_("ask-answer-title"), None))
-    with i18n.use_locale(teacher.language):
-        markup = buttons(("ask-reply", cb.Ask(action=A.REPLY, id=question.id)))
-    sent = teacher.active and await copy(bot, teacher, message.chat.id, message.message_id, markup)
+    # The title, then the copy of the answer: notices of this transaction, in this order.
+    params = {"question": question.id, "message": message.message_id}
+    ident = f"{question.id}:{message.message_id}"
+    answer = [
+        notice("ask-answer-title", ident, teacher.id, params),
+        notice("ask-answer", ident, teacher.id, params, after=1),
+    ]
+    await reminders.schedule_all(session, answer)
     await message.answer(
-        _("ask-answer-sent" if sent else "ask-not-delivered"),
+        _("ask-answer-sent" if teacher.active else "ask-not-delivered"),
         reply_markup=buttons(("ask-live", cb.Ask(action=A.LIVE, id=question.id))),
     )
 

@@ -47,8 +47,9 @@ from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import safety as screens
 from bot.views.booking import privacy_text
-from bot.views.chat import open_chat, send_to
+from bot.views.chat import open_chat
 from bot.workers.chat_clock import ChatClock
+from bot.workers.notices import to_psychologists
 from bot.workers.reminders import Rendered
 from storage.models import AnonQuestion, Reminder, User
 from storage.models.base import utcnow
@@ -253,11 +254,9 @@ def handoff_card(teacher: User, question_id: int) -> tuple[str, InlineKeyboardMa
 
 async def send_handoff(
     query: CallbackQuery,
-    bot: Bot,
     session: AsyncSession,
     user: User,
     settings: Settings,
-    i18n: I18n,
 ) -> None:
     crisis_lines = lines.text(settings.support.crisis_lines)
     if await repo.open_handoff(session, user) or await chat_repo.active_for(session, user.id):
@@ -271,9 +270,9 @@ async def send_handoff(
         return
     # The safety screen's message: a hand-off's is never copied (storage.repo.safety.create_handoff).
     question = await repo.create_handoff(session, user, query.message.message_id if query.message else 0)
-    await session.commit()  # published before psychologists are told, so "take" finds it
-    for psychologist in on_duty:
-        await send_to(bot, i18n, psychologist, lambda: handoff_card(user, question.id))
+    # Notices committed with the hand-off (sent once it is there for "take" to find).
+    ids = [p.id for p in on_duty]
+    await reminder_repo.schedule_all(session, to_psychologists(question.id, ids, settings.limits.mute_hours))
     await show(query, _("handoff-sent") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
 
 

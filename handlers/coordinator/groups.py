@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import regions
@@ -368,18 +368,17 @@ async def group_cancel(
     callback_answer: CallbackAnswer,
     bot: Bot,
     i18n: I18n,
-    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     group = await own_group(session, callback_data.i, user, role, callback_answer)
     if group is None:
         return await group_list(query, session, user, role, settings)
     calendars = await ics.group_cancellations(session, group, i18n, settings.tz)  # before the seats go
     told = await groups.cancel_session(session, group.id)
+    await notify.cancelled(session, group, told)  # their notices, committed with the cancel
     await users.audit(session, user.pseudonym, "group_cancelled", "group_session", group.id)
-    await session.commit()  # cancelled for good before anyone is told
-    reached = await notify.notify_cancelled(bot, session, sessions, i18n, settings.tz, group, told)
+    await session.commit()  # cancelled for good (its notices with it) before the calendars are told
     await ics.send_all_made(bot, calendars)
-    text = _("co-g-cancelled").format(count=reached)
+    text = _("co-g-cancelled").format(count=len(await groups.teachers(session, told)))
     await show(query, text, with_nav(back_to(Action.GROUP_LIST), HOME))
 
 

@@ -12,31 +12,33 @@ from __future__ import annotations
 
 import html
 import logging
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import region_name
 from bot.services import staff as staff_service
 from bot.services.bookings import Bookings
 from bot.telegram import callbacks as cb
-from bot.telegram import delivery
 from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, main_menu, with_nav
 from bot.telegram.profile import publish_staff_commands
 from bot.telegram.ui import show
 from bot.views import booking as common
-from bot.views.chat import tell_chats_ended
+from bot.workers import chat_notices
+from bot.workers.notices import PREFIX, notice
+from bot.workers.reminders import Rendered, Renderer
 from handlers.common import questions
 from handlers.coordinator.home import HOME, region_limit
-from storage.models import PsychologistProfile, User
+from storage.models import PsychologistProfile, Reminder, User
 from storage.models.base import utcnow
-from storage.repo import staff, users
+from storage.repo import reminders, staff, users
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +57,23 @@ def status_of(profile: PsychologistProfile) -> str:
     return _("sa-status-on") if profile.published else _("sa-status-hidden")
 
 
-async def tell_colleague(
-    bot: Bot, i18n: I18n, sessions: async_sessionmaker[AsyncSession], colleague: User, key: str
-) -> None:
-    """The psychologist learns of the change in their own language, with the menu of their new role."""
-    if not colleague.active:
-        return
-    with i18n.use_locale(colleague.language):
-        text, markup = _(key), main_menu(colleague.role)
-    await delivery.send_message(
-        bot, colleague.telegram_chat_id, text, reply_markup=markup, user_id=colleague.id, sessions=sessions
-    )
+async def tell_colleague(session: AsyncSession, colleague: User, change: str) -> None:
+    """The psychologist learns of the change ("off" or "on") by a notice written with it."""
+    planned = notice(f"staff-{change}", colleague.id, colleague.id, {}, after=1)  # after what it released
+    await reminders.schedule_all(session, [planned])
+
+
+def _render_colleague(change: str) -> Renderer:
+    async def render(session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo) -> Rendered | None:
+        """In their own language, with the menu of their role; None if the change was undone since."""
+        if staff.deactivated(user) != (change == "off"):
+            return None
+        return Rendered(_(f"sa-you-{change}"), main_menu(user.role))
+
+    return render
+
+
+RENDERERS: dict[str, Renderer] = {PREFIX + f"staff-{c}": _render_colleague(c) for c in ("off", "on")}
 
 
 async def psychologist_list(
@@ -173,17 +181,13 @@ async def ask_off(
 
 
 async def tell_released(
-    session: AsyncSession,
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    released: staff_service.Deactivation,
+    session: AsyncSession, settings: Settings, released: staff_service.Deactivation
 ) -> None:
-    """Both sides of ended chats told, the questions put back announced: each in their own language.
+    """Both sides of ended chats told, the questions put back announced: notices of this transaction.
     (The teachers of the cancelled bookings are told by their notices, written with the cancel.)"""
-    await tell_chats_ended(session, bot, i18n, settings, released.ended)
+    await chat_notices.ended(session, released.ended)
     for question in released.requeued:
-        await questions.announce(session, bot, i18n, question, settings)
+        await questions.announce(session, question, settings)
 
 
 async def deactivate(
@@ -194,10 +198,9 @@ async def deactivate(
     role: str,
     callback_answer: CallbackAnswer,
     settings: Settings,
+    bookings: Bookings,
     bot: Bot,
     i18n: I18n,
-    sessions: async_sessionmaker[AsyncSession],
-    bookings: Bookings,
 ) -> None:
     profile = await found(query, callback_data, session, user, role, callback_answer)
     if profile is None:
@@ -206,11 +209,11 @@ async def deactivate(
     if released is None:  # pressed twice, or by two coordinators at once
         return await show_profile(query, session, profile, callback_data.p, user)
     await users.audit(session, user.pseudonym, "psychologist_deactivated", "psychologist_profile", profile.id)
+    # Everyone concerned is told by notices committed with the deactivation (the psychologist last).
+    await tell_released(session, settings, released)
+    await tell_colleague(session, profile.user, "off")
     colleague = profile.user
-    # Deactivated for good (slots hidden, bookings, questions, chats released) before anyone is told.
     await session.commit()
-    await tell_released(session, bot, i18n, settings, released)
-    await tell_colleague(bot, i18n, sessions, colleague, "sa-you-off")
     await publish_staff_commands(bot, i18n, colleague.telegram_chat_id, colleague.role, colleague.language)
     log.info(
         "%s deactivated psychologist profile %s; %d bookings, %d questions, %d chats released",
@@ -233,7 +236,6 @@ async def reactivate(
     callback_answer: CallbackAnswer,
     bot: Bot,
     i18n: I18n,
-    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     profile = await found(query, callback_data, session, user, role, callback_answer)
     if profile is None:
@@ -242,9 +244,9 @@ async def reactivate(
         await users.audit(
             session, user.pseudonym, "psychologist_reactivated", "psychologist_profile", profile.id
         )
+        await tell_colleague(session, profile.user, "on")  # sent once the cabinet is open
         colleague = profile.user
-        await session.commit()  # the cabinet opens before the psychologist is told
-        await tell_colleague(bot, i18n, sessions, colleague, "sa-you-on")
+        await session.commit()
         await publish_staff_commands(
             bot, i18n, colleague.telegram_chat_id, colleague.role, colleague.language
         )

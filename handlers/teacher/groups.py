@@ -21,9 +21,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import groups as rules
@@ -233,18 +232,9 @@ class OpenGroupOnly(BaseMiddleware):
         return await handler(event, data)
 
 
-async def pass_on(
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    offers: tuple[Offer, ...],
-) -> None:
-    """Freed seats are offered to the next in line only once that is saved (a crash in between must
-    not leave two people holding one seat)."""
-    await session.commit()
-    await notify.notify_offers(bot, session, sessions, i18n, settings.tz, offers)
+async def pass_on(session: AsyncSession, offers: tuple[Offer, ...]) -> None:
+    """Freed seats go to the next in line: each is told by a notice committed with the offer."""
+    await notify.offered(session, offers)
 
 
 # --- handlers ---------------------------------------------------------------------------------------------
@@ -313,13 +303,11 @@ async def leave(
     query: CallbackQuery,
     callback_data: cb.Group,
     session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
     callback_answer: CallbackAnswer,
     group: GroupSession,
     bot: Bot,
-    i18n: I18n,
 ) -> None:
     seat = await groups.seat_of(session, group.id, user.id)
     was_enrolled = seat is not None and seat.status == "enrolled" and seat.calendar_uid is not None
@@ -328,7 +316,7 @@ async def leave(
     cancel = (
         ics.group_document(group, seat, user, settings.tz, cancelled=True) if seat and was_enrolled else None
     )
-    await pass_on(session, sessions, bot, i18n, settings, change.offers)
+    await pass_on(session, change.offers)
     callback_answer.text = _("groups-left")
     await show_card(query, session, group, user, settings, Filters.of(callback_data, user))
     if cancel is not None:
@@ -338,17 +326,14 @@ async def leave(
 async def accept(
     query: CallbackQuery,
     session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     settings: Settings,
     callback_answer: CallbackAnswer,
     group: GroupSession,
-    bot: Bot,
-    i18n: I18n,
 ) -> None:
     change = await groups.accept(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
     if change.offers:
-        await pass_on(session, sessions, bot, i18n, settings, change.offers)
+        await pass_on(session, change.offers)
     if change.status == "enrolled":
         callback_answer.text = _("groups-joined")
     elif change.status == "expired":
@@ -359,19 +344,16 @@ async def accept(
 async def decline(
     query: CallbackQuery,
     session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
     user: User,
     role: str,
     settings: Settings,
     callback_answer: CallbackAnswer,
     group: GroupSession,
-    bot: Bot,
-    i18n: I18n,
 ) -> None:
     seat = await groups.seat_of(session, group.id, user.id)
     if seat is not None and seat.status == "offered":
         change = await groups.leave(session, group.id, user.id, utcnow(), settings.groups.offer_hold)
-        await pass_on(session, sessions, bot, i18n, settings, change.offers)
+        await pass_on(session, change.offers)
         callback_answer.text = _("groups-declined")
     await show_list(query, session, user, role, settings, Filters.of(LIST, user))
 

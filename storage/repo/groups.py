@@ -210,8 +210,8 @@ async def accept(
 
 async def expire_offers(
     session: AsyncSession, now: datetime, hold: timedelta
-) -> tuple[list[int], list[Offer]]:
-    """Pass every expired offer to the next in line: (users whose offer lapsed, new offers)."""
+) -> tuple[list[tuple[int, int]], list[Offer]]:
+    """Pass every expired offer to the next in line: ((session, user) whose offer lapsed, new offers)."""
     due = (
         (
             await session.execute(
@@ -223,7 +223,7 @@ async def expire_offers(
         .scalars()
         .all()
     )
-    lapsed: list[int] = []
+    lapsed: list[tuple[int, int]] = []
     offers: list[Offer] = []
     for group_id in due:
         group = await _lock(session, group_id)
@@ -240,7 +240,7 @@ async def expire_offers(
         ).all()
         for seat in seats:
             seat.status, seat.offer_expires_at = "cancelled", None
-            lapsed.append(seat.user_id)
+            lapsed.append((group_id, seat.user_id))
         await session.flush()
         offers += await _promote(session, group, now, hold)
     return lapsed, offers

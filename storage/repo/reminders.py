@@ -220,7 +220,7 @@ async def claim_due(
         .returning(Reminder)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return sorted(claimed.all(), key=lambda reminder: reminder.due_at)
+    return sorted(claimed.all(), key=lambda reminder: (reminder.due_at, reminder.id))
 
 
 async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> Reminder | None:
@@ -258,14 +258,24 @@ async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> boo
 
 
 async def release(
-    session: AsyncSession, reminder_id: int, worker: str, retry_at: datetime, error: str
+    session: AsyncSession,
+    reminder_id: int,
+    worker: str,
+    retry_at: datetime,
+    error: str,
+    *,
+    refund: bool = False,
 ) -> bool:
-    """Give a claimed reminder back after a transient failure; nobody takes it before `retry_at`."""
+    """Give a claimed reminder back after a transient failure; nobody takes it before `retry_at`.
+    `refund`: it was not tried (held behind the same user's earlier one), so its claim is not counted."""
+    attempts = Reminder.attempts - 1 if refund else Reminder.attempts
     result = await changed(
         session,
         update(Reminder)
         .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
-        .values(claimed_by=None, claimed_until=retry_at, last_error=error, updated_at=utcnow())
+        .values(
+            claimed_by=None, claimed_until=retry_at, attempts=attempts, last_error=error, updated_at=utcnow()
+        )
         .execution_options(synchronize_session=False),
     )
     return result > 0
