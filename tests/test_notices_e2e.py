@@ -74,20 +74,25 @@ class Telegram:
         return notice
 
     async def through(self, *notices: Expected) -> None:
-        """The action is done: its notices were tried and refused; now they arrive."""
-        for notice in notices:
-            assert len(self.calls(notice, ok=False)) >= 1, f"{notice.name}: tried with the action"
-        if self.status == 429:
-            shortest, longest = (timedelta(seconds=f(n.wait for n in notices)) for f in (min, max))
-            tries = self.sends()
-            self.worker.clock = lambda: utcnow() + self.ahead + shortest / 2
-            await self.worker.run_once()
-            assert self.sends() == tries, "nothing is tried again before the flood wait is over"
-            self.ahead += longest + timedelta(seconds=1)
-            self.worker.clock = lambda: utcnow() + self.ahead
-            await self.worker.run_once()
-        for notice in notices:
-            await eventually(lambda n=notice: self.calls(n, ok=True), f"{notice.name} delivered", 5)
+        """The action is done: its notices are refused on their first tries, then arrive. A person's
+        notices keep their order, so one waits while an earlier one to the same person is refused:
+        round by round, the refused ones are stepped past their failures."""
+        pending = list(notices)
+        while pending:
+            await eventually(lambda p=pending: any(self.calls(n, ok=False) for n in p), "a notice tried", 5)
+            refused = [n for n in pending if self.calls(n, ok=False)]
+            if self.status == 429:
+                shortest, longest = (timedelta(seconds=f(n.wait for n in refused)) for f in (min, max))
+                tries = self.sends()
+                self.worker.clock = lambda half=shortest / 2: utcnow() + self.ahead + half
+                await self.worker.run_once()
+                assert self.sends() == tries, "nothing is tried again before the flood wait is over"
+                self.ahead += longest + timedelta(seconds=1)
+                self.worker.clock = lambda: utcnow() + self.ahead
+                await self.worker.run_once()
+            for notice in refused:
+                await eventually(lambda n=notice: self.calls(n, ok=True), f"{notice.name} delivered", 5)
+            pending = [n for n in pending if n not in refused]
 
     async def assert_each_once(self) -> None:
         """Each notice delivered once after exactly its failed tries, and nothing more came later."""

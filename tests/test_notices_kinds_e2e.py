@@ -130,6 +130,7 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
         teacher_id, chatting_id, profile_id = teacher.id, chatting.id, profile.id
     coordinator, asking = people[COORDINATOR], people[TEACHER]
     psychologist = fake_api.user(user_id=PSYCHOLOGIST, language_code=lang)  # first told of a question
+    fake_api.user(user_id=COLLEAGUE, language_code=lang)  # staff have their chat with the bot (the invite)
     for person in people.values():
         await person.send_text("/menu")
 
