@@ -191,12 +191,15 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
 
 
 async def test_psychologists_reminder_carries_the_escaped_note_decrypted_only_at_send(fake_api, start_bot):
-    bot = await start_bot(reminders=OFFSETS, booking={"min_notice_hours": 0})
+    # Due 3 s before a start 6 s away: sent well before it would expire at the start on a slow machine.
+    bot = await start_bot(
+        reminders={**OFFSETS, "psychologist_offsets": ["3s"]}, booking={"min_notice_hours": 0}
+    )
     now = utcnow()
     note = "<b>Бекжанов</b> & я"
     service = bot.app.bookings
     async with bot.app.sessions() as session:
-        _psy, slot = await make_psychologist(session, 8811, now + timedelta(seconds=3))
+        _psy, slot = await make_psychologist(session, 8811, now + timedelta(seconds=6))
         teacher = await make_teacher(session, 8711, "ru")
         assert (await service.book(session, teacher, slot.id, note, now)).status == "ok"
         await session.commit()
