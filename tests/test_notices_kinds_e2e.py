@@ -141,9 +141,11 @@ async def test_question_taken_answered_and_a_deactivation(fake_api, start_bot, l
             return await session.scalar(select(func.max(AnonQuestion.id)))
 
     def announced(number_of: dict, key: str):
+        """The question's notice, saying the language the teacher writes in."""
         title = t("ask-question-title")
         return lambda call: (
-            title.format(number=number_of.get(key), code=code) in (call.params.get("text") or "")
+            title.format(number=number_of.get(key), code=code) + "\n" + t("ask-language-" + lang)
+            in (call.params.get("text") or "")
         )
 
     # A crisis hand-off: the psychologist on duty gets its card.

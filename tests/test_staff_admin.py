@@ -229,7 +229,7 @@ async def test_deactivation_takes_back_everything_the_psychologist_held(fake_api
     )
     # The question taken but not answered is back in the queue, and the colleague is told as of a new one.
     assert questions[first] == ("open", None) and questions[second][0] == "answered"
-    title = kk("ask-question-title").format(number=first, code=code)
+    title = kk("ask-question-title").format(number=first, code=code) + "\n" + kk("ask-language-kk")
     assert [t for t in texts(colleague) if t == title] == [title, title]
     assert psychologist.last_text == ru("sa-you-off"), "the psychologist is told last, with the reason"
 

@@ -99,8 +99,10 @@ def nav_only() -> InlineKeyboardMarkup:
 
 
 def question_title(question: AnonQuestion, teacher: User) -> str:
-    """The notice of a question; an urgent one carries the crisis protocol card."""
+    """The notice of a question, with the language the teacher uses the bot in (the psychologist
+    who takes it answers in it); an urgent one carries the crisis protocol card."""
     title = _("ask-question-title").format(number=question.id, code=teacher.pseudonym)
+    title += "\n" + _("ask-language-" + teacher.language)
     if not question.urgent:
         return title
     return f"{_('ask-urgent-mark')} {title}\n\n{_('crisis-protocol')}"
