@@ -48,6 +48,17 @@ async def make_group(sessions, capacity: int, **fields) -> int:
         return group.id
 
 
+async def one_seat_one_waiting(sessions) -> tuple[int, int, int]:
+    """Teacher a in a group's only seat, teacher b on its waiting list."""
+    a, b = await make_teachers(sessions, 2)
+    group_id = await make_group(sessions, 1)
+    async with sessions() as session:
+        await groups.enroll(session, group_id, a, utcnow())
+        await groups.enroll(session, group_id, b, utcnow())
+        await session.commit()
+    return a, b, group_id
+
+
 async def test_fifty_teachers_into_ten_seats(database_url):
     engine = db.create_engine(database_url)
     await db.upgrade(engine)
@@ -243,12 +254,7 @@ async def test_deleting_my_data_frees_my_seat_for_the_next_in_line(database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
     try:
-        a, b = await make_teachers(sessions, 2)
-        group_id = await make_group(sessions, 1)
-        async with sessions() as session:
-            await groups.enroll(session, group_id, a, utcnow())
-            await groups.enroll(session, group_id, b, utcnow())
-            await session.commit()
+        a, b, group_id = await one_seat_one_waiting(sessions)
         async with sessions() as session:
             user = await session.get(users.User, a)
             settings = Settings(telegram={"token": "1:AAE-test-token-0123456789abcdefghij"})
@@ -308,12 +314,7 @@ async def test_group_notices_are_written_with_the_decision_and_rendered_from_the
             return result.text if result is not None else None
 
     try:
-        a, b = await make_teachers(sessions, 2)
-        group_id = await make_group(sessions, 1)
-        async with sessions() as session:
-            await groups.enroll(session, group_id, a, utcnow())
-            await groups.enroll(session, group_id, b, utcnow())
-            await session.commit()
+        a, b, group_id = await one_seat_one_waiting(sessions)
         for commit in (False, True):
             async with sessions() as session:
                 change = await groups.leave(session, group_id, a, utcnow(), HOLD)

@@ -31,6 +31,21 @@ SECRET = "Завуч Сапарова унижает меня на педсов�
 NEXT = "Дыхание 4-7-8 до следующей встречи"
 
 
+async def video_group(session, facilitator_id: int, starts_at) -> GroupSession:
+    group = GroupSession(
+        title_kk="Топ",
+        title_ru="Группа",
+        starts_at=starts_at,
+        capacity=5,
+        format="video",
+        language="ru",
+        facilitator_id=facilitator_id,
+    )
+    session.add(group)
+    await session.flush()
+    return group
+
+
 async def booked(session, profile, teacher, starts_at):
     slot = await booking_repo.add_slot(session, profile, starts_at, 50, "video")
     result = await BOOKINGS.book(session, teacher, slot.id, None, starts_at - timedelta(hours=3))
@@ -83,17 +98,7 @@ async def test_retention_and_the_teachers_deletion_remove_notes_intakes_and_cons
         old = await booked(session, anna, kept, NOW - timedelta(days=400))
         recent = await booked(session, anna, kept, NOW - timedelta(days=1))
         theirs = await booked(session, anna, erased, NOW + timedelta(days=1))
-        group = GroupSession(
-            title_kk="Топ",
-            title_ru="Группа",
-            starts_at=NOW - timedelta(days=400),
-            capacity=5,
-            format="video",
-            language="ru",
-            facilitator_id=anna.user_id,
-        )
-        session.add(group)
-        await session.flush()
+        group = await video_group(session, anna.user_id, NOW - timedelta(days=400))
         for booking in (old, recent, theirs):
             await repo.save_note(session, anna.user_id, {"t": SECRET}, booking_id=booking.id)
             await repo.save_intake(
@@ -199,17 +204,7 @@ async def test_a_group_note_is_its_facilitators_alone(sessions):  # noqa: F811
     async with sessions.begin() as session:
         anna = await make_psychologist(session, 150)
         olga = await make_psychologist(session, 151)
-        group = GroupSession(
-            title_kk="Топ",
-            title_ru="Группа",
-            starts_at=NOW + timedelta(days=1),
-            capacity=5,
-            format="video",
-            language="ru",
-            facilitator_id=anna.user_id,
-        )
-        session.add(group)
-        await session.flush()
+        group = await video_group(session, anna.user_id, NOW + timedelta(days=1))
         assert await practice.own_group(session, olga.user, group.id) is None
         mine = await practice.own_group(session, anna.user, group.id)
         assert mine is not None

@@ -18,7 +18,6 @@ from bot.telegram.i18n import compile_translations
 from storage.models import GroupSession
 from storage.models.base import utcnow
 from storage.models.groups import GROUP_KINDS
-from storage.repo import booking as bookings
 from storage.repo import relax as relax_repo
 from storage.repo import users
 from tests import test_selfcheck_e2e as selfcheck_e2e
@@ -178,19 +177,7 @@ async def test_a_drawing_reaches_the_booked_psychologist_only_with_consent(fake_
     await teacher.press(t("drawing-share"))
     assert t("drawing-none") in teacher.last_text
 
-    async with bot.app.sessions.begin() as session:
-        staff = await users.create(session, psychologist.id, "ru")
-        staff.role, staff.consent_at = "psychologist", utcnow()
-        profile = await bookings.ensure_profile(session, staff)
-        profile.display_name, profile.languages, profile.formats, profile.published = (
-            "Анна",
-            "ru,kk",
-            "video",
-            True,
-        )
-        slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
-        owner = await users.by_telegram_id(session, teacher.id)
-        assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+    await selfcheck_e2e.booked_with_anna(bot, teacher.id, psychologist.id, "ru")
     # The booking's notice reaches the psychologist (the outbox); nothing else may before consent.
     await wait_for(lambda: len(psychologist.messages) == 1)
     told = len(psychologist.messages)

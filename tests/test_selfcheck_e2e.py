@@ -119,6 +119,25 @@ async def answer(user, key: str, values: list[int], lang: str, *, start: int = 0
         await user.press(label(instrument, position, value, lang))
 
 
+async def booked_with_anna(bot, teacher_id: int, psychologist_id: int, staff_lang: str) -> None:
+    """The teacher books a video session in two days with Anna, a new published psychologist."""
+    from storage.repo import booking as bookings
+
+    async with bot.app.sessions.begin() as session:
+        staff = await users.create(session, psychologist_id, staff_lang)
+        staff.role, staff.consent_at = "psychologist", utcnow()
+        profile = await bookings.ensure_profile(session, staff)
+        profile.display_name, profile.languages, profile.formats, profile.published = (
+            "Анна",
+            "ru,kk",
+            "video",
+            True,
+        )
+        slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
+        owner = await users.by_telegram_id(session, teacher_id)
+        assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+
+
 async def count(bot, model) -> int:
     async with bot.app.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model))
@@ -316,8 +335,6 @@ async def test_results_are_encrypted_and_deleted_with_the_data(fake_api, start_b
 
 
 async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, start_bot):
-    from storage.repo import booking as bookings
-
     t = TEXTS["ru"]
     bot = await start_bot()
     teacher = fake_api.user(
@@ -330,19 +347,7 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
     await answer(teacher, "phq9", CASES["phq9"][0], "ru")
     assert not any("психологу" in b for b in teacher.last.buttons), "nothing to share with before a booking"
 
-    async with bot.app.sessions.begin() as session:
-        staff = await users.create(session, psychologist.id, "kk")
-        staff.role, staff.consent_at = "psychologist", utcnow()
-        profile = await bookings.ensure_profile(session, staff)
-        profile.display_name, profile.languages, profile.formats, profile.published = (
-            "Анна",
-            "ru,kk",
-            "video",
-            True,
-        )
-        slot = await bookings.add_slot(session, profile, utcnow() + timedelta(days=2), 50, "video")
-        owner = await users.by_telegram_id(session, teacher.id)
-        assert (await bot.app.bookings.book(session, owner, slot.id, None, utcnow())).ok
+    await booked_with_anna(bot, teacher.id, psychologist.id, "kk")
     await bot.app.reminders.run_once()  # the booking's notices: the psychologist's, the teacher's .ics
 
     await teacher.press(t["history"])

@@ -91,7 +91,20 @@ def _vtimezone(tzid: str) -> bytes:
     return Timezone.from_tzid(tzid).to_ical()
 
 
-def _file(data: bytes, starts_at: datetime, tz: ZoneInfo, cancelled: bool) -> BufferedInputFile:
+def _document(
+    uid: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    tz: ZoneInfo,
+    texts: tuple[str, str, str],
+    sequence: int,
+    cancelled: bool,
+) -> BufferedInputFile:
+    """The event (its summary, description and location) as a named .ics file to send."""
+    summary, description, location = texts
+    data = event_file(
+        uid, starts_at, ends_at, tz, summary, description, location, sequence=sequence, cancelled=cancelled
+    )
     stem = "demeu-" + starts_at.astimezone(tz).strftime("%Y%m%d-%H%M")
     return BufferedInputFile(data, filename=stem + ("-cancel" if cancelled else "") + ".ics")
 
@@ -106,18 +119,8 @@ def booking_document(booking: Booking, tz: ZoneInfo, *, cancelled: bool = False)
         location = slot.psychologist.address or "" if slot.format == "office" else ""
     # A cancel is one step past the last version the teacher was sent.
     sequence = (booking.calendar_seq or 0) + (1 if cancelled else 0)
-    data = event_file(
-        calendar_uid(booking),
-        slot.starts_at,
-        slot.ends_at,
-        tz,
-        summary,
-        description,
-        location,
-        sequence=sequence,
-        cancelled=cancelled,
-    )
-    return _file(data, slot.starts_at, tz, cancelled)
+    texts = (summary, description, location)
+    return _document(calendar_uid(booking), slot.starts_at, slot.ends_at, tz, texts, sequence, cancelled)
 
 
 def group_document(
@@ -133,18 +136,7 @@ def group_document(
         summary = _("sess-ics-group-detail").format(title=group.title(teacher.language))
         location = group.place or "" if group.format == "offline" else ""
     ends_at = group.starts_at + timedelta(minutes=group.duration_min)
-    data = event_file(
-        uid,
-        group.starts_at,
-        ends_at,
-        tz,
-        summary,
-        description,
-        location,
-        sequence=sequence,
-        cancelled=cancelled,
-    )
-    return _file(data, group.starts_at, tz, cancelled)
+    return _document(uid, group.starts_at, ends_at, tz, (summary, description, location), sequence, cancelled)
 
 
 async def send_document(bot: Bot, user: User, document: BufferedInputFile, caption_key: str) -> None:

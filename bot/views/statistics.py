@@ -222,10 +222,8 @@ def csv_caption(report: Report, language: str) -> str:
     return _("co-stats-csv-caption").format(period=period_name(report.period, language))
 
 
-def details_keyboard(report: Report) -> InlineKeyboardMarkup:
-    """Under a details step: the other steps, the chart and the file, and Back to the summary."""
-    period, region = report.period, report.region or ""
-    builder = KeyboardBuilder()
+def _add_report_buttons(builder: KeyboardBuilder, period: Period, region: str) -> None:
+    """The details steps, the chart and the file of one report: under the summary and under a step."""
     for section in SECTIONS:
         builder.button(
             text=_("co-stats-more-" + section),
@@ -233,6 +231,13 @@ def details_keyboard(report: Report) -> InlineKeyboardMarkup:
         )
     builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
     builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
+
+
+def details_keyboard(report: Report) -> InlineKeyboardMarkup:
+    """Under a details step: the other steps, the chart and the file, and Back to the summary."""
+    period, region = report.period, report.region or ""
+    builder = KeyboardBuilder()
+    _add_report_buttons(builder, period, region)
     builder.adjust(1, 1, 1, 2)
     return with_nav(builder, cb.Stat(a=Action.SHOW, p=period.code, r=region))
 
@@ -254,13 +259,7 @@ def report_keyboard(
             text=mark + period_name(each, language),
             callback_data=cb.Stat(a=Action.SHOW, p=each.code, r=region),
         )
-    for section in SECTIONS:
-        builder.button(
-            text=_("co-stats-more-" + section),
-            callback_data=cb.Stat(a=Action.DETAILS, p=period.code, r=region, s=section),
-        )
-    builder.button(text=_("co-stats-chart"), callback_data=cb.Stat(a=Action.CHART, p=period.code, r=region))
-    builder.button(text=_("co-stats-csv"), callback_data=cb.Stat(a=Action.CSV, p=period.code, r=region))
+    _add_report_buttons(builder, period, region)
     builder.button(  # reports for the ministry: handlers/coordinator/reports.py
         text=_("rep-open"), callback_data=cb.Report(a=cb.ReportAction.OPEN, p=period.code, r=region)
     )

@@ -237,6 +237,16 @@ async def topics(
 # --- a referral ------------------------------------------------------------------------------------------
 
 
+async def own_booking(
+    session: AsyncSession, user: User, booking_id: int, answer: CallbackAnswer
+) -> Booking | None:
+    """The booking pressed on if it is this psychologist's; otherwise refused."""
+    booking = await practice.own_booking(session, user, booking_id)
+    if booking is None:
+        refused(answer)
+    return booking
+
+
 async def refer(
     query: CallbackQuery,
     callback_data: Practice,
@@ -245,9 +255,8 @@ async def refer(
     user: User,
 ) -> None:
     """The referral as the teacher will read it (their region's centres, in their language), to send."""
-    booking = await practice.own_booking(session, user, callback_data.id)
+    booking = await own_booking(session, user, callback_data.id, callback_answer)
     if booking is None:
-        refused(callback_answer)
         return
     teacher = booking.teacher
     preview = referral_text(teacher.region, teacher.language)
@@ -265,9 +274,8 @@ async def refer_send(
     user: User,
     settings: Settings,
 ) -> None:
-    booking = await practice.own_booking(session, user, callback_data.id)
+    booking = await own_booking(session, user, callback_data.id, callback_answer)
     if booking is None:
-        refused(callback_answer)
         return
     sent = await outbox.refer(session, booking)
     callback_answer.text = _("practice-refer-queued" if sent else "practice-refer-already")

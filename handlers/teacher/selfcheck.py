@@ -554,6 +554,14 @@ async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User, 
     await show_list(query, session, user, lang_of(i18n))
 
 
+async def pressed(
+    session: AsyncSession, user: User, callback_data: Sc
+) -> tuple[Instrument, SelfCheckDraft | None]:
+    """The instrument pressed on and the teacher's unfinished run of it, if any."""
+    instrument = instruments()[callback_data.inst]
+    return instrument, await repo.draft(session, user.id, instrument.key)
+
+
 async def open_instrument(
     query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, i18n: I18n
 ) -> None:
@@ -568,8 +576,7 @@ async def begin(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
-    instrument = instruments()[callback_data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
+    instrument, draft = await pressed(session, user, callback_data)
     if draft is None or draft.position > 0:  # a double tap on Start must not restart twice
         draft = await repo.start(session, user.id, instrument.key)
     await enter(state, instrument)
@@ -584,8 +591,7 @@ async def resume(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
-    instrument = instruments()[callback_data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
+    instrument, draft = await pressed(session, user, callback_data)
     if draft is None:
         await show_instrument(query, session, user, instrument, lang_of(i18n))
     else:
@@ -625,8 +631,7 @@ async def answer(
     query: CallbackQuery, callback_data: Sc, session: AsyncSession, user: User, settings: Settings, i18n: I18n
 ) -> None:
     lang, position = lang_of(i18n), callback_data.n
-    instrument = instruments()[callback_data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
+    instrument, draft = await pressed(session, user, callback_data)
     if draft is None:
         # Finished already (a double tap on the last answer): the same screen stays.
         latest = await repo.history(session, user.id, instrument.key, limit=1)
@@ -651,8 +656,7 @@ async def go_back(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
-    instrument = instruments()[callback_data.inst]
-    draft = await repo.draft(session, user.id, instrument.key)
+    instrument, draft = await pressed(session, user, callback_data)
     if draft is None or callback_data.n == 0:
         await state.clear()
         await show_instrument(query, session, user, instrument, lang_of(i18n))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
@@ -170,25 +170,30 @@ async def first_with(session: AsyncSession, booking: Booking) -> bool:
 async def bookings_between(
     session: AsyncSession, profile_id: int, start: datetime, end: datetime
 ) -> list[Booking]:
-    rows = await session.scalars(
-        select(Booking)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.psychologist_id == profile_id, Booking.holds.is_(True))
-        .where(Slot.starts_at >= start, Slot.starts_at < end)
-        .order_by(Slot.starts_at)
+    return await _bookings_of(
+        session, profile_id, Booking.holds.is_(True), Slot.starts_at >= start, Slot.starts_at < end
     )
-    return list(rows)
 
 
 async def waiting_for_mark(
     session: AsyncSession, profile_id: int, now: datetime, since: datetime
 ) -> list[Booking]:
     """Sessions that have begun but are still booked or confirmed: attended or no-show is to be said."""
+    return await _bookings_of(
+        session,
+        profile_id,
+        Booking.state.in_(UPCOMING_STATES),
+        Slot.starts_at <= now,
+        Slot.starts_at >= since,
+    )
+
+
+async def _bookings_of(session: AsyncSession, profile_id: int, *where: ColumnElement[bool]) -> list[Booking]:
+    """The psychologist's bookings meeting `where`, earliest first."""
     rows = await session.scalars(
         select(Booking)
         .join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.psychologist_id == profile_id, Booking.state.in_(UPCOMING_STATES))
-        .where(Slot.starts_at <= now, Slot.starts_at >= since)
+        .where(Slot.psychologist_id == profile_id, *where)
         .order_by(Slot.starts_at)
     )
     return list(rows)
