@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,11 +63,28 @@ def _mark_checkin(_dbapi_connection: Any, record: Any) -> None:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the scheduler read while a handler writes; foreign keys make deletes cascade.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _switch_to_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+WAL_TRIES = 100  # 5 s at most
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Two processes opening a new database at once (the bot and `invite`, or two replicas) both
+    switch it to WAL, and SQLite may refuse one at once, without waiting for the busy timeout:
+    that one tries again a moment later (milliseconds, once, at start)."""
+    for attempt in range(WAL_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_TRIES - 1:
+                raise
+            time.sleep(0.05)
 
 
 def session_factory(
