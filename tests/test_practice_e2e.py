@@ -18,6 +18,8 @@ from bot.telegram.callbacks import (
     Carry,
     CarryAction,
     Coverage,
+    Intake,
+    IntakeAction,
     Menu,
     Practice,
     PracticeAction,
@@ -287,6 +289,9 @@ async def test_a_crisis_written_in_the_intake_gets_the_safety_screen_first_and_m
         )[0].id
     await anna.press_data(note(booking_id))
     assert "⚠️" in anna.last_text, "the psychologist sees the booking marked urgent"
+    # A button of the finished intake, pressed again, says so instead of doing nothing.
+    await teacher.press_data(Intake(a=IntakeAction.URGENCY, id=booking_id, v="0").pack())
+    assert "Подготовка к этой встрече больше недоступна." in teacher.alerts
 
 
 async def teacher_id(session, telegram_id: int) -> int:

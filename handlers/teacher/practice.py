@@ -41,6 +41,22 @@ class IntakeFlow(StatesGroup):
     text = State()  # data: intake (the booking id), k, t, l, u
 
 
+def closed(callback_answer: CallbackAnswer) -> None:
+    callback_answer.text, callback_answer.show_alert = _("practice-intake-closed"), True
+
+
+async def open_intake(
+    state: FSMContext, callback_data: Intake, callback_answer: CallbackAnswer
+) -> dict | None:
+    """The answers so far of the intake this screen belongs to; None, said in an alert, for a
+    screen of an intake no longer open (finished, another one begun, the conversation reset)."""
+    data = await state.get_data()
+    if data.get("intake") != callback_data.id:
+        closed(callback_answer)
+        return None
+    return data
+
+
 async def show_topics(event: CallbackQuery, booking_id: int, chosen: list[str]) -> None:
     builder = KeyboardBuilder()
     for code in practice.TOPICS:
@@ -63,17 +79,18 @@ async def start(
 ) -> None:
     booking = await practice.may_take_intake(session, user, callback_data.id)
     if booking is None:
-        callback_answer.text, callback_answer.show_alert = _("practice-intake-closed"), True
+        closed(callback_answer)
         return
     await state.set_state(None)
     await state.set_data({"intake": booking.id, "k": []})
     await show_topics(query, booking.id, [])
 
 
-async def topic(query: CallbackQuery, callback_data: Intake, state: FSMContext) -> None:
-    data = await state.get_data()
-    if data.get("intake") != callback_data.id:
-        return  # an old screen: the intake is not open any more
+async def topic(
+    query: CallbackQuery, callback_data: Intake, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
+    if (data := await open_intake(state, callback_data, callback_answer)) is None:
+        return
     data["k"] = practice.toggled(data.get("k", []), callback_data.v)
     await state.set_data(data)
     await show_topics(query, callback_data.id, data["k"])
@@ -90,9 +107,11 @@ def language_keyboard(booking_id: int) -> KeyboardBuilder:
     return builder
 
 
-async def ask_text(query: CallbackQuery, callback_data: Intake, state: FSMContext) -> None:
+async def ask_text(
+    query: CallbackQuery, callback_data: Intake, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
     """In their own words (optional: a language button goes on without them)."""
-    if (await state.get_data()).get("intake") != callback_data.id:
+    if await open_intake(state, callback_data, callback_answer) is None:
         return
     await state.set_state(IntakeFlow.text)
     text = _("practice-intake-text").format(limit=INTAKE_TEXT_LIMIT)
@@ -109,9 +128,10 @@ async def got_text(message: Message, state: FSMContext, safety_signal: Signal | 
     await show(message, text, with_nav(language_keyboard(data.get("intake", 0)), MINE))
 
 
-async def language(query: CallbackQuery, callback_data: Intake, state: FSMContext) -> None:
-    data = await state.get_data()
-    if data.get("intake") != callback_data.id:
+async def language(
+    query: CallbackQuery, callback_data: Intake, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
+    if (data := await open_intake(state, callback_data, callback_answer)) is None:
         return
     await state.set_state(None)
     await state.set_data(data | {"l": "" if callback_data.v == "any" else callback_data.v})
@@ -125,9 +145,10 @@ async def language(query: CallbackQuery, callback_data: Intake, state: FSMContex
     await show(query, _("practice-intake-urgency"), with_nav(builder, MINE))
 
 
-async def urgency(query: CallbackQuery, callback_data: Intake, state: FSMContext) -> None:
-    data = await state.get_data()
-    if data.get("intake") != callback_data.id:
+async def urgency(
+    query: CallbackQuery, callback_data: Intake, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
+    if (data := await open_intake(state, callback_data, callback_answer)) is None:
         return
     await state.set_data(data | {"u": int(callback_data.v) if callback_data.v.isdigit() else 0})
     builder = KeyboardBuilder()
@@ -150,7 +171,7 @@ async def before(
     await state.clear()
     booking = await practice.may_take_intake(session, user, callback_data.id)
     if booking is None or data.get("intake") != callback_data.id:
-        callback_answer.text, callback_answer.show_alert = _("practice-intake-closed"), True
+        closed(callback_answer)
         return
     urgency = practice.URGENT if data.get("c") else data.get("u", 0)
     answers = practice.intake_answers(
