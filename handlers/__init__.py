@@ -2,6 +2,7 @@
 
 from aiogram import Router
 
+from bot.telegram.dispatch import route_presses_by_prefix
 from bot.telegram.filters import ConsentGate
 from handlers.common import about, chat, errors, fallback, mutes, questions, safety, settings, start
 from handlers.coordinator import cabinet as coordinator
@@ -53,11 +54,13 @@ def build_routers() -> list[Router]:
     for router in features:
         router.message.middleware(gate)
         router.callback_query.middleware(gate)
-    return [
-        errors.create_router(),
-        safety.create_router(),
-        start.create_router(),
-        about.create_router(),
-        *features,
-        fallback.create_router(),
-    ]
+    return route_presses_by_prefix(
+        [
+            errors.create_router(),
+            safety.create_router(),
+            start.create_router(),
+            about.create_router(),
+            *features,
+            fallback.create_router(),
+        ]
+    )

@@ -1,6 +1,6 @@
 """Per-process caches of the rows most updates read: the user behind the update, their
-conversation (FSM) state and an unfinished questionnaire, so that a menu press needs no
-database round trip at all and a questionnaire answer one write.
+conversation (FSM) state, an unfinished questionnaire and whether they are in an open chat, so
+that a menu press needs no database round trip at all and a questionnaire answer one write.
 
 Only where one process owns the database (SQLite: one bot per region). With PostgreSQL several
 replicas share the rows and another replica's change would not be seen, so there the caches
@@ -16,6 +16,8 @@ A cache never serves a row that differs from the committed one:
   conversation needs no read) only if nobody else changed that row since this transaction read
   it; otherwise its unchanged columns might be stale and the row is just dropped;
 - values are copied in and out, so no instance shares a mutable value (a JSON dict) with it.
+Who is in an open chat (`open_chats`: user id -> chat id, or None) is keyed by either side of a
+chat, so any write to a chat empties it whole, as a bulk statement empties the others.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import is_sqlite
-from storage.models import FsmRecord, SelfCheckDraft, User
+from storage.models import ChatSession, FsmRecord, SelfCheckDraft, User
 
 MISSING = object()
 DEFAULT_SIZE = 20_000  # users active within minutes of each other in one region; bounded memory
@@ -174,6 +176,19 @@ class Watched:
 
 
 PENDING = "demeu_cache_pending"
+KNOWN = "demeu_cache_known"  # session.info: what this update read before its transaction, by cache
+
+
+def remember(session: AsyncSession, cache: RowCache, key: Hashable, value: Any) -> None:
+    """What the update's first read found (outside its transaction, bot/telegram/press.py), for
+    the rest of the update: also where the caches hold nothing (PostgreSQL)."""
+    session.sync_session.info.setdefault(KNOWN, {}).setdefault(cache, {})[key] = value
+
+
+def recall(session: AsyncSession, cache: RowCache, key: Hashable) -> Any:
+    """The value this update remembered, else the cache's, else MISSING."""
+    known = session.sync_session.info.get(KNOWN, {}).get(cache, {})
+    return known[key] if key in known else cache.get(key)
 
 
 class RowCaches:
@@ -181,6 +196,8 @@ class RowCaches:
         self.users = RowCache(size)
         self.fsm = RowCache(size)
         self.drafts = RowCache(size)
+        self.open_chats = RowCache(size)
+        self._wholly = ((self.open_chats, ChatSession),)  # caches emptied by any write to the table
         self._watched = (
             Watched(self.users, User, lambda user: user.tg_index, column_values),
             Watched(
@@ -222,6 +239,11 @@ class RowCaches:
     def _after_flush(self, session: Session, _flush: UOWTransaction) -> None:
         pending = self._pending(session)
         inserted, deleted = set(session.new), set(session.deleted)
+        for cache, entity in self._wholly:
+            if any(isinstance(instance, entity) for instance in chain(inserted, session.dirty, deleted)):
+                cache.clear()
+                pending[cache] = None
+                session.info.get(KNOWN, {}).pop(cache, None)
         for instance in chain(inserted, session.dirty, deleted):
             watched = self._watching(instance)
             if watched is None:
@@ -244,10 +266,12 @@ class RowCaches:
     def _bulk_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert) or state.bind_mapper is None:
             return
-        for watched in self._watched:
-            if state.bind_mapper.class_ is watched.entity:
-                watched.cache.clear()
-                self._pending(state.session)[watched.cache] = None
+        tables = chain(((w.cache, w.entity) for w in self._watched), self._wholly)
+        for cache, entity in tables:
+            if state.bind_mapper.class_ is entity:
+                cache.clear()
+                self._pending(state.session)[cache] = None
+                state.session.info.get(KNOWN, {}).pop(cache, None)
 
     def _committed(self, session: Session) -> None:
         """Now the rows are what others read: drop them again (a read of the old row may have

@@ -210,3 +210,46 @@ async def test_the_cache_shares_no_mutable_value_and_one_row_is_one_instance(app
         assert await selfcheck.draft(session, teacher.id, "who5") is draft  # the same row twice: one instance
     async with sessions() as session:
         assert (await selfcheck.draft(session, teacher.id, "who5")).data["alerted"] is False
+
+
+async def test_whether_someone_is_in_an_open_chat_follows_every_change_of_a_chat(app_sessions):
+    """Asked on every menu press and message (is this person in a live chat?): once known, no
+    statement; any chat opened, closed or left since is seen by the next update."""
+    from storage.models.base import utcnow
+    from storage.repo import chat
+
+    sessions, caches = app_sessions
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        psychologist = await users.create(session, TEACHER + 1, "ru")
+        planned = await chat.create_session(session, teacher.id, psychologist.id, utcnow(), utcnow())
+
+    async def open_chat(user_id: int) -> int | None:
+        async with sessions.begin() as session:
+            found = await chat.active_for(session, user_id)
+            return found.id if found else None
+
+    statements: list[str] = []
+    event.listen(
+        sessions.kw["bind"].sync_engine,
+        "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: statements.append(statement.split()[0]),
+    )
+    assert await open_chat(teacher.id) is None
+    assert statements == ["SELECT"]
+    assert await open_chat(teacher.id) is None
+    assert statements == ["SELECT"]  # known: no statement
+
+    async with sessions.begin() as session:  # the chat clock opens it (a bulk UPDATE)
+        await chat.mark_open(session, planned.id)
+    assert await open_chat(teacher.id) == planned.id
+    assert await open_chat(psychologist.id) == planned.id
+
+    async with sessions.begin() as session:  # the teacher steps out to the menu (an ORM flush)
+        await chat.set_away(session, await chat.active_for(session, teacher.id), teacher.id, True)
+        assert await chat.active_for(session, teacher.id) is not None  # read again in the same update
+    async with sessions.begin() as session:
+        await chat.mark_closed(session, planned.id)
+    assert await open_chat(teacher.id) is None
+    assert await open_chat(psychologist.id) is None
+    assert len(caches.open_chats) == 2

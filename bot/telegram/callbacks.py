@@ -1,8 +1,39 @@
-"""Callback-data factories. Short prefixes and ids only: Telegram allows 64 bytes."""
+"""Callback-data factories. Short prefixes and ids only: Telegram allows 64 bytes.
+
+A press is unpacked once: the router whose presses have its prefix unpacks it
+(bot/telegram/dispatch.py), and every handler's filter there reads that one instance.
+"""
+
+from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Literal
 
-from aiogram.filters.callback_data import CallbackData
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+from aiogram.types import CallbackQuery
+from magic_filter import MagicFilter
+from pydantic import ConfigDict
+
+
+class Pressed(CallbackQueryFilter):
+    """aiogram's filter of a press, reading the callback data the router already unpacked."""
+
+    async def __call__(  # aiogram injects what the router found
+        self, query: CallbackQuery, callback_data: CallbackData | None = None
+    ) -> Literal[False] | dict[str, Any]:
+        if not isinstance(callback_data, self.callback_data):
+            return await super().__call__(query)  # a router that does not unpack (tests build some)
+        if self.rule is None or self.rule.resolve(callback_data):
+            return {"callback_data": callback_data}
+        return False
+
+
+class Press(CallbackData, prefix="~"):  # the base of every press; "~" itself is never sent
+    model_config = ConfigDict(frozen=True)  # one instance is shared by the filters of an update
+
+    @classmethod
+    def filter(cls, rule: MagicFilter | None = None) -> CallbackQueryFilter:
+        return Pressed(callback_data=cls, rule=rule)
 
 
 class Section(StrEnum):
@@ -23,7 +54,7 @@ class Section(StrEnum):
     ADMIN = "admin"
 
 
-class Menu(CallbackData, prefix="m"):
+class Menu(Press, prefix="m"):
     item: Section
 
 
@@ -34,16 +65,16 @@ class LangOrigin(StrEnum):
     SETTINGS = "st"
 
 
-class Lang(CallbackData, prefix="lg"):
+class Lang(Press, prefix="lg"):
     code: str
     origin: LangOrigin = LangOrigin.START
 
 
-class Consent(CallbackData, prefix="cs"):
+class Consent(Press, prefix="cs"):
     agree: bool
 
 
-class Privacy(CallbackData, prefix="pv"):
+class Privacy(Press, prefix="pv"):
     page: int  # 1-based, of handlers/common/about.PRIVACY_PAGES
 
 
@@ -59,7 +90,7 @@ class SettingsAction(StrEnum):
     ERASE = "erase"
 
 
-class Settings(CallbackData, prefix="st"):
+class Settings(Press, prefix="st"):
     """`value`: a region code (SET_REGION), "on"/"off" (ANNOUNCEMENTS), "detail"/"neutral" (SET_CALENDAR)."""
 
     action: SettingsAction
@@ -72,7 +103,7 @@ class AdminAction(StrEnum):
     MAKE = "make"  # make the invite link
 
 
-class Admin(CallbackData, prefix="ad"):
+class Admin(Press, prefix="ad"):
     """`role`: the role invited (psychologist, coordinator); `region`: a region code, "" any."""
 
     action: AdminAction
@@ -96,7 +127,7 @@ class SelfCheckAction(StrEnum):
     ERASE = "erase"
 
 
-class SelfCheck(CallbackData, prefix="sc"):
+class SelfCheck(Press, prefix="sc"):
     """Self-check screens; `inst` is an instrument key."""
 
     action: SelfCheckAction
@@ -111,7 +142,7 @@ class LibraryAction(StrEnum):
     READ = "read"  # r: a reading, p: its page
 
 
-class Library(CallbackData, prefix="lb"):
+class Library(Press, prefix="lb"):
     """The self-help library. i, n: the self-check result a reading was opened from (Back leads there)."""
 
     a: LibraryAction
@@ -127,7 +158,7 @@ class DrawingAction(StrEnum):
     SEND = "send"  # e, b: consented
 
 
-class Drawing(CallbackData, prefix="dr"):
+class Drawing(Press, prefix="dr"):
     """A journal drawing shown to the psychologist of one booking, with consent."""
 
     a: DrawingAction
@@ -151,7 +182,7 @@ class RelaxAction(StrEnum):
     TEMPLATE = "tpl"  # the exercise's printable template
 
 
-class Relax(CallbackData, prefix="rx"):
+class Relax(Press, prefix="rx"):
     action: RelaxAction
     value: str = ""
 
@@ -163,7 +194,7 @@ class MoodAction(StrEnum):
     CHART = "chart"
 
 
-class Mood(CallbackData, prefix="md"):
+class Mood(Press, prefix="md"):
     action: MoodAction
     value: int | None = None
 
@@ -176,7 +207,7 @@ class ChatAction(StrEnum):
     DECLINE = "decline"
 
 
-class Chat(CallbackData, prefix="ch"):
+class Chat(Press, prefix="ch"):
     """Anonymous chat; id a chat session, or the question a live chat is offered on."""
 
     action: ChatAction
@@ -192,7 +223,7 @@ class AskAction(StrEnum):
     LIVE = "live"  # offer a live chat
 
 
-class Ask(CallbackData, prefix="aq"):
+class Ask(Press, prefix="aq"):
     """Anonymous questions; id the question."""
 
     action: AskAction
@@ -223,7 +254,7 @@ class GroupScope(StrEnum):
     ALL = "a"
 
 
-class Group(CallbackData, prefix="gr"):
+class Group(Press, prefix="gr"):
     """Group sessions. s: a session id; f, l, k, g: the list's filters (format, language, kind: "" any;
     g None: the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
 
@@ -280,7 +311,7 @@ class Audience(StrEnum):
     WAITLIST = "waitlist"
 
 
-class Coord(CallbackData, prefix="co"):
+class Coord(Press, prefix="co"):
     """Coordinator's cabinet. i: a broadcast, session or psychologist id; n: minutes; v: one plain
     value (a region code, a language, a format); to: an audience."""
 
@@ -299,7 +330,7 @@ class StatAction(StrEnum):
     DETAILS = "more"  # s: a section of the details
 
 
-class Stat(CallbackData, prefix="cst"):
+class Stat(Press, prefix="cst"):
     """Coordinators' statistics. p = a period code from bot/services/periods.py ("m202610", "q20263",
     "y2025"; "" the latest month); r = a region code, "" the country; s = a section of the
     details (bot/views/statistics.py SECTIONS)."""
@@ -315,7 +346,7 @@ class ReportAction(StrEnum):
     MAKE = "make"  # f: xlsx or pdf
 
 
-class Report(CallbackData, prefix="rep"):
+class Report(Press, prefix="rep"):
     """Reports for the ministry: p, r as in Stat (a period code, a region code or "" the country);
     f: the file's format."""
 
@@ -341,7 +372,7 @@ class BookAction(StrEnum):
     WAIT = "wait"  # no free time: tell me once when one with these filters opens
 
 
-class Book(CallbackData, prefix="bk"):
+class Book(Press, prefix="bk"):
     """Booking a consultation. f format, l language ("" any), g region ("" any), d day YYYYMMDD,
     s slot id, r the booking being rescheduled (0 = new), p a psychologist's profile id (0 = any)."""
 
@@ -391,7 +422,7 @@ class PsyAction(StrEnum):
     REMOVE_SLOT = "rm"  # id, v: the day shown
 
 
-class Psy(CallbackData, prefix="ps"):
+class Psy(Press, prefix="ps"):
     """Psychologist's cabinet. a: the action; v a value (profile field, day YYYYMMDD, weekday 0-6);
     t a time HHMM; e an end time HHMM; f a format; n minutes or weeks; id a slot or booking id."""
 
@@ -413,7 +444,7 @@ class MineAction(StrEnum):
     UNWAIT = "unwait"  # stop waiting for a time to open
 
 
-class Mine(CallbackData, prefix="mb"):
+class Mine(Press, prefix="mb"):
     """My bookings. id: a booking; stars: the rating (RATE)."""
 
     a: MineAction
@@ -428,7 +459,7 @@ class NudgeAction(StrEnum):
     OFF = "off"
 
 
-class Nudge(CallbackData, prefix="nu"):
+class Nudge(Press, prefix="nu"):
     """Opt-in nudges (Settings → Reminders); k: a kind (mood, relax, who5); minute: of the day."""
 
     a: NudgeAction
@@ -444,7 +475,7 @@ class StaffAction(StrEnum):
     ON = "on"  # reactivate
 
 
-class Staff(CallbackData, prefix="sa"):
+class Staff(Press, prefix="sa"):
     """Staff administration (coordinators, admins): id a psychologist profile; p a page of the list."""
 
     a: StaffAction
@@ -467,14 +498,14 @@ class SafeAction(StrEnum):
     CONCERN = "cc"  # I am worried about a student or someone close
 
 
-class Safe(CallbackData, prefix="sf"):
+class Safe(Press, prefix="sf"):
     """The safety screen and what follows it; n: a plan step (1-6)."""
 
     a: SafeAction
     n: int = 0
 
 
-class Handoff(CallbackData, prefix="hf"):
+class Handoff(Press, prefix="hf"):
     """A psychologist takes a crisis hand-off (the question id): the live chat opens."""
 
     id: int
@@ -491,7 +522,7 @@ class DutyAction(StrEnum):
     REMOVE = "rm"  # id: a duty window
 
 
-class Duty(CallbackData, prefix="du"):
+class Duty(Press, prefix="du"):
     a: DutyAction
     d: int = 0
     t: int = 0
@@ -505,7 +536,7 @@ class MuteAction(StrEnum):
     LIST = "list"  # a coordinator's list of the mutes in force (also /mutes)
 
 
-class Mute(CallbackData, prefix="mu"):
+class Mute(Press, prefix="mu"):
     a: MuteAction
     id: int = 0
     hours: int = 0
@@ -523,7 +554,7 @@ class PracticeAction(StrEnum):
     CASELOAD = "c"  # today and this week
 
 
-class Practice(CallbackData, prefix="pr"):
+class Practice(Press, prefix="pr"):
     a: PracticeAction
     id: int = 0
     g: int = 0  # 1: `id` is a group session
@@ -541,7 +572,7 @@ class IntakeAction(StrEnum):
     BEFORE = "b"  # v: "y" or "n": saved
 
 
-class Intake(CallbackData, prefix="in"):
+class Intake(Press, prefix="in"):
     a: IntakeAction
     id: int = 0
     v: str = ""
@@ -552,7 +583,7 @@ class CarryAction(StrEnum):
     SET = "s"  # id: a psychologist profile, on
 
 
-class Carry(CallbackData, prefix="cy"):
+class Carry(Press, prefix="cy"):
     """Continuity by consent: may this psychologist see my earlier sessions with them?"""
 
     a: CarryAction
@@ -560,5 +591,5 @@ class Carry(CallbackData, prefix="cy"):
     on: bool = False
 
 
-class Coverage(CallbackData, prefix="cv"):
+class Coverage(Press, prefix="cv"):
     """A coordinator's duty coverage of their region (handlers/coordinator/coverage.py)."""

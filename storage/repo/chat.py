@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.cache import MISSING, caches_of, read_through, recall
 from storage.db import changed
 from storage.models import AnonQuestion, ChatSession, User
 from storage.models.base import utcnow
@@ -70,9 +71,9 @@ async def get_session(session: AsyncSession, chat_id: int) -> ChatSession | None
     return await session.get(ChatSession, chat_id)
 
 
-async def active_for(session: AsyncSession, user_id: int) -> ChatSession | None:
+def open_chat_of(user_id: int | ColumnElement[int]) -> Select[ChatSession]:
     """The open chat this user takes part in (the newest, should two ever overlap)."""
-    return await session.scalar(
+    return (
         select(ChatSession)
         .where(
             ChatSession.status == "open",
@@ -81,6 +82,23 @@ async def active_for(session: AsyncSession, user_id: int) -> ChatSession | None:
         .order_by(ChatSession.starts_at.desc(), ChatSession.id.desc())
         .limit(1)
     )
+
+
+async def active_for(session: AsyncSession, user_id: int) -> ChatSession | None:
+    """The open chat this user takes part in. Asked on every menu press and message, so answered
+    from the cache (SQLite) or this update's first read when either knows (None: no chat)."""
+    cache = caches_of(session).open_chats
+    known = recall(session, cache, user_id)
+    if known is None:
+        return None
+    if known is not MISSING:
+        chat = await session.get(ChatSession, known)
+        if chat is not None and chat.status == "open":
+            return chat
+    generation = cache.generation
+    chat = await session.scalar(open_chat_of(user_id))
+    read_through(session.sync_session, cache, user_id, chat.id if chat else None, generation)
+    return chat
 
 
 async def next_or_recent_for(
