@@ -29,10 +29,10 @@ from bot.services.accounts import Accounts
 from bot.services.bookings import Bookings
 from bot.services.keys import build_crypto
 from bot.telegram.bot import build_bot
-from bot.telegram.fsm import DatabaseStorage, SealedRedisStorage
+from bot.telegram.fsm import DatabaseStorage, LockedFSM, SealedRedisStorage
 from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
 from bot.telegram.isolation import ForgetfulEventIsolation
-from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, UserMiddleware
+from bot.telegram.middlewares import CommitMiddleware, DatabaseMiddleware, FirstRead, UserMiddleware
 from bot.telegram.profile import publish_profile
 from bot.telegram.throttle import ThrottleMiddleware
 from bot.workers import (
@@ -116,6 +116,9 @@ def build_dispatcher(
         dispatcher, settings
     )  # guided-exercise timers, one runner per dispatcher; first: it times updates
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    # SQLite's row caches answer the first reads in process; replicas share PostgreSQL, so one statement.
+    first_read = None if db.is_sqlite(settings.database.url) else FirstRead(sessions, storage)
+    dispatcher.fsm = LockedFSM(storage, isolation, first_read)
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(CommitMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware(settings))

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,7 +105,7 @@ class RowCache:
 def column_values(instance: Any) -> tuple | None:
     """The row as plain values (mutable ones copied), or None when some column is not loaded."""
     loaded = inspect(instance).dict
-    keys = _column_keys(type(instance))
+    keys = column_keys(type(instance))
     if any(key not in loaded for key in keys):
         return None
     return tuple(_copied(loaded[key]) for key in keys)
@@ -116,9 +116,15 @@ def _copied(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
 
-def _column_keys(entity: type) -> tuple[str, ...]:
-    mapper: Mapper[Any] = inspect(entity)
-    return tuple(attribute.key for attribute in mapper.column_attrs)
+_COLUMN_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def column_keys(entity: type) -> tuple[str, ...]:
+    """The entity's column attributes, in the order its values are kept and attached."""
+    if entity not in _COLUMN_KEYS:
+        mapper: Mapper[Any] = inspect(entity)
+        _COLUMN_KEYS[entity] = tuple(attribute.key for attribute in mapper.column_attrs)
+    return _COLUMN_KEYS[entity]
 
 
 def caches_of(session: AsyncSession | Session) -> RowCaches:
@@ -138,6 +144,21 @@ def read_through(
         cache.put(key, value, generation)
 
 
+def attach(session: Session, entity: type[Row], values: tuple, generation: int) -> Row:
+    """The row of these column values as loaded in `session` (changing it flushes only what
+    changed); the session's own instance if it has one already (read twice in one update)."""
+    instance = inspect(entity).class_manager.new_instance()
+    for column, value in zip(column_keys(entity), values, strict=True):
+        set_committed_value(instance, column, _copied(value))
+    make_transient_to_detached(instance)
+    present = session.identity_map.get(inspect(instance).key)
+    if present is not None:
+        return cast(Row, present)
+    inspect(instance).info[READ_AT] = generation
+    session.add(instance)
+    return instance
+
+
 async def cached_row(
     session: AsyncSession,
     cache: RowCache,
@@ -147,19 +168,12 @@ async def cached_row(
 ) -> Row | None:
     """The row of `entity` with cache key `key`, read by `query()` when the cache lacks it.
     A cached row joins the session as loaded: changing it flushes only what changed."""
-    values = cache.get(key)
+    values = recall(session, cache, key)
     sync_session = session.sync_session
+    if values is None:  # known to be absent (this update's first read)
+        return None
     if values is not MISSING:
-        instance = inspect(entity).class_manager.new_instance()
-        for column, value in zip(_column_keys(entity), values, strict=True):
-            set_committed_value(instance, column, _copied(value))
-        make_transient_to_detached(instance)
-        present = sync_session.identity_map.get(inspect(instance).key)
-        if present is not None:  # already in this session (read twice in one update): that one
-            return present
-        inspect(instance).info[READ_AT] = cache.generation
-        sync_session.add(instance)
-        return instance
+        return attach(sync_session, entity, values, cache.generation)
     generation = cache.generation
     instance = await session.scalar(query())
     if instance is not None and (values := column_values(instance)) is not None:
@@ -249,6 +263,7 @@ class RowCaches:
             if watched is None:
                 continue
             key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
+            session.info.get(KNOWN, {}).get(cache, {}).pop(key, None)
             untouched_by_others = instance in inserted or (
                 READ_AT in info and not cache.changed_since(key, info[READ_AT])
             )

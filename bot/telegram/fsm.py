@@ -3,16 +3,21 @@ on the default single-process setup. Keys are blind indexes; data is encrypted."
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import crypto
@@ -52,6 +57,36 @@ class UpdateSession:
 
 
 update_session: ContextVar[UpdateSession | None] = ContextVar("demeu_update_session", default=None)
+
+
+class LockedFSM(FSMContextMiddleware):
+    """aiogram's FSM middleware (the same context, the same per-user lock) that, inside the lock and
+    before the state is read, lets `read_first` fetch at once what the update needs."""
+
+    def __init__(
+        self,
+        storage: BaseStorage,
+        events_isolation: BaseEventIsolation,
+        read_first: Callable[[FSMContext, dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(storage, events_isolation)
+        self.read_first = read_first
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        if context is None:
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):  # state read after the lock (aiogram #1317)
+            if self.read_first is not None:
+                await self.read_first(context, data)
+            data.update({"state": context, "raw_state": await context.get_state()})
+            return await handler(event, data)
 
 
 class DatabaseStorage(BaseStorage):
@@ -145,9 +180,25 @@ class DatabaseStorage(BaseStorage):
         """Sessions come from the app's engine, which the app disposes."""
 
 
+class _Known(dict[str, Any]):
+    """Per update, inside the user's lock: the Redis values of their state and data as read with
+    the lock (None: absent), kept up to date by this update's writes; raw as stored (encrypted).
+    Emptied when the lock is freed: a task the update started (which copies the context) reads
+    Redis again after that."""
+
+
+_redis_known: ContextVar[_Known | None] = ContextVar("demeu_redis_known", default=None)
+# Frees the lock only if it is still this update's (it may have expired and been taken since).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
 class SealedRedisStorage(RedisStorage):
     """aiogram's RedisStorage with the state encrypted and padded like its data: a state's name
-    ("SafetyPlan:step") would otherwise say in clear what someone is doing."""
+    ("SafetyPlan:step") would otherwise say in clear what someone is doing.
+
+    A press costs two round trips: the user's lock taken and their state and data read in one
+    pipeline, the lock freed at the end (aiogram's lock, GETs and DELs took six); what the update
+    read or wrote is known, so a key known to be absent is not deleted again."""
 
     @classmethod
     def for_url(cls, url: str, prefix: str = "demeu:fsm") -> SealedRedisStorage:
@@ -158,16 +209,78 @@ class SealedRedisStorage(RedisStorage):
             json_loads=crypto.json_loads_encrypted,
         )
 
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        name = state.state if isinstance(state, State) else state
-        redis_key = self.key_builder.build(key, "state")
-        if name is None:
+    def create_isolation(self, **kwargs: Any) -> ReadingRedisIsolation:  # type: ignore[override]
+        return ReadingRedisIsolation(self, **kwargs)
+
+    async def _get(self, redis_key: str) -> Any:
+        known = _redis_known.get()
+        if known is not None and redis_key in known:
+            return known[redis_key]
+        return await self.redis.get(redis_key)
+
+    async def _put(self, redis_key: str, value: str | None, ttl: Any) -> None:
+        known = _redis_known.get()
+        if value is None:
+            if known is not None and redis_key in known and known[redis_key] is None:
+                return  # nothing there to delete
             await self.redis.delete(redis_key)
         else:
-            await self.redis.set(redis_key, crypto.active().encrypt(name, FSM_STATE_SIZE), ex=self.state_ttl)
+            await self.redis.set(redis_key, value, ex=ttl)
+        if known:  # only while the update holds the lock (emptied after)
+            known[redis_key] = value
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        name = state.state if isinstance(state, State) else state
+        sealed = crypto.active().encrypt(name, FSM_STATE_SIZE) if name is not None else None
+        await self._put(self.key_builder.build(key, "state"), sealed, self.state_ttl)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        value = await self.redis.get(self.key_builder.build(key, "state"))
+        value = await self._get(self.key_builder.build(key, "state"))
         if value is None:
             return None
         return crypto.active().decrypt(value.decode() if isinstance(value, bytes) else value)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._put(
+            self.key_builder.build(key, "data"), self.json_dumps(dict(data)) if data else None, self.data_ttl
+        )
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        value = await self._get(self.key_builder.build(key, "data"))
+        if value is None:
+            return {}
+        return cast(dict[str, Any], self.json_loads(value.decode() if isinstance(value, bytes) else value))
+
+
+class ReadingRedisIsolation(BaseEventIsolation):
+    """One update at a time per user across replicas (a Redis lock, as aiogram's), with the user's
+    state and data read in the same round trip as the lock is taken."""
+
+    def __init__(self, storage: SealedRedisStorage, timeout: float = 60.0, retry: float = 0.02) -> None:
+        self.storage, self.timeout, self.retry = storage, timeout, retry
+        self.release = storage.redis.register_script(_RELEASE)
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        build = self.storage.key_builder.build
+        lock_key, state_key, data_key = build(key, "lock"), build(key, "state"), build(key, "data")
+        token = secrets.token_hex(16)
+        while True:
+            async with self.storage.redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock_key, token, nx=True, px=int(self.timeout * 1000))
+                pipe.mget(state_key, data_key)
+                taken, (state, data) = await pipe.execute()
+            if taken:
+                break
+            await asyncio.sleep(self.retry)  # the same user's other update is being handled
+        known = _Known({state_key: state, data_key: data})
+        token_of_known = _redis_known.set(known)
+        try:
+            yield
+        finally:
+            known.clear()
+            _redis_known.reset(token_of_known)
+            await self.release(keys=[lock_key], args=[token])
+
+    async def close(self) -> None:
+        """The storage's connection pool is closed with the storage."""

@@ -10,12 +10,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject
 from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.telegram.fsm import UpdateSession, update_session
+from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
+from storage import crypto
+from storage.cache import attach, caches_of, remember
+from storage.models import FsmRecord
 from storage.models.base import utcnow
 from storage.repo import users
 
@@ -41,6 +46,47 @@ class DatabaseMiddleware(BaseMiddleware):
                 update_session.reset(token)
 
 
+def private_person(data: dict[str, Any]) -> TelegramUser | None:
+    """The person behind the update, when it comes from a private chat (Demeu talks in no other)."""
+    telegram_user: TelegramUser | None = data.get("event_from_user")
+    chat = data.get("event_chat")
+    if telegram_user is None or telegram_user.is_bot or (chat is not None and chat.type != "private"):
+        return None
+    return telegram_user
+
+
+class FirstRead:
+    """Where the row caches hold nothing (PostgreSQL, shared by replicas): what every update needs —
+    the user, their conversation state, their open chat — read in one statement outside any
+    transaction, inside the user's lock (bot/telegram/fsm.LockedFSM), for the update's session to
+    use as read. A press that writes nothing then costs one round trip, not four (BEGIN, state,
+    user, COMMIT)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], storage: BaseStorage) -> None:
+        self.engine = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self.storage = storage if isinstance(storage, DatabaseStorage) else None  # Redis: its own read
+
+    async def __call__(self, context: FSMContext, data: dict[str, Any]) -> None:
+        person = private_person(data)
+        if person is None:
+            return
+        session: AsyncSession = data["session"]
+        fsm_key = self.storage.keys.build(context.key) if self.storage else None
+        user_index = crypto.active().user_index(person.id)
+        found = await users.first_read(self.engine, user_index, fsm_key)
+        caches = caches_of(session)
+        remember(session, caches.users, user_index, found.user)
+        if found.user is not None:
+            remember(session, caches.open_chats, found.user[users.USER_ID], found.open_chat)
+        current = update_session.get()
+        if fsm_key and current is not None:
+            current.records[fsm_key] = (
+                attach(session.sync_session, FsmRecord, found.state, caches.fsm.generation)
+                if found.state
+                else None
+            )
+
+
 class CommitMiddleware(BaseMiddleware):
     """Commits when the handler returns. Placed inside the FSM middleware, so within the user's
     event-isolation lock: their next update starts only once this one's changes are committed
@@ -57,9 +103,8 @@ class UserMiddleware(BaseMiddleware):
         self.admins = frozenset(settings.bot.admins)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        telegram_user: TelegramUser | None = data.get("event_from_user")
-        chat = data.get("event_chat")
-        if telegram_user is None or telegram_user.is_bot or (chat is not None and chat.type != "private"):
+        telegram_user = private_person(data)
+        if telegram_user is None:
             return None  # Demeu talks to people in private chats only
         session: AsyncSession = data["session"]
         user = await users.by_telegram_id(session, telegram_user.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cache import MISSING, caches_of, read_through, recall
@@ -71,7 +71,7 @@ async def get_session(session: AsyncSession, chat_id: int) -> ChatSession | None
     return await session.get(ChatSession, chat_id)
 
 
-def open_chat_of(user_id: int | ColumnElement[int]) -> Select[ChatSession]:
+def open_chat_of(user_id: int | SQLColumnExpression[int]) -> Select[ChatSession]:
     """The open chat this user takes part in (the newest, should two ever overlap)."""
     return (
         select(ChatSession)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, delete, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import crypto
-from storage.cache import cached_row, caches_of
-from storage.models import AuditEntry, FsmRecord, User
+from storage.cache import cached_row, caches_of, column_keys
+from storage.models import AuditEntry, ChatSession, FsmRecord, User
 from storage.models.base import utcnow
+from storage.repo.chat import open_chat_of
 
 
 async def by_telegram_id(session: AsyncSession, telegram_user_id: int) -> User | None:
@@ -66,3 +70,48 @@ async def audit(
     target_id: int | None = None,
 ) -> None:
     session.add(AuditEntry(actor=actor, action=action, target_type=target_type, target_id=target_id))
+
+
+@dataclass(frozen=True)
+class FirstRead:
+    """What an update needs before its handler, as column values (storage.cache.column_keys order)."""
+
+    user: tuple | None
+    state: tuple | None  # the FsmRecord, when the state is kept in the database and exists
+    open_chat: int | None
+
+
+USER_ID = column_keys(User).index("id")
+
+
+@functools.cache
+def _first_read_query(with_state: bool) -> Select[Any]:
+    """Built once (SQLAlchemy then also compiles it once): a statement per press is measurable."""
+    user_columns = [getattr(User, key) for key in column_keys(User)]
+    fsm_columns = [getattr(FsmRecord, key) for key in column_keys(FsmRecord)] if with_state else []
+    open_chat = open_chat_of(User.id).with_only_columns(ChatSession.id).scalar_subquery()
+    one = select(literal(1).label("one")).subquery("one")
+    query = select(*user_columns, *fsm_columns, open_chat).select_from(one)
+    query = query.outerjoin(User, User.tg_index == bindparam("user_index"))
+    if with_state:
+        query = query.outerjoin(FsmRecord, FsmRecord.key == bindparam("fsm_key"))
+    return query
+
+
+async def first_read(engine: AsyncEngine, user_index: str, fsm_key: str | None) -> FirstRead:
+    """The user, their conversation state and their open chat in one statement. `engine` runs it
+    outside any transaction (an AUTOCOMMIT engine: PostgreSQL would take a BEGIN and a COMMIT for
+    it, two more round trips; one statement sees one committed moment either way)."""
+    users_count = len(column_keys(User))
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                _first_read_query(fsm_key is not None), {"user_index": user_index, "fsm_key": fsm_key}
+            )
+        ).one()
+    user, state = row[:users_count], row[users_count:-1]
+    return FirstRead(
+        user=tuple(user) if user[0] is not None else None,
+        state=tuple(state) if fsm_key and state[0] is not None else None,
+        open_chat=row[-1],
+    )
