@@ -93,3 +93,17 @@ async def test_a_bot_started_while_the_bot_api_is_down_comes_up_when_it_answers(
         await bot.session.close()
     assert me.username == fake_api.bot_user["username"]
     assert [c.method for c in fake_api.calls if c.method == "getMe"] == ["getMe"] * 3
+
+
+def test_the_bot_starts_without_the_libraries_of_documents_and_charts():
+    """matplotlib (with numpy and Pillow), fpdf2 and openpyxl are imported when a chart, a report
+    or a template is first made: 50 MB and a second at every start of a bot that may make none."""
+    import subprocess
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bot.app; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not {"matplotlib", "fpdf", "openpyxl", "numpy", "PIL"} & set(loaded)

@@ -16,11 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import cast
 
-import matplotlib
 from aiogram.utils.i18n import gettext as _
-from fpdf import FPDF
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 
 from bot.content.instruments import Lang
 from bot.services.anonymity import HIDDEN
@@ -28,8 +24,16 @@ from bot.services.periods import SETTLE
 from bot.services.statistics import Figure, FormatFigure, Part, Report, ScaleBands, Taken
 from bot.views.statistics import area_name, local_number, part_label, period_name, scale_label
 
-# DejaVu Sans has every Kazakh letter; matplotlib (a dependency, for the charts) ships it.
-FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+def font_dir() -> Path:
+    """DejaVu Sans has every Kazakh letter; matplotlib (a dependency, for the charts) ships it.
+    matplotlib, fpdf2 and openpyxl are imported when a document is first made, not at start
+    (with numpy and Pillow, 60 MB and a second of a bot that may never make one)."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
 FORMATS = ("xlsx", "pdf")
 
 
@@ -117,6 +121,9 @@ def cell_value(value: str) -> int | str:
 
 
 def xlsx(document: Document) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None, "a new workbook has a sheet"
@@ -147,11 +154,13 @@ def xlsx(document: Document) -> bytes:
 
 
 def pdf(document: Document) -> bytes:
+    from fpdf import FPDF
+
     page = FPDF(format="A4")
     page.set_creator("Demeu")
     page.set_title(document.title)
-    page.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
-    page.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    page.add_font("DejaVu", "", str(font_dir() / "DejaVuSans.ttf"))
+    page.add_font("DejaVu", "B", str(font_dir() / "DejaVuSans-Bold.ttf"))
     page.set_auto_page_break(auto=True, margin=15)
     page.add_page()
     width = page.epw

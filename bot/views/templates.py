@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import math
 
-from fpdf import FPDF
-
-from bot.views.reports import FONT_DIR
+from bot.views.reports import font_dir
 
 RINGS = (90.0, 68.0, 46.0, 24.0, 8.0)  # radii in mm, outermost first
 SPOKES = 12
 
 
 def mandala_pdf(title: str, hint: str) -> bytes:
+    from fpdf import FPDF  # on first use (bot/views/reports.font_dir)
+
     page = FPDF(format="A4")
     page.set_creator("Demeu")
     page.set_title(title)
-    page.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
+    page.add_font("DejaVu", "", str(font_dir() / "DejaVuSans.ttf"))
     page.add_page()
     page.set_font("DejaVu", "", 14)
     page.cell(page.epw, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
