@@ -11,10 +11,12 @@ from sqlalchemy import select, text
 
 from bot.content.regions import regions
 from bot.services import tallies
+from bot.services.anonymity import HIDDEN
 from storage import db
 from storage.models import StatTally
 
 TZ = ZoneInfo("Asia/Almaty")
+QUANTILES = ("wait-video-median", "wait-video-p90")
 NOW = datetime(2026, 12, 1, 22, 30, tzinfo=TZ)  # late evening: the next local day is 90 minutes away
 
 
@@ -89,3 +91,39 @@ async def test_a_months_rows_are_written_at_once_and_counted_exactly(database_ur
         assert not any(value.isdigit() for value in stored), "sealed"
     finally:
         await engine.dispose()
+
+
+async def test_a_quarters_median_and_p90_come_from_its_months_buckets(database_url):
+    """A quarter stores its months' buckets added up, and its waits are read from them: not a
+    median of medians. Shown only over at least the minimum searches that found a time."""
+    from bot.services import statistics
+    from bot.services.periods import Period
+
+    quarter = Period("q", 2026, 3)
+    one, two, three = quarter.months
+    region = next(iter(regions()))
+
+    def month(buckets: dict[str, int]) -> dict:
+        values = Counter({tallies.wait_name("video", b): n for b, n in buckets.items()})
+        names = statistics._names(one)
+        return {"raw": statistics._scopes(values, {region: values}, names)}
+
+    months = {one.code: month({"d0": 3}), two.code: month({"d14": 2}), three.code: month({"none": 4})}
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    try:
+        async with db.session_factory(engine)() as session:
+            raw = await statistics.count_sum(session, quarter, TZ, months)
+    finally:
+        await engine.dispose()
+    assert (
+        raw[region][tallies.wait_name("video", "d0")] == 3 and raw[""][tallies.wait_name("video", "d14")] == 2
+    )
+
+    def waits(minimum: int) -> dict[str, str]:
+        shown = statistics.Shown({"raw": raw, "hidden": {region: []}}, region)
+        return {f.key: f.value for f in statistics._demand(shown, region, minimum) if f.key in QUANTILES}
+
+    # 5 found a time (3 the same day, 2 within 14 days): the 3rd is the median, the 5th the p90.
+    assert waits(5) == {"wait-video-median": "d0", "wait-video-p90": "d14"}
+    assert waits(6) == {"wait-video-median": HIDDEN, "wait-video-p90": HIDDEN}, "fewer than the minimum"
