@@ -6,6 +6,7 @@ real search and crisis message are counted in the month's sealed tallies, and th
 shows this month's searches, waits and the hours ahead of the coordinator's region."""
 
 import io
+import itertools
 import re
 from datetime import timedelta
 
@@ -17,7 +18,8 @@ from bot.content.regions import region_name
 from bot.services import tallies
 from bot.services.anonymity import HIDDEN
 from bot.telegram.callbacks import Menu
-from storage.models import Booking, BookingWait, GroupSeat, GroupSession, PsychologistProfile, Slot
+from bot.views import statistics as view
+from storage.models import Booking, BookingWait, GroupSeat, GroupSession, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.repo import users
 from tests.conftest import STATS_CEILING
@@ -36,7 +38,7 @@ from tests.test_reports_e2e import figures, workbook_rows
 from tests.test_safety_e2e import CRISIS
 
 TEACHER = 7300
-DECIMAL = {"kk": ",", "ru": ","}
+NEW_IDS = itertools.count(760_000)  # Telegram ids of the group sessions' teachers
 
 
 def untagged(html: str) -> str:
@@ -44,24 +46,23 @@ def untagged(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-async def group(session, start, kind: str, seats: int, status: str = "enrolled", capacity: int = 10) -> None:
-    session_row = GroupSession(
+async def group(session, start, kind: str, seats: int, status: str = "enrolled") -> None:
+    """An office group session of `kind` in KZ-61 for 10, with `seats` teachers of that status."""
+    row = GroupSession(
         title_kk="Топ",
         title_ru="Группа",
         starts_at=start,
-        capacity=capacity,
+        capacity=10,
         format="offline",
         kind=kind,
         region=REGION,
         language="ru",
     )
-    session.add(session_row)
+    session.add(row)
     await session.flush()
     for n in range(seats):
-        user = await users.create(
-            session, 760_000 + 100 * len(kind) + n + (1000 if status != "enrolled" else 0), "ru"
-        )
-        session.add(GroupSeat(session_id=session_row.id, user_id=user.id, status=status, position=n))
+        user = await users.create(session, next(NEW_IDS), "ru")
+        session.add(GroupSeat(session_id=row.id, user_id=user.id, status=status, position=n))
 
 
 async def seed_figures(bot, teachers: list[int]) -> None:
@@ -77,7 +78,7 @@ async def seed_figures(bot, teachers: list[int]) -> None:
         for kind, seats in (("training", 6), ("art", 7), ("relax", 2)):
             await group(session, start, kind, seats)
         for n in range(7):
-            teacher = await session.get(type(profile.user), teachers[n])
+            teacher = await session.get(User, teachers[n])
             if n < 5:
                 await book(session, profile, teacher, 100 + n, "office", "attended", start=start)
             else:
@@ -162,8 +163,8 @@ async def test_further_figures_agree_everywhere_and_the_capacity_view(fake_api, 
         "gs-art-seats": "7",
         "gs-art-fill": "70%",
         "gs-relax-seats": HIDDEN,
-        "dm-office-published": f"7{DECIMAL[lang]}0",
-        "dm-office-booked": f"5{DECIMAL[lang]}0",
+        "dm-office-published": view.local_number("7.0", lang),
+        "dm-office-booked": view.local_number("5.0", lang),
         "dm-office-share": "71%",
         "dm-video-published": "—",  # open to every region: the country's report has it
         "wait-video": "8",
@@ -216,7 +217,7 @@ async def test_further_figures_agree_everywhere_and_the_capacity_view(fake_api, 
             none=0,
             median=t("co-wait-days").format(days=first[1:]) if first != "d0" else t("co-wait-today"),
             waiting=0,
-            published=f"6{DECIMAL[lang]}0",
+            published=view.local_number("6.0", lang),
             booked=HIDDEN,
             share=HIDDEN,
             days=14,
