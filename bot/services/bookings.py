@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import BookingConfig
 from bot.events import BookingChange, BookingChanged, Events
+from bot.services import tallies
 from bot.services.rooms import prepare_booking
 from storage.models import Booking, BookingWait, Slot, User
 from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
@@ -45,6 +46,10 @@ class BookResult:
     @property
     def ok(self) -> bool:
         return self.status is BookStatus.OK
+
+
+def _days(slots: list[Slot], tz: ZoneInfo) -> list[date]:
+    return sorted({slot.starts_at.astimezone(tz).date() for slot in slots})
 
 
 # The psychologist's marks and the change each publishes.
@@ -97,9 +102,17 @@ class Bookings:
     async def free_days(
         self, session: AsyncSession, filters: Filters, now: datetime, tz: ZoneInfo
     ) -> list[date]:
-        return sorted(
-            {slot.starts_at.astimezone(tz).date() for slot in await self.free_slots(session, filters, now)}
-        )
+        return _days(await self.free_slots(session, filters, now), tz)
+
+    async def search(
+        self, session: AsyncSession, teacher: User, filters: Filters, now: datetime, tz: ZoneInfo
+    ) -> list[date]:
+        """The free days of a new search, counted (once per search, bot/services/tallies.py) by how
+        soon its first free time is: the month's tally of the teacher's region and the format."""
+        slots = await self.free_slots(session, filters, now)
+        first = slots[0].starts_at if slots else None
+        await tallies.searched(session, teacher.region, filters.fmt, first, now, tz)
+        return _days(slots, tz)
 
     async def free_slots_on(
         self, session: AsyncSession, filters: Filters, now: datetime, tz: ZoneInfo, day: date

@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import functools
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -31,20 +31,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.instruments import Band, Instrument, Scale, load_instruments
 from bot.content.regions import regions
-from bot.services import anonymity
+from bot.services import anonymity, tallies
 from bot.services.anonymity import HIDDEN, Group
 from bot.services.periods import Period, to_publish
 from bot.services.periods import offered as offered_periods
 from storage.models.booking import ATTENDED, CANCELLED, FORMATS, NO_SHOW, UPCOMING_STATES
+from storage.models.groups import GROUP_KINDS
 from storage.repo import broadcasts, groups, stats
 from storage.repo.groups import GroupStats
 
 COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
 DELIVERY = ("sent", "blocked", "failed", "skipped")
 STATES = ("upcoming", "attended", "no-show", "cancelled")
-PLAIN = ("sessions", "cancelled", "capacity")  # what coordinators made, not what teachers did: exact
-SUMS = ("rating-sum", "bk-rating-sum")  # for averages only
+# What staff made, not what teachers did: exact. Group sessions and their seats by kind; the
+# minutes of consultation times psychologists published.
+PLAIN = (
+    "sessions",
+    "cancelled",
+    "capacity",
+    *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("sessions", "capacity")),
+    *(f"dm-{fmt}-published" for fmt in FORMATS),
+)
+# For averages, hours and quantiles only, each shown only beside a count that is: rating sums, the
+# minutes of the booked times, and the searches by how soon their first free time was.
+SUMS = (
+    "rating-sum",
+    "bk-rating-sum",
+    *(f"dm-{fmt}-minutes" for fmt in FORMATS),
+    *(tallies.wait_name(fmt, b) for fmt in FORMATS for b in tallies.BUCKETS),
+)
 NOT_SUMMED = ("active",)  # distinct teachers: a quarter's is not the sum of its months'
+NEVER_SHOWN = ("bk-ontime", *(f"wait-{fmt}-found" for fmt in FORMATS))  # protected cells no screen has
+NOT_COUNTED = "—"  # a figure a month published before it was counted does not have; not applicable
 CellKey = tuple[str, str, str]  # a period code, a scope, a metric
 
 
@@ -61,7 +79,7 @@ def parts_of(month: Period) -> list[tuple[int, int]]:
 
 @functools.cache
 def cells(period: Period) -> list[str]:
-    """The counts of one period and scope that are protected (and shown, unless "bk-ontime")."""
+    """The counts of one period and scope that are protected (and shown, unless NEVER_SHOWN)."""
     names = [
         "seats",
         "waitlist",
@@ -75,6 +93,10 @@ def cells(period: Period) -> list[str]:
         "bk-late",
         "bk-ontime",
         "bk-ratings",
+        *(f"gs-{kind}-seats" for kind in GROUP_KINDS),
+        *(f"dm-{fmt}-booked" for fmt in FORMATS),
+        *(name for fmt in FORMATS for name in (f"wait-{fmt}", f"wait-{fmt}-none", f"wait-{fmt}-found")),
+        *(tallies.safety_name(event) for event in tallies.SAFETY),
     ]
     if period.kind == "m":
         names += [f"bk-part-{n}" for n in range(1, len(parts_of(period)) + 1)]
@@ -96,6 +118,10 @@ def breakdowns(period: Period) -> list[Group]:
         # screen shows, but anyone can subtract it.
         Group("bk-cancelled", ("bk-late", "bk-ontime"), breakdown=True),
         Group("sc-total", tuple(f"sc-{key}" for key in instruments()), breakdown=True),
+        Group("seats", tuple(f"gs-{kind}-seats" for kind in GROUP_KINDS), breakdown=True),
+        # The searches that found a time are a cell no screen shows (only their median, when
+        # there are enough), but anyone can subtract those that found none.
+        *(Group(f"wait-{f}", (f"wait-{f}-none", f"wait-{f}-found"), breakdown=True) for f in FORMATS),
     ]
     if period.kind == "m":
         found.append(
@@ -130,6 +156,10 @@ async def count_month(session: AsyncSession, month: Period, tz: ZoneInfo) -> dic
         add(region, _booking_values(data, month))
     for region, teachers in (await stats.active(session, since, until)).items():
         add(region, {"active": teachers})
+    for region, place in (await stats.capacity(session, since, until)).items():
+        add(region, _capacity_values(place))
+    for region, counts in (await tallies.month_counts(session, month.code)).items():
+        add(region, _tally_values(counts))
     country = sum(by_region.values(), Counter[str]())
     # Self-checks are counted from the decrypted results: the country in one pass, then each
     # region that has any.
@@ -148,7 +178,30 @@ def _group_values(group: GroupStats) -> dict[str, int]:
         "waitlist": group.waitlisted,
         "ratings": group.ratings,
         "rating-sum": group.rating_sum,
+        **{f"gs-{k}-sessions": group.kind_sessions.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-capacity": group.kind_capacity.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-seats": group.kind_seats.get(k, 0) for k in GROUP_KINDS},
     }
+
+
+def _capacity_values(place: stats.Capacity) -> dict[str, int]:
+    values = {}
+    for fmt in FORMATS:
+        values[f"dm-{fmt}-published"] = place.published.get(fmt, 0)
+        values[f"dm-{fmt}-booked"] = place.booked.get(fmt, 0)
+        values[f"dm-{fmt}-minutes"] = place.booked_minutes.get(fmt, 0)
+    return values
+
+
+def _tally_values(counts: Mapping[str, int]) -> dict[str, int]:
+    values = {tallies.safety_name(e): counts.get(tallies.safety_name(e), 0) for e in tallies.SAFETY}
+    for fmt in FORMATS:
+        found = {tallies.wait_name(fmt, b): counts.get(tallies.wait_name(fmt, b), 0) for b in tallies.BUCKETS}
+        none = counts.get(tallies.wait_name(fmt, tallies.NONE), 0)
+        values |= found
+        values |= {f"wait-{fmt}": sum(found.values()) + none, f"wait-{fmt}-none": none}
+        values[f"wait-{fmt}-found"] = sum(found.values())
+    return values
 
 
 def _booking_values(data: stats.BookingStats, month: Period) -> dict[str, int]:
@@ -263,7 +316,8 @@ def protect_new(
         period = stored_period(code)
         names = cells(period)
         for scope in (*scopes, NO_REGION):
-            values.update({(code, scope, n): raw[scope][n] for n in names})
+            # A month published before a figure existed counts it as 0 here (Shown says "—").
+            values.update({(code, scope, n): raw[scope].get(n, 0) for n in names})
         sums += _sums(code, period, names)
     fixed = {
         (code, scope, n)
@@ -271,7 +325,7 @@ def protect_new(
         for scope, names in data["hidden"].items()
         for n in names
     }
-    never = {cell for cell in values if cell[1] == NO_REGION or cell[2] == "bk-ontime"}
+    never = {cell for cell in values if cell[1] == NO_REGION or cell[2] in NEVER_SHOWN}
     new = {cell for cell in values if cell[0] in counts}
     # protect() takes cells of any kind and hides some of those it is given: ours.
     hide = anonymity.protect(
@@ -340,6 +394,23 @@ class FormatFigure(Figure):
 
 
 @dataclass(frozen=True, kw_only=True)
+class KindFigure(Figure):
+    """One measure (sessions, seats, fill) of the group sessions of one kind."""
+
+    kind: str
+    measure: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemandFigure(Figure):
+    """One measure of the consultations of one format: hours published and booked, searches and
+    how soon they found a free time. A wait's `value` is its bucket ("d3": at most 3 days)."""
+
+    format: str
+    measure: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Taken(Figure):
     """Results of one self-check instrument."""
 
@@ -387,6 +458,9 @@ class Report:
     consultations: list[Figure] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
     selfchecks: list[Figure | ScaleBands] = field(default_factory=list)
+    groups: list[Figure] = field(default_factory=list)  # group sessions by kind
+    demand: list[Figure] = field(default_factory=list)  # hours and waits by format
+    safety: list[Figure] = field(default_factory=list)
 
     @property
     def scales(self) -> list[ScaleBands]:
@@ -409,10 +483,12 @@ class Shown:
         self.raw, self.hidden = data["raw"][scope], set(data["hidden"][scope])
 
     def __getitem__(self, name: str) -> str:
-        return HIDDEN if name in self.hidden else str(self.raw.get(name, 0))
+        if name not in self.raw:
+            return NOT_COUNTED
+        return HIDDEN if name in self.hidden else str(self.raw[name])
 
     def number(self, name: str) -> int | None:
-        return None if name in self.hidden else self.raw.get(name, 0)
+        return None if name in self.hidden or name not in self.raw else self.raw[name]
 
 
 def share(part: int | None, whole: int | None) -> str:
@@ -455,7 +531,83 @@ async def build(
         _consultations(shown),
         _parts(shown, period, months),
         _selfchecks(shown),
+        _groups(shown),
+        _demand(shown, region, minimum),
+        [Figure(tallies.safety_name(e), shown[tallies.safety_name(e)]) for e in tallies.SAFETY],
     )
+
+
+def _groups(shown: Shown) -> list[Figure]:
+    found: list[Figure] = []
+    for kind in GROUP_KINDS:
+        seats, capacity = f"gs-{kind}-seats", shown.raw.get(f"gs-{kind}-capacity")
+        found += [
+            KindFigure(f"gs-{kind}-sessions", shown[f"gs-{kind}-sessions"], kind=kind, measure="sessions"),
+            KindFigure(seats, shown[seats], kind=kind, measure="seats"),
+            KindFigure(
+                f"gs-{kind}-fill",
+                NOT_COUNTED if capacity is None else share(shown.number(seats), capacity),
+                kind=kind,
+                measure="fill",
+            ),
+        ]
+    return found
+
+
+def hours(minutes: int | None) -> str:
+    return HIDDEN if minutes is None else f"{minutes / 60:.1f}"
+
+
+def _wait(buckets: Mapping[str, int], counted: bool, minimum: int) -> Callable[[float], str]:
+    """A quantile's bucket of these searches' waits: "—" when none found a time (or they were not
+    counted), hidden when fewer than `minimum` did."""
+    found = sum(buckets.values())
+
+    def value(q: float) -> str:
+        if not counted or not found:
+            return NOT_COUNTED
+        return cast(str, tallies.quantile(buckets, q)) if found >= minimum else HIDDEN
+
+    return value
+
+
+def _demand(shown: Shown, region: str | None, minimum: int) -> list[Figure]:
+    """Per format: hours published and booked (a video or chat time is open to every region, so a
+    region's are the country's: "—"), searches, those with no free time, and the median and 90th
+    percentile of how soon the others found one, when there are at least `minimum` of them."""
+    found: list[Figure] = []
+    for fmt in FORMATS:
+        everywhere = region is not None and fmt != "office"
+        booked = shown.number(f"dm-{fmt}-booked")
+        minutes = None if booked is None else shown.raw.get(f"dm-{fmt}-minutes")
+        published = shown.raw.get(f"dm-{fmt}-published")
+        capacity = {
+            "published": NOT_COUNTED if published is None else hours(published),
+            "booked": NOT_COUNTED if f"dm-{fmt}-booked" not in shown.raw else hours(minutes),
+            "share": NOT_COUNTED if published is None else share(minutes, published),
+        }
+        for measure, value in capacity.items():
+            found.append(
+                DemandFigure(
+                    f"dm-{fmt}-{measure}", NOT_COUNTED if everywhere else value, format=fmt, measure=measure
+                )
+            )
+        buckets = {b: shown.raw.get(tallies.wait_name(fmt, b), 0) for b in tallies.BUCKETS}
+        wait = _wait(buckets, f"wait-{fmt}" in shown.raw, minimum)
+        found += [
+            DemandFigure(f"wait-{fmt}", shown[f"wait-{fmt}"], format=fmt, measure="searches"),
+            DemandFigure(f"wait-{fmt}-none", shown[f"wait-{fmt}-none"], format=fmt, measure="none"),
+            *(
+                DemandFigure(
+                    f"wait-{fmt}-{name}",
+                    wait(q),
+                    format=fmt,
+                    measure=name,
+                )
+                for name, q in (("median", 0.5), ("p90", 0.9))
+            ),
+        ]
+    return found
 
 
 def _activity(shown: Shown) -> list[Figure]:

@@ -363,7 +363,10 @@ class BookAction(StrEnum):
     SOON = "soon"  # the earliest free times of every format
     FORMAT = "fmt"  # the format is picked: the language next
     LANGUAGE = "lang"  # the language is picked: the region (office) or the days next
-    DAYS = "days"  # the filters are set: the free days
+    DAYS = "days"  # the free days again (a step back, another psychologist)
+    FIND = (
+        "find"  # the filters are just set: the free days of a new search (counted, bot/services/tallies.py)
+    )
     DAY = "day"  # a day is picked: its free times
     SLOT = "slot"  # a time is picked: the confirm screen
     NOTE = "note"  # write a note to the psychologist
@@ -593,3 +596,7 @@ class Carry(Press, prefix="cy"):
 
 class Coverage(Press, prefix="cv"):
     """A coordinator's duty coverage of their region (handlers/coordinator/coverage.py)."""
+
+
+class Capacity(CallbackData, prefix="cap"):
+    """A coordinator's capacity view of their region (handlers/coordinator/capacity.py)."""

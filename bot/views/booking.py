@@ -51,12 +51,12 @@ def place_text(slot: Slot, *, booked: bool) -> str:
 
 def move_data(booking: Booking) -> cb.Book:
     """Reschedule: the same psychologist's times first ("any psychologist" is one tap there)."""
-    return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, r=booking.id, p=booking.slot.psychologist_id)
+    return cb.Book(a=cb.BookAction.FIND, f=booking.slot.format, r=booking.id, p=booking.slot.psychologist_id)
 
 
 def book_same_data(booking: Booking) -> cb.Book:
     """Book again with the same psychologist: their free days at once (any psychologist one tap there)."""
-    return cb.Book(a=cb.BookAction.DAYS, f=booking.slot.format, p=booking.slot.psychologist_id)
+    return cb.Book(a=cb.BookAction.FIND, f=booking.slot.format, p=booking.slot.psychologist_id)
 
 
 def slot_lines(slot: Slot, tz: ZoneInfo, language: str, *, booked: bool) -> str:

@@ -21,8 +21,25 @@ from aiogram.utils.i18n import gettext as _
 from bot.content.instruments import Lang
 from bot.services.anonymity import HIDDEN
 from bot.services.periods import SETTLE
-from bot.services.statistics import Figure, FormatFigure, Part, Report, ScaleBands, Taken
-from bot.views.statistics import area_name, local_number, part_label, period_name, scale_label
+from bot.services.statistics import (
+    DemandFigure,
+    Figure,
+    FormatFigure,
+    KindFigure,
+    Part,
+    Report,
+    ScaleBands,
+    Taken,
+)
+from bot.views.statistics import (
+    area_name,
+    figure_label,
+    local_number,
+    part_label,
+    period_name,
+    scale_label,
+    value_text,
+)
 
 
 def font_dir() -> Path:
@@ -79,6 +96,8 @@ def rows_of(entry: Figure | ScaleBands, language: str) -> list[Row]:
             return [Row("— " + part_label(entry, language), entry.value, entry.key)]
         case FormatFigure():
             return [Row("— " + _("bk-format-" + entry.format), entry.value, entry.key)]
+        case KindFigure() | DemandFigure():
+            return [Row(label(figure_label(entry, "{value}")), value_text(entry, language), entry.key)]
         case Taken():
             return [Row("— " + entry.instrument.abbreviation, entry.value, entry.key)]
         case Figure(listed=False):
@@ -90,9 +109,12 @@ def sections(report: Report, language: str, minimum: int, today: date) -> Docume
     parts = _("co-stat-bk-by-days") if report.period.kind == "m" else _("co-stat-bk-by-months")
     grouped = (
         (_("rep-section-activity"), report.activity),
+        (_("rep-section-groups"), report.groups),
         (_("rep-section-consultations"), report.consultations),
         (parts.rstrip(" :"), report.parts),
+        (_("rep-section-demand"), report.demand),
         (_("rep-section-selfchecks"), report.selfchecks),
+        (_("rep-section-safety"), report.safety),
     )
     area = area_name(report.region, language)
     return Document(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+from collections.abc import Sequence
 from typing import cast
 
 from aiogram.types import InlineKeyboardMarkup
@@ -14,10 +15,21 @@ from babel.numbers import format_decimal
 
 from bot.content.instruments import Lang
 from bot.content.regions import region_name, regions
-from bot.services import periods
+from bot.services import periods, tallies
 from bot.services.anonymity import HIDDEN
 from bot.services.periods import SETTLE, Period
-from bot.services.statistics import FORMATS, Figure, FormatFigure, Part, Report, ScaleBands, Taken
+from bot.services.statistics import (
+    FORMATS,
+    NOT_COUNTED,
+    DemandFigure,
+    Figure,
+    FormatFigure,
+    KindFigure,
+    Part,
+    Report,
+    ScaleBands,
+    Taken,
+)
 from bot.telegram import callbacks as cb
 from bot.telegram.keyboards import KeyboardBuilder, with_nav
 from bot.views import dates
@@ -41,7 +53,10 @@ def area_name(region: str | None, language: str) -> str:
 
 
 SCREEN = 1000  # characters: one screen of a phone, the summary and each details step
-SECTIONS = ("bk", "ac", "sc")  # details: consultations; group sessions and broadcasts; self-checks
+# Details: consultations; group sessions and broadcasts; group sessions by kind; hours published and
+# booked; how soon a free time was found; self-checks; safety events.
+SECTIONS = ("bk", "ac", "gr", "dm", "wt", "sc", "sf")
+WAITS = ("searches", "none", "median", "p90")  # the "wt" section's measures; the rest are "dm"'s
 SUMMARY = (  # the summary's lines, in this order; the rest is in the details
     "active",
     "bk-total",
@@ -70,6 +85,18 @@ def report_text(report: Report, language: str, minimum: int, section: str = "") 
         body = _lines(report.activity, language)
     elif section == "sc":
         body = _lines(report.selfchecks, language)
+    elif section == "gr":
+        body = _lines(report.groups, language)
+    elif section in ("dm", "wt"):
+        waits = section == "wt"
+        body = _lines(
+            [e for e in report.demand if isinstance(e, DemandFigure) and (e.measure in WAITS) == waits],
+            language,
+        )
+        if not waits and report.region is not None:
+            body.append(_("co-stats-dm-everywhere").format(mark=NOT_COUNTED))
+    elif section == "sf":
+        body = [*_lines(report.safety, language), _("co-stats-sf-note")]
     else:
         entries = [*report.activity, *report.consultations, *report.selfchecks]
         by_key = {entry.key: entry for entry in entries if isinstance(entry, Figure)}
@@ -88,7 +115,7 @@ def csv_rows(report: Report, language: str) -> list[tuple[str, str, str]]:
     """(metric, its name in this language, value) for every published figure of the report: a
     part is named with the whole it is part of («Отменены — из них поздно»)."""
     rows, whole = [], ""
-    for entry in [*report.activity, *report.consultations, *report.parts, *report.selfchecks]:
+    for entry in [*figures_of(report)]:
         if isinstance(entry, ScaleBands):
             scale = scale_label(entry, language)
             rows += [(c.key, f"{scale} — {c.band.label(_lang(language))}", c.value) for c in entry.cells]
@@ -98,12 +125,53 @@ def csv_rows(report: Report, language: str) -> list[tuple[str, str, str]]:
             name = f"{whole} — {name[2:]}"
         else:
             whole = name
-        rows.append((entry.key, name, local_number(entry.value, language)))
+        rows.append((entry.key, name, value_text(entry, language)))
     return rows
+
+
+def figures_of(report: Report) -> list[Figure | ScaleBands]:
+    """Every figure of a report, in the order of the CSV and the reports for the ministry."""
+    return [
+        *report.activity,
+        *report.groups,
+        *report.consultations,
+        *report.parts,
+        *report.demand,
+        *report.selfchecks,
+        *report.safety,
+    ]
+
+
+def value_text(entry: Figure, language: str) -> str:
+    """A figure's value as written: a wait's bucket in words («≤ 3 дн.»), a number as the language
+    writes it, the hidden mark as is."""
+    if isinstance(entry, DemandFigure) and entry.measure in ("median", "p90"):
+        return wait_text(entry.value)
+    return local_number(entry.value, language)
+
+
+def wait_text(bucket: str) -> str:
+    """A wait bucket of bot/services/tallies.py in words: the same day, at most N days, more."""
+    if bucket == "d0":
+        return _("co-wait-today")
+    if bucket == "more":
+        return _("co-wait-more").format(days=tallies.LIMITS[-1])
+    if bucket.startswith("d") and bucket[1:].isdigit():
+        return _("co-wait-days").format(days=bucket[1:])
+    return bucket  # the hidden mark, or "—"
+
+
+def figure_label(entry: KindFigure | DemandFigure, value: str) -> str:
+    """A group kind's or a format's measure in words, with its value."""
+    if isinstance(entry, KindFigure):
+        return _("co-stat-gs-" + entry.measure).format(kind=_("groups-kind-" + entry.kind), value=value)
+    return _("co-stat-dm-" + entry.measure).format(format=_("bk-format-" + entry.format), value=value)
 
 
 def _csv_name(entry: Figure, report: Report, language: str) -> str:
     match entry:
+        case KindFigure() | DemandFigure():
+            return plain(figure_label(entry, "{value}").replace("{value}", "").strip().rstrip(":").strip())
         case Part():
             return f"{parts_heading(report).rstrip(':')} — {part_label(entry, language)}"
         case FormatFigure():
@@ -131,7 +199,7 @@ def report_csv(report: Report, language: str) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _lines(entries: list[Figure | ScaleBands] | list[Figure] | list[Part], language: str) -> list[str]:
+def _lines(entries: Sequence[Figure | ScaleBands], language: str) -> list[str]:
     return [line for entry in entries if (line := _line(entry, language)) is not None]
 
 
@@ -155,6 +223,8 @@ def _line(entry: Figure | ScaleBands, language: str) -> str | None:
             return _("co-stat-bk-format").format(
                 format=_("bk-format-" + entry.format), value=html.escape(entry.value)
             )
+        case KindFigure() | DemandFigure():
+            return figure_label(entry, html.escape(value_text(entry, language)))
         case Taken():
             return _("co-stat-sc-taken").format(
                 name=html.escape(entry.instrument.abbreviation), value=html.escape(entry.value)
@@ -238,7 +308,7 @@ def details_keyboard(report: Report) -> InlineKeyboardMarkup:
     period, region = report.period, report.region or ""
     builder = KeyboardBuilder()
     _add_report_buttons(builder, period, region)
-    builder.adjust(1, 1, 1, 2)
+    builder.adjust(2, 2, 2, 1, 2)
     return with_nav(builder, cb.Stat(a=Action.SHOW, p=period.code, r=region))
 
 
@@ -265,7 +335,7 @@ def report_keyboard(
     )
     if pick_region:
         builder.button(text=_("co-stats-region"), callback_data=cb.Stat(a=Action.REGION, p=period.code))
-    builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 1, 1, 1, 2, 1)
+    builder.adjust(periods.OFFERED["m"], periods.OFFERED["q"], periods.OFFERED["y"], 2, 2, 2, 1, 2, 1, 1)
     return with_nav(builder, home)
 
 

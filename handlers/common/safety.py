@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.content import lines
 from bot.events import UserErased
-from bot.services import safety
+from bot.services import safety, tallies
 from bot.services.checkin import checkin_time
 from bot.services.questions import answer_handoff
 from bot.services.safety import Kind, Signal
@@ -131,6 +131,7 @@ class HelpFirstMiddleware(BaseMiddleware):
         settings: Settings = data["settings"]
         if signal.kind is Kind.CRISIS:
             self.tally.add("safety screen (message)")
+            await count_event(data["session"], data.get("user"), "crisis", settings)
             text, markup = screens.alarm(settings, await go_back_button(data["session"], data.get("user")))
         else:
             self.tally.add("concern screen")
@@ -141,11 +142,22 @@ class HelpFirstMiddleware(BaseMiddleware):
 # -- urgent help and the answers (before consent too) ------------------------------------------
 
 
-async def urgent_command(message: Message, settings: Settings) -> None:
+async def count_event(session: AsyncSession, user: User | None, event: str, settings: Settings) -> None:
+    """The month's sealed tally of this safety event in the teacher's region (no row names them)."""
+    await tallies.safety_event(session, user.region if user else None, event, utcnow(), settings.tz)
+
+
+async def urgent_command(
+    message: Message, session: AsyncSession, user: User | None, settings: Settings
+) -> None:
+    await count_event(session, user, "button", settings)
     await show(message, *screens.urgent(settings))
 
 
-async def urgent_button(query: CallbackQuery, settings: Settings) -> None:
+async def urgent_button(
+    query: CallbackQuery, session: AsyncSession, user: User | None, settings: Settings
+) -> None:
+    await count_event(session, user, "button", settings)
     await show(query, *screens.urgent(settings))
 
 
@@ -270,6 +282,7 @@ async def send_handoff(
         return
     # The safety screen's message: a hand-off's is never copied (storage.repo.safety.create_handoff).
     question = await repo.create_handoff(session, user, query.message.message_id if query.message else 0)
+    await count_event(session, user, "handoff", settings)
     # Notices committed with the hand-off (sent once it is there for "take" to find).
     ids = [p.id for p in on_duty]
     await reminder_repo.schedule_all(session, to_psychologists(question.id, ids, settings.limits.mute_hours))

@@ -11,7 +11,7 @@ from aiogram import F, Router
 
 from bot.telegram import callbacks as cb
 from bot.telegram.filters import staff_only
-from handlers.coordinator import broadcasts, coverage, groups, reports, stats
+from handlers.coordinator import broadcasts, capacity, coverage, groups, reports, stats
 from handlers.coordinator.home import Action, fresh_menu, home
 
 
@@ -26,4 +26,5 @@ def create_router() -> Router:
     stats.register(router)
     reports.register(router)
     coverage.register(router)
+    capacity.register(router)
     return router

@@ -28,6 +28,7 @@ async def show_home(event: Message | CallbackQuery) -> None:
     for action in (Action.COMPOSE, Action.GROUP_NEW, Action.GROUP_LIST):
         builder.button(text=_("co-" + action), callback_data=cb.Coord(a=action))
     builder.button(text=_("co-stats"), callback_data=cb.Stat(a=cb.StatAction.SHOW))
+    builder.button(text=_("co-capacity"), callback_data=cb.Capacity())
     builder.button(text=_("sa-open"), callback_data=cb.Staff(a=cb.StaffAction.LIST))
     builder.button(text=_("practice-coverage-button"), callback_data=cb.Coverage())
     builder.button(text=_("co-mutes"), callback_data=cb.Mute(a=cb.MuteAction.LIST))

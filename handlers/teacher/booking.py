@@ -118,9 +118,20 @@ async def show_limit(query: CallbackQuery, settings: Settings) -> None:
 
 
 async def show_days(
-    query: CallbackQuery, session: AsyncSession, bookings: Bookings, data: Bk, user: User, settings: Settings
+    query: CallbackQuery,
+    session: AsyncSession,
+    bookings: Bookings,
+    data: Bk,
+    user: User,
+    settings: Settings,
+    new_search: bool = False,
 ) -> None:
-    days = await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
+    """The free days; a `new_search` (the filters just set, not a step back) is counted."""
+    days = (
+        await bookings.search(session, user, filters_of(data), utcnow(), settings.tz)
+        if new_search
+        else await bookings.free_days(session, filters_of(data), utcnow(), settings.tz)
+    )
     builder = KeyboardBuilder()
     same = await same_psychologist(session, data)
     if not days:
@@ -307,7 +318,9 @@ async def choose_region(
     settings: Settings,
 ) -> None:
     if callback_data.f != "office":
-        await show_days(query, session, bookings, step(callback_data, Action.DAYS), user, settings)
+        await show_days(
+            query, session, bookings, step(callback_data, Action.DAYS), user, settings, new_search=True
+        )
         return
     codes = await repo.office_regions(session)
     codes.sort(key=lambda code: code != user.region)  # the teacher's own region first
@@ -315,9 +328,9 @@ async def choose_region(
     for code in codes:
         builder.button(
             text=region_name(code, user.language) or code,
-            callback_data=step(callback_data, Action.DAYS, g=code),
+            callback_data=step(callback_data, Action.FIND, g=code),
         )
-    builder.button(text=_("book-any-region"), callback_data=step(callback_data, Action.DAYS, g=""))
+    builder.button(text=_("book-any-region"), callback_data=step(callback_data, Action.FIND, g=""))
     builder.adjust(1)
     await show(query, _("book-choose-region"), with_nav(builder, step(callback_data, Action.FORMAT)))
 
@@ -331,6 +344,19 @@ async def days(
     settings: Settings,
 ) -> None:
     await show_days(query, session, bookings, callback_data, user, settings)
+
+
+async def find(
+    query: CallbackQuery,
+    callback_data: Bk,
+    session: AsyncSession,
+    bookings: Bookings,
+    user: User,
+    settings: Settings,
+) -> None:
+    """The filters just set (an office's region, rescheduling, booking again): a new search."""
+    data = step(callback_data, Action.DAYS)
+    await show_days(query, session, bookings, data, user, settings, new_search=True)
 
 
 async def times(
@@ -478,6 +504,7 @@ def create_router() -> Router:
     press(choose_language, Bk.filter(F.a == Action.FORMAT))
     press(choose_region, Bk.filter(F.a == Action.LANGUAGE))
     press(days, Bk.filter(F.a == Action.DAYS))
+    press(find, Bk.filter(F.a == Action.FIND))
     press(times, Bk.filter(F.a == Action.DAY))
     press(confirm, Bk.filter(F.a == Action.SLOT))
     press(ask_note, Bk.filter(F.a == Action.NOTE))

@@ -13,7 +13,7 @@ from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
-from storage.models.stats import StatRelease
+from storage.models.stats import StatRelease, StatTally
 
 __all__ = [
     "AnonQuestion",
@@ -46,5 +46,6 @@ __all__ = [
     "SessionNote",
     "Slot",
     "StatRelease",
+    "StatTally",
     "User",
 ]

@@ -7,7 +7,8 @@ SQLite, so the count-then-decide below runs for one teacher at a time per sessio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
@@ -423,23 +424,27 @@ class GroupStats:
     cancelled_sessions: int
     ratings: int
     rating_sum: int
+    # By kind (consult, training, art, relax): sessions held, their seats, and the seats taken.
+    # Attendance at a group session is not recorded (there is no mark for it), so none is counted.
+    kind_sessions: Counter[str] = field(default_factory=Counter)
+    kind_capacity: Counter[str] = field(default_factory=Counter)
+    kind_seats: Counter[str] = field(default_factory=Counter)
 
 
 async def statistics(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, GroupStats]:
     """Totals by the sessions' region (None: online, open to all): no row here can be traced back
     to one teacher."""
     in_period = and_(GroupSession.starts_at >= since, GroupSession.starts_at < until)
-    region = GroupSession.region
-    groups = {
-        r: (n, int(c))
-        for r, n, c in (
-            await session.execute(
-                select(region, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
-                .where(in_period, GroupSession.status == "open")
-                .group_by(region)
-            )
-        ).all()
-    }
+    region, kind = GroupSession.region, GroupSession.kind
+    held: dict[str | None, dict[str, tuple[int, int]]] = {}
+    for r, k, n, c in (
+        await session.execute(
+            select(region, kind, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
+            .where(in_period, GroupSession.status == "open")
+            .group_by(region, kind)
+        )
+    ).all():
+        held.setdefault(r, {})[k] = (n, int(c))
     cancelled = dict(
         (
             await session.execute(
@@ -449,16 +454,16 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
             )
         ).all()
     )
-    seats: dict[str | None, dict[str, int]] = {}
-    for r, status, n in (
+    seats: dict[str | None, Counter[tuple[str, str]]] = {}
+    for r, k, status, n in (
         await session.execute(
-            select(region, GroupSeat.status, func.count())
+            select(region, kind, GroupSeat.status, func.count())
             .join(GroupSession, GroupSession.id == GroupSeat.session_id)
             .where(in_period, GroupSession.status == "open")
-            .group_by(region, GroupSeat.status)
+            .group_by(region, kind, GroupSeat.status)
         )
     ).all():
-        seats.setdefault(r, {})[status] = n
+        seats.setdefault(r, Counter())[(k, status)] = n
     ratings = {
         r: (n, int(total))
         for r, n, total in (
@@ -471,16 +476,20 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
         ).all()
     }
     result = {}
-    for r in set(groups) | set(cancelled) | set(seats) | set(ratings):
-        taken = seats.get(r, {})
+    for r in set(held) | set(cancelled) | set(seats) | set(ratings):
+        kinds, taken = held.get(r, {}), seats.get(r, Counter())
+        kind_seats = Counter({k: n for (k, status), n in taken.items() if status in TAKEN})
         result[r] = GroupStats(
-            sessions=groups.get(r, (0, 0))[0],
-            capacity=groups.get(r, (0, 0))[1],
-            seats_taken=taken.get("enrolled", 0) + taken.get("offered", 0),
-            waitlisted=taken.get("waitlisted", 0),
+            sessions=sum(n for n, _c in kinds.values()),
+            capacity=sum(c for _n, c in kinds.values()),
+            seats_taken=sum(kind_seats.values()),
+            waitlisted=sum(n for (_k, status), n in taken.items() if status == "waitlisted"),
             cancelled_sessions=cancelled.get(r, 0),
             ratings=ratings.get(r, (0, 0))[0],
             rating_sum=ratings.get(r, (0, 0))[1],
+            kind_sessions=Counter({k: n for k, (n, _c) in kinds.items()}),
+            kind_capacity=Counter({k: c for k, (_n, c) in kinds.items()}),
+            kind_seats=kind_seats,
         )
     return result
 

@@ -15,13 +15,23 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_of
-from storage.models import Booking, GroupSeat, GroupSession, SelfCheckResult, Slot, StatRelease, User
-from storage.models.booking import ATTENDED, CANCELLED, MOVED, NO_SHOW
+from storage.models import (
+    Booking,
+    BookingWait,
+    GroupSeat,
+    GroupSession,
+    PsychologistProfile,
+    SelfCheckResult,
+    Slot,
+    StatRelease,
+    User,
+)
+from storage.models.booking import ATTENDED, CANCELLED, MOVED, NO_SHOW, split_codes
 
 # How many results are decrypted per round trip: bounded memory for a year of a whole country.
 BATCH = 500
@@ -86,6 +96,34 @@ async def active(session: AsyncSession, since: datetime, until: datetime) -> Cou
         .group_by(User.region)
     )
     return Counter(dict((await session.execute(query)).all()))
+
+
+@dataclass
+class Capacity:
+    published: Counter = field(default_factory=Counter)  # format -> minutes of slots offered
+    booked: Counter = field(default_factory=Counter)  # format -> slots held by a booking
+    booked_minutes: Counter = field(default_factory=Counter)  # format -> their minutes
+
+
+async def capacity(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, Capacity]:
+    """Slots starting in [since, until), not removed, and those of them a booking holds, by place:
+    an office slot in its psychologist's (first) region; a video or chat slot, open to every
+    region, under None."""
+    held = select(Booking.slot_id).where(Booking.holds.is_(True))
+    query = (
+        select(Slot.format, Slot.duration_min, PsychologistProfile.regions, Slot.id.in_(held))
+        .join(PsychologistProfile, PsychologistProfile.id == Slot.psychologist_id)
+        .where(Slot.starts_at >= since, Slot.starts_at < until, Slot.removed.is_(False))
+    )
+    places: dict[str | None, Capacity] = defaultdict(Capacity)
+    for fmt, minutes, codes, booked in (await session.execute(query)).all():
+        where = split_codes(codes) if fmt == "office" else []
+        place = places[where[0] if where else None]
+        place.published[fmt] += minutes
+        if booked:
+            place.booked[fmt] += 1
+            place.booked_minutes[fmt] += minutes
+    return dict(places)
 
 
 def attendance(stats: BookingStats) -> tuple[int, int]:
@@ -164,3 +202,26 @@ async def publish(session: AsyncSession, period: str, data: dict[str, Any], now:
         .on_conflict_do_nothing(index_elements=[StatRelease.period])
     )
     return (await releases(session, [period]))[period]
+
+
+async def waits(session: AsyncSession, region: str | None) -> Counter:
+    """Teachers waiting to be told of a free consultation time, by format; of one region's
+    teachers, or all (None)."""
+    query = select(BookingWait.format, func.count()).group_by(BookingWait.format)
+    if region is not None:
+        query = query.join(User, User.id == BookingWait.teacher_id).where(User.region == region)
+    return Counter(dict((await session.execute(query)).all()))
+
+
+async def group_waitlisted(session: AsyncSession, now: datetime, region: str | None) -> int:
+    """Teachers on the waitlists of open group sessions still ahead; of one region's sessions
+    (with the online ones, open to all), or all (None)."""
+    query = (
+        select(func.count())
+        .select_from(GroupSeat)
+        .join(GroupSession, GroupSession.id == GroupSeat.session_id)
+        .where(GroupSeat.status == "waitlisted", GroupSession.status == "open", GroupSession.starts_at > now)
+    )
+    if region is not None:
+        query = query.where(or_(GroupSession.region == region, GroupSession.region.is_(None)))
+    return int(await session.scalar(query) or 0)
