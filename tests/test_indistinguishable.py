@@ -3,7 +3,7 @@ private choices A, B, B, A — a mood of 1 or 5, a self-check with no symptoms o
 worst (the self-harm item answered or not), a question with or without a crisis phrase, a safety
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
 not, detailed calendar titles or not, an intake before the first session or not, the psychologist
-allowed to see their earlier sessions or not — and for every table and column, nothing they left behind follows the choice: not a value,
+allowed to see their earlier sessions or not, a favourite exercise or not — and for every table and column, nothing they left behind follows the choice: not a value,
 not a stored length, not the presence or number of rows linked to them."""
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ async def live_through(user, choice: str, profile_id: int, slot_id: int, lang: s
         await user.send_text("сегодня было тяжело")
     else:
         await user.press_data(Mood(action="skip").pack())
-    # A safety plan and a journal entry, or not.
+    # A favourite exercise (a grounding one) or none; a safety plan and a journal entry, or not.
     if a:
+        await user.press_data(Relax(action="fav", value="grounding").pack())
         await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())
         await user.send_text("когда не сплю и молчу")
         await user.press_data(Relax(action="keep", value="evening").pack())
@@ -203,8 +204,13 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
         for telegram_id, choice in zip(IDS, CHOICES, strict=True):
             teacher = await users.by_telegram_id(session, telegram_id)
             (booking,) = await booking_repo.upcoming_for_teacher(session, teacher.id, utcnow())
-            made = (teacher.calendar_detail, teacher.allows_carry(profile_id), booking.intake is not None)
-            assert made == ((True,) * 3 if choice == "A" else (False,) * 3)
+            made = (
+                teacher.calendar_detail,
+                teacher.allows_carry(profile_id),
+                booking.intake is not None,
+                teacher.favourites == ["grounding"],
+            )
+            assert made == ((True,) * 4 if choice == "A" else (False,) * 4)
     await assert_indistinguishable(bot, IDS)
     # Every sealed value of a column has one length, whoever wrote it and whatever it says.
     async with bot.app.sessions() as session:

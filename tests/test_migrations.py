@@ -122,9 +122,9 @@ def _downgrade_sync(connection, url: str, revision: str) -> None:
 
 
 async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_database_url, test_crypto):
-    """A database of 0015: a clear calendar_detail, an intake row and a consent row that exist only
-    because a teacher acted. After the upgrade they are sealed values of one size (users.prefs,
-    bookings.intake) and those tables are gone; the downgrade puts each back where it was."""
+    """A database of 0015: a clear calendar_detail, an intake row, a consent row and favourite rows
+    that exist only because a teacher acted. After the upgrade they are sealed values of one size
+    (users.prefs, bookings.intake) and those tables are gone; the downgrade puts each back."""
     import json
 
     from sqlalchemy import text
@@ -182,19 +182,30 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
                 text("INSERT INTO intakes (booking_id, answers) VALUES (1, :a)"), {"a": sealed}
             )
             await connection.execute(text("INSERT INTO continuity_consents VALUES (1, 7)"))
+            for n, (exercise, moment) in enumerate(
+                (("grounding", "10:00"), ("box", "09:00"), ("stop", "11:00"))
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO relax_favourites (id, user_id, exercise_id, created_at) "
+                        f"VALUES (:id, 1, :exercise, '2026-11-30 {moment}:00')"
+                    ),
+                    {"id": 10 - n, "exercise": exercise},
+                )
 
         await db.upgrade(engine)
         async with db.session_factory(engine)() as session:
             first, second = await session.get(User, 1), await session.get(User, 2)
             assert (first.calendar_detail, first.allows_carry(7)) == (True, True)
             assert (second.calendar_detail, second.allows_carry(7)) == (False, False)
+            assert (first.favourites, second.favourites) == (["box", "grounding", "stop"], [])
             assert (await session.get(Booking, 1)).intake == answers
             assert (await session.get(Booking, 2)).intake is None
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
             prefs = list(await connection.scalars(text("SELECT prefs FROM users")))
             intakes = list(await connection.scalars(text("SELECT intake FROM bookings")))
-        assert not tables & {"intakes", "continuity_consents"}
+        assert not tables & {"intakes", "continuity_consents", "relax_favourites"}
         assert len({len(token) for token in prefs}) == 1 and len({len(token) for token in intakes}) == 1
         assert all(test_crypto.is_current(token) for token in (*prefs, *intakes))
 
@@ -204,6 +215,9 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
             details = dict((await connection.execute(text("SELECT id, calendar_detail FROM users"))).all())
             consents = (await connection.execute(text("SELECT * FROM continuity_consents"))).all()
             restored = (await connection.execute(text("SELECT booking_id, answers FROM intakes"))).all()
+            liked = list(
+                await connection.scalars(text("SELECT exercise_id FROM relax_favourites ORDER BY id"))
+            )
             columns = await connection.run_sync(
                 lambda c: {col["name"] for col in inspect(c).get_columns("users")}
             )
@@ -212,6 +226,6 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
         assert [(booking_id, json.loads(test_crypto.open(token))) for booking_id, token in restored] == [
             (1, answers)
         ]
-        assert "prefs" not in columns
+        assert "prefs" not in columns and liked == ["box", "grounding", "stop"]
     finally:
         await engine.dispose()

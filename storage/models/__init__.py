@@ -9,7 +9,7 @@ from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, Gr
 from storage.models.jobs import JobRun
 from storage.models.limits import QuestionMute
 from storage.models.practice import SessionNote
-from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
+from storage.models.relax import JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
@@ -25,7 +25,6 @@ __all__ = [
     "BroadcastRecipient",
     "ChatSession",
     "DutyHours",
-    "FavouriteExercise",
     "FsmRecord",
     "GroupRating",
     "GroupSeat",

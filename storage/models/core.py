@@ -23,13 +23,14 @@ FSM_DATA_SIZE = crypto.FSM_DATA_SIZE
 
 ROLES = ("teacher", "psychologist", "coordinator")
 # A user's private choices, one sealed JSON: {"c": detailed calendar titles, "p": [the psychologists'
-# profile ids the teacher lets see their earlier sessions with them]}. 32 ids of 10 digits fit.
-PREFS_SIZE = 384
-CALENDAR_DETAIL, CARRY = "c", "p"
+# profile ids the teacher lets see their earlier sessions with them], "x": [favourite exercise ids,
+# in the order chosen]}. 32 profile ids of 10 digits and 30 exercise ids of 16 characters fit.
+PREFS_SIZE = 1024
+CALENDAR_DETAIL, CARRY, FAVOURITES = "c", "p", "x"
 
 
 def no_prefs() -> dict[str, Any]:
-    return {CALENDAR_DETAIL: False, CARRY: []}
+    return {CALENDAR_DETAIL: False, CARRY: [], FAVOURITES: []}
 
 
 class User(Base):
@@ -79,6 +80,22 @@ class User(Base):
     def set_carry(self, profile_id: int, allowed: bool) -> None:
         chosen = set(self._prefs()[CARRY]) - {profile_id} | ({profile_id} if allowed else set())
         self.prefs = self._prefs() | {CARRY: sorted(chosen)}
+
+    def forget_carry(self) -> None:
+        self.prefs = self._prefs() | {CARRY: []}
+
+    @property
+    def favourites(self) -> list[str]:
+        """Favourite exercises, in the order they were chosen."""
+        return list(self._prefs()[FAVOURITES])
+
+    def set_favourite(self, exercise_id: str, on: bool) -> None:
+        """Idempotent: a double tap neither duplicates nor fails."""
+        kept = [each for each in self.favourites if each != exercise_id]
+        self.prefs = self._prefs() | {FAVOURITES: kept + [exercise_id] if on else kept}
+
+    def forget_favourites(self) -> None:
+        self.prefs = self._prefs() | {FAVOURITES: []}
 
 
 class Invite(Base):

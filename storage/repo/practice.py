@@ -25,7 +25,6 @@ from storage.models import (
     User,
 )
 from storage.models.booking import UPCOMING_STATES
-from storage.models.core import no_prefs
 from storage.models.practice import SessionNote
 
 # ── notes ────────────────────────────────────────────────────────────────────
@@ -259,7 +258,7 @@ async def erase_teacher(session: AsyncSession, user: User) -> None:
     await session.execute(
         update(Booking).where(Booking.teacher_id == user.id).values(intake=None).execution_options(**options)
     )
-    user.prefs = no_prefs()
+    user.forget_carry()
 
 
 async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
