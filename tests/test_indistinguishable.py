@@ -3,8 +3,9 @@ private choices A, B, B, A — a mood of 1 or 5, a self-check with no symptoms o
 worst (the self-harm item answered or not), a question with or without a crisis phrase, a safety
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
 not, detailed calendar titles or not, an intake before the first session or not, the psychologist
-allowed to see their earlier sessions or not, a favourite exercise or not — and for every table and column, nothing they left behind follows the choice: not a value,
-not a stored length, not the presence or number of rows linked to them."""
+allowed to see their earlier sessions or not, a favourite exercise or not — and for every table and
+column, nothing they left behind follows the choice: not a value, not a stored length, not the
+presence or number of rows linked to them (directly, or through a row they own, such as a booking)."""
 
 from __future__ import annotations
 
