@@ -131,12 +131,9 @@ async def show_list(
     )
     builder = KeyboardBuilder()
     for group, taken in found:
-        label = _("groups-item").format(
-            when=short_when(group.starts_at, settings.tz),
-            title=group.title(user.language),
-            left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
+        builder.row(
+            cb_button(item_label(group, taken, user, settings.tz), filters.press(Action.VIEW, group.id))
         )
-        builder.row(cb_button(label, filters.press(Action.VIEW, group.id)))
     builder.row(cb_button(_("groups-programme"), filters.programme(MONTHS[0])))
     filter_buttons(builder, filters, user)
     if role in (*LEADERS, "admin"):
@@ -144,6 +141,15 @@ async def show_list(
     about = kind_about(filters.kind) + "\n\n" if filters.kind else ""
     text = _("groups-title") + "\n\n" + about + (_("groups-list-hint") if found else _("groups-none"))
     await show(query, text, with_nav(builder))
+
+
+def item_label(group: GroupSession, taken: int, user: User, tz: ZoneInfo) -> str:
+    """A session's button in a list: when, what, and the seats left (or the waitlist)."""
+    return _("groups-item").format(
+        when=short_when(group.starts_at, tz),
+        title=group.title(user.language),
+        left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
+    )
 
 
 def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> None:
@@ -205,12 +211,7 @@ async def show_programme(
         lines.append(
             "• " + short_when(group.starts_at, settings.tz) + " · " + escape(group.title(user.language))
         )
-        label = _("groups-item").format(
-            when=short_when(group.starts_at, settings.tz),
-            title=group.title(user.language),
-            left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
-        )
-        builder.row(cb_button(label, here.press(Action.VIEW, group.id)))
+        builder.row(cb_button(item_label(group, taken, user, settings.tz), here.press(Action.VIEW, group.id)))
     if pages > 1:
         lines.append("\n" + _("groups-programme-page").format(n=page + 1, total=pages))
         turns = []
