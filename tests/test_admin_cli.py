@@ -22,7 +22,7 @@ async def test_rotate_reencrypts_every_value_under_the_first_key(database_url):
         session.add(FsmRecord(key="k", state="s", data='{"note": "секрет"}'))
     new_key = crypto.generate_encryption_key()
     crypto.install(crypto.Crypto.from_keys([new_key, *TEST_KEYS], TEST_HMAC))
-    assert (await rotate_keys(engine)).rotated == 3  # the chat id, the state and the data
+    assert (await rotate_keys(engine)).rotated == 4  # the chat id, the preferences, the state and the data
     crypto.install(crypto.Crypto.from_keys([new_key], TEST_HMAC))  # the old key is gone
     async with sessions() as session:
         user = await session.scalar(select(User))
@@ -126,6 +126,8 @@ async def test_rotation_never_overwrites_a_concurrent_write_and_skips_what_it_ca
     assert tally.raced == 1, "the bot's write between read and write stands"
     assert tally.unreadable == [f"users.chat_id#{broken}"]
     assert tally.rotated >= 1
+    rest = await rotate_keys(engine)  # the chat ids are done: every user's sealed preferences are left
+    assert rest.rotated == len(created) and rest.unreadable == [f"users.chat_id#{broken}"]
     again = await rotate_keys(engine)
     assert again.rotated == 0 and again.unreadable == [f"users.chat_id#{broken}"], (
         "nothing left but the unreadable"

@@ -2,8 +2,10 @@
 private choices A, B, B, A — a mood of 1 or 5, a self-check with no symptoms or every item at its
 worst (the self-harm item answered or not), a question with or without a crisis phrase, a safety
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
-not — and for every table and column, nothing they left behind follows the choice: not a value,
-not a stored length, not the presence or number of rows linked to them."""
+not, detailed calendar titles or not, an intake before the first session or not, the psychologist
+allowed to see their earlier sessions or not, a favourite exercise or not — and for every table and
+column, nothing they left behind follows the choice: not a value, not a stored length, not the
+presence or number of rows linked to them (directly, or through a row they own, such as a booking)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,20 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.content.instruments import load_instruments
-from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
+from bot.telegram.callbacks import (
+    Book,
+    Carry,
+    CarryAction,
+    Menu,
+    Mood,
+    Relax,
+    Safe,
+    SafeAction,
+    SelfCheck,
+    Settings,
+    SettingsAction,
+)
+from bot.telegram.i18n import compile_translations
 from bot.workers import notices
 from storage import crypto
 from storage.models import Base, Reminder, User
@@ -29,6 +44,7 @@ from tests.waiting import wait_for
 CHOICES = ["A", "B", "B", "A"]
 IDS = [7301, 7302, 7303, 7304]
 PHQ9 = load_instruments()["phq9"]
+CATALOGUES = compile_translations()
 # Columns that differ between any two people whatever they chose: keys, links, moments, identities.
 NATURALLY_DIFFERENT = {
     "id",
@@ -52,7 +68,8 @@ NATURALLY_DIFFERENT = {
 }
 
 
-async def make_slots(bot, count: int) -> list[int]:
+async def make_slots(bot, count: int) -> tuple[int, list[int]]:
+    """The psychologist's profile and `count` free video slots."""
     async with bot.app.sessions() as session:
         psychologist = await users.create(session, 7399, "ru")
         psychologist.role = "psychologist"
@@ -64,10 +81,10 @@ async def make_slots(bot, count: int) -> list[int]:
             for n in range(count)
         ]
         await session.commit()
-        return [slot.id for slot in slots]
+        return profile.id, [slot.id for slot in slots]
 
 
-async def live_through(user, choice: str, slot_id: int, lang: str) -> None:
+async def live_through(user, choice: str, profile_id: int, slot_id: int, lang: str) -> None:
     """The same steps for everyone; what is typed or chosen differs with `choice`."""
     a = choice == "A"
     await agree(user, TEXTS[lang])
@@ -88,8 +105,9 @@ async def live_through(user, choice: str, slot_id: int, lang: str) -> None:
         await user.send_text("сегодня было тяжело")
     else:
         await user.press_data(Mood(action="skip").pack())
-    # A safety plan and a journal entry, or not.
+    # A favourite exercise (a grounding one) or none; a safety plan and a journal entry, or not.
     if a:
+        await user.press_data(Relax(action="fav", value="grounding").pack())
         await user.press_data(Safe(a=SafeAction.STEP, n=1).pack())
         await user.send_text("когда не сплю и молчу")
         await user.press_data(Relax(action="keep", value="evening").pack())
@@ -99,24 +117,47 @@ async def live_through(user, choice: str, slot_id: int, lang: str) -> None:
         await user.press_data(Book(a="note", f="video", s=slot_id).pack())
         await user.send_text("хочу поговорить о выгорании")
     await user.press_data(Book(a="ok", f="video", s=slot_id).pack())
+    if a:
+        # An intake before this first session, offered on the booking's screen, or none.
+        t = CATALOGUES[lang].gettext
+        await user.press(t("practice-intake-button"))
+        await user.press(t("practice-intake-next"))
+        await user.send_text("плохо сплю")
+        await user.press(t("bk-lang-" + lang))
+        await user.press(t("practice-urgency-0"))
+        await user.press(t("practice-no"))
+    # Detailed calendar titles or the neutral default; the psychologist allowed to see earlier sessions or not.
+    calendar = "detail" if a else "neutral"
+    await user.press_data(Settings(action=SettingsAction.SET_CALENDAR, value=calendar).pack())
+    await user.press_data(Carry(a=CarryAction.SET, id=profile_id, on=a).pack())
 
 
 async def footprints(bot) -> dict[int, dict[str, list[tuple]]]:
-    """Per teacher, per table: the rows linked to them, each as its clear values and sealed lengths."""
+    """Per teacher, per table: the rows linked to them, each as its clear values and sealed lengths.
+    A row is linked to the users it references, and to those of the rows it references (an intake
+    of a booking is the booking's teacher's); tables come referenced ones first."""
     found: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    owners_of: dict[tuple[str, str, object], set[int]] = {}
     async with bot.app.sessions() as session:
         people = {user.id: user for user in await session.scalars(select(User))}
         connection = await session.connection()
         for table in Base.metadata.sorted_tables:
             links = [
-                c.name
+                (c.name, fk.column.table.name, fk.column.name)
                 for c in table.columns
-                if any(fk.column.table.name == "users" for fk in c.foreign_keys)
-                or (table.name == "users" and c.name == "id")
+                for fk in c.foreign_keys
+                if fk.column.table.name != table.name
             ]
             bookings = "slot_id" in table.columns and table.name == "bookings"
             for row in (await connection.execute(text(f'SELECT * FROM "{table.name}"'))).mappings():
-                owners = {row[name] for name in links if row[name] in people}
+                owners = {row["id"]} if table.name == "users" else set()
+                for name, other, column in links:
+                    if other == "users":
+                        owners |= {row[name]} & people.keys()
+                    else:
+                        owners |= owners_of.get((other, column, row[name]), set())
+                for key in table.primary_key.columns:
+                    owners_of[(table.name, key.name, row[key.name])] = owners
                 shape = tuple(
                     (
                         name,
@@ -156,9 +197,21 @@ async def assert_indistinguishable(bot, teachers: list[int]) -> None:
 @pytest.mark.parametrize("lang", ["ru"])
 async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_bot, lang):
     bot = await start_bot()
-    slots = await make_slots(bot, len(IDS))
+    profile_id, slots = await make_slots(bot, len(IDS))
     for telegram_id, choice, slot_id in zip(IDS, CHOICES, slots, strict=True):
-        await live_through(fake_api.user(user_id=telegram_id, language_code=lang), choice, slot_id, lang)
+        user = fake_api.user(user_id=telegram_id, language_code=lang)
+        await live_through(user, choice, profile_id, slot_id, lang)
+    async with bot.app.sessions() as session:  # the choices were made: the database just does not show them
+        for telegram_id, choice in zip(IDS, CHOICES, strict=True):
+            teacher = await users.by_telegram_id(session, telegram_id)
+            (booking,) = await booking_repo.upcoming_for_teacher(session, teacher.id, utcnow())
+            made = (
+                teacher.calendar_detail,
+                teacher.allows_carry(profile_id),
+                booking.intake is not None,
+                teacher.favourites == ["grounding"],
+            )
+            assert made == ((True,) * 4 if choice == "A" else (False,) * 4)
     await assert_indistinguishable(bot, IDS)
     # Every sealed value of a column has one length, whoever wrote it and whatever it says.
     async with bot.app.sessions() as session:

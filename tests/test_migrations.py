@@ -110,3 +110,122 @@ async def test_0009_seals_what_0008_left_in_clear_or_unpadded(empty_database_url
         assert all(test_crypto.is_current(value) for value in (*scores, chat))
     finally:
         await engine.dispose()
+
+
+def _downgrade_sync(connection, url: str, revision: str) -> None:
+    from alembic import command
+
+    config = db.alembic_config(url)
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+    connection.commit()
+
+
+async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_database_url, test_crypto):
+    """A database of 0015: a clear calendar_detail, an intake row, a consent row and favourite rows
+    that exist only because a teacher acted. After the upgrade they are sealed values of one size
+    (users.prefs, bookings.intake) and those tables are gone; the downgrade puts each back."""
+    import json
+
+    from sqlalchemy import text
+
+    from storage.models import Booking, User
+    from storage.models.practice import INTAKE_SIZE
+
+    answers = {"k": ["sleep"], "t": "не сплю", "l": "ru", "u": 2, "b": False}
+    at = "'2026-11-30 10:00:00'"
+    engine = db.create_engine(empty_database_url)
+    url = str(engine.url.render_as_string(hide_password=False))
+    try:
+        await db.upgrade(engine, "0015")
+        async with engine.begin() as connection:
+            for user_id, detail in ((1, True), (2, False), (3, False)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, tg_index, chat_id, pseudonym, language, role, announcements, "
+                        f"calendar_detail, active, created_at) VALUES (:id, :index, :chat, :code, 'ru', 'teacher', "
+                        f"true, :detail, true, {at})"
+                    ),
+                    {
+                        "id": user_id,
+                        "index": f"x{user_id}",
+                        "chat": test_crypto.seal(b"555", 24),
+                        "code": f"T-AAAAA{user_id}",
+                        "detail": detail,
+                    },
+                )
+            await connection.execute(
+                text(
+                    "INSERT INTO psychologist_profiles (id, user_id, display_name, languages, formats, regions, "
+                    f"published, demo, short_notice, created_at) VALUES (7, 3, :name, 'ru', 'video', '', true, "
+                    f"false, false, {at})"
+                ),
+                {"name": test_crypto.seal(b"\xd0\x90", 256)},
+            )
+            for n in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO booking_slots (id, psychologist_id, starts_at, duration_min, format, removed) "
+                        f"VALUES (:n, 7, '2026-12-0{n} 10:00:00', 50, 'video', false)"
+                    ),
+                    {"n": n},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO bookings (id, slot_id, teacher_id, state, holds, late_cancel, calendar_seq, "
+                        f"created_at, updated_at) VALUES (:n, :n, :n, 'booked', true, false, 0, {at}, {at})"
+                    ),
+                    {"n": n},
+                )
+            sealed = test_crypto.seal(json.dumps(answers, ensure_ascii=False).encode(), INTAKE_SIZE)
+            await connection.execute(
+                text("INSERT INTO intakes (booking_id, answers) VALUES (1, :a)"), {"a": sealed}
+            )
+            await connection.execute(text("INSERT INTO continuity_consents VALUES (1, 7)"))
+            for n, (exercise, moment) in enumerate(
+                (("grounding", "10:00"), ("box", "09:00"), ("stop", "11:00"))
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO relax_favourites (id, user_id, exercise_id, created_at) "
+                        f"VALUES (:id, 1, :exercise, '2026-11-30 {moment}:00')"
+                    ),
+                    {"id": 10 - n, "exercise": exercise},
+                )
+
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session:
+            first, second = await session.get(User, 1), await session.get(User, 2)
+            assert (first.calendar_detail, first.allows_carry(7)) == (True, True)
+            assert (second.calendar_detail, second.allows_carry(7)) == (False, False)
+            assert (first.favourites, second.favourites) == (["box", "grounding", "stop"], [])
+            assert (await session.get(Booking, 1)).intake == answers
+            assert (await session.get(Booking, 2)).intake is None
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            prefs = list(await connection.scalars(text("SELECT prefs FROM users")))
+            intakes = list(await connection.scalars(text("SELECT intake FROM bookings")))
+        assert not tables & {"intakes", "continuity_consents", "relax_favourites"}
+        assert len({len(token) for token in prefs}) == 1 and len({len(token) for token in intakes}) == 1
+        assert all(test_crypto.is_current(token) for token in (*prefs, *intakes))
+
+        async with engine.connect() as connection:
+            await connection.run_sync(_downgrade_sync, url, "0015")
+        async with engine.connect() as connection:
+            details = dict((await connection.execute(text("SELECT id, calendar_detail FROM users"))).all())
+            consents = (await connection.execute(text("SELECT * FROM continuity_consents"))).all()
+            restored = (await connection.execute(text("SELECT booking_id, answers FROM intakes"))).all()
+            liked = list(
+                await connection.scalars(text("SELECT exercise_id FROM relax_favourites ORDER BY id"))
+            )
+            columns = await connection.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("users")}
+            )
+        assert {k: bool(v) for k, v in details.items()} == {1: True, 2: False, 3: False}
+        assert [tuple(row) for row in consents] == [(1, 7)]
+        assert [(booking_id, json.loads(test_crypto.open(token))) for booking_id, token in restored] == [
+            (1, answers)
+        ]
+        assert "prefs" not in columns and liked == ["box", "grounding", "stop"]
+    finally:
+        await engine.dispose()

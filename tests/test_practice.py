@@ -17,8 +17,8 @@ from bot.events import BookingChanged, Events
 from bot.services import practice
 from bot.services.bookings import Bookings
 from bot.workers import practice as outbox
-from storage.models import DutyHours, GroupSession, SelfCheckResult
-from storage.models.practice import NOTE_SIZE, ContinuityConsent, Intake, SessionNote
+from storage.models import Booking, DutyHours, GroupSession, SelfCheckResult
+from storage.models.practice import NOTE_SIZE, SessionNote
 from storage.repo import booking as booking_repo
 from storage.repo import practice as repo
 from storage.repo import retention, users
@@ -109,13 +109,15 @@ async def test_retention_and_the_teachers_deletion_remove_notes_intakes_and_cons
         await repo.set_allowed(session, kept.id, anna.id, True)
     async with sessions.begin() as session:
         counts = await retention.purge_before(session, NOW - timedelta(days=180))
-    assert counts["session_notes"] == 2 and counts["intakes"] == 1, counts
+    assert counts["session_notes"] == 2 and counts["bookings"] == 1, counts  # the old intake went with it
     async with sessions.begin() as session:
         await repo.erase_teacher(session, await session.get(type(erased), erased.id))
     async with sessions() as session:
         assert set(await session.scalars(select(SessionNote.booking_id))) == {recent.id}
-        assert set(await session.scalars(select(Intake.booking_id))) == {recent.id}
-        assert set(await session.scalars(select(ContinuityConsent.teacher_id))) == {kept.id}
+        intakes = dict((await session.execute(select(Booking.id, Booking.intake))).all())
+        assert intakes.keys() == {recent.id, theirs.id} and intakes[theirs.id] is None
+        assert intakes[recent.id]["t"] == SECRET
+        assert [await repo.allows(session, t.id, anna.id) for t in (kept, erased)] == [True, False]
 
 
 async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_sessions(sessions):  # noqa: F811
@@ -148,7 +150,7 @@ async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_s
         assert [e.shared for e in earlier] == [[], ["phq9"]], "and the results the teacher shared"
         await repo.set_allowed(session, teacher.id, anna.id, False)
         assert await practice.history(session, anna.user, current) is None, "withdrawn"
-        assert await session.scalar(select(func.count()).select_from(ContinuityConsent)) == 0
+        assert (await session.get(type(teacher), teacher.id)).prefs["p"] == []
 
 
 async def test_intake_only_before_the_first_session_and_urgent_is_marked(sessions):  # noqa: F811
@@ -228,6 +230,6 @@ async def test_a_rescheduled_booking_keeps_its_intake_and_note(sessions):  # noq
         await repo.save_intake(session, booking.id, practice.intake_answers([], SECRET, "kk", 1, False))
         await repo.save_note(session, anna.user_id, {"t": SECRET}, booking_id=booking.id)
         moved = (await bookings.reschedule(session, booking, later.id, NOW)).booking
-        assert (await repo.intake(session, moved.id)).answers["t"] == SECRET
+        assert moved.intake["t"] == SECRET
         assert (await repo.booking_note(session, anna.user_id, moved.id)).body["t"] == SECRET
-        assert await repo.intake(session, booking.id) is None
+        assert booking.intake is None

@@ -27,7 +27,7 @@ from bot.telegram.callbacks import (
     PsyAction,
 )
 from bot.workers import practice as outbox
-from storage.models import ContinuityConsent, DutyHours, GroupSession, SelfCheckResult, SessionNote
+from storage.models import DutyHours, GroupSession, SelfCheckResult, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import practice as practice_repo
@@ -182,7 +182,7 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
     await teacher.press("⛔ Анна")
     assert any(b.startswith("✅ Анна") for b in teacher.last.buttons)
     async with bot.app.sessions() as session:
-        allowed = list(await session.scalars(select(ContinuityConsent.psychologist_id)))
+        allowed = (await users.by_telegram_id(session, teacher.id)).prefs["p"]
     assert allowed == [await profile_id(bot, base + 1)], "a forged id for a psychologist never met: nothing"
     await anna.press_data(note(current))
     assert (

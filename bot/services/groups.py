@@ -4,8 +4,9 @@ storage/repo/groups.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import TypeGuard
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,19 @@ SCORES = range(1, 6)
 def joinable(group: GroupSession | None, now: datetime) -> TypeGuard[GroupSession]:
     """Still open and not begun: what a press on one session (view, join, leave, accept) needs."""
     return group is not None and group.status == "open" and group.starts_at > now
+
+
+def month_of(now: datetime, tz: ZoneInfo, ahead: int) -> tuple[date, datetime, datetime]:
+    """The local calendar month `ahead` months after now's (0: this one): its first day, and the
+    moments it starts and ends at (the end is the next month's start)."""
+    today = now.astimezone(tz).date()
+
+    def first(months: int) -> date:
+        index = today.month - 1 + months
+        return date(today.year + index // 12, index % 12 + 1, 1)
+
+    start, after = first(ahead), first(ahead + 1)
+    return start, datetime.combine(start, time(), tz), datetime.combine(after, time(), tz)
 
 
 def leads(group: GroupSession, user: User) -> bool:

@@ -245,6 +245,7 @@ class GroupAction(StrEnum):
     RATE = "rate"
     COMMENT = "cmt"
     ICS = "ics"  # the seat's calendar file
+    PROGRAMME = "prog"  # the programme of the month, by kind
 
 
 class GroupScope(StrEnum):
@@ -256,7 +257,9 @@ class GroupScope(StrEnum):
 
 class Group(Press, prefix="gr"):
     """Group sessions. s: a session id; f, l, k, g: the list's filters (format, language, kind: "" any;
-    g None: the teacher's own region if they have one), kept on a session's card for Back; score: on RATE."""
+    g None: the teacher's own region if they have one), kept on a session's card for Back; m, p: the
+    programme's month (1 this month, 2 the next; 0 not from the programme) and page, kept the same way;
+    score: on RATE."""
 
     a: GroupAction
     s: int = 0
@@ -264,6 +267,8 @@ class Group(Press, prefix="gr"):
     l: str = ""  # noqa: E741 - one letter keeps callback data short
     k: str = ""
     g: GroupScope | None = None
+    m: int = 0
+    p: int = 0
     score: int = 0
 
 

@@ -8,7 +8,7 @@ the session at the same wall-clock time the bot showed, whatever zone the phone 
   a cancel by either side sends METHOD:CANCEL with STATUS:CANCELLED (the calendar drops it).
 - Neutral by default: the title is «Demeu» alone, with no format, no "psychologist" and no names,
   no address and no link (a school may manage the calendar; titles show on lock screens). A
-  teacher may choose detailed titles in Settings (`users.calendar_detail`). The video link is never
+  teacher may choose detailed titles in Settings (`User.calendar_detail`, sealed in `users.prefs`). The video link is never
   written into a file: it reaches only the two sides, in the bot, shortly before the start.
 
 `booking_document` and `group_document` are what any sender calls (a handler now, the notice

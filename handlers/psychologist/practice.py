@@ -35,7 +35,6 @@ from bot.workers import practice as outbox
 from handlers.common.questions import queue_button
 from storage.models import Booking, GroupSession, User
 from storage.models.base import utcnow
-from storage.repo import practice as repo
 
 A = PracticeAction
 HOME = cb.Menu(item=cb.Section.PSYCHOLOGIST)
@@ -106,10 +105,9 @@ async def note_text(session: AsyncSession, user: User, item: Target, settings: S
         ),
     ]
     if isinstance(item, Booking):
-        answers = await repo.intake(session, item.id)
-        if answers is not None:
-            urgent = practice.is_urgent(answers.answers)
-            parts.append((_("practice-urgent-mark") + "\n" if urgent else "") + intake_text(answers.answers))
+        if item.intake is not None:
+            urgent = practice.is_urgent(item.intake)
+            parts.append((_("practice-urgent-mark") + "\n" if urgent else "") + intake_text(item.intake))
         earlier = await practice.history(session, user, item)
         if earlier:  # None: the teacher did not allow it; []: nothing earlier
             parts.append(earlier_text(earlier, settings, user.language))

@@ -1,4 +1,5 @@
-"""Group sessions for teachers: browse, join or wait in line, accept a held seat, leave, rate.
+"""Group sessions for teachers: browse (a list with filters, or the programme of the month by kind), join
+or wait in line, accept a held seat, leave, rate.
 
 In the bot teachers never see who else signed up; the facilitator sees the count and pseudonyms
 only. What participants see of each other at the session itself depends on its format, and the
@@ -11,6 +12,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +50,10 @@ KINDS = ("", *GROUP_KINDS)
 # Staff who see the sessions they lead; a deactivated psychologist ("psychologist_off") is not staff any more.
 LEADERS = ("psychologist", "coordinator")
 LIST_SIZE = 8
+# Sessions on one page of the programme: with titles of TITLE_LIMIT and the four kinds' descriptions
+# it stays well within a message's 4096 characters.
+PROGRAMME_PAGE = 8
+MONTHS = (1, 2)  # the programme's months: this one and the next (cb.Group.m)
 LIST = cb.Group(a=Action.LIST)  # the list as first shown
 
 
@@ -57,12 +63,15 @@ class RatingComment(StatesGroup):
 
 @dataclass(frozen=True)
 class Filters:
-    """The list's filters; they travel in cb.Group (f, l, k, g) to a session's card and back."""
+    """The list's filters, and the programme's month and page when a card was opened from it; they
+    travel in cb.Group (f, l, k, g, m, p) to a session's card and back."""
 
     fmt: str
     language: str
     kind: str
     scope: cb.GroupScope
+    month: int = 0
+    page: int = 0
 
     @classmethod
     def of(cls, data: cb.Group, user: User) -> Filters:
@@ -71,10 +80,30 @@ class Filters:
             language=data.l if data.l in LANGUAGES else "",
             kind=data.k if data.k in KINDS else "",
             scope=data.g or (Scope.MINE if user.region else Scope.ALL),
+            month=data.m if data.m in MONTHS else 0,
+            page=max(data.p, 0),
         )
 
     def press(self, action: cb.GroupAction, group_id: int = 0) -> cb.Group:
-        return cb.Group(a=action, s=group_id, f=self.fmt, l=self.language, k=self.kind, g=self.scope)
+        return cb.Group(
+            a=action,
+            s=group_id,
+            f=self.fmt,
+            l=self.language,
+            k=self.kind,
+            g=self.scope,
+            m=self.month,
+            p=self.page,
+        )
+
+    def programme(self, month: int, page: int = 0) -> cb.Group:
+        return dataclasses.replace(self, month=month, page=page).press(Action.PROGRAMME)
+
+    def back(self) -> cb.Group:
+        """Where a card opened with these filters goes back to: the programme it came from, or the list."""
+        if self.month:
+            return self.press(Action.PROGRAMME)
+        return self.press(Action.LIST)
 
 
 def _next(options: tuple[str, ...], current: str) -> str:
@@ -102,18 +131,25 @@ async def show_list(
     )
     builder = KeyboardBuilder()
     for group, taken in found:
-        label = _("groups-item").format(
-            when=short_when(group.starts_at, settings.tz),
-            title=group.title(user.language),
-            left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
+        builder.row(
+            cb_button(item_label(group, taken, user, settings.tz), filters.press(Action.VIEW, group.id))
         )
-        builder.row(cb_button(label, filters.press(Action.VIEW, group.id)))
+    builder.row(cb_button(_("groups-programme"), filters.programme(MONTHS[0])))
     filter_buttons(builder, filters, user)
     if role in (*LEADERS, "admin"):
         builder.row(cb_button(_("groups-led"), cb.Group(a=Action.LED)))
     about = kind_about(filters.kind) + "\n\n" if filters.kind else ""
     text = _("groups-title") + "\n\n" + about + (_("groups-list-hint") if found else _("groups-none"))
     await show(query, text, with_nav(builder))
+
+
+def item_label(group: GroupSession, taken: int, user: User, tz: ZoneInfo) -> str:
+    """A session's button in a list: when, what, and the seats left (or the waitlist)."""
+    return _("groups-item").format(
+        when=short_when(group.starts_at, tz),
+        title=group.title(user.language),
+        left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
+    )
 
 
 def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> None:
@@ -137,6 +173,59 @@ def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> No
         row.append(cb_button(label, other.press(Action.LIST)))
     row.append(cb_button(_("groups-mine"), cb.Group(a=Action.MINE)))
     builder.row(*row)
+
+
+# --- the programme of the month -----------------------------------------------------------------------------
+
+
+async def show_programme(
+    query: CallbackQuery, session: AsyncSession, user: User, settings: Settings, filters: Filters
+) -> None:
+    """Every session of the month the teacher may still join (the list's filters apply), by kind with
+    what each kind is, a button per session to its card; in pages if the month holds many."""
+    now = utcnow()
+    first, start, end = rules.month_of(now, settings.tz, filters.month - 1)
+    found = await groups.upcoming(
+        session,
+        now,
+        region=user.region if filters.scope is Scope.MINE else None,
+        language=filters.language or None,
+        fmt=filters.fmt or None,
+        kind=filters.kind or None,
+        since=start,
+        before=end,
+        limit=None,
+    )
+    found.sort(key=lambda row: GROUP_KINDS.index(row[0].kind))  # stable: by time within a kind
+    pages = max(1, -(-len(found) // PROGRAMME_PAGE))
+    page = min(filters.page, pages - 1)
+    here = dataclasses.replace(filters, page=page)
+    lines = [_("groups-programme-title").format(month=dates.month(first))]
+    lines.append(_("groups-programme-hint") if found else _("groups-programme-none"))
+    builder = KeyboardBuilder()
+    kind = None
+    for group, taken in found[page * PROGRAMME_PAGE : (page + 1) * PROGRAMME_PAGE]:
+        if group.kind != kind:
+            kind = group.kind
+            lines.append("\n" + kind_about(kind))
+        lines.append(
+            "• " + short_when(group.starts_at, settings.tz) + " · " + escape(group.title(user.language))
+        )
+        builder.row(cb_button(item_label(group, taken, user, settings.tz), here.press(Action.VIEW, group.id)))
+    if pages > 1:
+        lines.append("\n" + _("groups-programme-page").format(n=page + 1, total=pages))
+        turns = []
+        if page > 0:
+            turns.append(cb_button(_("groups-programme-prev"), here.programme(here.month, page - 1)))
+        if page < pages - 1:
+            turns.append(cb_button(_("groups-programme-more"), here.programme(here.month, page + 1)))
+        builder.row(*turns)
+    other = MONTHS[1] if filters.month == MONTHS[0] else MONTHS[0]
+    other_first, _start, _end = rules.month_of(now, settings.tz, other - 1)
+    switch = "groups-programme-next" if other == MONTHS[1] else "groups-programme-this"
+    builder.row(cb_button(_(switch).format(month=dates.month(other_first)), here.programme(other)))
+    list_back = dataclasses.replace(filters, month=0, page=0).press(Action.LIST)
+    await show(query, "\n".join(lines), with_nav(builder, list_back))
 
 
 # --- one session ------------------------------------------------------------------------------------------
@@ -167,7 +256,7 @@ async def session_card(
             lines.append("\n" + way_in)
         builder.row(cb_button(_("sess-ics-button"), cb.Group(a=Action.ICS, s=group.id)))
         builder.row(*rooms.join_button(rooms.group_room(settings.video, group, utcnow())))
-    return "\n".join(lines), with_nav(builder, filters.press(Action.LIST))
+    return "\n".join(lines), with_nav(builder, filters.back())
 
 
 async def your_place(
@@ -225,6 +314,8 @@ class OpenGroupOnly(BaseMiddleware):
             data["callback_answer"].text = _("groups-gone")
             data["callback_answer"].show_alert = True
             filters = Filters.of(callback_data, data["user"])
+            if filters.month:
+                return await show_programme(event, data["session"], data["user"], data["settings"], filters)
             return await show_list(
                 event, data["session"], data["user"], data["role"], data["settings"], filters
             )
@@ -256,6 +347,14 @@ async def listing(
     settings: Settings,
 ) -> None:
     await show_list(query, session, user, role, settings, Filters.of(callback_data, user))
+
+
+async def programme(
+    query: CallbackQuery, callback_data: cb.Group, session: AsyncSession, user: User, settings: Settings
+) -> None:
+    filters = Filters.of(callback_data, user)
+    month = filters.month or MONTHS[0]
+    await show_programme(query, session, user, settings, dataclasses.replace(filters, month=month))
 
 
 async def view(
@@ -479,6 +578,7 @@ def create_router() -> Router:
     press = router.callback_query.register
     press(home, cb.Menu.filter(F.item == cb.Section.GROUPS))
     press(listing, on(Action.LIST))
+    press(programme, on(Action.PROGRAMME))
     press(mine, on(Action.MINE))
     press(rate, on(Action.RATE))
     press(ask_comment, on(Action.COMMENT))

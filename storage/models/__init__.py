@@ -8,8 +8,8 @@ from storage.models.core import AuditEntry, FsmRecord, Invite, User
 from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
 from storage.models.jobs import JobRun
 from storage.models.limits import QuestionMute
-from storage.models.practice import ContinuityConsent, Intake, SessionNote
-from storage.models.relax import FavouriteExercise, JournalEntry, MoodEntry
+from storage.models.practice import SessionNote
+from storage.models.relax import JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
 from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
@@ -24,14 +24,11 @@ __all__ = [
     "Broadcast",
     "BroadcastRecipient",
     "ChatSession",
-    "ContinuityConsent",
     "DutyHours",
-    "FavouriteExercise",
     "FsmRecord",
     "GroupRating",
     "GroupSeat",
     "GroupSession",
-    "Intake",
     "Invite",
     "JobRun",
     "JournalEntry",

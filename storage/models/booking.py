@@ -2,8 +2,8 @@
 
 What is plain and why: times, durations, formats, languages and region codes (to find free
 slots with SQL), a booking's state (schedules, counts). Free text is encrypted: the
-psychologist's display name, bio, address and video link, the teacher's note, a cancel
-reason and a rating comment. A booking names the teacher only by the users row (and through
+psychologist's display name, bio, address and video link, the teacher's note and intake, a
+cancel reason and a rating comment. A booking names the teacher only by the users row (and through
 it the pseudonym); Telegram identities never appear here.
 
 One slot holds at most one live booking: `holds` is true while a booking occupies its slot
@@ -14,13 +14,15 @@ makes the database refuse a second one, whatever the races between handlers or r
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, utcnow
 from storage.models.core import User
-from storage.types import EncryptedText, UTCDateTime, text_size
+from storage.models.practice import INTAKE_SIZE
+from storage.types import EncryptedJSON, EncryptedText, UTCDateTime, text_size
 
 FORMATS = ("video", "chat", "office")
 LANGUAGES = ("kk", "ru")
@@ -140,6 +142,10 @@ class Booking(Base):
     # The calendar event: a random UID kept across reschedules, and its SEQUENCE (bot/views/ics.py).
     calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
     calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # The teacher's intake before a first session, for its psychologist only (bot/services/practice.py):
+    # {"k": [topic codes], "t": free text, "l": preferred language, "u": urgency 0-2, "b": been before}.
+    # Every booking holds one token of the same size, None (no intake) sealed like any answers.
+    intake: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(INTAKE_SIZE))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

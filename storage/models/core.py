@@ -7,13 +7,14 @@ of the Telegram user id, `chat_id` is encrypted, names and usernames are never k
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage import crypto
 from storage.models.base import Base, utcnow
-from storage.types import EncryptedText, UTCDateTime
+from storage.types import EncryptedJSON, EncryptedText, UTCDateTime
 
 CHAT_ID_SIZE = 24  # a Telegram chat id has at most 20 characters
 FSM_STATE_SIZE = 64  # "Group:Name" of the longest state
@@ -21,6 +22,15 @@ FSM_STATE_SIZE = 64  # "Group:Name" of the longest state
 FSM_DATA_SIZE = crypto.FSM_DATA_SIZE
 
 ROLES = ("teacher", "psychologist", "coordinator")
+# A user's private choices, one sealed JSON: {"c": detailed calendar titles, "p": [the psychologists'
+# profile ids the teacher lets see their earlier sessions with them], "x": [favourite exercise ids,
+# in the order chosen]}. 32 profile ids of 10 digits and 30 exercise ids of 16 characters fit.
+PREFS_SIZE = 1024
+CALENDAR_DETAIL, CARRY, FAVOURITES = "c", "p", "x"
+
+
+def no_prefs() -> dict[str, Any]:
+    return {CALENDAR_DETAIL: False, CARRY: [], FAVOURITES: []}
 
 
 class User(Base):
@@ -35,8 +45,8 @@ class User(Base):
     region: Mapped[str | None] = mapped_column(String(8))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     announcements: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Calendar files titled in detail (format, psychologist) instead of the neutral «Demeu».
-    calendar_detail: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sealed, the same size for everyone (no row or clear column tells a choice): see no_prefs().
+    prefs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(PREFS_SIZE), default=no_prefs)
     # False once Telegram says the user blocked the bot; nothing more is sent to them.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -50,6 +60,42 @@ class User(Base):
     @property
     def telegram_chat_id(self) -> int:
         return int(self.chat_id)
+
+    def _prefs(self) -> dict[str, Any]:
+        return no_prefs() | (self.prefs or {})
+
+    @property
+    def calendar_detail(self) -> bool:
+        """Calendar files titled in detail (format, psychologist) instead of the neutral «Demeu»."""
+        return bool(self._prefs()[CALENDAR_DETAIL])
+
+    @calendar_detail.setter
+    def calendar_detail(self, detail: bool) -> None:
+        self.prefs = self._prefs() | {CALENDAR_DETAIL: bool(detail)}  # a new value: the change is seen
+
+    def allows_carry(self, profile_id: int) -> bool:
+        """The teacher lets this psychologist see their earlier sessions with them (default: no)."""
+        return profile_id in self._prefs()[CARRY]
+
+    def set_carry(self, profile_id: int, allowed: bool) -> None:
+        chosen = set(self._prefs()[CARRY]) - {profile_id} | ({profile_id} if allowed else set())
+        self.prefs = self._prefs() | {CARRY: sorted(chosen)}
+
+    def forget_carry(self) -> None:
+        self.prefs = self._prefs() | {CARRY: []}
+
+    @property
+    def favourites(self) -> list[str]:
+        """Favourite exercises, in the order they were chosen."""
+        return list(self._prefs()[FAVOURITES])
+
+    def set_favourite(self, exercise_id: str, on: bool) -> None:
+        """Idempotent: a double tap neither duplicates nor fails."""
+        kept = [each for each in self.favourites if each != exercise_id]
+        self.prefs = self._prefs() | {FAVOURITES: kept + [exercise_id] if on else kept}
+
+    def forget_favourites(self) -> None:
+        self.prefs = self._prefs() | {FAVOURITES: []}
 
 
 class Invite(Base):

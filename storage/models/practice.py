@@ -1,11 +1,13 @@
-"""A psychologist's practice: private session notes, a teacher's intake before the first session,
-and the teacher's consent that a psychologist sees their earlier sessions with them.
+"""A psychologist's private session notes; the sizes of a teacher's intake before the first session.
 
 A note is its author's alone: `author_id` is the psychologist's (or a group's facilitator's) users
 row, and every read filters by it. Its body (free text, topics, next step) and an intake's answers
 are one encrypted JSON value each, padded to the same length whatever was written: a copy of the
 database shows neither what nor how much. A note goes with its booking or group session (retention,
-a teacher's "delete my data": storage.repo.practice), an intake with its booking.
+a teacher's "delete my data": storage.repo.practice). An intake is the booking's own sealed column
+(`bookings.intake`, sealed None when there is none) and the teacher's consent that a psychologist
+sees their earlier sessions is in the user's sealed preferences (`users.prefs`): no row exists only
+because a teacher answered an intake or consented.
 """
 
 from __future__ import annotations
@@ -41,24 +43,3 @@ class SessionNote(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
     # {"t": free text, "k": [topic codes], "n": next step}
     body: Mapped[Any] = mapped_column(EncryptedJSON(NOTE_SIZE))
-
-
-class Intake(Base):
-    """A teacher's answers before their first session with a psychologist: for that psychologist only."""
-
-    __tablename__ = "intakes"
-
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
-    # {"k": [topic codes], "t": free text, "l": preferred language, "u": urgency 0-2, "b": been before}
-    answers: Mapped[Any] = mapped_column(EncryptedJSON(INTAKE_SIZE))
-
-
-class ContinuityConsent(Base):
-    """The teacher lets this psychologist see their earlier sessions with them (default: no row, off)."""
-
-    __tablename__ = "continuity_consents"
-
-    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    psychologist_id: Mapped[int] = mapped_column(
-        ForeignKey("psychologist_profiles.id", ondelete="CASCADE"), primary_key=True
-    )

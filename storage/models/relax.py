@@ -1,7 +1,8 @@
-"""Relaxation and mood: favourite exercises, the private journal, mood check-ins.
+"""Relaxation and mood: the private journal, mood check-ins.
 
 Everything a teacher writes, sends or scores (notes, reflections, the reference to a drawing's
-photo, mood scores) is encrypted and padded; favourite exercise ids stay plain.
+photo, mood scores) is encrypted and padded; favourite exercises are in the user's sealed
+preferences (`users.prefs`), so no row names one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -19,16 +20,6 @@ MOOD_NOTE_LIMIT = 1000  # UTF-16 code units
 JOURNAL_TEXT_LIMIT = 2000
 JOURNAL_META_SIZE = 96  # {"kind", "exercise", "at"}
 SCORE_SIZE = 16
-
-
-class FavouriteExercise(Base):
-    __tablename__ = "relax_favourites"
-    __table_args__ = (UniqueConstraint("user_id", "exercise_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    exercise_id: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JournalEntry(Base):

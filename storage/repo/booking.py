@@ -309,6 +309,7 @@ async def hold(
         "state": BOOKED,
         "holds": True,
         "note": note,
+        "intake": None,
         "previous_id": previous_id,
         "late_cancel": False,
         "created_at": now,

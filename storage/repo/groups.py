@@ -65,12 +65,19 @@ async def upcoming(
     language: str | None = None,
     fmt: str | None = None,
     kind: str | None = None,
-    limit: int = 20,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    limit: int | None = 20,
 ) -> list[tuple[GroupSession, int]]:
-    """Open sessions not yet started, with seats taken. `region` keeps that region's and online ones."""
+    """Open sessions not yet started (and starting from `since`, before `before`), with seats taken.
+    `region` keeps that region's and online ones."""
     query = select(GroupSession, _taken_count()).where(
         GroupSession.status == "open", GroupSession.starts_at > now
     )
+    if since is not None:
+        query = query.where(GroupSession.starts_at >= since)
+    if before is not None:
+        query = query.where(GroupSession.starts_at < before)
     if region:
         query = query.where(or_(GroupSession.region == region, GroupSession.region.is_(None)))
     if language:

@@ -1,4 +1,5 @@
-"""A psychologist's practice: notes, intakes, continuity consents, caseload and duty coverage queries.
+"""A psychologist's practice: notes, intakes (a booking's sealed column), continuity consents (in the
+teacher's sealed preferences), caseload and duty coverage queries.
 
 Every note query filters by its author: there is no statement here that reads a note for anyone
 else, and none that lists notes in bulk beyond one author's own (there is no export)."""
@@ -24,7 +25,7 @@ from storage.models import (
     User,
 )
 from storage.models.booking import UPCOMING_STATES
-from storage.models.practice import ContinuityConsent, Intake, SessionNote
+from storage.models.practice import SessionNote
 
 # ── notes ────────────────────────────────────────────────────────────────────
 
@@ -79,40 +80,37 @@ async def booking_notes(
 # ── intakes ──────────────────────────────────────────────────────────────────
 
 
-async def intake(session: AsyncSession, booking_id: int) -> Intake | None:
-    return await session.get(Intake, booking_id)
+# An intake is its booking's sealed `intake` (None: none given), so every booking looks the same.
 
 
 async def save_intake(session: AsyncSession, booking_id: int, answers: dict[str, Any]) -> None:
-    row = await session.get(Intake, booking_id)
-    if row is None:
-        session.add(Intake(booking_id=booking_id, answers=answers))
-    else:
-        row.answers = answers
-    await session.flush()
+    booking = await session.get(Booking, booking_id)
+    if booking is not None:
+        booking.intake = answers
+        await session.flush()
 
 
 async def intakes(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     if not booking_ids:
         return {}
-    rows = await session.scalars(select(Intake).where(Intake.booking_id.in_(booking_ids)))
-    return {row.booking_id: row.answers for row in rows}
+    rows = await session.execute(select(Booking.id, Booking.intake).where(Booking.id.in_(booking_ids)))
+    return {booking_id: answers for booking_id, answers in rows if answers is not None}
 
 
 # ── continuity ───────────────────────────────────────────────────────────────
+# The teacher's consents are in their sealed preferences (User.allows_carry), never a row of their own.
 
 
 async def allows(session: AsyncSession, teacher_id: int, profile_id: int) -> bool:
-    return await session.get(ContinuityConsent, (teacher_id, profile_id)) is not None
+    teacher = await session.get(User, teacher_id)
+    return teacher is not None and teacher.allows_carry(profile_id)
 
 
 async def set_allowed(session: AsyncSession, teacher_id: int, profile_id: int, allowed: bool) -> None:
-    row = await session.get(ContinuityConsent, (teacher_id, profile_id))
-    if allowed and row is None:
-        session.add(ContinuityConsent(teacher_id=teacher_id, psychologist_id=profile_id))
-    elif not allowed and row is not None:
-        await session.delete(row)
-    await session.flush()
+    teacher = await session.get(User, teacher_id)
+    if teacher is not None:
+        teacher.set_carry(profile_id, allowed)
+        await session.flush()
 
 
 async def psychologists_of(session: AsyncSession, teacher_id: int) -> list[PsychologistProfile]:
@@ -235,13 +233,15 @@ async def region_duty_hours(session: AsyncSession, region: str | None) -> list[D
 
 async def moved(session: AsyncSession, old_booking_id: int, new_booking_id: int) -> None:
     """A rescheduled consultation keeps its intake and its psychologist's note (the same one, later)."""
-    for model in (Intake, SessionNote):
-        await session.execute(
-            update(model)
-            .where(model.booking_id == old_booking_id)
-            .values(booking_id=new_booking_id)
-            .execution_options(synchronize_session=False)
-        )
+    old, new = await session.get(Booking, old_booking_id), await session.get(Booking, new_booking_id)
+    if old is not None and new is not None:
+        new.intake, old.intake = old.intake, None
+    await session.execute(
+        update(SessionNote)
+        .where(SessionNote.booking_id == old_booking_id)
+        .values(booking_id=new_booking_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # ── deletion ─────────────────────────────────────────────────────────────────
@@ -250,16 +250,20 @@ async def moved(session: AsyncSession, old_booking_id: int, new_booking_id: int)
 async def erase_teacher(session: AsyncSession, user: User) -> None:
     """A teacher's "delete my data": the notes on their consultations, their intakes, their consents."""
     theirs = select(Booking.id).where(Booking.teacher_id == user.id)
-    for statement in (
-        delete(SessionNote).where(SessionNote.booking_id.in_(theirs)),
-        delete(Intake).where(Intake.booking_id.in_(theirs)),
-        delete(ContinuityConsent).where(ContinuityConsent.teacher_id == user.id),
-    ):
-        await session.execute(statement.execution_options(synchronize_session=False))
+    options = {"synchronize_session": False}
+    await session.execute(
+        delete(SessionNote).where(SessionNote.booking_id.in_(theirs)).execution_options(**options)
+    )
+    # Every one of their bookings, intake or not: which ones had one is not visible in SQL.
+    await session.execute(
+        update(Booking).where(Booking.teacher_id == user.id).values(intake=None).execution_options(**options)
+    )
+    user.forget_carry()
 
 
 async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
-    """Notes and intakes of consultations and group sessions that took place before `cutoff`."""
+    """Notes of consultations and group sessions that took place before `cutoff` (an intake goes with
+    its booking, storage.repo.retention)."""
     old_bookings = select(Booking.id).join(Slot, Slot.id == Booking.slot_id).where(Slot.starts_at < cutoff)
     old_groups = select(GroupSession.id).where(GroupSession.starts_at < cutoff)
     options = {"synchronize_session": False}
@@ -269,7 +273,4 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
         .where(or_(SessionNote.booking_id.in_(old_bookings), SessionNote.group_id.in_(old_groups)))
         .execution_options(**options),
     )
-    intakes_deleted = await changed(
-        session, delete(Intake).where(Intake.booking_id.in_(old_bookings)).execution_options(**options)
-    )
-    return {"session_notes": notes, "intakes": intakes_deleted}
+    return {"session_notes": notes}

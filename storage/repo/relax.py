@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import crypto
-from storage.models import FavouriteExercise, JournalEntry, MoodEntry, User
+from storage.models import JournalEntry, MoodEntry, User
 from storage.models.base import utcnow
 
 LOW_MOOD = 2  # scores 1-2 count as a hard day
@@ -19,35 +19,24 @@ LOW_STREAK_DAYS = 3
 # ── favourites ──────────────────────────────────────────────────────────────
 
 
+# In the user's sealed preferences (User.favourites), never a row that names an exercise.
+
+
 async def favourites(session: AsyncSession, user_id: int) -> list[str]:
-    rows = await session.scalars(
-        select(FavouriteExercise.exercise_id)
-        .where(FavouriteExercise.user_id == user_id)
-        .order_by(FavouriteExercise.created_at, FavouriteExercise.id)
-    )
-    return list(rows)
+    user = await session.get(User, user_id)
+    return [] if user is None else user.favourites
 
 
 async def is_favourite(session: AsyncSession, user_id: int, exercise_id: str) -> bool:
-    found = await session.scalar(
-        select(FavouriteExercise.id).where(
-            FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id
-        )
-    )
-    return found is not None
+    return exercise_id in await favourites(session, user_id)
 
 
 async def set_favourite(session: AsyncSession, user_id: int, exercise_id: str, on: bool) -> None:
     """Idempotent: a double tap neither duplicates nor fails."""
-    if on and not await is_favourite(session, user_id, exercise_id):
-        session.add(FavouriteExercise(user_id=user_id, exercise_id=exercise_id))
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.set_favourite(exercise_id, on)
         await session.flush()
-    elif not on:
-        await session.execute(
-            delete(FavouriteExercise).where(
-                FavouriteExercise.user_id == user_id, FavouriteExercise.exercise_id == exercise_id
-            )
-        )
 
 
 # ── journal ─────────────────────────────────────────────────────────────────
@@ -146,6 +135,6 @@ async def low_streak(session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
 
 
 async def erase(session: AsyncSession, user: User) -> None:
-    for model in (FavouriteExercise, MoodEntry):
-        await session.execute(delete(model).where(model.user_id == user.id))
+    user.forget_favourites()
+    await session.execute(delete(MoodEntry).where(MoodEntry.user_id == user.id))
     await session.execute(delete(JournalEntry).where(JournalEntry.owner == journal_owner(user.id)))
