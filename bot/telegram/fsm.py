@@ -67,7 +67,7 @@ class LockedFSM(FSMContextMiddleware):
         self,
         storage: BaseStorage,
         events_isolation: BaseEventIsolation,
-        read_first: Callable[[FSMContext, dict[str, Any]], Awaitable[None]] | None = None,
+        read_first: Callable[[FSMContext, TelegramObject, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(storage, events_isolation)
         self.read_first = read_first
@@ -84,7 +84,7 @@ class LockedFSM(FSMContextMiddleware):
             return await handler(event, data)
         async with self.events_isolation.lock(key=context.key):  # state read after the lock (aiogram #1317)
             if self.read_first is not None:
-                await self.read_first(context, data)
+                await self.read_first(context, event, data)
             data.update({"state": context, "raw_state": await context.get_state()})
             return await handler(event, data)
 

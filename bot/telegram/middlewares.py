@@ -12,11 +12,12 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import TelegramObject
+from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.telegram import callbacks as cb
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import crypto
 from storage.cache import attach, caches_of, remember
@@ -55,6 +56,17 @@ def private_person(data: dict[str, Any]) -> TelegramUser | None:
     return telegram_user
 
 
+def answered_instrument(update: Update | None) -> str | None:
+    """The questionnaire a self-check press is about: its draft is read with the user."""
+    data = update.callback_query.data if update is not None and update.callback_query else None
+    if not data or not data.startswith(cb.SelfCheck.__prefix__ + ":"):
+        return None
+    try:
+        return cb.SelfCheck.unpack(data).inst or None
+    except (TypeError, ValueError):
+        return None
+
+
 class FirstRead:
     """Where the row caches hold nothing (PostgreSQL, shared by replicas): what every update needs —
     the user, their conversation state, their open chat — read in one statement outside any
@@ -66,18 +78,22 @@ class FirstRead:
         self.engine = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
         self.storage = storage if isinstance(storage, DatabaseStorage) else None  # Redis: its own read
 
-    async def __call__(self, context: FSMContext, data: dict[str, Any]) -> None:
+    async def __call__(self, context: FSMContext, event: TelegramObject, data: dict[str, Any]) -> None:
         person = private_person(data)
         if person is None:
             return
         session: AsyncSession = data["session"]
         fsm_key = self.storage.keys.build(context.key) if self.storage else None
         user_index = crypto.active().user_index(person.id)
-        found = await users.first_read(self.engine, user_index, fsm_key)
+        instrument = answered_instrument(event if isinstance(event, Update) else None)
+        found = await users.first_read(self.engine, user_index, fsm_key, instrument)
         caches = caches_of(session)
         remember(session, caches.users, user_index, found.user)
         if found.user is not None:
-            remember(session, caches.open_chats, found.user[users.USER_ID], found.open_chat)
+            user_id = found.user[users.USER_ID]
+            remember(session, caches.open_chats, user_id, found.open_chat)
+            if instrument is not None:
+                remember(session, caches.drafts, (user_id, instrument), found.draft)
         current = update_session.get()
         if fsm_key and current is not None:
             current.records[fsm_key] = (

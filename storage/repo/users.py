@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, literal, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import crypto
 from storage.cache import cached_row, caches_of, column_keys
-from storage.models import AuditEntry, ChatSession, FsmRecord, User
+from storage.models import AuditEntry, ChatSession, FsmRecord, SelfCheckDraft, User
 from storage.models.base import utcnow
 from storage.repo.chat import open_chat_of
 
@@ -78,6 +78,7 @@ class FirstRead:
 
     user: tuple | None
     state: tuple | None  # the FsmRecord, when the state is kept in the database and exists
+    draft: tuple | None  # the unfinished questionnaire a self-check press answers
     open_chat: int | None
 
 
@@ -85,33 +86,48 @@ USER_ID = column_keys(User).index("id")
 
 
 @functools.cache
-def _first_read_query(with_state: bool) -> Select[Any]:
+def _first_read_query(with_state: bool, with_draft: bool) -> Select[Any]:
     """Built once (SQLAlchemy then also compiles it once): a statement per press is measurable."""
-    user_columns = [getattr(User, key) for key in column_keys(User)]
-    fsm_columns = [getattr(FsmRecord, key) for key in column_keys(FsmRecord)] if with_state else []
     open_chat = open_chat_of(User.id).with_only_columns(ChatSession.id).scalar_subquery()
     one = select(literal(1).label("one")).subquery("one")
-    query = select(*user_columns, *fsm_columns, open_chat).select_from(one)
-    query = query.outerjoin(User, User.tg_index == bindparam("user_index"))
+    joined: list[tuple[type[Any], ColumnElement[bool]]] = [(User, User.tg_index == bindparam("user_index"))]
     if with_state:
-        query = query.outerjoin(FsmRecord, FsmRecord.key == bindparam("fsm_key"))
+        joined.append((FsmRecord, FsmRecord.key == bindparam("fsm_key")))
+    if with_draft:
+        on_draft = (SelfCheckDraft.user_id == User.id) & (
+            SelfCheckDraft.instrument == bindparam("instrument")
+        )
+        joined.append((SelfCheckDraft, on_draft))
+    columns = [getattr(entity, key) for entity, _ in joined for key in column_keys(entity)]
+    query = select(*columns, open_chat).select_from(one)
+    for entity, on in joined:
+        query = query.outerjoin(entity, on)
     return query
 
 
-async def first_read(engine: AsyncEngine, user_index: str, fsm_key: str | None) -> FirstRead:
-    """The user, their conversation state and their open chat in one statement. `engine` runs it
-    outside any transaction (an AUTOCOMMIT engine: PostgreSQL would take a BEGIN and a COMMIT for
-    it, two more round trips; one statement sees one committed moment either way)."""
-    users_count = len(column_keys(User))
+async def first_read(
+    engine: AsyncEngine, user_index: str, fsm_key: str | None, instrument: str | None = None
+) -> FirstRead:
+    """The user, their conversation state, the draft of `instrument` and their open chat in one
+    statement. `engine` runs it outside any transaction (an AUTOCOMMIT engine: PostgreSQL would
+    take a BEGIN and a COMMIT for it, two more round trips; one statement sees one committed
+    moment either way)."""
+    query = _first_read_query(fsm_key is not None, instrument is not None)
     async with engine.connect() as connection:
         row = (
             await connection.execute(
-                _first_read_query(fsm_key is not None), {"user_index": user_index, "fsm_key": fsm_key}
+                query, {"user_index": user_index, "fsm_key": fsm_key, "instrument": instrument}
             )
         ).one()
-    user, state = row[:users_count], row[users_count:-1]
-    return FirstRead(
-        user=tuple(user) if user[0] is not None else None,
-        state=tuple(state) if fsm_key and state[0] is not None else None,
-        open_chat=row[-1],
+    values = iter(row)
+
+    def part(entity: type, read: bool) -> tuple | None:
+        taken = tuple(next(values) for _ in column_keys(entity)) if read else ()
+        return taken if taken and taken[0] is not None else None
+
+    user, state, draft = (
+        part(User, True),
+        part(FsmRecord, fsm_key is not None),
+        part(SelfCheckDraft, instrument is not None),
     )
+    return FirstRead(user=user, state=state, draft=draft, open_chat=next(values))
