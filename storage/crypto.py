@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,14 @@ class _Key:
         return cls(key_id, AESGCM(derived), fernet)
 
 
+INDEXES_KEPT = 4096  # blind indexes remembered: a user's update computes each once, not 4-6 times
+
+
 @dataclass(frozen=True)
 class Crypto:
     keys: tuple[_Key, ...]
     hmac_key: bytes
+    _indexes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_keys(cls, encryption_keys: list[str], hmac_key: str) -> Crypto:
@@ -168,8 +172,15 @@ class Crypto:
         return content.decode()
 
     def blind_index(self, namespace: str, value: str | int) -> str:
-        message = f"{namespace}:{value}".encode()
-        return hmac.new(self.hmac_key, message, hashlib.sha256).hexdigest()
+        message = f"{namespace}:{value}"
+        index = self._indexes.get(message)
+        if index is None:
+            if len(self._indexes) >= INDEXES_KEPT:
+                self._indexes.clear()  # bounded; the next updates compute theirs again
+            index = self._indexes[message] = hmac.new(
+                self.hmac_key, message.encode(), hashlib.sha256
+            ).hexdigest()
+        return index
 
     def user_index(self, telegram_user_id: int) -> str:
         return self.blind_index("tg-user", telegram_user_id)

@@ -68,6 +68,17 @@ def test_blind_index_is_keyed_and_stable():
     assert "42" not in a.user_index(42)
 
 
+def test_blind_indexes_are_remembered_within_a_bounded_memory():
+    """Each update computes its user's index once (4-6 lookups a press); a country of users never
+    grows the memory, and a forgotten index is computed again to the same value."""
+    keys = crypto.Crypto.from_keys(TEST_KEYS, TEST_HMAC)
+    first = keys.user_index(1)
+    for user in range(2, crypto.INDEXES_KEPT + 10):
+        keys.user_index(user)
+    assert len(keys._indexes) <= crypto.INDEXES_KEPT
+    assert keys.user_index(1) == first == crypto.Crypto.from_keys(TEST_KEYS, TEST_HMAC).user_index(1)
+
+
 def test_pseudonym_shape_and_stability():
     index = crypto.Crypto.from_keys(TEST_KEYS, TEST_HMAC).user_index(1001)
     code = crypto.pseudonym_for(index)
