@@ -224,7 +224,10 @@ class App:
         bot = build_bot(settings)  # first: a missing token is the likeliest mistake
         crypto.install(build_crypto(settings))
         check_content(settings)
-        engine = db.create_engine(settings.database.url, echo=settings.database.echo)
+        database = settings.database
+        engine = db.create_engine(
+            database.url, echo=database.echo, pool_size=database.pool_size, max_overflow=database.max_overflow
+        )
         if migrate:
             await db.upgrade(engine)
         sessions = db.session_factory(engine, RowCaches.for_database(settings.database.url).session_class())

@@ -118,6 +118,9 @@ class TelegramConfig(_Section):
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///data/demeu.db"
     echo: bool = False
+    # PostgreSQL: connections per replica kept open, and opened beyond them at a peak (README).
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=20, ge=0)
 
     @field_validator("url")
     @classmethod

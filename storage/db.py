@@ -25,7 +25,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, **options: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20, **options: Any
+) -> AsyncEngine:
     if is_sqlite(url):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
@@ -35,7 +37,7 @@ def create_engine(url: str, *, echo: bool = False, **options: Any) -> AsyncEngin
         engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, **options)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, **options)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     event.listen(engine.sync_engine, "checkin", _mark_checkin)
     return engine
