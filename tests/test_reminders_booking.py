@@ -124,7 +124,7 @@ async def test_psychologists_agenda_is_sent_once_however_often_it_is_planned(fak
 
 
 async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(fake_api, start_bot):
-    bot = await start_bot(reminders={**OFFSETS, "teacher_offsets": ["4s", "2s"], "group_plan_seconds": 0.5})
+    bot = await start_bot(reminders={**OFFSETS, "group_plan_seconds": 0.5})
     sessions = bot.app.sessions
     now = utcnow()
     async with sessions() as session:
@@ -147,13 +147,13 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
             "ratings_requested": False,
             "demo": False,
         }
-        group = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6), **fields)
-        cancelled = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=6), **fields)
+        group = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=8), **fields)
+        cancelled = await groups_repo.create_session(session, starts_at=now + timedelta(seconds=8), **fields)
         for teacher in (seated, left):
             assert (await groups_repo.enroll(session, group.id, teacher.id, now)).status == "enrolled"
         assert (await groups_repo.enroll(session, cancelled.id, other.id, now)).status == "enrolled"
         unled = await groups_repo.create_session(
-            session, starts_at=now + timedelta(seconds=6), **{**fields, "facilitator_id": deactivated.id}
+            session, starts_at=now + timedelta(seconds=8), **{**fields, "facilitator_id": deactivated.id}
         )
         assert (await groups_repo.enroll(session, unled.id, theirs.id, now)).status == "enrolled"
         await session.commit()
@@ -162,11 +162,14 @@ async def test_group_session_reminders_for_seated_teachers_and_the_facilitator(f
         async with sessions() as session:
             return bool(await session.scalar(select(Reminder.id).where(Reminder.user_id == other.id)))
 
-    await wait_for(planned)  # then it is cancelled, before anything is due (2 s before its start)
+    await wait_for(
+        planned
+    )  # then it is cancelled, before anything is due (the first, 6 s before the start, is 2 s away)
     async with sessions() as session:
         assert await groups_repo.cancel_session(session, cancelled.id) == [other.id]
         await session.commit()
-    await wait_for(lambda: reminders_to(fake_api, 8952))  # the first reminder (4 s before), then they leave
+    await wait_for(lambda: reminders_to(fake_api, 8952))  # the first reminder (6 s before), then they leave:
+    # 4 s before the second, room for a loaded machine
     async with sessions() as session:
         assert (
             await groups_repo.leave(session, group.id, left.id, utcnow(), timedelta(hours=1))
