@@ -43,13 +43,13 @@ from storage.repo.groups import GroupStats
 COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
 DELIVERY = ("sent", "blocked", "failed", "skipped")
 STATES = ("upcoming", "attended", "no-show", "cancelled")
-# What staff made, not what teachers did: exact. Group sessions and their seats by kind; the
-# minutes of consultation times psychologists published.
+# What staff made, not what teachers did: exact. Group sessions, their seats and the sessions whose
+# attendance was reported, by kind; the minutes of consultation times psychologists published.
 PLAIN = (
     "sessions",
     "cancelled",
     "capacity",
-    *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("sessions", "capacity")),
+    *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("sessions", "capacity", "reported")),
     *(f"dm-{fmt}-published" for fmt in FORMATS),
 )
 # For averages, hours and quantiles only, each shown only beside a count that is: rating sums, the
@@ -93,7 +93,7 @@ def cells(period: Period) -> list[str]:
         "bk-late",
         "bk-ontime",
         "bk-ratings",
-        *(f"gs-{kind}-seats" for kind in GROUP_KINDS),
+        *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("seats", "attended")),
         *(f"dm-{fmt}-booked" for fmt in FORMATS),
         *(name for fmt in FORMATS for name in (f"wait-{fmt}", f"wait-{fmt}-none", f"wait-{fmt}-found")),
         *(tallies.safety_name(event) for event in tallies.SAFETY),
@@ -181,6 +181,8 @@ def _group_values(group: GroupStats) -> dict[str, int]:
         **{f"gs-{k}-sessions": group.kind_sessions.get(k, 0) for k in GROUP_KINDS},
         **{f"gs-{k}-capacity": group.kind_capacity.get(k, 0) for k in GROUP_KINDS},
         **{f"gs-{k}-seats": group.kind_seats.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-reported": group.kind_reported.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-attended": group.kind_attended.get(k, 0) for k in GROUP_KINDS},
     }
 
 
@@ -395,7 +397,7 @@ class FormatFigure(Figure):
 
 @dataclass(frozen=True, kw_only=True)
 class KindFigure(Figure):
-    """One measure (sessions, seats, fill) of the group sessions of one kind."""
+    """One measure (sessions, seats, fill, reported, attended) of the group sessions of one kind."""
 
     kind: str
     measure: str
@@ -550,6 +552,8 @@ def _groups(shown: Shown) -> list[Figure]:
                 kind=kind,
                 measure="fill",
             ),
+            KindFigure(f"gs-{kind}-reported", shown[f"gs-{kind}-reported"], kind=kind, measure="reported"),
+            KindFigure(f"gs-{kind}-attended", shown[f"gs-{kind}-attended"], kind=kind, measure="attended"),
         ]
     return found
 
