@@ -43,13 +43,13 @@ from storage.repo.groups import GroupStats
 COUNTRY, NO_REGION = "", "~"  # scopes next to the region codes; no screen shows NO_REGION
 DELIVERY = ("sent", "blocked", "failed", "skipped")
 STATES = ("upcoming", "attended", "no-show", "cancelled")
-# What staff made, not what teachers did: exact. Group sessions and their seats by kind; the
-# minutes of consultation times psychologists published.
+# What staff made, not what teachers did: exact. Group sessions, their seats and the sessions whose
+# attendance was reported, by kind; the minutes of consultation times psychologists published.
 PLAIN = (
     "sessions",
     "cancelled",
     "capacity",
-    *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("sessions", "capacity")),
+    *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("sessions", "capacity", "reported")),
     *(f"dm-{fmt}-published" for fmt in FORMATS),
 )
 # For averages, hours and quantiles only, each shown only beside a count that is: rating sums, the
@@ -61,7 +61,11 @@ SUMS = (
     *(tallies.wait_name(fmt, b) for fmt in FORMATS for b in tallies.BUCKETS),
 )
 NOT_SUMMED = ("active",)  # distinct teachers: a quarter's is not the sum of its months'
-NEVER_SHOWN = ("bk-ontime", *(f"wait-{fmt}-found" for fmt in FORMATS))  # protected cells no screen has
+NEVER_SHOWN = (  # protected cells no screen has
+    "bk-ontime",
+    *(f"wait-{fmt}-found" for fmt in FORMATS),
+    *(f"gs-{kind}-away" for kind in GROUP_KINDS),
+)
 NOT_COUNTED = "—"  # a figure a month published before it was counted does not have; not applicable
 CellKey = tuple[str, str, str]  # a period code, a scope, a metric
 
@@ -93,7 +97,7 @@ def cells(period: Period) -> list[str]:
         "bk-late",
         "bk-ontime",
         "bk-ratings",
-        *(f"gs-{kind}-seats" for kind in GROUP_KINDS),
+        *(f"gs-{kind}-{what}" for kind in GROUP_KINDS for what in ("seats", "attended", "away")),
         *(f"dm-{fmt}-booked" for fmt in FORMATS),
         *(name for fmt in FORMATS for name in (f"wait-{fmt}", f"wait-{fmt}-none", f"wait-{fmt}-found")),
         *(tallies.safety_name(event) for event in tallies.SAFETY),
@@ -119,6 +123,12 @@ def breakdowns(period: Period) -> list[Group]:
         Group("bk-cancelled", ("bk-late", "bk-ontime"), breakdown=True),
         Group("sc-total", tuple(f"sc-{key}" for key in instruments()), breakdown=True),
         Group("seats", tuple(f"gs-{kind}-seats" for kind in GROUP_KINDS), breakdown=True),
+        # Those who came are a part of a kind's seats; the rest (who did not, and the seats of the
+        # sessions not reported) is a cell no screen shows, but anyone can subtract it.
+        *(
+            Group(f"gs-{kind}-seats", (f"gs-{kind}-attended", f"gs-{kind}-away"), breakdown=True)
+            for kind in GROUP_KINDS
+        ),
         # The searches that found a time are a cell no screen shows (only their median, when
         # there are enough), but anyone can subtract those that found none.
         *(Group(f"wait-{f}", (f"wait-{f}-none", f"wait-{f}-found"), breakdown=True) for f in FORMATS),
@@ -181,6 +191,10 @@ def _group_values(group: GroupStats) -> dict[str, int]:
         **{f"gs-{k}-sessions": group.kind_sessions.get(k, 0) for k in GROUP_KINDS},
         **{f"gs-{k}-capacity": group.kind_capacity.get(k, 0) for k in GROUP_KINDS},
         **{f"gs-{k}-seats": group.kind_seats.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-reported": group.kind_reported.get(k, 0) for k in GROUP_KINDS},
+        **{f"gs-{k}-attended": group.kind_attended.get(k, 0) for k in GROUP_KINDS},
+        # At least 0: a teacher who came and then deleted their data takes their seat with them.
+        **{f"gs-{k}-away": max(group.kind_seats[k] - group.kind_attended[k], 0) for k in GROUP_KINDS},
     }
 
 
@@ -395,7 +409,7 @@ class FormatFigure(Figure):
 
 @dataclass(frozen=True, kw_only=True)
 class KindFigure(Figure):
-    """One measure (sessions, seats, fill) of the group sessions of one kind."""
+    """One measure (sessions, seats, fill, reported, attended) of the group sessions of one kind."""
 
     kind: str
     measure: str
@@ -550,6 +564,8 @@ def _groups(shown: Shown) -> list[Figure]:
                 kind=kind,
                 measure="fill",
             ),
+            KindFigure(f"gs-{kind}-reported", shown[f"gs-{kind}-reported"], kind=kind, measure="reported"),
+            KindFigure(f"gs-{kind}-attended", shown[f"gs-{kind}-attended"], kind=kind, measure="attended"),
         ]
     return found
 

@@ -242,6 +242,8 @@ class GroupAction(StrEnum):
     MINE = "mine"
     LED = "led"  # the sessions one leads
     WHO = "who"  # who comes (the facilitator only)
+    COUNT = "cnt"  # how many came: the numbers (p: their page), the facilitator only
+    COUNTED = "cntd"  # score: how many came
     RATE = "rate"
     COMMENT = "cmt"
     ICS = "ics"  # the seat's calendar file
@@ -259,7 +261,7 @@ class Group(Press, prefix="gr"):
     """Group sessions. s: a session id; f, l, k, g: the list's filters (format, language, kind: "" any;
     g None: the teacher's own region if they have one), kept on a session's card for Back; m, p: the
     programme's month (1 this month, 2 the next; 0 not from the programme) and page, kept the same way;
-    score: on RATE."""
+    score: on RATE, the score; on COUNTED, how many came (p: on COUNT, the page of numbers)."""
 
     a: GroupAction
     s: int = 0
@@ -303,6 +305,9 @@ class CoordAction(StrEnum):
     GROUP_VIEW = "gview"
     GROUP_CANCEL = "gcancel"  # ask
     GROUP_KILL = "gkill"  # confirmed
+    GROUP_ENDED = "gended"  # sessions ended lately: how many came to each
+    GROUP_COUNT = "gcnt"  # how many came: the numbers (n: their page)
+    GROUP_COUNTED = "gcntd"  # n: how many came
 
 
 class Audience(StrEnum):
@@ -317,7 +322,8 @@ class Audience(StrEnum):
 
 
 class Coord(Press, prefix="co"):
-    """Coordinator's cabinet. i: a broadcast, session or psychologist id; n: minutes; v: one plain
+    """Coordinator's cabinet. i: a broadcast, session or psychologist id; n: minutes (or how many
+    came to a session, or a page of numbers); v: one plain
     value (a region code, a language, a format); to: an audience."""
 
     a: CoordAction

@@ -1,12 +1,14 @@
 """Group sessions outside a conversation: what teachers are told (seat offers, lapsed offers, a
-cancelled session, rating requests) and the sweeper that passes expired offers on and asks for
-ratings after a session.
+cancelled session, rating requests), the facilitator's question how many came, and the sweeper
+that passes expired offers on and, once a session has ended, asks for ratings and attendance.
 
 Each message is a notice (bot/workers/notices.py): a row of the reminders table written in the
 transaction that decided the change (the offer, the cancel, the rating's claim), sent by the
 reminder worker with its delivery rules and rendered then, in the teacher's language, from the
 session as it is: an offer no longer held, or a session no longer open, is not sent. Params name
-ids only; keys are "notice:group-<what>:<session>:<teacher>".
+ids only; keys are "notice:group-<what>:<session>:<teacher>". The facilitator is asked once: the
+sweep claims the ended session (ratings_requested) in the transaction that writes the question,
+and a question whose answer came meanwhile (a coordinator's) is not sent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.events import UserErased
-from bot.views.groups import describe, menu_markup, offer_markup, rating_markup, when
+from bot.services import groups as rules
+from bot.views.groups import attendance_markup, describe, menu_markup, offer_markup, rating_markup, when
 from bot.workers.notices import PREFIX, notice
 from bot.workers.reminders import Rendered, Renderer
 from storage.models import GroupSession, Reminder, User
@@ -58,6 +61,16 @@ async def cancelled(session: AsyncSession, group: GroupSession, user_ids: Iterab
 
 async def ask_ratings(session: AsyncSession, due: Iterable[tuple[int, int]]) -> None:
     await repo.schedule_all(session, [_notice("rate", group_id, user) for group_id, user in due])
+
+
+async def ask_attendance(session: AsyncSession, ended: Iterable[GroupSession]) -> None:
+    """Each ended session's facilitator is asked how many came."""
+    planned = [
+        _notice("attendance", group.id, group.facilitator_id)
+        for group in ended
+        if group.facilitator_id is not None
+    ]
+    await repo.schedule_all(session, planned)
 
 
 # --- rendered when sent, in the teacher's language -------------------------------------------------------------
@@ -109,17 +122,31 @@ async def render_rate(session: AsyncSession, reminder: Reminder, user: User, tz:
     return Rendered(text, rating_markup(group.id))
 
 
+async def render_attendance(
+    session: AsyncSession, reminder: Reminder, user: User, tz: ZoneInfo
+) -> Rendered | None:
+    group = await _group(session, reminder)
+    if not rules.reportable(group, utcnow()) or not rules.leads(group, user) or group.attended is not None:
+        return None  # no longer theirs, told meanwhile, or too late to tell
+    text = _("groups-attendance-ask").format(
+        title=escape(group.title(user.language)), when=when(group.starts_at, tz)
+    )
+    return Rendered(text, attendance_markup(group.id, await groups.enrolled(session, group.id)))
+
+
 RENDERERS: dict[str, Renderer] = {
     PREFIX + "group-offer": render_offer,
     PREFIX + "group-lapsed": render_lapsed,
     PREFIX + "group-cancelled": render_cancelled,
     PREFIX + "group-rate": render_rate,
+    PREFIX + "group-attendance": render_attendance,
 }
 
 
 class GroupSweeper:
-    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions for
-    ratings; who is told is written with the decision (the reminder worker sends it)."""
+    """Every few seconds: pass expired seat offers to the next teacher, ask finished sessions'
+    teachers for ratings and facilitators how many came; who is told is written with the decision
+    (the reminder worker sends it)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessions, self.settings = sessions, settings
@@ -141,10 +168,11 @@ class GroupSweeper:
         now = now or utcnow()
         async with self.sessions() as session:
             gone, offers = await groups.expire_offers(session, now, config.offer_hold)
-            due = await groups.due_for_rating(session, now, timedelta(hours=config.rating_window_hours))
+            ended = await groups.ended(session, now, timedelta(hours=config.rating_window_hours))
             await lapsed(session, gone)
             await offered(session, offers)
-            await ask_ratings(session, due)
+            await ask_ratings(session, ended.to_rate)
+            await ask_attendance(session, ended.sessions)
             await session.commit()  # the decisions and their notices together
 
     async def _run(self) -> None:

@@ -1,9 +1,11 @@
-"""Group sessions: the coordinator's form to create one, the list of upcoming ones, cancelling."""
+"""Group sessions: the coordinator's form to create one, the list of upcoming ones, cancelling, and
+how many came to those ended lately when their facilitator has not told (or to correct it)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import partial
+from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -17,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.regions import regions
+from bot.services import groups as rules
 from bot.telegram import callbacks as cb
-from bot.telegram.keyboards import KeyboardBuilder, with_nav
+from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import dates, ics
 from bot.views.calendar import day_grid
-from bot.views.groups import kind_about
+from bot.views.groups import attendance, count_picker, ended_label, kind_about
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
@@ -309,7 +312,25 @@ async def group_list(
         builder.button(text=label, callback_data=cb.Coord(a=Action.GROUP_VIEW, i=group.id))
     builder.adjust(1)
     text = _("co-glist") if builder.export() else _("co-no-sessions")
+    builder.row(button(_("co-g-ended"), cb.Coord(a=Action.GROUP_ENDED)))
     await show(query, text, with_nav(builder, HOME))
+
+
+async def ended_list(
+    query: CallbackQuery, session: AsyncSession, user: User, role: str, settings: Settings
+) -> None:
+    """Sessions ended lately whose attendance may still be told, latest first."""
+    now = utcnow()
+    builder = KeyboardBuilder()
+    recent = await groups.started_between(session, rules.led_since(now), now, region=region_limit(user, role))
+    for group in [g for g in recent if rules.reportable(g, now)][:15]:
+        label = ended_label(
+            dates.moment(group.starts_at, settings.tz) + " · " + group.title(user.language), group
+        )
+        builder.button(text=label, callback_data=cb.Coord(a=Action.GROUP_VIEW, i=group.id))
+    builder.adjust(1)
+    text = _("co-g-ended-title") if builder.export() else _("co-g-ended-none")
+    await show(query, text, with_nav(builder, LIST))
 
 
 async def own_group(
@@ -345,8 +366,62 @@ async def group_view(
         + _("co-g-counts").format(taken=taken, capacity=group.capacity, waiting=waiting)
     )
     builder = KeyboardBuilder()
-    builder.button(text=_("co-g-cancel"), callback_data=cb.Coord(a=Action.GROUP_CANCEL, i=group.id))
-    await show(query, text, with_nav(builder, LIST))
+    back = LIST
+    if rules.reportable(group, utcnow()):  # ended: how many came, not a cancel
+        text += "\n" + attendance(group)
+        builder.button(
+            text=_("groups-attendance-set"), callback_data=cb.Coord(a=Action.GROUP_COUNT, i=group.id)
+        )
+        back = cb.Coord(a=Action.GROUP_ENDED)
+    else:
+        builder.button(text=_("co-g-cancel"), callback_data=cb.Coord(a=Action.GROUP_CANCEL, i=group.id))
+    await show(query, text, with_nav(builder, back))
+
+
+async def group_count(
+    query: CallbackQuery,
+    callback_data: cb.Coord,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """The numbers: how many came to an ended session of this coordinator's region."""
+    group = await own_group(session, callback_data.i, user, role, callback_answer)
+    if group is None or not rules.reportable(group, utcnow()):
+        callback_answer.text = callback_answer.text or _("groups-attendance-closed")
+        return await ended_list(query, session, user, role, settings)
+    builder = KeyboardBuilder()
+    count_picker(
+        builder,
+        await groups.enrolled(session, group.id),
+        callback_data.n,
+        lambda count: cb.Coord(a=Action.GROUP_COUNTED, i=group.id, n=count),
+        lambda page: cb.Coord(a=Action.GROUP_COUNT, i=group.id, n=page),
+    )
+    text = _("groups-attendance-ask").format(
+        title=escape(group.title(user.language)), when=dates.moment(group.starts_at, settings.tz)
+    )
+    await show(query, text, with_nav(builder, cb.Coord(a=Action.GROUP_VIEW, i=group.id)))
+
+
+async def group_counted(
+    query: CallbackQuery,
+    callback_data: cb.Coord,
+    session: AsyncSession,
+    user: User,
+    role: str,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    group = await own_group(session, callback_data.i, user, role, callback_answer)
+    if group is None or not await rules.report_attendance(session, group, callback_data.n, utcnow()):
+        callback_answer.text = callback_answer.text or _("groups-attendance-closed")
+        return await ended_list(query, session, user, role, settings)
+    await users.audit(session, user.pseudonym, "group_attendance", "group_session", group.id)
+    callback_answer.text = _("groups-attendance-thanks")
+    await group_view(query, callback_data, session, user, role, settings, callback_answer)
 
 
 async def group_cancel_ask(query: CallbackQuery, callback_data: cb.Coord) -> None:
@@ -401,5 +476,8 @@ def register(router: Router) -> None:
     press(group_create, cb.Coord.filter(F.a == Action.GROUP_FACILITATOR))
     press(group_list, cb.Coord.filter(F.a == Action.GROUP_LIST))
     press(group_view, cb.Coord.filter(F.a == Action.GROUP_VIEW))
+    press(ended_list, cb.Coord.filter(F.a == Action.GROUP_ENDED))
+    press(group_count, cb.Coord.filter(F.a == Action.GROUP_COUNT))
+    press(group_counted, cb.Coord.filter(F.a == Action.GROUP_COUNTED))
     press(group_cancel_ask, cb.Coord.filter(F.a == Action.GROUP_CANCEL))
     press(group_cancel, cb.Coord.filter(F.a == Action.GROUP_KILL))

@@ -34,7 +34,15 @@ from bot.telegram.keyboards import KeyboardBuilder, nav_row, with_nav
 from bot.telegram.keyboards import button as cb_button
 from bot.telegram.ui import show, too_long
 from bot.views import dates, ics, rooms
-from bot.views.groups import describe, kind_about, offer_buttons, when
+from bot.views.groups import (
+    attendance,
+    attendance_markup,
+    describe,
+    ended_label,
+    kind_about,
+    offer_buttons,
+    when,
+)
 from bot.workers import groups as notify
 from storage.models import GroupSeat, GroupSession, User
 from storage.models.base import utcnow
@@ -469,12 +477,35 @@ async def mine(query: CallbackQuery, session: AsyncSession, user: User, settings
 
 
 async def led(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
+    """The sessions one leads: those ahead, and those ended whose attendance may still be told."""
+    now = utcnow()
     builder = KeyboardBuilder()
-    for group in await groups.led_by(session, user.id, utcnow()):
+    for group in await groups.led_by(session, user.id, rules.led_since(now)):
+        if not rules.still_led(group, now):
+            continue
         label = short_when(group.starts_at, settings.tz) + " · " + group.title(user.language)
+        if rules.reportable(group, now):
+            label = ended_label(label, group)
         builder.row(cb_button(label, cb.Group(a=Action.WHO, s=group.id)))
     text = _("groups-led-title") if builder.export() else _("groups-led-none")
     await show(query, text, with_nav(builder, LIST))
+
+
+async def led_group(
+    query: CallbackQuery,
+    callback_data: cb.Group,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> GroupSession | None:
+    """The session pressed, if this user leads it; else an alert and the list of theirs."""
+    group = await groups.get(session, callback_data.s)
+    if group is None or not rules.leads(group, user):
+        callback_answer.text, callback_answer.show_alert = _("groups-not-yours"), True
+        await led(query, session, user, settings)
+        return None
+    return group
 
 
 async def who(
@@ -485,10 +516,8 @@ async def who(
     settings: Settings,
     callback_answer: CallbackAnswer,
 ) -> None:
-    group = await groups.get(session, callback_data.s)
-    if group is None or not rules.leads(group, user):
-        callback_answer.text, callback_answer.show_alert = _("groups-not-yours"), True
-        await led(query, session, user, settings)
+    group = await led_group(query, callback_data, session, user, settings, callback_answer)
+    if group is None:
         return
     codes = await groups.participant_codes(session, group.id)
     participants = _("groups-participants").format(
@@ -499,11 +528,55 @@ async def who(
     )
     text = describe(group, user.language, settings.tz) + "\n\n" + participants
     builder = KeyboardBuilder()
+    if rules.reportable(group, utcnow()):
+        text += "\n" + attendance(group)
+        builder.button(text=_("groups-attendance-set"), callback_data=cb.Group(a=Action.COUNT, s=group.id))
     if user.role == "psychologist":  # private notes: handlers/psychologist/practice.py
         builder.button(
             text=_("practice-notes"), callback_data=cb.Practice(a=cb.PracticeAction.NOTE, id=group.id, g=1)
         )
+    builder.adjust(1)
     await show(query, text, with_nav(builder, cb.Group(a=Action.LED)))
+
+
+async def count(
+    query: CallbackQuery,
+    callback_data: cb.Group,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """The facilitator's numbers: how many came."""
+    group = await led_group(query, callback_data, session, user, settings, callback_answer)
+    if group is None:
+        return
+    if not rules.reportable(group, utcnow()):
+        callback_answer.text = _("groups-attendance-closed")
+        return await who(query, callback_data, session, user, settings, callback_answer)
+    text = _("groups-attendance-ask").format(
+        title=escape(group.title(user.language)), when=short_when(group.starts_at, settings.tz)
+    )
+    markup = attendance_markup(group.id, await groups.enrolled(session, group.id), callback_data.p)
+    await show(query, text, markup)
+
+
+async def counted(
+    query: CallbackQuery,
+    callback_data: cb.Group,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    group = await led_group(query, callback_data, session, user, settings, callback_answer)
+    if group is None:
+        return
+    if await rules.report_attendance(session, group, callback_data.score, utcnow()):
+        callback_answer.text = _("groups-attendance-thanks")
+    else:
+        callback_answer.text = _("groups-attendance-closed")
+    await who(query, callback_data, session, user, settings, callback_answer)
 
 
 async def rate(
@@ -593,4 +666,6 @@ def create_router() -> Router:
     one(calendar_file, on(Action.ICS))
     leading.callback_query.register(led, on(Action.LED))
     leading.callback_query.register(who, on(Action.WHO))
+    leading.callback_query.register(count, on(Action.COUNT))
+    leading.callback_query.register(counted, on(Action.COUNTED))
     return router

@@ -58,6 +58,9 @@ class GroupSession(Base):
     # lock (SQLite) first, so seat decisions for one session happen one at a time.
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     ratings_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How many came, as the facilitator (or a coordinator) reported it after the session: a count
+    # only, no row per teacher; None until reported.
+    attended: Mapped[int | None] = mapped_column(SmallInteger)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)  # made by `seed-demo`, removed by --remove
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -309,22 +310,55 @@ async def mine(session: AsyncSession, user_id: int, now: datetime) -> list[tuple
     return [(group, seat) for group, seat in rows.all()]
 
 
-async def led_by(session: AsyncSession, user_id: int, now: datetime) -> list[GroupSession]:
+async def led_by(session: AsyncSession, user_id: int, since: datetime) -> list[GroupSession]:
+    """The open sessions one leads starting after `since`, soonest first."""
     return list(
         await session.scalars(
             select(GroupSession)
             .where(
                 GroupSession.facilitator_id == user_id,
                 GroupSession.status == "open",
-                GroupSession.starts_at > now,
+                GroupSession.starts_at > since,
             )
             .order_by(GroupSession.starts_at)
         )
     )
 
 
-async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta) -> list[tuple[int, int]]:
-    """(session id, user id) of seated teachers of sessions that just ended; each is asked once."""
+async def started_between(
+    session: AsyncSession, since: datetime, until: datetime, *, region: str | None = None
+) -> list[GroupSession]:
+    """Open sessions that started from `since` to `until`, latest first; `region` keeps that
+    region's and online ones."""
+    query = select(GroupSession).where(
+        GroupSession.status == "open", GroupSession.starts_at >= since, GroupSession.starts_at <= until
+    )
+    if region:
+        query = query.where(or_(GroupSession.region == region, GroupSession.region.is_(None)))
+    return list(await session.scalars(query.order_by(GroupSession.starts_at.desc(), GroupSession.id)))
+
+
+async def enrolled(session: AsyncSession, group_id: int) -> int:
+    """Teachers holding a seat (not an offer): the most who can have come."""
+    return (
+        await session.scalar(
+            select(func.count()).where(GroupSeat.session_id == group_id, GroupSeat.status == "enrolled")
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Sessions that just ended, each claimed once: their facilitators are asked how many came,
+    their seated teachers (session id, user id) for a rating."""
+
+    sessions: list[GroupSession]
+    to_rate: list[tuple[int, int]]
+
+
+async def ended(session: AsyncSession, now: datetime, window: timedelta) -> Ended:
+    """Sessions that ended within `window` and were not claimed yet, and their seated teachers."""
     sessions = (
         await session.scalars(
             select(GroupSession).where(
@@ -335,6 +369,7 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
             )
         )
     ).all()
+    claimed_sessions: list[GroupSession] = []
     due: list[tuple[int, int]] = []
     for group in sessions:
         if group.starts_at + timedelta(minutes=group.duration_min) > now:
@@ -349,6 +384,7 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
         )
         if claimed != 1:
             continue
+        claimed_sessions.append(group)
         seats = (
             await session.scalars(
                 select(GroupSeat).where(
@@ -362,7 +398,7 @@ async def due_for_rating(session: AsyncSession, now: datetime, window: timedelta
             seat.rating_asked = True
             due.append((group.id, seat.user_id))
     await session.flush()
-    return due
+    return Ended(claimed_sessions, due)
 
 
 async def can_rate(session: AsyncSession, group_id: int, user_id: int) -> bool:
@@ -431,11 +467,22 @@ class GroupStats:
     cancelled_sessions: int
     ratings: int
     rating_sum: int
-    # By kind (consult, training, art, relax): sessions held, their seats, and the seats taken.
-    # Attendance at a group session is not recorded (there is no mark for it), so none is counted.
+    # By kind (consult, training, art, relax): sessions held, their seats, the seats taken, the
+    # sessions whose attendance was reported and how many came to them (the reported counts' sum).
     kind_sessions: Counter[str] = field(default_factory=Counter)
     kind_capacity: Counter[str] = field(default_factory=Counter)
     kind_seats: Counter[str] = field(default_factory=Counter)
+    kind_reported: Counter[str] = field(default_factory=Counter)
+    kind_attended: Counter[str] = field(default_factory=Counter)
+
+
+class _Held(NamedTuple):
+    """One region's sessions of one kind."""
+
+    sessions: int
+    capacity: int
+    reported: int
+    attended: int
 
 
 async def statistics(session: AsyncSession, since: datetime, until: datetime) -> dict[str | None, GroupStats]:
@@ -443,15 +490,22 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
     to one teacher."""
     in_period = and_(GroupSession.starts_at >= since, GroupSession.starts_at < until)
     region, kind = GroupSession.region, GroupSession.kind
-    held: dict[str | None, dict[str, tuple[int, int]]] = {}
-    for r, k, n, c in (
+    held: dict[str | None, dict[str, _Held]] = {}
+    for r, k, n, c, reported, came in (
         await session.execute(
-            select(region, kind, func.count(), func.coalesce(func.sum(GroupSession.capacity), 0))
+            select(
+                region,
+                kind,
+                func.count(),
+                func.coalesce(func.sum(GroupSession.capacity), 0),
+                func.count(GroupSession.attended),
+                func.coalesce(func.sum(GroupSession.attended), 0),
+            )
             .where(in_period, GroupSession.status == "open")
             .group_by(region, kind)
         )
     ).all():
-        held.setdefault(r, {})[k] = (n, int(c))
+        held.setdefault(r, {})[k] = _Held(n, int(c), reported, int(came or 0))
     cancelled = dict(
         (
             await session.execute(
@@ -487,16 +541,18 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
         kinds, taken = held.get(r, {}), seats.get(r, Counter())
         kind_seats = Counter({k: n for (k, status), n in taken.items() if status in TAKEN})
         result[r] = GroupStats(
-            sessions=sum(n for n, _c in kinds.values()),
-            capacity=sum(c for _n, c in kinds.values()),
+            sessions=sum(h.sessions for h in kinds.values()),
+            capacity=sum(h.capacity for h in kinds.values()),
             seats_taken=sum(kind_seats.values()),
             waitlisted=sum(n for (_k, status), n in taken.items() if status == "waitlisted"),
             cancelled_sessions=cancelled.get(r, 0),
             ratings=ratings.get(r, (0, 0))[0],
             rating_sum=ratings.get(r, (0, 0))[1],
-            kind_sessions=Counter({k: n for k, (n, _c) in kinds.items()}),
-            kind_capacity=Counter({k: c for k, (_n, c) in kinds.items()}),
+            kind_sessions=Counter({k: h.sessions for k, h in kinds.items()}),
+            kind_capacity=Counter({k: h.capacity for k, h in kinds.items()}),
             kind_seats=kind_seats,
+            kind_reported=Counter({k: h.reported for k, h in kinds.items()}),
+            kind_attended=Counter({k: h.attended for k, h in kinds.items()}),
         )
     return result
 
