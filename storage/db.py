@@ -96,7 +96,23 @@ def session_factory(
     plain one. Either way the class is the app's own, so listeners on it (`on_commit`) hear this
     app's sessions only."""
     own = session_class or type("AppSession", (Session,), {})
+    event.listen(own, "after_begin", _connection_used)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own)
+
+
+USED = "demeu_connection_used"  # session.info: a connection took part in the session's work
+
+
+def _connection_used(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[USED] = True
+
+
+def has_work(session: AsyncSession) -> bool:
+    """Whether a commit would do anything: a connection was used (a statement ran, maybe a write)
+    or an instance holds a change not flushed yet. A press answered from what was read before the
+    transaction (PostgreSQL's first read, SQLite's caches) has none, and its commit is skipped."""
+    sync = session.sync_session
+    return bool(sync.info.get(USED) or sync.new or sync.dirty or sync.deleted)
 
 
 def on_commit(

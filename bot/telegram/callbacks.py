@@ -21,8 +21,10 @@ class Pressed(CallbackQueryFilter):
     async def __call__(  # aiogram injects what the router found
         self, query: CallbackQuery, callback_data: CallbackData | None = None
     ) -> Literal[False] | dict[str, Any]:
-        if not isinstance(callback_data, self.callback_data):
+        if callback_data is None:
             return await super().__call__(query)  # a router that does not unpack (tests build some)
+        if not isinstance(callback_data, self.callback_data):
+            return False  # the router unpacked another kind of press
         if self.rule is None or self.rule.resolve(callback_data):
             return {"callback_data": callback_data}
         return False

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.telegram import callbacks as cb
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
-from storage import crypto
+from storage import crypto, db
 from storage.cache import attach, caches_of, remember
 from storage.models import FsmRecord
 from storage.models.base import utcnow
@@ -110,7 +110,8 @@ class CommitMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
-        await data["session"].commit()
+        if db.has_work(data["session"]):
+            await data["session"].commit()
         return result
 
 
