@@ -434,7 +434,7 @@ async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booki
     await teacher.press_data(Sc(action="shto", inst="phq9", n=result.id, v=booking_id).pack())
     assert psychologist.messages == []
     async with bot.app.sessions() as session:
-        assert await repo.shared_with(session, result.id) == set()
+        assert await repo.shared_for(session, [booking_id]) == {booking_id: []}
 
 
 async def pseudonym_of(bot, telegram_id: int) -> str:
