@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from storage.models import SelfCheckResult
+from storage.models import Booking, SelfCheckResult
 from storage.models.booking import SHARED_LIMIT
 from storage.repo import practice
 from storage.repo import selfcheck as repo
@@ -61,7 +61,7 @@ async def test_racing_presses_send_a_result_once_and_lose_no_other(sessions):  #
 
 
 async def test_a_share_undone_can_be_sent_again_and_a_booking_holds_a_limit(sessions):  # noqa: F811
-    booking_id, _other, results = await setup(sessions, SHARED_LIMIT + 1)
+    booking_id, other_id, results = await setup(sessions, SHARED_LIMIT + 1)
     async with sessions.begin() as session:
         assert await repo.share(session, results[0], booking_id) is Shared.SENT
         await repo.unshare(session, results[0], booking_id)  # the message did not go out
@@ -70,6 +70,10 @@ async def test_a_share_undone_can_be_sent_again_and_a_booking_holds_a_limit(sess
             assert await repo.share(session, result_id, booking_id) is Shared.SENT
         assert await repo.share(session, results[-1], booking_id) is Shared.FULL
         assert await repo.share(session, results[0], booking_id) is Shared.ALREADY
-    async with sessions() as session:
+    async with sessions.begin() as session:
         lengths = set((await session.execute(text("SELECT length(shared) FROM bookings"))).scalars())
         assert len(lengths) == 1, "a full list still fits the padded size"
+        teacher = (await session.get(Booking, booking_id)).teacher
+        await practice.erase_teacher(session, teacher)  # "delete my data"
+    async with sessions() as session:
+        assert await repo.shared_for(session, [booking_id, other_id]) == {booking_id: [], other_id: []}
