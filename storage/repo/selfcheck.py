@@ -1,5 +1,6 @@
-"""Queries about self-check drafts and results. Answers and scores are only ever in the
-encrypted `data` column; SQL filters on user, instrument and time alone."""
+"""Queries about self-check drafts and results, and the results shown to a booking's psychologist.
+Answers and scores are only ever in the encrypted `data` column; SQL filters on user, instrument
+and time alone."""
 
 from __future__ import annotations
 
@@ -140,23 +141,23 @@ async def shared_for(session: AsyncSession, booking_ids: Sequence[int]) -> dict[
 
 async def _update_shared(
     session: AsyncSession, booking_id: int, change: Callable[[list[int]], list[int] | None]
-) -> list[int] | None:
+) -> None:
     """Apply `change` to the booking's list, atomically: the UPDATE is conditional on the token it
     read (a compare-and-swap), so of two presses at once one writes and the other reads again and
     sees what the first wrote, on SQLite as on PostgreSQL, whose UPDATE waits for the first to
-    commit and re-checks the condition. `change` returns None to leave the list as it is; the
-    result is the list written, or None when nothing was (or there is no such booking)."""
+    commit and re-checks the condition. `change` returns None to leave the list as it is (a
+    booking that does not exist is left alone too)."""
     raw = type_coerce(Booking.shared, Text)  # the stored token itself, to compare
     while True:
         read = (
             await session.execute(select(raw, Booking.shared).where(Booking.id == booking_id))
         ).one_or_none()
         if read is None:
-            return None
+            return
         token, current = read
         wanted = change(list(current or []))
         if wanted is None:
-            return None
+            return
         swapped = await changed(
             session,
             update(Booking)
@@ -165,7 +166,7 @@ async def _update_shared(
             .execution_options(synchronize_session=False),
         )
         if swapped:
-            return wanted
+            return
 
 
 async def share(session: AsyncSession, result_id: int, booking_id: int) -> Shared:
