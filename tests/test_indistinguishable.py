@@ -3,7 +3,8 @@ private choices A, B, B, A — a mood of 1 or 5, a self-check with no symptoms o
 worst (the self-harm item answered or not), a question with or without a crisis phrase, a safety
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
 not, detailed calendar titles or not, an intake before the first session or not, the psychologist
-allowed to see their earlier sessions or not, a favourite exercise or not — and for every table and
+allowed to see their earlier sessions or not, a favourite exercise or not, a self-check result and a
+drawing shown to the booking's psychologist or not — and for every table and
 column, nothing they left behind follows the choice: not a value, not a stored length, not the
 presence or number of rows linked to them (directly, or through a row they own, such as a booking)."""
 
@@ -20,6 +21,8 @@ from bot.telegram.callbacks import (
     Book,
     Carry,
     CarryAction,
+    Drawing,
+    DrawingAction,
     Menu,
     Mood,
     Relax,
@@ -35,6 +38,8 @@ from storage import crypto
 from storage.models import Base, Reminder, User
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
+from storage.repo import relax as relax_repo
+from storage.repo import selfcheck as selfcheck_repo
 from storage.repo import users
 from storage.types import Sealed
 from tests.conftest import REDIS_URL
@@ -84,7 +89,7 @@ async def make_slots(bot, count: int) -> tuple[int, list[int]]:
         return profile.id, [slot.id for slot in slots]
 
 
-async def live_through(user, choice: str, profile_id: int, slot_id: int, lang: str) -> None:
+async def live_through(bot, user, choice: str, profile_id: int, slot_id: int, lang: str) -> None:
     """The same steps for everyone; what is typed or chosen differs with `choice`."""
     a = choice == "A"
     await agree(user, TEXTS[lang])
@@ -130,6 +135,24 @@ async def live_through(user, choice: str, profile_id: int, slot_id: int, lang: s
     calendar = "detail" if a else "neutral"
     await user.press_data(Settings(action=SettingsAction.SET_CALENDAR, value=calendar).pack())
     await user.press_data(Carry(a=CarryAction.SET, id=profile_id, on=a).pack())
+    if a:
+        await show_the_psychologist(bot, user)
+
+
+async def show_the_psychologist(bot, user) -> None:
+    """The self-check result and a journal drawing, each sent to the psychologist of the booking."""
+    await user.press_data(Relax(action="keep", value="drawing").pack())
+    await user.send_photo()
+    async with bot.app.sessions() as session:
+        teacher = await users.by_telegram_id(session, user.id)
+        (booking,) = await booking_repo.upcoming_for_teacher(session, teacher.id, utcnow())
+        (result,) = await selfcheck_repo.history(session, teacher.id, "phq9")
+        (drawing,) = [
+            entry for entry in await relax_repo.journal(session, teacher.id) if entry.kind == "photo"
+        ]
+    await user.press_data(SelfCheck(action="shto", inst="phq9", n=result.id, v=booking.id).pack())
+    await user.press_data(Drawing(a=DrawingAction.ASK, e=drawing.id, b=booking.id).pack())
+    await user.press_data(Drawing(a=DrawingAction.SEND, e=drawing.id, b=booking.id).pack())
 
 
 async def footprints(bot) -> dict[int, dict[str, list[tuple]]]:
@@ -200,7 +223,7 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
     profile_id, slots = await make_slots(bot, len(IDS))
     for telegram_id, choice, slot_id in zip(IDS, CHOICES, slots, strict=True):
         user = fake_api.user(user_id=telegram_id, language_code=lang)
-        await live_through(user, choice, profile_id, slot_id, lang)
+        await live_through(bot, user, choice, profile_id, slot_id, lang)
     async with bot.app.sessions() as session:  # the choices were made: the database just does not show them
         for telegram_id, choice in zip(IDS, CHOICES, strict=True):
             teacher = await users.by_telegram_id(session, telegram_id)
@@ -210,8 +233,12 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
                 teacher.allows_carry(profile_id),
                 booking.intake is not None,
                 teacher.favourites == ["grounding"],
+                booking.shared != [],
             )
-            assert made == ((True,) * 4 if choice == "A" else (False,) * 4)
+            assert made == ((True,) * 5 if choice == "A" else (False,) * 5)
+    shown = fake_api.messages(7399)  # the psychologist's chat: each A's result and drawing
+    assert len([m for m in shown if m.kind == "photo"]) == CHOICES.count("A")
+    assert len([m for m in shown if "PHQ" in (m.text or "")]) == CHOICES.count("A")
     await assert_indistinguishable(bot, IDS)
     # Every sealed value of a column has one length, whoever wrote it and whatever it says.
     async with bot.app.sessions() as session:

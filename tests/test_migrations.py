@@ -229,3 +229,101 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
         assert "prefs" not in columns and liked == ["box", "grounding", "stop"]
     finally:
         await engine.dispose()
+
+
+async def test_0019_seals_which_results_were_shared_and_back(empty_database_url, test_crypto):
+    """A database of 0017: selfcheck_shares rows that exist only because a teacher showed a result
+    to a booking's psychologist. After the upgrade each booking holds its sealed list, one size for
+    every booking, and the table is gone; the downgrade puts the rows back."""
+    from sqlalchemy import text
+
+    from storage.models import Booking
+
+    at = "'2026-11-30 10:00:00'"
+    engine = db.create_engine(empty_database_url)
+    url = str(engine.url.render_as_string(hide_password=False))
+    try:
+        await db.upgrade(engine, "0017")
+        async with engine.begin() as connection:
+            for user_id in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, tg_index, chat_id, pseudonym, language, role, announcements, "
+                        f"active, created_at) VALUES (:id, :index, :chat, :code, 'ru', 'teacher', true, true, {at})"
+                    ),
+                    {
+                        "id": user_id,
+                        "index": f"x{user_id}",
+                        "chat": test_crypto.seal(b"5", 24),
+                        "code": f"T-{user_id}",
+                    },
+                )
+            await connection.execute(
+                text(
+                    "INSERT INTO psychologist_profiles (id, user_id, display_name, languages, formats, regions, "
+                    f"published, demo, short_notice, created_at) VALUES (7, 2, :name, 'ru', 'video', '', true, "
+                    f"false, false, {at})"
+                ),
+                {"name": test_crypto.seal(b"\xd0\x90", 256)},
+            )
+            for n in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO booking_slots (id, psychologist_id, starts_at, duration_min, format, removed) "
+                        f"VALUES (:n, 7, '2026-12-0{n} 10:00:00', 50, 'video', false)"
+                    ),
+                    {"n": n},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO bookings (id, slot_id, teacher_id, state, holds, late_cancel, calendar_seq, "
+                        f"intake, created_at, updated_at) VALUES (:n, :n, 1, 'booked', true, false, 0, :i, {at}, {at})"
+                    ),
+                    {"n": n, "i": test_crypto.seal(None, 1758)},
+                )
+            for result_id in (5, 6):
+                await connection.execute(
+                    text(
+                        "INSERT INTO selfcheck_results (id, user_id, instrument, data, created_at) "
+                        f"VALUES (:id, 1, 'phq9', :data, {at})"
+                    ),
+                    {"id": result_id, "data": test_crypto.seal(b"{}", 1024)},
+                )
+            # Booking 1 got result 6 first, then 5; booking 99 is gone (shares had no foreign key to it).
+            for share_id, result_id, booking_id, moment in (
+                (1, 5, 1, "11:00"),
+                (2, 6, 1, "10:00"),
+                (3, 5, 99, "09:00"),
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO selfcheck_shares (id, result_id, booking_id, created_at) "
+                        f"VALUES (:id, :result, :booking, '2026-11-30 {moment}:00')"
+                    ),
+                    {"id": share_id, "result": result_id, "booking": booking_id},
+                )
+
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session:
+            assert (await session.get(Booking, 1)).shared == [6, 5]
+            assert (await session.get(Booking, 2)).shared == []
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            tokens = list(await connection.scalars(text("SELECT shared FROM bookings")))
+        assert "selfcheck_shares" not in tables
+        assert len({len(token) for token in tokens}) == 1 and all(map(test_crypto.is_current, tokens))
+
+        async with engine.connect() as connection:
+            await connection.run_sync(_downgrade_sync, url, "0017")
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text("SELECT result_id, booking_id FROM selfcheck_shares ORDER BY result_id")
+                )
+            ).all()
+            columns = await connection.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("bookings")}
+            )
+        assert [tuple(row) for row in rows] == [(5, 1), (6, 1)] and "shared" not in columns
+    finally:
+        await engine.dispose()

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from bot.content.instruments import Instrument, load_instruments
 from bot.telegram.callbacks import Book, Menu, SelfCheck
-from storage.models import SelfCheckDraft, SelfCheckResult, User
+from storage.models import Booking, SelfCheckDraft, SelfCheckResult, User
 from storage.models.base import utcnow
+from storage.models.booking import SHARED_LIMIT
 from storage.repo import selfcheck as repo
 from storage.repo import users
 from tests.conftest import stored_bytes
@@ -373,13 +374,24 @@ async def test_share_one_result_with_the_psychologist_of_a_booking(fake_api, sta
     assert "отправлен психологу" in screen(teacher)
     assert len(psychologist.messages) == 2, "the booking's notice and the one result"
 
+    # A booking holds a limited list of results: one more than that is not sent, and the teacher is told.
+    async with bot.app.sessions.begin() as session:
+        owner = await users.by_telegram_id(session, teacher.id)
+        (booking,) = await session.scalars(select(Booking).where(Booking.teacher_id == owner.id))
+        booking.shared = [-n for n in range(1, SHARED_LIMIT + 1)]
+    await teacher.press(t["back"])
+    await teacher.press("Показать моему психологу")
+    await teacher.press("Анна")
+    assert "уже отправили много результатов" in screen(teacher)
+    assert len(psychologist.messages) == 2
+
 
 async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booking(fake_api, start_bot):
     """A consultation under way is not cancelled by a deactivation, but its psychologist is offered
     no result any more, and a forged press sends nothing."""
     from bot.services.staff import deactivate
     from bot.telegram.callbacks import SelfCheck as Sc
-    from storage.models import Booking, PsychologistProfile, Slot
+    from storage.models import PsychologistProfile, Slot
 
     t = TEXTS["ru"]
     bot = await start_bot()
@@ -434,7 +446,7 @@ async def test_nothing_is_shared_with_a_psychologist_deactivated_since_the_booki
     await teacher.press_data(Sc(action="shto", inst="phq9", n=result.id, v=booking_id).pack())
     assert psychologist.messages == []
     async with bot.app.sessions() as session:
-        assert await repo.shared_with(session, result.id) == set()
+        assert await repo.shared_for(session, [booking_id]) == {booking_id: []}
 
 
 async def pseudonym_of(bot, telegram_id: int) -> str:

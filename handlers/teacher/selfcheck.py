@@ -479,10 +479,10 @@ async def show_share(
     settings: Settings,
 ) -> None:
     upcoming = await shareable(session, user)
-    done = await repo.shared_with(session, row.id)
+    done = await repo.shared_for(session, [booking.id for booking in upcoming])
     builder = KeyboardBuilder()
     for booking in upcoming:
-        mark = "✓ " if booking.id in done else ""
+        mark = "✓ " if row.id in done.get(booking.id, []) else ""
         share_to = Sc(action=Action.SHARE_TO, inst=row.instrument, n=row.id, v=booking.id)
         builder.row(button(mark + booking_label(booking, settings), share_to))
     text = _("selfcheck-share-explain") if upcoming else _("selfcheck-share-none")
@@ -525,7 +525,10 @@ async def share_result(
     back = with_nav(KeyboardBuilder(), result_button(row))
     psychologist = booking.slot.psychologist
     shared = await repo.share(session, row.id, booking.id)
-    if shared is not None:  # None: already sent (a repeated tap), so nothing is sent again
+    if shared is repo.Shared.FULL:
+        await show(query, _("selfcheck-share-full"), back)
+        return
+    if shared is repo.Shared.SENT:  # ALREADY: a repeated tap, so nothing is sent again
         # Published before the message goes out: a crash after sending must not let a retry send it twice.
         await session.commit()
         try:
@@ -534,7 +537,7 @@ async def share_result(
             )
         except TelegramAPIError as error:
             log.warning("self-check share to a psychologist failed (%s)", type(error).__name__)
-            await repo.unshare(session, shared)
+            await repo.unshare(session, row.id, booking.id)
             await show(query, _("selfcheck-share-failed"), back)
             return
     await show(query, _("selfcheck-shared").format(name=esc(psychologist.display_name)), back)

@@ -12,7 +12,7 @@ from storage.models.practice import SessionNote
 from storage.models.relax import JournalEntry, MoodEntry
 from storage.models.reminders import Reminder
 from storage.models.safety import DutyHours, SafetyPlan
-from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult, SelfCheckShare
+from storage.models.selfcheck import SelfCheckDraft, SelfCheckResult
 from storage.models.stats import StatRelease, StatTally
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "SafetyPlan",
     "SelfCheckDraft",
     "SelfCheckResult",
-    "SelfCheckShare",
     "SessionNote",
     "Slot",
     "StatRelease",

@@ -3,7 +3,8 @@
 What is plain and why: times, durations, formats, languages and region codes (to find free
 slots with SQL), a booking's state (schedules, counts). Free text is encrypted: the
 psychologist's display name, bio, address and video link, the teacher's note and intake, a
-cancel reason and a rating comment. A booking names the teacher only by the users row (and through
+cancel reason and a rating comment; sealed too, with one size in every booking, which self-check
+results the teacher showed its psychologist. A booking names the teacher only by the users row (and through
 it the pseudonym); Telegram identities never appear here.
 
 One slot holds at most one live booking: `holds` is true while a booking occupies its slot
@@ -39,6 +40,8 @@ COMMENT_LIMIT = 500  # a rating's comment
 STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
 ROOM_SIZE = 64  # a video room's name (random, bot/services/rooms.py)
 CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
+SHARED_LIMIT = 40  # self-check results a teacher may show the psychologist of one booking
+SHARED_SIZE = 512  # their ids (up to ten digits and a comma each) as a JSON list, padded to one size
 
 
 def split_codes(value: str | None) -> list[str]:
@@ -146,6 +149,9 @@ class Booking(Base):
     # {"k": [topic codes], "t": free text, "l": preferred language, "u": urgency 0-2, "b": been before}.
     # Every booking holds one token of the same size, None (no intake) sealed like any answers.
     intake: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(INTAKE_SIZE))
+    # The self-check results the teacher showed this booking's psychologist, each sent once
+    # (storage.repo.selfcheck.share): a sealed list of result ids in every booking, [] for most.
+    shared: Mapped[list[int]] = mapped_column(EncryptedJSON(SHARED_SIZE), nullable=True, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -51,17 +51,3 @@ class SelfCheckDraft(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(DATA_SIZE))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class SelfCheckShare(Base):
-    """A result the teacher chose to share with the psychologist of one booking: sent once.
-    `booking_id` has no foreign key on purpose: bookings are another feature's table, and
-    this row only guards against sending the same result twice for the same booking."""
-
-    __tablename__ = "selfcheck_shares"
-    __table_args__ = (UniqueConstraint("result_id", "booking_id", name="uq_selfcheck_shares_result_booking"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    result_id: Mapped[int] = mapped_column(ForeignKey("selfcheck_results.id", ondelete="CASCADE"))
-    booking_id: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -310,6 +310,7 @@ async def hold(
         "holds": True,
         "note": note,
         "intake": None,
+        "shared": [],
         "previous_id": previous_id,
         "late_cancel": False,
         "created_at": now,

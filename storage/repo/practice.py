@@ -20,12 +20,12 @@ from storage.models import (
     GroupSession,
     PsychologistProfile,
     SelfCheckResult,
-    SelfCheckShare,
     Slot,
     User,
 )
 from storage.models.booking import UPCOMING_STATES
 from storage.models.practice import SessionNote
+from storage.repo import selfcheck
 
 # ── notes ────────────────────────────────────────────────────────────────────
 
@@ -142,19 +142,22 @@ async def earlier_sessions(session: AsyncSession, booking: Booking) -> list[Book
 
 
 async def shared_results(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The self-check results (their instruments) the teacher chose to share for these bookings."""
-    if not booking_ids:
+    """The self-check results (their instruments, oldest first) the teacher chose to share for these bookings."""
+    shared = await selfcheck.shared_for(session, booking_ids)
+    wanted = {result_id for ids in shared.values() for result_id in ids}
+    if not wanted:
         return {}
     rows = await session.execute(
-        select(SelfCheckShare.booking_id, SelfCheckResult.instrument)
-        .join(SelfCheckResult, SelfCheckResult.id == SelfCheckShare.result_id)
-        .where(SelfCheckShare.booking_id.in_(booking_ids))
-        .order_by(SelfCheckResult.created_at)
+        select(SelfCheckResult.id, SelfCheckResult.instrument)
+        .where(SelfCheckResult.id.in_(wanted))
+        .order_by(SelfCheckResult.created_at, SelfCheckResult.id)
     )
-    shared: dict[int, list[str]] = {}
-    for booking_id, instrument in rows:
-        shared.setdefault(booking_id, []).append(instrument)
-    return shared
+    instruments = dict(rows.all())  # in the results' order: a dict keeps it
+    return {
+        booking_id: [instrument for result_id, instrument in instruments.items() if result_id in ids]
+        for booking_id, ids in shared.items()
+        if any(result_id in instruments for result_id in ids)
+    }
 
 
 async def first_with(session: AsyncSession, booking: Booking) -> bool:
@@ -248,15 +251,19 @@ async def moved(session: AsyncSession, old_booking_id: int, new_booking_id: int)
 
 
 async def erase_teacher(session: AsyncSession, user: User) -> None:
-    """A teacher's "delete my data": the notes on their consultations, their intakes, their consents."""
+    """A teacher's "delete my data": the notes on their consultations, their intakes, the results
+    they shared, their consents."""
     theirs = select(Booking.id).where(Booking.teacher_id == user.id)
     options = {"synchronize_session": False}
     await session.execute(
         delete(SessionNote).where(SessionNote.booking_id.in_(theirs)).execution_options(**options)
     )
-    # Every one of their bookings, intake or not: which ones had one is not visible in SQL.
+    # Every one of their bookings, intake or shared results or not: which ones had them is not visible in SQL.
     await session.execute(
-        update(Booking).where(Booking.teacher_id == user.id).values(intake=None).execution_options(**options)
+        update(Booking)
+        .where(Booking.teacher_id == user.id)
+        .values(intake=None, shared=[])
+        .execution_options(**options)
     )
     user.forget_carry()
 

@@ -1,16 +1,20 @@
-"""Queries about self-check drafts and results. Answers and scores are only ever in the
-encrypted `data` column; SQL filters on user, instrument and time alone."""
+"""Queries about self-check drafts and results, and the results shown to a booking's psychologist.
+Answers and scores are only ever in the encrypted `data` column; SQL filters on user, instrument
+and time alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import Enum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Text, delete, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cache import cached_row, caches_of
 from storage.db import changed
-from storage.models import SelfCheckDraft, SelfCheckResult, SelfCheckShare, User
+from storage.models import Booking, SelfCheckDraft, SelfCheckResult, User
+from storage.models.booking import SHARED_LIMIT
 
 
 async def draft(session: AsyncSession, user_id: int, instrument: str) -> SelfCheckDraft | None:
@@ -116,27 +120,79 @@ async def delete_all(session: AsyncSession, user_id: int) -> int:
     return removed or 0
 
 
-async def shared_with(session: AsyncSession, result_id: int) -> set[int]:
-    """Bookings whose psychologist already received this result."""
-    rows = await session.scalars(
-        select(SelfCheckShare.booking_id).where(SelfCheckShare.result_id == result_id)
+# -- results shown to the psychologist of a booking ------------------------------------------------
+# They are the booking's sealed `shared` list, never a row of their own: every booking holds one
+# token of the same size, so nothing in the database says whether a teacher shared anything.
+
+
+class Shared(Enum):
+    SENT = "sent"  # recorded now: the caller sends it
+    ALREADY = "already"  # this booking's psychologist has it: nothing is sent again
+    FULL = "full"  # the booking holds SHARED_LIMIT results already
+
+
+async def shared_for(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The result ids shown to each of these bookings' psychologists, in the order shared."""
+    if not booking_ids:
+        return {}
+    rows = await session.execute(select(Booking.id, Booking.shared).where(Booking.id.in_(booking_ids)))
+    return {booking_id: ids or [] for booking_id, ids in rows}
+
+
+async def _update_shared(
+    session: AsyncSession, booking_id: int, change: Callable[[list[int]], list[int] | None]
+) -> None:
+    """Apply `change` to the booking's list, atomically: the UPDATE is conditional on the token it
+    read (a compare-and-swap), so of two presses at once one writes and the other reads again and
+    sees what the first wrote, on SQLite as on PostgreSQL, whose UPDATE waits for the first to
+    commit and re-checks the condition. `change` returns None to leave the list as it is (a
+    booking that does not exist is left alone too)."""
+    raw = type_coerce(Booking.shared, Text)  # the stored token itself, to compare
+    while True:
+        read = (
+            await session.execute(select(raw, Booking.shared).where(Booking.id == booking_id))
+        ).one_or_none()
+        if read is None:
+            return
+        token, current = read
+        wanted = change(list(current or []))
+        if wanted is None:
+            return
+        swapped = await changed(
+            session,
+            update(Booking)
+            .where(Booking.id == booking_id, raw.is_not_distinct_from(token))
+            .values(shared=wanted)
+            .execution_options(synchronize_session=False),
+        )
+        if swapped:
+            return
+
+
+async def share(session: AsyncSession, result_id: int, booking_id: int) -> Shared:
+    """Record that this result goes to this booking's psychologist, once."""
+    outcome = Shared.ALREADY  # also when the booking is gone: nothing to send
+
+    def add(ids: list[int]) -> list[int] | None:
+        nonlocal outcome  # the last read decides: a swap lost to a concurrent press reads again
+        if result_id in ids:
+            outcome = Shared.ALREADY
+            return None
+        if len(ids) >= SHARED_LIMIT:
+            outcome = Shared.FULL
+            return None
+        outcome = Shared.SENT
+        return [*ids, result_id]
+
+    await _update_shared(session, booking_id, add)
+    return outcome
+
+
+async def unshare(session: AsyncSession, result_id: int, booking_id: int) -> None:
+    """The result did not reach the psychologist after all: it may be sent again."""
+    await _update_shared(
+        session, booking_id, lambda ids: [n for n in ids if n != result_id] if result_id in ids else None
     )
-    return set(rows)
-
-
-async def share(session: AsyncSession, result_id: int, booking_id: int) -> SelfCheckShare | None:
-    """Record a share; None when this result already went to this booking's psychologist."""
-    if booking_id in await shared_with(session, result_id):
-        return None
-    row = SelfCheckShare(result_id=result_id, booking_id=booking_id)
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def unshare(session: AsyncSession, row: SelfCheckShare) -> None:
-    await session.delete(row)
-    await session.flush()
 
 
 async def erase(session: AsyncSession, user: User) -> None:
