@@ -23,7 +23,7 @@ import storage.types
 from storage import crypto
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
