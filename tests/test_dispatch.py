@@ -1,0 +1,74 @@
+"""A press goes straight to the router whose handler takes it: the routers of other features turn
+it away at their first check, each router that takes its kind unpacks it once for all its
+handlers (not once per handler), and what no handler takes still reaches the fallback."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.types import CallbackQuery, Chat, Message, Update, User
+
+from bot.telegram import callbacks as cb
+from bot.telegram.dispatch import route_presses_by_prefix
+
+PERSON = User(id=7, is_bot=False, first_name="T")
+
+
+def press(data: str, bot: Bot) -> Update:
+    message = Message(message_id=1, date=0, chat=Chat(id=7, type="private"), text="·")
+    query = CallbackQuery(id="1", from_user=PERSON, chat_instance="c", data=data, message=message)
+    return Update(update_id=1, callback_query=query).as_(bot)
+
+
+def routers(handled: list[str]) -> list[Router]:
+    booking, settings, fallback = Router(name="booking"), Router(name="settings"), Router(name="fallback")
+
+    def note(name: str):
+        async def handler(_query: CallbackQuery, callback_data: cb.Press | None = None) -> None:
+            handled.append(f"{name} {type(callback_data).__name__}" if callback_data else name)
+
+        return handler
+
+    booking.callback_query.register(note("booking menu"), cb.Menu.filter(F.item == cb.Section.BOOK))
+    settings.callback_query.register(note("settings menu"), cb.Menu.filter(F.item == cb.Section.SETTINGS))
+    settings.callback_query.register(note("settings"), cb.Settings.filter())
+    fallback.callback_query.register(note("fallback"))
+    return route_presses_by_prefix([booking, settings, fallback])
+
+
+async def test_each_press_reaches_its_handler_unpacked_once(monkeypatch):
+    handled: list[str] = []
+    dispatcher = Dispatcher()
+    dispatcher.include_routers(*routers(handled))
+    bot = Bot("42:TEST")
+    unpacked: list[str] = []
+    for kind in (cb.Menu, cb.Settings):
+        original = kind.unpack.__func__
+
+        def counting(cls, value, original=original):
+            unpacked.append(value)
+            return original(cls, value)
+
+        monkeypatch.setattr(kind, "unpack", classmethod(counting))
+
+    unpacks = []
+    for data in (
+        cb.Menu(item=cb.Section.SETTINGS).pack(),
+        cb.Menu(item=cb.Section.BOOK).pack(),
+        cb.Settings(action=cb.SettingsAction.LANGUAGE).pack(),
+        cb.Menu(item=cb.Section.MOOD).pack(),  # a section no router here takes
+        "m:forged",
+        "zz:1",
+    ):
+        unpacked.clear()
+        await dispatcher.feed_update(bot, press(data, bot))
+        unpacks.append(len(unpacked))
+    assert unpacks == [2, 1, 1, 2, 2, 0]  # menu presses: by both routers with a menu item
+    assert handled == [
+        "settings menu Menu",
+        "booking menu Menu",
+        "settings Settings",
+        "fallback",
+        "fallback",
+        "fallback",
+    ]
+    await bot.session.close()
