@@ -34,7 +34,12 @@ def create_engine(
             # Made owner-only before SQLite opens it: SQLite would create it (and its WAL) with the umask's mode.
             files.private_dir(Path(parsed.database).parent)
             files.private_file(Path(parsed.database))
-        engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 30}, **options)
+        # No rollback when a connection goes back to the pool: every transaction of the app ends
+        # with its commit or its rollback (a session's close, a connection's close), and on
+        # aiosqlite that idle rollback is one more trip to its thread for each update that wrote.
+        engine = create_async_engine(
+            parsed, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None, **options
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, **options)
