@@ -121,6 +121,7 @@ async def test_guided_exercise_runs_to_the_end_in_one_message(fake_api, start_bo
     menu_message = user.last.message_id
     await open_exercise(user, lang, "breathing", "box")
     assert catalogue()["box"].why[lang][:20] in user.last_text
+    assert catalogue()["box"].note[lang][:30] in user.last_text  # the caution before holding the breath
 
     since = len(fake_api.calls)
     await user.press(t["start"])
