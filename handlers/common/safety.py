@@ -144,9 +144,9 @@ class HelpFirstMiddleware(BaseMiddleware):
 
 
 async def count_event(session: AsyncSession, user: User | None, event: str, settings: Settings) -> None:
-    """The month's sealed tally of this safety event in the teacher's region (no row names them).
-    Counted once the screen is sent: counting waits for the tally's lock (the row's on PostgreSQL,
-    the database's on SQLite), which another update may hold, and a screen must never wait for it."""
+    """The month's sealed tally of this safety event in the teacher's region (no row names them),
+    after the screen and counted when the update commits (storage/repo/tallies.py): a safety screen
+    never waits for the tally's lock, which another teacher's update may hold."""
     await tallies.safety_event(session, user.region if user else None, event, utcnow(), settings.tz)
 
 
