@@ -4,12 +4,17 @@ their own screens, the safety plan, a psychologist on duty asked to write now, t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.telegram.callbacks import Book, Menu, Mood, Relax, Safe, SafeAction, SelfCheck
 from storage.models import SafetyPlan
@@ -17,7 +22,7 @@ from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
 from storage.repo import users
 from tests.conftest import stored_bytes
-from tests.test_chat_e2e import add_user, eventually
+from tests.test_chat_e2e import add_user, eventually, texts
 from tests.test_e2e_foundation import TEXTS, agree
 
 CRISIS = {"kk": "кейде өмір сүргім келмейді", "ru": "иногда думаю, что не хочу жить"}
@@ -140,6 +145,45 @@ async def test_the_safety_screen_is_the_first_reply_in_every_state(fake_api, sta
         )
     if state == "booking note":
         assert CRISIS[lang] in shown[-1], "the note is kept for the psychologist, the booking goes on"
+
+
+@asynccontextmanager
+async def tallies_locked(url: str) -> AsyncIterator[None]:
+    """Another transaction holding what counting a safety event waits for: SQLite's write lock, or
+    the tallies' table on PostgreSQL (as a replica counting the same region's event would hold its row)."""
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as locking:
+            await locking.execute(text("LOCK TABLE stat_tallies IN EXCLUSIVE MODE"))
+            yield
+            await locking.rollback()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_safety_screens_never_wait_for_their_monthly_count(fake_api, start_bot, lang):
+    t = T[lang]
+    bot = await start_bot()
+    user, other = await teacher(fake_api, 7150, lang), await teacher(fake_api, 7151, lang)
+    async with tallies_locked(bot.settings.database.url):
+        crisis = asyncio.create_task(user.send_text(CRISIS[lang]))
+        await eventually(
+            lambda: t["safety"] in (user.last_text or ""), "the safety screen, the count waiting"
+        )
+        urgent = asyncio.create_task(other.press_data(Menu(item="sos").pack()))
+        await eventually(lambda: "112" in (other.last_text or ""), "Urgent help, the count waiting")
+    await asyncio.gather(crisis, urgent)
+    assert sum(t["safety"] in shown for shown in texts(user)) == 1, "shown once"
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

@@ -127,3 +127,36 @@ async def test_a_quarters_median_and_p90_come_from_its_months_buckets(database_u
     # 5 found a time (3 the same day, 2 within 14 days): the 3rd is the median, the 5th the p90.
     assert waits(5) == {"wait-video-median": "d0", "wait-video-p90": "d14"}
     assert waits(6) == {"wait-video-median": HIDDEN, "wait-video-p90": HIDDEN}, "fewer than the minimum"
+
+
+async def test_a_count_holds_its_lock_only_while_its_transaction_commits(database_url):
+    """A search is counted while its handler still has to answer (Telegram, seconds at worst): the
+    tally's lock (the row's on PostgreSQL, the database's on SQLite) is taken when the update
+    commits, so another teacher's count, or any write, never waits for that answer."""
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    region = next(iter(regions()))
+    try:
+
+        async def other_count() -> None:
+            async with sessions() as other:
+                await tallies.searched(other, region, "office", None, NOW, TZ)
+                await other.commit()
+
+        async with sessions() as first:
+            await tallies.searched(first, region, "office", None, NOW, TZ)
+            other = asyncio.create_task(other_count())  # while the first is still answering
+            done, _ = await asyncio.wait({other}, timeout=5)
+            await first.commit()
+        await other
+        assert done, "the other count waited for the first transaction to end"
+        async with sessions() as session:
+            assert (await tallies.month_counts(session, "m202612"))[region]["wait-office-none"] == 2
+        async with sessions() as session:  # rolled back: not counted
+            await tallies.searched(session, region, "office", None, NOW, TZ)
+            await session.rollback()
+            await session.commit()
+            assert (await tallies.month_counts(session, "m202612"))[region]["wait-office-none"] == 2
+    finally:
+        await engine.dispose()

@@ -131,34 +131,37 @@ class HelpFirstMiddleware(BaseMiddleware):
         settings: Settings = data["settings"]
         if signal.kind is Kind.CRISIS:
             self.tally.add("safety screen (message)")
-            await count_event(data["session"], data.get("user"), "crisis", settings)
             text, markup = screens.alarm(settings, await go_back_button(data["session"], data.get("user")))
         else:
             self.tally.add("concern screen")
             text, markup = screens.concern(signal.about is safety.About.STUDENT, settings)
         await message.answer(text, reply_markup=markup)
+        if signal.kind is Kind.CRISIS:
+            await count_event(data["session"], data.get("user"), "crisis", settings)
 
 
 # -- urgent help and the answers (before consent too) ------------------------------------------
 
 
 async def count_event(session: AsyncSession, user: User | None, event: str, settings: Settings) -> None:
-    """The month's sealed tally of this safety event in the teacher's region (no row names them)."""
+    """The month's sealed tally of this safety event in the teacher's region (no row names them),
+    after the screen and counted when the update commits (storage/repo/tallies.py): a safety screen
+    never waits for the tally's lock, which another teacher's update may hold."""
     await tallies.safety_event(session, user.region if user else None, event, utcnow(), settings.tz)
 
 
 async def urgent_command(
     message: Message, session: AsyncSession, user: User | None, settings: Settings
 ) -> None:
-    await count_event(session, user, "button", settings)
     await show(message, *screens.urgent(settings))
+    await count_event(session, user, "button", settings)
 
 
 async def urgent_button(
     query: CallbackQuery, session: AsyncSession, user: User | None, settings: Settings
 ) -> None:
-    await count_event(session, user, "button", settings)
     await show(query, *screens.urgent(settings))
+    await count_event(session, user, "button", settings)
 
 
 async def safety_answer(
@@ -282,11 +285,11 @@ async def send_handoff(
         return
     # The safety screen's message: a hand-off's is never copied (storage.repo.safety.create_handoff).
     question = await repo.create_handoff(session, user, query.message.message_id if query.message else 0)
-    await count_event(session, user, "handoff", settings)
     # Notices committed with the hand-off (sent once it is there for "take" to find).
     ids = [p.id for p in on_duty]
     await reminder_repo.schedule_all(session, to_psychologists(question.id, ids, settings.limits.mute_hours))
     await show(query, _("handoff-sent") + "\n\n" + crisis_lines, with_nav(KeyboardBuilder()))
+    await count_event(session, user, "handoff", settings)
 
 
 async def claim_handoff(session: AsyncSession, question_id: int, user: User) -> AnonQuestion | str:
