@@ -122,7 +122,7 @@ async def test_a_quarters_median_and_p90_come_from_its_months_buckets(database_u
 
     def waits(minimum: int) -> dict[str, str]:
         shown = statistics.Shown({"raw": raw, "hidden": {region: []}}, region)
-        return {f.key: f.value for f in statistics._demand(shown, region, minimum) if f.key in QUANTILES}
+        return {f.key: f.value for f in statistics._demand(shown, region, minimum, []) if f.key in QUANTILES}
 
     # 5 found a time (3 the same day, 2 within 14 days): the 3rd is the median, the 5th the p90.
     assert waits(5) == {"wait-video-median": "d0", "wait-video-p90": "d14"}

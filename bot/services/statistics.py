@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import functools
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -66,6 +66,7 @@ NEVER_SHOWN = (  # protected cells no screen has
     *(f"wait-{fmt}-found" for fmt in FORMATS),
     *(f"gs-{kind}-away" for kind in GROUP_KINDS),
 )
+LATER_FIGURES = ("gs-", "dm-", "wait-", "safety-")  # counted since December 2026 (migrations 0016, 0018)
 NOT_COUNTED = "—"  # a figure a month published before it was counted does not have; not applicable
 CellKey = tuple[str, str, str]  # a period code, a scope, a metric
 
@@ -538,6 +539,12 @@ async def build(
     scope = region or COUNTRY
     shown = Shown(published[period.code], scope)
     months = {p.code: Shown(published[p.code], scope) for p in period.months}
+    if period.kind != "m":  # a figure some month was published without: not a partial sum as if whole
+        shown.raw = {
+            name: value
+            for name, value in shown.raw.items()
+            if not name.startswith(LATER_FIGURES) or all(name in month.raw for month in months.values())
+        }
     return Report(
         period,
         region,
@@ -546,7 +553,7 @@ async def build(
         _parts(shown, period, months),
         _selfchecks(shown),
         _groups(shown),
-        _demand(shown, region, minimum),
+        _demand(shown, region, minimum, months.values()),
         [Figure(tallies.safety_name(e), shown[tallies.safety_name(e)]) for e in tallies.SAFETY],
     )
 
@@ -587,20 +594,29 @@ def _wait(buckets: Mapping[str, int], counted: bool, minimum: int) -> Callable[[
     return value
 
 
-def _demand(shown: Shown, region: str | None, minimum: int) -> list[Figure]:
-    """Per format: hours published and booked (a video or chat time is open to every region, so a
-    region's are the country's: "—"), searches, those with no free time, and the median and 90th
-    percentile of how soon the others found one, when there are at least `minimum` of them."""
+def _demand(shown: Shown, region: str | None, minimum: int, months: Iterable[Shown]) -> list[Figure]:
+    """Per format: hours published and booked, searches, those with no free time, and the median
+    and 90th percentile of how soon the others found one, when there are at least `minimum` of them.
+
+    A video or chat time is open to every region, so a region's published hours are the country's:
+    "—". Booked hours are the country's only, and only beside a shown booking count whose months'
+    counts are all shown too: the minutes are not protected cells, so a region's, or a month's
+    beside its quarter's, would give away by difference (with the slots' known lengths) a count
+    that is hidden."""
     found: list[Figure] = []
+    months = list(months)
     for fmt in FORMATS:
         everywhere = region is not None and fmt != "office"
         booked = shown.number(f"dm-{fmt}-booked")
-        minutes = None if booked is None else shown.raw.get(f"dm-{fmt}-minutes")
+        parts_shown = all(month.number(f"dm-{fmt}-booked") is not None for month in months)
+        minutes = None if booked is None or not parts_shown else shown.raw.get(f"dm-{fmt}-minutes")
         published = shown.raw.get(f"dm-{fmt}-published")
         capacity = {
             "published": NOT_COUNTED if published is None else hours(published),
-            "booked": NOT_COUNTED if f"dm-{fmt}-booked" not in shown.raw else hours(minutes),
-            "share": NOT_COUNTED if published is None else share(minutes, published),
+            "booked": NOT_COUNTED
+            if region is not None or f"dm-{fmt}-booked" not in shown.raw
+            else hours(minutes),
+            "share": NOT_COUNTED if region is not None or published is None else share(minutes, published),
         }
         for measure, value in capacity.items():
             found.append(
