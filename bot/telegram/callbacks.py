@@ -182,9 +182,20 @@ class RelaxAction(StrEnum):
     TEMPLATE = "tpl"  # the exercise's printable template
 
 
+class RelaxFrom(StrEnum):
+    """The screen an exercise's card was opened from: its Back goes there."""
+
+    CATEGORY = "c"  # its category (also from a nudge, a self-check or a safety screen)
+    MENU = "m"  # the exercise of the day on the relaxation home
+    FAVOURITES = "f"
+
+
 class Relax(Press, prefix="rx"):
+    """o: on an exercise's card and the presses on it, where the card was opened from."""
+
     action: RelaxAction
     value: str = ""
+    o: RelaxFrom = RelaxFrom.CATEGORY
 
 
 class MoodAction(StrEnum):
