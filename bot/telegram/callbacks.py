@@ -243,6 +243,9 @@ class Ask(Press, prefix="aq"):
 
 class GroupAction(StrEnum):
     LIST = "list"
+    PICK_KIND = "pk"  # a filter's picker: every value and "any", back to the list
+    PICK_FORMAT = "pf"
+    PICK_LANGUAGE = "pl"
     VIEW = "view"
     OPEN = "open"  # a session's card from an announcement or a reminder: sent below it
     JOIN = "join"
