@@ -580,6 +580,8 @@ class PracticeAction(StrEnum):
     REFER = "r"  # an in-person referral's preview: id (a booking)
     REFER_SEND = "rs"  # send it through the outbox
     CASELOAD = "c"  # today and this week
+    COUNT = "a"  # how many came to a group session led, from the caseload: id; v: the page of numbers
+    COUNTED = "ad"  # id; v: how many came
 
 
 class Practice(Press, prefix="pr"):
