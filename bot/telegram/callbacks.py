@@ -197,6 +197,14 @@ class Relax(Press, prefix="rx"):
     value: str = ""
     o: RelaxFrom = RelaxFrom.CATEGORY
 
+    @classmethod
+    def unpack(cls, value: str) -> Relax:
+        """Also a button sent before `o` (a nudge, a safety screen's grounding exercise, a journal
+        screen still in a chat): its card goes back to the category, as it did then."""
+        if value.count(cls.__separator__) == 2:
+            value += cls.__separator__ + RelaxFrom.CATEGORY
+        return super().unpack(value)
+
 
 class MoodAction(StrEnum):
     ASK = "ask"
