@@ -1,6 +1,7 @@
 """Booking end to end, the parts around the booking itself, in Kazakh and Russian through the fake
 Bot API: after the session the psychologist marks attended / no-show and the teacher rates it 1-5
-with an optional encrypted comment; the psychologist's weekly template, week and day views with
+with an optional encrypted comment (a booked chat's end asks nothing before it: one question a
+session); the psychologist's weekly template, week and day views with
 bookings and removing a free slot; two teachers on the same confirm screen (the late one is told);
 the whole profile and the teacher's filters; `python -m bot seed-demo` and `--remove` (both databases)."""
 

@@ -2,7 +2,8 @@
 notes written, edited and read by their author only (forged presses of another psychologist and a
 coordinator refused), never in the database in clear nor in the log, gone with the teacher's
 deletion; continuity off until the teacher allows it; the intake reaches the booked psychologist
-only and an urgent answer raises the safety screen; the caseload fits one phone screen; an urgent
+only and an urgent answer raises the safety screen; the caseload fits one phone screen and lists the
+group sessions led still waiting for how many came, counted from there; an urgent
 question reaches the psychologist on duty first; a referral is delivered once under Telegram errors."""
 
 from __future__ import annotations
