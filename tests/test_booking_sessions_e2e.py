@@ -1,6 +1,7 @@
 """Booking end to end, the parts around the booking itself, in Kazakh and Russian through the fake
 Bot API: after the session the psychologist marks attended / no-show and the teacher rates it 1-5
-with an optional encrypted comment; the psychologist's weekly template, week and day views with
+with an optional encrypted comment (a booked chat's end asks nothing before it: one question a
+session); the psychologist's weekly template, week and day views with
 bookings and removing a free slot; two teachers on the same confirm screen (the late one is told);
 the whole profile and the teacher's filters; `python -m bot seed-demo` and `--remove` (both databases)."""
 
@@ -25,7 +26,7 @@ from bot.telegram.i18n import compile_translations
 from bot.views import dates
 from bot.views.booking import day_label
 from storage import db
-from storage.models import Booking, GroupSession, PsychologistProfile, Slot, User
+from storage.models import Booking, ChatSession, GroupSession, PsychologistProfile, Slot, User
 from storage.models.base import utcnow
 from storage.repo import booking as repo
 from storage.repo import groups, users
@@ -478,3 +479,41 @@ async def test_seed_demo_then_remove_exactly_the_demo_data(database_url, tmp_pat
     assert await dispatch(parse_args(["seed-demo", "--remove"]), settings) == 0
     assert await counts(sessions) == before
     await engine.dispose()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_booked_chat_ends_with_one_question_the_star_rating(fake_api, start_bot, lang):
+    """The end of a booked chat asks nothing ("did it help?" is for chats grown out of a question):
+    the one question is the booking's star rating once it is marked attended, and it is what counts."""
+    t = texts(lang)
+    bot = await start_bot(booking={"min_notice_hours": 0}, chat={"grace_minutes": 0})
+    psychologist = fake_api.user(user_id=7103, language_code=lang)
+    day = (datetime.now(ALMATY) + timedelta(days=1)).date()
+    await make_psychologist(bot, psychologist.id, lang, day, (time(10),))
+    teacher = fake_api.user(user_id=8114, language_code=lang)
+    await agree(teacher, lang)
+    await book(teacher, t, day, "10:00")
+    async with bot.app.sessions() as session:
+        booking_id = await session.scalar(select(Booking.id))
+        chat_id = await session.scalar(select(ChatSession.id).where(ChatSession.booking_id == booking_id))
+    await bot.app.dispatcher["chat_clock"].open(chat_id)  # its start, without waiting for tomorrow
+    await wait_for(lambda: any(t("chat-enter") in " ".join(m.buttons) for m in teacher.messages))
+    await teacher.press(t("chat-enter"))
+    await teacher.send_text("/end")
+    await wait_for(lambda: psychologist.last_text.startswith(t("chat-ended-psy").split("{")[0]))
+    assert teacher.last_text == t("chat-ended-teacher-booked")
+    assert not [b for m in teacher.messages for b in m.buttons if b in (t("chat-rate-1"), t("chat-rate-0"))]
+
+    async with bot.app.sessions.begin() as session:
+        (await session.scalars(select(Slot))).one().starts_at -= timedelta(days=2)
+    await psychologist.press_data(Psy(a="att", id=booking_id).pack())
+    assert t("psy-saved") in psychologist.alerts
+    await wait_for(lambda: rating_prompts(fake_api, teacher))
+    await teacher.press("⭐⭐⭐⭐⭐")
+    await fake_api.wait_idle()
+    assert len(rating_prompts(fake_api, teacher)) == 1
+    async with bot.app.sessions() as session:
+        assert (await session.get(ChatSession, chat_id)).rating is None
+        assert (await session.get(Booking, booking_id)).rating == 5
+        assert await repo.rating_summary(session) == (1, 5.0)
+    await bot.stop()

@@ -24,6 +24,7 @@ PSY = {"user_id": 620001, "first_name": "Марат", "username": "marat_psy_62"
 PSY2 = {"user_id": 620002, "first_name": "Әсел", "username": "asel_psy_62", "language_code": "kk"}
 IDENTITY = [str(p[k]) for p in (TEACHER, PSY, PSY2) for k in ("user_id", "first_name", "username")]
 TRANSLATIONS = compile_translations()
+ENDED = TRANSLATIONS["kk"].gettext("chat-ended-teacher-booked")  # a booked chat asks nothing at its end
 
 SECRETS = {
     "teacher_text": "Завуч Омарова снова унизила меня при всех",
@@ -168,12 +169,11 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
     assert len(reactions) == 6, "each sender sees their message was delivered"
     assert_no_identity_leaks(fake_api, teacher, psy)
 
-    # Ended on request by the teacher: both are told, the teacher is asked whether it helped.
+    # Ended on request by the teacher: both are told; a booked chat asks nothing here, its one
+    # question is the booking's star rating (tests/test_booking_sessions_e2e.py).
     await teacher.send_text("/end")
     await eventually(lambda: "завершён" in (psy.last_text or ""), "the psychologist is told the chat ended")
-    assert "көмектесті ме" in teacher.last_text
-    await teacher.press("Иә, көмектесті")
-    assert "рақмет" in teacher.last_text.lower()
+    assert "рақмет" in teacher.last_text.lower() and "көмектесті ме" not in teacher.last_text
 
     # After the end nothing is relayed any more, and the teacher is told why.
     copies = len(copies_to(fake_api, psy.id))
@@ -183,7 +183,7 @@ async def test_booked_chat_opens_on_time_relays_both_ways_and_ends_on_request(fa
 
     async with bot.app.sessions() as session:
         stored = await session.get(ChatSession, chat.id)
-        assert (stored.status, stored.rating, stored.booking_id) == ("closed", 1, 41)
+        assert (stored.status, stored.rating, stored.booking_id) == ("closed", None, 41)
 
     await bot.stop()
     raw = await database_bytes(bot)
@@ -214,9 +214,7 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
         )
         await session.commit()
     await eventually(lambda: any("чат ашық" in t for t in texts(teacher)), "opened")
-    await eventually(
-        lambda: any("көмектесті ме" in t for t in texts(teacher)), "the teacher is told it closed on time"
-    )
+    await eventually(lambda: any(ENDED in t for t in texts(teacher)), "the teacher is told it closed on time")
     await eventually(
         lambda: any("завершён" in t for t in texts(psy)), "the psychologist is told it closed on time"
     )
@@ -239,7 +237,7 @@ async def test_chat_closes_on_time_and_psychologist_ends_by_button(fake_api, sta
     await eventually(lambda: sum("открыт" in t for t in texts(psy)) == 2, "the second chat opened")
     await psy.press("Завершить чат")
     assert "завершён" in psy.last_text
-    await eventually(lambda: sum("көмектесті ме" in t for t in texts(teacher)) == 2, "the teacher is told")
+    await eventually(lambda: sum(ENDED in t for t in texts(teacher)) == 2, "the teacher is told")
     # A stale "end" button on the old message is answered, not ignored.
     stale = next(m.message_id for m in teacher.messages if "Чатты аяқтау" in " ".join(m.buttons))
     await teacher.press("Чатты аяқтау", message_id=stale)

@@ -163,13 +163,28 @@ async def test_browsing_with_format_language_and_region_filters_shows_seats_left
     # By default: the teacher's region and online sessions, every format and language; seats left shown.
     assert shown() == ["Тыныс алу", "Очная встреча", "Чат-клуб"]
     assert any("Тыныс алу" in b and b.endswith(" 2") for b in teacher.last.buttons)
+    # A filter opens its picker: "any" and every value, the current one marked; one tap chooses and
+    # shows the list, Back leaves it as it was.
     await teacher.press(t("groups-filter-format").format(value=t("groups-any")))
+    assert teacher.last_text == t("groups-pick-format")
+    chosen = t("groups-pick-current").format(value=t("groups-any"))
+    picks = [chosen, t("groups-format-online"), t("groups-format-offline")]
+    assert teacher.last.buttons == [*picks, t("nav-back"), t("nav-main")]
+    await teacher.press(t("groups-format-online"))
     assert shown() == ["Тыныс алу"]
-    await teacher.press(t("groups-filter-format").format(value=t("groups-format-online")))
+    online = t("groups-filter-format").format(value=t("groups-format-online"))
+    await teacher.press(online)
+    assert t("groups-pick-current").format(value=t("groups-format-online")) in teacher.last.buttons
+    await teacher.press(t("nav-back"))
+    assert shown() == ["Тыныс алу"]
+    await teacher.press(online)
+    await teacher.press(t("groups-format-offline"))
     assert shown() == ["Очная встреча"]
     await teacher.press(t("groups-filter-mine"))
     assert shown() == ["Очная встреча", "Алыстағы филиал"]
     await teacher.press(t("groups-filter-language").format(value=t("groups-any")))
+    assert teacher.last_text == t("groups-pick-language")
+    await teacher.press(t("groups-language-kk"))
     assert shown() == ["Алыстағы филиал"]
     await teacher.press("Алыстағы филиал")
     assert t("groups-seats-left").format(left=5, capacity=5) in teacher.last_text

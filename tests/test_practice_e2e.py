@@ -2,7 +2,8 @@
 notes written, edited and read by their author only (forged presses of another psychologist and a
 coordinator refused), never in the database in clear nor in the log, gone with the teacher's
 deletion; continuity off until the teacher allows it; the intake reaches the booked psychologist
-only and an urgent answer raises the safety screen; the caseload fits one phone screen; an urgent
+only and an urgent answer raises the safety screen; the caseload fits one phone screen and lists the
+group sessions led still waiting for how many came, counted from there; an urgent
 question reaches the psychologist on duty first; a referral is delivered once under Telegram errors."""
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from bot.telegram.callbacks import (
     Psy,
     PsyAction,
 )
+from bot.telegram.i18n import compile_translations
 from bot.workers import practice as outbox
 from storage.models import DutyHours, GroupSession, SelfCheckResult, SessionNote
 from storage.models.base import utcnow
 from storage.repo import booking as booking_repo
+from storage.repo import groups as groups_repo
 from storage.repo import practice as practice_repo
 from storage.repo import reminders as reminder_repo
 from storage.repo import selfcheck as selfcheck_repo
@@ -43,6 +46,7 @@ from tests.waiting import wait_for
 SECRET = "Директор Бекжанова кричит на неё при детях"
 EDITED = "Спокойнее; говорили о границах с директором Бекжановой"
 P = PracticeAction
+CATALOGUES = compile_translations()
 T = {
     "kk": {
         "notes": "Жеке жазбалар",
@@ -384,3 +388,66 @@ async def test_referral_once_under_errors_no_show_message_duty_first_and_coverag
 
 def worker(bot):
     return next(w for w in bot.app.workers if type(w).__name__ == "ReminderWorker")
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_caseload_shows_group_sessions_waiting_for_how_many_came(fake_api, start_bot, lang):
+    """Led, ended and not counted: listed on the caseload with the count one tap away, Back to the
+    caseload, the count saved and gone from it; counted, ahead or another's: not listed."""
+    t = CATALOGUES[lang].gettext
+    bot = await start_bot()
+    base = 7900 if lang == "kk" else 7950
+    anna = await psychologist(bot, fake_api, base + 1, "Анна", lang)
+    await psychologist(bot, fake_api, base + 2, "Ольга", lang)
+    ended = utcnow() - timedelta(hours=2)
+    async with bot.app.sessions.begin() as session:
+        ids = {n: (await users.by_telegram_id(session, base + n)).id for n in (1, 2)}
+        teachers = [await users.create(session, base + 10 + n, lang) for n in range(3)]
+        plan = [  # title, starts, facilitator, attended
+            ("Күйзеліс", ended, ids[1], None),
+            ("Шекаралар", ended, ids[1], 4),
+            ("Алда", utcnow() + timedelta(hours=3), ids[1], None),
+            ("Басқаның", ended, ids[2], None),
+        ]
+        made = {}
+        for title, starts, facilitator, attended in plan:
+            group = GroupSession(
+                title_kk=title,
+                title_ru=title,
+                starts_at=starts,
+                capacity=8,
+                format="online",
+                language=lang,
+                facilitator_id=facilitator,
+                attended=attended,
+            )
+            session.add(group)
+            await session.flush()
+            for teacher in teachers:
+                await groups_repo.enroll(session, group.id, teacher.id, starts - timedelta(days=1))
+            made[title] = group.id
+    await anna.send_text("/menu")
+    await anna.press_data(Practice(a=P.CASELOAD).pack())
+    caseload = anna.last.message_id
+
+    def on_screen():  # the sweeper's own "how many came?" notice may arrive below it meanwhile
+        return next(m for m in anna.messages if m.message_id == caseload)
+
+    waiting = [b for b in on_screen().buttons if b.startswith(t("practice-caseload-count").split("{")[0])]
+    assert len(waiting) == 1 and "Күйзеліс" in waiting[0]
+    assert t("practice-caseload-today").split("{uncounted}")[0].splitlines()[-1] in on_screen().text
+
+    await anna.press(waiting[0], message_id=caseload)
+    assert on_screen().buttons[:4] == ["0", "1", "2", "3"], "the question replaces the caseload"
+    await anna.press(TEXTS[lang]["back"], message_id=caseload)
+    assert waiting[0] in on_screen().buttons
+    await anna.press(waiting[0], message_id=caseload)
+    await anna.press("2", message_id=caseload)
+    assert t("groups-attendance-thanks") in anna.alerts
+    assert waiting[0] not in on_screen().buttons and t("practice-caseload-to-week") in on_screen().buttons
+    # Another's session: refused, nothing told.
+    await anna.press_data(Practice(a=P.COUNTED, id=made["Басқаның"], v="1").pack(), message_id=caseload)
+    assert t("practice-not-yours") in anna.alerts
+    async with bot.app.sessions() as session:
+        told = {g.title_kk: g.attended for g in await session.scalars(select(GroupSession))}
+    assert told == {"Күйзеліс": 2, "Шекаралар": 4, "Алда": None, "Басқаның": None}

@@ -89,8 +89,11 @@ async def test_a_coordinator_creates_each_kind_and_teachers_find_them_by_kind(fa
 
     assert shown() == set(TITLES.values())
     value = t("groups-any")
-    for kind in GROUP_KINDS:  # the kind filter steps through every kind, then back to any
+    for kind in GROUP_KINDS:  # the kind's picker: any kind in one tap, the current one marked
         await teacher.press(t("groups-filter-kind").format(value=value))
+        assert teacher.last_text == t("groups-pick-kind")
+        assert t("groups-pick-current").format(value=value) in teacher.last.buttons
+        await teacher.press(t("groups-kind-" + kind))
         assert shown() == {TITLES[kind]}
         assert plain(t("groups-kind-" + kind + "-about")) in teacher.last_text
         value = t("groups-kind-" + kind)
@@ -99,6 +102,7 @@ async def test_a_coordinator_creates_each_kind_and_teachers_find_them_by_kind(fa
     await teacher.press(t("nav-back"))  # Back keeps the kind chosen
     assert shown() == {TITLES["relax"]}
     await teacher.press(t("groups-filter-kind").format(value=value))
+    await teacher.press(t("groups-any"))
     assert shown() == set(TITLES.values())
 
 

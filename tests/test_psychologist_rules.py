@@ -132,6 +132,7 @@ def test_a_checkin_falls_on_a_full_hour_unless_the_period_is_short() -> None:
         (cb.Psy(a=cb.PsyAction.CANCEL_NO_REASON, id=123456789), "ps:bcxn:::::0:123456789"),
         (cb.Ask(action=cb.AskAction.TAKE, id=42), "aq:take:42"),
         (cb.Chat(action=cb.ChatAction.RATE, id=7, value="1"), "ch:rate:7:1"),
+        (cb.Relax(action=cb.RelaxAction.CARD, value="box", o=cb.RelaxFrom.MENU), "rx:card:box:m"),
         (
             cb.Admin(action=cb.AdminAction.MAKE, role="psychologist", region="KZ-75"),
             "ad:make:psychologist:KZ-75",
@@ -142,3 +143,10 @@ def test_callback_data_packs_as_before_and_fits_telegrams_64_bytes(data: Callbac
     assert data.pack() == packed
     assert len(packed.encode()) <= 64
     assert type(data).unpack(packed) == data
+
+
+def test_a_relaxation_button_sent_before_its_origin_still_opens_its_card() -> None:
+    """Nudges and safety screens already in chats carry no origin: their card goes back to its category."""
+    old = cb.Relax.unpack("rx:card:grounding")
+    assert old == cb.Relax(action=cb.RelaxAction.CARD, value="grounding", o=cb.RelaxFrom.CATEGORY)
+    assert cb.Relax.unpack("rx:journal:") == cb.Relax(action=cb.RelaxAction.JOURNAL)

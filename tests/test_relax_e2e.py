@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.telegram.callbacks import Menu
-from handlers.teacher.relax import catalogue
+from handlers.teacher.relax import catalogue, exercise_of_the_day
 from storage.models import MoodEntry, User
 from storage.models.base import utcnow
 from tests.conftest import stored_bytes
@@ -298,3 +298,43 @@ async def test_drawing_and_reflection_go_to_the_private_journal(fake_api, start_
     await bot.stop()
     assert_no_timers(bot)
     assert REFLECTION.encode() not in await raw_database(bot)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_back_from_a_card_returns_where_it_was_opened(fake_api, start_bot, lang):
+    """The exercise of the day goes back to the relaxation home, a favourite to the favourites, also
+    after adding it, running it and keeping a reflection; a card from its category to the category."""
+    t = T[lang]
+    back = TEXTS[lang]["back"]
+    bot = await start_bot(relax=FAST)
+    user = fake_api.user(user_id=6107 if lang == "kk" else 6108, language_code=lang)
+    await agree(user, TEXTS[lang])
+    today = exercise_of_the_day(bot.settings)
+    await user.press(t["relax"])
+    home = user.last_text
+    await user.press(today.title[lang])
+    assert today.why[lang][:20] in user.last_text
+    await user.press(t["fav_add"])
+    await user.press(t["start"])
+    await wait_until_finished(bot, fake_api)
+    await user.press(back)
+    assert user.last_text == home
+
+    await user.press(t["favs"])
+    favourites = user.last_text
+    await user.press(today.title[lang])
+    await user.press(back)
+    assert user.last_text == favourites
+
+    await user.press(TEXTS[lang]["menu"])
+    await open_exercise(user, lang, "creative", "evening")
+    await user.press(t["start"])
+    await wait_until_finished(bot, fake_api)
+    await user.press(t["keep_text"])
+    await user.press(back)  # from the prompt to the card, from the card to its category
+    assert catalogue()["evening"].why[lang][:20] in user.last_text
+    await user.press(back)
+    assert t["creative"] in user.last_text
+    assert fake_api.not_modified == []
+    await bot.stop()
+    assert_no_timers(bot)

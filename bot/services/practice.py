@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import groups as group_rules
 from bot.services.text import truncate_utf16
 from storage.models import Booking, DutyHours, GroupSession, User
 from storage.models.practice import INTAKE_TEXT_LIMIT, NEXT_STEP_LIMIT, NOTE_TEXT_LIMIT
 from storage.repo import booking as booking_repo
 from storage.repo import chat as chat_repo
+from storage.repo import groups as groups_repo
 from storage.repo import practice as repo
 
 # Topics a note or an intake may tick (codes; their names are `practice-topic-<code>`).
@@ -173,8 +175,15 @@ class Caseload:
     week: list[Booking] = field(default_factory=list)
     groups: list[GroupSession] = field(default_factory=list)
     waiting: list[Booking] = field(default_factory=list)  # attended / no-show not said yet
+    uncounted: list[GroupSession] = field(default_factory=list)  # led, ended, how many came not told yet
     questions: int = 0
     urgent: set[int] = field(default_factory=set)  # bookings whose intake said "very urgent"
+
+
+async def uncounted(session: AsyncSession, facilitator: User, now: datetime) -> list[GroupSession]:
+    """Group sessions they led whose attendance may still be told and is not, the oldest first."""
+    led = await groups_repo.led_by(session, facilitator.id, group_rules.led_since(now))
+    return [group for group in led if group.attended is None and group_rules.reportable(group, now)]
 
 
 async def caseload(session: AsyncSession, psychologist: User, now: datetime, tz: tzinfo) -> Caseload:
@@ -190,6 +199,7 @@ async def caseload(session: AsyncSession, psychologist: User, now: datetime, tz:
         week=week,
         groups=await repo.groups_between(session, psychologist.id, midnight, week_end),
         waiting=await repo.waiting_for_mark(session, profile.id, now, now - MARK_WINDOW),
+        uncounted=await uncounted(session, psychologist, now),
         questions=len(await chat_repo.open_questions(session, psychologist.region, limit=100)),
         urgent={booking_id for booking_id, a in answers.items() if is_urgent(a)},
     )

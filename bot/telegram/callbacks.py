@@ -184,9 +184,28 @@ class RelaxAction(StrEnum):
     TEMPLATE = "tpl"  # the exercise's printable template
 
 
+class RelaxFrom(StrEnum):
+    """The screen an exercise's card was opened from: its Back goes there."""
+
+    CATEGORY = "c"  # its category (also from a nudge, a self-check or a safety screen)
+    MENU = "m"  # the exercise of the day on the relaxation home
+    FAVOURITES = "f"
+
+
 class Relax(Press, prefix="rx"):
+    """o: on an exercise's card and the presses on it, where the card was opened from."""
+
     action: RelaxAction
     value: str = ""
+    o: RelaxFrom = RelaxFrom.CATEGORY
+
+    @classmethod
+    def unpack(cls, value: str) -> Relax:
+        """Also a button sent before `o` (a nudge, a safety screen's grounding exercise, a journal
+        screen still in a chat): its card goes back to the category, as it did then."""
+        if value.count(cls.__separator__) == 2:
+            value += cls.__separator__ + RelaxFrom.CATEGORY
+        return super().unpack(value)
 
 
 class MoodAction(StrEnum):
@@ -234,6 +253,9 @@ class Ask(Press, prefix="aq"):
 
 class GroupAction(StrEnum):
     LIST = "list"
+    PICK_KIND = "pk"  # a filter's picker: every value and "any", back to the list
+    PICK_FORMAT = "pf"
+    PICK_LANGUAGE = "pl"
     VIEW = "view"
     OPEN = "open"  # a session's card from an announcement or a reminder: sent below it
     JOIN = "join"
@@ -568,6 +590,8 @@ class PracticeAction(StrEnum):
     REFER = "r"  # an in-person referral's preview: id (a booking)
     REFER_SEND = "rs"  # send it through the outbox
     CASELOAD = "c"  # today and this week
+    COUNT = "a"  # how many came to a group session led, from the caseload: id; v: the page of numbers
+    COUNTED = "ad"  # id; v: how many came
 
 
 class Practice(Press, prefix="pr"):

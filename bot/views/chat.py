@@ -117,6 +117,10 @@ def ended_screen(chat: ChatSession, me: User, teacher: User) -> tuple[str, Inlin
     builder = KeyboardBuilder()
     if me.id != chat.teacher_id:
         return _("chat-ended-psy").format(code=teacher.pseudonym), with_nav(builder)
+    if chat.booking_id is not None:
+        # One question a session: a booked one is rated with stars once marked attended
+        # (bot/workers/booking_reminders.py), the rating statistics count.
+        return _("chat-ended-teacher-booked"), with_nav(builder)
     for value in ("1", "0"):
         builder.button(
             text=_("chat-rate-" + value),

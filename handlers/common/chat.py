@@ -5,7 +5,8 @@ the bot (copyMessage, protected from forwarding): no "forwarded from", no name, 
 no profile. The bot stores nothing of it, but the copies stay in both Telegram chats until each
 side deletes them there (the teacher is told so); the sender's message gets a 👌 reaction once delivered.
 A session opens at its start time and closes at its end plus a grace period (bot/workers/chat_clock.py), or
-earlier when either side ends it; the teacher is then asked whether it helped. Opening the menu or
+earlier when either side ends it; the teacher of a chat grown out of a question is then asked whether it
+helped (a booked one is rated with stars, as every booking, by bot/workers/booking_reminders.py). Opening the menu or
 a command takes a side out of the chat (ChatPresence): nothing they type is relayed until they
 press "Back to the chat", and the menu and any message typed there say so.
 """

@@ -1,6 +1,7 @@
 """A psychologist's practice (Cabinet → a booking → Notes; Cabinet → Caseload): private notes on a
 booking or a group session, the teacher's intake, their earlier sessions when they allowed it, an
-in-person referral, and the caseload of today and this week.
+in-person referral, and the caseload of today and this week with what waits for them (marks to
+give, how many came to the group sessions they led).
 
 A note is shown and written only for its author: each press finds the booking or group through
 bot.services.practice, which refuses anyone else's (a forged press gets an alert and nothing more).
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content.instruments import load_instruments
+from bot.services import groups as group_rules
 from bot.services import practice
 from bot.services.text import truncate_utf16
 from bot.telegram import callbacks as cb
@@ -30,11 +32,13 @@ from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
+from bot.views.groups import count_picker
 from bot.views.practice import referral_text
 from bot.workers import practice as outbox
 from handlers.common.questions import queue_button
 from storage.models import Booking, GroupSession, User
 from storage.models.base import utcnow
+from storage.repo import groups
 
 A = PracticeAction
 HOME = cb.Menu(item=cb.Section.PSYCHOLOGIST)
@@ -309,6 +313,7 @@ def caseload_text(load: practice.Caseload, week: bool, settings: Settings, langu
         groups=len(load.groups),
         questions=load.questions,
         waiting=len(load.waiting),
+        uncounted=len(load.uncounted),
     )
 
 
@@ -330,6 +335,11 @@ async def caseload(
             when=short_when(booking, settings, user.language), code=booking.teacher.pseudonym
         )
         builder.row(button(label, cb.Psy(a=cb.PsyAction.BOOKING, id=booking.id)))
+    for group in load.uncounted[:LISTED]:
+        label = _("practice-caseload-count").format(
+            when=common.when(group.starts_at, settings.tz, user.language), title=group.title(user.language)
+        )
+        builder.row(button(label, Practice(a=A.COUNT, id=group.id)))
     for group in load.groups[:2]:
         label = _("practice-caseload-group").format(
             when=common.when(group.starts_at, settings.tz, user.language)
@@ -339,6 +349,56 @@ async def caseload(
     builder.row(button(_("practice-caseload-to-today" if week else "practice-caseload-to-week"), other))
     builder.row(*queue_button().inline_keyboard[0])
     await show(query, caseload_text(load, week, settings, user.language), with_nav(builder, HOME))
+
+
+async def count(
+    query: CallbackQuery,
+    callback_data: Practice,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """How many came to a group session they led, asked from the caseload and back to it."""
+    group = await practice.own_group(session, user, callback_data.id)
+    if group is None:
+        refused(callback_answer)
+        return
+    if not group_rules.reportable(group, utcnow()):
+        callback_answer.text = _("groups-attendance-closed")
+        return await caseload(query, CASELOAD, session, user, settings, state)
+    builder = KeyboardBuilder()
+    count_picker(
+        builder,
+        await groups.enrolled(session, group.id),
+        int(callback_data.v) if callback_data.v.isdigit() else 0,
+        lambda came: Practice(a=A.COUNTED, id=group.id, v=str(came)),
+        lambda page: Practice(a=A.COUNT, id=group.id, v=str(page)),
+    )
+    text = _("groups-attendance-ask").format(
+        title=common.esc(group.title(user.language)),
+        when=common.when(group.starts_at, settings.tz, user.language),
+    )
+    await show(query, text, with_nav(builder, CASELOAD))
+
+
+async def counted(
+    query: CallbackQuery,
+    callback_data: Practice,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    group = await practice.own_group(session, user, callback_data.id)
+    if group is None or not callback_data.v.isdigit():
+        refused(callback_answer)
+        return
+    told = await group_rules.report_attendance(session, group, int(callback_data.v), utcnow())
+    callback_answer.text = _("groups-attendance-thanks" if told else "groups-attendance-closed")
+    await caseload(query, CASELOAD, session, user, settings, state)
 
 
 def create_router() -> Router:
@@ -351,4 +411,6 @@ def create_router() -> Router:
     press(refer, Practice.filter(F.a == A.REFER))
     press(refer_send, Practice.filter(F.a == A.REFER_SEND))
     press(caseload, Practice.filter(F.a == A.CASELOAD))
+    press(count, Practice.filter(F.a == A.COUNT))
+    press(counted, Practice.filter(F.a == A.COUNTED))
     return router

@@ -21,7 +21,7 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +63,31 @@ LIST_SIZE = 8
 PROGRAMME_PAGE = 8
 MONTHS = (1, 2)  # the programme's months: this one and the next (cb.Group.m)
 LIST = cb.Group(a=Action.LIST)  # the list as first shown
+
+
+@dataclass(frozen=True)
+class Picker:
+    """One filter of the list: its field in Filters, its values ("" any) and their labels' prefix."""
+
+    field: str
+    options: tuple[str, ...]
+    labels: str
+    button: str  # the list's button, "{value}" the current one
+    title: str  # the picker's screen
+
+    def label(self, value: str) -> str:
+        return _(self.labels + value) if value else _("groups-any")
+
+
+PICKERS = {
+    Action.PICK_KIND: Picker("kind", KINDS, "groups-kind-", "groups-filter-kind", "groups-pick-kind"),
+    Action.PICK_FORMAT: Picker(
+        "fmt", FORMATS, "groups-format-", "groups-filter-format", "groups-pick-format"
+    ),
+    Action.PICK_LANGUAGE: Picker(
+        "language", LANGUAGES, "groups-language-", "groups-filter-language", "groups-pick-language"
+    ),
+}
 
 
 class RatingComment(StatesGroup):
@@ -114,10 +139,6 @@ class Filters:
         return self.press(Action.LIST)
 
 
-def _next(options: tuple[str, ...], current: str) -> str:
-    return options[(options.index(current) + 1) % len(options)]
-
-
 def short_when(moment: datetime, tz: ZoneInfo) -> str:
     return dates.moment(moment, tz)
 
@@ -161,18 +182,15 @@ def item_label(group: GroupSession, taken: int, user: User, tz: ZoneInfo) -> str
 
 
 def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> None:
-    """Each filter button shows its value and steps to the next one."""
-    kind = _("groups-kind-" + filters.kind) if filters.kind else _("groups-any")
-    next_kind = dataclasses.replace(filters, kind=_next(KINDS, filters.kind))
-    builder.row(cb_button(_("groups-filter-kind").format(value=kind), next_kind.press(Action.LIST)))
-    fmt = _("groups-format-" + filters.fmt) if filters.fmt else _("groups-any")
-    language = _("groups-language-" + filters.language) if filters.language else _("groups-any")
-    next_fmt = dataclasses.replace(filters, fmt=_next(FORMATS, filters.fmt))
-    next_language = dataclasses.replace(filters, language=_next(LANGUAGES, filters.language))
-    builder.row(
-        cb_button(_("groups-filter-format").format(value=fmt), next_fmt.press(Action.LIST)),
-        cb_button(_("groups-filter-language").format(value=language), next_language.press(Action.LIST)),
-    )
+    """Each filter button shows its value and opens its picker."""
+
+    def opens(action: cb.GroupAction) -> InlineKeyboardButton:
+        picker = PICKERS[action]
+        value = picker.label(getattr(filters, picker.field))
+        return cb_button(_(picker.button).format(value=value), filters.press(action))
+
+    builder.row(opens(Action.PICK_KIND))
+    builder.row(opens(Action.PICK_FORMAT), opens(Action.PICK_LANGUAGE))
     row = []
     if user.region:
         mine = filters.scope is Scope.MINE
@@ -181,6 +199,22 @@ def filter_buttons(builder: KeyboardBuilder, filters: Filters, user: User) -> No
         row.append(cb_button(label, other.press(Action.LIST)))
     row.append(cb_button(_("groups-mine"), cb.Group(a=Action.MINE)))
     builder.row(*row)
+
+
+def picker_screen(picker: Picker, filters: Filters) -> tuple[str, InlineKeyboardMarkup]:
+    """Every value of one filter and "any", the current one marked; a press shows the list with it."""
+    builder = KeyboardBuilder()
+    current = getattr(filters, picker.field)
+    for value in picker.options:
+        label = picker.label(value)
+        change: dict[str, Any] = {picker.field: value}  # one of Filters' str fields
+        chosen = dataclasses.replace(filters, **change)
+        builder.button(
+            text=_("groups-pick-current").format(value=label) if value == current else label,
+            callback_data=chosen.press(Action.LIST),
+        )
+    builder.adjust(1)
+    return _(picker.title), with_nav(builder, filters.press(Action.LIST))
 
 
 # --- the programme of the month -----------------------------------------------------------------------------
@@ -355,6 +389,10 @@ async def listing(
     settings: Settings,
 ) -> None:
     await show_list(query, session, user, role, settings, Filters.of(callback_data, user))
+
+
+async def pick(query: CallbackQuery, callback_data: cb.Group, user: User) -> None:
+    await show(query, *picker_screen(PICKERS[callback_data.a], Filters.of(callback_data, user)))
 
 
 async def programme(
@@ -651,6 +689,7 @@ def create_router() -> Router:
     press = router.callback_query.register
     press(home, cb.Menu.filter(F.item == cb.Section.GROUPS))
     press(listing, on(Action.LIST))
+    press(pick, on(*PICKERS))
     press(programme, on(Action.PROGRAMME))
     press(mine, on(Action.MINE))
     press(rate, on(Action.RATE))

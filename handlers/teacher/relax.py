@@ -30,6 +30,7 @@ from storage.models.relax import JOURNAL_TEXT_LIMIT
 from storage.repo import relax as repo
 
 Action = cb.RelaxAction
+From = cb.RelaxFrom
 MENU = cb.Menu(item=cb.Section.RELAX)
 JOURNAL = cb.Relax(action=Action.JOURNAL)
 CONTROLS = (Action.PAUSE, Action.RESUME, Action.STOP)
@@ -65,15 +66,29 @@ def is_control(query: CallbackQuery) -> bool:
 # ── screens ─────────────────────────────────────────────────────────────────
 
 
-def card_button(exercise: Exercise) -> cb.Relax:
-    return cb.Relax(action=Action.CARD, value=exercise.id)
+def card_button(exercise: Exercise, origin: cb.RelaxFrom) -> cb.Relax:
+    return cb.Relax(action=Action.CARD, value=exercise.id, o=origin)
+
+
+def press(action: cb.RelaxAction, exercise: Exercise, origin: cb.RelaxFrom) -> cb.Relax:
+    """A press on an exercise's card (or its guided run) that keeps where the card was opened from."""
+    return cb.Relax(action=action, value=exercise.id, o=origin)
+
+
+def card_back(exercise: Exercise, origin: cb.RelaxFrom) -> cb.CallbackData:
+    """Back from a card: to the screen it was opened from."""
+    if origin is From.MENU:
+        return MENU
+    if origin is From.FAVOURITES:
+        return cb.Relax(action=Action.FAVOURITES)
+    return cb.Relax(action=Action.CATEGORY, value=exercise.category)
 
 
 def relax_menu(lang: str, today: Exercise) -> Screen:
     builder = KeyboardBuilder()
     builder.button(
         text=_("relax-today").format(title=today.title[lang]),
-        callback_data=card_button(today),
+        callback_data=card_button(today, From.MENU),
     )
     for category in CATEGORIES:
         builder.button(
@@ -87,13 +102,13 @@ def relax_menu(lang: str, today: Exercise) -> Screen:
     return _("relax-title"), with_nav(builder)
 
 
-def exercise_list(lang: str, exercises: list[Exercise], title: str, back: cb.CallbackData | None) -> Screen:
+def exercise_list(lang: str, exercises: list[Exercise], title: str, origin: cb.RelaxFrom) -> Screen:
     builder = KeyboardBuilder()
     for exercise in exercises:
         label = _("relax-item").format(title=exercise.title[lang], minutes=exercise.minutes)
-        builder.button(text=label, callback_data=card_button(exercise))
+        builder.button(text=label, callback_data=card_button(exercise, origin))
     builder.adjust(1)
-    return title, with_nav(builder, back)
+    return title, with_nav(builder, MENU)
 
 
 def card_text(exercise: Exercise, lang: str) -> str:
@@ -106,54 +121,60 @@ def card_text(exercise: Exercise, lang: str) -> str:
 
 
 def card_keyboard(
-    exercise: Exercise, favourite: bool, *, again: bool = False, keep: bool = False
+    exercise: Exercise,
+    favourite: bool,
+    origin: cb.RelaxFrom,
+    *,
+    again: bool = False,
+    keep: bool = False,
 ) -> InlineKeyboardMarkup:
     builder = KeyboardBuilder()
     builder.button(
-        text=_("relax-again" if again else "relax-start"),
-        callback_data=cb.Relax(action=Action.START, value=exercise.id),
+        text=_("relax-again" if again else "relax-start"), callback_data=press(Action.START, exercise, origin)
     )
     if keep and (exercise.accepts_photo or exercise.accepts_text):
         label = "relax-keep-photo" if exercise.accepts_photo else "relax-keep-text"
-        builder.button(text=_(label), callback_data=cb.Relax(action=Action.KEEP, value=exercise.id))
+        builder.button(text=_(label), callback_data=press(Action.KEEP, exercise, origin))
     if exercise.template:  # sent by handlers/teacher/drawings.py
         builder.button(
             text=_("relax-template"), callback_data=cb.Relax(action=Action.TEMPLATE, value=exercise.id)
         )
     builder.button(
         text=_("relax-fav-remove" if favourite else "relax-fav-add"),
-        callback_data=cb.Relax(action=Action.FAVOURITE, value=exercise.id),
+        callback_data=press(Action.FAVOURITE, exercise, origin),
     )
     builder.adjust(1)
-    return with_nav(builder, cb.Relax(action=Action.CATEGORY, value=exercise.category))
+    return with_nav(builder, card_back(exercise, origin))
 
 
-def card(exercise: Exercise, lang: str, favourite: bool, status: str = "") -> Screen:
+def card(exercise: Exercise, lang: str, favourite: bool, origin: cb.RelaxFrom, status: str = "") -> Screen:
     text = card_text(exercise, lang)
-    return (f"{text}\n\n{status}" if status else text), card_keyboard(exercise, favourite)
+    return (f"{text}\n\n{status}" if status else text), card_keyboard(exercise, favourite, origin)
 
 
 @functools.lru_cache(maxsize=256)
-def guided_keyboard(exercise_id: str, lang: str, paused: bool) -> InlineKeyboardMarkup:
+def guided_keyboard(exercise_id: str, lang: str, paused: bool, origin: cb.RelaxFrom) -> InlineKeyboardMarkup:
     """The same on every frame, so built once: at hundreds of sessions a markup per tick costs."""
     builder = KeyboardBuilder()
     for action in (Action.RESUME if paused else Action.PAUSE, Action.STOP):
-        builder.button(text=_("relax-" + action), callback_data=cb.Relax(action=action, value=exercise_id))
+        builder.button(
+            text=_("relax-" + action), callback_data=cb.Relax(action=action, value=exercise_id, o=origin)
+        )
     builder.row(*urgent_row())
     return builder.as_markup()
 
 
-def guided_view(exercise: Exercise, lang: str, favourite: bool) -> GuidedView:
+def guided_view(exercise: Exercise, lang: str, favourite: bool, origin: cb.RelaxFrom) -> GuidedView:
     def frame(step: Frame, paused: bool) -> Screen:
         text = html.escape(step.text, quote=False)
-        markup = guided_keyboard(exercise.id, lang, paused)
+        markup = guided_keyboard(exercise.id, lang, paused, origin)
         return (f"{text}\n\n{_('relax-paused')}" if paused else text), markup
 
     def final(reason: Reason) -> Screen | None:
         if reason == "finished":
             text = f"<b>{html.escape(exercise.title[lang])}</b>\n\n{_('relax-finished')}"
-            return text, card_keyboard(exercise, favourite, again=True, keep=True)
-        return card(exercise, lang, favourite, _("relax-stopped"))
+            return text, card_keyboard(exercise, favourite, origin, again=True, keep=True)
+        return card(exercise, lang, favourite, origin, _("relax-stopped"))
 
     return GuidedView(frame, final)
 
@@ -175,15 +196,16 @@ async def show_card(
     user: User,
     i18n: I18n,
     settings: Settings,
-    exercise_id: str,
+    pressed: cb.Relax,
     status: str = "",
 ) -> None:
-    exercise = catalogue().get(exercise_id)
+    """The card of the pressed exercise, its Back to where it was opened from."""
+    exercise = catalogue().get(pressed.value)
     if exercise is None:  # a button from an older catalogue
         await show_menu(query, i18n, settings)
         return
     favourite = await repo.is_favourite(session, user.id, exercise.id)
-    await show(query, *card(exercise, i18n.current_locale, favourite, status))
+    await show(query, *card(exercise, i18n.current_locale, favourite, pressed.o, status))
 
 
 def relax_menu_button() -> InlineKeyboardMarkup:
@@ -203,13 +225,13 @@ async def category(query: CallbackQuery, callback_data: cb.Relax, i18n: I18n, se
         await show_menu(query, i18n, settings)
         return
     title = _("relax-category-title").format(name=_("relax-cat-" + callback_data.value))
-    await show(query, *exercise_list(i18n.current_locale, exercises, title, MENU))
+    await show(query, *exercise_list(i18n.current_locale, exercises, title, From.CATEGORY))
 
 
 async def favourites(query: CallbackQuery, session: AsyncSession, user: User, i18n: I18n) -> None:
     chosen = [e for e in map(catalogue().get, await repo.favourites(session, user.id)) if e is not None]
     title = _("relax-favourites-title") if chosen else _("relax-favourites-empty")
-    await show(query, *exercise_list(i18n.current_locale, chosen, title, MENU))
+    await show(query, *exercise_list(i18n.current_locale, chosen, title, From.FAVOURITES))
 
 
 async def exercise_card(
@@ -222,7 +244,7 @@ async def exercise_card(
     state: FSMContext,
 ) -> None:
     await state.clear()
-    await show_card(query, session, user, i18n, settings, callback_data.value)
+    await show_card(query, session, user, i18n, settings, callback_data)
 
 
 async def toggle_favourite(
@@ -236,7 +258,7 @@ async def toggle_favourite(
     if catalogue().get(callback_data.value) is not None:
         was = await repo.is_favourite(session, user.id, callback_data.value)
         await repo.set_favourite(session, user.id, callback_data.value, not was)
-    await show_card(query, session, user, i18n, settings, callback_data.value)
+    await show_card(query, session, user, i18n, settings, callback_data)
 
 
 async def start_exercise(
@@ -256,7 +278,8 @@ async def start_exercise(
         return
     await state.clear()
     lang = i18n.current_locale
-    view = guided_view(exercise, lang, await repo.is_favourite(session, user.id, exercise.id))
+    favourite = await repo.is_favourite(session, user.id, exercise.id)
+    view = guided_view(exercise, lang, favourite, callback_data.o)
     frames = exercise.frames(lang)
     first = view.frame(frames[0], False)
     message = await show(query, *first)  # the card becomes the exercise: one message
@@ -274,7 +297,7 @@ async def control(
 ) -> None:
     if not guided.on_message(user.id, query.message):
         # The session ended (a restart, or an older message): back to the card, never a dead button.
-        await show_card(query, session, user, i18n, settings, callback_data.value, _("relax-stopped"))
+        await show_card(query, session, user, i18n, settings, callback_data, _("relax-stopped"))
     elif callback_data.action == Action.PAUSE:
         guided.pause(user.id)  # the session redraws its own message
     elif callback_data.action == Action.RESUME:
@@ -294,18 +317,19 @@ async def keep(
         await show_menu(query, i18n, settings)
         return
     await state.set_state(RelaxStates.journal)
-    await state.update_data(ex=exercise.id)
+    await state.update_data(ex=exercise.id, o=callback_data.o)
     prompt = _("relax-journal-ask-photo" if exercise.accepts_photo else "relax-journal-ask-text")
-    await show(query, prompt, with_nav(KeyboardBuilder(), card_button(exercise)))
+    await show(query, prompt, with_nav(KeyboardBuilder(), card_button(exercise, callback_data.o)))
 
 
 async def journal_input(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    exercise = catalogue().get((await state.get_data()).get("ex", ""))
+    data = await state.get_data()
+    exercise = catalogue().get(data.get("ex", ""))
     if exercise is None:
         await state.clear()
         await message.answer(_("relax-journal-lost"), reply_markup=relax_menu_button())
         return
-    back = with_nav(KeyboardBuilder(), card_button(exercise))
+    back = with_nav(KeyboardBuilder(), card_button(exercise, From(data.get("o", From.CATEGORY))))
     if exercise.accepts_photo and message.photo:
         await repo.add_journal_entry(session, user.id, exercise.id, "photo", message.photo[-1].file_id)
     elif exercise.accepts_text and message.text and not message.text.startswith("/"):
