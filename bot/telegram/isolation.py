@@ -37,7 +37,7 @@ class ForgetfulEventIsolation(BaseEventIsolation):
                 yield
         finally:
             held.users -= 1
-            if not held.users:
+            if not held.users and self._held.get(key) is held:  # close() may have emptied it meanwhile
                 del self._held[key]
 
     @property

@@ -13,7 +13,7 @@ Columns are added and dropped in place, never by a batch copy: on SQLite droppin
 of a copy would cascade into every table that references it (see 0014).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01
 """
 

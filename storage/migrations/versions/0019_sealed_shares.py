@@ -9,7 +9,7 @@ Downgrade puts the rows back (the moment of each share was not kept: they get th
 Sizes are written out as they are at this revision; columns are added and dropped in place (see 0017).
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-01
 """
 
