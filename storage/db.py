@@ -123,11 +123,14 @@ def dialect_of(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
-async def lock_rows(session: AsyncSession, statement: Select[Any]) -> None:
-    """Take the row locks of a SELECT ... FOR UPDATE/SHARE on PostgreSQL. SQLite has one writer at
-    a time and no row locks, so there the statement would be a round trip that locks nothing."""
+async def lock_rows(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
+) -> None:
+    """Take the row locks of a SELECT ... FOR UPDATE/SHARE (with `params` for its bound
+    parameters) on PostgreSQL. SQLite has one writer at a time and no row locks, so there the
+    statement would be a round trip that locks nothing."""
     if dialect_of(session) == "postgresql":
-        await session.execute(statement)
+        await session.execute(statement, params)
 
 
 def alembic_config(url: str) -> Config:

@@ -114,10 +114,10 @@ def names_for(booking: Booking, change: BookingChange) -> list[str]:
     return []
 
 
-async def follow(event: BookingChanged) -> None:
-    """Subscribed to BookingChanged (bot/app.py): the notices of a change, in its transaction."""
-    names = names_for(event.booking, event.change)
-    await repo.schedule_all(event.session, [planned(event.booking, name) for name in names])
+async def follow(event: BookingChanged) -> list[repo.Planned]:
+    """Subscribed to BookingChanged (bot/app.py): the notices of a change, written in its
+    transaction with its reminders (bot/services/bookings.py)."""
+    return [planned(event.booking, name) for name in names_for(event.booking, event.change)]
 
 
 async def erase_teacher(event: UserErased, bookings: Bookings) -> None:

@@ -12,9 +12,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +35,12 @@ def _claim_free(now: datetime) -> Any:
 @functools.cache
 def _upsert(dialect: str) -> Any:
     """The schedule statement, built once per dialect: building it per call (and SQLAlchemy
-    compiling each new one) took most of a booking's time, three reminders per booking."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reminder)
+    compiling each new one) took most of a booking's time, three reminders per booking. On the
+    table, not the entity: the ORM would split the rows into one statement per set of columns
+    that are not None."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        cast(Table, Reminder.__table__)
+    )
     columns = [c.name for c in Reminder.__table__.columns if c.name not in ("id", "key", "created_at")]
     rearm = {name: insert.excluded[name] for name in columns}
     # Not IN (...): an expanding parameter cannot run as executemany (schedule_all).
