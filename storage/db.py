@@ -110,9 +110,10 @@ def on_commit(
     event.listen(own, "after_rollback", rolled_back)
 
 
-async def changed(session: AsyncSession, statement: Executable) -> int:
-    """Run an UPDATE, DELETE or INSERT ... ON CONFLICT; how many rows it changed."""
-    result = await session.execute(statement)
+async def changed(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None) -> int:
+    """Run an UPDATE, DELETE or INSERT ... ON CONFLICT (with `params` for its bound parameters);
+    how many rows it changed."""
+    result = await session.execute(statement, params)
     return cast(CursorResult[Any], result).rowcount
 
 

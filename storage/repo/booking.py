@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import defer, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
@@ -497,6 +497,34 @@ async def upcoming_bookings(session: AsyncSession, start: datetime, end: datetim
 
 async def booking_by_id(session: AsyncSession, booking_id: int) -> Booking | None:
     return await session.get(Booking, booking_id)
+
+
+@functools.cache
+def _noticed() -> Select[Booking]:
+    """A booking as its notices show it (bot/workers/notices.py), built once: what none of them
+    shows is not read, so not decrypted — the intake, the rating's comment, the room, the slot's
+    and the profile's links, the bios, and the psychologist's user row (the notice to them has
+    it as its recipient)."""
+    profile = joinedload(Booking.slot).joinedload(Slot.psychologist)
+    return (
+        select(Booking)
+        .where(Booking.id == bindparam("booking_id"))
+        .options(
+            defer(Booking.intake, raiseload=True),
+            defer(Booking.rating_comment, raiseload=True),
+            defer(Booking.room, raiseload=True),
+            joinedload(Booking.slot).defer(Slot.video_link, raiseload=True),
+            profile.defer(PsychologistProfile.video_link, raiseload=True),
+            profile.defer(PsychologistProfile.bio_kk, raiseload=True),
+            profile.defer(PsychologistProfile.bio_ru, raiseload=True),
+            profile.raiseload(PsychologistProfile.user),
+        )
+    )
+
+
+async def noticed_booking(session: AsyncSession, booking_id: int) -> Booking | None:
+    """The booking with what a notice about it shows (`_noticed`)."""
+    return await session.scalar(_noticed(), {"booking_id": booking_id})
 
 
 # --- demo data -------------------------------------------------------------------------------------------

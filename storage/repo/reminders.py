@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -227,16 +239,43 @@ async def claim_due(
     return sorted(claimed.all(), key=lambda reminder: (reminder.due_at, reminder.id))
 
 
+def _still_claimed() -> ColumnElement[bool]:
+    """The claimed reminder (bound: "reminder_id", "worker"), unless cancelled, moved or taken over."""
+    return and_(
+        Reminder.id == bindparam("reminder_id"),
+        Reminder.claimed_by == bindparam("worker"),
+        Reminder.status == PENDING,
+    )
+
+
+@functools.cache
+def _lock_claimed() -> Select[Reminder]:
+    return (
+        select(Reminder).where(_still_claimed()).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _finish() -> Update:
+    """Built once, as every statement a delivery runs: SQLAlchemy then neither builds nor keys it again."""
+    return (
+        update(Reminder)
+        .where(_still_claimed())
+        .values(
+            status=bindparam("status"),
+            sent_at=bindparam("sent_at"),
+            last_error=bindparam("error"),
+            updated_at=bindparam("now"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> Reminder | None:
     """The claimed reminder, row-locked on PostgreSQL until the caller's transaction ends, or None
     if it was cancelled, moved or taken over since the claim. Holding the lock while sending makes
     a concurrent cancel wait and then see "sent" instead of racing the message out."""
-    return await session.scalar(
-        select(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return await session.scalar(_lock_claimed(), {"reminder_id": reminder_id, "worker": worker})
 
 
 async def finish(
@@ -247,14 +286,15 @@ async def finish(
     if status not in (SENT, CANCELLED, DEAD):
         raise ValueError(status)
     now = utcnow()
-    result = await changed(
-        session,
-        update(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
-        .values(status=status, sent_at=now if status == SENT else None, last_error=error, updated_at=now)
-        .execution_options(synchronize_session=False),
-    )
-    return result > 0
+    params = {
+        "reminder_id": reminder_id,
+        "worker": worker,
+        "status": status,
+        "sent_at": now if status == SENT else None,
+        "error": error,
+        "now": now,
+    }
+    return await changed(session, _finish(), params) > 0
 
 
 async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> bool:
