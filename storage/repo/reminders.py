@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     Update,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from storage import crypto
 from storage.db import changed, dialect_of
@@ -40,7 +42,7 @@ from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Rem
 CHANGED = "reminders_changed"
 
 
-def _claim_free(now: datetime) -> Any:
+def _claim_free(now: Any) -> Any:
     return or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now)
 
 
@@ -194,7 +196,7 @@ async def cancel_for_user(
     return result
 
 
-def _locked_ids(condition: Any, limit: int | None = None) -> Any:
+def _locked_ids(condition: Any, limit: Any = None) -> Any:
     """Ids of matching rows that no other transaction is touching (SKIP LOCKED is PostgreSQL
     only; SQLAlchemy leaves it out on SQLite, whose writers are serialised anyway)."""
     query = select(Reminder.id).where(condition).order_by(Reminder.due_at)
@@ -203,19 +205,17 @@ def _locked_ids(condition: Any, limit: int | None = None) -> Any:
     return query.with_for_update(skip_locked=True)
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
-) -> list[Reminder]:
-    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
-
-    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
-    hour" message is worse than none once the session has begun."""
+@functools.cache
+def _claim() -> tuple[Update, Update]:
+    """The two statements of a claim (bound: "now", "worker", "until", "limit"), built once: every
+    commit that schedules a reminder wakes the worker for a round."""
+    now: BindParameter[datetime] = bindparam("now")
     # Only due rows are looked at (the (status, due_at) index), so a start with many future
     # reminders reads none of them.
     expired = and_(
         Reminder.status == PENDING, Reminder.due_at <= now, Reminder.expires_at <= now, _claim_free(now)
     )
-    await session.execute(
+    missed = (
         update(Reminder)
         .where(Reminder.id.in_(_locked_ids(expired)), expired)
         .values(status=MISSED, claimed_by=None, updated_at=now)
@@ -229,14 +229,33 @@ async def claim_due(
     )
     # The conditions are repeated outside the subquery: a row another transaction changed in the
     # meantime is re-checked against them after its lock is released (PostgreSQL's READ COMMITTED).
-    claimed = await session.scalars(
+    claimed = (
         update(Reminder)
-        .where(Reminder.id.in_(_locked_ids(due, limit)), due)
-        .values(claimed_by=worker, claimed_until=now + lease, attempts=Reminder.attempts + 1, updated_at=now)
+        .where(Reminder.id.in_(_locked_ids(due, bindparam("limit", type_=Integer))), due)
+        .values(
+            claimed_by=bindparam("worker"),
+            claimed_until=bindparam("until"),
+            attempts=Reminder.attempts + 1,
+            updated_at=now,
+        )
         .returning(Reminder)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return sorted(claimed.all(), key=lambda reminder: (reminder.due_at, reminder.id))
+    return missed, claimed
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
+) -> list[Reminder]:
+    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
+
+    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
+    hour" message is worse than none once the session has begun."""
+    missed, claimed = _claim()
+    await session.execute(missed, {"now": now})
+    params = {"now": now, "worker": worker, "until": now + lease, "limit": limit}
+    rows = await session.scalars(claimed, params)
+    return sorted(rows.all(), key=lambda reminder: (reminder.due_at, reminder.id))
 
 
 def _still_claimed() -> ColumnElement[bool]:
@@ -325,14 +344,15 @@ async def release(
     return result > 0
 
 
+@functools.cache
+def _next_due() -> Select[datetime]:
+    query = select(Reminder.due_at).where(Reminder.status == PENDING, _claim_free(bindparam("now")))
+    return query.order_by(Reminder.due_at).limit(1)
+
+
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
     """When the earliest pending reminder nobody holds becomes due (walks the (status, due_at) index)."""
-    return await session.scalar(
-        select(Reminder.due_at)
-        .where(Reminder.status == PENDING, _claim_free(now))
-        .order_by(Reminder.due_at)
-        .limit(1)
-    )
+    return await session.scalar(_next_due(), {"now": now})
 
 
 async def by_key(session: AsyncSession, key: str) -> Reminder | None:
