@@ -122,6 +122,11 @@ class Plan:
     at_start: bool = False  # also once at start: what came due while the bot was down is planned now
 
 
+# Due now, for the follow-ups of the update that scheduled it: notices written after another are
+# due a few milliseconds later (their order), and a fast update commits within them.
+DUE_NOW = timedelta(seconds=1)
+
+
 class ReminderWorker:
     def __init__(
         self,
@@ -177,7 +182,7 @@ class ReminderWorker:
         if not changed:
             return
         first = min(changed)
-        if first <= self.clock() and followups.collecting() and not self._closing:
+        if first <= self.clock() + DUE_NOW and followups.collecting() and not self._closing:
             future = asyncio.get_running_loop().create_future()
             self._followups.append(future)
             followups.add(future)
