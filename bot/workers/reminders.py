@@ -350,7 +350,7 @@ class ReminderWorker:
         async with self._semaphore:
             for number, claimed in enumerate(group):
                 try:
-                    retry_at = await self._deliver(claimed.id)
+                    retry_at = await self._deliver(claimed)
                 except Exception:
                     log.exception("reminder #%s failed", claimed.id)
                     retry_at = await self._retry_later(claimed.id, claimed.attempts, "Exception")
@@ -367,12 +367,11 @@ class ReminderWorker:
                 await repo.release(session, reminder.id, self.name, until, "held", refund=True)
             await session.commit()
 
-    async def _deliver(self, reminder_id: int) -> datetime | None:
+    async def _deliver(self, reminder: Reminder) -> datetime | None:
         """Send one claimed reminder; when it was given back for a later try, that time."""
         retry_at: datetime | None = None
         async with self.sessions() as session:
-            reminder = await repo.lock_claimed(session, reminder_id, self.name)
-            if reminder is None:
+            if not await repo.lock_claimed(session, reminder.id, self.name):
                 return None  # cancelled or moved since the claim
             recipient = repo.recipient(reminder)
             user = await session.get(User, recipient) if recipient is not None else None

@@ -268,17 +268,16 @@ def _still_claimed() -> ColumnElement[bool]:
 
 
 @functools.cache
-def _lock_claimed() -> Select[Reminder]:
-    return (
-        select(Reminder).where(_still_claimed()).with_for_update().execution_options(populate_existing=True)
-    )
+def _lock_claimed() -> Select[int]:
+    return select(Reminder.id).where(_still_claimed()).with_for_update()
 
 
 @functools.cache
 def _finish() -> Update:
-    """Built once, as every statement a delivery runs: SQLAlchemy then neither builds nor keys it again."""
+    """Built once, as every statement a delivery runs: SQLAlchemy then neither builds nor keys it
+    again; on the table, no row of the session is changed by it."""
     return (
-        update(Reminder)
+        update(cast(Table, Reminder.__table__))
         .where(_still_claimed())
         .values(
             status=bindparam("status"),
@@ -286,15 +285,17 @@ def _finish() -> Update:
             last_error=bindparam("error"),
             updated_at=bindparam("now"),
         )
-        .execution_options(synchronize_session=False)
     )
 
 
-async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> Reminder | None:
-    """The claimed reminder, row-locked on PostgreSQL until the caller's transaction ends, or None
-    if it was cancelled, moved or taken over since the claim. Holding the lock while sending makes
-    a concurrent cancel wait and then see "sent" instead of racing the message out."""
-    return await session.scalar(_lock_claimed(), {"reminder_id": reminder_id, "worker": worker})
+async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> bool:
+    """Whether the worker's claim of the reminder holds, the row locked on PostgreSQL until the
+    caller's transaction ends; False if it was cancelled, moved or taken over since the claim.
+    Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead of
+    racing the message out. While the claim holds the row is as claimed (a re-arm, a cancel or
+    another worker's claim would have ended it), so the claimed reminder is not read again."""
+    params = {"reminder_id": reminder_id, "worker": worker}
+    return await session.scalar(_lock_claimed(), params) is not None
 
 
 async def finish(
