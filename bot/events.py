@@ -31,6 +31,9 @@ class BookingChange(enum.StrEnum):
 
 @dataclass(frozen=True)
 class BookingChanged:
+    """Its handlers return the reminders to schedule (storage.repo.reminders.Planned, or None):
+    the publisher writes those of all of them in one statement."""
+
     session: AsyncSession
     booking: Booking
     change: BookingChange

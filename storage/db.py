@@ -131,9 +131,10 @@ def on_commit(
     event.listen(own, "after_rollback", rolled_back)
 
 
-async def changed(session: AsyncSession, statement: Executable) -> int:
-    """Run an UPDATE, DELETE or INSERT ... ON CONFLICT; how many rows it changed."""
-    result = await session.execute(statement)
+async def changed(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None) -> int:
+    """Run an UPDATE, DELETE or INSERT ... ON CONFLICT (with `params` for its bound parameters);
+    how many rows it changed."""
+    result = await session.execute(statement, params)
     return cast(CursorResult[Any], result).rowcount
 
 
@@ -144,11 +145,14 @@ def dialect_of(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
-async def lock_rows(session: AsyncSession, statement: Select[Any]) -> None:
-    """Take the row locks of a SELECT ... FOR UPDATE/SHARE on PostgreSQL. SQLite has one writer at
-    a time and no row locks, so there the statement would be a round trip that locks nothing."""
+async def lock_rows(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
+) -> None:
+    """Take the row locks of a SELECT ... FOR UPDATE/SHARE (with `params` for its bound
+    parameters) on PostgreSQL. SQLite has one writer at a time and no row locks, so there the
+    statement would be a round trip that locks nothing."""
     if dialect_of(session) == "postgresql":
-        await session.execute(statement)
+        await session.execute(statement, params)
 
 
 def alembic_config(url: str) -> Config:

@@ -3,6 +3,7 @@ holds at once, when a cancel is late, which marks a psychologist may set.
 
 Every change is published as `BookingChanged` in the caller's transaction, so what follows a
 booking (its reminders, its chat) commits or rolls back with it; bot/app.py lists the subscribers.
+The reminders and notices they return are written together, in one statement.
 For RESCHEDULED the booking is the new one and `booking.previous_id` names the old one (now MOVED).
 """
 
@@ -15,13 +16,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import BookingConfig
+from bot.config import BookingConfig, LimitsConfig
 from bot.events import BookingChange, BookingChanged, Events
 from bot.services import tallies
+from bot.services.limits import DAY, booking_allowed
 from bot.services.rooms import prepare_booking
 from storage.models import Booking, BookingWait, Slot, User
 from storage.models.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, MOVED, NO_SHOW, UPCOMING_STATES
 from storage.repo import booking as repo
+from storage.repo import reminders
 from storage.repo.booking import Filters
 
 __all__ = ["BookResult", "BookStatus", "Bookings", "Filters"]
@@ -33,6 +36,7 @@ class BookStatus(enum.StrEnum):
     GONE = "gone"  # the slot was removed, is too soon or beyond the horizon
     LIMIT = "limit"  # the teacher already holds max_active upcoming bookings
     STALE = "stale"  # nothing to reschedule any more
+    DAILY = "daily"  # the teacher made as many bookings in the last 24 hours as allowed
 
 
 @dataclass(frozen=True)
@@ -159,23 +163,52 @@ class Bookings:
     # --- changes -------------------------------------------------------------------------------------------
 
     async def _publish(self, session: AsyncSession, booking: Booking, change: BookingChange) -> None:
-        await self.events.publish(BookingChanged(session, booking, change))
+        """Tell the subscribers; the reminders and notices they plan are written in one statement."""
+        planned = await self.events.publish(BookingChanged(session, booking, change))
+        await reminders.schedule_all(session, planned)
 
     async def book(
-        self, session: AsyncSession, teacher: User, slot_id: int, note: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        teacher: User,
+        slot_id: int,
+        note: str | None,
+        now: datetime,
+        limits: LimitsConfig | None = None,
     ) -> BookResult:
+        """Book the slot. The teacher's limits (the day's bookings of `limits`, `max_active`
+        upcoming ones) are checked by the insert itself; only a refusal looks for why, in the
+        order the teacher is told: the day's limit, the slot gone, too many upcoming, taken."""
         slot = await self._bookable(session, slot_id, now)
+        booking = None
+        if slot is not None:
+            draft = Booking(note=note or None)
+            prepare_booking(draft)
+            booking = await repo.hold(session, draft, slot, teacher, self._limits(now, limits))
+        if booking is None:
+            return await self._refused(session, teacher, slot, now, limits)
+        await self._publish(session, booking, BookingChange.BOOKED)
+        return BookResult(BookStatus.OK, booking)
+
+    def _limits(self, now: datetime, limits: LimitsConfig | None) -> repo.Limits:
+        per_day = limits.bookings_per_day if limits is not None else None
+        return repo.Limits(now, self.rules.max_active, now - DAY, per_day)
+
+    async def _refused(
+        self,
+        session: AsyncSession,
+        teacher: User,
+        slot: Slot | None,
+        now: datetime,
+        limits: LimitsConfig | None,
+    ) -> BookResult:
+        if limits is not None and not await booking_allowed(session, teacher, limits, now):
+            return BookResult(BookStatus.DAILY)
         if slot is None:
             return BookResult(BookStatus.GONE)
         if await self.at_limit(session, teacher, now):
             return BookResult(BookStatus.LIMIT)
-        booking = await repo.hold(session, slot.id, teacher.id, note or None)
-        if booking is None:
-            return await self._lost(session, slot.id)
-        prepare_booking(booking)
-        await session.flush()
-        await self._publish(session, booking, BookingChange.BOOKED)
-        return BookResult(BookStatus.OK, booking)
+        return await self._lost(session, slot.id)
 
     async def reschedule(
         self, session: AsyncSession, booking: Booking, slot_id: int, now: datetime
@@ -187,10 +220,11 @@ class Bookings:
         slot = await self._bookable(session, slot_id, now)
         if slot is None or slot.id == booking.slot_id:
             return BookResult(BookStatus.GONE)
-        new = await repo.hold(session, slot.id, booking.teacher_id, booking.note, booking.id)
+        draft = Booking(note=booking.note, previous_id=booking.id)
+        prepare_booking(draft, booking)  # a new room; the calendar event is the same, updated
+        new = await repo.hold(session, draft, slot, booking.teacher)
         if new is None:
             return await self._lost(session, slot.id)
-        prepare_booking(new, booking)  # a new room; the calendar event is the same, updated
         await repo.release(session, booking, MOVED)
         await self._publish(session, new, BookingChange.RESCHEDULED)
         return BookResult(BookStatus.OK, new, booking.slot)

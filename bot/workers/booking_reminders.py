@@ -96,20 +96,21 @@ def planned_feedback(booking: Booking, config: RemindersConfig, now: datetime | 
     return repo.Planned(feedback_key(booking.id), booking.teacher_id, due, FEEDBACK, {"booking": booking.id})
 
 
-async def follow(event: BookingChanged, config: RemindersConfig) -> None:
-    """Subscribed to BookingChanged (bot/app.py): the booking's reminders change in its own transaction."""
+async def follow(event: BookingChanged, config: RemindersConfig) -> list[repo.Planned]:
+    """Subscribed to BookingChanged (bot/app.py): the booking's reminders change in its own
+    transaction; those to schedule are returned (written with the change's notices, bot/services/bookings.py)."""
     session, booking, change = event.session, event.booking, event.change
     if change is BookingChange.RESCHEDULED and booking.previous_id is not None:
         await repo.cancel_prefix(session, prefix(booking.previous_id))
         await repo.cancel(session, feedback_key(booking.previous_id))
-    if change in (BookingChange.BOOKED, BookingChange.RESCHEDULED):  # one statement for all of them
-        await repo.schedule_all(session, [*planned_for(booking, config), planned_feedback(booking, config)])
-    elif change in (BookingChange.CANCELLED, BookingChange.ATTENDED, BookingChange.NO_SHOW):
+    if change in (BookingChange.BOOKED, BookingChange.RESCHEDULED):
+        return [*planned_for(booking, config), planned_feedback(booking, config)]
+    if change in (BookingChange.CANCELLED, BookingChange.ATTENDED, BookingChange.NO_SHOW):
         await repo.cancel_prefix(session, prefix(booking.id))
         if change is BookingChange.ATTENDED:  # the same time (no change) or, if already past, now
-            await repo.schedule_all(session, [planned_feedback(booking, config, utcnow())])
-        else:
-            await repo.cancel(session, feedback_key(booking.id))
+            return [planned_feedback(booking, config, utcnow())]
+        await repo.cancel(session, feedback_key(booking.id))
+    return []
 
 
 def agenda_plan(worker: ReminderWorker) -> Plan:

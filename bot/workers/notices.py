@@ -114,10 +114,10 @@ def names_for(booking: Booking, change: BookingChange) -> list[str]:
     return []
 
 
-async def follow(event: BookingChanged) -> None:
-    """Subscribed to BookingChanged (bot/app.py): the notices of a change, in its transaction."""
-    names = names_for(event.booking, event.change)
-    await repo.schedule_all(event.session, [planned(event.booking, name) for name in names])
+async def follow(event: BookingChanged) -> list[repo.Planned]:
+    """Subscribed to BookingChanged (bot/app.py): the notices of a change, written in its
+    transaction with its reminders (bot/services/bookings.py)."""
+    return [planned(event.booking, name) for name in names_for(event.booking, event.change)]
 
 
 async def erase_teacher(event: UserErased, bookings: Bookings) -> None:
@@ -144,7 +144,7 @@ def to_psychologists(
 
 
 async def _booking(session: AsyncSession, reminder: Reminder, *, holding: bool = False) -> Booking | None:
-    booking = await booking_repo.booking_by_id(session, reminder.params["booking"])
+    booking = await booking_repo.noticed_booking(session, reminder.params["booking"])
     if booking is None or (holding and not booking.upcoming):
         return None
     return booking
@@ -157,7 +157,7 @@ def _to_psychologist(name: str, *, holding: bool) -> Renderer:
             return None
         previous = None
         if name == "rescheduled" and booking.previous_id is not None:
-            old = await booking_repo.booking_by_id(session, booking.previous_id)
+            old = await booking_repo.noticed_booking(session, booking.previous_id)
             previous = old.slot if old is not None else None
         text, markup = views.psychologist_notice(booking, name, tz, user.language, previous)
         return Rendered(text, markup or main_menu_markup())

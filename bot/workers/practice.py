@@ -35,14 +35,15 @@ async def refer(session: AsyncSession, booking: Booking) -> bool:
     return True
 
 
-async def follow(event: BookingChanged) -> None:
-    """Subscribed to BookingChanged (bot/app.py): a no-show mark queues the gentle message; a
-    rescheduled booking takes its intake and note along."""
+async def follow(event: BookingChanged) -> list[repo.Planned]:
+    """Subscribed to BookingChanged (bot/app.py): a no-show mark queues the gentle message
+    (returned: written with the change's notices); a rescheduled booking takes its intake and note along."""
     if event.change is BookingChange.RESCHEDULED and event.booking.previous_id is not None:
         await practice_repo.moved(event.session, event.booking.previous_id, event.booking.id)
     if event.change is BookingChange.NO_SHOW:
         booking = event.booking
-        await repo.schedule(event.session, f"no_show:{booking.id}", booking.teacher_id, utcnow(), NO_SHOW)
+        return [repo.Planned(f"no_show:{booking.id}", booking.teacher_id, utcnow(), NO_SHOW)]
+    return []
 
 
 async def render_referral(session: AsyncSession, reminder: Reminder, user: User, tz: Any) -> Rendered:

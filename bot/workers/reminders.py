@@ -122,6 +122,11 @@ class Plan:
     at_start: bool = False  # also once at start: what came due while the bot was down is planned now
 
 
+# Due now, for the follow-ups of the update that scheduled it: notices written after another are
+# due a few milliseconds later (their order), and a fast update commits within them.
+DUE_NOW = timedelta(seconds=1)
+
+
 class ReminderWorker:
     def __init__(
         self,
@@ -177,7 +182,7 @@ class ReminderWorker:
         if not changed:
             return
         first = min(changed)
-        if first <= self.clock() and followups.collecting() and not self._closing:
+        if first <= self.clock() + DUE_NOW and followups.collecting() and not self._closing:
             future = asyncio.get_running_loop().create_future()
             self._followups.append(future)
             followups.add(future)
@@ -345,7 +350,7 @@ class ReminderWorker:
         async with self._semaphore:
             for number, claimed in enumerate(group):
                 try:
-                    retry_at = await self._deliver(claimed.id)
+                    retry_at = await self._deliver(claimed)
                 except Exception:
                     log.exception("reminder #%s failed", claimed.id)
                     retry_at = await self._retry_later(claimed.id, claimed.attempts, "Exception")
@@ -362,12 +367,11 @@ class ReminderWorker:
                 await repo.release(session, reminder.id, self.name, until, "held", refund=True)
             await session.commit()
 
-    async def _deliver(self, reminder_id: int) -> datetime | None:
+    async def _deliver(self, reminder: Reminder) -> datetime | None:
         """Send one claimed reminder; when it was given back for a later try, that time."""
         retry_at: datetime | None = None
         async with self.sessions() as session:
-            reminder = await repo.lock_claimed(session, reminder_id, self.name)
-            if reminder is None:
+            if not await repo.lock_claimed(session, reminder.id, self.name):
                 return None  # cancelled or moved since the claim
             recipient = repo.recipient(reminder)
             user = await session.get(User, recipient) if recipient is not None else None

@@ -457,14 +457,14 @@ async def book(
     settings: Settings,
     state: FSMContext,
 ) -> None:
-    if not await limits.booking_allowed(session, user, settings.limits, utcnow()):
-        await show(query, *common.daily_limit("limit-bookings", settings.limits.bookings_per_day))
-        return
-    if callback_data.r:
-        result = await bookings.move(session, user, callback_data.r, callback_data.s, utcnow())
-    else:
+    now = utcnow()
+    if not callback_data.r:  # the day's limit is checked by the booking itself
         note = await note_for(state, callback_data)
-        result = await bookings.book(session, user, callback_data.s, note, utcnow())
+        result = await bookings.book(session, user, callback_data.s, note, now, settings.limits)
+    elif await limits.booking_allowed(session, user, settings.limits, now):
+        result = await bookings.move(session, user, callback_data.r, callback_data.s, now)
+    else:
+        result = BookResult(BookStatus.DAILY)
     if result.booking is not None:
         await state.clear()
         await booked(query, session, result.booking, settings, user, moved=result.previous is not None)
@@ -483,7 +483,9 @@ async def refused(
     result: BookResult,
 ) -> None:
     """Why the slot could not be booked, and where to go from there."""
-    if result.status is BookStatus.LIMIT:
+    if result.status is BookStatus.DAILY:
+        await show(query, *common.daily_limit("limit-bookings", settings.limits.bookings_per_day))
+    elif result.status is BookStatus.LIMIT:
         await show_limit(query, settings)
     elif result.status is BookStatus.STALE:
         answer.text, answer.show_alert = _("book-stale"), True

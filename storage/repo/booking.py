@@ -8,15 +8,33 @@ gets "taken" without an exception and its transaction stays usable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Select, and_, delete, exists, func, literal, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import BindParameter
 
 from storage.db import changed, dialect_of, lock_rows
 from storage.models import Booking, BookingWait, PsychologistProfile, Slot, User
@@ -283,49 +301,137 @@ async def active_count(session: AsyncSession, teacher_id: int, now: datetime) ->
     )
 
 
-async def hold(
-    session: AsyncSession, slot_id: int, teacher_id: int, note: str | None, previous_id: int | None = None
-) -> Booking | None:
-    """A new booking holding the slot, or None when the slot is held, removed or its psychologist
-    unpublished meanwhile.
+@dataclass(frozen=True)
+class Limits:
+    """What a teacher may hold, checked by the booking's insert itself: fewer than `max_active`
+    upcoming bookings starting after `now`, and (unless None) fewer than `per_day` made since `since`."""
 
-    The database decides races with the staff: the insert checks the slot and the profile in the
-    same statement (one SQLite writer at a time), and on PostgreSQL it first takes a shared lock on
-    both rows, which removing the slot or deactivating the psychologist take exclusively
-    (`lock_slot`, `lock_profile`): whoever comes second sees what the first committed.
-    """
-    bookable = and_(
+    now: datetime
+    max_active: int
+    since: datetime
+    per_day: int | None = None
+
+
+# What a new booking is written with (the other columns are None), in the order of the insert.
+_WRITTEN = (
+    "slot_id",
+    "teacher_id",
+    "state",
+    "holds",
+    "note",
+    "intake",
+    "previous_id",
+    "late_cancel",
+    "room",
+    "calendar_uid",
+    "calendar_seq",
+    "created_at",
+    "updated_at",
+)
+
+
+def _bookable(slot_id: Any) -> ColumnElement[bool]:
+    return and_(
         Slot.id == slot_id,
         Slot.removed.is_(False),
         Slot.psychologist_id == PsychologistProfile.id,
         PsychologistProfile.published.is_(True),
     )
-    await lock_rows(session, select(Slot.id).where(bookable).with_for_update(read=True))
-    dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
+
+
+@functools.cache
+def _share_lock() -> Select[Any]:
+    return select(Slot.id).where(_bookable(bindparam("slot_id"))).with_for_update(read=True)
+
+
+@functools.cache
+def _hold_statement(dialect: str, active: bool, daily: bool) -> Any:
+    """The conditional insert, built once per dialect and limits checked (`Limits`): the slot
+    bookable, the limits kept and the slot not held, or nothing is written."""
+    table = cast(Table, Booking.__table__)
+    # Each value bound with its column's type, so the note is sealed as in any insert.
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in _WRITTEN))
+    conditions: list[ColumnElement[bool]] = [exists().where(_bookable(bindparam("slot_id")))]
+    teacher: BindParameter[int] = bindparam("teacher_id")
+    if active:
+        upcoming = (
+            select(func.count(Booking.id))
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(
+                Booking.teacher_id == teacher,
+                Booking.state.in_(UPCOMING_STATES),
+                Slot.starts_at > bindparam("now"),
+            )
+        )
+        conditions.append(upcoming.correlate(None).scalar_subquery() < bindparam("max_active"))
+    if daily:
+        made = select(func.count()).where(
+            Booking.teacher_id == teacher, Booking.created_at >= bindparam("since")
+        )
+        conditions.append(made.correlate(None).scalar_subquery() < bindparam("per_day"))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .from_select(list(_WRITTEN), row.where(*conditions))
+        .on_conflict_do_nothing(index_elements=[table.c.slot_id], index_where=text("holds"))
+        .returning(table.c.id)
+    )
+
+
+async def hold(
+    session: AsyncSession, draft: Booking, slot: Slot, teacher: User, limits: Limits | None = None
+) -> Booking | None:
+    """The `draft` (its note, previous booking, room and calendar identity) written as a new
+    booking holding the slot, or None when the slot is held, removed or its psychologist
+    unpublished meanwhile, or the teacher is at one of `limits`.
+
+    One statement decides: the insert checks the slot, the profile and the limits and finds the
+    slot free (one SQLite writer at a time); on PostgreSQL it first takes a shared lock on the slot
+    and the profile, which removing the slot or deactivating the psychologist take exclusively
+    (`lock_slot`, `lock_profile`): whoever comes second sees what the first committed. The
+    booking returned is what was written, with `slot` and `teacher` (no read after the insert).
+    """
+    await lock_rows(session, _share_lock(), {"slot_id": slot.id})
     now = utcnow()
-    values = {
-        "slot_id": slot_id,
-        "teacher_id": teacher_id,
+    values: dict[str, Any] = {
+        "slot_id": slot.id,
+        "teacher_id": teacher.id,
         "state": BOOKED,
         "holds": True,
-        "note": note,
+        "note": draft.note,
         "intake": None,
         "shared": [],
-        "previous_id": previous_id,
+        "previous_id": draft.previous_id,
         "late_cancel": False,
+        "room": draft.room,
+        "calendar_uid": draft.calendar_uid,
+        "calendar_seq": draft.calendar_seq or 0,
         "created_at": now,
         "updated_at": now,
     }
-    # Each value bound with its column's type, so the note is sealed as in any insert.
-    row = select(*(literal(value, Booking.__table__.c[name].type) for name, value in values.items()))
-    statement = (
-        dialect.insert(Booking)
-        .from_select(list(values), row.where(exists().where(bookable)))
-        .on_conflict_do_nothing(index_elements=[Booking.slot_id], index_where=text("holds"))
-        .returning(Booking.id)
-    )
-    booking_id = await session.scalar(statement)
-    return None if booking_id is None else await session.get(Booking, booking_id)
+    params = dict(values)
+    if limits is not None:
+        params.update(
+            now=limits.now, max_active=limits.max_active, since=limits.since, per_day=limits.per_day
+        )
+    daily = limits is not None and limits.per_day is not None
+    statement = _hold_statement(dialect_of(session), limits is not None, daily)
+    booking_id = await session.scalar(statement, params)
+    if booking_id is None:
+        return None
+    return _written(session, {**values, "id": booking_id}, slot, teacher)
+
+
+def _written(session: AsyncSession, values: dict[str, Any], slot: Slot, teacher: User) -> Booking:
+    """The booking just inserted as loaded in `session` (a later change flushes only what changed)."""
+    booking = inspect(Booking).class_manager.new_instance()
+    for attribute in inspect(Booking).column_attrs:
+        set_committed_value(booking, attribute.key, values.get(attribute.key))
+    set_committed_value(booking, "slot", slot)
+    set_committed_value(booking, "teacher", teacher)
+    make_transient_to_detached(booking)
+    session.add(booking)
+    return booking
 
 
 async def release(session: AsyncSession, booking: Booking, state: str) -> None:
@@ -392,6 +498,35 @@ async def upcoming_bookings(session: AsyncSession, start: datetime, end: datetim
 
 async def booking_by_id(session: AsyncSession, booking_id: int) -> Booking | None:
     return await session.get(Booking, booking_id)
+
+
+@functools.cache
+def _noticed() -> Select[Booking]:
+    """A booking as its notices show it (bot/workers/notices.py), built once: what none of them
+    shows is not read, so not decrypted — the intake, the rating's comment, the room, the slot's
+    and the profile's links, the bios, and the psychologist's user row (the notice to them has
+    it as its recipient)."""
+    profile = joinedload(Booking.slot).joinedload(Slot.psychologist)
+    return (
+        select(Booking)
+        .where(Booking.id == bindparam("booking_id"))
+        .options(
+            defer(Booking.intake, raiseload=True),
+            defer(Booking.shared, raiseload=True),
+            defer(Booking.rating_comment, raiseload=True),
+            defer(Booking.room, raiseload=True),
+            joinedload(Booking.slot).defer(Slot.video_link, raiseload=True),
+            profile.defer(PsychologistProfile.video_link, raiseload=True),
+            profile.defer(PsychologistProfile.bio_kk, raiseload=True),
+            profile.defer(PsychologistProfile.bio_ru, raiseload=True),
+            profile.raiseload(PsychologistProfile.user),
+        )
+    )
+
+
+async def noticed_booking(session: AsyncSession, booking_id: int) -> Booking | None:
+    """The booking with what a notice about it shows (`_noticed`)."""
+    return await session.scalar(_noticed(), {"booking_id": booking_id})
 
 
 # --- demo data -------------------------------------------------------------------------------------------

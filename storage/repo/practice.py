@@ -6,11 +6,12 @@ else, and none that lists notes in bulk beyond one author's own (there is no exp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
@@ -125,20 +126,32 @@ async def psychologists_of(session: AsyncSession, teacher_id: int) -> list[Psych
     return list({profile.id: profile for profile, _start in rows}.values())
 
 
+def _earlier(teacher_id: Any, psychologist_id: Any, starts_at: Any) -> ColumnElement[bool]:
+    """The teacher's sessions with the psychologist before `starts_at` (held ones: not cancelled or moved)."""
+    return and_(
+        Booking.teacher_id == teacher_id,
+        Slot.psychologist_id == psychologist_id,
+        Booking.holds.is_(True),
+        Slot.starts_at < starts_at,
+    )
+
+
 async def earlier_sessions(session: AsyncSession, booking: Booking) -> list[Booking]:
-    """The teacher's sessions with this booking's psychologist before it (held ones: not cancelled or moved)."""
+    """The teacher's sessions with this booking's psychologist before it, earliest first."""
     rows = await session.scalars(
         select(Booking)
         .join(Slot, Slot.id == Booking.slot_id)
-        .where(
-            Booking.teacher_id == booking.teacher_id,
-            Slot.psychologist_id == booking.slot.psychologist_id,
-            Booking.holds.is_(True),
-            Slot.starts_at < booking.slot.starts_at,
-        )
+        .where(_earlier(booking.teacher_id, booking.slot.psychologist_id, booking.slot.starts_at))
         .order_by(Slot.starts_at)
     )
     return list(rows)
+
+
+@functools.cache
+def _any_earlier() -> Select[tuple[bool]]:
+    """Built once: whether there is an earlier session (no booking loaded, nothing decrypted)."""
+    earlier = _earlier(bindparam("teacher_id"), bindparam("psychologist_id"), bindparam("starts_at"))
+    return select(exists().where(Booking.slot_id == Slot.id, earlier))
 
 
 async def shared_results(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -162,7 +175,13 @@ async def shared_results(session: AsyncSession, booking_ids: Sequence[int]) -> d
 
 async def first_with(session: AsyncSession, booking: Booking) -> bool:
     """True if this booking is the teacher's first session with its psychologist."""
-    return not await earlier_sessions(session, booking)
+    slot = booking.slot
+    params = {
+        "teacher_id": booking.teacher_id,
+        "psychologist_id": slot.psychologist_id,
+        "starts_at": slot.starts_at,
+    }
+    return not await session.scalar(_any_earlier(), params)
 
 
 # ── caseload ─────────────────────────────────────────────────────────────────

@@ -12,11 +12,25 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from storage import crypto
 from storage.db import changed, dialect_of
@@ -28,15 +42,19 @@ from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Rem
 CHANGED = "reminders_changed"
 
 
-def _claim_free(now: datetime) -> Any:
+def _claim_free(now: Any) -> Any:
     return or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now)
 
 
 @functools.cache
 def _upsert(dialect: str) -> Any:
     """The schedule statement, built once per dialect: building it per call (and SQLAlchemy
-    compiling each new one) took most of a booking's time, three reminders per booking."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reminder)
+    compiling each new one) took most of a booking's time, three reminders per booking. On the
+    table, not the entity: the ORM would split the rows into one statement per set of columns
+    that are not None."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        cast(Table, Reminder.__table__)
+    )
     columns = [c.name for c in Reminder.__table__.columns if c.name not in ("id", "key", "created_at")]
     rearm = {name: insert.excluded[name] for name in columns}
     # Not IN (...): an expanding parameter cannot run as executemany (schedule_all).
@@ -178,7 +196,7 @@ async def cancel_for_user(
     return result
 
 
-def _locked_ids(condition: Any, limit: int | None = None) -> Any:
+def _locked_ids(condition: Any, limit: Any = None) -> Any:
     """Ids of matching rows that no other transaction is touching (SKIP LOCKED is PostgreSQL
     only; SQLAlchemy leaves it out on SQLite, whose writers are serialised anyway)."""
     query = select(Reminder.id).where(condition).order_by(Reminder.due_at)
@@ -187,19 +205,17 @@ def _locked_ids(condition: Any, limit: int | None = None) -> Any:
     return query.with_for_update(skip_locked=True)
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
-) -> list[Reminder]:
-    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
-
-    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
-    hour" message is worse than none once the session has begun."""
+@functools.cache
+def _claim() -> tuple[Update, Update]:
+    """The two statements of a claim (bound: "now", "worker", "until", "limit"), built once: every
+    commit that schedules a reminder wakes the worker for a round."""
+    now: BindParameter[datetime] = bindparam("now")
     # Only due rows are looked at (the (status, due_at) index), so a start with many future
     # reminders reads none of them.
     expired = and_(
         Reminder.status == PENDING, Reminder.due_at <= now, Reminder.expires_at <= now, _claim_free(now)
     )
-    await session.execute(
+    missed = (
         update(Reminder)
         .where(Reminder.id.in_(_locked_ids(expired)), expired)
         .values(status=MISSED, claimed_by=None, updated_at=now)
@@ -213,26 +229,73 @@ async def claim_due(
     )
     # The conditions are repeated outside the subquery: a row another transaction changed in the
     # meantime is re-checked against them after its lock is released (PostgreSQL's READ COMMITTED).
-    claimed = await session.scalars(
+    claimed = (
         update(Reminder)
-        .where(Reminder.id.in_(_locked_ids(due, limit)), due)
-        .values(claimed_by=worker, claimed_until=now + lease, attempts=Reminder.attempts + 1, updated_at=now)
+        .where(Reminder.id.in_(_locked_ids(due, bindparam("limit", type_=Integer))), due)
+        .values(
+            claimed_by=bindparam("worker"),
+            claimed_until=bindparam("until"),
+            attempts=Reminder.attempts + 1,
+            updated_at=now,
+        )
         .returning(Reminder)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return sorted(claimed.all(), key=lambda reminder: (reminder.due_at, reminder.id))
+    return missed, claimed
 
 
-async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> Reminder | None:
-    """The claimed reminder, row-locked on PostgreSQL until the caller's transaction ends, or None
-    if it was cancelled, moved or taken over since the claim. Holding the lock while sending makes
-    a concurrent cancel wait and then see "sent" instead of racing the message out."""
-    return await session.scalar(
-        select(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+async def claim_due(
+    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
+) -> list[Reminder]:
+    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
+
+    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
+    hour" message is worse than none once the session has begun."""
+    missed, claimed = _claim()
+    await session.execute(missed, {"now": now})
+    params = {"now": now, "worker": worker, "until": now + lease, "limit": limit}
+    rows = await session.scalars(claimed, params)
+    return sorted(rows.all(), key=lambda reminder: (reminder.due_at, reminder.id))
+
+
+def _still_claimed() -> ColumnElement[bool]:
+    """The claimed reminder (bound: "reminder_id", "worker"), unless cancelled, moved or taken over."""
+    return and_(
+        Reminder.id == bindparam("reminder_id"),
+        Reminder.claimed_by == bindparam("worker"),
+        Reminder.status == PENDING,
     )
+
+
+@functools.cache
+def _lock_claimed() -> Select[int]:
+    return select(Reminder.id).where(_still_claimed()).with_for_update()
+
+
+@functools.cache
+def _finish() -> Update:
+    """Built once, as every statement a delivery runs: SQLAlchemy then neither builds nor keys it
+    again; on the table, no row of the session is changed by it."""
+    return (
+        update(cast(Table, Reminder.__table__))
+        .where(_still_claimed())
+        .values(
+            status=bindparam("status"),
+            sent_at=bindparam("sent_at"),
+            last_error=bindparam("error"),
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> bool:
+    """Whether the worker's claim of the reminder holds, the row locked on PostgreSQL until the
+    caller's transaction ends; False if it was cancelled, moved or taken over since the claim.
+    Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead of
+    racing the message out. While the claim holds the row is as claimed (a re-arm, a cancel or
+    another worker's claim would have ended it), so the claimed reminder is not read again."""
+    params = {"reminder_id": reminder_id, "worker": worker}
+    return await session.scalar(_lock_claimed(), params) is not None
 
 
 async def finish(
@@ -243,14 +306,15 @@ async def finish(
     if status not in (SENT, CANCELLED, DEAD):
         raise ValueError(status)
     now = utcnow()
-    result = await changed(
-        session,
-        update(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == PENDING)
-        .values(status=status, sent_at=now if status == SENT else None, last_error=error, updated_at=now)
-        .execution_options(synchronize_session=False),
-    )
-    return result > 0
+    params = {
+        "reminder_id": reminder_id,
+        "worker": worker,
+        "status": status,
+        "sent_at": now if status == SENT else None,
+        "error": error,
+        "now": now,
+    }
+    return await changed(session, _finish(), params) > 0
 
 
 async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> bool:
@@ -281,14 +345,15 @@ async def release(
     return result > 0
 
 
+@functools.cache
+def _next_due() -> Select[datetime]:
+    query = select(Reminder.due_at).where(Reminder.status == PENDING, _claim_free(bindparam("now")))
+    return query.order_by(Reminder.due_at).limit(1)
+
+
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
     """When the earliest pending reminder nobody holds becomes due (walks the (status, due_at) index)."""
-    return await session.scalar(
-        select(Reminder.due_at)
-        .where(Reminder.status == PENDING, _claim_free(now))
-        .order_by(Reminder.due_at)
-        .limit(1)
-    )
+    return await session.scalar(_next_due(), {"now": now})
 
 
 async def by_key(session: AsyncSession, key: str) -> Reminder | None:
