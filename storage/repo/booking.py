@@ -320,6 +320,7 @@ _WRITTEN = (
     "holds",
     "note",
     "intake",
+    "shared",
     "previous_id",
     "late_cancel",
     "room",
