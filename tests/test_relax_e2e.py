@@ -23,8 +23,8 @@ REFLECTION = "Кешке қарай Айжанмен ұрыстым"
 T = {
     "kk": {
         "relax": "Релаксация",
-        "breathing": "Тыныс алу",
-        "creative": "Шығармашылық",
+        "breathing": "🌬 Тыныс алу",  # exact: the exercise of the day's title may hold the word
+        "creative": "🎨 Шығармашылық",
         "start": "Бастау",
         "pause": "Кідірту",
         "resume": "Жалғастыру",
@@ -50,8 +50,8 @@ T = {
     },
     "ru": {
         "relax": "Релаксация",
-        "breathing": "Дыхание",
-        "creative": "Творчество",
+        "breathing": "🌬 Дыхание",  # exact: the exercise of the day's title may hold the word
+        "creative": "🎨 Творчество",
         "start": "Начать",
         "pause": "Пауза",
         "resume": "Продолжить",
