@@ -29,6 +29,7 @@ from bot.services.accounts import Accounts
 from bot.services.bookings import Bookings
 from bot.services.keys import build_crypto
 from bot.telegram.bot import build_bot
+from bot.telegram.dispatch import PressDispatcher
 from bot.telegram.fsm import DatabaseStorage, LockedFSM, SealedRedisStorage
 from bot.telegram.i18n import UserLanguageMiddleware, build_i18n, catalogue_problems, read_catalogues
 from bot.telegram.isolation import ForgetfulEventIsolation
@@ -103,7 +104,8 @@ def build_dispatcher(
     # FSM registered by hand, after the database session opens: state is then read and written in
     # the update's own transaction (one read, no extra connection) instead of a session of its own;
     # the commit comes inside its per-user lock, so a user's next update sees this one's changes.
-    dispatcher = Dispatcher(
+    # A press enters only the routers that take it (bot/telegram/dispatch.py).
+    dispatcher = PressDispatcher(
         storage=storage,
         events_isolation=isolation,
         disable_fsm=True,

@@ -4,11 +4,12 @@ handlers (not once per handler), and what no handler takes still reaches the fal
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher, F, Router
+import pytest
+from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
 from bot.telegram import callbacks as cb
-from bot.telegram.dispatch import route_presses_by_prefix
+from bot.telegram.dispatch import PressDispatcher, route_presses_by_prefix
 
 PERSON = User(id=7, is_bot=False, first_name="T")
 
@@ -35,9 +36,10 @@ def routers(handled: list[str]) -> list[Router]:
     return route_presses_by_prefix([booking, settings, fallback])
 
 
-async def test_each_press_reaches_its_handler_unpacked_once(monkeypatch):
+@pytest.mark.parametrize("kind", [Dispatcher, PressDispatcher])
+async def test_each_press_reaches_its_handler_unpacked_once(monkeypatch, kind):
     handled: list[str] = []
-    dispatcher = Dispatcher()
+    dispatcher = kind()
     dispatcher.include_routers(*routers(handled))
     bot = Bot("42:TEST")
     unpacked: list[str] = []
@@ -71,4 +73,37 @@ async def test_each_press_reaches_its_handler_unpacked_once(monkeypatch):
         "fallback",
         "fallback",
     ]
+    await bot.session.close()
+
+
+async def test_a_press_enters_only_the_routers_that_take_it():
+    """The bot's dispatcher does not enter a router a press does not concern (aiogram's enters
+    every router before the one that takes it, wrapping its middlewares and asking its filters)."""
+    entered: list[str] = []
+
+    class Entry(BaseMiddleware):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def __call__(self, handler, event, data):
+            entered.append(self.name)
+            return await handler(event, data)
+
+    handled: list[str] = []
+    dispatcher = PressDispatcher()
+    built = routers(handled)
+    for router in built:
+        router.callback_query.outer_middleware(Entry(router.name))
+    dispatcher.include_routers(*built)
+    bot = Bot("42:TEST")
+    for data, routed in (
+        (cb.Settings(action=cb.SettingsAction.LANGUAGE).pack(), ["settings"]),
+        (cb.Menu(item=cb.Section.SETTINGS).pack(), ["settings"]),
+        (cb.Menu(item=cb.Section.BOOK).pack(), ["booking"]),
+        ("m:forged", ["fallback"]),
+    ):
+        entered.clear()
+        await dispatcher.feed_update(bot, press(data, bot))
+        assert entered == routed, data
+    assert handled == ["settings Settings", "settings menu Menu", "booking menu Menu", "fallback"]
     await bot.session.close()

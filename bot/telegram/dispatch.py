@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram import Router
+from aiogram import Dispatcher, Router
+from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED
 from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, TelegramObject
 from magic_filter import MagicFilter
 
 
@@ -48,12 +49,20 @@ class Prefixed(Filter):
         if taken is None:
             return False
         if isinstance(callback_data, taken.kind):
-            return taken.takes(callback_data)  # a sub-router's check: its parent unpacked it
+            return taken.takes(callback_data)  # unpacked already: by the dispatcher or a parent router
+        pressed = self.taking(data)
+        return {"callback_data": pressed} if pressed is not None else False
+
+    def taking(self, data: str) -> CallbackData | None:
+        """The press unpacked, when one of the router's handlers takes it."""
+        taken = self.taken.get(data.partition(":")[0])
+        if taken is None:
+            return None
         try:
             pressed = taken.kind.unpack(data)
         except (TypeError, ValueError):
-            return False  # a forged or outdated press: the fallback answers it
-        return {"callback_data": pressed} if taken.takes(pressed) else False
+            return None  # a forged or outdated press: the fallback answers it
+        return pressed if taken.takes(pressed) else None
 
 
 def presses_of(router: Router) -> dict[str, Taken] | None:
@@ -87,3 +96,52 @@ def route_presses_by_prefix(routers: list[Router]) -> list[Router]:
             router.callback_query.filter(Prefixed(taken))
             route_presses_by_prefix(list(router.sub_routers))
     return routers
+
+
+class PressDispatcher(Dispatcher):
+    """aiogram's Dispatcher, which hands a press only to the routers that take it (and to those
+    that take any press, the fallback), in their order, with the callback data unpacked once:
+    a router a press does not concern is not entered at all. aiogram would enter each in turn,
+    wrapping its middlewares and asking its filters (6-10 routers a press; bench/README.md).
+    Everything else — messages, the dispatcher's own middlewares and filters — is aiogram's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gates: dict[int, Prefixed | None] = {}
+
+    def _gate(self, router: Router) -> Prefixed | None:
+        if id(router) not in self._gates:
+            taken = presses_of(router)
+            self._gates[id(router)] = Prefixed(taken) if taken is not None else None
+        return self._gates[id(router)]
+
+    async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        if update_type != "callback_query":
+            return await super().propagate_event(update_type, event, **kwargs)
+        kwargs.update(event_router=self)
+        observer = self.observers[update_type]
+
+        async def routed(press: TelegramObject, **data: Any) -> Any:
+            passed, found = await observer.check_root_filters(press, **data)
+            if not passed:
+                return UNHANDLED
+            data.update(found)
+            response = await observer.trigger(press, **data)
+            if response is not UNHANDLED:
+                return UNHANDLED if response is REJECTED else response
+            raw = press.data if isinstance(press, CallbackQuery) else None
+            for router in self.sub_routers:
+                gate, extra = self._gate(router), {}
+                if gate is not None:
+                    pressed = gate.taking(raw or "")
+                    if pressed is None:
+                        continue
+                    extra = {"callback_data": pressed}
+                response = await router.propagate_event(
+                    update_type=update_type, event=press, **(data | extra)
+                )
+                if response is not UNHANDLED:
+                    break
+            return response
+
+        return await observer.wrap_outer_middleware(routed, event=event, data=kwargs)
