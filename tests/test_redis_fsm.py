@@ -124,3 +124,29 @@ async def test_a_task_outliving_its_update_reads_redis_not_what_the_update_saw(s
     go_on.set()
     await task
     assert seen == ["MoodFlow:note"]
+
+
+async def test_a_long_update_keeps_its_lock_past_the_lock_timeout(storage):
+    """A handler that runs longer than the lock's timeout still has the user to itself: the
+    lock is kept while it runs, and freed when it ends."""
+    long_one = storage.create_isolation(timeout=0.2)
+    other_replica = SealedRedisStorage.for_url(REDIS_URL, prefix=storage.key_builder.prefix)
+    order: list[str] = []
+    holding = asyncio.Event()
+
+    async def long_update() -> None:
+        async with long_one.lock(KEY):
+            holding.set()
+            await asyncio.sleep(0.7)  # three and a half timeouts
+            order.append("long update done")
+
+    async def next_update() -> None:
+        await holding.wait()
+        async with other_replica.create_isolation(timeout=0.2, retry=0.01).lock(KEY):
+            order.append("next update")
+
+    try:
+        await asyncio.gather(long_update(), next_update())
+    finally:
+        await other_replica.close()
+    assert order == ["long update done", "next update"]

@@ -190,6 +190,8 @@ class _Known(dict[str, Any]):
 _redis_known: ContextVar[_Known | None] = ContextVar("demeu_redis_known", default=None)
 # Frees the lock only if it is still this update's (it may have expired and been taken since).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# Keeps this update's lock for another `ARGV[2]` ms, if it is still its own.
+_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 
 
 class SealedRedisStorage(RedisStorage):
@@ -259,6 +261,19 @@ class ReadingRedisIsolation(BaseEventIsolation):
     def __init__(self, storage: SealedRedisStorage, timeout: float = 60.0, retry: float = 0.02) -> None:
         self.storage, self.timeout, self.retry = storage, timeout, retry
         self.release = storage.redis.register_script(_RELEASE)
+        self.extend = storage.redis.register_script(_EXTEND)
+
+    def _keep(
+        self, lock_key: str, token: str, kept: list[asyncio.TimerHandle], tasks: set[asyncio.Task]
+    ) -> None:
+        """An update still running halfway to its lock's expiry keeps it (a long handler must not
+        let the same user's next update in beside it); a timer, so a short press pays nothing."""
+        task = asyncio.ensure_future(self.extend(keys=[lock_key], args=[token, int(self.timeout * 1000)]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        kept[0] = asyncio.get_running_loop().call_later(
+            self.timeout / 2, self._keep, lock_key, token, kept, tasks
+        )
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
@@ -275,11 +290,18 @@ class ReadingRedisIsolation(BaseEventIsolation):
             await asyncio.sleep(self.retry)  # the same user's other update is being handled
         known = _Known({state_key: state, data_key: data})
         token_of_known = _redis_known.set(known)
+        tasks: set[asyncio.Task] = set()
+        kept: list[asyncio.TimerHandle] = []  # the timer due next
+        kept.append(
+            asyncio.get_running_loop().call_later(self.timeout / 2, self._keep, lock_key, token, kept, tasks)
+        )
         try:
             yield
         finally:
+            kept[0].cancel()
             known.clear()
             _redis_known.reset(token_of_known)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.release(keys=[lock_key], args=[token])
 
     async def close(self) -> None:
