@@ -23,8 +23,8 @@ Action = cb.GroupAction
 COUNTS_PAGE = 48  # numbers on one page of the attendance picker: 8 rows of 6 (a keyboard holds 100 buttons)
 
 
-def when(moment: datetime, tz: ZoneInfo) -> str:
-    return dates.moment(moment, tz)
+def when(moment: datetime, tz: ZoneInfo, language: str | None = None) -> str:
+    return dates.moment(moment, tz, language)
 
 
 def kind_about(kind: str) -> str:
@@ -85,6 +85,13 @@ def attendance(group: GroupSession) -> str:
     if group.attended is None:
         return _("groups-attended-none")
     return _("groups-attended").format(count=group.attended)
+
+
+def attendance_question(group: GroupSession, language: str, tz: ZoneInfo) -> str:
+    """How many came to this session: the same question wherever it is asked."""
+    return _("groups-attendance-ask").format(
+        title=escape(group.title(language)), when=when(group.starts_at, tz, language)
+    )
 
 
 def ended_label(label: str, group: GroupSession) -> str:

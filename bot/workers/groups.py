@@ -27,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.events import UserErased
 from bot.services import groups as rules
-from bot.views.groups import attendance_markup, describe, menu_markup, offer_markup, rating_markup, when
+from bot.views.groups import (
+    attendance_markup,
+    attendance_question,
+    describe,
+    menu_markup,
+    offer_markup,
+    rating_markup,
+    when,
+)
 from bot.workers.notices import PREFIX, notice
 from bot.workers.reminders import Rendered, Renderer
 from storage.models import GroupSession, Reminder, User
@@ -128,9 +136,7 @@ async def render_attendance(
     group = await _group(session, reminder)
     if not rules.reportable(group, utcnow()) or not rules.leads(group, user) or group.attended is not None:
         return None  # no longer theirs, told meanwhile, or too late to tell
-    text = _("groups-attendance-ask").format(
-        title=escape(group.title(user.language)), when=when(group.starts_at, tz)
-    )
+    text = attendance_question(group, user.language, tz)
     return Rendered(text, attendance_markup(group.id, await groups.enrolled(session, group.id)))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -25,7 +24,7 @@ from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import dates, ics
 from bot.views.calendar import day_grid
-from bot.views.groups import attendance, count_picker, ended_label, kind_about
+from bot.views.groups import attendance, attendance_question, count_picker, ended_label, kind_about
 from bot.workers import groups as notify
 from bot.workers.groups import describe
 from handlers.coordinator.home import HOME, back_to, prompt, region_limit
@@ -400,9 +399,7 @@ async def group_count(
         lambda count: cb.Coord(a=Action.GROUP_COUNTED, i=group.id, n=count),
         lambda page: cb.Coord(a=Action.GROUP_COUNT, i=group.id, n=page),
     )
-    text = _("groups-attendance-ask").format(
-        title=escape(group.title(user.language)), when=dates.moment(group.starts_at, settings.tz)
-    )
+    text = attendance_question(group, user.language, settings.tz)
     await show(query, text, with_nav(builder, cb.Coord(a=Action.GROUP_VIEW, i=group.id)))
 
 

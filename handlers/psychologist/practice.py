@@ -32,7 +32,7 @@ from bot.telegram.filters import staff_only
 from bot.telegram.keyboards import KeyboardBuilder, button, with_nav
 from bot.telegram.ui import show
 from bot.views import booking as common
-from bot.views.groups import count_picker
+from bot.views.groups import attendance_question, count_picker
 from bot.views.practice import referral_text
 from bot.workers import practice as outbox
 from handlers.common.questions import queue_button
@@ -376,10 +376,7 @@ async def count(
         lambda came: Practice(a=A.COUNTED, id=group.id, v=str(came)),
         lambda page: Practice(a=A.COUNT, id=group.id, v=str(page)),
     )
-    text = _("groups-attendance-ask").format(
-        title=common.esc(group.title(user.language)),
-        when=common.when(group.starts_at, settings.tz, user.language),
-    )
+    text = attendance_question(group, user.language, settings.tz)
     await show(query, text, with_nav(builder, CASELOAD))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +36,7 @@ from bot.views import dates, ics, rooms
 from bot.views.groups import (
     attendance,
     attendance_markup,
+    attendance_question,
     describe,
     ended_label,
     kind_about,
@@ -139,10 +139,6 @@ class Filters:
         return self.press(Action.LIST)
 
 
-def short_when(moment: datetime, tz: ZoneInfo) -> str:
-    return dates.moment(moment, tz)
-
-
 # --- the list ---------------------------------------------------------------------------------------------
 
 
@@ -175,7 +171,7 @@ async def show_list(
 def item_label(group: GroupSession, taken: int, user: User, tz: ZoneInfo) -> str:
     """A session's button in a list: when, what, and the seats left (or the waitlist)."""
     return _("groups-item").format(
-        when=short_when(group.starts_at, tz),
+        when=when(group.starts_at, tz),
         title=group.title(user.language),
         left=group.capacity - taken if taken < group.capacity else _("groups-item-full"),
     )
@@ -250,9 +246,7 @@ async def show_programme(
         if group.kind != kind:
             kind = group.kind
             lines.append("\n" + kind_about(kind))
-        lines.append(
-            "• " + short_when(group.starts_at, settings.tz) + " · " + escape(group.title(user.language))
-        )
+        lines.append("• " + when(group.starts_at, settings.tz) + " · " + escape(group.title(user.language)))
         builder.row(cb_button(item_label(group, taken, user, settings.tz), here.press(Action.VIEW, group.id)))
     if pages > 1:
         lines.append("\n" + _("groups-programme-page").format(n=page + 1, total=pages))
@@ -507,7 +501,7 @@ async def mine(query: CallbackQuery, session: AsyncSession, user: User, settings
     builder = KeyboardBuilder()
     for group, seat in await groups.mine(session, user.id, utcnow()):
         label = _("groups-mine-item-" + seat.status).format(
-            when=short_when(group.starts_at, settings.tz), title=group.title(user.language)
+            when=when(group.starts_at, settings.tz), title=group.title(user.language)
         )
         builder.row(cb_button(label, cb.Group(a=Action.VIEW, s=group.id)))
     text = _("groups-mine-title") if builder.export() else _("groups-mine-none")
@@ -521,7 +515,7 @@ async def led(query: CallbackQuery, session: AsyncSession, user: User, settings:
     for group in await groups.led_by(session, user.id, rules.led_since(now)):
         if not rules.still_led(group, now):
             continue
-        label = short_when(group.starts_at, settings.tz) + " · " + group.title(user.language)
+        label = when(group.starts_at, settings.tz) + " · " + group.title(user.language)
         if rules.reportable(group, now):
             label = ended_label(label, group)
         builder.row(cb_button(label, cb.Group(a=Action.WHO, s=group.id)))
@@ -592,9 +586,7 @@ async def count(
     if not rules.reportable(group, utcnow()):
         callback_answer.text = _("groups-attendance-closed")
         return await who(query, callback_data, session, user, settings, callback_answer)
-    text = _("groups-attendance-ask").format(
-        title=escape(group.title(user.language)), when=short_when(group.starts_at, settings.tz)
-    )
+    text = attendance_question(group, user.language, settings.tz)
     markup = attendance_markup(group.id, await groups.enrolled(session, group.id), callback_data.p)
     await show(query, text, markup)
 
