@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from storage import db
 from storage.models import Base
@@ -41,7 +41,7 @@ async def test_0009_seals_what_0008_left_in_clear_or_unpadded(empty_database_url
     linked to its user, results with rendered band texts. After the upgrade every value is a padded
     v2 token, readable through the models, and the journal names no user."""
     from cryptography.fernet import Fernet
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
     from storage.models import AnonQuestion, JournalEntry, MoodEntry, SelfCheckResult, User
     from storage.repo import relax
@@ -121,13 +121,31 @@ def _downgrade_sync(connection, url: str, revision: str) -> None:
     connection.commit()
 
 
+async def psychologist_with_two_slots(connection, test_crypto, user_id: int, at: str) -> None:
+    """Profile 7 of user `user_id` with video slots 1 and 2, written as an old revision's tables take them."""
+    await connection.execute(
+        text(
+            "INSERT INTO psychologist_profiles (id, user_id, display_name, languages, formats, regions, "
+            f"published, demo, short_notice, created_at) VALUES (7, :user, :name, 'ru', 'video', '', true, "
+            f"false, false, {at})"
+        ),
+        {"user": user_id, "name": test_crypto.seal(b"\xd0\x90", 256)},
+    )
+    for n in (1, 2):
+        await connection.execute(
+            text(
+                "INSERT INTO booking_slots (id, psychologist_id, starts_at, duration_min, format, removed) "
+                f"VALUES (:n, 7, '2026-12-0{n} 10:00:00', 50, 'video', false)"
+            ),
+            {"n": n},
+        )
+
+
 async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_database_url, test_crypto):
     """A database of 0015: a clear calendar_detail, an intake row, a consent row and favourite rows
     that exist only because a teacher acted. After the upgrade they are sealed values of one size
     (users.prefs, bookings.intake) and those tables are gone; the downgrade puts each back."""
     import json
-
-    from sqlalchemy import text
 
     from storage.models import Booking, User
     from storage.models.practice import INTAKE_SIZE
@@ -154,22 +172,8 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
                         "detail": detail,
                     },
                 )
-            await connection.execute(
-                text(
-                    "INSERT INTO psychologist_profiles (id, user_id, display_name, languages, formats, regions, "
-                    f"published, demo, short_notice, created_at) VALUES (7, 3, :name, 'ru', 'video', '', true, "
-                    f"false, false, {at})"
-                ),
-                {"name": test_crypto.seal(b"\xd0\x90", 256)},
-            )
+            await psychologist_with_two_slots(connection, test_crypto, 3, at)
             for n in (1, 2):
-                await connection.execute(
-                    text(
-                        "INSERT INTO booking_slots (id, psychologist_id, starts_at, duration_min, format, removed) "
-                        f"VALUES (:n, 7, '2026-12-0{n} 10:00:00', 50, 'video', false)"
-                    ),
-                    {"n": n},
-                )
                 await connection.execute(
                     text(
                         "INSERT INTO bookings (id, slot_id, teacher_id, state, holds, late_cancel, calendar_seq, "
@@ -235,7 +239,6 @@ async def test_0019_seals_which_results_were_shared_and_back(empty_database_url,
     """A database of 0017: selfcheck_shares rows that exist only because a teacher showed a result
     to a booking's psychologist. After the upgrade each booking holds its sealed list, one size for
     every booking, and the table is gone; the downgrade puts the rows back."""
-    from sqlalchemy import text
 
     from storage.models import Booking
 
@@ -258,22 +261,8 @@ async def test_0019_seals_which_results_were_shared_and_back(empty_database_url,
                         "code": f"T-{user_id}",
                     },
                 )
-            await connection.execute(
-                text(
-                    "INSERT INTO psychologist_profiles (id, user_id, display_name, languages, formats, regions, "
-                    f"published, demo, short_notice, created_at) VALUES (7, 2, :name, 'ru', 'video', '', true, "
-                    f"false, false, {at})"
-                ),
-                {"name": test_crypto.seal(b"\xd0\x90", 256)},
-            )
+            await psychologist_with_two_slots(connection, test_crypto, 2, at)
             for n in (1, 2):
-                await connection.execute(
-                    text(
-                        "INSERT INTO booking_slots (id, psychologist_id, starts_at, duration_min, format, removed) "
-                        f"VALUES (:n, 7, '2026-12-0{n} 10:00:00', 50, 'video', false)"
-                    ),
-                    {"n": n},
-                )
                 await connection.execute(
                     text(
                         "INSERT INTO bookings (id, slot_id, teacher_id, state, holds, late_cancel, calendar_seq, "
