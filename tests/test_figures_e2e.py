@@ -5,13 +5,11 @@ published with the month and suppressed like every count; the statistics screen,
 real search and crisis message are counted in the month's sealed tallies, and the capacity view
 shows this month's searches, waits and the hours ahead of the coordinator's region."""
 
-import io
 import itertools
 import re
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.content.regions import region_name
@@ -34,7 +32,7 @@ from tests.test_coordinator_stats import (
     seed,
     small,
 )
-from tests.test_reports_e2e import figures, workbook_rows
+from tests.test_reports_e2e import reports_read_back
 from tests.test_safety_e2e import CRISIS
 
 TEACHER = 7300
@@ -192,17 +190,7 @@ async def test_further_figures_agree_everywhere_and_the_capacity_view(fake_api, 
     assert t("co-stat-safety-button").format(value="6") in screens["sf"]
 
     await coordinator.press(t("nav-back"))
-    await coordinator.press(t("rep-open"))
-    await coordinator.press(t("rep-make-xlsx"), timeout=STATS_CEILING)
-    rows = workbook_rows(coordinator.documents[-1].file.data)
-    assert figures(rows) == shown, "the XLSX: every figure of the CSV, the same value"
-    await coordinator.press(t("nav-back"))
-    await coordinator.press(t("rep-make-pdf"), timeout=STATS_CEILING)
-    pdf = PdfReader(io.BytesIO(coordinator.documents[-1].file.data))
-    lines = {" ".join(line.split()) for page in pdf.pages for line in page.extract_text().splitlines()}
-    for label, value, key in rows[5:]:
-        if key in expected:
-            assert f"{label} {value}" in lines, (key, label, value)
+    await reports_read_back(coordinator, t, shown, expected)
 
     # The capacity view, off the coordinator's home: this month so far and the days ahead.
     await coordinator.press_data(Menu(item="coord").pack())

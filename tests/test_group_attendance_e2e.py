@@ -4,13 +4,11 @@ the session's card; another psychologist's forged press is refused; a coordinato
 session nobody led; the published month's statistics show per kind the sessions reported and how
 many came, the latter suppressed like seats, the same on the screen, in the CSV, the XLSX and the PDF."""
 
-import io
 import itertools
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from bot.content.regions import regions
@@ -32,7 +30,7 @@ from tests.test_coordinator_stats import (
     small,
 )
 from tests.test_groups_e2e import plain
-from tests.test_reports_e2e import figures, workbook_rows
+from tests.test_reports_e2e import reports_read_back
 from tests.waiting import wait_for
 
 FACILITATOR, OTHER = 8401, 8402
@@ -167,17 +165,7 @@ async def test_the_facilitator_tells_once_how_many_came_and_the_statistics_count
         assert t(f"co-stat-gs-{measure}").format(kind=t("groups-kind-" + kind), value=value) in screen
 
     await coordinator.press(t("nav-back"))
-    await coordinator.press(t("rep-open"))
-    await coordinator.press(t("rep-make-xlsx"), timeout=STATS_CEILING)
-    rows = workbook_rows(coordinator.documents[-1].file.data)
-    assert figures(rows) == shown, "the XLSX: every figure of the CSV, the same value"
-    await coordinator.press(t("nav-back"))
-    await coordinator.press(t("rep-make-pdf"), timeout=STATS_CEILING)
-    pdf = PdfReader(io.BytesIO(coordinator.documents[-1].file.data))
-    lines = {" ".join(line.split()) for page in pdf.pages for line in page.extract_text().splitlines()}
-    for label, value, key in rows[5:]:
-        if key in expected:
-            assert f"{label} {value}" in lines, (key, label, value)
+    await reports_read_back(coordinator, t, shown, expected)
 
 
 def test_who_did_not_come_is_protected_like_a_count():

@@ -47,6 +47,22 @@ def figures(rows: list[tuple]) -> dict[str, str]:
     }
 
 
+async def reports_read_back(coordinator, t, shown: dict[str, str], expected: dict[str, str]) -> None:
+    """From the statistics screen: the XLSX holds every figure of its CSV (`shown`) with the same
+    value, and the PDF has each `expected` figure as its label and value on one line."""
+    await coordinator.press(t("rep-open"))
+    await coordinator.press(t("rep-make-xlsx"), timeout=STATS_CEILING)
+    rows = workbook_rows(coordinator.documents[-1].file.data)
+    assert figures(rows) == shown, "the XLSX: every figure of the CSV, the same value"
+    await coordinator.press(t("nav-back"))
+    await coordinator.press(t("rep-make-pdf"), timeout=STATS_CEILING)
+    pdf = PdfReader(io.BytesIO(coordinator.documents[-1].file.data))
+    lines = {" ".join(line.split()) for page in pdf.pages for line in page.extract_text().splitlines()}
+    for label, value, key in rows[5:]:
+        if key in expected:
+            assert f"{label} {value}" in lines, (key, label, value)
+
+
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 async def test_reports_read_back_equal_the_statistics_screen(fake_api, start_bot, lang):
     t = TRANSLATIONS[lang].gettext
