@@ -76,7 +76,7 @@ async def audit(
 
 
 @dataclass(frozen=True)
-class FirstRead:
+class FirstRows:
     """What an update needs before its handler, as column values (storage.cache.column_keys order)."""
 
     user: tuple | None
@@ -136,7 +136,7 @@ def _compiled(dialect: Dialect, with_state: bool, with_draft: bool) -> _Compiled
 
 async def first_read(
     engine: AsyncEngine, user_index: str, fsm_key: str | None, instrument: str | None = None
-) -> FirstRead:
+) -> FirstRows:
     """The user, their conversation state, the draft of `instrument` and their open chat in one
     statement, on PostgreSQL. `engine` runs it outside any transaction (an AUTOCOMMIT engine:
     PostgreSQL would take a BEGIN and a COMMIT for it, two more round trips; one statement sees
@@ -171,4 +171,4 @@ async def first_read(
         part(FsmRecord, fsm_key is not None),
         part(SelfCheckDraft, instrument is not None),
     )
-    return FirstRead(user=user, state=state, draft=draft, open_chat=next(values))
+    return FirstRows(user=user, state=state, draft=draft, open_chat=next(values))
