@@ -122,7 +122,7 @@ def build_dispatcher(
     first_read = None if db.is_sqlite(settings.database.url) else FirstRead(sessions, storage)
     dispatcher.fsm = LockedFSM(storage, isolation, first_read)
     dispatcher.update.outer_middleware(dispatcher.fsm)
-    dispatcher.update.outer_middleware(CommitMiddleware())
+    dispatcher.update.outer_middleware(CommitMiddleware(sessions))
     dispatcher.update.outer_middleware(UserMiddleware(settings))
     dispatcher.update.outer_middleware(UserLanguageMiddleware(i18n))
     # Help first: a crisis message gets the safety screen before any handler answers it.

@@ -105,19 +105,11 @@ def session_factory(
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own)
 
 
-USED = "demeu_connection_used"  # session.info: a connection took part in the session's work
+USED = "demeu_connection_used"  # session.info: a connection took part in the session's work (or will)
 
 
 def _connection_used(session: Session, _transaction: Any, _connection: Any) -> None:
     session.info[USED] = True
-
-
-def has_work(session: AsyncSession) -> bool:
-    """Whether a commit would do anything: a connection was used (a statement ran, maybe a write)
-    or an instance holds a change not flushed yet. A press answered from what was read before the
-    transaction (PostgreSQL's first read, SQLite's caches) has none, and its commit is skipped."""
-    sync = session.sync_session
-    return bool(sync.info.get(USED) or sync.new or sync.dirty or sync.deleted)
 
 
 def on_commit(

@@ -1,6 +1,7 @@
 """On PostgreSQL (replicas share it; no row cache), what every update needs is one statement read
 outside any transaction: a press that writes nothing sends that statement alone — no BEGIN, no
-COMMIT — and a questionnaire answer reads its draft in it too, then writes once."""
+COMMIT — and a questionnaire answer reads its draft in it too, then writes its one UPDATE, alone
+too (a single statement needs no transaction around it)."""
 
 from __future__ import annotations
 
@@ -19,32 +20,42 @@ TEACHER = 8_310_001
 
 class UpdateStatements:
     """What the bot's updates send (the workers' own statements, outside any update, are not
-    counted): the first read, which asyncpg sends itself, then what goes through SQLAlchemy."""
+    counted): what asyncpg is given itself (the first read, a single row's UPDATE), what goes
+    through SQLAlchemy, and the transactions asyncpg opens on the server (each a BEGIN and a
+    COMMIT or ROLLBACK)."""
 
     def __init__(self, engine, monkeypatch) -> None:
         self.sent: list[str] = []
-        self.commits = 0
+        self.transactions = 0
         event.listen(engine, "before_cursor_execute", self._statement)
-        event.listen(engine, "commit", self._commit)
-        fetchrow = asyncpg.Connection.fetchrow
+        fetchrow, execute = asyncpg.Connection.fetchrow, asyncpg.Connection.execute
+        start = asyncpg.transaction.Transaction.start
 
         async def first_read(connection, query, *args, **options):
             if update_session.get() is not None:
                 self.sent.append("first read")
             return await fetchrow(connection, query, *args, **options)
 
+        async def alone(connection, query, *args, **options):
+            if update_session.get() is not None:
+                self.sent.append(query.split()[0])
+            return await execute(connection, query, *args, **options)
+
+        async def began(transaction):
+            if update_session.get() is not None:
+                self.transactions += 1
+            return await start(transaction)
+
         monkeypatch.setattr(asyncpg.Connection, "fetchrow", first_read)
+        monkeypatch.setattr(asyncpg.Connection, "execute", alone)
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", began)
 
     def _statement(self, _connection, _cursor, statement: str, *_args) -> None:
         if update_session.get() is not None:
             self.sent.append(statement.split()[0])
 
-    def _commit(self, _connection) -> None:
-        if update_session.get() is not None:
-            self.commits += 1
-
     def clear(self) -> None:
-        self.sent, self.commits = [], 0
+        self.sent, self.transactions = [], 0
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
@@ -65,13 +76,16 @@ async def test_a_press_that_writes_nothing_is_one_statement_and_no_transaction(
             counted.clear()
             await teacher.press(screen)
             assert shown in str(teacher.last.buttons)
-            assert (counted.sent, counted.commits) == (["first read"], 0)
+            assert (counted.sent, counted.transactions) == (["first read"], 0)
 
         await teacher.press_data(SelfCheck(action=SelfCheckAction.BEGIN, inst="who5").pack())
         counted.clear()
         screen = teacher.last_text
         await teacher.press_data(SelfCheck(action=SelfCheckAction.ANSWER, inst="who5", n=0, v=3).pack())
         assert teacher.last_text != screen  # the next question
-        assert (counted.sent, counted.commits) == (["first read", "UPDATE"], 1)
+        assert (counted.sent, counted.transactions) == (["first read", "UPDATE"], 0)
+        counted.clear()
+        await teacher.press_data(SelfCheck(action=SelfCheckAction.ANSWER, inst="who5", n=1, v=3).pack())
+        assert (counted.sent, counted.transactions) == (["first read", "UPDATE"], 0)
         await teacher.press_data(Menu(item="main").pack())
         assert not fake_api.violations

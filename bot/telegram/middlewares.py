@@ -14,13 +14,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.telegram import callbacks as cb
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
-from storage import crypto, db
+from storage import crypto
 from storage.cache import attach, caches_of, remember
+from storage.commit import autocommit, commit_update
 from storage.models import FsmRecord
 from storage.models.base import utcnow
 from storage.repo import users
@@ -75,7 +76,7 @@ class FirstRead:
     user, COMMIT)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], storage: BaseStorage) -> None:
-        self.engine = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self.engine = autocommit(sessions.kw["bind"])
         self.storage = storage if isinstance(storage, DatabaseStorage) else None  # Redis: its own read
 
     async def __call__(self, context: FSMContext, event: TelegramObject, data: dict[str, Any]) -> None:
@@ -104,14 +105,18 @@ class FirstRead:
 
 
 class CommitMiddleware(BaseMiddleware):
-    """Commits when the handler returns. Placed inside the FSM middleware, so within the user's
-    event-isolation lock: their next update starts only once this one's changes are committed
-    (and cached), never reading the user or the state as they were before it."""
+    """Commits when the handler returns (storage/commit.py: nothing when nothing changed; one
+    changed row by its one UPDATE on PostgreSQL). Placed inside the FSM middleware, so within the
+    user's event-isolation lock: their next update starts only once this one's changes are
+    committed (and cached), never reading the user or the state as they were before it."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        engine: AsyncEngine = sessions.kw["bind"]
+        self.alone = None if engine.dialect.name == "sqlite" else autocommit(engine)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
-        if db.has_work(data["session"]):
-            await data["session"].commit()
+        await commit_update(data["session"], self.alone)
         return result
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from storage.commit import statements_at_commit
 from storage.models import StatTally
 
 NOTED = "demeu_tallies_noted"  # Session.info: the events to count when the transaction commits
@@ -40,6 +41,7 @@ async def add(
     if not sync.in_transaction():
         sync.begin()  # the count goes with this transaction, committed or rolled back (no round trip)
     sync.info.setdefault(NOTED, []).append((month, region, name, regions, names))
+    statements_at_commit(sync)
 
 
 @event.listens_for(Session, "before_commit")
