@@ -175,7 +175,9 @@ async def cached_row(
     if values is not MISSING:
         return attach(sync_session, entity, values, cache.generation)
     generation = cache.generation
-    instance = await session.scalar(query())
+    # Read into the session's own instance, if it has one: it may be older than this read (read
+    # earlier in the update, since changed by another), and what is cached is what was read.
+    instance = await session.scalar(query().execution_options(populate_existing=True))
     if instance is not None and (values := column_values(instance)) is not None:
         read_through(sync_session, cache, key, values, generation, instance)
     return instance
@@ -277,6 +279,24 @@ class RowCaches:
             else:
                 rows[key] = instance
                 info[READ_AT] = cache.generation  # our own drop is not someone else's change
+
+    def written_alone(self, session: Session, instance: Any) -> None:
+        """The instance's row was written and committed by its one statement, outside a flush
+        (storage/commit.py): what the flush and the commit would have done, at once."""
+        for cache, entity in self._wholly:
+            if isinstance(instance, entity):
+                cache.clear()
+                session.info.get(KNOWN, {}).pop(cache, None)
+        watched = self._watching(instance)
+        if watched is None:
+            return
+        key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
+        session.info.get(KNOWN, {}).get(cache, {}).pop(key, None)
+        ours = READ_AT in info and not cache.changed_since(key, info[READ_AT])
+        cache.drop(key)
+        if ours and (value := watched.value_of(instance)) is not None:
+            cache.put(key, value, cache.generation)
+            info[READ_AT] = cache.generation
 
     def _bulk_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert) or state.bind_mapper is None:

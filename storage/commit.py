@@ -1,20 +1,20 @@
-"""An update's commit: skipped when there is nothing to write, and on PostgreSQL one round trip
-when what there is to write is one changed row.
+"""An update's commit: nothing sent when nothing changed, and one statement when what changed is
+one row.
 
 Most presses that write change one row and nothing else (a questionnaire's answer, the day's
-first "seen"). Through the ORM that is a flush (its unit of work, SQLAlchemy's execution of the
-UPDATE) inside BEGIN and COMMIT: three round trips and about 0.6 ms of CPU. A single statement
-is atomic alone, so here it is sent by itself outside a transaction, compiled once per table and
-set of columns and sent by asyncpg itself (as the first read is, storage/repo/users.first_read),
-with SQLAlchemy's own bind processors (encryption included): one round trip.
-
-Only on PostgreSQL: SQLite's transaction costs no trip of its own, and its row caches learn of
-writes from the ORM's flushes (storage/cache.py), which this would bypass; on PostgreSQL they hold
-nothing.
+first visit). Through the ORM that is a flush (its unit of work, SQLAlchemy's execution of the
+UPDATE) and a commit: on PostgreSQL BEGIN, UPDATE and COMMIT, three round trips; on SQLite four
+trips to aiosqlite's thread (SQLAlchemy's adapter makes a cursor per statement and closes it).
+A single statement is atomic alone, so here it is sent by itself, compiled once per table and
+set of columns and given to the driver itself (as the first read is, storage/repo/users.first_read),
+with SQLAlchemy's own bind processors (encryption included): on PostgreSQL one round trip outside
+any transaction, on SQLite the statement and its commit. The row caches are told what a flush
+and its commit would have told them (storage/cache.RowCaches.written_alone).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.schema import ColumnDefault
 
+from storage.cache import caches_of
 from storage.db import USED
 
 PRIMARY_KEY = "demeu_pk"  # the bound parameter of the row's primary key (not a column's name)
@@ -36,17 +37,23 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+def single_writer(engine: AsyncEngine) -> AsyncEngine:
+    """Where one changed row is written: on PostgreSQL outside any transaction; on SQLite as
+    connections are (the driver begins a transaction with the statement, at no trip of its own,
+    where switching to autocommit would take one there and one back)."""
+    return engine if engine.dialect.name == "sqlite" else autocommit(engine)
+
+
 def statements_at_commit(session: Session) -> None:
     """The session will run statements of its own when it commits (a tally's count): its work is
     then more than its changed rows, and its commit a transaction."""
     session.info[USED] = True
 
 
-async def commit_update(session: AsyncSession, alone: AsyncEngine | None) -> None:
+async def commit_update(session: AsyncSession, alone: AsyncEngine) -> None:
     """Commit an update's work, and only when there is some: a press answered from what was read
     before the transaction (PostgreSQL's first read, SQLite's caches) ran no statement and changed
-    nothing, and sends nothing. `alone`: an AUTOCOMMIT engine for a single changed row's UPDATE
-    (PostgreSQL), or None."""
+    nothing, and sends nothing. `alone`: where a single changed row is written (`single_writer`)."""
     sync = session.sync_session
     if sync.info.get(USED) or sync.new or sync.deleted:
         await session.commit()
@@ -54,8 +61,8 @@ async def commit_update(session: AsyncSession, alone: AsyncEngine | None) -> Non
     dirty = sync.dirty
     if not dirty:
         return
-    if alone is not None and len(dirty) == 1:
-        await _write_alone(alone, next(iter(dirty)))
+    if len(dirty) == 1:
+        await _write_alone(alone, sync, next(iter(dirty)))
     await session.commit()  # its listeners hear it; with the row written, the flush has nothing to do
 
 
@@ -116,9 +123,10 @@ def _wants_context(default: ColumnDefault) -> bool:
     return not hasattr(default.arg, "__wrapped__")
 
 
-async def _write_alone(engine: AsyncEngine, instance: Any) -> None:
-    """Write the instance's changes by one UPDATE outside a transaction and mark them committed;
-    where that cannot be (see `_statement`, or the driver failed) leave them to the ORM's flush."""
+async def _write_alone(engine: AsyncEngine, session: Session, instance: Any) -> None:
+    """Write the instance's changes by its one UPDATE and mark them committed (the row caches
+    told, as a flush and its commit would tell them); where that cannot be (see `_statement`, or
+    the driver failed) leave them to the ORM's flush."""
     state = inspect(instance)
     if any(state.attrs[r.key].history.has_changes() for r in state.mapper.relationships):
         return  # the ORM's flush turns a related object into keys (and maybe other rows)
@@ -139,17 +147,33 @@ async def _write_alone(engine: AsyncEngine, instance: Any) -> None:
         process(given[name]) if (process := statement.processors[name]) else given[name]
         for name in statement.names
     ]
+    if await _sent(engine, statement.sql, args) != 1:
+        return  # the row is gone, or the driver failed: the ORM's flush says so as it would have
+    for attribute, value in values.items():
+        set_committed_value(instance, attribute, value)
+    caches_of(session).written_alone(session, instance)
+    # Out of the session: the ORM would still see it as touched and flush it, to find nothing.
+    # The update's handler is done with it (the commit is its last step).
+    session.expunge(instance)
+
+
+async def _sent(engine: AsyncEngine, sql: str, args: list[Any]) -> int | None:
+    """The statement sent by the driver itself; the rows it changed, or None when the driver
+    failed (the ORM's flush then says it again through SQLAlchemy, whose error is the one the bot
+    handles, and whose pool drops a broken connection)."""
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None, "an open connection of the pool"
+        if engine.dialect.name == "sqlite":
+            try:  # aiosqlite: one trip to its thread for the statement, one for its commit
+                cursor = await driver.execute(sql, args)
+                await driver.commit()
+                return int(cursor.rowcount)
+            except sqlite3.Error:
+                await driver.rollback()
+                return None
         try:
-            status = await driver.execute(statement.sql, *args)
+            status = await driver.execute(sql, *args)  # "UPDATE <rows>"
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            return  # the ORM's flush says it again, through SQLAlchemy: its error is the one handled
-    if status != "UPDATE 1":
-        return  # the row is gone: the ORM's flush fails as it would have
-    for attribute, value in values.items():
-        set_committed_value(instance, attribute, value)
-    # Out of the session: the ORM would still see it as touched and flush it, to find nothing.
-    # The update's handler is done with it (the commit is its last step).
-    inspect(instance).session.expunge(instance)
+            return None
+        return int(status.rsplit(" ", 1)[1])

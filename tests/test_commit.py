@@ -1,7 +1,8 @@
-"""An update's commit on PostgreSQL (storage/commit.py): one changed row is its one UPDATE outside
-a transaction, sealed and with its `onupdate` columns as the ORM would write them; any more work
+"""An update's commit (storage/commit.py): one changed row is its one UPDATE (on PostgreSQL outside
+a transaction), sealed and with its `onupdate` columns as the ORM would write them; any more work
 (a tally counted at commit) is one transaction; nothing changed, nothing sent; a driver failure
-leaves the row to the ORM's flush, so nothing is lost."""
+leaves the row to the ORM's flush, so nothing is lost; on SQLite the row caches keep what was
+written, unless another update changed the row meanwhile."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from bot.content.regions import regions
 from bot.services import tallies
 from storage import db
-from storage.cache import attach, column_values
-from storage.commit import autocommit, commit_update
-from storage.models import SelfCheckDraft
+from storage.cache import RowCaches, attach, column_values
+from storage.commit import commit_update, single_writer
+from storage.models import SelfCheckDraft, User
 from storage.repo import selfcheck, users
 from tests.conftest import POSTGRES_URL, fresh_postgres
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set")
+on_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="DEMEU_TEST_POSTGRES_URL not set")
+TEACHER = 9_100_001
 TZ = ZoneInfo("Asia/Almaty")
 
 
@@ -60,7 +62,7 @@ async def engine(migrated_templates):
 
 async def a_draft(sessions) -> int:
     async with sessions() as session:
-        user = await users.create(session, 9_100_001, "kk")
+        user = await users.create(session, TEACHER, "kk")
         await session.flush()
         draft = await selfcheck.start(session, user.id, "who5")
         await session.commit()
@@ -76,6 +78,7 @@ async def answer(sessions, session, draft_id: int, item: str, value: int) -> Sel
     return draft
 
 
+@on_postgres
 async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, monkeypatch):
     sessions = db.session_factory(engine)
     draft_id = await a_draft(sessions)
@@ -84,7 +87,7 @@ async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, m
     async with sessions() as session:
         await answer(sessions, session, draft_id, "q1", 3)
         wire = Wire(monkeypatch)
-        await commit_update(session, autocommit(engine))
+        await commit_update(session, single_writer(engine))
     assert (wire.alone, wire.transactions) == (["UPDATE"], 0)
     monkeypatch.undo()
     async with sessions() as session:
@@ -96,6 +99,7 @@ async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, m
     assert "answers" not in data, "sealed by the column's own type"
 
 
+@on_postgres
 async def test_work_done_at_commit_makes_it_one_transaction(engine, monkeypatch):
     """A count taken at commit reads and writes its tally under a lock: it cannot go alone."""
     sessions = db.session_factory(engine)
@@ -105,7 +109,7 @@ async def test_work_done_at_commit_makes_it_one_transaction(engine, monkeypatch)
         await answer(sessions, session, draft_id, "q1", 0)
         await tallies.safety_event(session, region, "crisis", datetime(2026, 12, 1, tzinfo=TZ), TZ)
         wire = Wire(monkeypatch)
-        await commit_update(session, autocommit(engine))
+        await commit_update(session, single_writer(engine))
     assert (wire.alone, wire.transactions) == ([], 1)
     monkeypatch.undo()
     async with sessions() as session:
@@ -113,6 +117,7 @@ async def test_work_done_at_commit_makes_it_one_transaction(engine, monkeypatch)
         assert (await tallies.month_counts(session, "m202612"))[region]["safety-crisis"] == 1
 
 
+@on_postgres
 async def test_nothing_changed_sends_nothing(engine, monkeypatch):
     sessions = db.session_factory(engine)
     draft_id = await a_draft(sessions)
@@ -123,19 +128,79 @@ async def test_nothing_changed_sends_nothing(engine, monkeypatch):
         draft = await answer(sessions, session, draft_id, "q1", 2)
         draft.position = 1  # set again to what it is: the ORM sees no change, nor does the commit
         wire = Wire(monkeypatch)
-        await commit_update(session, autocommit(engine))
+        await commit_update(session, single_writer(engine))
     assert (wire.alone, wire.transactions) == ([], 0)
 
 
+@on_postgres
 async def test_a_driver_failure_leaves_the_row_to_the_orm(engine, monkeypatch):
     sessions = db.session_factory(engine)
     draft_id = await a_draft(sessions)
     async with sessions() as session:
         await answer(sessions, session, draft_id, "q1", 5)
         wire = Wire(monkeypatch, fail=True)
-        await commit_update(session, autocommit(engine))
+        await commit_update(session, single_writer(engine))
     assert wire.transactions == 1, "tried alone, then flushed by the ORM in a transaction"
     monkeypatch.undo()
     async with sessions() as session:
         stored = await session.scalar(select(SelfCheckDraft).where(SelfCheckDraft.id == draft_id))
         assert (stored.position, selfcheck.answers(stored)) == (1, {"q1": 5})
+
+
+@pytest.fixture
+async def cached(sqlite_url):
+    """Sessions as the app makes them on SQLite: with the row caches."""
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    caches = RowCaches.for_database(sqlite_url)
+    yield engine, db.session_factory(engine, caches.session_class()), caches
+    await engine.dispose()
+
+
+def statements_of(engine) -> list[str]:
+    """What goes through SQLAlchemy from now on (a row written alone does not)."""
+    sent: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: sent.append(statement.split()[0]),
+    )
+    return sent
+
+
+async def test_on_sqlite_the_row_written_alone_is_what_the_cache_serves_next(cached):
+    engine, sessions, caches = cached
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    through_sqlalchemy = statements_of(engine)
+    for position in range(3):  # each answer a press: its draft from the cache, its row written alone
+        async with sessions() as session:
+            draft = await selfcheck.draft(session, teacher.id, "who5")
+            assert draft.position == position
+            selfcheck.record_answer(draft, f"q{position + 1}", position, position + 1)
+            await commit_update(session, single_writer(engine))
+    assert through_sqlalchemy == [], "read from the cache, written by the driver itself"
+    async with db.session_factory(engine)() as uncached:
+        stored = await uncached.get(SelfCheckDraft, draft.id)
+        assert (stored.position, selfcheck.answers(stored)) == (3, {"q1": 0, "q2": 1, "q3": 2})
+    assert len(caches.drafts) == 1
+
+
+async def test_on_sqlite_a_row_changed_by_another_update_meanwhile_is_not_cached(cached):
+    """A psychologist's press is in flight while a coordinator deactivates them: the row the press
+    writes alone (its language) must not bring the old role back into the cache."""
+    engine, sessions, _caches = cached
+    async with sessions.begin() as session:
+        (await users.create(session, TEACHER, "kk")).role = "psychologist"
+    async with sessions() as own:
+        me = await users.by_telegram_id(own, TEACHER)
+        async with sessions.begin() as coordinator:
+            (await coordinator.get(User, me.id)).role = "psychologist_off"
+        await own.commit()  # the read's transaction; the press's change is still to come
+        me = await users.by_telegram_id(own, TEACHER)
+        me.language = "ru"
+        await commit_update(own, single_writer(engine))
+    async with sessions() as session:
+        user = await users.by_telegram_id(session, TEACHER)
+        assert (user.role, user.language) == ("psychologist_off", "ru")

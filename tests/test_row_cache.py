@@ -182,6 +182,25 @@ async def test_a_change_by_another_update_meanwhile_is_not_overwritten_in_the_ca
     assert (user.role, user.language) == ("psychologist_off", "ru")
 
 
+async def test_a_row_read_again_after_another_updates_change_is_cached_as_changed(app_sessions):
+    """The update's session still holds the row as it first read it when it reads it again: what
+    is cached is the row as read, not that older instance (a deactivated psychologist stays
+    deactivated)."""
+    sessions, _caches = app_sessions
+    async with sessions.begin() as session:
+        (await users.create(session, TEACHER, "kk")).role = "psychologist"
+    async with sessions() as own:
+        me = await users.by_telegram_id(own, TEACHER)
+        async with sessions.begin() as coordinator:
+            (await coordinator.get(User, me.id)).role = "psychologist_off"
+        await own.commit()
+        assert (await users.by_telegram_id(own, TEACHER)).role == "psychologist_off"
+        me.language = "ru"
+        await own.commit()
+    user = await current(sessions)
+    assert (user.role, user.language) == ("psychologist_off", "ru")
+
+
 async def test_a_failed_update_leaves_nothing_of_its_own_in_the_cache(app_sessions):
     sessions, caches = app_sessions
     async with sessions.begin() as session:

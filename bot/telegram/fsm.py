@@ -122,7 +122,7 @@ class DatabaseStorage(BaseStorage):
     async def _load(session: AsyncSession, index: str) -> FsmRecord | None:
         cache = caches_of(session).fsm
         generation = cache.generation
-        record = await session.get(FsmRecord, index)
+        record = await session.get(FsmRecord, index, populate_existing=True)  # as read, to be cached
         read_through(
             session.sync_session,
             cache,

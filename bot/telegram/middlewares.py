@@ -14,14 +14,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.telegram import callbacks as cb
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import crypto
 from storage.cache import attach, caches_of, remember
-from storage.commit import autocommit, commit_update
+from storage.commit import autocommit, commit_update, single_writer
 from storage.models import FsmRecord
 from storage.models.base import utcnow
 from storage.repo import users
@@ -105,14 +105,13 @@ class FirstRead:
 
 
 class CommitMiddleware(BaseMiddleware):
-    """Commits when the handler returns (storage/commit.py: nothing when nothing changed; one
-    changed row by its one UPDATE on PostgreSQL). Placed inside the FSM middleware, so within the
+    """Commits when the handler returns (storage/commit.py: nothing when nothing changed, one
+    statement when one row did). Placed inside the FSM middleware, so within the
     user's event-isolation lock: their next update starts only once this one's changes are
     committed (and cached), never reading the user or the state as they were before it."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        engine: AsyncEngine = sessions.kw["bind"]
-        self.alone = None if engine.dialect.name == "sqlite" else autocommit(engine)
+        self.alone = single_writer(sessions.kw["bind"])
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
