@@ -343,10 +343,9 @@ async def test_a_teacher_acting_moves_no_published_figure(fake_api, start_bot):
     tz = bot.settings.tz
     async with bot.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SelfCheckResult)) == 14
-        unrated = await session.scalar(
-            select(Booking.id).where(Booking.state == "attended", Booking.rating.is_(None)).limit(1)
-        )
-        await session.execute(update(Booking).where(Booking.id == unrated).values(rating=1))
+        attended = await session.scalars(select(Booking).where(Booking.state == "attended"))
+        unrated = next(booking for booking in attended if booking.rating is None)  # sealed: told apart here
+        unrated.rating = 1
         await session.execute(update(User).where(User.id == teacher_ids[0]).values(region=OTHER))
         await session.execute(
             delete(SelfCheckResult).where(

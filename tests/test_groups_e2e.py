@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.telegram.callbacks import Coord, CoordAction, Group
 from bot.telegram.i18n import compile_translations
 from bot.views import dates
-from storage.models import GroupRating, GroupSession
+from storage.models import GroupSeat, GroupSession
 from storage.models.base import utcnow
 from storage.repo import groups, users
 from tests.conftest import stored_bytes
@@ -203,8 +203,8 @@ async def test_rating_after_session_is_encrypted_and_aggregated(fake_api, start_
     assert t("groups-comment-thanks") in teacher.last_text
 
     async with bot.app.sessions() as session:
-        rating = await session.scalar(select(GroupRating))
-        assert (rating.score, rating.comment) == (5, SECRET_COMMENT)
+        seat = await session.scalar(select(GroupSeat).where(GroupSeat.session_id == group.id))
+        assert (seat.rating, seat.rating_comment) == (5, SECRET_COMMENT)
         stats = await groups.statistics(session, utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
         assert [(s.ratings, s.rating_sum) for s in stats.values()] == [(1, 5)]
 

@@ -4,7 +4,8 @@ worst (the self-harm item answered or not), a question with or without a crisis 
 screen shown or not, a check-in asked for or not, a safety plan, a journal entry, notes written or
 not, detailed calendar titles or not, an intake before the first session or not, the psychologist
 allowed to see their earlier sessions or not, a favourite exercise or not, a self-check result and a
-drawing shown to the booking's psychologist or not — and for every table and
+drawing shown to the booking's psychologist or not; a consultation, a chat and a group session rated
+(with a comment) or not — and for every table and
 column, nothing they left behind follows the choice: not a value, not a stored length, not the
 presence or number of rows linked to them (directly, or through a row they own, such as a booking)."""
 
@@ -21,9 +22,15 @@ from bot.telegram.callbacks import (
     Book,
     Carry,
     CarryAction,
+    Chat,
+    ChatAction,
     Drawing,
     DrawingAction,
+    Group,
+    GroupAction,
     Menu,
+    Mine,
+    MineAction,
     Mood,
     Relax,
     Safe,
@@ -35,9 +42,12 @@ from bot.telegram.callbacks import (
 from bot.telegram.i18n import compile_translations
 from bot.workers import notices
 from storage import crypto
-from storage.models import Base, Reminder, User
+from storage.models import Base, Booking, ChatSession, GroupSeat, Reminder, User
 from storage.models.base import utcnow
+from storage.models.booking import ATTENDED
 from storage.repo import booking as booking_repo
+from storage.repo import chat as chat_repo
+from storage.repo import groups as groups_repo
 from storage.repo import relax as relax_repo
 from storage.repo import selfcheck as selfcheck_repo
 from storage.repo import users
@@ -70,6 +80,7 @@ NATURALLY_DIFFERENT = {
     "sent_at",
     "due_at",
     "expires_at",
+    "position",  # a seat's order of arrival in its session's line
 }
 
 
@@ -225,12 +236,13 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
         user = fake_api.user(user_id=telegram_id, language_code=lang)
         await live_through(bot, user, choice, profile_id, slot_id, lang)
     async with bot.app.sessions() as session:  # the choices were made: the database just does not show them
+        psychologist = await users.by_telegram_id(session, 7399)
         for telegram_id, choice in zip(IDS, CHOICES, strict=True):
             teacher = await users.by_telegram_id(session, telegram_id)
             (booking,) = await booking_repo.upcoming_for_teacher(session, teacher.id, utcnow())
             made = (
                 teacher.calendar_detail,
-                teacher.allows_carry(profile_id),
+                teacher.allows_carry(psychologist.pseudonym),
                 booking.intake is not None,
                 teacher.favourites == ["grounding"],
                 booking.shared != [],
@@ -240,7 +252,11 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
     assert len([m for m in shown if m.kind == "photo"]) == CHOICES.count("A")
     assert len([m for m in shown if "PHQ" in (m.text or "")]) == CHOICES.count("A")
     await assert_indistinguishable(bot, IDS)
-    # Every sealed value of a column has one length, whoever wrote it and whatever it says.
+    await assert_one_length_a_column(bot)
+
+
+async def assert_one_length_a_column(bot) -> None:
+    """Every sealed value of a column has one length, whoever wrote it and whatever it says."""
     async with bot.app.sessions() as session:
         connection = await session.connection()
         for table in Base.metadata.sorted_tables:
@@ -257,6 +273,68 @@ async def test_four_teachers_choosing_differently_look_the_same(fake_api, start_
                     assert None not in lengths or not lengths - {None}, (
                         f"{table.name}.{column.name}: NULL beside values"
                     )
+
+
+async def test_rated_and_unrated_look_the_same(fake_api, start_bot):
+    """A teacher who rated an attended consultation (stars and a comment), a chat ("did it help?")
+    and a group session (a score and a comment), beside one who rated none: the same rows, the same
+    columns filled, the same lengths; only decrypted do the ratings differ."""
+    bot = await start_bot()
+    t = CATALOGUES["ru"].gettext
+    _profile_id, slots = await make_slots(bot, len(IDS))
+    teachers = [fake_api.user(user_id=telegram_id, language_code="ru") for telegram_id in IDS]
+    for user, slot_id in zip(teachers, slots, strict=True):
+        await agree(user, TEXTS["ru"])
+        await user.press_data(Book(a="ok", f="video", s=slot_id).pack())
+    moment = utcnow().replace(microsecond=0) - timedelta(days=1)
+    async with bot.app.sessions() as session:
+        psychologist = await users.by_telegram_id(session, 7399)
+        group = await groups_repo.create_session(
+            session,
+            title_kk="Топ",
+            title_ru="Группа",
+            starts_at=utcnow() + timedelta(days=1),
+            capacity=10,
+            format="online",
+            language="ru",
+        )
+        chats, bookings = [], []
+        for telegram_id in IDS:
+            teacher = await users.by_telegram_id(session, telegram_id)
+            assert (await groups_repo.enroll(session, group.id, teacher.id, utcnow())).status == "enrolled"
+            (booking,) = await booking_repo.upcoming_for_teacher(session, teacher.id, utcnow())
+            booking.state = ATTENDED  # as the psychologist marks it
+            chat = await chat_repo.create_session(session, teacher.id, psychologist.id, moment, moment)
+            chat.status, chat.closed_at = "closed", moment
+            bookings.append(booking.id)
+            chats.append(chat)
+        await session.flush()
+        group.starts_at = moment  # the session took place and every seat was asked for a score
+        for seat in await session.scalars(select(GroupSeat).where(GroupSeat.session_id == group.id)):
+            seat.rating_asked = True
+        chats = [chat.id for chat in chats]
+        await session.commit()
+    for user, choice, booking_id, chat_id in zip(teachers, CHOICES, bookings, chats, strict=True):
+        if choice == "A":
+            await user.press_data(Mine(a=MineAction.RATE, id=booking_id, stars=5).pack())
+            await user.send_text("стало спокойнее")
+            await user.press_data(Chat(action=ChatAction.RATE, id=chat_id, value="1").pack())
+            await user.press_data(Group(a=GroupAction.RATE, s=group.id, score=4).pack())
+            await user.press(t("groups-comment-add"))
+            await user.send_text("хорошая группа")
+            assert t("groups-comment-thanks") in user.last_text
+    async with bot.app.sessions() as session:  # rated, as the bot reads it back
+        for choice, booking_id, chat_id in zip(CHOICES, bookings, chats, strict=True):
+            booking, chat = await session.get(Booking, booking_id), await session.get(ChatSession, chat_id)
+            seat = await groups_repo.seat_of(session, group.id, booking.teacher_id)
+            made = (booking.rating, booking.rating_comment, chat.rating, seat.rating, seat.rating_comment)
+            rated = (5, "стало спокойнее", 1, 4, "хорошая группа")
+            assert made == (rated if choice == "A" else (None,) * 5)
+        assert await booking_repo.rating_summary(session) == (2, 5.0)
+        stats = await groups_repo.statistics(session, moment - timedelta(days=1), utcnow())
+        assert [(each.ratings, each.rating_sum) for each in stats.values()] == [(2, 8)]
+    await assert_indistinguishable(bot, IDS)
+    await assert_one_length_a_column(bot)
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="DEMEU_TEST_REDIS_URL not set")

@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from storage import db
 from storage.models import Base
@@ -200,8 +200,9 @@ async def test_0017_seals_calendar_choices_intakes_and_consents_and_back(empty_d
         await db.upgrade(engine)
         async with db.session_factory(engine)() as session:
             first, second = await session.get(User, 1), await session.get(User, 2)
-            assert (first.calendar_detail, first.allows_carry(7)) == (True, True)
-            assert (second.calendar_detail, second.allows_carry(7)) == (False, False)
+            # Consents are kept by the psychologist's pseudonym since 0020 (profile 7 is user 3's).
+            assert (first.calendar_detail, first.allows_carry("T-AAAAA3")) == (True, True)
+            assert (second.calendar_detail, second.allows_carry("T-AAAAA3")) == (False, False)
             assert (first.favourites, second.favourites) == (["box", "grounding", "stop"], [])
             assert (await session.get(Booking, 1)).intake == answers
             assert (await session.get(Booking, 2)).intake is None
@@ -314,5 +315,145 @@ async def test_0019_seals_which_results_were_shared_and_back(empty_database_url,
                 lambda c: {col["name"] for col in inspect(c).get_columns("bookings")}
             )
         assert [tuple(row) for row in rows] == [(5, 1), (6, 1)] and "shared" not in columns
+    finally:
+        await engine.dispose()
+
+
+async def test_0020_seals_ratings_moves_group_ratings_to_seats_and_keys_consents_by_pseudonym(
+    empty_database_url, test_crypto
+):
+    """A database of 0019: clear ratings on a booking and a chat (NULL on the others), a group_ratings
+    row that exists only because a teacher rated (and one whose seat is gone), a consent kept as
+    profile id 7 (and one to a profile deleted since). After the upgrade every booking, chat and seat
+    holds a sealed rating of one size, read back as before; the consent is the psychologist's
+    pseudonym. The downgrade puts the clear values, the rows and the profile id back."""
+    import json
+
+    from storage.models import Booking, ChatSession, GroupSeat, User
+
+    at = "'2026-11-30 10:00:00'"
+    comment = test_crypto.seal("спасибо".encode(), 3002)
+    engine = db.create_engine(empty_database_url)
+    url = str(engine.url.render_as_string(hide_password=False))
+    try:
+        await db.upgrade(engine, "0019")
+        async with engine.begin() as connection:
+            for user_id in (1, 2, 3):
+                prefs = {"c": False, "p": [7, 99] if user_id == 1 else [], "x": []}
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, tg_index, chat_id, pseudonym, language, role, announcements, "
+                        f"prefs, active, created_at) VALUES (:id, :index, :chat, :code, 'ru', 'teacher', true, "
+                        f":prefs, true, {at})"
+                    ),
+                    {
+                        "id": user_id,
+                        "index": f"x{user_id}",
+                        "chat": test_crypto.seal(b"5", 24),
+                        "code": f"T-AAAAA{user_id}",
+                        "prefs": test_crypto.seal(json.dumps(prefs).encode(), 1024),
+                    },
+                )
+            await psychologist_with_two_slots(connection, test_crypto, 3, at)
+            for n, rating, note in ((1, 4, test_crypto.seal("хорошо".encode(), 1502)), (2, None, None)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO bookings (id, slot_id, teacher_id, state, holds, late_cancel, calendar_seq, "
+                        "rating, rating_comment, intake, shared, created_at, updated_at) VALUES (:n, :n, :n, "
+                        f"'attended', true, false, 0, :rating, :note, :i, :s, {at}, {at})"
+                    ),
+                    {
+                        "n": n,
+                        "rating": rating,
+                        "note": note,
+                        "i": test_crypto.seal(None, 1758),
+                        "s": test_crypto.seal(b"[]", 512),
+                    },
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO chat_sessions (id, teacher_id, psychologist_id, starts_at, ends_at, status, "
+                        f"teacher_away, psychologist_away, rating, created_at) VALUES (:n, :n, 3, {at}, {at}, "
+                        f"'closed', false, false, :rating, {at})"
+                    ),
+                    {"n": n, "rating": 1 if rating else None},
+                )
+            for group_id in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO group_sessions (id, title_kk, title_ru, description_kk, description_ru, "
+                        "starts_at, duration_min, capacity, format, kind, language, status, lock_version, "
+                        f"ratings_requested, demo, created_at) VALUES (:id, 'Топ', 'Группа', '', '', {at}, 60, "
+                        f"10, 'online', 'consult', 'ru', 'open', 0, true, false, {at})"
+                    ),
+                    {"id": group_id},
+                )
+            for seat_id, user_id in ((1, 1), (2, 2)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO group_seats (id, session_id, user_id, status, position, rating_asked, "
+                        f"calendar_seq, updated_at) VALUES (:id, 1, :user, 'enrolled', :id, true, 0, {at})"
+                    ),
+                    {"id": seat_id, "user": user_id},
+                )
+            # User 1 rated group 1 from their seat; user 2's rating of group 2 has no seat (gone).
+            for rating_id, group_id, user_id, score in ((1, 1, 1, 5), (2, 2, 2, 3)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO group_ratings (id, session_id, user_id, score, comment, created_at) "
+                        f"VALUES (:id, :group, :user, :score, :comment, {at})"
+                    ),
+                    {"id": rating_id, "group": group_id, "user": user_id, "score": score, "comment": comment},
+                )
+
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session:
+            rated, unrated = await session.get(Booking, 1), await session.get(Booking, 2)
+            assert (rated.rating, rated.rating_comment) == (4, "хорошо")
+            assert (unrated.rating, unrated.rating_comment, unrated.cancel_reason) == (None, None, None)
+            assert [(await session.get(ChatSession, n)).rating for n in (1, 2)] == [1, None]
+            seats = {seat.user_id: seat for seat in await session.scalars(select(GroupSeat))}
+            assert (seats[1].rating, seats[1].rating_comment) == (5, "спасибо")
+            assert (seats[2].rating, seats[2].rating_comment) == (None, None)
+            teacher = await session.get(User, 1)
+            assert teacher.prefs["p"] == ["T-AAAAA3"] and teacher.allows_carry("T-AAAAA3")
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            columns = {
+                ("bookings", "rating"),
+                ("bookings", "rating_comment"),
+                ("bookings", "cancel_reason"),
+                ("chat_sessions", "rating"),
+                ("group_seats", "rating"),
+                ("group_seats", "rating_comment"),
+            }
+            for table, column in columns:
+                tokens = list(await connection.scalars(text(f"SELECT {column} FROM {table}")))
+                assert len({len(token) for token in tokens}) == 1, (table, column)
+                assert all(map(test_crypto.is_current, tokens)), (table, column)
+        assert "group_ratings" not in tables
+
+        async with engine.connect() as connection:
+            await connection.run_sync(_downgrade_sync, url, "0019")
+        async with engine.connect() as connection:
+            stars = (await connection.execute(text("SELECT id, rating FROM bookings ORDER BY id"))).all()
+            helped = (
+                await connection.execute(text("SELECT id, rating FROM chat_sessions ORDER BY id"))
+            ).all()
+            ratings = (
+                await connection.execute(
+                    text("SELECT session_id, user_id, score, comment FROM group_ratings")
+                )
+            ).all()
+            prefs = await connection.scalar(text("SELECT prefs FROM users WHERE id = 1"))
+            seat_columns = await connection.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("group_seats")}
+            )
+        assert [tuple(row) for row in stars] == [(1, 4), (2, None)]
+        assert [tuple(row) for row in helped] == [(1, 1), (2, None)]
+        assert [tuple(row[:3]) for row in ratings] == [(1, 1, 5)]
+        assert test_crypto.open(ratings[0][3]).decode() == "спасибо"
+        assert json.loads(test_crypto.open(prefs))["p"] == [7]
+        assert not seat_columns & {"rating", "rating_comment"}
     finally:
         await engine.dispose()

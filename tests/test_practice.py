@@ -105,8 +105,8 @@ async def test_retention_and_the_teachers_deletion_remove_notes_intakes_and_cons
                 session, booking.id, practice.intake_answers(["sleep"], SECRET, "ru", 2, True)
             )
         await repo.save_note(session, anna.user_id, {"t": SECRET}, group_id=group.id)
-        await repo.set_allowed(session, erased.id, anna.id, True)
-        await repo.set_allowed(session, kept.id, anna.id, True)
+        await repo.set_allowed(session, erased.id, anna, True)
+        await repo.set_allowed(session, kept.id, anna, True)
     async with sessions.begin() as session:
         counts = await retention.purge_before(session, NOW - timedelta(days=180))
     assert counts["session_notes"] == 2 and counts["bookings"] == 1, counts  # the old intake went with it
@@ -117,7 +117,7 @@ async def test_retention_and_the_teachers_deletion_remove_notes_intakes_and_cons
         intakes = dict((await session.execute(select(Booking.id, Booking.intake))).all())
         assert intakes.keys() == {recent.id, theirs.id} and intakes[theirs.id] is None
         assert intakes[recent.id]["t"] == SECRET
-        assert [await repo.allows(session, t.id, anna.id) for t in (kept, erased)] == [True, False]
+        assert [await repo.allows(session, t.id, anna) for t in (kept, erased)] == [True, False]
 
 
 async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_sessions(sessions):  # noqa: F811
@@ -142,13 +142,13 @@ async def test_continuity_is_off_by_default_and_then_shows_exactly_the_earlier_s
         current = await session.get(type(current), current.id)
         assert await practice.history(session, anna.user, current) is None, "off by default"
         assert [p.id for p in await repo.psychologists_of(session, teacher.id)] == [anna.id, olga.id]
-        await repo.set_allowed(session, teacher.id, anna.id, True)
+        await repo.set_allowed(session, teacher.id, anna, True)
         earlier = await practice.history(session, anna.user, current)
         assert earlier is not None
         assert [e.booking.id for e in earlier] == [first.id, second.id]
         assert [e.note for e in earlier] == [{"t": "первая"}, None], "only the author's own notes"
         assert [e.shared for e in earlier] == [[], ["phq9"]], "and the results the teacher shared"
-        await repo.set_allowed(session, teacher.id, anna.id, False)
+        await repo.set_allowed(session, teacher.id, anna, False)
         assert await practice.history(session, anna.user, current) is None, "withdrawn"
         assert (await session.get(type(teacher), teacher.id)).prefs["p"] == []
 

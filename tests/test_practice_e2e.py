@@ -187,7 +187,10 @@ async def test_private_notes_their_author_only_continuity_by_consent_and_deletio
     assert any(b.startswith("✅ Анна") for b in teacher.last.buttons)
     async with bot.app.sessions() as session:
         allowed = (await users.by_telegram_id(session, teacher.id)).prefs["p"]
-    assert allowed == [await profile_id(bot, base + 1)], "a forged id for a psychologist never met: nothing"
+        anna_code = (await users.by_telegram_id(session, base + 1)).pseudonym
+    assert allowed == [anna_code], (
+        "kept by Anna's pseudonym; a forged id for a psychologist never met: nothing"
+    )
     await anna.press_data(note(current))
     assert (
         t["returning"] in anna.last_text and "первая встреча" in anna.last_text and "PHQ-9" in anna.last_text

@@ -103,7 +103,7 @@ class Earlier:
 async def history(session: AsyncSession, author: User, booking: Booking) -> list[Earlier] | None:
     """The teacher's earlier sessions with this psychologist, the psychologist's own notes on them
     and the results the teacher chose to share for them, when the teacher allowed it; None when not (the psychologist then sees nothing of them)."""
-    if not await repo.allows(session, booking.teacher_id, booking.slot.psychologist_id):
+    if not await repo.allows(session, booking.teacher_id, booking.slot.psychologist):
         return None
     earlier = await repo.earlier_sessions(session, booking)
     notes = await repo.booking_notes(session, author.id, [b.id for b in earlier])

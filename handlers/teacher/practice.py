@@ -192,7 +192,7 @@ async def before(
 async def show_carry(query: CallbackQuery, session: AsyncSession, user: User) -> None:
     builder = KeyboardBuilder()
     for profile in await repo.psychologists_of(session, user.id):
-        allowed = await repo.allows(session, user.id, profile.id)
+        allowed = await repo.allows(session, user.id, profile)
         label = _("practice-carry-on" if allowed else "practice-carry-off").format(
             name=esc(profile.display_name)
         )
@@ -207,8 +207,9 @@ async def carry(query: CallbackQuery, session: AsyncSession, user: User) -> None
 
 async def set_carry(query: CallbackQuery, callback_data: Carry, session: AsyncSession, user: User) -> None:
     """Only a psychologist the teacher has met can be allowed (a forged id changes nothing)."""
-    if callback_data.id in {profile.id for profile in await repo.psychologists_of(session, user.id)}:
-        await repo.set_allowed(session, user.id, callback_data.id, callback_data.on)
+    met = {profile.id: profile for profile in await repo.psychologists_of(session, user.id)}
+    if callback_data.id in met:
+        await repo.set_allowed(session, user.id, met[callback_data.id], callback_data.on)
     await show_carry(query, session, user)
 
 

@@ -5,7 +5,7 @@ from storage.models.base import Base
 from storage.models.booking import Booking, BookingWait, PsychologistProfile, Slot
 from storage.models.chat import AnonQuestion, ChatSession
 from storage.models.core import AuditEntry, FsmRecord, Invite, User
-from storage.models.groups import Broadcast, BroadcastRecipient, GroupRating, GroupSeat, GroupSession
+from storage.models.groups import Broadcast, BroadcastRecipient, GroupSeat, GroupSession
 from storage.models.jobs import JobRun
 from storage.models.limits import QuestionMute
 from storage.models.practice import SessionNote
@@ -26,7 +26,6 @@ __all__ = [
     "ChatSession",
     "DutyHours",
     "FsmRecord",
-    "GroupRating",
     "GroupSeat",
     "GroupSession",
     "Invite",

@@ -3,7 +3,7 @@
 What is plain and why: times, durations, formats, languages and region codes (to find free
 slots with SQL), a booking's state (schedules, counts). Free text is encrypted: the
 psychologist's display name, bio, address and video link, the teacher's note and intake, a
-cancel reason and a rating comment; sealed too, with one size in every booking, which self-check
+cancel reason, a rating and its comment; sealed too, with one size in every booking, which self-check
 results the teacher showed its psychologist. A booking names the teacher only by the users row (and through
 it the pseudonym); Telegram identities never appear here.
 
@@ -37,6 +37,9 @@ UPCOMING_STATES = (BOOKED, CONFIRMED)
 NOTE_LIMIT = 500  # the teacher's note to the psychologist
 REASON_LIMIT = 300  # why a consultation was cancelled
 COMMENT_LIMIT = 500  # a rating's comment
+# A rating (1-5 stars, a seat's score, a chat's 0/1), sealed as JSON in every row of its table:
+# "not rated" is a sealed None of the same size, so neither a score nor the fact of rating shows.
+RATING_SIZE = 16
 STAFF_TEXT_SIZE = 256  # staff profile texts grow in steps of this: no teacher's choice shows in them
 ROOM_SIZE = 64  # a video room's name (random, bot/services/rooms.py)
 CALENDAR_UID_SIZE = 48  # a calendar event's random UID (sealed: a stable random value would tell rows apart)
@@ -137,7 +140,7 @@ class Booking(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(12))  # "teacher" or "psychologist"
     cancel_reason: Mapped[str | None] = mapped_column(EncryptedText(text_size(REASON_LIMIT)))
     late_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
-    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating: Mapped[int | None] = mapped_column(EncryptedJSON(RATING_SIZE))
     rating_comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
     # The booking's own video room (random, never reused; a reschedule gets a new one). Sealed:
     # a copy of the database must not let anyone into a session.

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
+from storage.models.booking import RATING_SIZE
 from storage.types import EncryptedJSON, UTCDateTime
 
 CHAT_STATUSES = ("planned", "open", "closed")
@@ -42,8 +43,9 @@ class ChatSession(Base):
     # until they press "Back to the chat" (handlers/common/chat.py).
     teacher_away: Mapped[bool] = mapped_column(Boolean, default=False)
     psychologist_away: Mapped[bool] = mapped_column(Boolean, default=False)
-    # 1 helped, 0 not really: the teacher's answer to "did it help?", nothing more.
-    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    # 1 helped, 0 not really: the teacher's answer to "did it help?", nothing more; sealed in every
+    # chat, None (not answered) included.
+    rating: Mapped[int | None] = mapped_column(EncryptedJSON(RATING_SIZE))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def away(self, user_id: int) -> bool:

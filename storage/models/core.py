@@ -22,9 +22,11 @@ FSM_STATE_SIZE = 64  # "Group:Name" of the longest state
 FSM_DATA_SIZE = crypto.FSM_DATA_SIZE
 
 ROLES = ("teacher", "psychologist", "coordinator")
-# A user's private choices, one sealed JSON: {"c": detailed calendar titles, "p": [the psychologists'
-# profile ids the teacher lets see their earlier sessions with them], "x": [favourite exercise ids,
-# in the order chosen]}. 32 profile ids of 10 digits and 30 exercise ids of 16 characters fit.
+# A user's private choices, one sealed JSON: {"c": detailed calendar titles, "p": [the pseudonyms of
+# the psychologists the teacher lets see their earlier sessions with them], "x": [favourite exercise
+# ids, in the order chosen]}. A pseudonym, not a profile id: SQLite may give a deleted profile's id
+# to another psychologist's new one, a consent must not pass to them. 32 pseudonyms of 8 characters
+# and 30 exercise ids of 16 characters fit.
 PREFS_SIZE = 1024
 CALENDAR_DETAIL, CARRY, FAVOURITES = "c", "p", "x"
 
@@ -73,12 +75,13 @@ class User(Base):
     def calendar_detail(self, detail: bool) -> None:
         self.prefs = self._prefs() | {CALENDAR_DETAIL: bool(detail)}  # a new value: the change is seen
 
-    def allows_carry(self, profile_id: int) -> bool:
-        """The teacher lets this psychologist see their earlier sessions with them (default: no)."""
-        return profile_id in self._prefs()[CARRY]
+    def allows_carry(self, psychologist: str) -> bool:
+        """The teacher lets the psychologist of this pseudonym see their earlier sessions with them
+        (default: no)."""
+        return psychologist in self._prefs()[CARRY]
 
-    def set_carry(self, profile_id: int, allowed: bool) -> None:
-        chosen = set(self._prefs()[CARRY]) - {profile_id} | ({profile_id} if allowed else set())
+    def set_carry(self, psychologist: str, allowed: bool) -> None:
+        chosen = set(self._prefs()[CARRY]) - {psychologist} | ({psychologist} if allowed else set())
         self.prefs = self._prefs() | {CARRY: sorted(chosen)}
 
     def forget_carry(self) -> None:

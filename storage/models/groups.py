@@ -1,5 +1,8 @@
 """Group sessions with seats and a waitlist, their ratings, and coordinators' broadcasts.
 
+A teacher's rating of a session (and its comment) is sealed on their seat, a sealed None on every
+seat not rated: no row exists because a teacher rated, and no stored length tells who did.
+
 Every recipient of a broadcast is a row with its own delivery state: a restart resumes
 exactly where sending stopped, and a unique (broadcast, user) pair means one copy each.
 """
@@ -12,8 +15,9 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
+from storage.models.booking import RATING_SIZE
 from storage.models.core import CHAT_ID_SIZE
-from storage.types import EncryptedText, UTCDateTime, text_size
+from storage.types import EncryptedJSON, EncryptedText, UTCDateTime, text_size
 
 # "chat" (in-bot) was removed in migration 0014: its sessions became "online" (bot/services/rooms.py).
 GROUP_FORMATS = ("online", "offline")
@@ -88,24 +92,13 @@ class GroupSeat(Base):
     position: Mapped[int] = mapped_column(Integer)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_asked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 1-5 after the session, shown to coordinators only as averages over 5 or more ratings.
+    rating: Mapped[int | None] = mapped_column(EncryptedJSON(RATING_SIZE))
+    rating_comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
     # The seat's calendar event: a random UID and its SEQUENCE (bot/views/ics.py).
     calendar_uid: Mapped[str | None] = mapped_column(EncryptedText(CALENDAR_UID_SIZE))
     calendar_seq: Mapped[int] = mapped_column(SmallInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class GroupRating(Base):
-    """1-5 after a session; shown to coordinators only as averages over 5 or more ratings."""
-
-    __tablename__ = "group_ratings"
-    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    score: Mapped[int] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(EncryptedText(text_size(COMMENT_LIMIT)))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Broadcast(Base):

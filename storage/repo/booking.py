@@ -312,13 +312,17 @@ class Limits:
     per_day: int | None = None
 
 
-# What a new booking is written with (the other columns are None), in the order of the insert.
+# What a new booking is written with, in the order of the insert: every sealed column is written, a
+# None sealed like any value (no rating, no reason yet), so no NULL tells what came later.
 _WRITTEN = (
     "slot_id",
     "teacher_id",
     "state",
     "holds",
     "note",
+    "cancel_reason",
+    "rating",
+    "rating_comment",
     "intake",
     "shared",
     "previous_id",
@@ -400,6 +404,9 @@ async def hold(
         "state": BOOKED,
         "holds": True,
         "note": draft.note,
+        "cancel_reason": None,
+        "rating": None,
+        "rating_comment": None,
         "intake": None,
         "shared": [],
         "previous_id": draft.previous_id,
@@ -451,9 +458,10 @@ async def rate(session: AsyncSession, booking: Booking, rating: int, comment: st
 
 
 async def rating_summary(session: AsyncSession) -> tuple[int, float | None]:
-    """(how many rated, their mean): what coordinators see, never single ratings."""
-    count, mean = (await session.execute(select(func.count(Booking.rating), func.avg(Booking.rating)))).one()
-    return count, (float(mean) if mean is not None else None)
+    """(how many rated, their mean): what coordinators see, never single ratings. Ratings are
+    sealed in every booking, so they are counted here, not in SQL."""
+    ratings = [rating for rating in await session.scalars(select(Booking.rating)) if rating is not None]
+    return len(ratings), (sum(ratings) / len(ratings) if ratings else None)
 
 
 # --- reading bookings ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import changed
-from storage.models import GroupRating, GroupSeat, GroupSession, PsychologistProfile, User
+from storage.models import GroupSeat, GroupSession, PsychologistProfile, User
 
 ACTIVE = ("enrolled", "waitlisted", "offered")
 TAKEN = ("enrolled", "offered")  # an offered seat is held, so nobody else may take it
@@ -406,25 +406,20 @@ async def can_rate(session: AsyncSession, group_id: int, user_id: int) -> bool:
     return seat is not None and seat.status == "enrolled" and seat.rating_asked
 
 
-async def rate(session: AsyncSession, group_id: int, user_id: int, score: int) -> GroupRating:
-    rating = await session.scalar(
-        select(GroupRating).where(GroupRating.session_id == group_id, GroupRating.user_id == user_id)
-    )
-    if rating is None:
-        rating = GroupRating(session_id=group_id, user_id=user_id, score=score)
-        session.add(rating)
-    rating.score = score
-    await session.flush()
-    return rating
+async def rate(session: AsyncSession, group_id: int, user_id: int, score: int) -> None:
+    """The score on the teacher's seat (rules.rate checked the seat may rate); a new score replaces it."""
+    seat = await seat_of(session, group_id, user_id)
+    if seat is not None:
+        seat.rating = score
+        await session.flush()
 
 
 async def comment(session: AsyncSession, group_id: int, user_id: int, text: str) -> bool:
-    rating = await session.scalar(
-        select(GroupRating).where(GroupRating.session_id == group_id, GroupRating.user_id == user_id)
-    )
-    if rating is None:
+    """The comment beside a score already given; False when the seat holds none."""
+    seat = await seat_of(session, group_id, user_id)
+    if seat is None or seat.rating is None:
         return False
-    rating.comment = text
+    seat.rating_comment = text
     return True
 
 
@@ -525,17 +520,18 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime) ->
         )
     ).all():
         seats.setdefault(r, Counter())[(k, status)] = n
-    ratings = {
-        r: (n, int(total))
-        for r, n, total in (
-            await session.execute(
-                select(region, func.count(), func.coalesce(func.sum(GroupRating.score), 0))
-                .join(GroupSession, GroupSession.id == GroupRating.session_id)
-                .where(in_period)
-                .group_by(region)
-            )
-        ).all()
-    }
+    # Scores are sealed on every seat asked for one: counted and summed here, never in SQL.
+    ratings: dict[str | None, tuple[int, int]] = {}
+    for r, score in (
+        await session.execute(
+            select(region, GroupSeat.rating)
+            .join(GroupSession, GroupSession.id == GroupSeat.session_id)
+            .where(in_period, GroupSeat.rating_asked.is_(True))
+        )
+    ).all():
+        if score is not None:
+            n, total = ratings.get(r, (0, 0))
+            ratings[r] = (n + 1, total + score)
     result = {}
     for r in set(held) | set(cancelled) | set(seats) | set(ratings):
         kinds, taken = held.get(r, {}), seats.get(r, Counter())
@@ -562,7 +558,7 @@ async def demo_sessions(session: AsyncSession) -> list[GroupSession]:
 
 
 async def remove_demo(session: AsyncSession) -> int:
-    """Delete the demo sessions (their seats and ratings cascade)."""
+    """Delete the demo sessions (their seats, with their ratings, cascade)."""
     demo = await demo_sessions(session)
     for group in demo:
         await session.delete(group)

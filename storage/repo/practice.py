@@ -99,18 +99,21 @@ async def intakes(session: AsyncSession, booking_ids: Sequence[int]) -> dict[int
 
 
 # ── continuity ───────────────────────────────────────────────────────────────
-# The teacher's consents are in their sealed preferences (User.allows_carry), never a row of their own.
+# The teacher's consents are in their sealed preferences (User.allows_carry), never a row of their own,
+# each under the psychologist's pseudonym (their profile, with its user, is loaded with it).
 
 
-async def allows(session: AsyncSession, teacher_id: int, profile_id: int) -> bool:
+async def allows(session: AsyncSession, teacher_id: int, profile: PsychologistProfile) -> bool:
     teacher = await session.get(User, teacher_id)
-    return teacher is not None and teacher.allows_carry(profile_id)
+    return teacher is not None and teacher.allows_carry(profile.user.pseudonym)
 
 
-async def set_allowed(session: AsyncSession, teacher_id: int, profile_id: int, allowed: bool) -> None:
+async def set_allowed(
+    session: AsyncSession, teacher_id: int, profile: PsychologistProfile, allowed: bool
+) -> None:
     teacher = await session.get(User, teacher_id)
     if teacher is not None:
-        teacher.set_carry(profile_id, allowed)
+        teacher.set_carry(profile.user.pseudonym, allowed)
         await session.flush()
 
 
