@@ -1,7 +1,8 @@
 """On PostgreSQL (replicas share it; no row cache), what every update needs is one statement read
 outside any transaction: a press that writes nothing sends that statement alone — no BEGIN, no
-COMMIT — and a questionnaire answer reads its draft in it too, then writes its one UPDATE, alone
-too (a single statement needs no transaction around it)."""
+COMMIT — and a questionnaire answer reads its draft in it too (its press unpacked once for the
+read and the handler), then writes its one UPDATE, alone too (a single statement needs no
+transaction around it)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,16 @@ async def test_a_press_that_writes_nothing_is_one_statement_and_no_transaction(
         await teacher.press_data(SelfCheck(action=SelfCheckAction.BEGIN, inst="who5").pack())
         counted.clear()
         screen = teacher.last_text
+        unpacked: list[str] = []
+        original = SelfCheck.unpack.__func__
+
+        def unpack(cls, value):
+            unpacked.append(value)
+            return original(cls, value)
+
+        monkeypatch.setattr(SelfCheck, "unpack", classmethod(unpack))
         await teacher.press_data(SelfCheck(action=SelfCheckAction.ANSWER, inst="who5", n=0, v=3).pack())
+        assert len(unpacked) == 1, "read once: for the first read, then by the dispatcher"
         assert teacher.last_text != screen  # the next question
         assert (counted.sent, counted.transactions) == (["first read", "UPDATE"], 0)
         counted.clear()

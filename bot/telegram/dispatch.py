@@ -18,6 +18,10 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import CallbackQuery, TelegramObject
 from magic_filter import MagicFilter
 
+# The update's data: the press as each kind of callback data has read it so far (an outer
+# middleware that needed it first, the routers' gates after), so it is unpacked once.
+UNPACKED = "unpacked_press"
+
 
 @dataclass
 class Taken:
@@ -50,19 +54,25 @@ class Prefixed(Filter):
             return False
         if isinstance(callback_data, taken.kind):
             return taken.takes(callback_data)  # unpacked already: by the dispatcher or a parent router
-        pressed = self.taking(data)
+        pressed = self.taking(data, {})
         return {"callback_data": pressed} if pressed is not None else False
 
-    def taking(self, data: str) -> CallbackData | None:
-        """The press unpacked, when one of the router's handlers takes it."""
+    def taking(
+        self, data: str, unpacked: dict[type[CallbackData], CallbackData | None]
+    ) -> CallbackData | None:
+        """The press unpacked, when one of the router's handlers takes it; `unpacked`: the press
+        as each kind of callback data already read it in this update (several routers take one
+        kind: every feature has its main-menu item)."""
         taken = self.taken.get(data.partition(":")[0])
         if taken is None:
             return None
-        try:
-            pressed = taken.kind.unpack(data)
-        except (TypeError, ValueError):
-            return None  # a forged or outdated press: the fallback answers it
-        return pressed if taken.takes(pressed) else None
+        if taken.kind not in unpacked:
+            try:
+                unpacked[taken.kind] = taken.kind.unpack(data)
+            except (TypeError, ValueError):
+                unpacked[taken.kind] = None  # a forged or outdated press: the fallback answers it
+        pressed = unpacked[taken.kind]
+        return pressed if pressed is not None and taken.takes(pressed) else None
 
 
 def presses_of(router: Router) -> dict[str, Taken] | None:
@@ -130,10 +140,11 @@ class PressDispatcher(Dispatcher):
             if response is not UNHANDLED:
                 return UNHANDLED if response is REJECTED else response
             raw = press.data if isinstance(press, CallbackQuery) else None
+            unpacked: dict[type[CallbackData], CallbackData | None] = data.pop(UNPACKED, {})
             for router in self.sub_routers:
                 gate, extra = self._gate(router), {}
                 if gate is not None:
-                    pressed = gate.taking(raw or "")
+                    pressed = gate.taking(raw or "", unpacked)
                     if pressed is None:
                         continue
                     extra = {"callback_data": pressed}

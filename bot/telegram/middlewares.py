@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.telegram import callbacks as cb
+from bot.telegram.dispatch import UNPACKED
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import crypto
 from storage.cache import attach, caches_of, remember
@@ -57,15 +58,18 @@ def private_person(data: dict[str, Any]) -> TelegramUser | None:
     return telegram_user
 
 
-def answered_instrument(update: Update | None) -> str | None:
-    """The questionnaire a self-check press is about: its draft is read with the user."""
-    data = update.callback_query.data if update is not None and update.callback_query else None
-    if not data or not data.startswith(cb.SelfCheck.__prefix__ + ":"):
+def answered_instrument(update: Update | None, data: dict[str, Any]) -> str | None:
+    """The questionnaire a self-check press is about: its draft is read with the user. The press
+    unpacked here is the one the dispatcher hands on (bot/telegram/dispatch.UNPACKED)."""
+    raw = update.callback_query.data if update is not None and update.callback_query else None
+    if not raw or not raw.startswith(cb.SelfCheck.__prefix__ + ":"):
         return None
     try:
-        return cb.SelfCheck.unpack(data).inst or None
+        pressed: cb.SelfCheck | None = cb.SelfCheck.unpack(raw)
     except (TypeError, ValueError):
-        return None
+        pressed = None
+    data.setdefault(UNPACKED, {})[cb.SelfCheck] = pressed
+    return pressed.inst or None if pressed is not None else None
 
 
 class FirstRead:
@@ -86,7 +90,7 @@ class FirstRead:
         session: AsyncSession = data["session"]
         fsm_key = self.storage.keys.build(context.key) if self.storage else None
         user_index = crypto.active().user_index(person.id)
-        instrument = answered_instrument(event if isinstance(event, Update) else None)
+        instrument = answered_instrument(event if isinstance(event, Update) else None, data)
         found = await users.first_read(self.engine, user_index, fsm_key, instrument)
         caches = caches_of(session)
         remember(session, caches.users, user_index, found.user)
