@@ -22,7 +22,6 @@ chat, so any write to a chat empties it whole, as a bulk statement empties the o
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ from sqlalchemy.orm import (
     UOWTransaction,
     make_transient_to_detached,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import is_sqlite
 from storage.models import ChatSession, FsmRecord, SelfCheckDraft, User
@@ -112,8 +110,13 @@ def column_values(instance: Any) -> tuple | None:
 
 
 def _copied(value: Any) -> Any:
-    """JSON columns are dicts and lists; every other column value is immutable."""
-    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+    """JSON columns are dicts and lists (of JSON values); every other column value is immutable.
+    Copied as JSON: copy.deepcopy's memo and dispatch cost three times as much."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 _COLUMN_KEYS: dict[type, tuple[str, ...]] = {}
@@ -148,8 +151,9 @@ def attach(session: Session, entity: type[Row], values: tuple, generation: int) 
     """The row of these column values as loaded in `session` (changing it flushes only what
     changed); the session's own instance if it has one already (read twice in one update)."""
     instance = inspect(entity).class_manager.new_instance()
-    for column, value in zip(column_keys(entity), values, strict=True):
-        set_committed_value(instance, column, _copied(value))
+    # As the ORM's loading fills a row's instance: its state's dict, no attribute events (a fresh
+    # instance has no history to keep; set_committed_value per column took a third of this).
+    inspect(instance).dict.update(zip(column_keys(entity), map(_copied, values), strict=True))
     make_transient_to_detached(instance)
     present = session.identity_map.get(inspect(instance).key)
     if present is not None:
