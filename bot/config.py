@@ -118,9 +118,11 @@ class TelegramConfig(_Section):
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///data/demeu.db"
     echo: bool = False
-    # PostgreSQL: connections per replica kept open, and opened beyond them at a peak (README).
-    pool_size: int = Field(default=10, ge=1)
-    max_overflow: int = Field(default=20, ge=0)
+    # PostgreSQL: connections per replica kept open, and opened beyond them at a peak (README). None
+    # beyond by default: one opened beyond the pool is closed when given back, so a load above the
+    # pool would open (and the server fork) a connection every few updates (bench/README.md).
+    pool_size: int = Field(default=30, ge=1)
+    max_overflow: int = Field(default=0, ge=0)
 
     @field_validator("url")
     @classmethod
