@@ -110,11 +110,14 @@ _update_ids = itertools.count(1)
 
 
 def callback_payload(user_id: int, data: str, text: str = "·") -> dict[str, Any]:
-    """A button press on a bot message that has text (so handlers can edit it in place), as JSON."""
+    """A button press on a bot message that has text, as JSON: protected from forwarding, as Demeu's
+    screens are, so its handlers edit it in place (they send a new one when the protection differs,
+    bot/telegram/ui.show), as the bare side does."""
     message = {
         "message_id": 7,
         "date": int(_NOW.timestamp()),
         "text": text,
+        "has_protected_content": True,
         "chat": {"id": user_id, "type": "private"},
         "from": {"id": 42, "is_bot": True, "first_name": "Demeu"},
     }
