@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from magic_filter import MagicFilter
 
 from bot.telegram import callbacks as cb
 from bot.telegram.dispatch import PressDispatcher, route_presses_by_prefix
@@ -108,4 +109,27 @@ async def test_a_press_enters_only_the_routers_that_take_it():
         await dispatcher.feed_update(bot, press(data, bot))
         assert entered == routed, data
     assert handled == ["settings Settings", "settings menu Menu", "booking menu Menu", "fallback"]
+    await bot.session.close()
+
+
+async def test_each_rule_of_the_handlers_is_resolved_once_a_press(monkeypatch):
+    """The gate, the router's root filter and the handler's filter all ask a handler's rule (the
+    settings menu's `item == settings`): the press's answer is kept for the update."""
+    resolved: list[int] = []
+    resolve = MagicFilter.resolve
+
+    def counting(rule, value):
+        resolved.append(id(rule))
+        return resolve(rule, value)
+
+    monkeypatch.setattr(MagicFilter, "resolve", counting)
+    handled: list[str] = []
+    dispatcher = PressDispatcher()
+    dispatcher.include_routers(*routers(handled))
+    bot = Bot("42:TEST")
+    for data in (cb.Menu(item=cb.Section.SETTINGS).pack(), cb.Menu(item=cb.Section.BOOK).pack()):
+        resolved.clear()
+        await dispatcher.feed_update(bot, press(data, bot))
+        assert resolved and len(resolved) == len(set(resolved)), data
+    assert handled == ["settings menu Menu", "booking menu Menu"]
     await bot.session.close()

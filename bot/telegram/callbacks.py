@@ -14,18 +14,34 @@ from aiogram.types import CallbackQuery
 from magic_filter import MagicFilter
 from pydantic import ConfigDict
 
+# The update's data: which rules of handlers' filters the press met, by rule (each is asked by the
+# dispatcher's gate, the router's root filter and its handler's filter: resolved once).
+RULES = "press_rules"
+
+
+def meets(rule: MagicFilter, pressed: CallbackData, met: dict[int, bool] | None) -> bool:
+    """Whether the press meets a handler's rule, resolved once per update when `met` is given."""
+    if met is None:
+        return bool(rule.resolve(pressed))
+    if id(rule) not in met:  # the rules live as long as their handlers: an id names one
+        met[id(rule)] = bool(rule.resolve(pressed))
+    return met[id(rule)]
+
 
 class Pressed(CallbackQueryFilter):
     """aiogram's filter of a press, reading the callback data the router already unpacked."""
 
     async def __call__(  # aiogram injects what the router found
-        self, query: CallbackQuery, callback_data: CallbackData | None = None
+        self,
+        query: CallbackQuery,
+        callback_data: CallbackData | None = None,
+        press_rules: dict[int, bool] | None = None,
     ) -> Literal[False] | dict[str, Any]:
         if callback_data is None:
             return await super().__call__(query)  # a router that does not unpack (tests build some)
         if not isinstance(callback_data, self.callback_data):
             return False  # the router unpacked another kind of press
-        if self.rule is None or self.rule.resolve(callback_data):
+        if self.rule is None or meets(self.rule, callback_data, press_rules):
             return {"callback_data": callback_data}
         return False
 

@@ -18,6 +18,8 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import CallbackQuery, TelegramObject
 from magic_filter import MagicFilter
 
+from bot.telegram.callbacks import RULES, meets
+
 # The update's data: the press as each kind of callback data has read it so far (an outer
 # middleware that needed it first, the routers' gates after), so it is unpacked once.
 UNPACKED = "unpacked_press"
@@ -34,8 +36,8 @@ class Taken:
     def add(self, rules: list[MagicFilter] | None) -> None:
         self.rules = None if rules is None or self.rules is None else self.rules + rules
 
-    def takes(self, data: CallbackData) -> bool:
-        return self.rules is None or any(rule.resolve(data) for rule in self.rules)
+    def takes(self, data: CallbackData, met: dict[int, bool] | None) -> bool:
+        return self.rules is None or any(meets(rule, data, met) for rule in self.rules)
 
 
 class Prefixed(Filter):
@@ -46,23 +48,29 @@ class Prefixed(Filter):
         self.taken = taken
 
     async def __call__(
-        self, query: CallbackQuery, callback_data: CallbackData | None = None
+        self,
+        query: CallbackQuery,
+        callback_data: CallbackData | None = None,
+        press_rules: dict[int, bool] | None = None,
     ) -> bool | dict[str, Any]:
         data = query.data or ""
         taken = self.taken.get(data.partition(":")[0])
         if taken is None:
             return False
-        if isinstance(callback_data, taken.kind):
-            return taken.takes(callback_data)  # unpacked already: by the dispatcher or a parent router
-        pressed = self.taking(data, {})
+        if isinstance(callback_data, taken.kind):  # unpacked already: by the dispatcher or a parent router
+            return taken.takes(callback_data, press_rules)
+        pressed = self.taking(data, {}, press_rules)
         return {"callback_data": pressed} if pressed is not None else False
 
     def taking(
-        self, data: str, unpacked: dict[type[CallbackData], CallbackData | None]
+        self,
+        data: str,
+        unpacked: dict[type[CallbackData], CallbackData | None],
+        met: dict[int, bool] | None = None,
     ) -> CallbackData | None:
         """The press unpacked, when one of the router's handlers takes it; `unpacked`: the press
         as each kind of callback data already read it in this update (several routers take one
-        kind: every feature has its main-menu item)."""
+        kind: every feature has its main-menu item); `met`: the handlers' rules it met so far."""
         taken = self.taken.get(data.partition(":")[0])
         if taken is None:
             return None
@@ -72,7 +80,7 @@ class Prefixed(Filter):
             except (TypeError, ValueError):
                 unpacked[taken.kind] = None  # a forged or outdated press: the fallback answers it
         pressed = unpacked[taken.kind]
-        return pressed if pressed is not None and taken.takes(pressed) else None
+        return pressed if pressed is not None and taken.takes(pressed, met) else None
 
 
 def presses_of(router: Router) -> dict[str, Taken] | None:
@@ -141,10 +149,11 @@ class PressDispatcher(Dispatcher):
                 return UNHANDLED if response is REJECTED else response
             raw = press.data if isinstance(press, CallbackQuery) else None
             unpacked: dict[type[CallbackData], CallbackData | None] = data.pop(UNPACKED, {})
+            met = data.setdefault(RULES, {})  # for the routers' root filters and handlers' filters too
             for router in self.sub_routers:
                 gate, extra = self._gate(router), {}
                 if gate is not None:
-                    pressed = gate.taking(raw or "", unpacked)
+                    pressed = gate.taking(raw or "", unpacked, met)
                     if pressed is None:
                         continue
                     extra = {"callback_data": pressed}
