@@ -1,8 +1,8 @@
 """An update's commit (storage/commit.py): one changed row is its one UPDATE (on PostgreSQL outside
 a transaction), sealed and with its `onupdate` columns as the ORM would write them; any more work
 (a tally counted at commit) is one transaction; nothing changed, nothing sent; a driver failure
-leaves the row to the ORM's flush, so nothing is lost; on SQLite the row caches keep what was
-written, unless another update changed the row meanwhile."""
+leaves the row to the ORM's flush, so nothing is lost. On SQLite, with its row caches:
+tests/test_row_cache.py."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from bot.content.regions import regions
 from bot.services import tallies
 from storage import db
-from storage.cache import RowCaches, attach, column_values
+from storage.cache import attach, column_values
 from storage.commit import commit_update, single_writer
-from storage.models import SelfCheckDraft, User
+from storage.models import SelfCheckDraft
 from storage.repo import selfcheck, users
 from tests.conftest import POSTGRES_URL, fresh_postgres
 
@@ -60,6 +60,13 @@ async def engine(migrated_templates):
         await engine.dispose()
 
 
+@pytest.fixture
+async def drafted(engine):
+    """Sessions of a fresh PostgreSQL database with a teacher's questionnaire begun, and its id."""
+    sessions = db.session_factory(engine)
+    return sessions, await a_draft(sessions)
+
+
 async def a_draft(sessions) -> int:
     async with sessions() as session:
         user = await users.create(session, TEACHER, "kk")
@@ -79,9 +86,8 @@ async def answer(sessions, session, draft_id: int, item: str, value: int) -> Sel
 
 
 @on_postgres
-async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, monkeypatch):
-    sessions = db.session_factory(engine)
-    draft_id = await a_draft(sessions)
+async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, drafted, monkeypatch):
+    sessions, draft_id = drafted
     async with sessions() as session:
         before = (await session.get(SelfCheckDraft, draft_id)).updated_at
     async with sessions() as session:
@@ -100,10 +106,9 @@ async def test_one_changed_row_is_its_one_update_outside_a_transaction(engine, m
 
 
 @on_postgres
-async def test_work_done_at_commit_makes_it_one_transaction(engine, monkeypatch):
+async def test_work_done_at_commit_makes_it_one_transaction(engine, drafted, monkeypatch):
     """A count taken at commit reads and writes its tally under a lock: it cannot go alone."""
-    sessions = db.session_factory(engine)
-    draft_id = await a_draft(sessions)
+    sessions, draft_id = drafted
     region = next(iter(regions()))
     async with sessions() as session:
         await answer(sessions, session, draft_id, "q1", 0)
@@ -118,9 +123,8 @@ async def test_work_done_at_commit_makes_it_one_transaction(engine, monkeypatch)
 
 
 @on_postgres
-async def test_nothing_changed_sends_nothing(engine, monkeypatch):
-    sessions = db.session_factory(engine)
-    draft_id = await a_draft(sessions)
+async def test_nothing_changed_sends_nothing(engine, drafted, monkeypatch):
+    sessions, draft_id = drafted
     async with sessions() as session:
         await answer(sessions, session, draft_id, "q1", 2)
         await session.commit()
@@ -133,9 +137,8 @@ async def test_nothing_changed_sends_nothing(engine, monkeypatch):
 
 
 @on_postgres
-async def test_a_driver_failure_leaves_the_row_to_the_orm(engine, monkeypatch):
-    sessions = db.session_factory(engine)
-    draft_id = await a_draft(sessions)
+async def test_a_driver_failure_leaves_the_row_to_the_orm(engine, drafted, monkeypatch):
+    sessions, draft_id = drafted
     async with sessions() as session:
         await answer(sessions, session, draft_id, "q1", 5)
         wire = Wire(monkeypatch, fail=True)
@@ -145,62 +148,3 @@ async def test_a_driver_failure_leaves_the_row_to_the_orm(engine, monkeypatch):
     async with sessions() as session:
         stored = await session.scalar(select(SelfCheckDraft).where(SelfCheckDraft.id == draft_id))
         assert (stored.position, selfcheck.answers(stored)) == (1, {"q1": 5})
-
-
-@pytest.fixture
-async def cached(sqlite_url):
-    """Sessions as the app makes them on SQLite: with the row caches."""
-    engine = db.create_engine(sqlite_url)
-    await db.upgrade(engine)
-    caches = RowCaches.for_database(sqlite_url)
-    yield engine, db.session_factory(engine, caches.session_class()), caches
-    await engine.dispose()
-
-
-def statements_of(engine) -> list[str]:
-    """What goes through SQLAlchemy from now on (a row written alone does not)."""
-    sent: list[str] = []
-    event.listen(
-        engine.sync_engine,
-        "before_cursor_execute",
-        lambda _connection, _cursor, statement, *_: sent.append(statement.split()[0]),
-    )
-    return sent
-
-
-async def test_on_sqlite_the_row_written_alone_is_what_the_cache_serves_next(cached):
-    engine, sessions, caches = cached
-    async with sessions.begin() as session:
-        teacher = await users.create(session, TEACHER, "kk")
-        await selfcheck.start(session, teacher.id, "who5")
-    through_sqlalchemy = statements_of(engine)
-    for position in range(3):  # each answer a press: its draft from the cache, its row written alone
-        async with sessions() as session:
-            draft = await selfcheck.draft(session, teacher.id, "who5")
-            assert draft.position == position
-            selfcheck.record_answer(draft, f"q{position + 1}", position, position + 1)
-            await commit_update(session, single_writer(engine))
-    assert through_sqlalchemy == [], "read from the cache, written by the driver itself"
-    async with db.session_factory(engine)() as uncached:
-        stored = await uncached.get(SelfCheckDraft, draft.id)
-        assert (stored.position, selfcheck.answers(stored)) == (3, {"q1": 0, "q2": 1, "q3": 2})
-    assert len(caches.drafts) == 1
-
-
-async def test_on_sqlite_a_row_changed_by_another_update_meanwhile_is_not_cached(cached):
-    """A psychologist's press is in flight while a coordinator deactivates them: the row the press
-    writes alone (its language) must not bring the old role back into the cache."""
-    engine, sessions, _caches = cached
-    async with sessions.begin() as session:
-        (await users.create(session, TEACHER, "kk")).role = "psychologist"
-    async with sessions() as own:
-        me = await users.by_telegram_id(own, TEACHER)
-        async with sessions.begin() as coordinator:
-            (await coordinator.get(User, me.id)).role = "psychologist_off"
-        await own.commit()  # the read's transaction; the press's change is still to come
-        me = await users.by_telegram_id(own, TEACHER)
-        me.language = "ru"
-        await commit_update(own, single_writer(engine))
-    async with sessions() as session:
-        user = await users.by_telegram_id(session, TEACHER)
-        assert (user.role, user.language) == ("psychologist_off", "ru")

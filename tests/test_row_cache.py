@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from bot.telegram.fsm import DatabaseStorage, UpdateSession, update_session
 from storage import db
 from storage.cache import MISSING, RowCache, RowCaches
+from storage.commit import commit_update, single_writer
 from storage.models import FsmRecord, User
 from storage.repo import selfcheck, users
 from tests.conftest import POSTGRES_URL
@@ -182,10 +183,11 @@ async def test_a_change_by_another_update_meanwhile_is_not_overwritten_in_the_ca
     assert (user.role, user.language) == ("psychologist_off", "ru")
 
 
-async def test_a_row_read_again_after_another_updates_change_is_cached_as_changed(app_sessions):
+@pytest.mark.parametrize("alone", [False, True], ids=["flushed", "written alone"])
+async def test_a_row_read_again_after_another_updates_change_is_cached_as_changed(app_sessions, alone):
     """The update's session still holds the row as it first read it when it reads it again: what
     is cached is the row as read, not that older instance (a deactivated psychologist stays
-    deactivated)."""
+    deactivated), whether the press's own change is flushed by the ORM or written alone."""
     sessions, _caches = app_sessions
     async with sessions.begin() as session:
         (await users.create(session, TEACHER, "kk")).role = "psychologist"
@@ -196,9 +198,36 @@ async def test_a_row_read_again_after_another_updates_change_is_cached_as_change
         await own.commit()
         assert (await users.by_telegram_id(own, TEACHER)).role == "psychologist_off"
         me.language = "ru"
-        await own.commit()
+        await (commit_update(own, single_writer(sessions.kw["bind"])) if alone else own.commit())
     user = await current(sessions)
     assert (user.role, user.language) == ("psychologist_off", "ru")
+
+
+async def test_a_row_written_alone_is_what_the_cache_serves_next(app_sessions):
+    """An answer's one changed row, written by the driver itself (storage/commit.py): the cache
+    then holds it as committed, so the next answer reads nothing."""
+    sessions, caches = app_sessions
+    engine = sessions.kw["bind"]
+    async with sessions.begin() as session:
+        teacher = await users.create(session, TEACHER, "kk")
+        await selfcheck.start(session, teacher.id, "who5")
+    through_sqlalchemy: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: through_sqlalchemy.append(statement.split()[0]),
+    )
+    for position in range(3):
+        async with sessions() as session:
+            draft = await selfcheck.draft(session, teacher.id, "who5")
+            assert draft.position == position
+            selfcheck.record_answer(draft, f"q{position + 1}", position, position + 1)
+            await commit_update(session, single_writer(engine))
+    assert through_sqlalchemy == [], "read from the cache, written by the driver itself"
+    async with db.session_factory(engine)() as uncached:
+        stored = await uncached.get(type(draft), draft.id)
+        assert (stored.position, selfcheck.answers(stored)) == (3, {"q1": 0, "q2": 1, "q3": 2})
+    assert len(caches.drafts) == 1
 
 
 async def test_a_failed_update_leaves_nothing_of_its_own_in_the_cache(app_sessions):
