@@ -46,6 +46,7 @@ class BookResult:
     status: BookStatus
     booking: Booking | None = None
     previous: Slot | None = None
+    first: bool = False  # the teacher's first session with this psychologist
 
     @property
     def ok(self) -> bool:
@@ -180,15 +181,15 @@ class Bookings:
         upcoming ones) are checked by the insert itself; only a refusal looks for why, in the
         order the teacher is told: the day's limit, the slot gone, too many upcoming, taken."""
         slot = await self._bookable(session, slot_id, now)
-        booking = None
+        held = None
         if slot is not None:
             draft = Booking(note=note or None)
             prepare_booking(draft)
-            booking = await repo.hold(session, draft, slot, teacher, self._limits(now, limits))
-        if booking is None:
+            held = await repo.hold(session, draft, slot, teacher, self._limits(now, limits))
+        if held is None:
             return await self._refused(session, teacher, slot, now, limits)
-        await self._publish(session, booking, BookingChange.BOOKED)
-        return BookResult(BookStatus.OK, booking)
+        await self._publish(session, held.booking, BookingChange.BOOKED)
+        return BookResult(BookStatus.OK, held.booking, first=held.first)
 
     def _limits(self, now: datetime, limits: LimitsConfig | None) -> repo.Limits:
         per_day = limits.bookings_per_day if limits is not None else None
@@ -222,12 +223,12 @@ class Bookings:
             return BookResult(BookStatus.GONE)
         draft = Booking(note=booking.note, previous_id=booking.id)
         prepare_booking(draft, booking)  # a new room; the calendar event is the same, updated
-        new = await repo.hold(session, draft, slot, booking.teacher)
-        if new is None:
+        held = await repo.hold(session, draft, slot, booking.teacher)
+        if held is None:
             return await self._lost(session, slot.id)
         await repo.release(session, booking, MOVED)
-        await self._publish(session, new, BookingChange.RESCHEDULED)
-        return BookResult(BookStatus.OK, new, booking.slot)
+        await self._publish(session, held.booking, BookingChange.RESCHEDULED)
+        return BookResult(BookStatus.OK, held.booking, booking.slot, held.first)
 
     async def move(
         self, session: AsyncSession, teacher: User, booking_id: int, slot_id: int, now: datetime

@@ -13,9 +13,10 @@ with 100,000 pending reminders costs one indexed query (bench/bench_reminders.py
 Exactly once, step by step:
 1. claim: one conditional UPDATE (SKIP LOCKED on PostgreSQL) gives due rows to this worker for a
    lease (`lease_seconds`), committed at once. Two replicas never claim the same row.
-2. send: in one transaction per reminder the row is re-read FOR UPDATE (PostgreSQL) and must
-   still be pending and ours, the text is rendered in the recipient's language, the message sent
-   through bot.delivery, and the row marked sent in that same transaction, which then commits.
+2. send: in one transaction per chunk (up to `concurrency` reminders, of distinct users) the
+   rows are re-read FOR UPDATE (PostgreSQL) and must still be pending and ours, the texts are
+   rendered in the recipients' languages, the messages sent side by side through bot.delivery,
+   and the rows marked sent in that same transaction, which then commits.
    A cancel or reschedule committed before step 2 is seen and nothing is sent; one arriving
    during the send waits for the row lock and then finds it sent. (SQLite has no row locks: there
    the re-check and the send are milliseconds apart, and that is the only gap.)
@@ -68,6 +69,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -78,7 +80,7 @@ from bot.telegram.delivery import Outcome, Policy
 from bot.telegram.keyboards import nav_row
 from storage.models import Reminder, User
 from storage.models.base import utcnow
-from storage.models.reminders import CANCELLED, DEAD
+from storage.models.reminders import CANCELLED, DEAD, SENT
 from storage.repo import reminders as repo
 
 log = logging.getLogger("demeu.reminders")
@@ -166,7 +168,6 @@ class ReminderWorker:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._closing = False
-        self._semaphore = asyncio.Semaphore(config.concurrency)
         self._plans: list[Plan] = []
         self._retries: set[datetime] = set()  # when reminders this worker released become free
         self._jobs: set[asyncio.Task[Any]] = set()
@@ -322,86 +323,146 @@ class ReminderWorker:
 
     async def _drain(self) -> None:
         self._planned = None
+        upcoming: datetime | None = None
         while not self._closing:
             async with self.sessions() as session:
-                claimed = await repo.claim_due(
-                    session, self.clock(), self.name, self.config.batch, self.lease
-                )
+                claim = await repo.claim(session, self.clock(), self.name, self.config.batch, self.lease)
+                if not claim.full:
+                    # The next wake-up, read in the claim's transaction: what this round gives back
+                    # is remembered (`_retries`), and what is written meanwhile wakes the worker itself.
+                    upcoming = await repo.next_due(session, self.clock())
                 await session.commit()
-            by_user: dict[int | None, list[Reminder]] = {}
-            for reminder in claimed:
-                by_user.setdefault(repo.recipient(reminder), []).append(reminder)
-            # One user's reminders in order (Telegram allows about one message a second per chat,
-            # and after a "blocked" the rest are skipped, not tried); users side by side.
-            await asyncio.gather(*(self._process_user(group) for group in by_user.values()))
-            if len(claimed) < self.config.batch:
+            await self._deliver_all(claim.reminders)
+            if not claim.full:
                 break
-        async with self.sessions() as session:
-            upcoming = await repo.next_due(session, self.clock())
         now = self.clock()
         self._retries = {when for when in self._retries if when > now}
         candidates = [when for when in (upcoming, min(self._retries, default=None)) if when is not None]
         if candidates:
             self.wake_at(min(candidates))
 
-    # --- one reminder ----------------------------------------------------------------------------------------
+    # --- delivering --------------------------------------------------------------------------------------
 
-    async def _process_user(self, group: list[Reminder]) -> None:
-        async with self._semaphore:
-            for number, claimed in enumerate(group):
-                try:
-                    retry_at = await self._deliver(claimed)
-                except Exception:
-                    log.exception("reminder #%s failed", claimed.id)
-                    retry_at = await self._retry_later(claimed.id, claimed.attempts, "Exception")
+    async def _deliver_all(self, claimed: list[Reminder]) -> None:
+        """One user's reminders in order (Telegram allows about one message a second per chat,
+        and after a "blocked" the rest are skipped, not tried); users side by side: the first
+        reminder of every user, then the second, each in transactions of `concurrency` reminders."""
+        by_user: dict[int | None, list[Reminder]] = {}
+        for reminder in claimed:
+            by_user.setdefault(repo.recipient(reminder), []).append(reminder)
+        queues = list(by_user.values())
+        size = self.config.concurrency
+        while queues and not self._closing:
+            wave = [queue[0] for queue in queues]
+            retries: dict[int, datetime] = {}
+            for start in range(0, len(wave), size):
+                retries.update(await self._deliver_chunk(wave[start : start + size]))
+            held, rest = [], []
+            for queue in queues:
+                retry_at = retries.get(queue[0].id)
                 if retry_at is not None:  # the rest wait for it: a user reads them in order
-                    await self._hold(group[number + 1 :], retry_at)
-                    return
+                    held.append((queue[1:], retry_at))
+                elif len(queue) > 1:
+                    rest.append(queue[1:])
+            await self._hold(held)
+            queues = rest
 
-    async def _hold(self, rest: list[Reminder], until: datetime) -> None:
-        """Give back the user's later reminders of this round, untried (their try is not counted)."""
-        if not rest:
+    async def _hold(self, held: list[tuple[list[Reminder], datetime]]) -> None:
+        """Give back users' later reminders of this round, untried (their try is not counted)."""
+        if not any(rest for rest, _until in held):
             return
         async with self.sessions() as session:
-            for reminder in rest:
-                await repo.release(session, reminder.id, self.name, until, "held", refund=True)
+            for rest, until in held:
+                for reminder in rest:
+                    await repo.release(session, reminder.id, self.name, until, "held", refund=True)
             await session.commit()
 
-    async def _deliver(self, reminder: Reminder) -> datetime | None:
-        """Send one claimed reminder; when it was given back for a later try, that time."""
-        retry_at: datetime | None = None
-        async with self.sessions() as session:
-            if not await repo.lock_claimed(session, reminder.id, self.name):
-                return None  # cancelled or moved since the claim
-            recipient = repo.recipient(reminder)
-            user = await session.get(User, recipient) if recipient is not None else None
-            rendered = await self._render(session, reminder, user)
-            if rendered is None or user is None:
-                await session.commit()
-                return None
-            async with asyncio.timeout(self.lease.total_seconds() * 0.8):
-                # No `sessions`: on BLOCKED we record it below, in this transaction holding the row lock.
-                result = await self._send(user, rendered)
-            if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
-                log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
-            else:
-                log.info(
-                    "reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome
-                )
-            if result.outcome is Outcome.SENT:
-                await repo.mark_sent(session, reminder.id, self.name)
-            elif result.outcome is Outcome.BLOCKED:
-                await repo.finish(session, reminder.id, self.name, DEAD, "blocked")
-                await record_blocked(session, user.id)
-            elif result.outcome is Outcome.REJECTED or reminder.attempts >= self.config.max_attempts:
-                await repo.finish(session, reminder.id, self.name, DEAD, result.error)
-            else:
-                retry_at = self._retry_time(reminder.attempts, result)
-                await repo.release(session, reminder.id, self.name, retry_at, result.error or "")
-            await session.commit()
-        if retry_at is not None:
+    async def _deliver_chunk(self, chunk: list[Reminder]) -> dict[int, datetime]:
+        """Send claimed reminders of distinct users; those given back for a later try, with when."""
+        try:
+            retries = await self._deliver_together(chunk)
+        except Exception:  # the database failed the transaction: nothing of it was recorded
+            log.exception("reminders %s failed", ", ".join(f"#{reminder.id}" for reminder in chunk))
+            retries = {}
+            for reminder in chunk:
+                retry_at = await self._retry_later(reminder.id, reminder.attempts, "Exception")
+                if retry_at is not None:
+                    retries[reminder.id] = retry_at
+            return retries
+        for retry_at in retries.values():
             self._retry_at(retry_at)
-        return retry_at
+        return retries
+
+    async def _deliver_together(self, chunk: list[Reminder]) -> dict[int, datetime]:
+        """In one transaction: the claims re-checked (the rows locked on PostgreSQL), the messages
+        rendered, sent side by side and each recorded; those given back for a later try, with when.
+        A failure of one reminder (a renderer's bug, a send timing out) gives it back alone; a
+        failure of the database fails the chunk before anything is sent, or unrecorded after."""
+        retries: dict[int, datetime] = {}
+        async with self.sessions() as session:
+            held = await repo.lock_claimed(session, [reminder.id for reminder in chunk], self.name)
+            ready: list[tuple[Reminder, User, Rendered]] = []
+            failed: list[tuple[Reminder, str]] = []
+            for reminder in chunk:
+                if reminder.id not in held:
+                    continue  # cancelled or moved since the claim
+                user = held[reminder.id]
+                recipient = repo.recipient(reminder)
+                if user is None and recipient is not None and reminder.kind == repo.SEALED:
+                    user = await session.get(User, recipient)
+                try:
+                    rendered = await self._render(session, reminder, user)
+                except SQLAlchemyError:
+                    raise
+                except Exception:
+                    log.exception("reminder #%s failed", reminder.id)
+                    failed.append((reminder, "Exception"))
+                    continue
+                if rendered is not None and user is not None:
+                    ready.append((reminder, user, rendered))
+            # No `sessions` in the sends: on BLOCKED it is recorded below, in this transaction holding the row lock.
+            results = await asyncio.gather(
+                *(self._send_within_lease(user, rendered) for _reminder, user, rendered in ready),
+                return_exceptions=True,
+            )
+            sent = []
+            for (reminder, user, _rendered), result in zip(ready, results, strict=True):
+                if isinstance(result, BaseException):
+                    if not isinstance(result, Exception):
+                        raise result
+                    log.error("reminder #%s failed: %r", reminder.id, result)
+                    failed.append((reminder, type(result).__name__))
+                    continue
+                self._log(reminder, user, result)
+                if result.outcome is Outcome.SENT:
+                    sent.append(reminder.id)
+                elif result.outcome is Outcome.BLOCKED:
+                    await repo.finish(session, reminder.id, self.name, DEAD, "blocked")
+                    await record_blocked(session, user.id)
+                elif result.outcome is Outcome.REJECTED or reminder.attempts >= self.config.max_attempts:
+                    await repo.finish(session, reminder.id, self.name, DEAD, result.error)
+                else:
+                    retries[reminder.id] = self._retry_time(reminder.attempts, result)
+                    await repo.release(
+                        session, reminder.id, self.name, retries[reminder.id], result.error or ""
+                    )
+            await repo.finish_all(session, sent, self.name, SENT)
+            for reminder, error in failed:
+                retry_at = await self._give_back(session, reminder.id, reminder.attempts, error)
+                if retry_at is not None:
+                    retries[reminder.id] = retry_at
+            await session.commit()
+        return retries
+
+    def _log(self, reminder: Reminder, user: User, result: delivery.Result) -> None:
+        if reminder.kind == repo.SEALED:  # nobody named next to it, not even in the log
+            log.info("reminder #%s sealed: %s", reminder.id, result.outcome)
+        else:
+            log.info("reminder #%s %s for %s: %s", reminder.id, reminder.kind, user.pseudonym, result.outcome)
+
+    async def _send_within_lease(self, user: User, rendered: Rendered) -> delivery.Result:
+        async with asyncio.timeout(self.lease.total_seconds() * 0.8):
+            return await self._send(user, rendered)
 
     async def _send(self, user: User, rendered: Rendered) -> delivery.Result:
         protect = Default("protect_content") if rendered.protect_content is None else rendered.protect_content
@@ -456,15 +517,22 @@ class ReminderWorker:
         self._retries.add(when)
         self.wake_at(when)
 
+    async def _give_back(
+        self, session: AsyncSession, reminder_id: int, attempts: int, error: str
+    ) -> datetime | None:
+        """A failed try: the reminder released for a later one (when), or dead after `max_attempts`."""
+        if attempts >= self.config.max_attempts:
+            await repo.finish(session, reminder_id, self.name, DEAD, error)
+            return None
+        retry_at = self._retry_time(attempts)
+        await repo.release(session, reminder_id, self.name, retry_at, error)
+        return retry_at
+
     async def _retry_later(self, reminder_id: int, attempts: int, error: str) -> datetime | None:
         retry_at = None
         try:
             async with self.sessions() as session:
-                if attempts >= self.config.max_attempts:
-                    await repo.finish(session, reminder_id, self.name, DEAD, error)
-                else:
-                    retry_at = self._retry_time(attempts)
-                    await repo.release(session, reminder_id, self.name, retry_at, error)
+                retry_at = await self._give_back(session, reminder_id, attempts, error)
                 await session.commit()
             if retry_at is not None:
                 self._retry_at(retry_at)

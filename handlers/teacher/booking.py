@@ -32,11 +32,10 @@ from bot.telegram.i18n import plural
 from bot.telegram.keyboards import KeyboardBuilder, button, urgent_row, with_nav
 from bot.telegram.ui import show, too_long
 from bot.views import booking as common
-from storage.models import Booking, Slot, User
+from storage.models import Slot, User
 from storage.models.base import utcnow
 from storage.models.booking import FORMATS, LANGUAGES, NOTE_LIMIT
 from storage.repo import booking as repo
-from storage.repo import practice as practice_repo
 
 Bk = cb.Book
 Action = cb.BookAction
@@ -251,13 +250,15 @@ async def taken_now(
 
 
 async def booked(
-    query: CallbackQuery, session: AsyncSession, booking: Booking, settings: Settings, user: User, moved: bool
+    query: CallbackQuery, session: AsyncSession, result: BookResult, settings: Settings, user: User
 ) -> None:
     """The summary. The psychologist's notice and the teacher's .ics were written with the booking
     (bot/workers/notices.py) and go out once this commit is done."""
     await session.commit()  # the teacher hears "booked" only once it is
+    booking, moved = result.booking, result.previous is not None
+    assert booking is not None
     builder = KeyboardBuilder()
-    if not moved and await practice_repo.first_with(session, booking):  # optional, before the first
+    if not moved and result.first:  # the intake: optional, before the first session
         builder.button(
             text=_("practice-intake-button"), callback_data=cb.Intake(a=cb.IntakeAction.START, id=booking.id)
         )
@@ -467,7 +468,7 @@ async def book(
         result = BookResult(BookStatus.DAILY)
     if result.booking is not None:
         await state.clear()
-        await booked(query, session, result.booking, settings, user, moved=result.previous is not None)
+        await booked(query, session, result, settings, user)
     else:
         await refused(query, callback_answer, session, bookings, callback_data, user, settings, result)
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer, joinedload, make_transient_to_detached
+from sqlalchemy.orm import aliased, defer, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
@@ -374,18 +374,41 @@ def _hold_statement(dialect: str, active: bool, daily: bool) -> Any:
             Booking.teacher_id == teacher, Booking.created_at >= bindparam("since")
         )
         conditions.append(made.correlate(None).scalar_subquery() < bindparam("per_day"))
+    # Returned with the id: whether it is the teacher's first session with the psychologist (the
+    # summary offers the intake then), so the screen needs no statement of its own.
+    earlier, earlier_slot = aliased(Booking), aliased(Slot)
+    before = (
+        exists()
+        .where(
+            earlier.slot_id == earlier_slot.id,
+            earlier.teacher_id == teacher,
+            earlier_slot.psychologist_id == bindparam("psychologist_id"),
+            earlier.holds.is_(True),
+            earlier_slot.starts_at < bindparam("starts_at"),
+        )
+        .correlate(None)
+    )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         insert(table)
         .from_select(list(_WRITTEN), row.where(*conditions))
         .on_conflict_do_nothing(index_elements=[table.c.slot_id], index_where=text("holds"))
-        .returning(table.c.id)
+        # In a SELECT of its own: SQLite's RETURNING would name the subquery's columns unqualified.
+        .returning(table.c.id, select(~before).scalar_subquery())
     )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A booking just written; `first`: the teacher's first session with its psychologist."""
+
+    booking: Booking
+    first: bool
 
 
 async def hold(
     session: AsyncSession, draft: Booking, slot: Slot, teacher: User, limits: Limits | None = None
-) -> Booking | None:
+) -> Held | None:
     """The `draft` (its note, previous booking, room and calendar identity) written as a new
     booking holding the slot, or None when the slot is held, removed or its psychologist
     unpublished meanwhile, or the teacher is at one of `limits`.
@@ -394,7 +417,7 @@ async def hold(
     slot free (one SQLite writer at a time); on PostgreSQL it first takes a shared lock on the slot
     and the profile, which removing the slot or deactivating the psychologist take exclusively
     (`lock_slot`, `lock_profile`): whoever comes second sees what the first committed. The
-    booking returned is what was written, with `slot` and `teacher` (no read after the insert).
+    booking held is what was written, with `slot` and `teacher` (no read after the insert).
     """
     await lock_rows(session, _share_lock(), {"slot_id": slot.id})
     now = utcnow()
@@ -417,17 +440,18 @@ async def hold(
         "created_at": now,
         "updated_at": now,
     }
-    params = dict(values)
+    params = {**values, "psychologist_id": slot.psychologist_id, "starts_at": slot.starts_at}
     if limits is not None:
         params.update(
             now=limits.now, max_active=limits.max_active, since=limits.since, per_day=limits.per_day
         )
     daily = limits is not None and limits.per_day is not None
     statement = _hold_statement(dialect_of(session), limits is not None, daily)
-    booking_id = await session.scalar(statement, params)
-    if booking_id is None:
+    written = (await session.execute(statement, params)).first()
+    if written is None:
         return None
-    return _written(session, {**values, "id": booking_id}, slot, teacher)
+    booking_id, first = written
+    return Held(_written(session, {**values, "id": booking_id}, slot, teacher), bool(first))
 
 
 def _written(session: AsyncSession, values: dict[str, Any], slot: Slot, teacher: User) -> Booking:
@@ -533,9 +557,23 @@ def _noticed() -> Select[Booking]:
     )
 
 
+NOTICED = "noticed_bookings"  # Session.info: (the transaction, the bookings its notices read)
+
+
 async def noticed_booking(session: AsyncSession, booking_id: int) -> Booking | None:
-    """The booking with what a notice about it shows (`_noticed`)."""
-    return await session.scalar(_noticed(), {"booking_id": booking_id})
+    """The booking with what a notice about it shows (`_noticed`), read once per transaction: the
+    notices of one change (the psychologist's and the teacher's .ics) go out in one. Reading it
+    again would give the same: the session keeps the instance it loaded first."""
+    read: tuple[Any, dict[int, Booking | None]] | None = session.info.get(NOTICED)
+    transaction = session.sync_session.get_transaction()
+    if read is not None and transaction is not None and read[0] is transaction and booking_id in read[1]:
+        return read[1][booking_id]
+    booking = await session.scalar(_noticed(), {"booking_id": booking_id})
+    transaction = session.sync_session.get_transaction()
+    if read is None or read[0] is not transaction:
+        read = session.info[NOTICED] = (transaction, {})
+    read[1][booking_id] = booking
+    return booking
 
 
 # --- demo data -------------------------------------------------------------------------------------------

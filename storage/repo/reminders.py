@@ -22,6 +22,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -34,7 +35,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from storage import crypto
 from storage.db import changed, dialect_of
-from storage.models import GroupSeat, GroupSession
+from storage.models import GroupSeat, GroupSession, User
 from storage.models.base import utcnow
 from storage.models.reminders import CANCELLED, DEAD, MISSED, PENDING, SENT, Reminder
 
@@ -206,70 +207,78 @@ def _locked_ids(condition: Any, limit: Any = None) -> Any:
 
 
 @functools.cache
-def _claim() -> tuple[Update, Update]:
-    """The two statements of a claim (bound: "now", "worker", "until", "limit"), built once: every
-    commit that schedules a reminder wakes the worker for a round."""
+def _claim() -> Update:
+    """The claim (bound: "now", "worker", "until", "limit"), built once: every commit that
+    schedules a reminder wakes the worker for a round. One statement takes the due rows and, among
+    them, records those whose `expires_at` passed unsent as missed (a "session in one hour"
+    message is worse than none once the session has begun): the rows it returns are both."""
     now: BindParameter[datetime] = bindparam("now")
     # Only due rows are looked at (the (status, due_at) index), so a start with many future
     # reminders reads none of them.
-    expired = and_(
-        Reminder.status == PENDING, Reminder.due_at <= now, Reminder.expires_at <= now, _claim_free(now)
-    )
-    missed = (
-        update(Reminder)
-        .where(Reminder.id.in_(_locked_ids(expired)), expired)
-        .values(status=MISSED, claimed_by=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    due = and_(
-        Reminder.status == PENDING,
-        Reminder.due_at <= now,
-        _claim_free(now),
-        or_(Reminder.expires_at.is_(None), Reminder.expires_at > now),
-    )
+    due = and_(Reminder.status == PENDING, Reminder.due_at <= now, _claim_free(now))
+    expired = Reminder.expires_at <= now  # NULL (never expires) is not
     # The conditions are repeated outside the subquery: a row another transaction changed in the
     # meantime is re-checked against them after its lock is released (PostgreSQL's READ COMMITTED).
-    claimed = (
+    return (
         update(Reminder)
         .where(Reminder.id.in_(_locked_ids(due, bindparam("limit", type_=Integer))), due)
         .values(
-            claimed_by=bindparam("worker"),
-            claimed_until=bindparam("until"),
-            attempts=Reminder.attempts + 1,
+            status=case((expired, MISSED), else_=Reminder.status),
+            claimed_by=case((expired, None), else_=bindparam("worker", type_=Reminder.claimed_by.type)),
+            claimed_until=case(
+                (expired, Reminder.claimed_until), else_=bindparam("until", type_=Reminder.claimed_until.type)
+            ),
+            attempts=case((expired, Reminder.attempts), else_=Reminder.attempts + 1),
             updated_at=now,
         )
         .returning(Reminder)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return missed, claimed
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim's pending rows, in order; `full`: it took as many rows as allowed (missed ones
+    count), so more may be due."""
+
+    reminders: list[Reminder]
+    full: bool
+
+
+async def claim(
+    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
+) -> Claim:
+    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits."""
+    params = {"now": now, "worker": worker, "until": now + lease, "limit": limit}
+    rows = (await session.scalars(_claim(), params)).all()
+    pending = sorted(
+        (reminder for reminder in rows if reminder.status == PENDING),
+        key=lambda reminder: (reminder.due_at, reminder.id),
+    )
+    return Claim(pending, len(rows) >= limit)
 
 
 async def claim_due(
     session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta = timedelta(minutes=5)
 ) -> list[Reminder]:
-    """Claim up to `limit` due reminders for `worker` until now + `lease`; the caller commits.
-
-    Reminders whose `expires_at` passed unsent are recorded as missed first: a "session in one
-    hour" message is worse than none once the session has begun."""
-    missed, claimed = _claim()
-    await session.execute(missed, {"now": now})
-    params = {"now": now, "worker": worker, "until": now + lease, "limit": limit}
-    rows = await session.scalars(claimed, params)
-    return sorted(rows.all(), key=lambda reminder: (reminder.due_at, reminder.id))
+    """The reminders `claim` took for `worker` (those that expired unsent are recorded as missed)."""
+    return (await claim(session, now, worker, limit, lease)).reminders
 
 
 def _still_claimed() -> ColumnElement[bool]:
-    """The claimed reminder (bound: "reminder_id", "worker"), unless cancelled, moved or taken over."""
+    """The claimed reminders (bound: "ids", "worker"), unless cancelled, moved or taken over."""
     return and_(
-        Reminder.id == bindparam("reminder_id"),
+        Reminder.id.in_(bindparam("ids", expanding=True)),
         Reminder.claimed_by == bindparam("worker"),
         Reminder.status == PENDING,
     )
 
 
 @functools.cache
-def _lock_claimed() -> Select[int]:
-    return select(Reminder.id).where(_still_claimed()).with_for_update()
+def _lock_claimed() -> Select[int, User]:
+    # Only the reminders' rows are locked; the recipient comes in the same trip.
+    query = select(Reminder.id, User).outerjoin(User, User.id == Reminder.user_id).where(_still_claimed())
+    return query.with_for_update(of=Reminder)
 
 
 @functools.cache
@@ -288,33 +297,46 @@ def _finish() -> Update:
     )
 
 
-async def lock_claimed(session: AsyncSession, reminder_id: int, worker: str) -> bool:
-    """Whether the worker's claim of the reminder holds, the row locked on PostgreSQL until the
-    caller's transaction ends; False if it was cancelled, moved or taken over since the claim.
-    Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead of
-    racing the message out. While the claim holds the row is as claimed (a re-arm, a cancel or
+async def lock_claimed(
+    session: AsyncSession, reminder_ids: Sequence[int], worker: str
+) -> dict[int, User | None]:
+    """Those of the reminders whose claim by the worker holds, each with its recipient's row when
+    the reminder names one (a sealed one does not); the reminders' rows locked on PostgreSQL until
+    the caller's transaction ends. Those cancelled, moved or taken over since the claim are left
+    out. Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead
+    of racing the message out. While the claim holds the row is as claimed (a re-arm, a cancel or
     another worker's claim would have ended it), so the claimed reminder is not read again."""
-    params = {"reminder_id": reminder_id, "worker": worker}
-    return await session.scalar(_lock_claimed(), params) is not None
+    rows = await session.execute(_lock_claimed(), {"ids": list(reminder_ids), "worker": worker})
+    return dict(rows.all())
 
 
-async def finish(
-    session: AsyncSession, reminder_id: int, worker: str, status: str, error: str | None = None
-) -> bool:
-    """Record how a claimed reminder ended (sent, cancelled, dead). False if the claim was lost:
-    the reminder was cancelled or moved meanwhile, or the lease ran out and another worker has it."""
+async def finish_all(
+    session: AsyncSession, reminder_ids: Sequence[int], worker: str, status: str, error: str | None = None
+) -> int:
+    """Record how claimed reminders ended (sent, cancelled, dead), in one statement; how many
+    were still the worker's (not cancelled or moved meanwhile, nor taken over after the lease)."""
     if status not in (SENT, CANCELLED, DEAD):
         raise ValueError(status)
+    if not reminder_ids:
+        return 0
     now = utcnow()
     params = {
-        "reminder_id": reminder_id,
+        "ids": list(reminder_ids),
         "worker": worker,
         "status": status,
         "sent_at": now if status == SENT else None,
         "error": error,
         "now": now,
     }
-    return await changed(session, _finish(), params) > 0
+    return await changed(session, _finish(), params)
+
+
+async def finish(
+    session: AsyncSession, reminder_id: int, worker: str, status: str, error: str | None = None
+) -> bool:
+    """Record how a claimed reminder ended. False if the claim was lost: the reminder was
+    cancelled or moved meanwhile, or the lease ran out and another worker has it."""
+    return await finish_all(session, [reminder_id], worker, status, error) > 0
 
 
 async def mark_sent(session: AsyncSession, reminder_id: int, worker: str) -> bool:
