@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -73,6 +74,10 @@ async def statuses(sessions) -> dict[str, str]:
 
 async def all_sent(sessions) -> bool:
     return set((await statuses(sessions)).values()) == {"sent"}
+
+
+async def all_ended(sessions) -> bool:
+    return "pending" not in (await statuses(sessions)).values()
 
 
 def lifecycle(app: App) -> dict:
@@ -182,6 +187,32 @@ async def test_restart_with_due_reminders_sends_each_exactly_once(fake_api, star
         "orphan": "sent",
     }
     await engine.dispose()
+
+
+async def test_while_telegram_is_slow_the_sqlite_database_stays_writable(fake_api, start_bot, tmp_path: Path):
+    """A round's reminders are sent in one transaction, and a reminder that ends unsent (its teacher
+    left) is recorded after the sends: SQLite has one writer, and a write before them would keep
+    every teacher's press waiting as long as Telegram takes to answer."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'slow.db'}"
+    bot = await start_bot(database_url=url, reminders=FAST)
+    sessions = bot.app.sessions
+    ids = await make_users(sessions, [8171, 8172])
+    async with sessions() as session:
+        await users.mark_inactive(session, ids[8171])
+        await session.commit()
+    released = fake_api.hold("sendMessage", 8172)
+    due = utcnow()
+    await schedule(sessions, ("gone", ids[8171], due, marked(1)), ("here", ids[8172], due, marked(2)))
+    await wait_for(lambda: any(c.method == "sendMessage" and c.chat_id == 8172 for c in fake_api.calls))
+    writer = sqlite3.connect(tmp_path / "slow.db", timeout=0.5)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # "database is locked" if the worker held the write lock
+        writer.rollback()
+    finally:
+        writer.close()
+        released.set()
+    await wait_for(lambda: all_ended(sessions))
+    assert await statuses(sessions) == {"gone": "dead", "here": "sent"}
 
 
 async def test_two_processes_send_200_due_reminders_exactly_once(fake_api, database_url, tmp_path: Path):

@@ -55,7 +55,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -84,6 +84,13 @@ from storage.models.reminders import CANCELLED, DEAD, SENT
 from storage.repo import reminders as repo
 
 log = logging.getLogger("demeu.reminders")
+
+
+class Ended(NamedTuple):
+    """A claimed reminder with no message to send: how it ends, and why."""
+
+    status: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -402,6 +409,7 @@ class ReminderWorker:
         async with self.sessions() as session:
             held = await repo.lock_claimed(session, [reminder.id for reminder in chunk], self.name)
             ready: list[tuple[Reminder, User, Rendered]] = []
+            ended: list[tuple[Reminder, Ended]] = []
             failed: list[tuple[Reminder, str]] = []
             for reminder in chunk:
                 if reminder.id not in held:
@@ -418,7 +426,9 @@ class ReminderWorker:
                     log.exception("reminder #%s failed", reminder.id)
                     failed.append((reminder, "Exception"))
                     continue
-                if rendered is not None and user is not None:
+                if isinstance(rendered, Ended):
+                    ended.append((reminder, rendered))
+                elif user is not None:
                     ready.append((reminder, user, rendered))
             # No `sessions` in the sends: on BLOCKED it is recorded below, in this transaction holding the row lock.
             results = await asyncio.gather(
@@ -447,6 +457,8 @@ class ReminderWorker:
                         session, reminder.id, self.name, retries[reminder.id], result.error or ""
                     )
             await repo.finish_all(session, sent, self.name, SENT)
+            for reminder, end in ended:
+                await repo.finish(session, reminder.id, self.name, end.status, end.why)
             for reminder, error in failed:
                 retry_at = await self._give_back(session, reminder.id, reminder.attempts, error)
                 if retry_at is not None:
@@ -489,21 +501,19 @@ class ReminderWorker:
             )
         return await delivery.deliver(self.bot, method, user_id=user.id, policy=self.policy)
 
-    async def _render(self, session: AsyncSession, reminder: Reminder, user: User | None) -> Rendered | None:
-        """The message, or None after recording why there is none (the caller commits)."""
+    async def _render(self, session: AsyncSession, reminder: Reminder, user: User | None) -> Rendered | Ended:
+        """The message, or how the reminder ends without one, for the caller to record after the
+        sends: written before them, it would hold SQLite's one write lock while they wait for
+        Telegram, and every teacher's press that writes with it."""
         if user is None or not user.active:
-            await repo.finish(session, reminder.id, self.name, DEAD, "inactive")
-            return None
+            return Ended(DEAD, "inactive")
         render = self.renderers.get(repo.kind_of(reminder))
         if render is None:
             log.error("reminder #%s: no renderer for kind %r", reminder.id, repo.kind_of(reminder))
-            await repo.finish(session, reminder.id, self.name, DEAD, "unknown-kind")
-            return None
+            return Ended(DEAD, "unknown-kind")
         with self.i18n.context(), self.i18n.use_locale(user.language):
             rendered = await render(session, reminder, user, self.tz)
-        if rendered is None:
-            await repo.finish(session, reminder.id, self.name, CANCELLED, "stale")
-        return rendered
+        return Ended(CANCELLED, "stale") if rendered is None else rendered
 
     def _retry_time(self, attempts: int, result: delivery.Result | None = None) -> datetime:
         delay = self.config.retry_seconds * 2 ** max(attempts - 1, 0)

@@ -162,6 +162,7 @@ class FakeBotAPI:
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._blocked: set[int] = set()
         self._faults: list[_Fault] = []
+        self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
         self._rates: tuple[int | None, int | None] = (None, None)
         self._sent: deque[float] = deque()
         self._sent_per_chat: defaultdict[int, deque[float]] = defaultdict(deque)
@@ -274,6 +275,12 @@ class FakeBotAPI:
         self._faults.append(
             _Fault(method and method.lower(), chat_id, status, retry_after, times, description)
         )
+
+    def hold(self, method: str, chat_id: int | None = None) -> asyncio.Event:
+        """Keep the answers to `method` (to `chat_id`, or any chat) until the event returned is set:
+        a slow Telegram, for what a bot does while it waits."""
+        released = self._holds[(method.lower(), chat_id)] = asyncio.Event()
+        return released
 
     def rate_limit(self, global_per_second: int | None = 30, per_chat_per_second: int | None = 1) -> None:
         """Enforce Telegram's flood limits on message-creating methods over a sliding one-second window."""
@@ -507,6 +514,11 @@ class FakeBotAPI:
         )
         self.calls.append(call)
         self._notify()
+        held = self._holds.get((call.method.lower(), call.chat_id)) or self._holds.get(
+            (call.method.lower(), None)
+        )
+        if held is not None:
+            await held.wait()
         try:
             if method is None:
                 raise ApiError("Not Found", status=404)
