@@ -284,9 +284,9 @@ class RowCaches:
                 rows[key] = instance
                 info[READ_AT] = cache.generation  # our own drop is not someone else's change
 
-    def written_alone(self, session: Session, instance: Any) -> None:
-        """The instance's row was written and committed by its one statement, outside a flush
-        (storage/commit.py): what the flush and the commit would have done, at once."""
+    def writing_alone(self, session: Session, instance: Any) -> None:
+        """The instance's row is about to be written by its one statement, outside a flush
+        (storage/commit.py): what the flush would do (the row dropped, as ours if it was)."""
         for cache, entity in self._wholly:
             if isinstance(instance, entity):
                 cache.clear()
@@ -296,6 +296,23 @@ class RowCaches:
             return
         key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
         session.info.get(KNOWN, {}).get(cache, {}).pop(key, None)
+        ours = READ_AT in info and not cache.changed_since(key, info[READ_AT])
+        cache.drop(key)
+        if ours:
+            info[READ_AT] = cache.generation  # our own drop is not someone else's change
+        else:
+            info.pop(READ_AT, None)
+
+    def written_alone(self, session: Session, instance: Any) -> None:
+        """The row is written and committed: what the commit would do (dropped again, as a read of
+        the old row may have run meanwhile, then cached as written if nobody else changed it)."""
+        for cache, entity in self._wholly:
+            if isinstance(instance, entity):
+                cache.clear()
+        watched = self._watching(instance)
+        if watched is None:
+            return
+        key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
         ours = READ_AT in info and not cache.changed_since(key, info[READ_AT])
         cache.drop(key)
         if ours and (value := watched.value_of(instance)) is not None:

@@ -14,6 +14,7 @@ and its commit would have told them (storage/cache.RowCaches.written_alone).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, cast
@@ -140,18 +141,23 @@ async def _write_alone(engine: AsyncEngine, session: Session, instance: Any) -> 
     statement = _statement(engine.dialect, state.mapper, frozenset(changed))
     if statement is None:
         return
-    values = changed | {attribute: made.arg(None) for attribute, made in statement.defaults.items()}
+    values = changed | {
+        attribute: made.arg(None) if made.is_callable else made.arg
+        for attribute, made in statement.defaults.items()
+    }
     given = {f"demeu_{attribute}": value for attribute, value in values.items()}
     given[PRIMARY_KEY] = state.identity[0]
     args = [
         process(given[name]) if (process := statement.processors[name]) else given[name]
         for name in statement.names
     ]
+    caches = caches_of(session)
+    caches.writing_alone(session, instance)
     if await _sent(engine, statement.sql, args) != 1:
         return  # the row is gone, or the driver failed: the ORM's flush says so as it would have
     for attribute, value in values.items():
         set_committed_value(instance, attribute, value)
-    caches_of(session).written_alone(session, instance)
+    caches.written_alone(session, instance)
     # Out of the session: the ORM would still see it as touched and flush it, to find nothing.
     # The update's handler is done with it (the commit is its last step).
     session.expunge(instance)
@@ -172,8 +178,14 @@ async def _sent(engine: AsyncEngine, sql: str, args: list[Any]) -> int | None:
             except sqlite3.Error:
                 await driver.rollback()
                 return None
+            except BaseException:  # cancelled between them: no transaction left open in the pool
+                await asyncio.shield(driver.rollback())
+                raise
         try:
             status = await driver.execute(sql, *args)  # "UPDATE <rows>"
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        except (asyncpg.InterfaceError, OSError):
+            await connection.invalidate()  # a broken connection: not back into the pool
+            return None
+        except asyncpg.PostgresError:
             return None
         return int(status.rsplit(" ", 1)[1])

@@ -215,6 +215,29 @@ async def test_while_telegram_is_slow_the_sqlite_database_stays_writable(fake_ap
     assert await statuses(sessions) == {"gone": "dead", "here": "sent"}
 
 
+async def test_a_round_cut_by_a_shutdown_keeps_what_telegram_took(fake_api, start_bot):
+    """Two teachers' reminders go out together; one is taken by Telegram, the other waits for it
+    (a flood wait) when the bot stops: the one taken is recorded as sent, so a restart does not
+    send it again."""
+    bot = await start_bot(reminders=FAST)
+    sessions = bot.app.sessions
+    ids = await make_users(sessions, [8181, 8182])
+    released = fake_api.hold("sendMessage", 8182)
+    due = utcnow()
+    await schedule(sessions, ("taken", ids[8181], due, marked(1)), ("waiting", ids[8182], due, marked(2)))
+    await wait_for(
+        lambda: (
+            len(delivered(fake_api, 8181)) == 1
+            and any(c.method == "sendMessage" and c.chat_id == 8182 for c in fake_api.calls)
+        )
+    )
+    try:
+        await worker_of(bot.app).stop()  # waits for the round, then cuts it
+    finally:
+        released.set()
+    assert await statuses(sessions) == {"taken": "sent", "waiting": "pending"}
+
+
 async def test_two_processes_send_200_due_reminders_exactly_once(fake_api, database_url, tmp_path: Path):
     settings = make_settings(
         database_url,

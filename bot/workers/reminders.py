@@ -53,7 +53,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -84,6 +84,14 @@ from storage.models.reminders import CANCELLED, DEAD, SENT
 from storage.repo import reminders as repo
 
 log = logging.getLogger("demeu.reminders")
+
+
+@dataclass
+class _Progress:
+    """How far a chunk's transaction got: whether its sends began, and which Telegram took."""
+
+    sending: bool = False
+    accepted: list[int] = field(default_factory=list)
 
 
 class Ended(NamedTuple):
@@ -385,13 +393,31 @@ class ReminderWorker:
             await session.commit()
 
     async def _deliver_chunk(self, chunk: list[Reminder]) -> dict[int, datetime]:
-        """Send claimed reminders of distinct users; those given back for a later try, with when."""
+        """Send claimed reminders of distinct users; those given back for a later try, with when.
+
+        When the chunk's transaction fails, what Telegram already took is recorded as sent on its
+        own (a reminder is never sent twice because another of its chunk failed), and so when the
+        round is cancelled (a shutdown) while a send waits (a flood wait). A failure before any
+        send (a renderer's database error) is tried again reminder by reminder, so only the one
+        at fault is charged a try."""
+        progress = _Progress()
         try:
-            retries = await self._deliver_together(chunk)
+            retries = await self._deliver_together(chunk, progress)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._record_sent(progress.accepted))
+            raise
         except Exception:  # the database failed the transaction: nothing of it was recorded
             log.exception("reminders %s failed", ", ".join(f"#{reminder.id}" for reminder in chunk))
+            if not progress.sending and len(chunk) > 1:
+                retries = {}
+                for reminder in chunk:
+                    retries.update(await self._deliver_chunk([reminder]))
+                return retries
+            await self._record_sent(progress.accepted)
             retries = {}
             for reminder in chunk:
+                if reminder.id in progress.accepted:
+                    continue
                 retry_at = await self._retry_later(reminder.id, reminder.attempts, "Exception")
                 if retry_at is not None:
                     retries[reminder.id] = retry_at
@@ -400,7 +426,17 @@ class ReminderWorker:
             self._retry_at(retry_at)
         return retries
 
-    async def _deliver_together(self, chunk: list[Reminder]) -> dict[int, datetime]:
+    async def _record_sent(self, reminder_ids: list[int]) -> None:
+        if not reminder_ids:
+            return
+        try:
+            async with self.sessions() as session:
+                await repo.finish_all(session, reminder_ids, self.name, SENT)
+                await session.commit()
+        except Exception:  # the database is away: they are sent again after the lease (at least once)
+            log.exception("reminders %s sent but not recorded", ", ".join(f"#{r}" for r in reminder_ids))
+
+    async def _deliver_together(self, chunk: list[Reminder], progress: _Progress) -> dict[int, datetime]:
         """In one transaction: the claims re-checked (the rows locked on PostgreSQL), the messages
         rendered, sent side by side and each recorded; those given back for a later try, with when.
         A failure of one reminder (a renderer's bug, a send timing out) gives it back alone; a
@@ -431,10 +467,21 @@ class ReminderWorker:
                 elif user is not None:
                     ready.append((reminder, user, rendered))
             # No `sessions` in the sends: on BLOCKED it is recorded below, in this transaction holding the row lock.
-            results = await asyncio.gather(
-                *(self._send_within_lease(user, rendered) for _reminder, user, rendered in ready),
-                return_exceptions=True,
-            )
+            progress.sending = True
+            sends = [
+                asyncio.ensure_future(self._send_within_lease(user, rendered)) for _r, user, rendered in ready
+            ]
+            try:
+                results = await asyncio.gather(*sends, return_exceptions=True)
+            finally:  # also when cancelled: what Telegram took is known to the caller
+                progress.accepted.extend(
+                    reminder.id
+                    for (reminder, _user, _rendered), send in zip(ready, sends, strict=True)
+                    if send.done()
+                    and not send.cancelled()
+                    and send.exception() is None
+                    and send.result().outcome is Outcome.SENT
+                )
             sent = []
             for (reminder, user, _rendered), result in zip(ready, results, strict=True):
                 if isinstance(result, BaseException):
