@@ -23,7 +23,7 @@ chat, so any write to a chat empties it whole, as a bulk statement empties the o
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar, cast
@@ -257,14 +257,20 @@ class RowCaches:
         return next((watched for watched in self._watched if isinstance(instance, watched.entity)), None)
 
     def _after_flush(self, session: Session, _flush: UOWTransaction) -> None:
+        self._writing(session, set(session.new), session.dirty, set(session.deleted))
+
+    def _writing(
+        self, session: Session, inserted: set[Any], changed: Iterable[Any], deleted: set[Any]
+    ) -> None:
+        """Rows this transaction writes: dropped now, and noted to be cached as written when it
+        commits, if nobody else changed them since it read them."""
         pending = self._pending(session)
-        inserted, deleted = set(session.new), set(session.deleted)
         for cache, entity in self._wholly:
-            if any(isinstance(instance, entity) for instance in chain(inserted, session.dirty, deleted)):
+            if any(isinstance(instance, entity) for instance in chain(inserted, changed, deleted)):
                 cache.clear()
                 pending[cache] = None
                 session.info.get(KNOWN, {}).pop(cache, None)
-        for instance in chain(inserted, session.dirty, deleted):
+        for instance in chain(inserted, changed, deleted):
             watched = self._watching(instance)
             if watched is None:
                 continue
@@ -286,38 +292,14 @@ class RowCaches:
 
     def writing_alone(self, session: Session, instance: Any) -> None:
         """The instance's row is about to be written by its one statement, outside a flush
-        (storage/commit.py): what the flush would do (the row dropped, as ours if it was)."""
-        for cache, entity in self._wholly:
-            if isinstance(instance, entity):
-                cache.clear()
-                session.info.get(KNOWN, {}).pop(cache, None)
-        watched = self._watching(instance)
-        if watched is None:
-            return
-        key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
-        session.info.get(KNOWN, {}).get(cache, {}).pop(key, None)
-        ours = READ_AT in info and not cache.changed_since(key, info[READ_AT])
-        cache.drop(key)
-        if ours:
-            info[READ_AT] = cache.generation  # our own drop is not someone else's change
-        else:
-            info.pop(READ_AT, None)
+        (storage/commit.py): what a flush does. Should that write fail, the ORM's flush of the
+        same row notes it again, and a transaction that ends uncommitted drops it (`_ended`)."""
+        self._writing(session, set(), (instance,), set())
 
-    def written_alone(self, session: Session, instance: Any) -> None:
-        """The row is written and committed: what the commit would do (dropped again, as a read of
-        the old row may have run meanwhile, then cached as written if nobody else changed it)."""
-        for cache, entity in self._wholly:
-            if isinstance(instance, entity):
-                cache.clear()
-        watched = self._watching(instance)
-        if watched is None:
-            return
-        key, cache, info = watched.key_of(instance), watched.cache, inspect(instance).info
-        ours = READ_AT in info and not cache.changed_since(key, info[READ_AT])
-        cache.drop(key)
-        if ours and (value := watched.value_of(instance)) is not None:
-            cache.put(key, value, cache.generation)
-            info[READ_AT] = cache.generation
+    def written_alone(self, session: Session) -> None:
+        """The row written alone is committed: what a commit does (before the instance leaves
+        the session, which would make it no longer ours to cache)."""
+        self._committed(session)
 
     def _bulk_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert) or state.bind_mapper is None:

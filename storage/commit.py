@@ -157,7 +157,7 @@ async def _write_alone(engine: AsyncEngine, session: Session, instance: Any) -> 
         return  # the row is gone, or the driver failed: the ORM's flush says so as it would have
     for attribute, value in values.items():
         set_committed_value(instance, attribute, value)
-    caches.written_alone(session, instance)
+    caches.written_alone(session)
     # Out of the session: the ORM would still see it as touched and flush it, to find nothing.
     # The update's handler is done with it (the commit is its last step).
     session.expunge(instance)
