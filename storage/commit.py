@@ -33,6 +33,12 @@ from storage.db import USED
 PRIMARY_KEY = "demeu_pk"  # the bound parameter of the row's primary key (not a column's name)
 
 
+def _parameter(attribute: str) -> str:
+    """The bound parameter of an attribute's new value: not the column's own name, which
+    SQLAlchemy keeps for the SET clause it would make itself."""
+    return f"demeu_{attribute}"
+
+
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
     """The engine's connections outside any transaction: a single statement needs none."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -102,15 +108,14 @@ def _statement(dialect: Dialect, mapper: Mapper[Any], changed: frozenset[str]) -
         columns[prop.key] = column
     if primary_key.key in columns:
         return None
-    names = {attribute: f"demeu_{attribute}" for attribute in columns}
     query = (
         update(table)
         .where(primary_key == bindparam(PRIMARY_KEY, type_=primary_key.type))
-        .values({column: bindparam(names[a], type_=column.type) for a, column in columns.items()})
+        .values({column: bindparam(_parameter(a), type_=column.type) for a, column in columns.items()})
     )
     compiled = query.compile(dialect=dialect)
     processors = {
-        names[attribute]: column.type.dialect_impl(dialect).bind_processor(dialect)
+        _parameter(attribute): column.type.dialect_impl(dialect).bind_processor(dialect)
         for attribute, column in columns.items()
     }
     processors[PRIMARY_KEY] = primary_key.type.dialect_impl(dialect).bind_processor(dialect)
@@ -145,7 +150,7 @@ async def _write_alone(engine: AsyncEngine, session: Session, instance: Any) -> 
         attribute: made.arg(None) if made.is_callable else made.arg
         for attribute, made in statement.defaults.items()
     }
-    given = {f"demeu_{attribute}": value for attribute, value in values.items()}
+    given = {_parameter(attribute): value for attribute, value in values.items()}
     given[PRIMARY_KEY] = state.identity[0]
     args = [
         process(given[name]) if (process := statement.processors[name]) else given[name]

@@ -69,7 +69,9 @@ def answered_instrument(update: Update | None, data: dict[str, Any]) -> str | No
     except (TypeError, ValueError):
         pressed = None
     data.setdefault(UNPACKED, {})[cb.SelfCheck] = pressed
-    return pressed.inst or None if pressed is not None else None
+    if pressed is None or not pressed.inst:
+        return None
+    return pressed.inst
 
 
 class FirstRead:
