@@ -339,19 +339,22 @@ class ReminderWorker:
     async def _drain(self) -> None:
         self._planned = None
         upcoming: datetime | None = None
+        claimed_at = self.clock()
         while not self._closing:
+            claimed_at = self.clock()
             async with self.sessions() as session:
-                claim = await repo.claim(session, self.clock(), self.name, self.config.batch, self.lease)
+                claim = await repo.claim(session, claimed_at, self.name, self.config.batch, self.lease)
                 if not claim.full:
                     # The next wake-up, read in the claim's transaction: what this round gives back
                     # is remembered (`_retries`), and what is written meanwhile wakes the worker itself.
-                    upcoming = await repo.next_due(session, self.clock())
+                    upcoming = await repo.next_due(session, claimed_at)
                 await session.commit()
             await self._deliver_all(claim.reminders)
             if not claim.full:
                 break
-        now = self.clock()
-        self._retries = {when for when in self._retries if when > now}
+        # Forgotten: what was free again by the last claim, which took it. One given back for a
+        # time after that claim is still to come, even if that time passed during the round.
+        self._retries = {when for when in self._retries if when > claimed_at}
         candidates = [when for when in (upcoming, min(self._retries, default=None)) if when is not None]
         if candidates:
             self.wake_at(min(candidates))
