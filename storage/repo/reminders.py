@@ -276,11 +276,9 @@ def _still_claimed() -> ColumnElement[bool]:
 
 @functools.cache
 def _lock_claimed() -> Select[int, User]:
-    # Only the reminders' rows are locked; the recipient comes in the same trip. A row another
-    # transaction holds (a cancel under way) is skipped, never waited for: this transaction holds
-    # several rows while it sends, and two waiting for each other's rows would be a deadlock.
+    # Only the reminders' rows are locked; the recipient comes in the same trip.
     query = select(Reminder.id, User).outerjoin(User, User.id == Reminder.user_id).where(_still_claimed())
-    return query.with_for_update(of=Reminder, skip_locked=True)
+    return query.with_for_update(of=Reminder)
 
 
 @functools.cache
@@ -305,8 +303,7 @@ async def lock_claimed(
     """Those of the reminders whose claim by the worker holds, each with its recipient's row when
     the reminder names one (a sealed one does not); the reminders' rows locked on PostgreSQL until
     the caller's transaction ends. Those cancelled, moved or taken over since the claim are left
-    out, and so are those another transaction holds at this moment (they stay claimed, and are
-    tried again when the lease ends, if still due). Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead
+    out. Holding the lock while sending makes a concurrent cancel wait and then see "sent" instead
     of racing the message out. While the claim holds the row is as claimed (a re-arm, a cancel or
     another worker's claim would have ended it), so the claimed reminder is not read again."""
     rows = await session.execute(_lock_claimed(), {"ids": list(reminder_ids), "worker": worker})
